@@ -1,0 +1,121 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// fileLock is an flock(2) lock on a file. flock locks belong to an open file
+// description, so two opens in one process exclude each other as two
+// processes do.
+type fileLock struct{ f *os.File }
+
+// lockFile takes a shared or exclusive lock on path (created 0600 if
+// missing), polling in steps that grow from 1 ms to 20 ms until ctx is done.
+func lockFile(ctx context.Context, path string, exclusive bool) (*fileLock, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	how := syscall.LOCK_SH
+	if exclusive {
+		how = syscall.LOCK_EX
+	}
+	wait := time.Millisecond
+	for {
+		err := syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB)
+		if err == nil {
+			return &fileLock{f: f}, nil
+		}
+		if err != syscall.EWOULDBLOCK && err != syscall.EINTR {
+			f.Close()
+			return nil, err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			f.Close()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+		if wait < 20*time.Millisecond {
+			wait *= 2
+		}
+	}
+}
+
+func (l *fileLock) unlock() {
+	// Closing the descriptor releases the lock.
+	l.f.Close()
+}
+
+// keyedMutex hands out one lock per key, so goroutines queue in-process
+// before they poll a file lock. Each lock is a one-slot channel, which, unlike
+// sync.Mutex, can be waited for with a context.
+type keyedMutex struct {
+	mu sync.Mutex
+	m  map[string]*refLock
+}
+
+type refLock struct {
+	ch   chan struct{}
+	refs int
+}
+
+func (k *keyedMutex) lock(ctx context.Context, key string) (func(), error) {
+	k.mu.Lock()
+	if k.m == nil {
+		k.m = make(map[string]*refLock)
+	}
+	l := k.m[key]
+	if l == nil {
+		l = &refLock{ch: make(chan struct{}, 1)}
+		k.m[key] = l
+	}
+	l.refs++
+	k.mu.Unlock()
+
+	release := func() {
+		k.mu.Lock()
+		l.refs--
+		if l.refs == 0 {
+			delete(k.m, key)
+		}
+		k.mu.Unlock()
+	}
+	select {
+	case l.ch <- struct{}{}:
+		return func() { <-l.ch; release() }, nil
+	case <-ctx.Done():
+		release()
+		return nil, ctx.Err()
+	}
+}
+
+// LockToken takes the named token's refresh lock, which excludes every other
+// goroutine and process using this database until the returned unlock is
+// called. It waits until ctx is done.
+func (db *DB) LockToken(ctx context.Context, name string) (unlock func(), err error) {
+	if err := ValidateName("token", name); err != nil {
+		return nil, err
+	}
+	release, err := db.tokenMu.lock(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("wait for token %q lock: %w", name, err)
+	}
+	l, err := lockFile(ctx, db.tokenLockPath(name), true)
+	if err != nil {
+		release()
+		return nil, fmt.Errorf("wait for token %q lock %s: %w", name, db.tokenLockPath(name), err)
+	}
+	return func() { l.unlock(); release() }, nil
+}
+
+func (db *DB) tokenLockPath(name string) string {
+	return db.lockDir + string(os.PathSeparator) + "token-" + name + ".lock"
+}

@@ -1,0 +1,249 @@
+package store
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Tx is one transaction on a DB. It is valid only inside the function given to
+// View or Update.
+type Tx struct {
+	db *DB
+	tx *bolt.Tx
+}
+
+type providerRecord struct {
+	Provider
+	Sealed []byte `json:"sealed,omitempty"`
+}
+
+type providerSecret struct {
+	ClientSecret string `json:"clientSecret,omitempty"`
+}
+
+type tokenRecord struct {
+	Token
+	Sealed []byte `json:"sealed,omitempty"`
+}
+
+func providerAD(name string) []byte { return []byte("provider\x00" + name) }
+func tokenAD(name string) []byte    { return []byte("token\x00" + name) }
+
+// Provider returns the named provider, or an error wrapping ErrNotFound.
+func (tx *Tx) Provider(name string) (Provider, error) {
+	v := tx.tx.Bucket(bucketProviders).Get([]byte(name))
+	if v == nil {
+		return Provider{}, fmt.Errorf("provider %q %w: list them with `scriptrun provider list`", name, ErrNotFound)
+	}
+	return tx.decodeProvider(name, v)
+}
+
+// Providers returns every provider, ordered by name.
+func (tx *Tx) Providers() ([]Provider, error) {
+	var out []Provider
+	err := tx.tx.Bucket(bucketProviders).ForEach(func(k, v []byte) error {
+		p, err := tx.decodeProvider(string(k), v)
+		out = append(out, p)
+		return err
+	})
+	return out, err
+}
+
+func (tx *Tx) decodeProvider(name string, v []byte) (Provider, error) {
+	var rec providerRecord
+	if err := json.Unmarshal(v, &rec); err != nil || rec.Name != name {
+		return Provider{}, fmt.Errorf("%w: provider %q record in %s is unreadable: remove it with `scriptrun provider rm %s` and add it again", ErrDamaged, name, tx.db.path, name)
+	}
+	if len(rec.Sealed) > 0 {
+		var sec providerSecret
+		if err := tx.db.unseal(rec.Sealed, providerAD(name), &sec); err != nil {
+			return Provider{}, fmt.Errorf("provider %q: %w", name, err)
+		}
+		rec.ClientSecret = sec.ClientSecret
+	}
+	return rec.Provider, nil
+}
+
+// CreateProvider stores a new provider; an existing name gives ErrExists.
+func (tx *Tx) CreateProvider(p Provider) error {
+	if tx.tx.Bucket(bucketProviders).Get([]byte(p.Name)) != nil {
+		return fmt.Errorf("provider %q %w: change it with `scriptrun provider update %s`", p.Name, ErrExists, p.Name)
+	}
+	return tx.PutProvider(p)
+}
+
+// PutProvider validates p and stores it, replacing any provider of that name.
+// It sets Updated, and Created when the record is new.
+func (tx *Tx) PutProvider(p Provider) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	now := tx.db.now().UTC()
+	if old, err := tx.Provider(p.Name); err == nil {
+		p.Created = old.Created
+	} else {
+		p.Created = now
+	}
+	p.Updated = now
+	rec := providerRecord{Provider: p}
+	if p.ClientSecret != "" {
+		sealed, err := tx.db.sealJSON(providerSecret{ClientSecret: p.ClientSecret}, providerAD(p.Name))
+		if err != nil {
+			return err
+		}
+		rec.Sealed = sealed
+	}
+	return tx.put(bucketProviders, p.Name, rec)
+}
+
+// DeleteProvider removes a provider. While tokens use it the delete is refused
+// with ErrInUse, unless force is set (the tokens then stay and fail to refresh
+// until the provider is added again).
+func (tx *Tx) DeleteProvider(name string, force bool) error {
+	if _, err := tx.Provider(name); err != nil {
+		return err
+	}
+	if !force {
+		users, err := tx.tokensUsing(name)
+		if err != nil {
+			return err
+		}
+		if len(users) > 0 {
+			return fmt.Errorf("provider %q is %w by token(s) %s: remove or move them first, or pass --force", name, ErrInUse, strings.Join(users, ", "))
+		}
+	}
+	return tx.tx.Bucket(bucketProviders).Delete([]byte(name))
+}
+
+func (tx *Tx) tokensUsing(provider string) ([]string, error) {
+	var names []string
+	err := tx.tx.Bucket(bucketTokens).ForEach(func(k, v []byte) error {
+		// Only public fields are needed: skip decryption.
+		var rec struct {
+			Provider string `json:"provider"`
+		}
+		if err := json.Unmarshal(v, &rec); err != nil {
+			return fmt.Errorf("%w: token %q record in %s is unreadable", ErrDamaged, k, tx.db.path)
+		}
+		if rec.Provider == provider {
+			names = append(names, string(k))
+		}
+		return nil
+	})
+	return names, err
+}
+
+// Token returns the named token, or an error wrapping ErrNotFound.
+func (tx *Tx) Token(name string) (Token, error) {
+	v := tx.tx.Bucket(bucketTokens).Get([]byte(name))
+	if v == nil {
+		return Token{}, fmt.Errorf("token %q %w: list them with `scriptrun token list`", name, ErrNotFound)
+	}
+	return tx.decodeToken(name, v)
+}
+
+// Tokens returns every token, ordered by name.
+func (tx *Tx) Tokens() ([]Token, error) {
+	var out []Token
+	err := tx.tx.Bucket(bucketTokens).ForEach(func(k, v []byte) error {
+		t, err := tx.decodeToken(string(k), v)
+		out = append(out, t)
+		return err
+	})
+	return out, err
+}
+
+func (tx *Tx) decodeToken(name string, v []byte) (Token, error) {
+	var rec tokenRecord
+	if err := json.Unmarshal(v, &rec); err != nil || rec.Name != name {
+		return Token{}, fmt.Errorf("%w: token %q record in %s is unreadable: remove it with `scriptrun token rm %s` and add it again", ErrDamaged, name, tx.db.path, name)
+	}
+	if len(rec.Sealed) > 0 {
+		if err := tx.db.unseal(rec.Sealed, tokenAD(name), &rec.Secret); err != nil {
+			return Token{}, fmt.Errorf("token %q: %w", name, err)
+		}
+	}
+	return rec.Token, nil
+}
+
+// CreateToken stores a new token; an existing name gives ErrExists.
+func (tx *Tx) CreateToken(t Token) error {
+	if tx.tx.Bucket(bucketTokens).Get([]byte(t.Name)) != nil {
+		return fmt.Errorf("token %q %w: change it with `scriptrun token update %s`", t.Name, ErrExists, t.Name)
+	}
+	return tx.PutToken(t)
+}
+
+// PutToken validates t and stores it, replacing any token of that name. Its
+// provider must exist. It sets Updated, and Created when the record is new.
+func (tx *Tx) PutToken(t Token) error {
+	if err := t.Validate(); err != nil {
+		return err
+	}
+	if tx.tx.Bucket(bucketProviders).Get([]byte(t.Provider)) == nil {
+		return fmt.Errorf("token %q: provider %q %w: add it with `scriptrun provider add %s ...`", t.Name, t.Provider, ErrNotFound, t.Provider)
+	}
+	now := tx.db.now().UTC()
+	if v := tx.tx.Bucket(bucketTokens).Get([]byte(t.Name)); v != nil {
+		var old struct {
+			Created time.Time `json:"created"`
+		}
+		if json.Unmarshal(v, &old) == nil {
+			t.Created = old.Created
+		}
+	}
+	if t.Created.IsZero() {
+		t.Created = now
+	}
+	t.Updated = now
+	rec := tokenRecord{Token: t}
+	if !t.Secret.IsZero() {
+		sealed, err := tx.db.sealJSON(t.Secret, tokenAD(t.Name))
+		if err != nil {
+			return err
+		}
+		rec.Sealed = sealed
+	}
+	return tx.put(bucketTokens, t.Name, rec)
+}
+
+// DeleteToken removes a token and its secrets.
+func (tx *Tx) DeleteToken(name string) error {
+	if _, err := tx.Token(name); err != nil {
+		return err
+	}
+	return tx.tx.Bucket(bucketTokens).Delete([]byte(name))
+}
+
+func (tx *Tx) put(bucket []byte, name string, rec any) error {
+	v, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("encode %s %q: %w", bucket[:len(bucket)-1], name, err)
+	}
+	return tx.tx.Bucket(bucket).Put([]byte(name), v)
+}
+
+func (db *DB) sealJSON(v any, ad []byte) ([]byte, error) {
+	plain, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	sealed := db.seal.seal(plain, ad)
+	clear(plain)
+	return sealed, nil
+}
+
+func (db *DB) unseal(sealed, ad []byte, v any) error {
+	plain, err := db.seal.open(sealed, ad)
+	if err != nil {
+		// The key check passed, so this record's secret was altered or moved.
+		return fmt.Errorf("%w: its sealed secrets in %s fail authentication (altered or copied from another record): authorize it again or restore a backup", ErrDamaged, db.path)
+	}
+	defer clear(plain)
+	return json.Unmarshal(plain, v)
+}
