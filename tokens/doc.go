@@ -1,0 +1,26 @@
+// Package tokens owns the life of outbound credentials: it looks a token up,
+// refuses it when it cannot be used, refreshes it when it is about to expire,
+// stores the new token set durably before anyone uses it, and signs requests.
+// It also runs the authorization-code flow (with PKCE) that first fills a
+// token.
+//
+// golang.org/x/oauth2 speaks the protocol; this package owns the lifecycle
+// around it, because x/oauth2 keeps a rotated refresh token only in memory and
+// treats tokens as expired ten seconds early.
+//
+// # One refresh at a time
+//
+// Within a process, callers that need the same token refreshed share one
+// flight. The flight takes the token's lock in the store (a lock file that
+// excludes other processes too), reads the token again (another process may
+// have refreshed it meanwhile), and only then calls the token endpoint. The
+// flight runs on its own context: a script that times out while waiting does
+// not abandon a refresh whose answer the provider has already committed to.
+//
+// # The unavoidable window
+//
+// If the process dies after the provider answered a refresh and before the
+// answer was committed to the database, a provider that rotates refresh
+// tokens has invalidated the old one and the new one is gone. The window is
+// kept to parsing one response and one bbolt commit; nothing else runs in it.
+package tokens

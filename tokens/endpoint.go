@@ -1,0 +1,240 @@
+package tokens
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"golang.org/x/oauth2"
+
+	"github.com/scriptrun/scriptrun/store"
+)
+
+// maxTokenResponse caps what is read from a token endpoint (x/oauth2 reads 1 MiB).
+const maxTokenResponse = 1 << 20
+
+// oauthConfig builds the x/oauth2 configuration for a provider and token.
+func oauthConfig(p store.Provider, t store.Token, redirectURI string) *oauth2.Config {
+	style := oauth2.AuthStyleInHeader
+	if p.AuthStyle == store.AuthStyleBody {
+		style = oauth2.AuthStyleInParams
+	}
+	return &oauth2.Config{
+		ClientID:     p.ClientID,
+		ClientSecret: p.ClientSecret,
+		Endpoint:     oauth2.Endpoint{AuthURL: p.AuthURL, TokenURL: p.TokenURL, AuthStyle: style},
+		RedirectURL:  redirectURI,
+		Scopes:       t.EffectiveScopes(p),
+	}
+}
+
+// tokenSet is what a token endpoint answered, parsed with our own clock.
+type tokenSet struct {
+	secret  store.Secret
+	expires time.Time // zero when the provider gave no lifetime
+}
+
+// tokenCall performs one token-endpoint request through x/oauth2 and keeps
+// the raw response, so extra fields survive and expires_in is read with our
+// clock. do is the x/oauth2 call to make with the prepared context.
+func (m *Manager) tokenCall(ctx context.Context, p store.Provider, do func(ctx context.Context) (*oauth2.Token, error)) (tokenSet, error) {
+	rt := &capture{base: m.client.Transport, params: p.TokenParams}
+	if rt.base == nil {
+		rt.base = http.DefaultTransport
+	}
+	client := &http.Client{Transport: rt, Timeout: m.client.Timeout, CheckRedirect: noRedirects}
+	ctx = context.WithValue(ctx, oauth2.HTTPClient, client)
+	tok, err := do(ctx)
+	if err != nil {
+		return tokenSet{}, err
+	}
+	now := m.now()
+	set := tokenSet{secret: store.Secret{
+		AccessToken:  tok.AccessToken,
+		RefreshToken: tok.RefreshToken,
+		TokenType:    normalTokenType(tok.TokenType),
+	}}
+	fields := parseFields(rt.contentType, rt.body)
+	if secs, ok := expiresIn(fields["expires_in"]); ok && secs > 0 {
+		set.expires = now.Add(time.Duration(secs) * time.Second)
+	}
+	for _, k := range []string{"access_token", "refresh_token", "token_type", "expires_in"} {
+		delete(fields, k)
+	}
+	if len(fields) > 0 {
+		set.secret.Extra = fields
+	}
+	return set, nil
+}
+
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// normalTokenType turns "bearer", "BEARER" and "" into "Bearer", as most
+// APIs expect that spelling in the Authorization header.
+func normalTokenType(s string) string {
+	if s == "" || strings.EqualFold(s, "bearer") {
+		return "Bearer"
+	}
+	return s
+}
+
+// parseFields reads a token response body as JSON or as a form.
+func parseFields(contentType string, body []byte) map[string]json.RawMessage {
+	mt, _, _ := mime.ParseMediaType(contentType)
+	if mt == "application/x-www-form-urlencoded" || mt == "text/plain" {
+		vals, err := url.ParseQuery(string(body))
+		if err != nil {
+			return nil
+		}
+		out := make(map[string]json.RawMessage, len(vals))
+		for k := range vals {
+			b, _ := json.Marshal(vals.Get(k))
+			out[k] = b
+		}
+		return out
+	}
+	var out map[string]json.RawMessage
+	if json.Unmarshal(body, &out) != nil {
+		return nil
+	}
+	return out
+}
+
+// expiresIn reads expires_in given as a number or a numeric string.
+func expiresIn(raw json.RawMessage) (int64, bool) {
+	if len(raw) == 0 {
+		return 0, false
+	}
+	var n json.Number
+	if err := json.Unmarshal(raw, &n); err != nil {
+		return 0, false
+	}
+	if i, err := n.Int64(); err == nil {
+		return i, true
+	}
+	if f, err := n.Float64(); err == nil {
+		return int64(f), true
+	}
+	return 0, false
+}
+
+// capture is the token-endpoint transport: it adds the provider's extra
+// token parameters to the form and keeps a copy of the response body.
+type capture struct {
+	base        http.RoundTripper
+	params      map[string]string
+	contentType string
+	body        []byte
+}
+
+func (c *capture) RoundTrip(req *http.Request) (*http.Response, error) {
+	if len(c.params) > 0 && req.Body != nil {
+		b, err := io.ReadAll(req.Body)
+		req.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		form, err := url.ParseQuery(string(b))
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range c.params {
+			if !form.Has(k) {
+				form.Set(k, v)
+			}
+		}
+		enc := form.Encode()
+		req = req.Clone(req.Context())
+		req.Body = io.NopCloser(strings.NewReader(enc))
+		req.ContentLength = int64(len(enc))
+	}
+	resp, err := c.base.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxTokenResponse))
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	c.contentType = resp.Header.Get("Content-Type")
+	c.body = body
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	return resp, nil
+}
+
+// describe turns a token-endpoint failure into words safe to store in
+// lastMessage and show anyone: the provider's error code and description,
+// or the HTTP status, or the kind of network failure; never a response body.
+func describe(err error) string {
+	var re *oauth2.RetrieveError
+	switch {
+	case errors.As(err, &re):
+		if re.ErrorCode != "" {
+			msg := "provider answered " + clean(re.ErrorCode, 64)
+			if re.ErrorDescription != "" {
+				msg += ": " + clean(re.ErrorDescription, 200)
+			}
+			return msg
+		}
+		status := "an error"
+		if re.Response != nil {
+			status = "HTTP " + strconv.Itoa(re.Response.StatusCode)
+		}
+		return "token endpoint answered " + status + " without an OAuth error code"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "token endpoint did not answer in time"
+	case errors.Is(err, context.Canceled):
+		return "token request was cancelled"
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if ue.Timeout() {
+			return "token endpoint did not answer in time"
+		}
+		return "cannot reach the token endpoint: " + clean(ue.Err.Error(), 200)
+	}
+	msg := err.Error()
+	msg = strings.TrimPrefix(msg, "oauth2: ")
+	return "token endpoint answer unusable: " + clean(msg, 200)
+}
+
+// clean keeps provider-supplied text printable and short.
+func clean(s string, max int) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsPrint(r) {
+			return r
+		}
+		return ' '
+	}, s)
+	if len(s) > max {
+		s = s[:max] + "…"
+	}
+	return s
+}
+
+// isInvalidGrant reports whether the provider refused the refresh token or
+// code itself: only a new authorization helps then.
+func isInvalidGrant(err error) bool {
+	var re *oauth2.RetrieveError
+	return errors.As(err, &re) && re.ErrorCode == "invalid_grant"
+}
+
+// errorCode returns the OAuth error code of a token-endpoint failure, if any.
+func errorCode(err error) string {
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) {
+		return re.ErrorCode
+	}
+	return ""
+}
+

@@ -1,0 +1,285 @@
+package tokens
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/scriptrun/scriptrun/store"
+)
+
+// Options configure a Manager. DB is required.
+type Options struct {
+	DB *store.DB
+	// Client sends token-endpoint requests (default: 30 s timeout).
+	Client *http.Client
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Logger receives refresh events; it never sees a secret (default: discard).
+	Logger *slog.Logger
+	// CacheTTL is how long a token read from the store is trusted before it is
+	// read again, so edits such as deactivation reach running scripts
+	// (default 2 s).
+	CacheTTL time.Duration
+	// RefreshTimeout bounds one refresh, independently of the caller's
+	// context (default 30 s).
+	RefreshTimeout time.Duration
+}
+
+// Manager signs requests with stored tokens and keeps them fresh. It is safe
+// for concurrent use; every process sharing a home may have its own.
+type Manager struct {
+	db             *store.DB
+	client         *http.Client
+	now            func() time.Time
+	log            *slog.Logger
+	cacheTTL       time.Duration
+	refreshTimeout time.Duration
+
+	mu      sync.Mutex
+	cache   map[string]*entry
+	flights map[string]*flight
+	flying  sync.WaitGroup
+}
+
+// entry is what signing needs of a token, as read from the store.
+type entry struct {
+	token    store.Token
+	binding  *url.URL // scheme and host[:port] the token may be sent to; nil = any
+	readAt   time.Time
+}
+
+// New returns a Manager over opts.DB.
+func New(opts Options) *Manager {
+	m := &Manager{
+		db:             opts.DB,
+		client:         opts.Client,
+		now:            opts.Now,
+		log:            opts.Logger,
+		cacheTTL:       opts.CacheTTL,
+		refreshTimeout: opts.RefreshTimeout,
+		cache:          make(map[string]*entry),
+		flights:        make(map[string]*flight),
+	}
+	if m.client == nil {
+		m.client = &http.Client{Timeout: 30 * time.Second}
+	}
+	if m.now == nil {
+		m.now = time.Now
+	}
+	if m.log == nil {
+		m.log = slog.New(slog.DiscardHandler)
+	}
+	if m.cacheTTL <= 0 {
+		m.cacheTTL = 2 * time.Second
+	}
+	if m.refreshTimeout <= 0 {
+		m.refreshTimeout = 30 * time.Second
+	}
+	return m
+}
+
+// Sign sets req's Authorization header from the named token, refreshing the
+// token first when it has expired or is inside the refresh margin. It refuses
+// (with an *Error) a token that is missing, inactive, not authorized, or bound
+// to another host than req's.
+func (m *Manager) Sign(ctx context.Context, name string, req *http.Request) error {
+	e, err := m.lookup(name)
+	if err != nil {
+		return err
+	}
+	if err := checkHost(e, req.URL); err != nil {
+		return err
+	}
+	if m.needsRefresh(e.token) {
+		if e, err = m.refresh(ctx, name, false, ""); err != nil {
+			return err
+		}
+	}
+	req.Header.Set("Authorization", e.token.Secret.TokenType+" "+e.token.Secret.AccessToken)
+	return nil
+}
+
+// Rejected reports that the API answered 401 to req, which Sign signed with
+// the named token. Unless the token has changed since (another caller already
+// refreshed it), it is refreshed now. The caller signs again and retries once.
+func (m *Manager) Rejected(ctx context.Context, name string, req *http.Request) error {
+	used := req.Header.Get("Authorization")
+	_, access, _ := strings.Cut(used, " ")
+	if access == "" {
+		return newError(CodeRefreshFailed, name, nil, "token %q: the rejected request carried no credential", name)
+	}
+	_, err := m.refresh(ctx, name, false, access)
+	return err
+}
+
+// Refresh refreshes the named token now, whatever its expiry, and returns it
+// as stored. It is what `scriptrun token refresh` runs.
+func (m *Manager) Refresh(ctx context.Context, name string) (store.Token, error) {
+	e, err := m.lookup(name)
+	if err != nil {
+		return store.Token{}, err
+	}
+	e, err = m.refresh(ctx, name, true, "")
+	if err != nil {
+		return store.Token{}, err
+	}
+	return e.token, nil
+}
+
+// lookup returns the token from the cache, or from the store when the cached
+// copy is older than CacheTTL, refusing tokens that cannot be used.
+func (m *Manager) lookup(name string) (*entry, error) {
+	now := m.now()
+	m.mu.Lock()
+	e := m.cache[name]
+	m.mu.Unlock()
+	if e == nil || now.Sub(e.readAt) >= m.cacheTTL || now.Before(e.readAt) {
+		var err error
+		if e, err = m.load(name); err != nil {
+			m.forget(name)
+			return nil, err
+		}
+	}
+	return e, usable(e.token)
+}
+
+// load reads the token from the store and caches it. It also records, at most
+// once a minute, that the token was used.
+func (m *Manager) load(name string) (*entry, error) {
+	var e *entry
+	err := m.db.View(func(tx *store.Tx) error {
+		t, err := tx.Token(name)
+		if err != nil {
+			return err
+		}
+		e, err = newEntry(t, m.now())
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, newError(CodeNotFound, name, err, "token %q does not exist: create it with `scriptrun token add %s --provider NAME`, or check the name (`scriptrun token list`)", name, name)
+	}
+	if err != nil {
+		var te *Error
+		if errors.As(err, &te) {
+			return nil, te
+		}
+		return nil, newError(CodeStore, name, err, "token %q: %v", name, err)
+	}
+	m.mu.Lock()
+	m.cache[name] = e
+	m.mu.Unlock()
+	if now := m.now(); now.Sub(e.token.LastUsed) > time.Minute && usable(e.token) == nil {
+		m.touch(name, now)
+	}
+	return e, nil
+}
+
+func newEntry(t store.Token, now time.Time) (*entry, error) {
+	e := &entry{token: t, readAt: now}
+	if t.BaseURL != "" {
+		u, err := url.Parse(t.BaseURL)
+		if err != nil {
+			return nil, newError(CodeStore, t.Name, err, "token %q has an unreadable base URL: fix it with `scriptrun token update %s --base-url URL`", t.Name, t.Name)
+		}
+		e.binding = u
+	}
+	return e, nil
+}
+
+// touch records the last use; a failure only costs the timestamp.
+func (m *Manager) touch(name string, now time.Time) {
+	err := m.db.Update(func(tx *store.Tx) error {
+		t, err := tx.Token(name)
+		if err != nil {
+			return err
+		}
+		t.LastUsed = now.UTC()
+		return tx.PutToken(t)
+	})
+	if err != nil {
+		m.log.Warn("record token use", "token", name, "err", err)
+	}
+}
+
+func (m *Manager) forget(name string) {
+	m.mu.Lock()
+	delete(m.cache, name)
+	m.mu.Unlock()
+}
+
+// usable refuses tokens that must not sign anything.
+func usable(t store.Token) error {
+	switch {
+	case !t.Active:
+		return newError(CodeInactive, t.Name, nil, "token %q is inactive: activate it with `scriptrun token update %s --active true`", t.Name, t.Name)
+	case t.State == store.StateReauthRequired:
+		msg := fmt.Sprintf("token %q needs a new authorization", t.Name)
+		if t.LastMessage != "" {
+			msg += " (" + t.LastMessage + ")"
+		}
+		return newError(CodeReauthRequired, t.Name, nil, "%s: an admin must press \"Get authorization token\" again or run `scriptrun token authorize %s`", msg, t.Name)
+	case t.State != store.StateAuthorized || t.Secret.AccessToken == "":
+		return newError(CodeUnauthorized, t.Name, nil, "token %q has not been authorized yet: press \"Get authorization token\" in the console or run `scriptrun token authorize %s`", t.Name, t.Name)
+	}
+	return nil
+}
+
+// checkHost enforces token binding: a token with a base URL is only sent to
+// that scheme, host and port.
+func checkHost(e *entry, u *url.URL) error {
+	if e.binding == nil {
+		return nil
+	}
+	if sameOrigin(e.binding, u) {
+		return nil
+	}
+	return newError(CodeHostMismatch, e.token.Name, nil, "token %q is for %s and will not be sent to %s: call its own host, or change the token's base URL", e.token.Name, origin(e.binding), origin(u))
+}
+
+func sameOrigin(a, b *url.URL) bool {
+	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Hostname(), b.Hostname()) && port(a) == port(b)
+}
+
+func port(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "https":
+		return "443"
+	case "http":
+		return "80"
+	}
+	return ""
+}
+
+func origin(u *url.URL) string {
+	return strings.ToLower(u.Scheme) + "://" + u.Host
+}
+
+// Margin is how long before expiry a token is refreshed: the smaller of five
+// minutes and a tenth of its lifetime, so short-lived tokens are not
+// refreshed on every call.
+func Margin(t store.Token) time.Duration {
+	margin := 5 * time.Minute
+	if !t.LastRefreshed.IsZero() {
+		if life := t.Expires.Sub(t.LastRefreshed); life > 0 && life/10 < margin {
+			margin = life / 10
+		}
+	}
+	return margin
+}
+
+func (m *Manager) needsRefresh(t store.Token) bool {
+	if t.Expires.IsZero() {
+		return false // no lifetime given: use it until the API says 401
+	}
+	return !m.now().Before(t.Expires.Add(-Margin(t)))
+}
