@@ -501,3 +501,23 @@ func BenchmarkUpdateToken(b *testing.B) {
 		must(db.Update(func(tx *Tx) error { return tx.PutToken(tk) }))
 	}
 }
+
+// FuzzDecodeRecord stores arbitrary bytes as token and provider records: reading
+// them must give a record or an error, never a panic.
+func FuzzDecodeRecord(f *testing.F) {
+	f.Add([]byte(`{"name":"t","type":"oauth2","sealed":"AAAA"}`))
+	f.Add([]byte(`{"name":"t","expires":"not a time"}`))
+	f.Add([]byte(`{"name":"t","sealed":"` + base64.StdEncoding.EncodeToString(make([]byte, 40)) + `"}`))
+	f.Add([]byte(`[]`))
+	db, err := Open(filepath.Join(f.TempDir(), "scriptrun.db"), testKey(7), Options{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		db.View(func(tx *Tx) error {
+			tx.decodeToken("t", raw)
+			tx.decodeProvider("t", raw)
+			return nil
+		})
+	})
+}
