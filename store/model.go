@@ -74,6 +74,7 @@ type Token struct {
 	LastMessage     string    `json:"lastMessage,omitempty"`
 	BaseURL         string    `json:"baseUrl,omitempty"`
 	RefreshFailures int       `json:"refreshFailures,omitempty"` // consecutive failed refreshes
+	RefreshFailed   time.Time `json:"refreshFailed,omitzero"`    // when the last refresh failed
 	Created         time.Time `json:"created"`
 	Updated         time.Time `json:"updated"`
 	LastRefreshed   time.Time `json:"lastRefreshed,omitzero"` // when the current token set was obtained

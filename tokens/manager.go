@@ -97,7 +97,7 @@ func (m *Manager) Sign(ctx context.Context, name string, req *http.Request) erro
 	if err := checkHost(e, req.URL); err != nil {
 		return err
 	}
-	if m.needsRefresh(e.token) {
+	if m.needsRefresh(e.token) && !m.coolingDown(e.token) {
 		if e, err = m.refresh(ctx, name, false, ""); err != nil {
 			return err
 		}
@@ -275,6 +275,36 @@ func Margin(t store.Token) time.Duration {
 		}
 	}
 	return margin
+}
+
+// coolingDown reports whether a recent failed refresh should not be retried
+// yet: while the access token still works, failures back off exponentially
+// (1 s, 2 s, 4 s ... up to 5 min, with jitter) instead of hitting the
+// provider on every call.
+func (m *Manager) coolingDown(t store.Token) bool {
+	if t.RefreshFailures == 0 || t.RefreshFailed.IsZero() {
+		return false
+	}
+	now := m.now()
+	if !now.Before(t.Expires) {
+		return false // expired: only a refresh helps, try it
+	}
+	return now.Sub(t.RefreshFailed) < coolDown(t.Name, t.RefreshFailures)
+}
+
+// coolDown is 2^(failures-1) seconds, at most 5 minutes, stretched by up to
+// 25 % of jitter derived from the token's name so that processes sharing a
+// token agree and different tokens spread out.
+func coolDown(name string, failures int) time.Duration {
+	d := 5 * time.Minute
+	if failures < 10 {
+		d = min(d, time.Second<<(failures-1))
+	}
+	var h uint32 = 2166136261
+	for i := 0; i < len(name); i++ {
+		h = (h ^ uint32(name[i])) * 16777619
+	}
+	return d + d*time.Duration(h%256)/1024
 }
 
 func (m *Manager) needsRefresh(t store.Token) bool {

@@ -570,3 +570,56 @@ func TestMessagesCarryNoSecrets(t *testing.T) {
 		}
 	}
 }
+
+// During an outage a still-valid token is not refreshed on every call: failed
+// refreshes back off (1 s, 2 s, ... with jitter) until the token expires.
+func TestRefreshBackOff(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	e.authorize(t, "api")
+	e.srv.SetTokenFault(func(w http.ResponseWriter, r *http.Request) bool {
+		http.Error(w, "down", http.StatusBadGateway)
+		return true
+	})
+	e.clock.Add(56 * time.Minute) // inside the margin, 4 minutes before expiry
+	for range 20 {
+		if status := e.call(t, "api", "/me"); status != 200 {
+			t.Fatalf("call during the outage: %d", status)
+		}
+	}
+	if n := e.srv.Stats().InjectedFaults; n != 1 {
+		t.Errorf("20 calls within the first cool-down reached the token endpoint %d times, want 1", n)
+	}
+	tok := e.token(t, "api")
+	if tok.RefreshFailures != 1 || tok.RefreshFailed.IsZero() {
+		t.Errorf("failures %d, failed at %v", tok.RefreshFailures, tok.RefreshFailed)
+	}
+	e.clock.Add(1300 * time.Millisecond) // past 1 s + 25 % jitter
+	e.call(t, "api", "/me")
+	e.call(t, "api", "/me")
+	if n := e.srv.Stats().InjectedFaults; n != 2 {
+		t.Errorf("after the first cool-down: %d attempts, want 2", n)
+	}
+	e.clock.Add(1300 * time.Millisecond) // the second cool-down is 2 s: still waiting
+	e.call(t, "api", "/me")
+	if n := e.srv.Stats().InjectedFaults; n != 2 {
+		t.Errorf("inside the second cool-down: %d attempts, want 2", n)
+	}
+	// Forced refreshes (the CLI's token refresh) are not held back.
+	if _, err := e.m.Refresh(context.Background(), "api"); CodeOf(err) != CodeRefreshFailed {
+		t.Errorf("forced refresh during the outage: %v", err)
+	}
+	if n := e.srv.Stats().InjectedFaults; n != 3 {
+		t.Errorf("a forced refresh did not reach the endpoint (%d attempts)", n)
+	}
+}
+
+func TestCoolDown(t *testing.T) {
+	for _, tt := range []struct {
+		failures int
+		min, max time.Duration
+	}{{1, time.Second, 1250 * time.Millisecond}, {3, 4 * time.Second, 5 * time.Second}, {20, 5 * time.Minute, 375 * time.Second}} {
+		if d := coolDown("api", tt.failures); d < tt.min || d > tt.max {
+			t.Errorf("coolDown after %d failures = %v, want %v..%v", tt.failures, d, tt.min, tt.max)
+		}
+	}
+}

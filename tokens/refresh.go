@@ -92,16 +92,20 @@ func (m *Manager) refreshLocked(ctx context.Context, name string, force bool, re
 		return e, nil // refreshed by someone else since the request was signed
 	case rejected == "" && !force && !m.needsRefresh(t):
 		return e, nil // refreshed by someone else while we waited for the lock
+	case rejected == "" && !force && m.coolingDown(t):
+		return e, nil // another caller failed a moment ago; the token still works
 	}
 	if p == nil {
-		return m.failed(t, nil, newError(CodeRefreshFailed, name, nil, "token %q: its provider %q no longer exists: add it again with `scriptrun provider add %s ...`", name, t.Provider, t.Provider))
+		_, err := m.failed(t, nil, newError(CodeRefreshFailed, name, nil, "token %q: its provider %q no longer exists: add it again with `scriptrun provider add %s ...`", name, t.Provider, t.Provider))
+		return nil, err
 	}
 	if t.Secret.RefreshToken == "" {
 		if rejected == "" && !force && m.now().Before(t.Expires) {
 			return e, nil // cannot refresh early; the access token still works
 		}
-		return m.failed(t, errReauth, newError(CodeReauthRequired, name, nil,
+		_, err := m.failed(t, errReauth, newError(CodeReauthRequired, name, nil,
 			"token %q expired and the provider issued no refresh token: ask for offline access (e.g. scope offline_access, or Google's access_type=offline) and run `scriptrun token authorize %s`", name, name))
+		return nil, err
 	}
 	if p.GrantType != store.GrantAuthorizationCode {
 		return nil, newError(CodeUnsupportedGrant, name, nil, "token %q: provider %q uses grant type %q, which this scriptrun cannot refresh", name, p.Name, p.GrantType)
@@ -120,19 +124,18 @@ func (m *Manager) refreshLocked(ctx context.Context, name string, force bool, re
 		}
 		what := describe(err)
 		terr := newError(code, name, err, "token %q could not be refreshed: %s", name, what)
+		kind := error(nil)
 		if code == CodeReauthRequired {
 			terr.Msg += fmt.Sprintf(": an admin must press \"Get authorization token\" again or run `scriptrun token authorize %s`", name)
-			return m.failed(t, errReauth, terr)
+			kind = errReauth
 		}
-		// A refresh that may pass: the current access token is still usable
+		recorded, err := m.failed(t, kind, terr)
+		// A failure that may pass leaves the current access token usable
 		// until it expires (but not after an API refused it).
-		if rejected == "" && m.now().Before(t.Expires) {
-			if _, serr := m.failed(t, nil, terr); serr != nil && CodeOf(serr) == CodeStore {
-				return nil, serr
-			}
-			return e, nil
+		if kind == nil && CodeOf(err) != CodeStore && !force && rejected == "" && m.now().Before(t.Expires) {
+			return newEntry(recorded, m.now())
 		}
-		return m.failed(t, nil, terr)
+		return nil, err
 	}
 	return m.save(name, set, "refreshed", false)
 }
@@ -165,9 +168,10 @@ func (m *Manager) read(name string) (store.Token, *store.Provider, error) {
 	return t, p, nil
 }
 
-// failed records a failed refresh in the token (lastMessage, failure count,
-// and state reauth_required when kind is errReauth) and returns terr.
-func (m *Manager) failed(t store.Token, kind error, terr *Error) (*entry, error) {
+// failed records a failed refresh in the token (lastMessage, failure count
+// and time, and state reauth_required when kind is errReauth) and returns the
+// token as recorded together with terr.
+func (m *Manager) failed(t store.Token, kind error, terr *Error) (store.Token, error) {
 	m.log.Warn("token refresh failed", "token", t.Name, "code", terr.Code, "reason", terr.Msg)
 	err := m.db.Update(func(tx *store.Tx) error {
 		cur, err := tx.Token(t.Name)
@@ -176,15 +180,20 @@ func (m *Manager) failed(t store.Token, kind error, terr *Error) (*entry, error)
 		}
 		cur.LastMessage = terr.Msg
 		cur.RefreshFailures++
+		cur.RefreshFailed = m.now().UTC()
 		if kind == errReauth {
 			cur.State = store.StateReauthRequired
 		}
-		return tx.PutToken(cur)
+		if err := tx.PutToken(cur); err != nil {
+			return err
+		}
+		t = cur
+		return nil
 	})
 	if err != nil {
-		return nil, newError(CodeStore, t.Name, err, "%s (and recording that failed: %v)", terr.Msg, err)
+		return t, newError(CodeStore, t.Name, err, "%s (and recording that failed: %v)", terr.Msg, err)
 	}
-	return nil, terr
+	return t, terr
 }
 
 // save stores a new token set and only then returns it for use. A refresh
@@ -219,6 +228,7 @@ func (m *Manager) save(name string, set tokenSet, how string, replace bool) (*en
 		t.LastRefreshed = now.UTC()
 		t.LastMessage = ""
 		t.RefreshFailures = 0
+		t.RefreshFailed = time.Time{}
 		t.State = store.StateAuthorized
 		if err := tx.PutToken(t); err != nil {
 			return err
