@@ -237,4 +237,3 @@ func errorCode(err error) string {
 	}
 	return ""
 }
-

@@ -50,9 +50,9 @@ type Manager struct {
 
 // entry is what signing needs of a token, as read from the store.
 type entry struct {
-	token    store.Token
-	binding  *url.URL // scheme and host[:port] the token may be sent to; nil = any
-	readAt   time.Time
+	token   store.Token
+	binding *url.URL // scheme and host[:port] the token may be sent to; nil = any
+	readAt  time.Time
 }
 
 // New returns a Manager over opts.DB.
