@@ -1,0 +1,40 @@
+// Package bindings is the JavaScript API for outbound HTTP: the http.*
+// request builders, fetch, Headers, response objects and the error codes
+// scripts see. It knows nothing about OAuth or the store: requests that call
+// apiTokenAuth(name) are signed by a [Signer], and asynchronous work is handed
+// back to the event loop through a [Host].
+//
+// # JavaScript API
+//
+//	const res = http.get(url)               // also post, put, patch, delete, head, request(method, url)
+//	  .apiTokenAuth('graph-mail')           // signed by the Signer; the credential never reaches JS
+//	  .header('Accept', 'application/json') // or .header({Accept: '…'}); undefined/null removes
+//	  .query({ $top: 10, id: [1, 2] })      // arrays repeat the key; undefined/null are skipped
+//	  .timeout(10000)                       // ms, for the whole call; 0 = none
+//	  .send();                              // synchronous; .sendAsync() returns a Promise
+//	res.status; res.ok; res.statusText; res.url; res.body; res.headers; // lower-case names, ", "-joined
+//	res.header('content-type'); res.json(); res.text();
+//	http.post(url).json(obj) | .form(obj) | .body(text, contentType)
+//
+//	const r = await fetch(url, { method, headers, body, apiTokenAuth: 'graph-mail', timeout: 5000 });
+//	r.ok; r.status; r.statusText; r.url; r.headers.get(name); await r.text(); await r.json();
+//
+// Errors thrown into JavaScript are Error objects with a code property: the
+// Signer's code (TOKEN_NOT_FOUND, REAUTH_REQUIRED, …) or one of the Code*
+// constants. A non-2xx status is not an error.
+//
+// # Caveats
+//
+//   - A 401 answer to a signed request makes bindings call Signer.Rejected,
+//     sign again and retry exactly once. Builders always hold their body as
+//     bytes, so every request can be replayed.
+//   - .timeout(ms) covers signing (including a token refresh), sending, the
+//     retry and reading the body.
+//   - Response bodies are read into memory, up to Options.MaxResponseBytes.
+//   - When a signed request is redirected to another origin, the headers the
+//     Signer set are removed before following it.
+//   - Messages show URLs without their query or user info, since those may
+//     carry secrets.
+//   - fetch supports a subset of the standard: no streams, no AbortSignal
+//     (use init.timeout), bodies may be read more than once.
+package bindings

@@ -1,0 +1,323 @@
+package bindings
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// userAgent is sent unless the script sets its own User-Agent header.
+const userAgent = "scriptrun"
+
+// result is a response read completely into memory; it holds no goja values,
+// so it can be built on any goroutine.
+type result struct {
+	where      string // method and safe URL, for messages
+	status     int
+	statusText string
+	url        string // final URL (after redirects) without user info
+	header     http.Header
+	body       []byte
+}
+
+// requestTimeout is the cancellation cause of a request whose .timeout(ms) elapsed.
+type requestTimeout struct{ d time.Duration }
+
+// Error says which timeout elapsed.
+func (e *requestTimeout) Error() string { return fmt.Sprintf("request timeout of %s elapsed", e.d) }
+
+// doSafe is do for goroutines: a panic (a bug, in bindings or in the Signer)
+// becomes an INTERNAL error instead of crashing the process.
+func (a *api) doSafe(ctx context.Context, r *request) (res *result, err error) {
+	defer func() {
+		if x := recover(); x != nil {
+			res, err = nil, errorf(CodeInternal, "%s: internal error: %v\n%s", r.where(), x, debug.Stack())
+		}
+	}()
+	return a.do(ctx, r)
+}
+
+// do sends r and reads the response. It does not touch the JavaScript runtime.
+//
+// When r uses apiTokenAuth and the API answers 401, do tells the Signer
+// (Rejected), signs again and retries exactly once. That is always possible
+// because builders hold their body as bytes, so it can be replayed.
+//
+// The request's own timeout covers the whole call: signing (including a token
+// refresh), sending, the single retry and reading the body.
+func (a *api) do(ctx context.Context, r *request) (*result, error) {
+	if r.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, r.timeout, &requestTimeout{r.timeout})
+		defer cancel()
+	}
+	target := r.targetURL()
+	resp, sent, err := a.attempt(ctx, r, target)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode == http.StatusUnauthorized && r.token != "" {
+		drain(resp)
+		if err := a.signer.Rejected(ctx, r.token, sent); err != nil {
+			return nil, a.signerError(ctx, r, err)
+		}
+		if resp, sent, err = a.attempt(ctx, r, target); err != nil {
+			return nil, err
+		}
+	}
+	defer resp.Body.Close()
+
+	res := &result{
+		where:      r.where(),
+		status:     resp.StatusCode,
+		statusText: statusText(resp),
+		header:     resp.Header,
+	}
+	res.url = target
+	if resp.Request != nil && resp.Request.URL != nil && resp.Request != sent {
+		// Redirected: the final URL came from the server's Location header.
+		u := *resp.Request.URL
+		u.User = nil
+		res.url = u.String()
+	}
+	if r.method != http.MethodHead {
+		if res.body, err = a.readBody(ctx, r, resp); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// attempt builds, signs and sends one HTTP request for r.
+func (a *api) attempt(ctx context.Context, r *request, target string) (*http.Response, *http.Request, error) {
+	var body io.Reader
+	if r.body != nil {
+		body = bytes.NewReader(r.body)
+	}
+	req, err := http.NewRequestWithContext(ctx, r.method, target, body)
+	if err != nil {
+		return nil, nil, errorf(CodeBadRequest, "%s: cannot build the request: %v", r.where(), err)
+	}
+	if r.header != nil {
+		req.Header = r.header.Clone()
+	}
+	if _, ok := req.Header["User-Agent"]; !ok {
+		req.Header.Set("User-Agent", userAgent)
+	}
+	if r.host != "" {
+		req.Host = r.host
+	}
+	client := a.client
+	if r.token != "" {
+		if a.signer == nil {
+			return nil, nil, errorf(CodeTokenNotFound, "%s: apiTokenAuth(%q): no token store is configured in this runtime", r.where(), r.token)
+		}
+		before := headerSnapshot(req.Header)
+		if err := a.signer.Sign(ctx, r.token, req); err != nil {
+			return nil, nil, a.signerError(ctx, r, err)
+		}
+		client = guardRedirects(client, req.URL, changedHeaders(before, req.Header))
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, nil, a.transportError(ctx, r, err)
+	}
+	return resp, req, nil
+}
+
+// readBody reads the whole body, failing with BODY_TOO_LARGE beyond the limit.
+func (a *api) readBody(ctx context.Context, r *request, resp *http.Response) ([]byte, error) {
+	if resp.ContentLength > a.maxBytes {
+		return nil, a.tooLarge(r, resp.ContentLength)
+	}
+	var buf bytes.Buffer
+	if resp.ContentLength > 0 {
+		buf.Grow(int(resp.ContentLength) + 1)
+	}
+	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, a.maxBytes+1)); err != nil {
+		return nil, a.transportError(ctx, r, fmt.Errorf("reading the response body: %w", err))
+	}
+	if int64(buf.Len()) > a.maxBytes {
+		return nil, a.tooLarge(r, -1)
+	}
+	return buf.Bytes(), nil
+}
+
+// tooLarge reports a body over the limit; size is its Content-Length, or -1
+// when it was found out while reading.
+func (a *api) tooLarge(r *request, size int64) error {
+	body := "the response body"
+	if size > 0 {
+		body = fmt.Sprintf("the response body (%d bytes, per Content-Length)", size)
+	}
+	return errorf(CodeBodyTooLarge, "%s: %s is larger than the limit of %s (%d bytes); ask the API for less data (paging, $top, fields) or raise the limit",
+		r.where(), body, byteSize(a.maxBytes), a.maxBytes)
+}
+
+// byteSize renders n bytes for people: 32 MiB, 1.5 KiB, 100 bytes.
+func byteSize(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d bytes", n)
+	}
+	f, i := float64(n), -1
+	for f >= unit && i < 3 {
+		f /= unit
+		i++
+	}
+	s := fmt.Sprintf("%.1f", f)
+	s = strings.TrimSuffix(s, ".0")
+	return s + " " + []string{"KiB", "MiB", "GiB", "TiB"}[i]
+}
+
+func statusText(resp *http.Response) string {
+	// resp.Status is "200 OK"; keep the server's wording when it has one.
+	if s, ok := strings.CutPrefix(resp.Status, fmt.Sprintf("%03d ", resp.StatusCode)); ok && s != "" {
+		return s
+	}
+	return http.StatusText(resp.StatusCode)
+}
+
+// drain reads a little of an unwanted body so the connection can be reused.
+func drain(resp *http.Response) {
+	_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
+	resp.Body.Close()
+}
+
+// signerError turns an error of the Signer into an error for JavaScript,
+// keeping the Signer's code when it has one.
+func (a *api) signerError(ctx context.Context, r *request, err error) error {
+	var coded interface{ ErrorCode() string }
+	if errors.As(err, &coded) && coded.ErrorCode() != "" {
+		return errorf(coded.ErrorCode(), "%s: apiTokenAuth(%q): %v", r.where(), r.token, err)
+	}
+	if ctx.Err() != nil {
+		return a.transportError(ctx, r, err)
+	}
+	return errorf(CodeSignFailed, "%s: apiTokenAuth(%q): %v", r.where(), r.token, err)
+}
+
+// transportError classifies a failure to send a request or read its response.
+// Messages never include the URL's query, since net/http's own errors would.
+func (a *api) transportError(ctx context.Context, r *request, err error) error {
+	where := r.where()
+	if ctx.Err() != nil {
+		cause := context.Cause(ctx)
+		var rt *requestTimeout
+		switch {
+		case errors.As(cause, &rt):
+			return errorf(CodeTimeout, "%s: no complete response within %s (the request's .timeout(%d)); raise it or ask for less data", where, rt.d, rt.d.Milliseconds())
+		case errors.Is(cause, context.DeadlineExceeded):
+			return errorf(CodeTimeout, "%s: the script ran out of time before the response was complete (%v)", where, cause)
+		default:
+			return errorf(CodeCancelled, "%s: cancelled before the response was complete (%v)", where, cause)
+		}
+	}
+	inner := err
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		inner = ue.Err
+	}
+	var ne net.Error
+	if errors.As(inner, &ne) && ne.Timeout() {
+		return errorf(CodeTimeout, "%s: timed out: %v", where, inner)
+	}
+	return errorf(CodeNetwork, "%s: %s", where, networkProblem(inner))
+}
+
+// networkProblem describes a transport error in words.
+func networkProblem(err error) string {
+	var dns *net.DNSError
+	var op *net.OpError
+	var unknownCA x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var tlsRecord tls.RecordHeaderError
+	switch {
+	case errors.As(err, &dns):
+		return fmt.Sprintf("cannot resolve host %q (%v); check the URL's host name", dns.Name, err)
+	case errors.As(err, &unknownCA), errors.As(err, &hostname), errors.As(err, &invalid):
+		return fmt.Sprintf("the server's TLS certificate is not trusted: %v", err)
+	case errors.As(err, &tlsRecord):
+		return fmt.Sprintf("TLS handshake failed (is this an http:// server?): %v", err)
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return fmt.Sprintf("connection refused: %v; is the server running and is the port right?", err)
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Sprintf("the connection was closed by the server: %v", err)
+	case errors.As(err, &op) && op.Op == "dial":
+		return fmt.Sprintf("cannot connect: %v", err)
+	}
+	return err.Error()
+}
+
+// headerSnapshot records header values before signing.
+func headerSnapshot(h http.Header) map[string]string {
+	m := make(map[string]string, len(h))
+	for k, v := range h {
+		m[k] = strings.Join(v, "\x00")
+	}
+	return m
+}
+
+// changedHeaders lists the headers the Signer added or changed.
+func changedHeaders(before map[string]string, after http.Header) []string {
+	var names []string
+	for k, v := range after {
+		if old, ok := before[k]; !ok || old != strings.Join(v, "\x00") {
+			names = append(names, k)
+		}
+	}
+	return names
+}
+
+// guardRedirects returns a client that removes the signer's headers when a
+// redirect leaves the signed request's origin, so a credential never follows
+// the request to another host. (net/http already drops Authorization for other
+// domains, but not for subdomains, and not other headers a Signer may set.)
+func guardRedirects(base *http.Client, origin *url.URL, signed []string) *http.Client {
+	if len(signed) == 0 {
+		return base
+	}
+	c := *base
+	next := base.CheckRedirect
+	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if !sameOrigin(req.URL, origin) {
+			for _, k := range signed {
+				req.Header.Del(k)
+			}
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+	return &c
+}
+
+func sameOrigin(a, b *url.URL) bool {
+	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Hostname(), b.Hostname()) && port(a) == port(b)
+}
+
+func port(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	if strings.EqualFold(u.Scheme, "https") {
+		return "443"
+	}
+	return "80"
+}

@@ -1,0 +1,22 @@
+// sendAsync and Promise.all of 64 concurrent requests.
+(async () => {
+  const started = Date.now();
+  const reqs = [];
+  for (let i = 0; i < 64; i++) reqs.push(http.get(BASE + '/delay').query({ ms: 100, i }).sendAsync());
+  assert(reqs.every(p => p instanceof Promise), 'sendAsync returns promises');
+  const all = await Promise.all(reqs);
+  assertEq(all.map(r => r.json().i), Array.from({ length: 64 }, (_, i) => String(i)), 'responses in order');
+  assert(Date.now() - started < 3000, 'requests ran concurrently: ' + (Date.now() - started) + ' ms');
+
+  // The builder is copied: changing it after sendAsync does not affect the request.
+  const b = http.get(BASE + '/echo').query({ a: 1 });
+  const p = b.sendAsync();
+  b.query({ b: 2 });
+  assertEq((await p).json().rawQuery, 'a=1', 'sendAsync sends the builder as it was');
+
+  // The same response object as send().
+  const res = await http.post(BASE + '/echo').json({ x: 1 }).sendAsync();
+  assertEq([res.status, res.ok, res.json().body], [200, true, '{"x":1}'], 'async response');
+  const nf = await http.get(BASE + '/status/503').sendAsync();
+  assertEq(nf.ok, false, 'non-2xx resolves');
+})();

@@ -1,0 +1,31 @@
+// Package runtime runs scriptrun's JavaScript: it compiles a script once
+// (Compile, CompileSource) and runs it in a fresh goja runtime with a
+// goja_nodejs event loop (Script.Run), or keeps a runtime alive for a REPL
+// (NewSession).
+//
+// Scripts get setTimeout/setInterval/setImmediate and their clear functions,
+// Promise and async/await, console, URL and URLSearchParams, args, http and
+// fetch (package bindings), and require() restricted to "url", "console" and
+// .js/.json files inside the script's folder. There is no process global,
+// no file system and no environment.
+//
+// A run ends when the script and everything it started (timers, promises,
+// sendAsync, fetch) are done, when it throws an error it does not catch or
+// leaves a promise rejection unhandled (*ScriptError), or when it is stopped
+// by its timeout or its context (*TimeoutError, or an error that is
+// context.Canceled); stopping interrupts running JavaScript, even a busy
+// loop, and aborts HTTP requests in flight.
+//
+// # Caveats
+//
+//   - Stack traces name files relative to the script's folder: the script as
+//     its base name (hello.js:3:7), required files as lib/util.js.
+//   - Files required by a script are compiled once per Script and cached, so
+//     edits to them are seen only after compiling the script again.
+//   - Recursion deeper than 10000 calls fails the run with "RangeError:
+//     Maximum call stack size exceeded"; scripts cannot catch it.
+//   - Once a run fails, JavaScript already queued as promise reactions of
+//     the current task may still run; no further timers or callbacks do.
+//   - A Session keeps the context of each evaluation alive until Close, so
+//     work an evaluation started in the background is not cut short.
+package runtime

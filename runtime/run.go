@@ -1,0 +1,485 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dop251/goja"
+	"github.com/dop251/goja/parser"
+	"github.com/dop251/goja_nodejs/eventloop"
+	"github.com/dop251/goja_nodejs/require"
+	"github.com/dop251/goja_nodejs/url"
+
+	"github.com/scriptrun/scriptrun/bindings"
+)
+
+// Options configures a run (Script.Run) or a session (NewSession).
+type Options struct {
+	// Stdout receives console.log, info and debug; nil discards them.
+	Stdout io.Writer
+	// Stderr receives console.warn and error; nil discards them.
+	Stderr io.Writer
+	// Args is the script's args global.
+	Args []string
+	// Timeout limits a run (for a session: each evaluation); 0 means none.
+	Timeout time.Duration
+	// Signer signs requests that call apiTokenAuth(name).
+	Signer bindings.Signer
+	// Client sends HTTP requests; nil means http.DefaultClient.
+	Client *http.Client
+	// MaxResponseBytes limits response bodies; 0 means bindings.DefaultMaxResponseBytes.
+	MaxResponseBytes int64
+}
+
+// maxCallStackSize turns runaway recursion into a RangeError-like failure
+// instead of unbounded memory use.
+const maxCallStackSize = 10000
+
+// keepAliveMS is the delay of the timer that keeps the event loop running
+// while asynchronous work registered through Enqueue is pending (~31 years).
+const keepAliveMS = 1e12
+
+var errRunFinished = errors.New("script run finished")
+
+// env is one JavaScript runtime with its event loop: the globals, the
+// bindings.Host, and the bookkeeping that decides when and how a run ends.
+// Fields below loop are used on the event-loop goroutine only, except where
+// noted (vm.Interrupt may be called from any goroutine).
+type env struct {
+	opts     Options
+	folder   *folder
+	registry *require.Registry
+	failFast bool // Run: the first uncaught error ends the run; Session: it is printed
+	stdout   io.Writer
+	stderr   io.Writer
+
+	loop *eventloop.EventLoop
+
+	vm        *goja.Runtime
+	modules   *require.RequireModule
+	console   *goja.Object
+	format    *formatter
+	errorCtor *goja.Object
+	then      goja.Callable // Promise.prototype.then, kept before session code runs
+
+	// ctx is the bindings.Host context: cancelled when the run stops.
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+
+	setTimeout   goja.Callable // the event loop's own, kept for Enqueue
+	clearTimeout goja.Callable
+	noop         goja.Value
+	pending      int        // Enqueue registrations not yet called back
+	keepAlive    goja.Value // timer that keeps the loop alive while pending > 0
+
+	rejected    []*goja.Promise // rejected promises without a handler, oldest first
+	checkQueued bool
+
+	stopped       bool  // no more JavaScript may run
+	failure       error // the first uncaught error (failFast)
+	interruptedAt string
+
+	mu     sync.Mutex // guards reason, which the watcher goroutine sets
+	reason error
+}
+
+func newEnv(opts Options, f *folder, registry *require.Registry, failFast bool) *env {
+	e := &env{opts: opts, folder: f, registry: registry, failFast: failFast, stdout: opts.Stdout, stderr: opts.Stderr}
+	if e.stdout == nil {
+		e.stdout = io.Discard
+	}
+	if e.stderr == nil {
+		e.stderr = io.Discard
+	}
+	// The loop's own console is replaced by ours, and the registry by one
+	// that only reads the script's folder.
+	e.loop = eventloop.NewEventLoop(eventloop.WithRegistry(registry), eventloop.EnableConsole(false))
+	return e
+}
+
+// setup installs the globals. It runs on the event loop before any script code.
+func (e *env) setup(vm *goja.Runtime) {
+	e.vm = vm
+	vm.SetParserOptions(parser.WithDisableSourceMaps)
+	vm.SetMaxCallStackSize(maxCallStackSize)
+	vm.SetPromiseRejectionTracker(e.trackRejection)
+	e.errorCtor, _ = vm.Get("Error").(*goja.Object)
+	e.format = newFormatter(vm)
+	g := vm.GlobalObject()
+
+	// Timers: wrap the loop's functions so that an exception in a callback
+	// fails the run (goja_nodejs ignores it) and no callback runs once the
+	// run is over.
+	e.setTimeout, _ = goja.AssertFunction(g.Get("setTimeout"))
+	e.clearTimeout, _ = goja.AssertFunction(g.Get("clearTimeout"))
+	setInterval, _ := goja.AssertFunction(g.Get("setInterval"))
+	setImmediate, _ := goja.AssertFunction(g.Get("setImmediate"))
+	clearInterval, _ := goja.AssertFunction(g.Get("clearInterval"))
+	clearImmediate, _ := goja.AssertFunction(g.Get("clearImmediate"))
+	e.noop = vm.ToValue(func(goja.FunctionCall) goja.Value { return goja.Undefined() })
+	_ = g.Set("setTimeout", e.fn("setTimeout", e.timer("setTimeout", e.setTimeout, true)))
+	_ = g.Set("setInterval", e.fn("setInterval", e.timer("setInterval", setInterval, true)))
+	_ = g.Set("setImmediate", e.fn("setImmediate", e.timer("setImmediate", setImmediate, false)))
+	_ = g.Set("clearTimeout", e.fn("clearTimeout", e.clear(e.clearTimeout)))
+	_ = g.Set("clearInterval", e.fn("clearInterval", e.clear(clearInterval)))
+	_ = g.Set("clearImmediate", e.fn("clearImmediate", e.clear(clearImmediate)))
+
+	e.console = e.newConsole()
+	_ = g.Set("console", e.console)
+
+	e.modules = e.registry.Enable(vm)
+	_ = g.Set("require", e.fn("require", e.require))
+	// URL and URLSearchParams are built on first use; most scripts never
+	// touch them, and building them is a fifth of the cost of a runtime.
+	e.lazyGlobal("URL")
+	e.lazyGlobal("URLSearchParams")
+
+	args := make([]any, len(e.opts.Args))
+	for i, a := range e.opts.Args {
+		args[i] = a
+	}
+	_ = g.Set("args", vm.NewArray(args...))
+
+	bindings.Enable(vm, e, bindings.Options{
+		Signer:           e.opts.Signer,
+		Client:           e.opts.Client,
+		MaxResponseBytes: e.opts.MaxResponseBytes,
+	})
+}
+
+// lazyGlobal defines a global from the url module that loads the module on
+// first access and then becomes an ordinary (writable, non-enumerable) property.
+func (e *env) lazyGlobal(name string) {
+	g := e.vm.GlobalObject()
+	define := func(v goja.Value) {
+		_ = g.DefineDataProperty(name, v, goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_FALSE)
+	}
+	get := e.vm.ToValue(func(goja.FunctionCall) goja.Value {
+		m, err := e.modules.Require(url.ModuleName)
+		if err != nil {
+			panic(err)
+		}
+		v := m.(*goja.Object).Get(name)
+		define(v)
+		return v
+	})
+	set := e.vm.ToValue(func(call goja.FunctionCall) goja.Value {
+		define(call.Argument(0))
+		return goja.Undefined()
+	})
+	_ = g.DefineAccessorProperty(name, get, set, goja.FLAG_TRUE, goja.FLAG_FALSE)
+}
+
+// fn wraps f as a JavaScript function with a readable name.
+func (e *env) fn(name string, f func(goja.FunctionCall) goja.Value) *goja.Object {
+	o := e.vm.ToValue(f).(*goja.Object)
+	_ = o.DefineDataProperty("name", e.vm.ToValue(name), goja.FLAG_FALSE, goja.FLAG_TRUE, goja.FLAG_FALSE)
+	return o
+}
+
+// newError creates a JavaScript Error.
+func (e *env) newError(msg string) *goja.Object {
+	o, err := e.vm.New(e.errorCtor, e.vm.ToValue(msg))
+	if err != nil {
+		return e.vm.NewGoError(errors.New(msg))
+	}
+	return o
+}
+
+// timer wraps one of the loop's scheduling functions.
+func (e *env) timer(name string, orig goja.Callable, hasDelay bool) func(goja.FunctionCall) goja.Value {
+	return func(call goja.FunctionCall) goja.Value {
+		fn, ok := goja.AssertFunction(call.Argument(0))
+		if !ok {
+			panic(e.vm.NewTypeError("%s(callback, …): callback must be a function, got %s", name, jsType(call.Argument(0))))
+		}
+		first := 1
+		if hasDelay {
+			first = 2
+		}
+		var extra []goja.Value
+		if len(call.Arguments) > first {
+			extra = append([]goja.Value(nil), call.Arguments[first:]...)
+		}
+		cb := e.vm.ToValue(func(goja.FunctionCall) goja.Value {
+			e.callback(func() error {
+				_, err := fn(goja.Undefined(), extra...)
+				return err
+			})
+			return goja.Undefined()
+		})
+		args := []goja.Value{cb}
+		if hasDelay {
+			args = append(args, e.vm.ToValue(delayMS(call.Argument(1))))
+		}
+		v, err := orig(goja.Undefined(), args...)
+		if err != nil {
+			panic(err)
+		}
+		return v
+	}
+}
+
+// clear wraps one of the loop's clear functions, ignoring values that are not
+// timers, as Node does.
+func (e *env) clear(orig goja.Callable) func(goja.FunctionCall) goja.Value {
+	return func(call goja.FunctionCall) goja.Value {
+		if o, ok := call.Argument(0).(*goja.Object); ok {
+			switch o.Export().(type) {
+			case *eventloop.Timer, *eventloop.Interval, *eventloop.Immediate:
+				if _, err := orig(goja.Undefined(), o); err != nil {
+					panic(err)
+				}
+			}
+		}
+		return goja.Undefined()
+	}
+}
+
+// delayMS converts a timer delay as Node does: invalid or negative delays
+// are 0 and delays beyond 2^31-1 ms become 1 ms.
+func delayMS(v goja.Value) int64 {
+	d := v.ToFloat()
+	switch {
+	case math.IsNaN(d) || d < 0:
+		return 0
+	case d > math.MaxInt32:
+		return 1
+	}
+	return int64(d)
+}
+
+// callback runs JavaScript scheduled by a timer or an Enqueue registration.
+func (e *env) callback(f func() error) {
+	if e.stopped {
+		return
+	}
+	if err := f(); err != nil {
+		e.fail(err)
+	}
+}
+
+// Context implements bindings.Host.
+func (e *env) Context() context.Context { return e.ctx }
+
+// Enqueue implements bindings.Host. While registrations are pending, a
+// long timer keeps the goja_nodejs loop (which ends when it has no jobs)
+// running; it is cleared when the last callback has run.
+func (e *env) Enqueue() func(func() error) {
+	e.pending++
+	if e.pending == 1 {
+		v, err := e.setTimeout(goja.Undefined(), e.noop, e.vm.ToValue(int64(keepAliveMS)))
+		if err == nil {
+			e.keepAlive = v
+		}
+	}
+	var once sync.Once
+	return func(cb func() error) {
+		once.Do(func() {
+			e.loop.RunOnLoop(func(*goja.Runtime) {
+				e.callback(cb)
+				e.pending--
+				if e.pending == 0 && e.keepAlive != nil {
+					_, _ = e.clearTimeout(goja.Undefined(), e.keepAlive)
+					e.keepAlive = nil
+				}
+			})
+		})
+	}
+}
+
+// trackRejection is goja's promise rejection tracker. A rejection that still
+// has no handler once the current task and its microtasks are done is an
+// uncaught error; the check runs as the loop's next job.
+func (e *env) trackRejection(p *goja.Promise, op goja.PromiseRejectionOperation) {
+	switch op {
+	case goja.PromiseRejectionReject:
+		e.rejected = append(e.rejected, p)
+		if !e.checkQueued && e.loop.RunOnLoop(func(*goja.Runtime) {
+			e.checkQueued = false
+			e.checkRejections()
+		}) {
+			e.checkQueued = true
+		}
+	case goja.PromiseRejectionHandle:
+		for i, q := range e.rejected {
+			if q == p {
+				e.rejected = append(e.rejected[:i], e.rejected[i+1:]...)
+				break
+			}
+		}
+	}
+}
+
+// checkRejections reports rejections that nothing handled.
+func (e *env) checkRejections() {
+	for len(e.rejected) > 0 && !e.stopped {
+		p := e.rejected[0]
+		e.rejected = e.rejected[1:]
+		se := e.scriptError(p.Result(), nil)
+		if rest, ok := strings.CutPrefix(se.Message, "Uncaught "); ok {
+			se.Message = rest
+		}
+		se.Message = "Uncaught (in promise) " + se.Message
+		e.fail(se)
+	}
+}
+
+// fail handles an uncaught error: a run records the first and stops; a
+// session prints it and carries on.
+func (e *env) fail(err error) {
+	if _, ok := err.(*ScriptError); !ok {
+		err = e.toError(err)
+	}
+	if e.failFast {
+		if e.failure == nil {
+			e.failure = err
+		}
+		e.stopped = true
+		e.loop.StopNoWait()
+		return
+	}
+	var ie *goja.InterruptedError
+	if e.stopReason() != nil || errors.As(err, &ie) {
+		return // a cancelled evaluation, not the script's fault
+	}
+	fmt.Fprintf(e.stderr, "Uncaught %v\n", strings.TrimPrefix(err.Error(), "Uncaught "))
+}
+
+func (e *env) stopReason() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.reason
+}
+
+// watch stops the run when ctx is done or timeout passes: it records why,
+// cancels the host context (aborting HTTP calls in flight), interrupts
+// running JavaScript (even while(true){}) and stops the loop.
+func (e *env) watch(ctx context.Context, timeout time.Duration) (stop func()) {
+	var expired <-chan time.Time
+	var timer *time.Timer
+	if timeout > 0 {
+		timer = time.NewTimer(timeout)
+		expired = timer.C
+	}
+	done, exited := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(exited)
+		var reason error
+		select {
+		case <-done:
+			return
+		case <-ctx.Done():
+			reason = stopError(ctx)
+		case <-expired:
+			reason = &TimeoutError{Timeout: timeout}
+		}
+		e.mu.Lock()
+		e.reason = reason
+		e.mu.Unlock()
+		e.cancel(reason)
+		e.vm.Interrupt(reason)
+		e.loop.StopNoWait()
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			close(done)
+			<-exited
+			if timer != nil {
+				timer.Stop()
+			}
+		})
+	}
+}
+
+// Run runs the script in a fresh runtime and returns when the script and all
+// the work it started (timers, promises, sendAsync, fetch) are done.
+//
+// It returns nil on success; a *ScriptError for an uncaught exception or an
+// unhandled promise rejection; a *TimeoutError when opts.Timeout or ctx's
+// deadline passes; and an error satisfying errors.Is(err, context.Canceled)
+// when ctx is cancelled. Stopping a run interrupts running JavaScript and
+// aborts HTTP requests in flight.
+func (s *Script) Run(ctx context.Context, opts Options) (err error) {
+	if ctx.Err() != nil {
+		return stopError(ctx)
+	}
+	e := newEnv(opts, s.folder, s.registry, true)
+	hostCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(errRunFinished)
+	e.ctx, e.cancel = hostCtx, cancel
+
+	stopWatch := func() {}
+	defer func() { stopWatch() }()
+	defer func() {
+		if x := recover(); x != nil {
+			err = fmt.Errorf("runtime: internal error while running %s: %v\n%s", s.name, x, debug.Stack())
+		}
+	}()
+	e.loop.Run(func(vm *goja.Runtime) {
+		e.setup(vm)
+		stopWatch = e.watch(ctx, opts.Timeout)
+		if _, err := vm.RunProgram(s.prg); err != nil {
+			e.fail(err)
+		}
+	})
+	if e.stopReason() == nil && e.failure == nil {
+		e.checkRejections()
+	}
+	stopWatch()
+	e.stopped = true
+	e.loop.Terminate() // clears leftover timers after a failure or a timeout
+	return e.result()
+}
+
+// result is the outcome of a finished run.
+func (e *env) result() error {
+	if r := e.stopReason(); r != nil {
+		if te, ok := r.(*TimeoutError); ok && e.interruptedAt != "" {
+			c := *te
+			c.Location = e.interruptedAt
+			return &c
+		}
+		return r
+	}
+	return e.failure
+}
+
+// jsType names the JavaScript type of v for messages.
+func jsType(v goja.Value) string {
+	switch {
+	case v == nil || goja.IsUndefined(v):
+		return "undefined"
+	case goja.IsNull(v):
+		return "null"
+	case goja.IsString(v):
+		return "string"
+	case goja.IsNumber(v):
+		return "number"
+	}
+	if _, ok := goja.AssertFunction(v); ok {
+		return "function"
+	}
+	if o, ok := v.(*goja.Object); ok {
+		if o.ClassName() == "Array" {
+			return "array"
+		}
+		return "object"
+	}
+	if goja.IsBigInt(v) {
+		return "bigint"
+	}
+	if _, ok := v.(*goja.Symbol); ok {
+		return "symbol"
+	}
+	return "boolean"
+}
