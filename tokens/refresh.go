@@ -240,7 +240,10 @@ func (m *Manager) save(name string, set tokenSet, how string, replace bool) (*en
 		// The provider may have rotated the refresh token: say so plainly.
 		return nil, newError(CodeStore, name, err, "token %q was %s by the provider but could not be stored (%v); if the provider rotates refresh tokens it must be authorized again", name, how, err)
 	}
-	attrs := []any{"token", name, "rotated", rotated}
+	attrs := []any{"token", name}
+	if !replace {
+		attrs = append(attrs, "rotated", rotated)
+	}
 	if !saved.Expires.IsZero() {
 		attrs = append(attrs, "expires_in", saved.Expires.Sub(now).Round(time.Second).String())
 	}

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/scriptrun/scriptrun/store"
+	"github.com/scriptrun/scriptrun/tokens"
+)
+
+// Stdio is the program's standard streams.
+type Stdio struct {
+	In       io.Reader
+	Out, Err io.Writer
+}
+
+// app is one invocation: where the home is and, once opened, its database
+// and token manager. Only this package reads flags, environment and files.
+type app struct {
+	stdio  Stdio
+	getenv func(string) string
+	home   string // from --home; resolved by homeDir
+
+	once    sync.Once
+	db      *store.DB
+	manager *tokens.Manager
+	openErr error
+	logger  *slog.Logger // refresh events; nil = discard
+}
+
+// homeDir is --home, else $SCRIPTRUN_HOME, else ~/.scriptrun.
+func (a *app) homeDir() (string, error) {
+	if a.home != "" {
+		return filepath.Abs(a.home)
+	}
+	if h := a.getenv("SCRIPTRUN_HOME"); h != "" {
+		return filepath.Abs(h)
+	}
+	user, err := os.UserHomeDir()
+	if err != nil {
+		return "", configErr("cannot find your home folder (%v): pass --home DIR or set SCRIPTRUN_HOME", err)
+	}
+	return filepath.Join(user, ".scriptrun"), nil
+}
+
+// open opens the home's database (creating the home, key and database on
+// first use) and the token manager over it, once.
+func (a *app) open() (*store.DB, *tokens.Manager, error) {
+	a.once.Do(func() {
+		home, err := a.homeDir()
+		if err != nil {
+			a.openErr = err
+			return
+		}
+		if err := os.MkdirAll(home, 0o700); err != nil {
+			a.openErr = configErr("create home %s: %v", home, err)
+			return
+		}
+		key, err := a.masterKey(home)
+		if err != nil {
+			a.openErr = err
+			return
+		}
+		db, err := store.Open(filepath.Join(home, "scriptrun.db"), key, store.Options{})
+		clear(key)
+		if err != nil {
+			a.openErr = configErr("%v", err)
+			return
+		}
+		a.db = db
+		a.manager = tokens.New(tokens.Options{DB: db, Logger: a.logger, Client: &http.Client{Timeout: defaultRefreshTimeout}})
+	})
+	return a.db, a.manager, a.openErr
+}
+
+func (a *app) masterKey(home string) ([]byte, error) {
+	if env := a.getenv("SCRIPTRUN_MASTER_KEY"); env != "" {
+		key, err := store.ParseKey(env)
+		if err != nil {
+			return nil, configErr("SCRIPTRUN_MASTER_KEY: %v", err)
+		}
+		return key, nil
+	}
+	key, err := store.LoadKey(filepath.Join(home, "master.key"))
+	if err != nil {
+		return nil, configErr("%v", err)
+	}
+	return key, nil
+}
+
+// close waits for token refreshes in flight to be stored.
+func (a *app) close() {
+	if a.manager != nil {
+		a.manager.Close()
+	}
+}
+
+// lazySigner opens the home only when a script first signs a request, so
+// scripts that use no token start without touching the database.
+type lazySigner struct{ a *app }
+
+func (s lazySigner) Sign(ctx context.Context, name string, req *http.Request) error {
+	_, m, err := s.a.open()
+	if err != nil {
+		return signerOpenError(err)
+	}
+	return m.Sign(ctx, name, req)
+}
+
+func (s lazySigner) Rejected(ctx context.Context, name string, req *http.Request) error {
+	_, m, err := s.a.open()
+	if err != nil {
+		return signerOpenError(err)
+	}
+	return m.Rejected(ctx, name, req)
+}
+
+func signerOpenError(err error) error {
+	var ee *exitError
+	if errors.As(err, &ee) {
+		err = ee.err
+	}
+	return fmt.Errorf("cannot open the token store: %w", err)
+}

@@ -1,0 +1,253 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/scriptrun/scriptrun/sandbox"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// binary builds the real scriptrun once for the tests that start processes.
+func binary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "scriptrun-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "scriptrun")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// proc runs the built binary with a home and returns its exit code and output.
+func proc(t *testing.T, home, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	cmd := exec.Command(binary(t), args...)
+	cmd.Env = append(os.Environ(), "SCRIPTRUN_HOME="+home)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return code, out.String(), errb.String()
+}
+
+func writeScript(t *testing.T, dir, name, src string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestScriptExitCodes(t *testing.T) {
+	c := newCLI(t)
+	dir := t.TempDir()
+	tests := []struct {
+		name, src string
+		args      []string
+		code      int
+		stdout    string
+		stderr    []string
+	}{
+		{"success with args", "console.log('hi', args.join('+'))", []string{"a", "b"}, 0, "hi a+b", nil},
+		{"throws", "function f() {\n  throw new Error('boom');\n}\nf();\n", nil, exitScript, "", []string{"boom", "throws.js:2"}},
+		{"syntax error", "let x = ;\n", nil, exitScript, "", []string{"syntax_error.js:1:"}},
+		{"unhandled rejection", "Promise.reject(new Error('nope'));", nil, exitScript, "", []string{"nope"}},
+		{"timeout", "while (true) {}", []string{}, exitTimeout, "", []string{"timeout"}},
+		{"unknown token", "http.get('https://example.com').apiTokenAuth('nope').send()", nil, exitScript, "", []string{"TOKEN_NOT_FOUND", "nope"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			file := writeScript(t, dir, strings.ReplaceAll(tt.name, " ", "_")+".js", tt.src)
+			args := []string{"run", file}
+			if tt.code == exitTimeout {
+				args = append(args, "--timeout", "300ms")
+			}
+			code, out, errs := c.run(append(args, tt.args...)...)
+			if code != tt.code {
+				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tt.code, out, errs)
+			}
+			if !strings.Contains(out, tt.stdout) {
+				t.Errorf("stdout %q lacks %q", out, tt.stdout)
+			}
+			for _, want := range tt.stderr {
+				if !strings.Contains(strings.ToLower(errs), strings.ToLower(want)) {
+					t.Errorf("stderr %q lacks %q", errs, want)
+				}
+			}
+		})
+	}
+}
+
+// A script that uses no token does not create the home.
+func TestScriptWithoutTokensLeavesHomeAlone(t *testing.T) {
+	c := newCLI(t)
+	c.home = filepath.Join(t.TempDir(), "home")
+	file := writeScript(t, t.TempDir(), "hello.js", "console.log('hello')")
+	if code, out, errs := c.run(file); code != 0 || out != "hello\n" {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+	if _, err := os.Stat(c.home); !os.IsNotExist(err) {
+		t.Errorf("running a script without tokens created the home (%v)", err)
+	}
+}
+
+// The whole product from the command line against a real authorization
+// server: provider and token from the CLI, "Get authorization token" through
+// the provider's sign-in page, scripts across expiries, and several processes
+// at once on an expired token.
+func TestEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	srv, err := sandbox.Start(sandbox.Options{AccessTTL: 2 * time.Second, RequirePKCE: true, AuthStyle: "body"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	home := t.TempDir()
+	run := func(stdin string, args ...string) string {
+		t.Helper()
+		code, out, errs := proc(t, home, stdin, args...)
+		if code != 0 {
+			t.Fatalf("scriptrun %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errs)
+		}
+		return out
+	}
+	run(srv.ClientSecret()+"\n", "provider", "add", "sandbox", "--client-id", srv.ClientID(), "--client-secret-stdin",
+		"--auth-url", srv.AuthURL(), "--token-url", srv.TokenURL(), "--auth-style", "body", "--scopes", "read")
+	run("", "token", "add", "api", "--provider", "sandbox", "--base-url", srv.URL())
+
+	// token authorize: read the URL it prints, sign in like a person would.
+	cmd := exec.Command(binary(t), "token", "authorize", "api", "--no-browser", "--callback-url", "http://127.0.0.1:0/oauth/callback")
+	cmd.Env = append(os.Environ(), "SCRIPTRUN_HOME="+home)
+	stdout, _ := cmd.StdoutPipe()
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stdout)
+	var authURL string
+	var rest strings.Builder
+	for sc.Scan() {
+		if line := sc.Text(); strings.HasPrefix(line, srv.AuthURL()+"?") {
+			authURL = line
+			break
+		}
+	}
+	if authURL == "" {
+		cmd.Wait()
+		t.Fatalf("token authorize printed no authorization URL; stderr: %s", errb.String())
+	}
+	if _, err := sandbox.SignIn(context.Background(), authURL, "demo", "demo"); err != nil {
+		t.Fatalf("sign in: %v", err)
+	}
+	io.Copy(&rest, stdout)
+	if err := cmd.Wait(); err != nil || !strings.Contains(rest.String(), "state authorized") {
+		t.Fatalf("token authorize: %v\n%s\n%s", err, rest.String(), errb.String())
+	}
+
+	var tv tokenView
+	json.Unmarshal([]byte(run("", "token", "show", "api", "--json")), &tv)
+	if tv.State != "authorized" || !tv.HasRefreshToken || tv.Expires == "" {
+		t.Fatalf("token after authorize: %+v", tv)
+	}
+	raw, _ := os.ReadFile(filepath.Join(home, "scriptrun.db"))
+	if bytes.Contains(raw, []byte(srv.ClientSecret())) {
+		t.Error("database holds the client secret in clear")
+	}
+
+	// A script across two expiries.
+	dir := t.TempDir()
+	script := writeScript(t, dir, "poll.js", `
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+(async () => {
+  for (let i = 0; i < 3; i++) {
+    const res = http.get(args[0] + '/me').apiTokenAuth('api').send();
+    if (!res.ok) throw new Error('status ' + res.status);
+    console.log(res.json().user);
+    if (i < 2) await sleep(2100);
+  }
+})();
+`)
+	out := run("", script, srv.APIURL())
+	if strings.Count(out, "demo") != 3 {
+		t.Errorf("script output %q, want three successful calls", out)
+	}
+	if st := srv.Stats(); st.RefreshRequests < 2 || st.RefreshTokenReuse != 0 || st.APIRejected != 0 {
+		t.Errorf("after the script: %d refreshes (want >= 2), %d reused, %d refused", st.RefreshRequests, st.RefreshTokenReuse, st.APIRejected)
+	}
+
+	// Three processes at once on an expired token: one refresh.
+	time.Sleep(2100 * time.Millisecond)
+	before := srv.Stats().RefreshRequests
+	burst := writeScript(t, dir, "burst.js", `
+Promise.all(Array.from({length: 30}, () => http.get(args[0] + '/me').apiTokenAuth('api').sendAsync()))
+  .then((rs) => { const ok = rs.filter((r) => r.ok).length; console.log(ok); if (ok !== 30) throw new Error(ok + ' ok'); });
+`)
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Go(func() {
+			if code, out, errs := proc(t, home, "", burst, srv.APIURL()); code != 0 {
+				t.Errorf("burst process: exit %d\n%s%s", code, out, errs)
+			}
+		})
+	}
+	wg.Wait()
+	if st := srv.Stats(); st.RefreshRequests-before != 1 || st.RefreshTokenReuse != 0 {
+		t.Errorf("three processes on an expired token: %d refreshes (want 1), %d refresh tokens reused", st.RefreshRequests-before, st.RefreshTokenReuse)
+	}
+}
+
+func TestDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the ~10 s demo")
+	}
+	var out, errb bytes.Buffer
+	code := Main([]string{"demo"}, Stdio{In: strings.NewReader(""), Out: &out, Err: &errb}, func(string) string { return "" })
+	if code != 0 {
+		t.Fatalf("demo: exit %d\n%s\n%s", code, out.String(), errb.String())
+	}
+	for _, want := range []string{"token refreshed", "rotated=true", "0 refresh tokens presented twice", "TOKEN_HOST_MISMATCH", "demo finished"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "sandbox-secret") {
+		t.Error("demo output shows the client secret")
+	}
+}

@@ -1,0 +1,230 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// cli runs scriptrun in-process with a fresh home (unless env sets one) and
+// returns the exit code, stdout and stderr.
+type cli struct {
+	t     *testing.T
+	home  string
+	env   map[string]string
+	stdin string
+}
+
+func newCLI(t *testing.T) *cli {
+	return &cli{t: t, home: t.TempDir(), env: map[string]string{}}
+}
+
+func (c *cli) run(args ...string) (int, string, string) {
+	c.t.Helper()
+	var out, errb bytes.Buffer
+	env := map[string]string{"SCRIPTRUN_HOME": c.home}
+	for k, v := range c.env {
+		env[k] = v
+	}
+	code := Main(args, Stdio{In: strings.NewReader(c.stdin), Out: &out, Err: &errb}, func(k string) string { return env[k] })
+	c.stdin = ""
+	return code, out.String(), errb.String()
+}
+
+// must runs a command that has to succeed.
+func (c *cli) must(args ...string) string {
+	c.t.Helper()
+	code, out, errs := c.run(args...)
+	if code != 0 {
+		c.t.Fatalf("scriptrun %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errs)
+	}
+	return out
+}
+
+func (c *cli) addProvider() {
+	c.t.Helper()
+	c.env["SECRET"] = "client-secret-XYZ-9876"
+	c.must("provider", "add", "graph", "--client-id", "app-1", "--client-secret-env", "SECRET",
+		"--auth-url", "https://login.example.com/authorize", "--token-url", "https://login.example.com/token",
+		"--scopes", "offline_access Mail.Read", "--auth-param", "access_type=offline")
+}
+
+func TestUsageErrors(t *testing.T) {
+	good := []string{"--client-id", "x", "--auth-url", "https://a.example.com/authorize", "--token-url", "https://a.example.com/token"}
+	tests := []struct {
+		name   string
+		args   []string
+		stdin  string
+		want   string
+		absent string
+	}{
+		{"unknown command", []string{"frobnicate"}, "", "unknown command", ""},
+		{"unknown flag", []string{"token", "list", "--colour"}, "", "unknown flag", ""},
+		{"provider add without client id", []string{"provider", "add", "p", "--auth-url", "https://a/"}, "", "--client-id", ""},
+		{"bad provider name", append([]string{"provider", "add", "my provider"}, good...), "", "provider name", ""},
+		{"relative auth url", []string{"provider", "add", "p", "--client-id", "x", "--auth-url", "/authorize", "--token-url", "https://a/t"}, "", "authorization URL", ""},
+		{"plain http token url", []string{"provider", "add", "p", "--client-id", "x", "--auth-url", "https://a/x", "--token-url", "http://login.example.com/t"}, "", "plain http", ""},
+		{"secret as argument", append([]string{"provider", "add", "p", "--client-secret", "s3cr3t-value"}, good...), "", "not accepted", "s3cr3t-value"},
+		{"secret env missing", append([]string{"provider", "add", "p", "--client-secret-env", "NOPE"}, good...), "", "NOPE", ""},
+		{"secret stdin empty", append([]string{"provider", "add", "p", "--client-secret-stdin"}, good...), "", "standard input was empty", ""},
+		{"bad auth param", append([]string{"provider", "add", "p", "--auth-param", "novalue"}, good...), "", "KEY=VALUE", ""},
+		{"bad auth style", append([]string{"provider", "add", "p", "--auth-style", "auto"}, good...), "", "auth style", ""},
+		{"token without provider flag", []string{"token", "add", "t"}, "", "--provider", ""},
+		{"token with unknown provider", []string{"token", "add", "t", "--provider", "missing"}, "", `provider "missing" not found`, ""},
+		{"unknown token", []string{"token", "show", "nope"}, "", `token "nope" not found`, ""},
+		{"unknown provider", []string{"provider", "show", "nope"}, "", `provider "nope" not found`, ""},
+		{"refresh unknown token", []string{"token", "refresh", "nope"}, "", "does not exist", ""},
+		{"show needs a name", []string{"token", "show"}, "", "NAME", ""},
+		{"run without file", []string{"run"}, "", "run needs a script", ""},
+		{"missing script", []string{"run", "missing.js"}, "", "does not exist", ""},
+		{"bad timeout", []string{"run", "x.js", "--timeout", "soon"}, "", "not a positive duration", ""},
+		{"authorize to a public callback", []string{"token", "authorize", "t", "--callback-url", "https://example.com/cb"}, "", "cannot be served by this command", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newCLI(t)
+			c.stdin = tt.stdin
+			code, out, errs := c.run(tt.args...)
+			if code != exitUsage {
+				t.Errorf("exit %d, want %d\nstdout: %s\nstderr: %s", code, exitUsage, out, errs)
+			}
+			if !strings.Contains(errs, tt.want) {
+				t.Errorf("stderr %q does not say %q", errs, tt.want)
+			}
+			if tt.absent != "" && strings.Contains(out+errs, tt.absent) {
+				t.Errorf("output repeats %q", tt.absent)
+			}
+			for _, bad := range []string{"panic", "goroutine ", ".go:"} {
+				if strings.Contains(errs, bad) {
+					t.Errorf("stderr looks like a Go crash (%q): %s", bad, errs)
+				}
+			}
+		})
+	}
+}
+
+func TestProviderAndTokenLifecycle(t *testing.T) {
+	c := newCLI(t)
+	c.addProvider()
+	out := c.must("provider", "show", "graph")
+	if strings.Contains(out, "client-secret-XYZ-9876") || !strings.Contains(out, "••••9876") || !strings.Contains(out, "access_type=offline") {
+		t.Errorf("provider show:\n%s\nwant the secret masked to its last 4 characters and the auth params", out)
+	}
+	var pv providerView
+	if err := json.Unmarshal([]byte(c.must("provider", "show", "graph", "--json")), &pv); err != nil || pv.ClientSecret != "••••9876" || pv.Scopes != "offline_access Mail.Read" {
+		t.Errorf("provider show --json = %+v (%v)", pv, err)
+	}
+	c.stdin = "new-secret-from-stdin-5555\n"
+	c.must("provider", "update", "graph", "--client-secret-stdin", "--description", "Graph for mail")
+	if out := c.must("provider", "show", "graph"); !strings.Contains(out, "••••5555") || !strings.Contains(out, "Graph for mail") || !strings.Contains(out, "offline_access") {
+		t.Errorf("after update:\n%s", out)
+	}
+
+	_, _, errs := c.run("token", "add", "mail", "--provider", "graph", "--prompt", "consent")
+	if !strings.Contains(errs, "no base URL") {
+		t.Errorf("token add without a base URL does not warn: %q", errs)
+	}
+	c.must("token", "update", "mail", "--base-url", "https://graph.microsoft.com", "--active", "false", "--scopes", "Mail.Send")
+	var tv tokenView
+	if err := json.Unmarshal([]byte(c.must("token", "show", "mail", "--json")), &tv); err != nil {
+		t.Fatal(err)
+	}
+	if tv.State != "unauthorized" || tv.Active || tv.BaseURL != "https://graph.microsoft.com" || tv.Scopes != "Mail.Send" || tv.Prompt != "consent" {
+		t.Errorf("token show --json = %+v", tv)
+	}
+	var list []tokenView
+	if err := json.Unmarshal([]byte(c.must("token", "list", "--json")), &list); err != nil || len(list) != 1 {
+		t.Errorf("token list --json: %v, %d tokens", err, len(list))
+	}
+	if code, _, errs := c.run("provider", "rm", "graph"); code != exitUsage || !strings.Contains(errs, "mail") || !strings.Contains(errs, "--force") {
+		t.Errorf("provider rm while used: exit %d, %q", code, errs)
+	}
+	c.must("token", "rm", "mail")
+	c.must("provider", "rm", "graph")
+	if out := c.must("provider", "list"); strings.Contains(out, "graph") {
+		t.Errorf("provider list after rm:\n%s", out)
+	}
+	raw, _ := os.ReadFile(filepath.Join(c.home, "scriptrun.db"))
+	if bytes.Contains(raw, []byte("new-secret-from-stdin")) || bytes.Contains(raw, []byte("client-secret-XYZ")) {
+		t.Error("the database file holds a client secret in clear")
+	}
+}
+
+func TestBrokenHome(t *testing.T) {
+	t.Run("damaged database", func(t *testing.T) {
+		c := newCLI(t)
+		db := filepath.Join(c.home, "scriptrun.db")
+		os.WriteFile(db, bytes.Repeat([]byte("not a database "), 1000), 0o600)
+		code, _, errs := c.run("token", "list")
+		if code != exitUsage || !strings.Contains(errs, db) || !strings.Contains(errs, "restore") {
+			t.Errorf("exit %d, stderr %q; want 2 naming %s and what to do", code, errs, db)
+		}
+	})
+	t.Run("wrong key", func(t *testing.T) {
+		c := newCLI(t)
+		c.must("token", "list")
+		c.env["SCRIPTRUN_MASTER_KEY"] = strings.Repeat("ab", 32)
+		code, _, errs := c.run("token", "list")
+		if code != exitUsage || !strings.Contains(errs, "master key") {
+			t.Errorf("exit %d, stderr %q", code, errs)
+		}
+	})
+	t.Run("malformed key variable", func(t *testing.T) {
+		c := newCLI(t)
+		c.env["SCRIPTRUN_MASTER_KEY"] = "hunter2"
+		code, _, errs := c.run("token", "list")
+		if code != exitUsage || !strings.Contains(errs, "SCRIPTRUN_MASTER_KEY") || strings.Contains(errs, "hunter2") {
+			t.Errorf("exit %d, stderr %q", code, errs)
+		}
+	})
+}
+
+func TestShorthand(t *testing.T) {
+	root := newRoot(&app{})
+	tests := []struct{ in, want string }{
+		{"hello.js a b", "run hello.js a b"},
+		{"--home /h hello.js", "--home /h run hello.js"},
+		{"run hello.js", "run hello.js"},
+		{"token list", "token list"},
+		{"demo", "demo"},
+		{"notes.txt", "notes.txt"},
+	}
+	for _, tt := range tests {
+		if got := strings.Join(shorthand(strings.Fields(tt.in), root), " "); got != tt.want {
+			t.Errorf("shorthand(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestParseRunArgs(t *testing.T) {
+	tests := []struct {
+		in      string
+		file    string
+		timeout string
+		rest    string
+		wantErr bool
+	}{
+		{"x.js", "x.js", "5m0s", "", false},
+		{"x.js --timeout 2s a b", "x.js", "2s", "a b", false},
+		{"--timeout=3s x.js a", "x.js", "3s", "a", false},
+		{"x.js a --timeout 2s", "x.js", "5m0s", "a --timeout 2s", false},
+		{"x.js --timeout", "", "", "", true},
+		{"--timeout -1s x.js", "", "", "", true},
+		{"--verbose x.js", "", "", "", true},
+	}
+	for _, tt := range tests {
+		file, timeout, rest, _, err := parseRunArgs(strings.Fields(tt.in))
+		if tt.wantErr {
+			if err == nil {
+				t.Errorf("parseRunArgs(%q) succeeded, want an error", tt.in)
+			}
+			continue
+		}
+		if err != nil || file != tt.file || timeout.String() != tt.timeout || strings.Join(rest, " ") != tt.rest {
+			t.Errorf("parseRunArgs(%q) = %q, %v, %q, %v", tt.in, file, timeout, rest, err)
+		}
+	}
+}

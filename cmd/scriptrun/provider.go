@@ -1,0 +1,315 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/scriptrun/scriptrun/store"
+)
+
+func newProviderCmd(a *app) *cobra.Command {
+	c := &cobra.Command{Use: "provider", Short: "Register and manage OAuth providers", Args: noArgs}
+	c.AddCommand(providerAddCmd(a, false), providerAddCmd(a, true), providerListCmd(a), providerShowCmd(a), providerRmCmd(a))
+	return c
+}
+
+// providerFlags are the flags of provider add and update.
+type providerFlags struct {
+	clientID, authURL, tokenURL, revocationURL, scopes, description, authStyle, grantType string
+	pkce                                                                                  bool
+	authParams, tokenParams                                                               []string
+	secret                                                                                secretFlags
+}
+
+func (f *providerFlags) register(c *cobra.Command) {
+	fl := c.Flags()
+	fl.StringVar(&f.clientID, "client-id", "", "client (application) id issued by the provider")
+	fl.StringVar(&f.authURL, "auth-url", "", "authorization endpoint URL (where the browser signs in)")
+	fl.StringVar(&f.tokenURL, "token-url", "", "token endpoint URL (where codes are exchanged and tokens refreshed)")
+	fl.StringVar(&f.revocationURL, "revocation-url", "", "token revocation endpoint URL (RFC 7009), optional")
+	fl.StringVar(&f.scopes, "scopes", "", `default scopes, space-separated (e.g. "offline_access Mail.Read")`)
+	fl.StringVar(&f.description, "description", "", "free text")
+	fl.StringVar(&f.authStyle, "auth-style", store.AuthStyleHeader, "how the client authenticates at the token endpoint: header (client_secret_basic) or body (client_secret_post)")
+	fl.StringVar(&f.grantType, "grant-type", store.GrantAuthorizationCode, "OAuth grant type")
+	fl.BoolVar(&f.pkce, "pkce", true, "send a PKCE S256 challenge when authorizing")
+	fl.StringArrayVar(&f.authParams, "auth-param", nil, "extra authorization-URL parameter KEY=VALUE (repeatable), e.g. access_type=offline")
+	fl.StringArrayVar(&f.tokenParams, "token-param", nil, "extra token-request parameter KEY=VALUE (repeatable), e.g. audience=api.example.com")
+	f.secret.register(c)
+}
+
+// apply copies the flags that were given, except the secret, onto p.
+func (f *providerFlags) apply(c *cobra.Command, p *store.Provider) error {
+	set := c.Flags().Changed
+	if set("client-id") {
+		p.ClientID = f.clientID
+	}
+	if set("auth-url") {
+		p.AuthURL = f.authURL
+	}
+	if set("token-url") {
+		p.TokenURL = f.tokenURL
+	}
+	if set("revocation-url") {
+		p.RevocationURL = f.revocationURL
+	}
+	if set("scopes") {
+		p.Scopes = strings.Fields(f.scopes)
+	}
+	if set("description") {
+		p.Description = f.description
+	}
+	if set("auth-style") || p.AuthStyle == "" {
+		p.AuthStyle = f.authStyle
+	}
+	if set("grant-type") || p.GrantType == "" {
+		p.GrantType = f.grantType
+	}
+	if set("pkce") {
+		p.PKCE = f.pkce
+	}
+	var err error
+	if set("auth-param") {
+		if p.AuthParams, err = parseParams("--auth-param", f.authParams); err != nil {
+			return err
+		}
+	}
+	if set("token-param") {
+		if p.TokenParams, err = parseParams("--token-param", f.tokenParams); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func parseParams(flag string, kvs []string) (map[string]string, error) {
+	if len(kvs) == 0 {
+		return nil, nil
+	}
+	out := make(map[string]string, len(kvs))
+	for _, kv := range kvs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || strings.TrimSpace(k) == "" {
+			return nil, usageErr("%s %q: give it as KEY=VALUE, e.g. %s access_type=offline", flag, kv, flag)
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+func providerAddCmd(a *app, update bool) *cobra.Command {
+	var f providerFlags
+	c := &cobra.Command{
+		Use:   "add NAME --client-id ID --auth-url URL --token-url URL [--client-secret-stdin | --client-secret-env VAR] [flags]",
+		Short: "Register an OAuth provider",
+		Args:  exactArgs(1, "the provider's NAME"),
+	}
+	if update {
+		c.Use = "update NAME [flags]"
+		c.Short = "Change a provider (only the flags given)"
+	}
+	f.register(c)
+	c.RunE = func(c *cobra.Command, args []string) error {
+		name := args[0]
+		if err := store.ValidateName("provider", name); err != nil {
+			return usageErr("%v", err)
+		}
+		if !update {
+			for _, req := range []string{"client-id", "auth-url", "token-url"} {
+				if !c.Flags().Changed(req) {
+					return usageErr("provider add needs --%s; usage: %s", req, c.UseLine())
+				}
+			}
+		}
+		// Check every flag and read the secret before opening anything.
+		p := store.Provider{Name: name, PKCE: f.pkce}
+		if err := f.apply(c, &p); err != nil {
+			return err
+		}
+		secret, err := f.secret.read(a)
+		if err != nil {
+			return err
+		}
+		p.ClientSecret = secret
+		db, _, err := a.open()
+		if err != nil {
+			return err
+		}
+		err = db.Update(func(tx *store.Tx) error {
+			if !update {
+				return tx.CreateProvider(p)
+			}
+			cur, err := tx.Provider(name)
+			if err != nil {
+				return err
+			}
+			if err := f.apply(c, &cur); err != nil {
+				return err
+			}
+			if secret != "" {
+				cur.ClientSecret = secret
+			}
+			return tx.PutProvider(cur)
+		})
+		if err != nil {
+			return storeErr(err)
+		}
+		verb := "added"
+		if update {
+			verb = "updated"
+		}
+		fmt.Fprintf(a.stdio.Out, "provider %s %s\n", name, verb)
+		if !update && p.ClientSecret == "" {
+			fmt.Fprintf(a.stdio.Err, "note: provider %s has no client secret (public client); add one with `scriptrun provider update %s --client-secret-stdin` if the provider issued one\n", name, name)
+		}
+		return nil
+	}
+	return c
+}
+
+// providerView is what list and show print: never the secret itself.
+type providerView struct {
+	Name             string            `json:"name"`
+	ClientID         string            `json:"clientId"`
+	ClientSecret     string            `json:"clientSecret"`
+	GrantType        string            `json:"grantType"`
+	AuthorizationURL string            `json:"authorizationUrl"`
+	TokenURL         string            `json:"tokenUrl"`
+	RevocationURL    string            `json:"revocationUrl,omitempty"`
+	Scopes           string            `json:"scopes"`
+	Description      string            `json:"description"`
+	AuthStyle        string            `json:"authStyle"`
+	PKCE             bool              `json:"pkce"`
+	AuthParams       map[string]string `json:"authParams,omitempty"`
+	TokenParams      map[string]string `json:"tokenParams,omitempty"`
+	Created          string            `json:"created"`
+	Updated          string            `json:"updated"`
+}
+
+func viewProvider(p store.Provider) providerView {
+	return providerView{
+		Name: p.Name, ClientID: p.ClientID, ClientSecret: store.Mask(p.ClientSecret), GrantType: p.GrantType,
+		AuthorizationURL: p.AuthURL, TokenURL: p.TokenURL, RevocationURL: p.RevocationURL,
+		Scopes: strings.Join(p.Scopes, " "), Description: p.Description, AuthStyle: p.AuthStyle, PKCE: p.PKCE,
+		AuthParams: p.AuthParams, TokenParams: p.TokenParams,
+		Created: stamp(p.Created), Updated: stamp(p.Updated),
+	}
+}
+
+func providerListCmd(a *app) *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{Use: "list", Short: "List providers", Args: noArgs}
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	c.RunE = func(c *cobra.Command, args []string) error {
+		db, _, err := a.open()
+		if err != nil {
+			return err
+		}
+		var ps []store.Provider
+		if err := db.View(func(tx *store.Tx) (err error) { ps, err = tx.Providers(); return err }); err != nil {
+			return storeErr(err)
+		}
+		views := make([]providerView, 0, len(ps))
+		for _, p := range ps {
+			views = append(views, viewProvider(p))
+		}
+		if asJSON {
+			return printJSON(a.stdio.Out, views)
+		}
+		t := newTable(a.stdio.Out, "NAME", "CLIENT ID", "GRANT", "AUTH STYLE", "TOKEN URL")
+		for _, v := range views {
+			t.row(v.Name, v.ClientID, v.GrantType, v.AuthStyle, v.TokenURL)
+		}
+		return t.flush()
+	}
+	return c
+}
+
+func providerShowCmd(a *app) *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{Use: "show NAME", Short: "Show a provider (the secret masked)", Args: exactArgs(1, "the provider's NAME")}
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	c.RunE = func(c *cobra.Command, args []string) error {
+		db, _, err := a.open()
+		if err != nil {
+			return err
+		}
+		var p store.Provider
+		var users []string
+		if err := db.View(func(tx *store.Tx) error {
+			if p, err = tx.Provider(args[0]); err != nil {
+				return err
+			}
+			ts, err := tx.Tokens()
+			for _, t := range ts {
+				if t.Provider == p.Name {
+					users = append(users, t.Name)
+				}
+			}
+			return err
+		}); err != nil {
+			return storeErr(err)
+		}
+		v := viewProvider(p)
+		if asJSON {
+			return printJSON(a.stdio.Out, v)
+		}
+		secret := v.ClientSecret
+		if secret == "" {
+			secret = "(none: public client)"
+		}
+		fields := [][2]string{
+			{"name", v.Name}, {"clientId", v.ClientID}, {"clientSecret", secret}, {"grantType", v.GrantType},
+			{"authorizationUrl", v.AuthorizationURL}, {"tokenUrl", v.TokenURL}, {"revocationUrl", v.RevocationURL},
+			{"scopes", v.Scopes}, {"description", v.Description}, {"authStyle", v.AuthStyle},
+			{"pkce", fmt.Sprint(v.PKCE)}, {"authParams", params(v.AuthParams)}, {"tokenParams", params(v.TokenParams)},
+			{"tokens", strings.Join(users, ", ")}, {"created", v.Created}, {"updated", v.Updated},
+		}
+		return printFields(a.stdio.Out, fields)
+	}
+	return c
+}
+
+func params(m map[string]string) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, k+"="+m[k])
+	}
+	return strings.Join(parts, " ")
+}
+
+func providerRmCmd(a *app) *cobra.Command {
+	var force bool
+	c := &cobra.Command{Use: "rm NAME [--force]", Short: "Remove a provider", Args: exactArgs(1, "the provider's NAME")}
+	c.Flags().BoolVar(&force, "force", false, "remove it even while tokens use it")
+	c.RunE = func(c *cobra.Command, args []string) error {
+		db, _, err := a.open()
+		if err != nil {
+			return err
+		}
+		if err := db.Update(func(tx *store.Tx) error { return tx.DeleteProvider(args[0], force) }); err != nil {
+			return storeErr(err)
+		}
+		fmt.Fprintf(a.stdio.Out, "provider %s removed\n", args[0])
+		return nil
+	}
+	return c
+}
+
+// storeErr gives store failures their exit code: all are configuration
+// problems a person fixes (missing record, invalid field, damaged file).
+func storeErr(err error) error {
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return err
+	}
+	return configErr("%v", err)
+}

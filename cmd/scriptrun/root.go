@@ -1,0 +1,96 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+const defaultRefreshTimeout = 30 * time.Second
+
+// Main runs scriptrun with args (without the program name) and returns the
+// exit code.
+func Main(args []string, stdio Stdio, getenv func(string) string) int {
+	a := &app{stdio: stdio, getenv: getenv}
+	root := newRoot(a)
+	root.SetArgs(shorthand(args, root))
+	root.SetIn(stdio.In)
+	root.SetOut(stdio.Out)
+	root.SetErr(stdio.Err)
+	err := root.Execute()
+	a.close()
+	if err != nil {
+		fmt.Fprintln(stdio.Err, "scriptrun: "+strings.TrimRight(err.Error(), "\n"))
+	}
+	return exitCode(err)
+}
+
+func newRoot(a *app) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "scriptrun [--home DIR] COMMAND | FILE.js [ARGS...]",
+		Short: "Run JavaScript integration scripts with stored, self-refreshing OAuth2 tokens",
+		Long: `scriptrun runs JavaScript integration scripts whose HTTP calls are signed with
+stored OAuth2 tokens that refresh themselves. Secrets stay encrypted in the
+home folder (--home, else $SCRIPTRUN_HOME, else ~/.scriptrun) and never reach
+scripts.
+
+  scriptrun demo                 see it work end to end, on a sandbox provider
+  scriptrun hello.js             run a script (same as: scriptrun run hello.js)
+  scriptrun provider add ...     register an OAuth provider
+  scriptrun token add ...        create a named token, then: scriptrun token authorize NAME`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVar(&a.home, "home", "", "home folder (default $SCRIPTRUN_HOME, else ~/.scriptrun)")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageErr("%v\nsee `%s --help`", err, c.CommandPath())
+	})
+	root.AddCommand(newRunCmd(a), newProviderCmd(a), newTokenCmd(a), newDemoCmd(a))
+	return root
+}
+
+// shorthand turns `scriptrun FILE.js ARGS...` into `scriptrun run FILE.js
+// ARGS...`: the first argument that is not a global flag is a script when it
+// is not a command name and ends in .js, .mjs or .cjs.
+func shorthand(args []string, root *cobra.Command) []string {
+	for i := 0; i < len(args); i++ {
+		arg := args[i]
+		if arg == "--home" {
+			i++
+			continue
+		}
+		if strings.HasPrefix(arg, "-") {
+			return args
+		}
+		if c, _, err := root.Find([]string{arg}); err == nil && c != root {
+			return args
+		}
+		if strings.HasSuffix(arg, ".js") || strings.HasSuffix(arg, ".mjs") || strings.HasSuffix(arg, ".cjs") {
+			out := append([]string{}, args[:i]...)
+			out = append(out, "run")
+			return append(out, args[i:]...)
+		}
+		return args
+	}
+	return args
+}
+
+// exactArgs is cobra.ExactArgs with a message that says what is expected.
+func exactArgs(n int, what string) cobra.PositionalArgs {
+	return func(c *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usageErr("%s takes %s (got %d argument(s)); usage: %s", c.CommandPath(), what, len(args), c.UseLine())
+		}
+		return nil
+	}
+}
+
+// noArgs refuses positional arguments.
+func noArgs(c *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usageErr("%s takes no arguments (got %q); usage: %s", c.CommandPath(), args, c.UseLine())
+	}
+	return nil
+}
