@@ -102,6 +102,17 @@ func (a *app) close() {
 	}
 }
 
+// scriptClient is the HTTP client scripts send through: net/http's defaults,
+// with an idle pool sized for scripts that keep many requests in flight
+// (the default keeps 2 connections per host, so 64 concurrent calls would
+// open and close connections all the time).
+func scriptClient() *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns = 256
+	tr.MaxIdleConnsPerHost = 128
+	return &http.Client{Transport: tr}
+}
+
 // lazySigner opens the home only when a script first signs a request, so
 // scripts that use no token start without touching the database.
 type lazySigner struct{ a *app }

@@ -112,6 +112,20 @@ func TestScriptExitCodes(t *testing.T) {
 	}
 }
 
+// The global --home reaches run, whose flags are parsed by hand.
+func TestRunHonoursHomeFlag(t *testing.T) {
+	c := newCLI(t)
+	other := t.TempDir()
+	c.must("--home", other, "provider", "add", "p", "--client-id", "x", "--auth-url", "https://a.example.com/a", "--token-url", "https://a.example.com/t")
+	c.must("--home", other, "token", "add", "tk", "--provider", "p", "--base-url", "https://api.example.com")
+	file := writeScript(t, t.TempDir(), "h.js", "try { http.get('https://api.example.com/').apiTokenAuth('tk').send() } catch (e) { console.log(e.code) }")
+	for _, args := range [][]string{{"--home", other, "run", file}, {"--home=" + other, file}, {"--home", other, file}} {
+		if out := c.must(args...); out != "TOKEN_UNAUTHORIZED\n" {
+			t.Errorf("scriptrun %v printed %q; want TOKEN_UNAUTHORIZED (the token in --home, not SCRIPTRUN_HOME)", args, out)
+		}
+	}
+}
+
 // A script that uses no token does not create the home.
 func TestScriptWithoutTokensLeavesHomeAlone(t *testing.T) {
 	c := newCLI(t)

@@ -187,6 +187,7 @@ func TestShorthand(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"hello.js a b", "run hello.js a b"},
 		{"--home /h hello.js", "--home /h run hello.js"},
+		{"--home=/h hello.js x", "--home=/h run hello.js x"},
 		{"run hello.js", "run hello.js"},
 		{"token list", "token list"},
 		{"demo", "demo"},

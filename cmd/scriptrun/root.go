@@ -61,6 +61,9 @@ func shorthand(args []string, root *cobra.Command) []string {
 			i++
 			continue
 		}
+		if strings.HasPrefix(arg, "--home=") {
+			continue
+		}
 		if strings.HasPrefix(arg, "-") {
 			return args
 		}

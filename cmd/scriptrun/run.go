@@ -29,6 +29,14 @@ reach the script as the array args. Exit codes: 0 success, 1 the script threw
 		DisableFlagParsing: true,
 	}
 	c.RunE = func(c *cobra.Command, args []string) error {
+		// Flag parsing is off for run, so the global --home arrives here too.
+		args, home, err := takeHome(args)
+		if err != nil {
+			return err
+		}
+		if home != "" {
+			a.home = home
+		}
 		file, timeout, scriptArgs, help, err := parseRunArgs(args)
 		if help {
 			return c.Help()
@@ -41,6 +49,29 @@ reach the script as the array args. Exit codes: 0 success, 1 the script threw
 		return a.runScript(ctx, file, timeout, scriptArgs)
 	}
 	return c
+}
+
+// takeHome removes --home DIR (or --home=DIR) given before the script.
+func takeHome(args []string) (rest []string, home string, err error) {
+	for i := 0; i < len(args); i++ {
+		arg := args[i]
+		switch {
+		case arg == "--home":
+			if i+1 >= len(args) {
+				return nil, "", usageErr("--home needs a folder, e.g. --home ~/.scriptrun")
+			}
+			home = args[i+1]
+			return append(append([]string{}, args[:i]...), args[i+2:]...), home, nil
+		case strings.HasPrefix(arg, "--home="):
+			home = strings.TrimPrefix(arg, "--home=")
+			return append(append([]string{}, args[:i]...), args[i+1:]...), home, nil
+		case !strings.HasPrefix(arg, "-"):
+			return args, "", nil // the script: what follows is the script's
+		case arg == "--timeout":
+			i++ // skip its value
+		}
+	}
+	return args, "", nil
 }
 
 // parseRunArgs reads `[--timeout D] FILE [--timeout D] [ARGS...]`.
@@ -120,6 +151,7 @@ func (a *app) runScript(ctx context.Context, file string, timeout time.Duration,
 		Args:    args,
 		Timeout: timeout,
 		Signer:  lazySigner{a},
+		Client:  scriptClient(),
 	})
 	var te *runtime.TimeoutError
 	switch {
