@@ -45,7 +45,7 @@ type envOpts struct {
 	tokenMod func(*store.Token)
 }
 
-func newEnv(t *testing.T, o envOpts) *env {
+func newEnv(t testing.TB, o envOpts) *env {
 	t.Helper()
 	srv, err := sandbox.Start(o.sandbox)
 	if err != nil {
@@ -96,7 +96,7 @@ func newEnv(t *testing.T, o envOpts) *env {
 
 // authorize runs "Get authorization token" through the sandbox's real login
 // page and returns the query the provider sent to the callback.
-func (e *env) authorize(t *testing.T, name string) store.Token {
+func (e *env) authorize(t testing.TB, name string) store.Token {
 	t.Helper()
 	tok, err := e.tryAuthorize(name)
 	if err != nil {
@@ -117,7 +117,7 @@ func (e *env) tryAuthorize(name string) (store.Token, error) {
 	return e.m.Complete(context.Background(), a, u.Query())
 }
 
-func (e *env) token(t *testing.T, name string) store.Token {
+func (e *env) token(t testing.TB, name string) store.Token {
 	t.Helper()
 	var tok store.Token
 	if err := e.db.View(func(tx *store.Tx) (err error) { tok, err = tx.Token(name); return err }); err != nil {
@@ -127,7 +127,7 @@ func (e *env) token(t *testing.T, name string) store.Token {
 }
 
 // call signs a GET to the sandbox API with token name and returns the status.
-func (e *env) call(t *testing.T, name, path string) int {
+func (e *env) call(t testing.TB, name, path string) int {
 	t.Helper()
 	req, _ := http.NewRequest("GET", e.srv.APIURL()+path, nil)
 	if err := e.m.Sign(context.Background(), name, req); err != nil {

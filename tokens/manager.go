@@ -44,15 +44,17 @@ type Manager struct {
 
 	mu      sync.Mutex
 	cache   map[string]*entry
+	loads   map[string]*loading
 	flights map[string]*flight
 	flying  sync.WaitGroup
 }
 
 // entry is what signing needs of a token, as read from the store.
 type entry struct {
-	token   store.Token
-	binding *url.URL // scheme and host[:port] the token may be sent to; nil = any
-	readAt  time.Time
+	token         store.Token
+	binding       *url.URL // scheme and host[:port] the token may be sent to; nil = any
+	readAt        time.Time
+	authorization string // the Authorization header value
 }
 
 // New returns a Manager over opts.DB.
@@ -65,6 +67,7 @@ func New(opts Options) *Manager {
 		cacheTTL:       opts.CacheTTL,
 		refreshTimeout: opts.RefreshTimeout,
 		cache:          make(map[string]*entry),
+		loads:          make(map[string]*loading),
 		flights:        make(map[string]*flight),
 	}
 	if m.client == nil {
@@ -102,7 +105,7 @@ func (m *Manager) Sign(ctx context.Context, name string, req *http.Request) erro
 			return err
 		}
 	}
-	req.Header.Set("Authorization", e.token.Secret.TokenType+" "+e.token.Secret.AccessToken)
+	req.Header["Authorization"] = []string{e.authorization}
 	return nil
 }
 
@@ -134,20 +137,40 @@ func (m *Manager) Refresh(ctx context.Context, name string) (store.Token, error)
 }
 
 // lookup returns the token from the cache, or from the store when the cached
-// copy is older than CacheTTL, refusing tokens that cannot be used.
+// copy is older than CacheTTL, refusing tokens that cannot be used. Callers
+// that miss the cache together share one store read.
 func (m *Manager) lookup(name string) (*entry, error) {
 	now := m.now()
 	m.mu.Lock()
-	e := m.cache[name]
-	m.mu.Unlock()
-	if e == nil || now.Sub(e.readAt) >= m.cacheTTL || now.Before(e.readAt) {
-		var err error
-		if e, err = m.load(name); err != nil {
-			m.forget(name)
-			return nil, err
-		}
+	if e := m.cache[name]; e != nil && now.Sub(e.readAt) < m.cacheTTL && !now.Before(e.readAt) {
+		m.mu.Unlock()
+		return e, usable(e.token)
 	}
-	return e, usable(e.token)
+	l := m.loads[name]
+	if l == nil {
+		l = &loading{done: make(chan struct{})}
+		m.loads[name] = l
+		m.mu.Unlock()
+		l.e, l.err = m.load(name)
+		m.mu.Lock()
+		delete(m.loads, name)
+		m.mu.Unlock()
+		close(l.done)
+	} else {
+		m.mu.Unlock()
+		<-l.done
+	}
+	if l.err != nil {
+		return nil, l.err
+	}
+	return l.e, usable(l.e.token)
+}
+
+// loading is one store read of a token that concurrent callers share.
+type loading struct {
+	done chan struct{}
+	e    *entry
+	err  error
 }
 
 // load reads the token from the store and caches it. It also records, at most
@@ -163,9 +186,11 @@ func (m *Manager) load(name string) (*entry, error) {
 		return err
 	})
 	if errors.Is(err, store.ErrNotFound) {
+		m.forget(name)
 		return nil, newError(CodeNotFound, name, err, "token %q does not exist: create it with `scriptrun token add %s --provider NAME`, or check the name (`scriptrun token list`)", name, name)
 	}
 	if err != nil {
+		m.forget(name)
 		var te *Error
 		if errors.As(err, &te) {
 			return nil, te
@@ -182,7 +207,7 @@ func (m *Manager) load(name string) (*entry, error) {
 }
 
 func newEntry(t store.Token, now time.Time) (*entry, error) {
-	e := &entry{token: t, readAt: now}
+	e := &entry{token: t, readAt: now, authorization: t.Secret.TokenType + " " + t.Secret.AccessToken}
 	if t.BaseURL != "" {
 		u, err := url.Parse(t.BaseURL)
 		if err != nil {
