@@ -223,13 +223,16 @@ func (a *api) thisResponse(call goja.FunctionCall, method string) *response {
 	return nil
 }
 
-// parseJSON parses the body with the runtime's JSON.parse and explains
-// failures: where in the body, and a short excerpt of it.
+// parseJSON parses the body (with parseJSONFast, else the runtime's
+// JSON.parse) and explains failures: where in the body, and a short excerpt.
 func (a *api) parseJSON(rs *response, what string) (goja.Value, error) {
 	r := rs.r
 	if len(strings.TrimSpace(string(r.body))) == 0 {
 		return nil, errorf(CodeBadJSON, "%s: the response body of %s (status %d%s) is empty, so there is no JSON to parse; check res.status before calling json()",
 			what, r.where, r.status, contentTypeNote(r))
+	}
+	if v, err := parseJSONFast(a.vm, r.body); err == nil {
+		return v, nil
 	}
 	v, err := a.jsonParse(a.jsonObj, rs.bodyString())
 	if err == nil {

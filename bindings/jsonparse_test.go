@@ -1,0 +1,112 @@
+package bindings
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/dop251/goja"
+)
+
+// sameAsJSONParse checks that the fast parser gives what JSON.parse gives,
+// compared through JSON.stringify (plus prototypes and -0), or falls back.
+func sameAsJSONParse(t *testing.T, vm *goja.Runtime, input string) {
+	t.Helper()
+	stringify, _ := goja.AssertFunction(vm.Get("JSON").ToObject(vm).Get("stringify"))
+	parse, _ := goja.AssertFunction(vm.Get("JSON").ToObject(vm).Get("parse"))
+	check, _ := goja.AssertFunction(vm.Get("check"))
+	want, werr := parse(goja.Undefined(), vm.ToValue(input))
+	got, gerr := parseJSONFast(vm, []byte(input))
+	if errors.Is(gerr, errJSONFallback) {
+		return // JSON.parse decides; nothing to compare
+	}
+	if gerr != nil {
+		t.Fatalf("fast parse of %q: unexpected error %v", input, gerr)
+	}
+	if werr != nil {
+		t.Fatalf("fast parse accepted %q, which JSON.parse rejects (%v)", input, werr)
+	}
+	gs, _ := stringify(goja.Undefined(), got)
+	ws, _ := stringify(goja.Undefined(), want)
+	if gs.String() != ws.String() {
+		t.Fatalf("input %q: fast %s, JSON.parse %s", input, gs, ws)
+	}
+	same, err := check(goja.Undefined(), got, want)
+	if err != nil || !same.ToBoolean() {
+		t.Fatalf("input %q: values differ in shape (types, -0, prototypes or own properties): %v", input, err)
+	}
+}
+
+const checkJS = `
+function check(a, b) {
+  if (typeof a !== typeof b) return false;
+  if (typeof a === 'number') return Object.is(a, b) || (isNaN(a) && isNaN(b));
+  if (a === null || typeof a !== 'object') return a === b;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Object.getPrototypeOf(a) !== Object.getPrototypeOf(b)) return false;
+  const ka = Object.getOwnPropertyNames(a), kb = Object.getOwnPropertyNames(b);
+  if (ka.join('\u0000') !== kb.join('\u0000')) return false;
+  return ka.every((k) => check(a[k], b[k]));
+}`
+
+func newCheckVM(t testing.TB) *goja.Runtime {
+	vm := goja.New()
+	if _, err := vm.RunString(checkJS); err != nil {
+		t.Fatal(err)
+	}
+	return vm
+}
+
+func TestFastJSONMatchesJSONParse(t *testing.T) {
+	vm := newCheckVM(t)
+	for _, in := range []string{
+		`{}`, `[]`, `null`, `true`, `false`, `0`, `-0`, `1.5e3`, `-12`, `9007199254740993`, `123456789012345678901234567890`,
+		`1e400`, `"plain"`, `"esc \" \\ \/ \b \f \n \r \t"`, `"\u00e9\u4e2d\ud83d\ude00"`, `"\ud800"`, `"caf\u00e9 ü 😀"`,
+		` { "a" : [ 1 , 2 , { "b" : null } ] , "c" : "d" } `, `{"a":1,"a":2}`, `{"__proto__":{"x":1}}`,
+		`{"constructor":1,"toString":"x"}`, `[[[[[]]]]]`, `{"":""}`, `{"1":1,"0":0}`,
+		`[1,]`, `{"a":1,}`, `01`, `1.`, `.5`, `+1`, `"unterminated`, `"tab	in string"`, `tru`, `[1 2]`, `{"a" 1}`, `1 2`, ``,
+	} {
+		sameAsJSONParse(t, vm, in)
+	}
+}
+
+func FuzzFastJSON(f *testing.F) {
+	for _, s := range []string{`{"a":[1,2.5,"x",null,true]}`, `"\ud83d\ude00"`, `-0`, `1e999`, `[{"__proto__":1}]`} {
+		f.Add(s)
+	}
+	vm := newCheckVM(f)
+	f.Fuzz(func(t *testing.T, in string) {
+		sameAsJSONParse(t, vm, in)
+	})
+}
+
+// BenchmarkJSONParse compares the fast path with goja's JSON.parse on an
+// array of 5,000 records (about 1.3 MB).
+func BenchmarkJSONParse(b *testing.B) {
+	doc := []byte("[")
+	for i := range 5000 {
+		if i > 0 {
+			doc = append(doc, ',')
+		}
+		doc = append(doc, `{"id":1234,"name":"record","status":"open","tags":["a","b"],"owner":{"email":"user@example.com"},"score":12.5,"done":false}`...)
+	}
+	doc = append(doc, ']')
+	vm := goja.New()
+	parse, _ := goja.AssertFunction(vm.Get("JSON").ToObject(vm).Get("parse"))
+	str := vm.ToValue(string(doc))
+	b.Run("fast", func(b *testing.B) {
+		b.SetBytes(int64(len(doc)))
+		for b.Loop() {
+			if _, err := parseJSONFast(vm, doc); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("JSON.parse", func(b *testing.B) {
+		b.SetBytes(int64(len(doc)))
+		for b.Loop() {
+			if _, err := parse(goja.Undefined(), str); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
