@@ -85,10 +85,62 @@ func Open(path string, key []byte, opts Options) (*DB, error) {
 	if err := os.MkdirAll(db.lockDir, 0o700); err != nil {
 		return nil, fmt.Errorf("open database %s: create lock folder: %w", path, err)
 	}
-	if err := db.update(db.initialize); err != nil {
-		return nil, err
+	// Most opens find the file initialized: check it read-only, and write
+	// (with its fsync) only when something is missing.
+	ready := false
+	if info, err := os.Stat(path); err == nil && info.Size() > 0 {
+		err = db.view(func(tx *bolt.Tx) error {
+			var err error
+			ready, err = db.check(tx)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	if !ready {
+		if err := db.update(db.initialize); err != nil {
+			return nil, err
+		}
 	}
 	return db, nil
+}
+
+// check verifies an initialized file's schema and key, and reports whether
+// it is initialized at all.
+func (db *DB) check(tx *bolt.Tx) (bool, error) {
+	for _, b := range [][]byte{bucketMeta, bucketProviders, bucketTokens} {
+		if tx.Bucket(b) == nil {
+			return false, nil
+		}
+	}
+	meta := tx.Bucket(bucketMeta)
+	v, sealed := meta.Get(keySchema), meta.Get(keyCheck)
+	if v == nil || sealed == nil {
+		return false, nil
+	}
+	if err := db.checkSchema(v); err != nil {
+		return false, err
+	}
+	if _, err := db.seal.open(sealed, keyCheck); err != nil {
+		return false, db.wrongKey()
+	}
+	return true, nil
+}
+
+func (db *DB) checkSchema(v []byte) error {
+	n, err := strconv.Atoi(string(v))
+	if err != nil {
+		return fmt.Errorf("%w: %s has an unreadable schema version %q: move it aside and restore a backup", ErrDamaged, db.path, v)
+	}
+	if n > SchemaVersion {
+		return fmt.Errorf("database %s was written by a newer scriptrun (schema %d; this one reads %d): upgrade scriptrun", db.path, n, SchemaVersion)
+	}
+	return nil
+}
+
+func (db *DB) wrongKey() error {
+	return fmt.Errorf("%w: %s was created with another master key: set SCRIPTRUN_MASTER_KEY or restore master.key to the key it was created with", ErrWrongKey, db.path)
 }
 
 // Path returns the database file's path.
@@ -105,26 +157,26 @@ func (db *DB) initialize(tx *bolt.Tx) error {
 		if err := meta.Put(keySchema, []byte(strconv.Itoa(SchemaVersion))); err != nil {
 			return err
 		}
-	} else if n, err := strconv.Atoi(string(v)); err != nil {
-		return fmt.Errorf("%w: %s has an unreadable schema version %q: move it aside and restore a backup", ErrDamaged, db.path, v)
-	} else if n > SchemaVersion {
-		return fmt.Errorf("database %s was written by a newer scriptrun (schema %d; this one reads %d): upgrade scriptrun", db.path, n, SchemaVersion)
+	} else if err := db.checkSchema(v); err != nil {
+		return err
 	}
 	if v := meta.Get(keyCheck); v == nil {
 		return meta.Put(keyCheck, db.seal.seal(keyCheckPlain, keyCheck))
 	} else if _, err := db.seal.open(v, keyCheck); err != nil {
-		return fmt.Errorf("%w: %s was created with another master key: set SCRIPTRUN_MASTER_KEY or restore master.key to the key it was created with", ErrWrongKey, db.path)
+		return db.wrongKey()
 	}
 	return nil
 }
 
 // View runs fn in a read-only transaction.
 func (db *DB) View(fn func(*Tx) error) error {
+	return db.view(func(btx *bolt.Tx) error { return fn(&Tx{db: db, tx: btx}) })
+}
+
+func (db *DB) view(fn func(*bolt.Tx) error) error {
 	db.mu.RLock()
 	defer db.mu.RUnlock()
-	return db.withFile(false, func(b *bolt.DB) error {
-		return b.View(func(btx *bolt.Tx) error { return fn(&Tx{db: db, tx: btx}) })
-	})
+	return db.withFile(false, func(b *bolt.DB) error { return b.View(fn) })
 }
 
 // Update runs fn in a read-write transaction, committed durably (fsync) when

@@ -521,3 +521,30 @@ func FuzzDecodeRecord(f *testing.F) {
 		})
 	})
 }
+
+// Opening an initialized database does not write to it.
+func TestOpenDoesNotWrite(t *testing.T) {
+	db := openTestDB(t)
+	before, err := os.Stat(db.Path())
+	must(t, err)
+	var txid int
+	must(t, db.View(func(tx *Tx) error { txid = tx.tx.ID(); return nil }))
+	if _, err := Open(db.Path(), testKey(7), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	var after int
+	must(t, db.View(func(tx *Tx) error { after = tx.tx.ID(); return nil }))
+	if after != txid {
+		t.Errorf("Open committed a transaction (txid %d -> %d)", txid, after)
+	}
+	st, _ := os.Stat(db.Path())
+	if st.Size() != before.Size() {
+		t.Errorf("file size changed on open")
+	}
+	// An empty file (a crash before the first commit) is initialized.
+	empty := filepath.Join(t.TempDir(), "scriptrun.db")
+	must(t, os.WriteFile(empty, nil, 0o600))
+	if _, err := Open(empty, testKey(7), Options{}); err != nil {
+		t.Errorf("Open of an empty file: %v", err)
+	}
+}

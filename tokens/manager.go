@@ -46,7 +46,7 @@ type Manager struct {
 	cache   map[string]*entry
 	loads   map[string]*loading
 	flights map[string]*flight
-	flying  sync.WaitGroup
+	flying  sync.WaitGroup // refreshes and last-use records in progress
 }
 
 // entry is what signing needs of a token, as read from the store.
@@ -201,7 +201,12 @@ func (m *Manager) load(name string) (*entry, error) {
 	m.cache[name] = e
 	m.mu.Unlock()
 	if now := m.now(); now.Sub(e.token.LastUsed) > time.Minute && usable(e.token) == nil {
-		m.touch(name, now)
+		// In the background: a durable write must not delay the request.
+		m.flying.Add(1)
+		go func() {
+			defer m.flying.Done()
+			m.touch(name, now)
+		}()
 	}
 	return e, nil
 }

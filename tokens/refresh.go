@@ -44,8 +44,9 @@ func (m *Manager) refresh(ctx context.Context, name string, force bool, rejected
 	}
 }
 
-// Close waits for refreshes in flight to be stored, so a process that exits
-// right after a script does not drop a rotated refresh token.
+// Close waits for refreshes in flight (and last-use records) to be stored,
+// so a process that exits right after a script does not drop a rotated
+// refresh token.
 func (m *Manager) Close() error {
 	m.flying.Wait()
 	return nil
