@@ -1,0 +1,107 @@
+// Command bench measures scriptrun against the peers a user would otherwise
+// pick — a plain Go net/http loop and Node.js — in one run on one machine,
+// interleaving them round by round and reporting medians and ratios.
+//
+//	go run ./bench [-rounds 5] [-out BENCHMARKS.md]
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+type config struct {
+	rounds     int
+	seqN       int
+	concN      int
+	conc       int
+	coldN      int
+	stormProcs int
+	stormConc  int
+	jsonIters  int
+	tokenDelay time.Duration
+	out        string
+	notes      string
+	only       string
+}
+
+func main() {
+	var cfg config
+	flag.IntVar(&cfg.rounds, "rounds", 5, "rounds; each measure runs every peer once per round, in alternating order")
+	flag.IntVar(&cfg.seqN, "seq", 3000, "sequential calls per run")
+	flag.IntVar(&cfg.concN, "conc-calls", 6000, "calls per concurrent run")
+	flag.IntVar(&cfg.conc, "conc", 64, "calls in flight in the concurrent runs")
+	flag.IntVar(&cfg.coldN, "cold", 10, "cold starts per peer per round")
+	flag.IntVar(&cfg.stormProcs, "storm-procs", 4, "processes in the refresh storm")
+	flag.IntVar(&cfg.stormConc, "storm-conc", 250, "concurrent requests per storm process")
+	flag.IntVar(&cfg.jsonIters, "json-iters", 3, "iterations of the JSON-heavy script per run")
+	flag.DurationVar(&cfg.tokenDelay, "token-delay", 50*time.Millisecond, "how long the token endpoint takes to answer")
+	flag.StringVar(&cfg.out, "out", "BENCHMARKS.md", "report file (empty: print only)")
+	flag.StringVar(&cfg.notes, "notes", "bench/notes.md", "notes appended to the report, if the file exists")
+	flag.StringVar(&cfg.only, "only", "", "run only the measures whose names contain this (e.g. signing); implies -out \"\"")
+	flag.Parse()
+	if err := run(cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(cfg config) error {
+	b, err := setup(cfg)
+	if err != nil {
+		return err
+	}
+	defer b.close()
+	fmt.Fprintf(os.Stderr, "scriptrun %s, node %s, %d rounds\n", b.bin, orNone(b.node), cfg.rounds)
+
+	var results []result
+	for _, m := range []struct {
+		name string
+		fn   func() (result, error)
+	}{
+		{"sequential", b.sequential},
+		{"concurrent", b.concurrent},
+		{"signing", b.signing},
+		{"cold start", b.coldStart},
+		{"refresh storm", b.storm},
+		{"json", b.jsonHeavy},
+	} {
+		if cfg.only != "" && !strings.Contains(m.name, cfg.only) {
+			continue
+		}
+		fmt.Fprintf(os.Stderr, "measuring %s...\n", m.name)
+		r, err := m.fn()
+		if err != nil {
+			return fmt.Errorf("%s: %w", m.name, err)
+		}
+		results = append(results, r)
+	}
+	report := b.report(results)
+	fmt.Print(report)
+	if cfg.out != "" && cfg.only == "" {
+		return os.WriteFile(cfg.out, []byte(report), 0o644)
+	}
+	return nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(not installed: Node.js columns are skipped)"
+	}
+	return s
+}
+
+// buildScriptrun builds the binary under test into dir.
+func buildScriptrun(dir string) (string, error) {
+	bin := filepath.Join(dir, "scriptrun")
+	out, err := exec.Command("go", "build", "-o", bin, "./cmd/scriptrun").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build ./cmd/scriptrun (run bench from the repository root): %v\n%s", err, out)
+	}
+	return bin, nil
+}

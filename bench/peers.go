@@ -1,0 +1,242 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/scriptrun/scriptrun/store"
+)
+
+// bench holds the world of one benchmark run.
+type bench struct {
+	cfg   config
+	srv   *servers
+	bin   string
+	node  string
+	dir   string
+	home  string
+	db    *store.DB
+	go64  *http.Client
+	token string // the current access token, for the Go and Node peers
+}
+
+func setup(cfg config) (*bench, error) {
+	dir, err := os.MkdirTemp("", "scriptrun-bench-")
+	if err != nil {
+		return nil, err
+	}
+	b := &bench{cfg: cfg, dir: dir, home: filepath.Join(dir, "home")}
+	if b.bin, err = buildScriptrun(dir); err != nil {
+		return nil, err
+	}
+	if p, err := exec.LookPath("node"); err == nil {
+		b.node = p
+	}
+	if b.srv, err = startServers(cfg.tokenDelay); err != nil {
+		return nil, err
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 256
+	b.go64 = &http.Client{Transport: tr}
+
+	for name, src := range map[string]string{
+		"seq.js": scriptSeq, "conc.js": scriptConc, "hello.js": scriptHello, "storm.js": scriptStorm, "json.js": scriptJSON,
+		"seq.mjs": nodeSeq, "conc.mjs": nodeConc, "json.mjs": nodeJSON,
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.MkdirAll(b.home, 0o700); err != nil {
+		return nil, err
+	}
+	key, err := store.LoadKey(filepath.Join(b.home, "master.key"))
+	if err != nil {
+		return nil, err
+	}
+	if b.db, err = store.Open(filepath.Join(b.home, "scriptrun.db"), key, store.Options{}); err != nil {
+		return nil, err
+	}
+	err = b.db.Update(func(tx *store.Tx) error {
+		if err := tx.CreateProvider(store.Provider{
+			Name: "bench", ClientID: "bench", ClientSecret: "bench-secret", GrantType: store.GrantAuthorizationCode,
+			AuthURL: "http://127.0.0.1/authorize", TokenURL: b.srv.tokenURL, AuthStyle: store.AuthStyleBody,
+		}); err != nil {
+			return err
+		}
+		return tx.CreateToken(store.Token{Name: "bench", Type: store.TypeOAuth2, Provider: "bench", Active: true,
+			State: store.StateUnauthorized, BaseURL: b.srv.apiURL})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return b, b.setToken(time.Hour)
+}
+
+// setToken stores a fresh token set that expires after d (negative: already expired).
+func (b *bench) setToken(d time.Duration) error {
+	access, refresh := b.srv.mint()
+	b.token = access
+	now := time.Now()
+	return b.db.Update(func(tx *store.Tx) error {
+		t, err := tx.Token("bench")
+		if err != nil {
+			return err
+		}
+		t.State = store.StateAuthorized
+		t.Secret = store.Secret{AccessToken: access, RefreshToken: refresh, TokenType: "Bearer"}
+		t.LastRefreshed = now.Add(d - time.Hour)
+		t.Expires = now.Add(d)
+		return tx.PutToken(t)
+	})
+}
+
+func (b *bench) close() {
+	b.srv.close()
+	os.RemoveAll(b.dir)
+}
+
+// output is the JSON line a peer prints.
+type output struct {
+	MS  float64   `json:"ms"`
+	Lat []float64 `json:"lat"`
+}
+
+// scriptrun runs one script with the bench home and returns its output line.
+func (b *bench) scriptrun(script string, args ...string) (output, error) {
+	return b.exec(b.bin, append([]string{"--home", b.home, "run", filepath.Join(b.dir, script)}, args...)...)
+}
+
+func (b *bench) nodeRun(script string, args ...string) (output, error) {
+	return b.exec(b.node, append([]string{filepath.Join(b.dir, script)}, args...)...)
+}
+
+func (b *bench) exec(bin string, args ...string) (output, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		return output{}, fmt.Errorf("%s %v: %v\n%s%s", filepath.Base(bin), args, err, out.String(), errb.String())
+	}
+	lines := bytes.Split(bytes.TrimSpace(out.Bytes()), []byte("\n"))
+	var o output
+	if err := json.Unmarshal(lines[len(lines)-1], &o); err != nil {
+		return output{}, fmt.Errorf("%s: unreadable output %q", filepath.Base(bin), out.String())
+	}
+	return o, nil
+}
+
+// coldRun starts bin once and returns wall time and peak resident memory.
+//
+// Peak memory comes from GNU time when it is installed: a child that Go
+// starts directly inherits, in its rusage, the high-water mark of the
+// parent's memory from before exec (Go forks with CLONE_VM), so the bench's
+// own memory would be counted. Without GNU time, rss is 0.
+func coldRun(bin string, args ...string) (time.Duration, int64, error) {
+	var cmd *exec.Cmd
+	var rssFile string
+	if gnuTime != "" {
+		f, err := os.CreateTemp("", "rss-")
+		if err != nil {
+			return 0, 0, err
+		}
+		f.Close()
+		rssFile = f.Name()
+		defer os.Remove(rssFile)
+		cmd = exec.Command(gnuTime, append([]string{"-f", "%M", "-o", rssFile, bin}, args...)...)
+	} else {
+		cmd = exec.Command(bin, args...)
+	}
+	cmd.Stdout = io.Discard
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		return 0, 0, fmt.Errorf("%s: %w", bin, err)
+	}
+	wall := time.Since(start)
+	if rssFile == "" {
+		return wall, 0, nil
+	}
+	b, err := os.ReadFile(rssFile)
+	if err != nil {
+		return 0, 0, err
+	}
+	kb, err := strconv.ParseInt(string(bytes.TrimSpace(b)), 10, 64)
+	if err != nil {
+		return 0, 0, fmt.Errorf("GNU time printed %q", b)
+	}
+	return wall, kb * 1024, nil
+}
+
+// gnuTime is the path of GNU time, if installed.
+var gnuTime = func() string {
+	if p, err := exec.LookPath("/usr/bin/time"); err == nil {
+		return p
+	}
+	return ""
+}()
+
+// goSeq is the practical limit: a Go loop sending the same requests with a fixed header.
+func (b *bench) goSeq(n int) (float64, error) {
+	start := time.Now()
+	for range n {
+		if err := b.goCall(); err != nil {
+			return 0, err
+		}
+	}
+	return float64(time.Since(start)) / float64(time.Millisecond), nil
+}
+
+func (b *bench) goConc(n, c int) (float64, error) {
+	start := time.Now()
+	jobs := make(chan struct{}, n)
+	for range n {
+		jobs <- struct{}{}
+	}
+	close(jobs)
+	errs := make(chan error, c)
+	for range c {
+		go func() {
+			for range jobs {
+				if err := b.goCall(); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range c {
+		if err := <-errs; err != nil {
+			return 0, err
+		}
+	}
+	return float64(time.Since(start)) / float64(time.Millisecond), nil
+}
+
+func (b *bench) goCall() error {
+	req, _ := http.NewRequest("GET", b.srv.apiURL+"/data", nil)
+	req.Header.Set("Authorization", "Bearer "+b.token)
+	resp, err := b.go64.Do(req)
+	if err != nil {
+		return err
+	}
+	_, err = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return fmt.Errorf("status %d", resp.StatusCode)
+	}
+	return err
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

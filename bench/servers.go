@@ -1,0 +1,165 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// servers is the loopback world every peer talks to: an API that checks a
+// bearer token and an authorization server whose refresh grant mints new
+// ones (rotating refresh tokens, a configurable answer delay).
+type servers struct {
+	api, auth  *http.Server
+	apiURL     string
+	tokenURL   string
+	tokenDelay time.Duration
+	accessTTL  int // seconds, sent as expires_in
+
+	mu      sync.RWMutex
+	access  map[string]bool
+	refresh map[string]bool
+
+	tokenCalls atomic.Int64
+	rejected   atomic.Int64
+	big        []byte
+}
+
+func startServers(tokenDelay time.Duration) (*servers, error) {
+	s := &servers{tokenDelay: tokenDelay, accessTTL: 3600, access: map[string]bool{}, refresh: map[string]bool{}}
+	s.big = bigDocument(20000)
+
+	api := http.NewServeMux()
+	api.HandleFunc("/data", s.data)
+	api.HandleFunc("/big", func(w http.ResponseWriter, r *http.Request) {
+		if !s.authorized(w, r) {
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(s.big)
+	})
+	api.HandleFunc("/summary", func(w http.ResponseWriter, r *http.Request) {
+		if !s.authorized(w, r) {
+			return
+		}
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"stored":true}`)
+	})
+	auth := http.NewServeMux()
+	auth.HandleFunc("/token", s.token)
+
+	var err error
+	if s.api, s.apiURL, err = serve(api); err != nil {
+		return nil, err
+	}
+	var authURL string
+	if s.auth, authURL, err = serve(auth); err != nil {
+		return nil, err
+	}
+	s.tokenURL = authURL + "/token"
+	return s, nil
+}
+
+func serve(h http.Handler) (*http.Server, string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, "", err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	return srv, "http://" + ln.Addr().String(), nil
+}
+
+func (s *servers) close() {
+	s.api.Close()
+	s.auth.Close()
+}
+
+// authorized accepts a request with a valid bearer token; unsigned requests
+// are accepted too when allowUnsigned (the signing-overhead comparison).
+func (s *servers) authorized(w http.ResponseWriter, r *http.Request) bool {
+	h := r.Header.Get("Authorization")
+	tok, ok := strings.CutPrefix(h, "Bearer ")
+	s.mu.RLock()
+	valid := ok && s.access[tok]
+	s.mu.RUnlock()
+	if !valid {
+		s.rejected.Add(1)
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		http.Error(w, `{"error":"invalid_token"}`, http.StatusUnauthorized)
+		return false
+	}
+	return true
+}
+
+// data answers a small JSON document; it checks the token when one is sent,
+// so the same endpoint serves signed and unsigned runs.
+func (s *servers) data(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Authorization") != "" && !s.authorized(w, r) {
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	io.WriteString(w, `{"ok":true,"items":[{"id":1,"name":"alpha"},{"id":2,"name":"beta"}]}`)
+}
+
+func (s *servers) token(w http.ResponseWriter, r *http.Request) {
+	s.tokenCalls.Add(1)
+	time.Sleep(s.tokenDelay)
+	r.ParseForm()
+	rt := r.PostForm.Get("refresh_token")
+	s.mu.Lock()
+	ok := r.PostForm.Get("grant_type") == "refresh_token" && s.refresh[rt]
+	if ok {
+		delete(s.refresh, rt) // rotation: a refresh token works once
+	}
+	s.mu.Unlock()
+	if !ok {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		io.WriteString(w, `{"error":"invalid_grant"}`)
+		return
+	}
+	access, refresh := s.mint()
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{"access_token": access, "refresh_token": refresh, "token_type": "Bearer", "expires_in": s.accessTTL})
+}
+
+// mint issues a valid access and refresh token pair.
+func (s *servers) mint() (access, refresh string) {
+	access, refresh = randomHex(16), randomHex(16)
+	s.mu.Lock()
+	s.access[access] = true
+	s.refresh[refresh] = true
+	s.mu.Unlock()
+	return access, refresh
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// bigDocument is a JSON array of n records, about 250 bytes each (~5 MB for 20,000).
+func bigDocument(n int) []byte {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"id":%d,"name":"record %d","status":"%s","priority":%d,"tags":["alpha","beta","gamma"],"owner":{"id":%d,"email":"user%d@example.com"},"description":"Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore","score":%d.5}`,
+			i, i, []string{"open", "closed", "pending"}[i%3], i%5, i%97, i%97, i%1000)
+	}
+	b.WriteByte(']')
+	return []byte(b.String())
+}
