@@ -3,6 +3,7 @@ package bindings_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -59,5 +60,26 @@ func BenchmarkFetch(b *testing.B) {
 	src := "(async () => { for (let i = 0; i < N; i++) { const r = await fetch(BASE); await r.json(); } })()"
 	if err := runJS(context.Background(), "bench.js", src, bindings.Options{}, map[string]any{"BASE": srv.URL, "N": b.N}); err != nil {
 		b.Fatal(err)
+	}
+}
+
+// BenchmarkGoBaseline is the same request from plain Go, for scale: the gap
+// to BenchmarkSend is what the JS builder and response cost.
+func BenchmarkGoBaseline(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"value":[{"id":1,"subject":"hello"}]}`)
+	}))
+	defer srv.Close()
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		req, _ := http.NewRequest("GET", fmt.Sprintf("%s/items?$top=10&i=%d", srv.URL, i), nil)
+		req.Header.Set("Accept", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
 	}
 }
