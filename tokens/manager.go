@@ -47,6 +47,10 @@ type Manager struct {
 	loads   map[string]*loading
 	flights map[string]*flight
 	flying  sync.WaitGroup // refreshes and last-use records in progress
+
+	// hook, when set (by tests), is told each step of a refresh: "sending",
+	// "received", "saved". The crash test kills processes between them.
+	hook func(step string)
 }
 
 // entry is what signing needs of a token, as read from the store.

@@ -201,6 +201,15 @@ func TestTokenResponseShapes(t *testing.T) {
 					t.Errorf("expires = %v, want none", tok.Expires)
 				}
 			}},
+		{name: "negative expires_in", ctype: "application/json",
+			body: `{"access_token":"A1","token_type":"Bearer","expires_in":-30}`,
+			check: func(t *testing.T, tok store.Token, now time.Time) {
+				// Treated as unknown: used until the API answers 401, rather
+				// than refreshed on every call.
+				if !tok.Expires.IsZero() {
+					t.Errorf("expires = %v, want none", tok.Expires)
+				}
+			}},
 		{name: "lower-case token type and no refresh token", ctype: "application/json",
 			body: `{"access_token":"A1","token_type":"bearer","expires_in":3600}`,
 			check: func(t *testing.T, tok store.Token, now time.Time) {
@@ -621,5 +630,70 @@ func TestCoolDown(t *testing.T) {
 		if d := coolDown("api", tt.failures); d < tt.min || d > tt.max {
 			t.Errorf("coolDown after %d failures = %v, want %v..%v", tt.failures, d, tt.min, tt.max)
 		}
+	}
+}
+
+// Provider faults that are not a response at all: down, too slow, too big.
+func TestTokenEndpointFaults(t *testing.T) {
+	tests := []struct {
+		name     string
+		fault    func(w http.ResponseWriter, r *http.Request) bool
+		tokenURL string
+		want     string
+	}{
+		{name: "down", tokenURL: "http://127.0.0.1:1/token", want: "cannot reach the token endpoint"},
+		{name: "slower than the refresh timeout", want: "did not answer in time", fault: func(w http.ResponseWriter, r *http.Request) bool {
+			select {
+			case <-r.Context().Done():
+			case <-time.After(3 * time.Second):
+			}
+			return true
+		}},
+		{name: "huge body", want: "unusable", fault: func(w http.ResponseWriter, r *http.Request) bool {
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"access_token":"`)
+			chunk := strings.Repeat("x", 64<<10)
+			for range 160 { // 10 MiB
+				if _, err := io.WriteString(w, chunk); err != nil {
+					break
+				}
+			}
+			io.WriteString(w, `"}`)
+			return true
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, envOpts{})
+			e.m.refreshTimeout = 300 * time.Millisecond
+			e.authorize(t, "api")
+			before := e.token(t, "api")
+			if tt.fault != nil {
+				e.srv.SetTokenFault(tt.fault)
+			}
+			if tt.tokenURL != "" {
+				if err := e.db.Update(func(tx *store.Tx) error {
+					p, _ := tx.Provider("sandbox")
+					p.TokenURL = tt.tokenURL
+					return tx.PutProvider(p)
+				}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			e.clock.Add(2 * time.Hour)
+			start := time.Now()
+			req, _ := http.NewRequest("GET", e.srv.APIURL()+"/me", nil)
+			err := e.m.Sign(context.Background(), "api", req)
+			if CodeOf(err) != CodeRefreshFailed || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Sign: %v, want REFRESH_FAILED saying %q", err, tt.want)
+			}
+			if d := time.Since(start); d > 2*time.Second {
+				t.Errorf("the failure took %v", d)
+			}
+			tok := e.token(t, "api")
+			if tok.Secret.RefreshToken != before.Secret.RefreshToken || tok.State != store.StateAuthorized || !strings.Contains(tok.LastMessage, tt.want) {
+				t.Errorf("after the fault: refresh token kept %v, state %s, lastMessage %q", tok.Secret.RefreshToken == before.Secret.RefreshToken, tok.State, tok.LastMessage)
+			}
+		})
 	}
 }

@@ -19,8 +19,11 @@ import (
 // TestMain lets the test binary act as one of several scriptrun processes
 // sharing a home (see TestProcessesShareOneRefresh).
 func TestMain(m *testing.M) {
-	if os.Getenv("TOKENS_TEST_PROCESS") == "1" {
+	switch os.Getenv("TOKENS_TEST_PROCESS") {
+	case "1":
 		os.Exit(helperProcess())
+	case "crash":
+		os.Exit(crashProcess())
 	}
 	os.Exit(m.Run())
 }

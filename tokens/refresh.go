@@ -113,6 +113,7 @@ func (m *Manager) refreshLocked(ctx context.Context, name string, force bool, re
 	}
 
 	cfg := oauthConfig(*p, t, "")
+	m.step("sending")
 	set, err := m.tokenCall(ctx, *p, func(ctx context.Context) (*oauth2.Token, error) {
 		// Only a refresh token, so x/oauth2's own (10 s early) expiry check
 		// always asks the provider.
@@ -138,7 +139,18 @@ func (m *Manager) refreshLocked(ctx context.Context, name string, force bool, re
 		}
 		return nil, err
 	}
-	return m.save(name, set, "refreshed", false)
+	m.step("received")
+	e, err = m.save(name, set, "refreshed", false)
+	if err == nil {
+		m.step("saved")
+	}
+	return e, err
+}
+
+func (m *Manager) step(s string) {
+	if m.hook != nil {
+		m.hook(s)
+	}
 }
 
 // errReauth marks failures after which only a new authorization helps.
