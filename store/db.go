@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -189,7 +190,14 @@ func (db *DB) Update(fn func(*Tx) error) error {
 func (db *DB) update(fn func(*bolt.Tx) error) error {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	return db.withFile(true, func(b *bolt.DB) error { return b.Update(fn) })
+	err := db.withFile(true, func(b *bolt.DB) error { return b.Update(fn) })
+	switch {
+	case errors.Is(err, syscall.ENOSPC):
+		return fmt.Errorf("database %s: the disk is full: free some space and try again; nothing was changed (%w)", db.path, err)
+	case errors.Is(err, syscall.EROFS):
+		return fmt.Errorf("database %s is on a read-only file system: nothing can be changed there; reading still works (%w)", db.path, err)
+	}
+	return err
 }
 
 // Check verifies the file's internal consistency (bbolt's page checks).

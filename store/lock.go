@@ -18,6 +18,11 @@ type fileLock struct{ f *os.File }
 // missing), polling in steps that grow from 1 ms to 20 ms until ctx is done.
 func lockFile(ctx context.Context, path string, exclusive bool) (*fileLock, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil && !exclusive {
+		// A read-only home still allows reading: flock works on a read-only
+		// descriptor of an existing lock file.
+		f, err = os.Open(path)
+	}
 	if err != nil {
 		return nil, err
 	}
