@@ -37,6 +37,11 @@ type Options struct {
 	Client *http.Client
 	// MaxResponseBytes limits response bodies; 0 means bindings.DefaultMaxResponseBytes.
 	MaxResponseBytes int64
+	// MaxMemory stops the run with a *MemoryError when the process's Go heap
+	// grows past it (checked every 50 ms); 0 means no limit. The heap is the
+	// whole process's, so in a process running several scripts it bounds them
+	// together.
+	MaxMemory int64
 }
 
 // maxCallStackSize turns runaway recursion into a RangeError-like failure
@@ -363,24 +368,40 @@ func (e *env) stopReason() error {
 // watch stops the run when ctx is done or timeout passes: it records why,
 // cancels the host context (aborting HTTP calls in flight), interrupts
 // running JavaScript (even while(true){}) and stops the loop.
-func (e *env) watch(ctx context.Context, timeout time.Duration) (stop func()) {
+func (e *env) watch(ctx context.Context, timeout time.Duration, maxMemory int64) (stop func()) {
 	var expired <-chan time.Time
 	var timer *time.Timer
 	if timeout > 0 {
 		timer = time.NewTimer(timeout)
 		expired = timer.C
 	}
+	var sample <-chan time.Time
+	var ticker *time.Ticker
+	if maxMemory > 0 {
+		ticker = time.NewTicker(50 * time.Millisecond)
+		sample = ticker.C
+	}
 	done, exited := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(exited)
 		var reason error
-		select {
-		case <-done:
-			return
-		case <-ctx.Done():
-			reason = stopError(ctx)
-		case <-expired:
-			reason = &TimeoutError{Timeout: timeout}
+	wait:
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				reason = stopError(ctx)
+				break wait
+			case <-expired:
+				reason = &TimeoutError{Timeout: timeout}
+				break wait
+			case <-sample:
+				if used := heapBytes(); used > maxMemory {
+					reason = &MemoryError{Limit: maxMemory, Used: used}
+					break wait
+				}
+			}
 		}
 		e.mu.Lock()
 		e.reason = reason
@@ -396,6 +417,9 @@ func (e *env) watch(ctx context.Context, timeout time.Duration) (stop func()) {
 			<-exited
 			if timer != nil {
 				timer.Stop()
+			}
+			if ticker != nil {
+				ticker.Stop()
 			}
 		})
 	}
@@ -427,7 +451,7 @@ func (s *Script) Run(ctx context.Context, opts Options) (err error) {
 	}()
 	e.loop.Run(func(vm *goja.Runtime) {
 		e.setup(vm)
-		stopWatch = e.watch(ctx, opts.Timeout)
+		stopWatch = e.watch(ctx, opts.Timeout, opts.MaxMemory)
 		if _, err := vm.RunProgram(s.prg); err != nil {
 			e.fail(err)
 		}

@@ -18,6 +18,10 @@ import (
 
 const defaultTimeout = 5 * time.Minute
 
+// scriptMemoryLimit stops a script whose data grows past it with a clear
+// error instead of letting the kernel kill the process.
+const scriptMemoryLimit = 2 << 30
+
 func newRunCmd(a *app) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "run FILE.js [--timeout 5m] [ARGS...]",
@@ -150,8 +154,9 @@ func (a *app) runScript(ctx context.Context, file string, timeout time.Duration,
 		Stderr:  a.stdio.Err,
 		Args:    args,
 		Timeout: timeout,
-		Signer:  lazySigner{a},
-		Client:  scriptClient(),
+		Signer:    lazySigner{a},
+		Client:    scriptClient(),
+		MaxMemory: scriptMemoryLimit,
 	})
 	var te *runtime.TimeoutError
 	switch {
