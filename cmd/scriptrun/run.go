@@ -150,10 +150,10 @@ func (a *app) runScript(ctx context.Context, file string, timeout time.Duration,
 		return usageErr("%v", err)
 	}
 	err = script.Run(ctx, runtime.Options{
-		Stdout:  a.stdio.Out,
-		Stderr:  a.stdio.Err,
-		Args:    args,
-		Timeout: timeout,
+		Stdout:    a.stdio.Out,
+		Stderr:    a.stdio.Err,
+		Args:      args,
+		Timeout:   timeout,
 		Signer:    lazySigner{a},
 		Client:    scriptClient(),
 		MaxMemory: scriptMemoryLimit,
