@@ -48,8 +48,8 @@ func TestScripts(t *testing.T) {
 					t.Errorf("the other origin received Authorization %q after a redirect; want none", a)
 				}
 			}
-			if n := other.hitCount("/echo"); n != 1 {
-				t.Errorf("other origin got %d requests, want 1 (the redirected one)", n)
+			if n := other.hitCount("/echo"); n != 3 {
+				t.Errorf("other origin got %d requests, want 3 (the redirected send, fetch and sendAsync)", n)
 			}
 		}},
 		{file: "retry.js", signer: retrySigner, check: func(t *testing.T, api, other *server, s *fakeSigner) {

@@ -28,4 +28,8 @@
   assertEq(red.json().authorized, false, 'credential dropped on a cross-origin redirect');
   const same = http.get(BASE + '/redirect?to=' + encodeURIComponent(BASE + '/echo')).apiTokenAuth('graph-mail').send();
   assertEq(same.json().authorized, true, 'credential kept on a same-origin redirect');
+  const fred = await fetch(BASE + '/redirect?to=' + encodeURIComponent(OTHER + '/echo'), { apiTokenAuth: 'graph-mail' });
+  assertEq((await fred.json()).authorized, false, 'fetch: credential dropped on a cross-origin redirect');
+  const ared = await http.get(BASE + '/redirect?to=' + encodeURIComponent(OTHER + '/echo')).apiTokenAuth('graph-mail').sendAsync();
+  assertEq(ared.json().authorized, false, 'sendAsync: credential dropped on a cross-origin redirect');
 })();
