@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/scriptrun/scriptrun/store"
+	"github.com/scriptrun/scriptrun/templates"
 	"github.com/scriptrun/scriptrun/tokens"
 )
 
@@ -78,6 +79,19 @@ func (a *app) open() (*store.DB, *tokens.Manager, error) {
 		a.manager = tokens.New(tokens.Options{DB: db, Logger: a.logger, Client: &http.Client{Timeout: defaultRefreshTimeout}})
 	})
 	return a.db, a.manager, a.openErr
+}
+
+// templates loads the built-in provider templates and the home's own.
+func (a *app) templates() (*templates.Set, error) {
+	home, err := a.homeDir()
+	if err != nil {
+		return nil, err
+	}
+	set, err := templates.Load(filepath.Join(home, "templates"))
+	if err != nil {
+		return nil, configErr("%v", err)
+	}
+	return set, nil
 }
 
 func (a *app) masterKey(home string) ([]byte, error) {

@@ -229,3 +229,65 @@ func TestParseRunArgs(t *testing.T) {
 		}
 	}
 }
+
+func TestHomeFileModes(t *testing.T) {
+	c := newCLI(t)
+	c.home = filepath.Join(t.TempDir(), "fresh-home")
+	c.addProvider()
+	for path, want := range map[string]os.FileMode{
+		c.home:                                0o700,
+		filepath.Join(c.home, "scriptrun.db"): 0o600,
+		filepath.Join(c.home, "master.key"):   0o600,
+		filepath.Join(c.home, "locks"):        0o700,
+	} {
+		info, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := info.Mode().Perm(); got != want {
+			t.Errorf("%s has mode %04o, want %04o", path, got, want)
+		}
+	}
+	os.Chmod(filepath.Join(c.home, "master.key"), 0o644)
+	code, _, errs := c.run("provider", "list")
+	if code != exitUsage || !strings.Contains(errs, "chmod 600") {
+		t.Errorf("a world-readable key: exit %d, %q; want a refusal saying chmod 600", code, errs)
+	}
+}
+
+func TestProviderFromTemplate(t *testing.T) {
+	c := newCLI(t)
+	c.env["SECRET"] = "template-secret-1234"
+	out := c.must("provider", "add", "graph", "--template", "microsoft", "--tenant", "contoso.onmicrosoft.com",
+		"--client-id", "app-1", "--client-secret-env", "SECRET")
+	if !strings.Contains(out, "--base-url https://graph.microsoft.com") {
+		t.Errorf("provider add --template does not suggest the base URL:\n%s", out)
+	}
+	var pv providerView
+	json.Unmarshal([]byte(c.must("provider", "show", "graph", "--json")), &pv)
+	if pv.TokenURL != "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token" || pv.AuthStyle != "body" || !strings.Contains(pv.Scopes, "offline_access") {
+		t.Errorf("provider from the template: %+v", pv)
+	}
+	// Explicit flags win over the template.
+	c.must("provider", "add", "g2", "--template", "google", "--client-id", "x", "--scopes", "email")
+	json.Unmarshal([]byte(c.must("provider", "show", "g2", "--json")), &pv)
+	if pv.Scopes != "email" || pv.AuthParams["access_type"] != "offline" {
+		t.Errorf("google with --scopes: %+v", pv)
+	}
+	for _, args := range [][]string{
+		{"provider", "add", "x", "--template", "nope", "--client-id", "x"},
+		{"provider", "add", "x", "--template", "servicenow", "--client-id", "x"},
+		{"provider", "add", "x", "--template", "servicenow", "--instance", "a.evil.com", "--client-id", "x"},
+		{"provider", "add", "x", "--tenant", "t", "--client-id", "x", "--auth-url", "https://a.example.com/a", "--token-url", "https://a.example.com/t"},
+	} {
+		if code, _, errs := c.run(args...); code != exitUsage || errs == "" {
+			t.Errorf("%v: exit %d %q, want a usage error", args, code, errs)
+		}
+	}
+	list := c.must("provider", "templates")
+	for _, want := range []string{"microsoft", "access_type=offline", "--param instance=VALUE", "salesforce"} {
+		if !strings.Contains(list, want) {
+			t.Errorf("provider templates lacks %q", want)
+		}
+	}
+}

@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -13,7 +15,7 @@ import (
 
 func newProviderCmd(a *app) *cobra.Command {
 	c := &cobra.Command{Use: "provider", Short: "Register and manage OAuth providers", Args: noArgs}
-	c.AddCommand(providerAddCmd(a, false), providerAddCmd(a, true), providerListCmd(a), providerShowCmd(a), providerRmCmd(a))
+	c.AddCommand(providerAddCmd(a, false), providerAddCmd(a, true), providerListCmd(a), providerShowCmd(a), providerRmCmd(a), providerTemplatesCmd(a))
 	return c
 }
 
@@ -23,6 +25,8 @@ type providerFlags struct {
 	pkce                                                                                  bool
 	authParams, tokenParams                                                               []string
 	secret                                                                                secretFlags
+	template, tenant, instance                                                            string
+	params                                                                                []string
 }
 
 func (f *providerFlags) register(c *cobra.Command) {
@@ -39,6 +43,45 @@ func (f *providerFlags) register(c *cobra.Command) {
 	fl.StringArrayVar(&f.authParams, "auth-param", nil, "extra authorization-URL parameter KEY=VALUE (repeatable), e.g. access_type=offline")
 	fl.StringArrayVar(&f.tokenParams, "token-param", nil, "extra token-request parameter KEY=VALUE (repeatable), e.g. audience=api.example.com")
 	f.secret.register(c)
+}
+
+func (f *providerFlags) registerTemplate(c *cobra.Command) {
+	fl := c.Flags()
+	fl.StringVar(&f.template, "template", "", "fill URLs, scopes, auth style and parameters from a template (see `scriptrun provider templates`)")
+	fl.StringArrayVar(&f.params, "param", nil, "template parameter KEY=VALUE (repeatable), e.g. --param tenant=contoso.onmicrosoft.com")
+	fl.StringVar(&f.tenant, "tenant", "", "same as --param tenant=VALUE")
+	fl.StringVar(&f.instance, "instance", "", "same as --param instance=VALUE")
+}
+
+// fromTemplate starts a provider from --template and its parameters, and
+// returns the base URL tokens of it are usually bound to.
+func (f *providerFlags) fromTemplate(a *app, name string) (store.Provider, string, error) {
+	set, err := a.templates()
+	if err != nil {
+		return store.Provider{}, "", err
+	}
+	t, err := set.Find(f.template)
+	if err != nil {
+		return store.Provider{}, "", usageErr("%v", err)
+	}
+	params, err := parseParams("--param", f.params)
+	if err != nil {
+		return store.Provider{}, "", err
+	}
+	if params == nil {
+		params = map[string]string{}
+	}
+	if f.tenant != "" {
+		params["tenant"] = f.tenant
+	}
+	if f.instance != "" {
+		params["instance"] = f.instance
+	}
+	p, err := t.Provider(name, params)
+	if err != nil {
+		return store.Provider{}, "", usageErr("%v", err)
+	}
+	return p, t.TokenBaseURL(params), nil
 }
 
 // apply copies the flags that were given, except the secret, onto p.
@@ -112,13 +155,22 @@ func providerAddCmd(a *app, update bool) *cobra.Command {
 		c.Short = "Change a provider (only the flags given)"
 	}
 	f.register(c)
+	if !update {
+		f.registerTemplate(c)
+	}
 	c.RunE = func(c *cobra.Command, args []string) error {
 		name := args[0]
 		if err := store.ValidateName("provider", name); err != nil {
 			return usageErr("%v", err)
 		}
+		required := []string{"client-id", "auth-url", "token-url"}
+		if f.template != "" {
+			required = required[:1]
+		} else if len(f.params) > 0 || f.tenant != "" || f.instance != "" {
+			return usageErr("--param, --tenant and --instance fill a --template; give one (see `scriptrun provider templates`)")
+		}
 		if !update {
-			for _, req := range []string{"client-id", "auth-url", "token-url"} {
+			for _, req := range required {
 				if !c.Flags().Changed(req) {
 					return usageErr("provider add needs --%s; usage: %s", req, c.UseLine())
 				}
@@ -126,6 +178,13 @@ func providerAddCmd(a *app, update bool) *cobra.Command {
 		}
 		// Check every flag and read the secret before opening anything.
 		p := store.Provider{Name: name, PKCE: f.pkce}
+		baseURL := ""
+		if f.template != "" {
+			var err error
+			if p, baseURL, err = f.fromTemplate(a, name); err != nil {
+				return err
+			}
+		}
 		if err := f.apply(c, &p); err != nil {
 			return err
 		}
@@ -162,6 +221,9 @@ func providerAddCmd(a *app, update bool) *cobra.Command {
 			verb = "updated"
 		}
 		fmt.Fprintf(a.stdio.Out, "provider %s %s\n", name, verb)
+		if baseURL != "" {
+			fmt.Fprintf(a.stdio.Out, "tokens for it usually call %s: scriptrun token add NAME --provider %s --base-url %s\n", baseURL, name, baseURL)
+		}
 		if !update && p.ClientSecret == "" {
 			fmt.Fprintf(a.stdio.Err, "note: provider %s has no client secret (public client); add one with `scriptrun provider update %s --client-secret-stdin` if the provider issued one\n", name, name)
 		}
@@ -312,4 +374,37 @@ func storeErr(err error) error {
 		return err
 	}
 	return configErr("%v", err)
+}
+
+func providerTemplatesCmd(a *app) *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{Use: "templates", Short: "List provider templates (for provider add --template)", Args: noArgs}
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	c.RunE = func(c *cobra.Command, args []string) error {
+		set, err := a.templates()
+		if err != nil {
+			return err
+		}
+		if asJSON {
+			return printJSON(a.stdio.Out, set.All())
+		}
+		for _, t := range set.All() {
+			fmt.Fprintf(a.stdio.Out, "%s — %s\n", t.Name, t.Title)
+			for _, k := range slices.Sorted(maps.Keys(t.Params)) {
+				p := t.Params[k]
+				def := ""
+				if p.Default != "" {
+					def = " (default " + p.Default + ")"
+				}
+				fmt.Fprintf(a.stdio.Out, "    --param %s=VALUE: %s%s\n", k, p.Help, def)
+			}
+			fmt.Fprintf(a.stdio.Out, "    %s\n", t.Quirk)
+			if t.Source != "built in" {
+				fmt.Fprintf(a.stdio.Out, "    from %s\n", t.Source)
+			}
+		}
+		fmt.Fprintln(a.stdio.Out, "\nuse: scriptrun provider add NAME --template TEMPLATE [--param K=V] --client-id ID --client-secret-env VAR")
+		return nil
+	}
+	return c
 }
