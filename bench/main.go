@@ -96,12 +96,12 @@ func orNone(s string) string {
 	return s
 }
 
-// buildScriptrun builds the binary under test into dir.
-func buildScriptrun(dir string) (string, error) {
-	bin := filepath.Join(dir, "scriptrun")
-	out, err := exec.Command("go", "build", "-o", bin, "./cmd/scriptrun").CombinedOutput()
+// build builds a command of this module into dir.
+func build(dir, name, pkg string) (string, error) {
+	bin := filepath.Join(dir, name)
+	out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput()
 	if err != nil {
-		return "", fmt.Errorf("go build ./cmd/scriptrun (run bench from the repository root): %v\n%s", err, out)
+		return "", fmt.Errorf("go build %s (run bench from the repository root): %v\n%s", pkg, err, out)
 	}
 	return bin, nil
 }

@@ -117,7 +117,7 @@ func (b *bench) sequential() (result, error) {
 			o, err := b.scriptrun("seq.js", b.srv.apiURL, itoa(n), "signed")
 			return o.MS, err
 		}},
-		{"go", func() (float64, error) { return b.goSeq(n) }},
+		{"go", func() (float64, error) { return b.goRun("seq", n, 1) }},
 	}, peer{"node", func() (float64, error) {
 		o, err := b.nodeRun("seq.mjs", b.srv.apiURL, itoa(n), b.token)
 		return o.MS, err
@@ -135,7 +135,7 @@ func (b *bench) concurrent() (result, error) {
 			o, err := b.scriptrun("conc.js", b.srv.apiURL, itoa(n), itoa(c))
 			return o.MS, err
 		}},
-		{"go", func() (float64, error) { return b.goConc(n, c) }},
+		{"go", func() (float64, error) { return b.goRun("conc", n, c) }},
 	}, peer{"node", func() (float64, error) {
 		o, err := b.nodeRun("conc.mjs", b.srv.apiURL, itoa(n), itoa(c), b.token)
 		return o.MS, err

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,15 +17,15 @@ import (
 
 // bench holds the world of one benchmark run.
 type bench struct {
-	cfg   config
-	srv   *servers
-	bin   string
-	node  string
-	dir   string
-	home  string
-	db    *store.DB
-	go64  *http.Client
-	token string // the current access token, for the Go and Node peers
+	cfg      config
+	srv      *servers
+	bin      string
+	goClient string
+	node     string
+	dir      string
+	home     string
+	db       *store.DB
+	token    string // the current access token, for the Go and Node peers
 }
 
 func setup(cfg config) (*bench, error) {
@@ -35,7 +34,10 @@ func setup(cfg config) (*bench, error) {
 		return nil, err
 	}
 	b := &bench{cfg: cfg, dir: dir, home: filepath.Join(dir, "home")}
-	if b.bin, err = buildScriptrun(dir); err != nil {
+	if b.bin, err = build(dir, "scriptrun", "./cmd/scriptrun"); err != nil {
+		return nil, err
+	}
+	if b.goClient, err = build(dir, "goclient", "./bench/goclient"); err != nil {
 		return nil, err
 	}
 	if p, err := exec.LookPath("node"); err == nil {
@@ -44,9 +46,6 @@ func setup(cfg config) (*bench, error) {
 	if b.srv, err = startServers(cfg.tokenDelay); err != nil {
 		return nil, err
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = 256
-	b.go64 = &http.Client{Transport: tr}
 
 	for name, src := range map[string]string{
 		"seq.js": scriptSeq, "conc.js": scriptConc, "hello.js": scriptHello, "storm.js": scriptStorm, "json.js": scriptJSON,
@@ -186,57 +185,10 @@ var gnuTime = func() string {
 	return ""
 }()
 
-// goSeq is the practical limit: a Go loop sending the same requests with a fixed header.
-func (b *bench) goSeq(n int) (float64, error) {
-	start := time.Now()
-	for range n {
-		if err := b.goCall(); err != nil {
-			return 0, err
-		}
-	}
-	return float64(time.Since(start)) / float64(time.Millisecond), nil
-}
-
-func (b *bench) goConc(n, c int) (float64, error) {
-	start := time.Now()
-	jobs := make(chan struct{}, n)
-	for range n {
-		jobs <- struct{}{}
-	}
-	close(jobs)
-	errs := make(chan error, c)
-	for range c {
-		go func() {
-			for range jobs {
-				if err := b.goCall(); err != nil {
-					errs <- err
-					return
-				}
-			}
-			errs <- nil
-		}()
-	}
-	for range c {
-		if err := <-errs; err != nil {
-			return 0, err
-		}
-	}
-	return float64(time.Since(start)) / float64(time.Millisecond), nil
-}
-
-func (b *bench) goCall() error {
-	req, _ := http.NewRequest("GET", b.srv.apiURL+"/data", nil)
-	req.Header.Set("Authorization", "Bearer "+b.token)
-	resp, err := b.go64.Do(req)
-	if err != nil {
-		return err
-	}
-	_, err = io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		return fmt.Errorf("status %d", resp.StatusCode)
-	}
-	return err
+// goRun runs the plain-Go peer (bench/goclient) in its own process.
+func (b *bench) goRun(mode string, n, c int) (float64, error) {
+	o, err := b.exec(b.goClient, mode, b.srv.apiURL, itoa(n), itoa(c), b.token)
+	return o.MS, err
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
