@@ -1,0 +1,54 @@
+// Package web is scriptrun's admin console: server-rendered pages to manage
+// providers and outbound tokens, the "Get authorization token" flow and the
+// OAuth callback that finishes it. `scriptrun serve` wires it to the home's
+// store and token manager and serves Server.Handler.
+//
+// # Pages
+//
+//	GET       /login, /setup?token=T      sign in; choose the first password
+//	POST      /login, /setup, /logout
+//	GET       /tokens, /tokens/NAME       list; one token with its buttons
+//	GET|POST  /tokens/-/new, /tokens/NAME/edit, /tokens/NAME/delete
+//	POST      /tokens/NAME/authorize      "Get authorization token": to the provider
+//	POST      /tokens/NAME/refresh        "Refresh now"
+//	GET|POST  /providers/... (the same shape as tokens)
+//	GET       /oauth/callback             the redirect URI registered at providers
+//	GET       /static/FILE                the stylesheet and a small script
+//
+// Forms to create a record live under "-", which cannot be a sub-page of any
+// record, because "new" is a valid record name.
+//
+// Each area of the console (tokens, providers, and cron jobs next) is a
+// section: a file with a method that returns its navigation entry and
+// routes, listed once in Server.sections.
+//
+// # Security
+//
+// Every page but sign-in, setup and the static files needs a session: a
+// random 256-bit cookie (HttpOnly, SameSite=Lax, Secure and __Host- prefixed
+// when browsers reach the console over HTTPS) naming server-side state. Lax,
+// not Strict, because the provider's redirect back to /oauth/callback is a
+// cross-site navigation that must carry the session. Every POST carries the
+// session's CSRF token (sign-in and setup, which have no session yet, a
+// double-submit cookie), and net/http's CrossOriginProtection refuses
+// cross-origin POSTs as a second line. Failed sign-ins are slowed per client
+// address with a capped exponential delay, never a lock.
+//
+// "Get authorization token" keeps the tokens.Authorization (with its PKCE
+// verifier) in memory, keyed by state, bound to the session that started it,
+// single-use and valid for tokens.AuthorizationTTL. The callback refuses any
+// other state without consuming the pending one.
+//
+// Templates never see a secret: they get view structs with the client
+// secret masked and token secrets reduced to "has a refresh token". Logs
+// name who did what (session id prefix, client address) and never carry a
+// query string, cookie, code, state or secret.
+//
+// # Caveats
+//
+//   - Sessions and pending authorizations live in memory: restarting serve
+//     signs the admin out and abandons authorizations in progress.
+//   - Sign-in delays are per client address; behind a reverse proxy every
+//     client shares the proxy's address. `scriptrun admin password` clears
+//     them.
+package web

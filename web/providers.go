@@ -1,0 +1,347 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/scriptrun/scriptrun/store"
+)
+
+func (s *Server) providerSection() section {
+	return section{label: "Providers", path: "/providers", routes: func(mux *http.ServeMux) {
+		mux.HandleFunc("GET /providers", s.signedIn(s.providerList))
+		mux.HandleFunc("GET /providers/-/new", s.signedIn(s.providerNew))
+		mux.HandleFunc("POST /providers/-/new", s.signedIn(s.providerCreate))
+		mux.HandleFunc("GET /providers/{name}", s.signedIn(s.providerShow))
+		mux.HandleFunc("GET /providers/{name}/edit", s.signedIn(s.providerEdit))
+		mux.HandleFunc("POST /providers/{name}/edit", s.signedIn(s.providerUpdate))
+		mux.HandleFunc("GET /providers/{name}/delete", s.signedIn(s.providerDeleteConfirm))
+		mux.HandleFunc("POST /providers/{name}/delete", s.signedIn(s.providerDelete))
+	}}
+}
+
+// providerView is what pages show of a provider: the client secret only
+// masked (store.Mask: at most its last four characters).
+type providerView struct {
+	Name, ClientID, SecretMask, GrantType string
+	AuthURL, TokenURL, RevocationURL      string
+	Scopes, Description, AuthStyle        string
+	PKCE                                  bool
+	AuthParams, TokenParams               []string // KEY=VALUE, sorted
+	Tokens                                []string // tokens using it
+	Created, Updated                      time.Time
+}
+
+func viewProvider(p store.Provider, users []string) providerView {
+	return providerView{
+		Name: p.Name, ClientID: p.ClientID, SecretMask: store.Mask(p.ClientSecret), GrantType: p.GrantType,
+		AuthURL: p.AuthURL, TokenURL: p.TokenURL, RevocationURL: p.RevocationURL,
+		Scopes: strings.Join(p.Scopes, " "), Description: p.Description, AuthStyle: p.AuthStyle, PKCE: p.PKCE,
+		AuthParams: paramLines(p.AuthParams), TokenParams: paramLines(p.TokenParams), Tokens: users,
+		Created: p.Created, Updated: p.Updated,
+	}
+}
+
+// AuthStyleLabel says how the client authenticates at the token endpoint.
+func (v providerView) AuthStyleLabel() string { return authStyleLabels[v.AuthStyle] }
+
+var authStyleLabels = map[string]string{
+	store.AuthStyleHeader: "HTTP Basic header (client_secret_basic)",
+	store.AuthStyleBody:   "In the request body (client_secret_post)",
+}
+
+func paramLines(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		out = append(out, k+"="+m[k])
+	}
+	return out
+}
+
+// tokensByProvider maps each provider name to the tokens that use it.
+func tokensByProvider(tx *store.Tx) (map[string][]string, error) {
+	ts, err := tx.Tokens()
+	users := make(map[string][]string)
+	for _, t := range ts {
+		users[t.Provider] = append(users[t.Provider], t.Name)
+	}
+	return users, err
+}
+
+func (s *Server) providerList(w http.ResponseWriter, r *http.Request, sess *session) error {
+	var views []providerView
+	err := s.db.View(func(tx *store.Tx) error {
+		ps, err := tx.Providers()
+		if err != nil {
+			return err
+		}
+		users, err := tokensByProvider(tx)
+		for _, p := range ps {
+			views = append(views, viewProvider(p, users[p.Name]))
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	s.render(w, r, sess, http.StatusOK, "providers", view{Title: "Providers", Data: struct {
+		Providers   []providerView
+		CallbackURL string
+	}{views, s.callback}})
+	return nil
+}
+
+func (s *Server) providerShow(w http.ResponseWriter, r *http.Request, sess *session) error {
+	name := r.PathValue("name")
+	var v providerView
+	err := s.db.View(func(tx *store.Tx) error {
+		p, err := tx.Provider(name)
+		if err != nil {
+			return err
+		}
+		users, err := tokensByProvider(tx)
+		v = viewProvider(p, users[name])
+		return err
+	})
+	if err != nil {
+		return recordError("provider", name, err)
+	}
+	s.render(w, r, sess, http.StatusOK, "provider", view{Title: "Provider " + name, Data: struct {
+		Provider    providerView
+		CallbackURL string
+	}{v, s.callback}})
+	return nil
+}
+
+// providerForm is the create and edit form, as shown and as submitted. It
+// never holds the client secret: the secret field is always empty when
+// shown, and a secret typed into a refused form must be typed again.
+type providerForm struct {
+	New                              bool
+	Name, ClientID, GrantType        string
+	AuthURL, TokenURL, RevocationURL string
+	Scopes, Description, AuthStyle   string
+	PKCE                             bool
+	AuthParams, TokenParams          string // KEY=VALUE lines
+	SecretMask                       string // the stored secret, masked (edit)
+	ClearSecret                      bool
+	SecretDropped                    bool // a typed secret was not saved
+	Error                            string
+	CallbackURL                      string
+	AuthStyles                       []promptOption
+	GrantTypes                       []string
+	authParams, tokenParams          map[string]string
+	authParamsErr, tokenParamsErr    error
+	secret                           string
+}
+
+func (s *Server) newProviderForm() providerForm {
+	return providerForm{
+		New: true, GrantType: store.GrantAuthorizationCode, AuthStyle: store.AuthStyleHeader, PKCE: true,
+	}
+}
+
+func (s *Server) fillProviderForm(f *providerForm) {
+	f.CallbackURL = s.callback
+	f.GrantTypes = []string{store.GrantAuthorizationCode}
+	f.AuthStyles = []promptOption{
+		{store.AuthStyleHeader, authStyleLabels[store.AuthStyleHeader]},
+		{store.AuthStyleBody, authStyleLabels[store.AuthStyleBody]},
+	}
+}
+
+func (s *Server) providerNew(w http.ResponseWriter, r *http.Request, sess *session) error {
+	f := s.newProviderForm()
+	s.fillProviderForm(&f)
+	s.render(w, r, sess, http.StatusOK, "provider_form", view{Title: "New provider", Data: f})
+	return nil
+}
+
+// readProviderForm reads the submitted fields. Validation is the store's;
+// only the KEY=VALUE lines, a form format, are parsed here.
+func readProviderForm(r *http.Request, f *providerForm) {
+	pf := r.PostForm
+	if f.New {
+		f.Name = strings.TrimSpace(pf.Get("name"))
+	}
+	f.ClientID = strings.TrimSpace(pf.Get("client_id"))
+	f.GrantType = strings.TrimSpace(pf.Get("grant_type"))
+	f.AuthURL = strings.TrimSpace(pf.Get("auth_url"))
+	f.TokenURL = strings.TrimSpace(pf.Get("token_url"))
+	f.RevocationURL = strings.TrimSpace(pf.Get("revocation_url"))
+	f.Scopes = strings.Join(strings.Fields(pf.Get("scopes")), " ")
+	f.Description = strings.TrimSpace(pf.Get("description"))
+	f.AuthStyle = pf.Get("auth_style")
+	f.PKCE = pf.Get("pkce") == "on"
+	f.AuthParams = strings.TrimSpace(pf.Get("auth_params"))
+	f.TokenParams = strings.TrimSpace(pf.Get("token_params"))
+	f.ClearSecret = pf.Get("clear_secret") == "on"
+	// Like the CLI's --client-secret-stdin: only line breaks are trimmed.
+	f.secret = strings.Trim(pf.Get("client_secret"), "\r\n")
+	f.authParams, f.authParamsErr = parseParamLines("Extra authorization parameters", f.AuthParams)
+	f.tokenParams, f.tokenParamsErr = parseParamLines("Extra token parameters", f.TokenParams)
+}
+
+// parseParamLines reads KEY=VALUE lines; blank lines are skipped.
+func parseParamLines(field, text string) (map[string]string, error) {
+	var out map[string]string
+	for i, line := range strings.Split(text, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" {
+			return nil, fmt.Errorf("%s, line %d (%q): write one KEY=VALUE per line, e.g. access_type=offline", field, i+1, line)
+		}
+		if out == nil {
+			out = make(map[string]string)
+		}
+		out[k] = strings.TrimSpace(v)
+	}
+	return out, nil
+}
+
+// apply copies the form, except the secret, onto p.
+func (f *providerForm) apply(p *store.Provider) error {
+	if err := errors.Join(f.authParamsErr, f.tokenParamsErr); err != nil {
+		return err
+	}
+	p.ClientID, p.GrantType = f.ClientID, f.GrantType
+	p.AuthURL, p.TokenURL, p.RevocationURL = f.AuthURL, f.TokenURL, f.RevocationURL
+	p.Scopes = strings.Fields(f.Scopes)
+	p.Description, p.AuthStyle, p.PKCE = f.Description, f.AuthStyle, f.PKCE
+	p.AuthParams, p.TokenParams = f.authParams, f.tokenParams
+	return nil
+}
+
+func (s *Server) providerCreate(w http.ResponseWriter, r *http.Request, sess *session) error {
+	f := providerForm{New: true}
+	readProviderForm(r, &f)
+	p := store.Provider{Name: f.Name, ClientSecret: f.secret}
+	err := f.apply(&p)
+	if err == nil {
+		err = s.db.Update(func(tx *store.Tx) error { return tx.CreateProvider(p) })
+	}
+	if err != nil {
+		return s.providerFormFailed(w, r, sess, &f, err, "New provider")
+	}
+	s.log.Info("provider created", "provider", p.Name, "client_id", p.ClientID, "has_secret", p.ClientSecret != "",
+		"session", sess.logID(), "remote", clientAddr(r))
+	s.sessions.addFlash(sess, "ok", "Provider "+p.Name+" created. Next: create a token that uses it.")
+	if p.ClientSecret == "" {
+		s.sessions.addFlash(sess, "warn", "Provider "+p.Name+" has no client secret (a public client). Edit it to add one if the provider issued one.")
+	}
+	return seeOther(w, r, "/providers/"+p.Name)
+}
+
+func (s *Server) providerFormFailed(w http.ResponseWriter, r *http.Request, sess *session, f *providerForm, err error, title string) error {
+	f.Error = formError("provider", f.Name, err)
+	f.SecretDropped = f.secret != ""
+	f.secret = ""
+	s.fillProviderForm(f)
+	s.render(w, r, sess, http.StatusUnprocessableEntity, "provider_form", view{Title: title, Data: f})
+	return nil
+}
+
+func (s *Server) providerEdit(w http.ResponseWriter, r *http.Request, sess *session) error {
+	name := r.PathValue("name")
+	var p store.Provider
+	if err := s.db.View(func(tx *store.Tx) (err error) { p, err = tx.Provider(name); return err }); err != nil {
+		return recordError("provider", name, err)
+	}
+	v := viewProvider(p, nil)
+	f := providerForm{
+		Name: p.Name, ClientID: p.ClientID, GrantType: p.GrantType, AuthURL: p.AuthURL, TokenURL: p.TokenURL,
+		RevocationURL: p.RevocationURL, Scopes: v.Scopes, Description: p.Description, AuthStyle: p.AuthStyle, PKCE: p.PKCE,
+		AuthParams: strings.Join(v.AuthParams, "\n"), TokenParams: strings.Join(v.TokenParams, "\n"), SecretMask: v.SecretMask,
+	}
+	s.fillProviderForm(&f)
+	s.render(w, r, sess, http.StatusOK, "provider_form", view{Title: "Edit provider " + name, Data: f})
+	return nil
+}
+
+func (s *Server) providerUpdate(w http.ResponseWriter, r *http.Request, sess *session) error {
+	name := r.PathValue("name")
+	f := providerForm{Name: name}
+	readProviderForm(r, &f)
+	var saved store.Provider
+	err := s.db.Update(func(tx *store.Tx) error {
+		p, err := tx.Provider(name)
+		if err != nil {
+			return err
+		}
+		f.SecretMask = store.Mask(p.ClientSecret)
+		if err := f.apply(&p); err != nil {
+			return err
+		}
+		switch {
+		case f.secret != "":
+			p.ClientSecret = f.secret
+		case f.ClearSecret:
+			p.ClientSecret = ""
+		}
+		saved = p
+		return tx.PutProvider(p)
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return recordError("provider", name, err)
+	}
+	if err != nil {
+		return s.providerFormFailed(w, r, sess, &f, err, "Edit provider "+name)
+	}
+	s.log.Info("provider updated", "provider", name, "client_id", saved.ClientID, "secret_changed", f.secret != "" || f.ClearSecret,
+		"session", sess.logID(), "remote", clientAddr(r))
+	s.sessions.addFlash(sess, "ok", "Provider "+name+" saved.")
+	return seeOther(w, r, "/providers/"+name)
+}
+
+func (s *Server) providerDeleteConfirm(w http.ResponseWriter, r *http.Request, sess *session) error {
+	name := r.PathValue("name")
+	var users []string
+	err := s.db.View(func(tx *store.Tx) error {
+		if _, err := tx.Provider(name); err != nil {
+			return err
+		}
+		all, err := tokensByProvider(tx)
+		users = all[name]
+		return err
+	})
+	if err != nil {
+		return recordError("provider", name, err)
+	}
+	d := confirmData{Kind: "provider", Name: name, Action: "/providers/" + name + "/delete", Cancel: "/providers/" + name,
+		Blocked: users, Note: "Its client id and secret are erased from this console."}
+	s.render(w, r, sess, http.StatusOK, "confirm_delete", view{Title: "Delete provider " + name, Data: d})
+	return nil
+}
+
+func (s *Server) providerDelete(w http.ResponseWriter, r *http.Request, sess *session) error {
+	name := r.PathValue("name")
+	var users []string
+	err := s.db.Update(func(tx *store.Tx) error {
+		err := tx.DeleteProvider(name, false)
+		if errors.Is(err, store.ErrInUse) {
+			all, lerr := tokensByProvider(tx)
+			users = all[name]
+			return errors.Join(err, lerr)
+		}
+		return err
+	})
+	if errors.Is(err, store.ErrInUse) {
+		s.sessions.addFlash(sess, "error", fmt.Sprintf("Provider %s was not deleted: token(s) %s use it. Delete those tokens first.", name, strings.Join(users, ", ")))
+		return seeOther(w, r, "/providers/"+name)
+	}
+	if err != nil {
+		return recordError("provider", name, err)
+	}
+	s.log.Info("provider deleted", "provider", name, "session", sess.logID(), "remote", clientAddr(r))
+	s.sessions.addFlash(sess, "ok", "Provider "+name+" deleted.")
+	return seeOther(w, r, "/providers")
+}
