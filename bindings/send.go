@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -261,20 +262,35 @@ func networkProblem(err error) string {
 	return err.Error()
 }
 
-// headerSnapshot records header values before signing.
-func headerSnapshot(h http.Header) map[string]string {
-	m := make(map[string]string, len(h))
+// headerMark is one header as it was before signing.
+type headerMark struct {
+	key  string
+	vals []string
+}
+
+// headerSnapshot records the headers before signing. It keeps the value
+// slices, not copies: a Signer replaces a header's slice (as Header.Set
+// does) rather than writing into it.
+func headerSnapshot(h http.Header) []headerMark {
+	marks := make([]headerMark, 0, len(h))
 	for k, v := range h {
-		m[k] = strings.Join(v, "\x00")
+		marks = append(marks, headerMark{k, v})
 	}
-	return m
+	return marks
 }
 
 // changedHeaders lists the headers the Signer added or changed.
-func changedHeaders(before map[string]string, after http.Header) []string {
+func changedHeaders(before []headerMark, after http.Header) []string {
 	var names []string
 	for k, v := range after {
-		if old, ok := before[k]; !ok || old != strings.Join(v, "\x00") {
+		changed := true
+		for _, m := range before {
+			if m.key == k {
+				changed = !slices.Equal(m.vals, v)
+				break
+			}
+		}
+		if changed {
 			names = append(names, k)
 		}
 	}
