@@ -1,0 +1,719 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/scriptrun/scriptrun/cron"
+	"github.com/scriptrun/scriptrun/runtime"
+	"github.com/scriptrun/scriptrun/store"
+)
+
+// serveAnswerWait is how long `cron run` waits for a running serve to take
+// its request before running the job itself.
+const serveAnswerWait = 5 * time.Second
+
+func newCronCmd(a *app) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "cron",
+		Short: "Schedule scripts: jobs run by `scriptrun serve`",
+		Long: `Cron jobs are scripts on a schedule, run by ` + "`scriptrun serve`" + ` (changes reach a
+running serve within seconds). A job runs the script source captured by
+` + "`cron add`" + ` or ` + "`cron update --script`" + `, not the file as it is later: its SHA-256 says
+what will run, and ` + "`cron show`" + ` warns when the file has changed since. Captured
+scripts cannot require() files of their folder: bundle helpers into one file.
+
+Schedules: 5 fields (minute hour day-of-month month day-of-week), 6 with
+seconds first, or @hourly, @daily, @weekly, @monthly, @yearly, @every 10m;
+read in --tz (an IANA zone, default UTC).`,
+		Args: noArgs,
+	}
+	c.AddCommand(cronAddCmd(a, false), cronAddCmd(a, true), cronListCmd(a), cronShowCmd(a), cronRmCmd(a),
+		cronEnableCmd(a, true), cronEnableCmd(a, false), cronRunCmd(a), cronRunsCmd(a), cronLogCmd(a))
+	return c
+}
+
+type cronFlags struct {
+	schedule, script, timeout, overlap, tz string
+	history                                int
+	disabled                               bool
+
+	src, abs string // the script read by load
+}
+
+// load reads and compiles --script, if given, before any transaction.
+func (f *cronFlags) load(c *cobra.Command) error {
+	if !c.Flags().Changed("script") {
+		return nil
+	}
+	var err error
+	f.src, f.abs, err = readJobScript(f.script)
+	return err
+}
+
+func (f *cronFlags) register(c *cobra.Command, update bool) {
+	fl := c.Flags()
+	fl.StringVar(&f.schedule, "schedule", "", `when to run: "*/5 * * * *", "0 30 9 * * 1-5" (seconds first), @hourly, "@every 10m"`)
+	fl.StringVar(&f.script, "script", "", "the script file; its source is captured now")
+	fl.StringVar(&f.timeout, "timeout", store.DefaultJobTimeout.String(), "stop a run after this long")
+	fl.StringVar(&f.overlap, "overlap", string(store.OverlapSkip), "when due while the last run still runs: skip, queue (one waits) or replace (cancel it)")
+	fl.StringVar(&f.tz, "tz", "UTC", "the time zone the schedule is read in (IANA, e.g. Europe/Berlin)")
+	fl.IntVar(&f.history, "history", store.DefaultRunHistory, "how many runs to keep")
+	if !update {
+		fl.BoolVar(&f.disabled, "disabled", false, "add it disabled (enable it with `cron enable NAME`)")
+	}
+}
+
+// apply sets the flags that were given on j, validating each with an
+// example of what is expected.
+func (f *cronFlags) apply(c *cobra.Command, j *store.Job) error {
+	set := c.Flags().Changed
+	if set("schedule") {
+		j.Schedule = strings.TrimSpace(f.schedule)
+	}
+	if set("tz") {
+		j.TimeZone = strings.TrimSpace(f.tz)
+	}
+	if set("schedule") || set("tz") {
+		if _, err := cron.ParseSchedule(j.Schedule, j.TimeZone); err != nil {
+			var se *cron.ScheduleError
+			if errors.As(err, &se) && se.Field == "timeZone" {
+				return usageErr("--tz: %v", err)
+			}
+			return usageErr("--schedule: %v", err)
+		}
+	}
+	if set("timeout") || j.Timeout == 0 {
+		d, err := time.ParseDuration(f.timeout)
+		if err != nil || d <= 0 || d > store.MaxJobTimeout {
+			return usageErr("--timeout %q is not valid: give a positive duration up to %s, e.g. --timeout 5m", f.timeout, store.MaxJobTimeout)
+		}
+		j.Timeout = d
+	}
+	if set("overlap") || j.Overlap == "" {
+		switch o := store.Overlap(f.overlap); o {
+		case store.OverlapSkip, store.OverlapQueue, store.OverlapReplace:
+			j.Overlap = o
+		default:
+			return usageErr("--overlap %q is not valid: use skip (a run still going means the new one is skipped), queue (the new one waits; one at most) or replace (the running one is cancelled)", f.overlap)
+		}
+	}
+	if set("history") {
+		if f.history < 1 || f.history > store.MaxRunHistory {
+			return usageErr("--history %d is not valid: keep 1 to %d runs, e.g. --history 100", f.history, store.MaxRunHistory)
+		}
+		j.History = f.history
+	}
+	if set("script") {
+		j.Script, j.ScriptPath, j.ScriptName = f.src, f.abs, filepath.Base(f.abs)
+	}
+	return nil
+}
+
+// localRequire finds require('./x') and require('../x'), which captured
+// scripts cannot do.
+var localRequire = regexp.MustCompile(`require\s*\(\s*['"]\.{1,2}/`)
+
+// readJobScript reads and compiles a script for a job.
+func readJobScript(file string) (src, abs string, err error) {
+	abs, err = filepath.Abs(file)
+	if err != nil {
+		return "", "", usageErr("--script %s: %v", file, err)
+	}
+	info, err := os.Stat(abs)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "", "", usageErr("--script %s does not exist", file)
+	case err != nil:
+		return "", "", usageErr("--script %s: %v", file, err)
+	case info.IsDir():
+		return "", "", usageErr("--script %s is a folder: give the script file", file)
+	case info.Size() > store.MaxScriptBytes:
+		return "", "", usageErr("--script %s is %d bytes: a job's script may have at most %d", file, info.Size(), store.MaxScriptBytes)
+	}
+	b, err := os.ReadFile(abs)
+	if err != nil {
+		return "", "", usageErr("--script %s: %v", file, err)
+	}
+	src = string(b)
+	if _, err := runtime.CompileSource(filepath.Base(abs), src); err != nil {
+		return "", "", configErr("--script %s does not compile: %v", file, err)
+	}
+	return src, abs, nil
+}
+
+func cronAddCmd(a *app, update bool) *cobra.Command {
+	var f cronFlags
+	c := &cobra.Command{
+		Use:   "add NAME --schedule SPEC --script FILE.js [--timeout 5m] [--overlap skip|queue|replace] [--tz ZONE] [--history 100] [--disabled] [-- ARGS...]",
+		Short: "Add a job: a script on a schedule (arguments after -- reach the script's args)",
+		Args:  cobra.ArbitraryArgs,
+	}
+	if update {
+		c.Use = "update NAME [--schedule SPEC] [--script FILE.js] [--timeout D] [--overlap P] [--tz ZONE] [--history N] [-- ARGS...]"
+		c.Short = "Change a job (only what is given; --script captures the file again; -- ARGS replaces the arguments)"
+	}
+	f.register(c, update)
+	c.RunE = func(c *cobra.Command, args []string) error {
+		dash := c.ArgsLenAtDash()
+		named := args
+		var scriptArgs []string
+		if dash >= 0 {
+			named, scriptArgs = args[:dash], args[dash:]
+		}
+		if len(named) != 1 {
+			return usageErr("%s takes the job's NAME (got %d argument(s)); usage: %s", c.CommandPath(), len(named), c.UseLine())
+		}
+		name := named[0]
+		if err := store.ValidateName("job", name); err != nil {
+			return usageErr("%v", err)
+		}
+		if !update && (!c.Flags().Changed("schedule") || !c.Flags().Changed("script")) {
+			return usageErr(`cron add needs --schedule and --script, e.g. scriptrun cron add %s --schedule "*/5 * * * *" --script sync.js --tz Europe/Berlin`, name)
+		}
+		if err := f.load(c); err != nil {
+			return err
+		}
+		j := store.Job{Name: name, TimeZone: "UTC", Enabled: !f.disabled, Args: scriptArgs}
+		if !update {
+			if err := f.apply(c, &j); err != nil {
+				return err
+			}
+		}
+		db, _, err := a.open()
+		if err != nil {
+			return err
+		}
+		err = db.Update(func(tx *store.Tx) error {
+			if !update {
+				return tx.CreateJob(j)
+			}
+			cur, err := tx.Job(name)
+			if err != nil {
+				return err
+			}
+			if err := f.apply(c, &cur); err != nil {
+				return err
+			}
+			if dash >= 0 {
+				cur.Args = scriptArgs
+			}
+			j = cur
+			return tx.PutJob(cur)
+		})
+		if err != nil {
+			return storeErr(err)
+		}
+		if err := db.View(func(tx *store.Tx) (err error) { j, err = tx.Job(name); return err }); err != nil {
+			return storeErr(err)
+		}
+		verb := "added"
+		if update {
+			verb = "updated"
+		}
+		next := ""
+		if s, err := cron.ParseSchedule(j.Schedule, j.TimeZone); err == nil && j.Enabled {
+			n := s.Next(time.Now())
+			next = fmt.Sprintf(", next run %s (%s)", n.In(s.Location()).Format(time.RFC3339), relative(n, time.Now()))
+		}
+		state := ""
+		if !j.Enabled {
+			state = " (disabled)"
+		}
+		fmt.Fprintf(a.stdio.Out, "job %s %s%s: %q in %s%s\nscript %s sha256 %s, captured from %s\n",
+			name, verb, state, j.Schedule, j.TimeZone, next, j.ScriptName, j.ScriptSHA256, j.ScriptPath)
+		if localRequire.MatchString(j.Script) {
+			fmt.Fprintf(a.stdio.Err, "warning: %s seems to require() files of its folder; a job runs its captured source, which cannot: bundle them into the script\n", j.ScriptName)
+		}
+		if !db.SchedulerRunning() {
+			fmt.Fprintln(a.stdio.Err, "note: no `scriptrun serve` is running on this home; jobs run only while one is")
+		}
+		return nil
+	}
+	return c
+}
+
+// jobView is what list and show print about a job.
+type jobView struct {
+	Name          string   `json:"name"`
+	Enabled       bool     `json:"enabled"`
+	Schedule      string   `json:"schedule"`
+	TimeZone      string   `json:"timeZone"`
+	Next          string   `json:"next,omitempty"`
+	NextRuns      []string `json:"nextRuns,omitempty"`
+	ScheduleError string   `json:"scheduleError,omitempty"`
+	Overlap       string   `json:"overlap"`
+	Timeout       string   `json:"timeout"`
+	History       int      `json:"history"`
+	Args          []string `json:"args"`
+	ScriptName    string   `json:"scriptName"`
+	ScriptSHA256  string   `json:"scriptSha256"`
+	ScriptPath    string   `json:"scriptPath,omitempty"`
+	// ScriptFile compares the file at ScriptPath with the captured source:
+	// "unchanged", "changed" or "missing".
+	ScriptFile string   `json:"scriptFile"`
+	Script     string   `json:"script,omitempty"` // show only
+	Created    string   `json:"created"`
+	Updated    string   `json:"updated"`
+	LastRun    *runView `json:"lastRun,omitempty"`
+}
+
+func viewJob(st cron.JobStatus) jobView {
+	j := st.Job
+	v := jobView{
+		Name: j.Name, Enabled: j.Enabled, Schedule: j.Schedule, TimeZone: j.TimeZone, Next: stamp(st.Next),
+		ScheduleError: st.ScheduleError, Overlap: string(j.Overlap), Timeout: j.Timeout.String(), History: j.KeepRuns(),
+		Args: j.Args, ScriptName: j.ScriptName, ScriptSHA256: j.ScriptSHA256, ScriptPath: j.ScriptPath,
+		ScriptFile: scriptFileState(j), Created: stamp(j.Created), Updated: stamp(j.Updated),
+	}
+	if v.Args == nil {
+		v.Args = []string{}
+	}
+	if st.Last != nil {
+		r := viewRun(*st.Last)
+		v.LastRun = &r
+	}
+	return v
+}
+
+// scriptFileState compares the job's source file with what was captured.
+func scriptFileState(j store.Job) string {
+	if j.ScriptPath == "" {
+		return ""
+	}
+	b, err := os.ReadFile(j.ScriptPath)
+	switch {
+	case err != nil:
+		return "missing"
+	case store.ScriptDigest(string(b)) != j.ScriptSHA256:
+		return "changed"
+	}
+	return "unchanged"
+}
+
+// runView is what runs and log print about a run.
+type runView struct {
+	ID           uint64 `json:"id"`
+	Job          string `json:"job"`
+	Trigger      string `json:"trigger"`
+	Status       string `json:"status"`
+	Scheduled    string `json:"scheduled,omitempty"`
+	Created      string `json:"created"`
+	Started      string `json:"started,omitempty"`
+	Finished     string `json:"finished,omitempty"`
+	Duration     string `json:"duration,omitempty"`
+	DurationMs   int64  `json:"durationMs,omitempty"`
+	ScriptSHA256 string `json:"scriptSha256,omitempty"`
+	Error        string `json:"error,omitempty"`
+	Reason       string `json:"reason,omitempty"`
+	Missed       int    `json:"missed,omitempty"`
+	OutputBytes  int64  `json:"outputBytes"`
+	Truncated    bool   `json:"truncated,omitempty"`
+	RunBy        string `json:"runBy,omitempty"`
+	Output       string `json:"output,omitempty"` // log only
+}
+
+func viewRun(r store.Run) runView {
+	v := runView{
+		ID: r.ID, Job: r.Job, Trigger: string(r.Trigger), Status: string(r.Status), Scheduled: stamp(r.Scheduled),
+		Created: stamp(r.Created), Started: stamp(r.Started), Finished: stamp(r.Finished), ScriptSHA256: r.ScriptSHA256,
+		Error: r.Error, Reason: r.Reason, Missed: r.Missed, OutputBytes: r.OutputBytes, Truncated: r.Truncated, RunBy: r.RunBy,
+	}
+	if d := r.Duration(); !r.Finished.IsZero() && !r.Started.IsZero() {
+		v.Duration, v.DurationMs = d.Round(time.Millisecond).String(), d.Milliseconds()
+	}
+	return v
+}
+
+// runSummary says in a few words how a run went.
+func runSummary(r store.Run, now time.Time) string {
+	s := string(r.Status)
+	switch {
+	case !r.Started.IsZero():
+		s += " " + relative(r.Started, now)
+	case !r.Created.IsZero():
+		s += " " + relative(r.Created, now)
+	}
+	return s
+}
+
+func shortSHA(sha string) string {
+	if len(sha) > 12 {
+		return sha[:12]
+	}
+	return sha
+}
+
+func cronListCmd(a *app) *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{Use: "list", Short: "List jobs with their next and last run", Args: noArgs}
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	c.RunE = func(c *cobra.Command, args []string) error {
+		db, _, err := a.open()
+		if err != nil {
+			return err
+		}
+		now := time.Now()
+		list, err := cron.ListJobs(db, now)
+		if err != nil {
+			return storeErr(err)
+		}
+		views := make([]jobView, 0, len(list))
+		for _, st := range list {
+			views = append(views, viewJob(st))
+		}
+		if asJSON {
+			return printJSON(a.stdio.Out, views)
+		}
+		tb := newTable(a.stdio.Out, "NAME", "ENABLED", "SCHEDULE", "ZONE", "NEXT RUN", "LAST RUN", "SCRIPT")
+		for i, st := range list {
+			v := views[i]
+			next := relative(st.Next, now)
+			if v.ScheduleError != "" {
+				next = "invalid schedule"
+			}
+			last := ""
+			if st.Last != nil {
+				last = fmt.Sprintf("#%d %s", st.Last.ID, runSummary(*st.Last, now))
+			}
+			script := v.ScriptName + " " + shortSHA(v.ScriptSHA256)
+			if v.ScriptFile == "changed" || v.ScriptFile == "missing" {
+				script += " (file " + v.ScriptFile + ")"
+			}
+			tb.row(v.Name, strconv.FormatBool(v.Enabled), v.Schedule, v.TimeZone, next, last, script)
+		}
+		if err := tb.flush(); err != nil {
+			return err
+		}
+		if len(list) > 0 && !db.SchedulerRunning() {
+			fmt.Fprintln(a.stdio.Err, "note: no `scriptrun serve` is running on this home; jobs run only while one is")
+		}
+		return nil
+	}
+	return c
+}
+
+func cronShowCmd(a *app) *cobra.Command {
+	var asJSON, source bool
+	c := &cobra.Command{Use: "show NAME [--source]", Short: "Show a job, its next runs, and whether its file changed since it was captured", Args: exactArgs(1, "the job's NAME")}
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON (with the captured script)")
+	c.Flags().BoolVar(&source, "source", false, "print the captured script that runs")
+	c.RunE = func(c *cobra.Command, args []string) error {
+		db, _, err := a.open()
+		if err != nil {
+			return err
+		}
+		now := time.Now()
+		list, err := cron.ListJobs(db, now)
+		if err != nil {
+			return storeErr(err)
+		}
+		var st *cron.JobStatus
+		for i := range list {
+			if list[i].Job.Name == args[0] {
+				st = &list[i]
+			}
+		}
+		if st == nil {
+			return configErr("job %q %v: list them with `scriptrun cron list`", args[0], store.ErrNotFound)
+		}
+		if source {
+			fmt.Fprint(a.stdio.Out, st.Job.Script)
+			return nil
+		}
+		v := viewJob(*st)
+		var loc *time.Location
+		if s, err := cron.ParseSchedule(st.Job.Schedule, st.Job.TimeZone); err == nil {
+			loc = s.Location()
+			for t, i := now, 0; i < 3 && st.Job.Enabled; i++ {
+				if t = s.Next(t); t.IsZero() {
+					break
+				}
+				v.NextRuns = append(v.NextRuns, t.In(loc).Format(time.RFC3339))
+			}
+		}
+		if asJSON {
+			v.Script = st.Job.Script
+			return printJSON(a.stdio.Out, v)
+		}
+		next := strings.Join(v.NextRuns, ", ")
+		if next != "" {
+			next += " (" + relative(st.Next, now) + ")"
+		}
+		last := ""
+		if st.Last != nil {
+			last = fmt.Sprintf("#%d %s", st.Last.ID, runSummary(*st.Last, now))
+		}
+		scriptArgs := "(none)"
+		if len(st.Job.Args) > 0 {
+			quoted := make([]string, len(st.Job.Args))
+			for i, arg := range st.Job.Args {
+				quoted[i] = strconv.Quote(arg)
+			}
+			scriptArgs = strings.Join(quoted, " ")
+		}
+		if err := printFields(a.stdio.Out, [][2]string{
+			{"name", v.Name}, {"enabled", strconv.FormatBool(v.Enabled)}, {"schedule", v.Schedule}, {"timeZone", v.TimeZone},
+			{"nextRuns", next}, {"scheduleError", v.ScheduleError}, {"overlap", v.Overlap}, {"timeout", v.Timeout},
+			{"history", fmt.Sprintf("last %d runs", v.History)}, {"args", scriptArgs},
+			{"script", v.ScriptName}, {"sha256", v.ScriptSHA256}, {"capturedFrom", v.ScriptPath},
+			{"created", v.Created}, {"updated", v.Updated}, {"lastRun", last},
+		}); err != nil {
+			return err
+		}
+		switch v.ScriptFile {
+		case "changed":
+			fmt.Fprintf(a.stdio.Out, "warning: %s has changed since it was captured; the job still runs the captured version (sha256 %s…). Review the file, then capture it with `scriptrun cron update %s --script %s`\n",
+				v.ScriptPath, shortSHA(v.ScriptSHA256), v.Name, v.ScriptPath)
+		case "missing":
+			fmt.Fprintf(a.stdio.Out, "note: %s is gone; the job runs its captured copy (see it with `scriptrun cron show %s --source`)\n", v.ScriptPath, v.Name)
+		}
+		return nil
+	}
+	return c
+}
+
+func cronRmCmd(a *app) *cobra.Command {
+	c := &cobra.Command{Use: "rm NAME", Short: "Remove a job and its run history (a run in progress is cancelled)", Args: exactArgs(1, "the job's NAME")}
+	c.RunE = func(c *cobra.Command, args []string) error {
+		db, _, err := a.open()
+		if err != nil {
+			return err
+		}
+		if err := db.Update(func(tx *store.Tx) error { return tx.DeleteJob(args[0]) }); err != nil {
+			return storeErr(err)
+		}
+		fmt.Fprintf(a.stdio.Out, "job %s removed\n", args[0])
+		return nil
+	}
+	return c
+}
+
+func cronEnableCmd(a *app, enable bool) *cobra.Command {
+	c := &cobra.Command{Use: "enable NAME", Short: "Enable a job (runs missed while it was disabled are not counted)", Args: exactArgs(1, "the job's NAME")}
+	if !enable {
+		c.Use, c.Short = "disable NAME", "Disable a job (a run in progress finishes)"
+	}
+	c.RunE = func(c *cobra.Command, args []string) error {
+		db, _, err := a.open()
+		if err != nil {
+			return err
+		}
+		var j store.Job
+		if err := db.Update(func(tx *store.Tx) (err error) { j, err = tx.SetJobEnabled(args[0], enable); return err }); err != nil {
+			return storeErr(err)
+		}
+		if !enable {
+			fmt.Fprintf(a.stdio.Out, "job %s disabled\n", j.Name)
+			return nil
+		}
+		fmt.Fprintf(a.stdio.Out, "job %s enabled", j.Name)
+		if s, err := cron.ParseSchedule(j.Schedule, j.TimeZone); err == nil {
+			n := s.Next(time.Now())
+			fmt.Fprintf(a.stdio.Out, "; next run %s (%s)", n.In(s.Location()).Format(time.RFC3339), relative(n, time.Now()))
+		}
+		fmt.Fprintln(a.stdio.Out)
+		return nil
+	}
+	return c
+}
+
+func cronRunCmd(a *app) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "run NAME",
+		Short: "Run a job now, through serve if it is up (else here), and print its output",
+		Long: `Runs the job now, like a scheduled run: its captured script, arguments, timeout
+and overlap policy, recorded in its history. When a scriptrun serve is running
+on the home the run happens there; otherwise in this process. Exit codes: 0
+succeeded, 1 failed, skipped or cancelled, 124 timed out, 2 usage or
+configuration error.`,
+		Args: exactArgs(1, "the job's NAME"),
+	}
+	c.RunE = func(c *cobra.Command, args []string) error {
+		db, manager, err := a.open()
+		if err != nil {
+			return err
+		}
+		name := args[0]
+		if err := db.View(func(tx *store.Tx) error { _, err := tx.Job(name); return err }); err != nil {
+			return storeErr(err)
+		}
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		var r store.Run
+		if db.SchedulerRunning() {
+			r, err = cron.RequestRun(ctx, db, name, serveAnswerWait)
+			switch {
+			case errors.Is(err, cron.ErrNoScheduler):
+				fmt.Fprintf(a.stdio.Err, "note: serve did not answer within %s; running %s here\n", serveAnswerWait, name)
+			case err != nil:
+				return failErr(err)
+			default:
+				fmt.Fprintf(a.stdio.Err, "run %d of %s started in serve\n", r.ID, name)
+				if !r.Status.Final() {
+					if r, err = cron.FollowRun(ctx, db, r.ID, 200*time.Millisecond); err != nil {
+						if ctx.Err() != nil {
+							return failErr(fmt.Errorf("stopped waiting; run %d goes on in serve: see `scriptrun cron log %d`", r.ID, r.ID))
+						}
+						return failErr(err)
+					}
+				}
+				return a.reportRun(db, r)
+			}
+		}
+		s := cron.New(cron.Options{DB: db, Signer: manager, RunBy: fmt.Sprintf("scriptrun cron run (pid %d)", os.Getpid())})
+		r, err = s.RunNow(ctx, name)
+		if err != nil {
+			s.Stop(context.Background())
+			return failErr(err)
+		}
+		if !r.Status.Final() {
+			r, err = s.Wait(ctx, r.ID)
+			if ctx.Err() != nil {
+				s.CancelRun(r.ID, "interrupted (Ctrl-C in `scriptrun cron run`)")
+				r, err = s.Wait(context.Background(), r.ID)
+			}
+		}
+		s.Stop(context.Background())
+		if err != nil {
+			return storeErr(err)
+		}
+		return a.reportRun(db, r)
+	}
+	return c
+}
+
+// reportRun prints a finished run's output and says how it ended; the exit
+// code follows its status.
+func (a *app) reportRun(db *store.DB, r store.Run) error {
+	var out []byte
+	if err := db.View(func(tx *store.Tx) (err error) { out, err = tx.RunOutput(r.ID); return err }); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return storeErr(err)
+	}
+	a.stdio.Out.Write(out)
+	what := fmt.Sprintf("run %d of %s", r.ID, r.Job)
+	switch r.Status {
+	case store.RunSucceeded:
+		fmt.Fprintf(a.stdio.Err, "%s succeeded in %s\n", what, r.Duration().Round(time.Millisecond))
+		return nil
+	case store.RunTimedOut:
+		return &exitError{code: exitTimeout, err: fmt.Errorf("%s %s", what, r.Error)}
+	case store.RunFailed:
+		return failErr(fmt.Errorf("%s failed: %s", what, r.Error))
+	}
+	return failErr(fmt.Errorf("%s was %s: %s", what, r.Status, r.Reason))
+}
+
+func cronRunsCmd(a *app) *cobra.Command {
+	var asJSON bool
+	var limit int
+	c := &cobra.Command{Use: "runs NAME [--limit 20]", Short: "List a job's runs, newest first", Args: exactArgs(1, "the job's NAME")}
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	c.Flags().IntVar(&limit, "limit", 20, "show at most this many (0: all kept)")
+	c.RunE = func(c *cobra.Command, args []string) error {
+		if limit < 0 {
+			return usageErr("--limit %d: give 0 (all) or more", limit)
+		}
+		db, _, err := a.open()
+		if err != nil {
+			return err
+		}
+		var runs []store.Run
+		if err := db.View(func(tx *store.Tx) error {
+			if _, err := tx.Job(args[0]); err != nil {
+				return err
+			}
+			runs, err = tx.Runs(args[0], limit)
+			return err
+		}); err != nil {
+			return storeErr(err)
+		}
+		if asJSON {
+			views := make([]runView, 0, len(runs))
+			for _, r := range runs {
+				views = append(views, viewRun(r))
+			}
+			return printJSON(a.stdio.Out, views)
+		}
+		now := time.Now()
+		tb := newTable(a.stdio.Out, "RUN", "STATUS", "TRIGGER", "DUE", "STARTED", "DURATION", "NOTE")
+		for _, r := range runs {
+			v := viewRun(r)
+			note := r.Error
+			if note == "" {
+				note = r.Reason
+			}
+			tb.row(strconv.FormatUint(r.ID, 10), v.Status, v.Trigger, v.Scheduled, relative(r.Started, now), v.Duration, oneLine(note, 70))
+		}
+		return tb.flush()
+	}
+	return c
+}
+
+func cronLogCmd(a *app) *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{Use: "log RUN_ID", Short: "Show a run: how it went, its output and its error", Args: exactArgs(1, "the RUN_ID (see `scriptrun cron runs NAME`)")}
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	c.RunE = func(c *cobra.Command, args []string) error {
+		id, err := strconv.ParseUint(strings.TrimPrefix(args[0], "#"), 10, 64)
+		if err != nil || id == 0 {
+			return usageErr("RUN_ID %q is not a run number: see `scriptrun cron runs NAME`", args[0])
+		}
+		db, _, err := a.open()
+		if err != nil {
+			return err
+		}
+		var r store.Run
+		var out []byte
+		if err := db.View(func(tx *store.Tx) (err error) {
+			if r, err = tx.Run(id); err != nil {
+				return err
+			}
+			out, err = tx.RunOutput(id)
+			return err
+		}); err != nil {
+			return storeErr(err)
+		}
+		v := viewRun(r)
+		if asJSON {
+			v.Output = string(out)
+			return printJSON(a.stdio.Out, v)
+		}
+		missed := ""
+		if r.Missed > 0 {
+			missed = strconv.Itoa(r.Missed)
+		}
+		if err := printFields(a.stdio.Out, [][2]string{
+			{"run", strconv.FormatUint(r.ID, 10)}, {"job", r.Job}, {"status", v.Status}, {"trigger", v.Trigger},
+			{"due", v.Scheduled}, {"started", v.Started}, {"finished", v.Finished}, {"duration", v.Duration},
+			{"sha256", v.ScriptSHA256}, {"runBy", v.RunBy}, {"reason", v.Reason}, {"missed", missed},
+		}); err != nil {
+			return err
+		}
+		if len(out) > 0 {
+			fmt.Fprintln(a.stdio.Out, "--- output ---")
+			a.stdio.Out.Write(out)
+			if out[len(out)-1] != '\n' {
+				fmt.Fprintln(a.stdio.Out)
+			}
+		}
+		if r.Error != "" {
+			fmt.Fprintln(a.stdio.Out, "--- error ---")
+			fmt.Fprintln(a.stdio.Out, r.Error)
+		}
+		return nil
+	}
+	return c
+}

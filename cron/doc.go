@@ -1,0 +1,51 @@
+// Package cron runs the store's jobs on their schedules: a Scheduler lives
+// in `scriptrun serve`, fires jobs with gocron, runs each in a fresh
+// JavaScript runtime with the job's timeout and the token manager as its
+// signer, and records every run (status, timing, error with the JavaScript
+// stack, output capped at 1 MiB) in a history bounded per job. It also keeps
+// idle tokens alive and counts what happens for Prometheus (Metrics).
+//
+// # What runs
+//
+// A job runs the source captured when it was added or updated (store.Job),
+// never a file read at run time, so it runs exactly what its admin reviewed
+// and its SHA-256 says what that is. Such a script cannot require() files of
+// its own folder (only "url" and "console"): bundle helpers into the script.
+//
+// # When
+//
+// Schedule is the only definition of due times (see its documentation for
+// daylight saving time and @every); gocron fires at the times it returns,
+// from a scheduler in UTC with the zones inside the schedules. Each run is
+// recorded when it is triggered (queued, running or skipped) and again when
+// it ends; records of runs due on the same moment share one commit.
+//
+// Overlap policies act within the scheduler: skip (a run still going means
+// the new one is recorded as skipped), queue (the new one waits; at most one
+// waits, others are skipped) and replace (the running one is cancelled and
+// recorded as cancelled, then the new one starts). Across processes a job
+// runs in one place at a time (a lock file per job): a trigger that finds it
+// running elsewhere, e.g. in a `scriptrun cron run`, is recorded as skipped.
+//
+// # Changes, restarts, shutdown
+//
+// Other processes change jobs in the store; every change moves a version
+// counter that the scheduler reads every PollInterval (one read of about a
+// tenth of a millisecond), reloading jobs only when it moved. A run request
+// from `scriptrun cron run` travels the same way (RequestRun).
+//
+// On Start, runs that were due while no scheduler was running are recorded
+// as one skipped run with the count of missed runs, not replayed; the next
+// run is the next due time. Runs left queued or running by a process that
+// died are recorded as cancelled. Stop stops firing, cancels queued runs,
+// lets running ones finish for the grace period, then cancels them; all of
+// them end recorded.
+//
+// # Caveats
+//
+//   - One scheduler per home: Start fails with ErrSchedulerRunning while
+//     another process holds the scheduler lock.
+//   - Run timeouts use real time even when Options.Clock is fake.
+//   - Deleting a job deletes its history; bbolt reuses the freed pages but
+//     does not shrink the file.
+package cron

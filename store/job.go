@@ -1,0 +1,544 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Cron jobs, their runs and the scheduler's bookkeeping live in buckets that
+// are created on first write, so databases made before cron existed need no
+// migration; a read of a missing bucket sees nothing.
+var (
+	bucketCron         = []byte("cron")         // keyCronVersion
+	bucketCronJobs     = []byte("cronjobs")     // name -> jobRecord
+	bucketCronState    = []byte("cronstate")    // name -> JobState
+	bucketCronRuns     = []byte("cronruns")     // BE run id -> Run
+	bucketCronJobRuns  = []byte("cronjobruns")  // name \x00 BE run id -> nothing: a job's runs in order
+	bucketCronOutput   = []byte("cronoutput")   // BE run id -> captured output
+	bucketCronActive   = []byte("cronactive")   // BE run id -> job name: runs queued or running
+	bucketCronRequests = []byte("cronrequests") // BE request id -> RunRequest
+	keyCronVersion     = []byte("version")
+)
+
+// Overlap says what happens when a job is due while its previous run is
+// still going.
+type Overlap string
+
+// Overlap policies.
+const (
+	OverlapSkip    Overlap = "skip"    // the new run is recorded as skipped (default)
+	OverlapQueue   Overlap = "queue"   // the new run waits for the running one; at most one waits
+	OverlapReplace Overlap = "replace" // the running one is cancelled and the new one starts
+)
+
+// Limits and defaults of a job.
+const (
+	DefaultJobTimeout = 5 * time.Minute
+	MaxJobTimeout     = 24 * time.Hour
+	DefaultRunHistory = 100
+	MaxRunHistory     = 10000
+	MaxScriptBytes    = 1 << 20
+	MaxJobArgs        = 64
+	MaxJobArgBytes    = 4096
+	maxScheduleLen    = 200
+)
+
+// Job is a script on a schedule. Its script is the source captured when the
+// job was added or updated, not a path read at run time: a job runs exactly
+// what its admin reviewed, whose SHA-256 ScriptSHA256 shows, even if the file
+// changes or disappears. ScriptPath only says where the source came from.
+type Job struct {
+	Name string `json:"name"`
+	// Schedule is the cron spec: 5 fields, 6 with seconds first, or a
+	// descriptor (@hourly, @daily, @every 10m). Package cron parses it.
+	Schedule string `json:"schedule"`
+	// TimeZone is the IANA zone the schedule is read in ("" is stored as UTC).
+	TimeZone string `json:"timeZone"`
+	// Script is the captured source; ScriptName is its name in stack traces.
+	Script       string `json:"script"`
+	ScriptName   string `json:"scriptName"`
+	ScriptPath   string `json:"scriptPath,omitempty"`
+	ScriptSHA256 string `json:"scriptSha256"` // set by PutJob from Script
+	// Args is the script's args global.
+	Args    []string      `json:"args,omitempty"`
+	Timeout time.Duration `json:"timeout"`
+	Overlap Overlap       `json:"overlap"`
+	// History is how many runs are kept (0 means DefaultRunHistory).
+	History int       `json:"history,omitempty"`
+	Enabled bool      `json:"enabled"`
+	Created time.Time `json:"created"`
+	Updated time.Time `json:"updated"`
+	// Activated is when the job last started counting its schedule: when it
+	// was created, enabled, or its schedule or time zone changed. Runs due
+	// before it are not "missed".
+	Activated time.Time `json:"activated"`
+}
+
+// KeepRuns is the number of runs kept for the job.
+func (j Job) KeepRuns() int {
+	if j.History <= 0 {
+		return DefaultRunHistory
+	}
+	return j.History
+}
+
+// ScriptDigest returns the hex SHA-256 of a script's source, as shown for a
+// job so that an admin can tell what will run.
+func ScriptDigest(src string) string {
+	sum := sha256.Sum256([]byte(src))
+	return hex.EncodeToString(sum[:])
+}
+
+// Validate checks the fields of j that do not need a schedule parser (package
+// cron checks the schedule itself), naming the first field that is wrong.
+func (j Job) Validate() error {
+	if err := ValidateName("job", j.Name); err != nil {
+		return err
+	}
+	switch s := strings.TrimSpace(j.Schedule); {
+	case s == "":
+		return errors.New(`job schedule is empty: give a cron spec such as "*/5 * * * *", "@hourly" or "@every 10m"`)
+	case len(j.Schedule) > maxScheduleLen:
+		return fmt.Errorf("job schedule is %d characters long: at most %d", len(j.Schedule), maxScheduleLen)
+	}
+	if _, err := LoadZone(j.TimeZone); err != nil {
+		return err
+	}
+	switch {
+	case strings.TrimSpace(j.Script) == "":
+		return fmt.Errorf("job %q has an empty script", j.Name)
+	case len(j.Script) > MaxScriptBytes:
+		return fmt.Errorf("job %q: script is %d bytes: at most %d", j.Name, len(j.Script), MaxScriptBytes)
+	case !utf8.ValidString(j.Script):
+		return fmt.Errorf("job %q: script is not valid UTF-8 text", j.Name)
+	}
+	if n := j.ScriptName; n == "" || len(n) > 255 || filepath.Base(n) != n || strings.ContainsAny(n, "\x00\n") || n == "." || n == ".." {
+		return fmt.Errorf("job %q: script name %q is not a file name (e.g. sync.js)", j.Name, n)
+	}
+	if j.Timeout <= 0 || j.Timeout > MaxJobTimeout {
+		return fmt.Errorf("job timeout %s is not valid: give a positive duration up to %s, e.g. 5m", j.Timeout, MaxJobTimeout)
+	}
+	switch j.Overlap {
+	case OverlapSkip, OverlapQueue, OverlapReplace:
+	default:
+		return fmt.Errorf("job overlap policy %q is not valid: use skip, queue or replace", j.Overlap)
+	}
+	if j.History < 0 || j.History > MaxRunHistory {
+		return fmt.Errorf("job history %d is not valid: keep 1 to %d runs (0 means %d)", j.History, MaxRunHistory, DefaultRunHistory)
+	}
+	if len(j.Args) > MaxJobArgs {
+		return fmt.Errorf("job %q has %d arguments: at most %d", j.Name, len(j.Args), MaxJobArgs)
+	}
+	for i, a := range j.Args {
+		if len(a) > MaxJobArgBytes || !utf8.ValidString(a) {
+			return fmt.Errorf("job %q: argument %d is not UTF-8 text of at most %d bytes", j.Name, i+1, MaxJobArgBytes)
+		}
+	}
+	return nil
+}
+
+// LoadZone loads an IANA time zone for a job; "" is UTC. "Local" is refused:
+// it would mean different zones for the CLI that wrote the job and the
+// server that runs it.
+func LoadZone(name string) (*time.Location, error) {
+	if name == "" {
+		return time.UTC, nil
+	}
+	if name == "Local" || strings.ContainsAny(name, " \t\n\x00") || len(name) > 64 {
+		return nil, fmt.Errorf("time zone %q is not valid: give an IANA name such as Europe/Berlin, America/New_York or UTC", name)
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, fmt.Errorf("time zone %q is unknown: give an IANA name such as Europe/Berlin, America/New_York or UTC", name)
+	}
+	return loc, nil
+}
+
+type jobRecord struct {
+	Job
+}
+
+// JobState is what the scheduler remembers of a job between restarts.
+type JobState struct {
+	// LastScheduled is the latest due time the scheduler has dealt with (run,
+	// skipped or recorded as missed). Runs due after it and before now were
+	// missed while no scheduler was running.
+	LastScheduled time.Time `json:"lastScheduled,omitzero"`
+}
+
+// cronBucket returns a cron bucket, creating it in a writable transaction;
+// in a read-only one a missing bucket is nil and reads see nothing.
+func (tx *Tx) cronBucket(name []byte) (*bolt.Bucket, error) {
+	if b := tx.tx.Bucket(name); b != nil || !tx.tx.Writable() {
+		return b, nil
+	}
+	b, err := tx.tx.CreateBucketIfNotExists(name)
+	if err != nil {
+		return nil, fmt.Errorf("create bucket %s in %s: %w", name, tx.db.path, err)
+	}
+	return b, nil
+}
+
+// CronVersion is a counter that every change to jobs (and every run request)
+// increases, so a scheduler in another process can notice changes with one
+// cheap read.
+func (tx *Tx) CronVersion() uint64 {
+	b := tx.tx.Bucket(bucketCron)
+	if b == nil {
+		return 0
+	}
+	if v := b.Get(keyCronVersion); len(v) == 8 {
+		return binary.BigEndian.Uint64(v)
+	}
+	return 0
+}
+
+func (tx *Tx) bumpCronVersion() error {
+	b, err := tx.cronBucket(bucketCron)
+	if err != nil {
+		return err
+	}
+	return b.Put(keyCronVersion, u64(tx.CronVersion()+1))
+}
+
+// Job returns the named job, or an error wrapping ErrNotFound.
+func (tx *Tx) Job(name string) (Job, error) {
+	b, _ := tx.cronBucket(bucketCronJobs)
+	var v []byte
+	if b != nil {
+		v = b.Get([]byte(name))
+	}
+	if v == nil {
+		return Job{}, fmt.Errorf("job %q %w: list them with `scriptrun cron list`", name, ErrNotFound)
+	}
+	return tx.decodeJob(name, v)
+}
+
+// Jobs returns every job, ordered by name.
+func (tx *Tx) Jobs() ([]Job, error) {
+	b, _ := tx.cronBucket(bucketCronJobs)
+	if b == nil {
+		return nil, nil
+	}
+	var out []Job
+	err := b.ForEach(func(k, v []byte) error {
+		j, err := tx.decodeJob(string(k), v)
+		out = append(out, j)
+		return err
+	})
+	return out, err
+}
+
+func (tx *Tx) decodeJob(name string, v []byte) (Job, error) {
+	var rec jobRecord
+	if err := json.Unmarshal(v, &rec); err != nil || rec.Name != name {
+		return Job{}, fmt.Errorf("%w: job %q record in %s is unreadable: remove it with `scriptrun cron rm %s` and add it again", ErrDamaged, name, tx.db.path, name)
+	}
+	return rec.Job, nil
+}
+
+// CreateJob stores a new job; an existing name gives ErrExists.
+func (tx *Tx) CreateJob(j Job) error {
+	if _, err := tx.Job(j.Name); err == nil {
+		return fmt.Errorf("job %q %w: change it with `scriptrun cron update %s`", j.Name, ErrExists, j.Name)
+	}
+	return tx.PutJob(j)
+}
+
+// PutJob validates j and stores it, replacing any job of that name. It fills
+// defaults (UTC, skip), computes ScriptSHA256 from Script, sets Updated,
+// Created when the job is new, and Activated when the job is new, was
+// enabled, or its schedule or time zone changed. Running schedulers see the
+// change through CronVersion.
+func (tx *Tx) PutJob(j Job) error {
+	if j.TimeZone == "" {
+		j.TimeZone = "UTC"
+	}
+	if j.Overlap == "" {
+		j.Overlap = OverlapSkip
+	}
+	if err := j.Validate(); err != nil {
+		return err
+	}
+	j.ScriptSHA256 = ScriptDigest(j.Script)
+	now := tx.db.now().UTC()
+	j.Updated = now
+	if old, err := tx.Job(j.Name); err == nil {
+		j.Created = old.Created
+		j.Activated = old.Activated
+		if (j.Enabled && !old.Enabled) || j.Schedule != old.Schedule || j.TimeZone != old.TimeZone {
+			j.Activated = now
+		}
+	} else if errors.Is(err, ErrNotFound) {
+		j.Created, j.Activated = now, now
+	} else {
+		return err
+	}
+	if _, err := tx.cronBucket(bucketCronJobs); err != nil {
+		return err
+	}
+	if err := tx.put(bucketCronJobs, j.Name, jobRecord{Job: j}); err != nil {
+		return err
+	}
+	return tx.bumpCronVersion()
+}
+
+// SetJobEnabled enables or disables a job.
+func (tx *Tx) SetJobEnabled(name string, enabled bool) (Job, error) {
+	j, err := tx.Job(name)
+	if err != nil {
+		return Job{}, err
+	}
+	j.Enabled = enabled
+	if err := tx.PutJob(j); err != nil {
+		return Job{}, err
+	}
+	return tx.Job(name)
+}
+
+// DeleteJob removes a job with its runs, their output, its state and its
+// pending run requests.
+func (tx *Tx) DeleteJob(name string) error {
+	if _, err := tx.Job(name); err != nil {
+		return err
+	}
+	ids, err := tx.jobRunIDs(name)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if err := tx.deleteRun(name, id); err != nil {
+			return err
+		}
+	}
+	if b, _ := tx.cronBucket(bucketCronState); b != nil {
+		if err := b.Delete([]byte(name)); err != nil {
+			return err
+		}
+	}
+	reqs, err := tx.RunRequests()
+	if err != nil {
+		return err
+	}
+	for _, r := range reqs {
+		if r.Job == name {
+			if err := tx.DeleteRunRequest(r.ID); err != nil && !errors.Is(err, ErrNotFound) {
+				return err
+			}
+		}
+	}
+	if err := tx.tx.Bucket(bucketCronJobs).Delete([]byte(name)); err != nil {
+		return err
+	}
+	return tx.bumpCronVersion()
+}
+
+// JobState returns the scheduler's bookkeeping for a job (zero if none).
+func (tx *Tx) JobState(name string) (JobState, error) {
+	var st JobState
+	b, _ := tx.cronBucket(bucketCronState)
+	if b == nil {
+		return st, nil
+	}
+	v := b.Get([]byte(name))
+	if v == nil {
+		return st, nil
+	}
+	if err := json.Unmarshal(v, &st); err != nil {
+		return JobState{}, fmt.Errorf("%w: state of job %q in %s is unreadable", ErrDamaged, name, tx.db.path)
+	}
+	return st, nil
+}
+
+// noteScheduled advances a job's LastScheduled to t.
+func (tx *Tx) noteScheduled(name string, t time.Time) error {
+	st, err := tx.JobState(name)
+	if err != nil {
+		return err
+	}
+	if !t.After(st.LastScheduled) {
+		return nil
+	}
+	st.LastScheduled = t.UTC()
+	if _, err := tx.cronBucket(bucketCronState); err != nil {
+		return err
+	}
+	return tx.put(bucketCronState, name, st)
+}
+
+// RunRequest asks the scheduler of another process (`scriptrun serve`) to
+// run a job now. The scheduler claims it by filling RunID.
+type RunRequest struct {
+	ID        uint64    `json:"id"`
+	Job       string    `json:"job"`
+	Requested time.Time `json:"requested"`
+	RunID     uint64    `json:"runId,omitempty"` // set when a scheduler claimed it
+	Claimed   time.Time `json:"claimed,omitzero"`
+	Error     string    `json:"error,omitempty"` // why the scheduler could not run it
+}
+
+// RequestRun records a request to run the named job now. The job must exist.
+func (tx *Tx) RequestRun(job string) (RunRequest, error) {
+	if _, err := tx.Job(job); err != nil {
+		return RunRequest{}, err
+	}
+	b, err := tx.cronBucket(bucketCronRequests)
+	if err != nil {
+		return RunRequest{}, err
+	}
+	id, err := b.NextSequence()
+	if err != nil {
+		return RunRequest{}, err
+	}
+	r := RunRequest{ID: id, Job: job, Requested: tx.db.now().UTC()}
+	if err := tx.putRequest(r); err != nil {
+		return RunRequest{}, err
+	}
+	return r, tx.bumpCronVersion()
+}
+
+func (tx *Tx) putRequest(r RunRequest) error {
+	v, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	return tx.tx.Bucket(bucketCronRequests).Put(u64(r.ID), v)
+}
+
+// RunRequest returns one run request, or an error wrapping ErrNotFound.
+func (tx *Tx) RunRequest(id uint64) (RunRequest, error) {
+	b, _ := tx.cronBucket(bucketCronRequests)
+	var v []byte
+	if b != nil {
+		v = b.Get(u64(id))
+	}
+	if v == nil {
+		return RunRequest{}, fmt.Errorf("run request %d %w", id, ErrNotFound)
+	}
+	var r RunRequest
+	if err := json.Unmarshal(v, &r); err != nil {
+		return RunRequest{}, fmt.Errorf("%w: run request %d in %s is unreadable", ErrDamaged, id, tx.db.path)
+	}
+	return r, nil
+}
+
+// RunRequests returns every run request, oldest first.
+func (tx *Tx) RunRequests() ([]RunRequest, error) {
+	b, _ := tx.cronBucket(bucketCronRequests)
+	if b == nil {
+		return nil, nil
+	}
+	var out []RunRequest
+	err := b.ForEach(func(k, v []byte) error {
+		var r RunRequest
+		if err := json.Unmarshal(v, &r); err != nil {
+			return fmt.Errorf("%w: a run request in %s is unreadable", ErrDamaged, tx.db.path)
+		}
+		out = append(out, r)
+		return nil
+	})
+	return out, err
+}
+
+// ClaimRunRequest marks a request as taken by the run runID, or, when runID
+// is 0, as refused for the reason errMsg.
+func (tx *Tx) ClaimRunRequest(id, runID uint64, errMsg string) error {
+	r, err := tx.RunRequest(id)
+	if err != nil {
+		return err
+	}
+	if !r.Claimed.IsZero() {
+		return fmt.Errorf("run request %d was already claimed", id)
+	}
+	r.RunID, r.Error, r.Claimed = runID, errMsg, tx.db.now().UTC()
+	return tx.putRequest(r)
+}
+
+// DeleteRunRequest removes a run request.
+func (tx *Tx) DeleteRunRequest(id uint64) error {
+	if _, err := tx.RunRequest(id); err != nil {
+		return err
+	}
+	return tx.tx.Bucket(bucketCronRequests).Delete(u64(id))
+}
+
+func u64(n uint64) []byte {
+	b := make([]byte, 8)
+	binary.BigEndian.PutUint64(b, n)
+	return b
+}
+
+// ErrBusy reports that a lock is held by someone else.
+var ErrBusy = errors.New("busy")
+
+// LockScheduler takes the home's scheduler lock, which a `scriptrun serve`
+// holds while it schedules jobs, so that jobs run in one process only. It
+// waits up to wait for a holder that is only probing (SchedulerRunning), and
+// fails with an error wrapping ErrBusy when another scheduler holds it.
+func (db *DB) LockScheduler(wait time.Duration) (unlock func(), err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	l, err := lockFile(ctx, db.schedulerLockPath(), true)
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return nil, fmt.Errorf("another scheduler (a `scriptrun serve`) is running on %s: %w", filepath.Dir(db.path), ErrBusy)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("take scheduler lock %s: %w", db.schedulerLockPath(), err)
+	}
+	return l.unlock, nil
+}
+
+// SchedulerRunning reports whether a process holds the scheduler lock.
+func (db *DB) SchedulerRunning() bool {
+	l, err := tryLock(db.schedulerLockPath(), false)
+	if err != nil {
+		return errors.Is(err, ErrBusy)
+	}
+	l.unlock()
+	return false
+}
+
+// TryLockJob takes the named job's run lock without waiting; a job runs in
+// one place at a time across processes (the scheduler in `scriptrun serve`
+// and `scriptrun cron run`). It fails with an error wrapping ErrBusy while
+// another holder has it. The lock dies with its process.
+func (db *DB) TryLockJob(name string) (unlock func(), err error) {
+	if err := ValidateName("job", name); err != nil {
+		return nil, err
+	}
+	l, err := tryLock(filepath.Join(db.lockDir, "cron-"+name+".lock"), true)
+	if err != nil {
+		return nil, fmt.Errorf("job %q run lock: %w", name, err)
+	}
+	return l.unlock, nil
+}
+
+func (db *DB) schedulerLockPath() string {
+	return filepath.Join(db.lockDir, "cron-scheduler.lock")
+}
+
+// tryLock takes a file lock if it is free, else fails with ErrBusy.
+func tryLock(path string, exclusive bool) (*fileLock, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // lockFile tries once before it looks at ctx
+	l, err := lockFile(ctx, path, exclusive)
+	if errors.Is(err, context.Canceled) {
+		return nil, ErrBusy
+	}
+	if err != nil && errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("lock %s: %w (is the home's locks folder gone?)", path, err)
+	}
+	return l, err
+}

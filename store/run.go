@@ -1,0 +1,368 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// RunStatus is where a job's run is in its life. Queued and running are
+// transient; the others are final.
+type RunStatus string
+
+// Run statuses.
+const (
+	RunQueued    RunStatus = "queued"    // waiting for the previous run or a free slot
+	RunRunning   RunStatus = "running"   // the script is running
+	RunSucceeded RunStatus = "succeeded" // the script finished without an uncaught error
+	RunFailed    RunStatus = "failed"    // the script threw, did not compile, or could not start
+	RunTimedOut  RunStatus = "timed_out" // the job's timeout stopped it
+	RunSkipped   RunStatus = "skipped"   // not run: overlap policy, missed while down, or busy elsewhere
+	RunCancelled RunStatus = "cancelled" // stopped by shutdown, replace, removal, or its process died
+)
+
+// Final reports whether a run in status s is over.
+func (s RunStatus) Final() bool {
+	switch s {
+	case RunSucceeded, RunFailed, RunTimedOut, RunSkipped, RunCancelled:
+		return true
+	}
+	return false
+}
+
+func (s RunStatus) valid() bool { return s == RunQueued || s == RunRunning || s.Final() }
+
+// RunTrigger says why a run happened.
+type RunTrigger string
+
+// Run triggers.
+const (
+	TriggerSchedule RunTrigger = "schedule"
+	TriggerManual   RunTrigger = "manual" // `scriptrun cron run`, or "run now" in the console
+)
+
+// MaxRunOutput bounds the output stored with a run; callers cap what they
+// capture well below it (package cron keeps 1 MiB by default).
+const MaxRunOutput = 16 << 20
+
+// Run is one run of a job: its outcome and timing. Its output is stored
+// apart (RunOutput) so that listing runs stays cheap.
+type Run struct {
+	ID      uint64     `json:"id"`
+	Job     string     `json:"job"`
+	Trigger RunTrigger `json:"trigger"`
+	Status  RunStatus  `json:"status"`
+	// Scheduled is when a scheduled run was due; for a record of missed
+	// runs, the last one missed. Zero for manual runs.
+	Scheduled time.Time `json:"scheduled,omitzero"`
+	Created   time.Time `json:"created"`           // when the run was recorded (triggered)
+	Started   time.Time `json:"started,omitzero"`  // when the script started
+	Finished  time.Time `json:"finished,omitzero"` // when the run ended
+	// ScriptSHA256 is the digest of the source that ran (or would have).
+	ScriptSHA256 string `json:"scriptSha256,omitempty"`
+	// Error is what went wrong: the message and the JavaScript stack.
+	Error string `json:"error,omitempty"`
+	// Reason says why a run was skipped or cancelled, in words.
+	Reason string `json:"reason,omitempty"`
+	// Missed counts the scheduled runs this record stands for that did not
+	// happen because no scheduler was running (or it was far too late).
+	Missed int `json:"missed,omitempty"`
+	// OutputBytes is how much the script wrote; more than was kept when
+	// Truncated is set.
+	OutputBytes int64 `json:"outputBytes,omitempty"`
+	Truncated   bool  `json:"truncated,omitempty"`
+	// RunBy names the process that ran it, e.g. "serve (pid 4242)".
+	RunBy string `json:"runBy,omitempty"`
+}
+
+// Duration is how long the script ran; zero until the run has finished.
+func (r Run) Duration() time.Duration {
+	if r.Started.IsZero() || r.Finished.IsZero() {
+		return 0
+	}
+	return r.Finished.Sub(r.Started)
+}
+
+func runIndexKey(job string, id uint64) []byte {
+	k := make([]byte, 0, len(job)+9)
+	k = append(k, job...)
+	k = append(k, 0)
+	return binary.BigEndian.AppendUint64(k, id)
+}
+
+// AddRun records a new run of an existing job with output (nil for none),
+// assigning its ID, and trims the job's history to its last KeepRuns runs
+// (runs still queued or running are never trimmed). A scheduled run advances
+// the job's LastScheduled.
+func (tx *Tx) AddRun(r Run, output []byte) (Run, error) {
+	keep, err := tx.jobKeepRuns(r.Job)
+	if err != nil {
+		return Run{}, err
+	}
+	if err := checkRun(r, output); err != nil {
+		return Run{}, err
+	}
+	b, err := tx.cronBucket(bucketCronRuns)
+	if err != nil {
+		return Run{}, err
+	}
+	if r.ID, err = b.NextSequence(); err != nil {
+		return Run{}, err
+	}
+	if r.Created.IsZero() {
+		r.Created = tx.db.now().UTC()
+	}
+	idx, err := tx.cronBucket(bucketCronJobRuns)
+	if err != nil {
+		return Run{}, err
+	}
+	if err := idx.Put(runIndexKey(r.Job, r.ID), nil); err != nil {
+		return Run{}, err
+	}
+	if err := tx.writeRun(r, output); err != nil {
+		return Run{}, err
+	}
+	return r, tx.trimRuns(r.Job, keep)
+}
+
+// UpdateRun replaces the record of run r.ID (same job) and, when output is
+// not nil, its output. A run removed meanwhile (its job was deleted, or its
+// record trimmed) gives an error wrapping ErrNotFound.
+func (tx *Tx) UpdateRun(r Run, output []byte) error {
+	old, err := tx.Run(r.ID)
+	if err != nil {
+		return err
+	}
+	if old.Job != r.Job {
+		return fmt.Errorf("run %d belongs to job %q, not %q", r.ID, old.Job, r.Job)
+	}
+	if err := checkRun(r, output); err != nil {
+		return err
+	}
+	r.Created = old.Created
+	return tx.writeRun(r, output)
+}
+
+// jobKeepRuns reads only the history setting of a job (not its script).
+func (tx *Tx) jobKeepRuns(name string) (int, error) {
+	b, _ := tx.cronBucket(bucketCronJobs)
+	var v []byte
+	if b != nil {
+		v = b.Get([]byte(name))
+	}
+	if v == nil {
+		return 0, fmt.Errorf("job %q %w: list them with `scriptrun cron list`", name, ErrNotFound)
+	}
+	var rec struct {
+		History int `json:"history"`
+	}
+	if err := json.Unmarshal(v, &rec); err != nil {
+		return 0, fmt.Errorf("%w: job %q record in %s is unreadable", ErrDamaged, name, tx.db.path)
+	}
+	return Job{History: rec.History}.KeepRuns(), nil
+}
+
+func checkRun(r Run, output []byte) error {
+	if err := ValidateName("job", r.Job); err != nil {
+		return err
+	}
+	if !r.Status.valid() {
+		return fmt.Errorf("run status %q is not valid", r.Status)
+	}
+	if r.Trigger != TriggerSchedule && r.Trigger != TriggerManual {
+		return fmt.Errorf("run trigger %q is not valid", r.Trigger)
+	}
+	if len(output) > MaxRunOutput {
+		return fmt.Errorf("run output of %d bytes is over the limit of %d", len(output), MaxRunOutput)
+	}
+	return nil
+}
+
+// writeRun stores the record, its output and its place among active runs.
+func (tx *Tx) writeRun(r Run, output []byte) error {
+	if _, err := tx.cronBucket(bucketCronRuns); err != nil {
+		return err
+	}
+	v, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("encode run %d: %w", r.ID, err)
+	}
+	key := u64(r.ID)
+	if err := tx.tx.Bucket(bucketCronRuns).Put(key, v); err != nil {
+		return err
+	}
+	if output != nil {
+		out, err := tx.cronBucket(bucketCronOutput)
+		if err != nil {
+			return err
+		}
+		if err := out.Put(key, output); err != nil {
+			return err
+		}
+	}
+	active, err := tx.cronBucket(bucketCronActive)
+	if err != nil {
+		return err
+	}
+	if r.Status.Final() {
+		if err := active.Delete(key); err != nil {
+			return err
+		}
+	} else if err := active.Put(key, []byte(r.Job)); err != nil {
+		return err
+	}
+	if r.Trigger == TriggerSchedule && !r.Scheduled.IsZero() {
+		return tx.noteScheduled(r.Job, r.Scheduled)
+	}
+	return nil
+}
+
+// trimRuns deletes a job's oldest finished runs beyond keep.
+func (tx *Tx) trimRuns(job string, keep int) error {
+	ids, err := tx.jobRunIDs(job)
+	if err != nil {
+		return err
+	}
+	extra := len(ids) - keep
+	for _, id := range ids {
+		if extra <= 0 {
+			break
+		}
+		r, err := tx.Run(id)
+		if err == nil && !r.Status.Final() {
+			continue // still going: it will be trimmed after it finished
+		}
+		if err := tx.deleteRun(job, id); err != nil {
+			return err
+		}
+		extra--
+	}
+	return nil
+}
+
+// jobRunIDs returns a job's run IDs, oldest first.
+func (tx *Tx) jobRunIDs(job string) ([]uint64, error) {
+	idx, _ := tx.cronBucket(bucketCronJobRuns)
+	if idx == nil {
+		return nil, nil
+	}
+	prefix := append([]byte(job), 0)
+	var ids []uint64
+	c := idx.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		if len(k) != len(prefix)+8 {
+			return nil, fmt.Errorf("%w: run index of job %q in %s is unreadable", ErrDamaged, job, tx.db.path)
+		}
+		ids = append(ids, binary.BigEndian.Uint64(k[len(prefix):]))
+	}
+	return ids, nil
+}
+
+func (tx *Tx) deleteRun(job string, id uint64) error {
+	key := u64(id)
+	for _, name := range [][]byte{bucketCronRuns, bucketCronOutput, bucketCronActive} {
+		if b := tx.tx.Bucket(name); b != nil {
+			if err := b.Delete(key); err != nil {
+				return err
+			}
+		}
+	}
+	if b := tx.tx.Bucket(bucketCronJobRuns); b != nil {
+		return b.Delete(runIndexKey(job, id))
+	}
+	return nil
+}
+
+// Run returns one run, or an error wrapping ErrNotFound.
+func (tx *Tx) Run(id uint64) (Run, error) {
+	b, _ := tx.cronBucket(bucketCronRuns)
+	var v []byte
+	if b != nil {
+		v = b.Get(u64(id))
+	}
+	if v == nil {
+		return Run{}, fmt.Errorf("run %d %w: list a job's runs with `scriptrun cron runs NAME`", id, ErrNotFound)
+	}
+	var r Run
+	if err := json.Unmarshal(v, &r); err != nil || r.ID != id {
+		return Run{}, fmt.Errorf("%w: run %d in %s is unreadable", ErrDamaged, id, tx.db.path)
+	}
+	return r, nil
+}
+
+// RunOutput returns what a run's script wrote (nil if nothing was stored).
+// The slice is a copy and stays valid after the transaction.
+func (tx *Tx) RunOutput(id uint64) ([]byte, error) {
+	if _, err := tx.Run(id); err != nil {
+		return nil, err
+	}
+	b, _ := tx.cronBucket(bucketCronOutput)
+	if b == nil {
+		return nil, nil
+	}
+	return bytes.Clone(b.Get(u64(id))), nil
+}
+
+// Runs returns a job's runs, newest first, at most limit of them (all when
+// limit <= 0).
+func (tx *Tx) Runs(job string, limit int) ([]Run, error) {
+	idx, _ := tx.cronBucket(bucketCronJobRuns)
+	if idx == nil {
+		return nil, nil
+	}
+	prefix := append([]byte(job), 0)
+	c := idx.Cursor()
+	// The job's keys end before job\x01: find the last of them.
+	k, _ := c.Seek(append([]byte(job), 1))
+	if k == nil {
+		k, _ = c.Last()
+	} else {
+		k, _ = c.Prev()
+	}
+	var out []Run
+	for ; k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Prev() {
+		if limit > 0 && len(out) == limit {
+			break
+		}
+		if len(k) != len(prefix)+8 {
+			return nil, fmt.Errorf("%w: run index of job %q in %s is unreadable", ErrDamaged, job, tx.db.path)
+		}
+		r, err := tx.Run(binary.BigEndian.Uint64(k[len(prefix):]))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// LastRun returns a job's most recent run; ok is false when it has none.
+func (tx *Tx) LastRun(job string) (r Run, ok bool, err error) {
+	runs, err := tx.Runs(job, 1)
+	if err != nil || len(runs) == 0 {
+		return Run{}, false, err
+	}
+	return runs[0], true, nil
+}
+
+// ActiveRuns returns the runs recorded as queued or running, oldest first.
+// After a crash some of them are stale: their process is gone.
+func (tx *Tx) ActiveRuns() ([]Run, error) {
+	b, _ := tx.cronBucket(bucketCronActive)
+	if b == nil {
+		return nil, nil
+	}
+	var out []Run
+	err := b.ForEach(func(k, _ []byte) error {
+		r, err := tx.Run(binary.BigEndian.Uint64(k))
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		out = append(out, r)
+		return err
+	})
+	return out, err
+}
