@@ -28,4 +28,12 @@
 //     the current task may still run; no further timers or callbacks do.
 //   - A Session keeps the context of each evaluation alive until Close, so
 //     work an evaluation started in the background is not cut short.
+//     Cancelling an evaluation (Ctrl-C) also interrupts whatever JavaScript
+//     the loop is running at that moment, background work included.
+//   - A Session rewrites input so that REPL rules hold (session_source.go):
+//     top-level let, const and class become accessors on the global object
+//     (so later input may declare them again; const still refuses
+//     assignment), and input with top-level await runs in an async function
+//     whose var and function declarations are hoisted to the global object.
+//     Stack traces name inputs REPL1, REPL2, … with positions as typed.
 package runtime

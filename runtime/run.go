@@ -42,6 +42,10 @@ type Options struct {
 	// whole process's, so in a process running several scripts it bounds them
 	// together.
 	MaxMemory int64
+	// Folder is a Session's folder: require() and Session.Load read .js and
+	// .json files inside it, as a script's folder. Empty means none.
+	// Script.Run ignores it: a script's folder is the one it was compiled from.
+	Folder string
 }
 
 // maxCallStackSize turns runaway recursion into a RangeError-like failure
@@ -214,8 +218,9 @@ func (e *env) timer(name string, orig goja.Callable, hasDelay bool) func(goja.Fu
 		if len(call.Arguments) > first {
 			extra = append([]goja.Value(nil), call.Arguments[first:]...)
 		}
+		ctx := e.ctx
 		cb := e.vm.ToValue(func(goja.FunctionCall) goja.Value {
-			e.callback(func() error {
+			e.callback(ctx, func() error {
 				_, err := fn(goja.Undefined(), extra...)
 				return err
 			})
@@ -263,10 +268,18 @@ func delayMS(v goja.Value) int64 {
 }
 
 // callback runs JavaScript scheduled by a timer or an Enqueue registration.
-func (e *env) callback(f func() error) {
-	if e.stopped {
+//
+// ctx is the host context of the code that scheduled it: the callback runs
+// with it (so what it starts is cancelled with it), and not at all once it
+// is cancelled — a session's cancelled evaluation does not resume from its
+// timers or requests.
+func (e *env) callback(ctx context.Context, f func() error) {
+	if e.stopped || ctx.Err() != nil {
 		return
 	}
+	prev := e.ctx
+	e.ctx = ctx
+	defer func() { e.ctx = prev }()
 	if err := f(); err != nil {
 		e.fail(err)
 	}
@@ -286,11 +299,12 @@ func (e *env) Enqueue() func(func() error) {
 			e.keepAlive = v
 		}
 	}
+	ctx := e.ctx
 	var once sync.Once
 	return func(cb func() error) {
 		once.Do(func() {
 			e.loop.RunOnLoop(func(*goja.Runtime) {
-				e.callback(cb)
+				e.callback(ctx, cb)
 				e.pending--
 				if e.pending == 0 && e.keepAlive != nil {
 					_, _ = e.clearTimeout(goja.Undefined(), e.keepAlive)
@@ -341,6 +355,9 @@ func (e *env) checkRejections() {
 // fail handles an uncaught error: a run records the first and stops; a
 // session prints it and carries on.
 func (e *env) fail(err error) {
+	if ie := (*goja.InterruptedError)(nil); !e.failFast && errors.As(err, &ie) {
+		return // a session stopping an evaluation (Ctrl-C, timeout): not the script's fault
+	}
 	if _, ok := err.(*ScriptError); !ok {
 		err = e.toError(err)
 	}

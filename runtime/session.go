@@ -4,6 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -11,14 +17,30 @@ import (
 	"github.com/dop251/goja_nodejs/require"
 )
 
+var promiseType = reflect.TypeOf((*goja.Promise)(nil))
+
 // ErrSessionClosed is returned by Eval after Close.
 var ErrSessionClosed = errors.New("runtime: session is closed")
 
-// Session is a long-lived runtime for a REPL: evaluations share globals, and
+// maxFiles is how many evaluations a session remembers the rewriting of, to
+// report positions in the input as it was typed.
+const maxFiles = 200
+
+// Session is a long-lived runtime for a REPL, built from the same runtime,
+// bindings and token handling as Script.Run: evaluations share globals, and
 // timers and requests started by one evaluation keep running after it
 // returns. Uncaught errors in such background work are printed to
-// Options.Stderr instead of ending the session. Sessions have no script
-// folder, so require() only offers "url" and "console".
+// Options.Stderr instead of ending the session.
+//
+// Input follows Node's REPL rather than script rules: top-level await works
+// (`const r = await fetch(u)` leaves r defined for later input), top-level
+// let, const and class may be declared again by later input, an input
+// starting with { is an object literal, promises are awaited, and the
+// globals _ and _error hold the last value and the last error.
+//
+// require() and Load read .js and .json files inside Options.Folder (the
+// REPL's working folder), with the same rules as a script's folder; without
+// a folder only "url" and "console" can be required.
 type Session struct {
 	e        *env
 	ctx      context.Context // cancelled by Close
@@ -28,16 +50,51 @@ type Session struct {
 
 	mu      sync.Mutex // one evaluation at a time
 	closed  bool
+	n       int                       // evaluations so far, to name them REPL1, REPL2, …
 	cancels []context.CancelCauseFunc // of evaluations, whose background work may still run
+
+	// Used on the event loop only.
+	bindings     map[string]*binding   // top-level let, const and class
+	files        map[string]*input     // recent inputs by name, to map positions back
+	fixed        map[*goja.Object]bool // errors whose stack positions were mapped
+	fileOrder    []string
+	last, errVal goja.Value // _ and _error
+	userLast     bool       // the user assigned _ (Node then stops updating it)
+	userErr      bool       // … or _error
+	gopd         goja.Callable
+	names        *namer
+}
+
+// binding is a top-level let, const or class declared by REPL input: an
+// accessor property of the global object, so that later input may declare
+// the name again.
+type binding struct {
+	kind   declKind
+	ready  bool // initialised: before that, reading it throws (the temporal dead zone)
+	value  goja.Value
+	getter *goja.Object
 }
 
 // NewSession starts a runtime and its event loop on a goroutine of its own.
 // Close it when done.
 func NewSession(opts Options) (*Session, error) {
-	e := newEnv(opts, nil, require.NewRegistry(require.WithLoader(noFiles)), false)
+	registry := require.NewRegistry(require.WithLoader(noFiles))
+	var f *folder
+	if opts.Folder != "" {
+		var err error
+		if f, err = newFolder(opts.Folder); err != nil {
+			return nil, err
+		}
+		registry = require.NewRegistry(require.WithLoader(f.load), require.WithPathResolver(f.resolve))
+	}
+	e := newEnv(opts, f, registry, false)
 	ctx, cancel := context.WithCancelCause(context.Background())
 	e.ctx, e.cancel = ctx, cancel
-	s := &Session{e: e, ctx: ctx, cancel: cancel, loopDone: make(chan struct{})}
+	s := &Session{e: e, ctx: ctx, cancel: cancel, loopDone: make(chan struct{}),
+		bindings: map[string]*binding{}, files: map[string]*input{}, fixed: map[*goja.Object]bool{}}
+	// Uncaught errors of background work and console.error name positions
+	// in the input as typed.
+	e.stderr = &positionWriter{s: s, w: e.stderr}
 	ready := make(chan struct{})
 	e.loop.RunOnLoop(func(vm *goja.Runtime) {
 		e.setup(vm)
@@ -46,6 +103,11 @@ func NewSession(opts Options) (*Session, error) {
 				e.then, _ = goja.AssertFunction(proto.Get("then"))
 			}
 		}
+		if object, ok := vm.Get("Object").(*goja.Object); ok {
+			s.gopd, _ = goja.AssertFunction(object.Get("getOwnPropertyDescriptor"))
+		}
+		s.names = newNamer(s)
+		s.defineLast()
 		close(ready)
 	})
 	go func() {
@@ -66,26 +128,90 @@ func NewSession(opts Options) (*Session, error) {
 	}
 }
 
-type evalResult struct {
-	text string
-	err  error
+// newFolder is the folder of a session, as Compile makes a script's.
+func newFolder(dir string) (*folder, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("runtime: folder %s: %w", dir, err)
+	}
+	real, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return nil, fmt.Errorf("runtime: folder %s: %w", dir, unwrapPathError(err))
+	}
+	return &folder{dir: real, alt: abs}, nil
 }
 
-// Eval evaluates src as a script in the session and returns its value
-// formatted for display (strings quoted, objects as JSON-like text). When the
-// value is a promise, Eval waits for it. The value is also stored in the
-// global _. Errors are a *CompileError, a *ScriptError, a *TimeoutError
-// (Options.Timeout per evaluation), or the cancellation of ctx, which
-// interrupts the evaluation and aborts its HTTP requests.
-func (s *Session) Eval(ctx context.Context, src string) (string, error) {
+type evalResult struct {
+	value *Value
+	err   error
+}
+
+// Eval evaluates src, one input of a REPL, and returns its value described
+// for display. When the value is a promise, Eval waits for it. The value
+// becomes the global _; a thrown value becomes _error.
+//
+// Errors are a *CompileError (Incomplete(src) tells whether more input could
+// complete it), a *ScriptError, a *TimeoutError (Options.Timeout per
+// evaluation), or the cancellation of ctx. Cancelling ctx interrupts the
+// JavaScript that is running and aborts the evaluation's HTTP requests; the
+// session stays usable.
+func (s *Session) Eval(ctx context.Context, src string) (*Value, error) {
+	return s.eval(ctx, "", src)
+}
+
+// Load evaluates the file at path in the session, like input typed at the
+// prompt: its top-level declarations become globals. The file must be a .js
+// or .json file inside the session's folder, the rule require() follows;
+// stack traces name it relative to the folder.
+func (s *Session) Load(ctx context.Context, path string) (*Value, error) {
+	f := s.e.folder
+	if f == nil {
+		return nil, fmt.Errorf("runtime: load %s: this session has no folder to load files from", path)
+	}
+	rel := f.resolve(".", path)
+	if !inside(rel) {
+		return nil, fmt.Errorf("load %s: outside the folder %s; only files inside the folder the REPL started in can be loaded, as with require()", path, f.dir)
+	}
+	src, err := f.load(rel)
+	var outside *errOutside
+	switch {
+	case errors.As(err, &outside):
+		return nil, fmt.Errorf("load %s: %v, outside the folder %s; only files inside the folder the REPL started in can be loaded, as with require()", path, outside, f.dir)
+	case errors.Is(err, require.ModuleFileDoesNotExistError):
+		return nil, fmt.Errorf("load %s: no such file in %s", path, f.dir)
+	case err != nil:
+		return nil, fmt.Errorf("load %s: %w", path, unwrapPathError(err))
+	}
+	return s.eval(ctx, filepath.ToSlash(rel), string(src))
+}
+
+// eval runs one input; name is "" for typed input (named REPL1, REPL2, …).
+func (s *Session) eval(ctx context.Context, name, src string) (*Value, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return "", ErrSessionClosed
+		return nil, ErrSessionClosed
 	}
-	prg, err := compileProgram("<repl>", src)
+	if name == "" {
+		s.n++
+		name = "REPL" + strconv.Itoa(s.n)
+	}
+	in, err := prepare(name, src)
 	if err != nil {
-		return "", err
+		var ie *incompleteError
+		if errors.As(err, &ie) {
+			return nil, ie.CompileError
+		}
+		return nil, err
+	}
+	prg, err := compileProgram(name, in.code)
+	if err != nil {
+		var ce *CompileError
+		if errors.As(err, &ce) {
+			ce.Line, ce.Column = in.mapPosition(ce.Line, ce.Column)
+			_, _, ce.Source = position(src, in.offset(ce.Line, ce.Column))
+		}
+		return nil, err
 	}
 	evalCtx, cancelEval := context.WithCancelCause(s.ctx)
 	s.cancels = append(s.cancels, cancelEval)
@@ -97,36 +223,35 @@ func (s *Session) Eval(ctx context.Context, src string) (string, error) {
 		default:
 		}
 	}
-	// started and finished bracket the synchronous part of the evaluation:
-	// only then may a cancellation interrupt the runtime.
-	var syncMu sync.Mutex
-	var started, finished bool
-	var reason error
 	e := s.e
 	e.loop.RunOnLoop(func(vm *goja.Runtime) {
-		syncMu.Lock()
 		if evalCtx.Err() != nil {
-			finished = true
-			syncMu.Unlock()
 			return
 		}
-		started = true
-		syncMu.Unlock()
+		defer func() {
+			// A bug here must not take the session down.
+			if x := recover(); x != nil {
+				deliver(evalResult{err: fmt.Errorf("runtime: internal error while evaluating %s: %v", name, x)})
+			}
+		}()
 		e.ctx = evalCtx
-		v, err := vm.RunProgram(prg)
-		syncMu.Lock()
-		finished = true
-		syncMu.Unlock()
-		vm.ClearInterrupt() // one that arrived after the last instruction
-		var ie *goja.InterruptedError
-		switch {
-		case errors.As(err, &ie):
-			deliver(evalResult{err: context.Cause(evalCtx)})
-		case err != nil:
-			deliver(evalResult{err: e.toError(err)})
-		default:
-			s.await(v, deliver)
+		s.remember(in)
+		if err := s.declare(in); err != nil {
+			deliver(evalResult{err: err})
+			return
 		}
+		v, err := vm.RunProgram(prg)
+		switch {
+		case err == nil && in.async:
+			v, err = s.start(v)
+		case err == nil && in.void:
+			v = goja.Undefined()
+		}
+		if err != nil {
+			deliver(evalResult{err: s.failed(evalCtx, err)})
+			return
+		}
+		s.await(v, deliver)
 	})
 
 	var expired <-chan time.Time
@@ -135,58 +260,351 @@ func (s *Session) Eval(ctx context.Context, src string) (string, error) {
 		defer timer.Stop()
 		expired = timer.C
 	}
+	var reason error
 	select {
 	case r := <-out:
-		return r.text, r.err
+		return r.value, r.err
 	case <-ctx.Done():
 		reason = stopError(ctx)
 	case <-expired:
 		reason = &TimeoutError{Timeout: e.opts.Timeout}
 	case <-s.ctx.Done():
-		reason = ErrSessionClosed
+		return nil, ErrSessionClosed
 	case <-s.loopDone:
-		reason = s.crash
+		return nil, s.crash
 	}
+	s.stop(evalCtx, cancelEval, reason)
+	return nil, reason
+}
+
+// stop ends an evaluation early: it cancels its context (aborting its HTTP
+// requests) and interrupts whatever JavaScript is running — the evaluation,
+// a continuation of it after an await, or background work that keeps the
+// loop busy — so that the loop is free for the next input. The interrupt is
+// cleared by a job queued behind it; JavaScript queued in between (timers of
+// earlier input that are due) is interrupted too.
+func (s *Session) stop(evalCtx context.Context, cancelEval context.CancelCauseFunc, reason error) {
+	e := s.e
 	cancelEval(reason)
-	syncMu.Lock()
-	if started && !finished {
-		e.vm.Interrupt(reason)
-	}
-	syncMu.Unlock()
-	// Background work that runs before the next evaluation must not inherit
-	// the cancelled context.
+	e.vm.Interrupt(reason)
 	e.loop.RunOnLoop(func(*goja.Runtime) {
+		e.vm.ClearInterrupt()
+		// Background work that runs before the next evaluation must not
+		// inherit the cancelled context.
 		if e.ctx == evalCtx {
 			e.ctx = s.ctx
 		}
 	})
-	return "", reason
+}
+
+// failed converts an error of RunProgram (or of starting the async wrapper)
+// into the evaluation's error, recording a thrown value as _error.
+func (s *Session) failed(evalCtx context.Context, err error) error {
+	var ie *goja.InterruptedError
+	if errors.As(err, &ie) {
+		if cause := context.Cause(evalCtx); cause != nil {
+			return cause
+		}
+		return fmt.Errorf("runtime: evaluation interrupted: %v", ie.Value())
+	}
+	// The error is built from the thrown value before setError rewrites the
+	// positions in its stack, so they are mapped exactly once.
+	out := s.fixError(s.e.toError(err))
+	var ex *goja.Exception
+	if errors.As(err, &ex) {
+		s.setError(ex.Value())
+	}
+	return out
+}
+
+// start calls the async wrapper of input that uses top-level await.
+func (s *Session) start(fn goja.Value) (goja.Value, error) {
+	call, ok := goja.AssertFunction(fn)
+	if !ok {
+		return nil, errors.New("runtime: internal error: the async wrapper is not a function")
+	}
+	hoist := s.e.vm.ToValue(func(c goja.FunctionCall) goja.Value {
+		s.defineVar(c.Argument(0).String(), c.Argument(1))
+		return goja.Undefined()
+	})
+	return call(goja.Undefined(), hoist)
 }
 
 // await delivers v, or the outcome of v when it is a promise.
 func (s *Session) await(v goja.Value, deliver func(evalResult)) {
 	e := s.e
 	settle := func(v goja.Value) {
-		_ = e.vm.GlobalObject().Set("_", v)
-		deliver(evalResult{text: e.format.value(v, false)})
+		s.setLast(v)
+		deliver(evalResult{value: s.describe(v)})
 	}
-	if o, ok := v.(*goja.Object); ok && e.then != nil {
-		if _, ok := o.Export().(*goja.Promise); ok {
+	if o, ok := v.(*goja.Object); ok && e.then != nil && o.ExportType() == promiseType {
+		{
 			onFulfilled := e.vm.ToValue(func(call goja.FunctionCall) goja.Value {
 				settle(call.Argument(0))
 				return goja.Undefined()
 			})
 			onRejected := e.vm.ToValue(func(call goja.FunctionCall) goja.Value {
-				deliver(evalResult{err: e.scriptError(call.Argument(0), nil)})
+				err := s.fixError(e.scriptError(call.Argument(0), nil))
+				s.setError(call.Argument(0))
+				deliver(evalResult{err: err})
 				return goja.Undefined()
 			})
 			if _, err := e.then(o, onFulfilled, onRejected); err != nil {
-				deliver(evalResult{err: e.toError(err)})
+				deliver(evalResult{err: s.fixError(e.toError(err))})
 			}
 			return
 		}
 	}
 	settle(v)
+}
+
+// declare defines the top-level declarations of an input before it runs:
+// var names of async input as undefined globals (unless they exist), and
+// let, const and class as bindings in their temporal dead zone. Like a
+// script, it refuses to shadow a global that cannot be redefined, such as
+// undefined or a var.
+func (s *Session) declare(in *input) error {
+	g := s.e.vm.GlobalObject()
+	for _, d := range in.decls {
+		if _, ours := s.bindings[d.name]; ours || d.name == "_" || d.name == "_error" {
+			continue
+		}
+		if desc := s.descriptor(g, d.name); desc != nil && !desc.Get("configurable").ToBoolean() {
+			return &ScriptError{Message: fmt.Sprintf("SyntaxError: Identifier '%s' has already been declared", d.name)}
+		}
+	}
+	for _, name := range in.vars {
+		if s.descriptor(g, name) == nil {
+			_ = g.DefineDataProperty(name, goja.Undefined(), goja.FLAG_TRUE, goja.FLAG_FALSE, goja.FLAG_TRUE)
+		}
+	}
+	for _, d := range in.decls {
+		s.bind(d)
+	}
+	return nil
+}
+
+// bind defines one let, const or class binding as a global accessor.
+func (s *Session) bind(d decl) {
+	vm := s.e.vm
+	switch d.name {
+	case "_":
+		s.userLast = true
+		fmt.Fprintln(s.e.stderr, "Expression assignment to _ now disabled.")
+	case "_error":
+		s.userErr = true
+		fmt.Fprintln(s.e.stderr, "Expression assignment to _error now disabled.")
+	}
+	b := &binding{kind: d.kind, ready: d.ready, value: goja.Undefined()}
+	name := d.name
+	b.getter = vm.ToValue(func(goja.FunctionCall) goja.Value {
+		if !b.ready {
+			panic(s.newError("ReferenceError", fmt.Sprintf("Cannot access '%s' before initialization", name)))
+		}
+		return b.value
+	}).(*goja.Object)
+	setter := vm.ToValue(func(call goja.FunctionCall) goja.Value {
+		if b.kind == declConst && b.ready {
+			panic(s.newError("TypeError", "Assignment to constant variable."))
+		}
+		b.value, b.ready = call.Argument(0), true
+		return goja.Undefined()
+	})
+	s.bindings[name] = b
+	_ = vm.GlobalObject().DefineAccessorProperty(name, b.getter, setter, goja.FLAG_TRUE, goja.FLAG_TRUE)
+}
+
+// defineVar is the hoisting helper of the async wrapper: it makes a
+// function declared at the top level of the input a global.
+func (s *Session) defineVar(name string, v goja.Value) {
+	g := s.e.vm.GlobalObject()
+	delete(s.bindings, name)
+	if err := g.DefineDataProperty(name, v, goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_TRUE); err != nil {
+		_ = g.Set(name, v)
+	}
+}
+
+// descriptor returns Object.getOwnPropertyDescriptor(o, name), or nil.
+func (s *Session) descriptor(o *goja.Object, name string) (desc *goja.Object) {
+	if s.gopd == nil {
+		return nil
+	}
+	if ex := s.e.vm.Try(func() {
+		v, err := s.gopd(goja.Undefined(), o, s.e.vm.ToValue(name))
+		if err == nil {
+			desc, _ = v.(*goja.Object)
+		}
+	}); ex != nil {
+		return nil
+	}
+	return desc
+}
+
+// newError creates an error of the named built-in class (ReferenceError,
+// TypeError), or a plain Error if input replaced that global.
+func (s *Session) newError(class, msg string) goja.Value {
+	if ctor, ok := s.e.vm.Get(class).(*goja.Object); ok {
+		if o, err := s.e.vm.New(ctor, s.e.vm.ToValue(msg)); err == nil {
+			return o
+		}
+	}
+	return s.e.newError(msg)
+}
+
+// defineLast defines _ and _error: accessors that follow the last value and
+// error until the user assigns them, as in Node.
+func (s *Session) defineLast() {
+	vm := s.e.vm
+	g := vm.GlobalObject()
+	define := func(name string, get func() goja.Value, user *bool) {
+		getter := vm.ToValue(func(goja.FunctionCall) goja.Value {
+			if v := get(); v != nil {
+				return v
+			}
+			return goja.Undefined()
+		})
+		setter := vm.ToValue(func(call goja.FunctionCall) goja.Value {
+			*user = true
+			_ = g.DefineDataProperty(name, call.Argument(0), goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_TRUE)
+			fmt.Fprintf(s.e.stderr, "Expression assignment to %s now disabled.\n", name)
+			return goja.Undefined()
+		})
+		_ = g.DefineAccessorProperty(name, getter, setter, goja.FLAG_TRUE, goja.FLAG_FALSE)
+	}
+	define("_", func() goja.Value { return s.last }, &s.userLast)
+	define("_error", func() goja.Value { return s.errVal }, &s.userErr)
+}
+
+func (s *Session) setLast(v goja.Value) {
+	if !s.userLast {
+		s.last = v
+	}
+}
+
+func (s *Session) setError(v goja.Value) {
+	if !s.userErr {
+		s.errVal = v
+	}
+	// The error object's own stack names positions in the input as typed
+	// (once: the same error may be thrown again).
+	if o, ok := v.(*goja.Object); ok && o.ClassName() == "Error" && !s.fixed[o] {
+		if len(s.fixed) >= maxFiles {
+			clear(s.fixed)
+		}
+		s.fixed[o] = true
+		if stack := safeGet(s.e.vm, o, "stack"); stack != "" {
+			if fixed := s.fixPositions(stack); fixed != stack {
+				_ = s.e.vm.Try(func() { _ = o.Set("stack", fixed) })
+			}
+		}
+	}
+}
+
+// remember keeps the rewriting of recent inputs, to map positions back.
+func (s *Session) remember(in *input) {
+	if len(in.edits) == 0 {
+		return
+	}
+	if _, ok := s.files[in.name]; !ok {
+		s.fileOrder = append(s.fileOrder, in.name)
+	}
+	s.files[in.name] = in
+	if len(s.fileOrder) > maxFiles {
+		delete(s.files, s.fileOrder[0])
+		s.fileOrder = s.fileOrder[1:]
+	}
+}
+
+// locationPattern matches file:line:column in messages and stacks.
+var locationPattern = regexp.MustCompile(`([^\s():]+):(\d+):(\d+)`)
+
+// fixPositions rewrites file:line:column of rewritten inputs into positions
+// in the input as typed.
+func (s *Session) fixPositions(text string) string {
+	if len(s.files) == 0 || !strings.Contains(text, ":") {
+		return text
+	}
+	return locationPattern.ReplaceAllStringFunc(text, func(m string) string {
+		sub := locationPattern.FindStringSubmatch(m)
+		in, ok := s.files[sub[1]]
+		if !ok {
+			return m
+		}
+		line, _ := strconv.Atoi(sub[2])
+		col, _ := strconv.Atoi(sub[3])
+		line, col = in.mapPosition(line, col)
+		return sub[1] + ":" + strconv.Itoa(line) + ":" + strconv.Itoa(col)
+	})
+}
+
+// fixError maps the positions in an evaluation's error.
+func (s *Session) fixError(err error) error {
+	var se *ScriptError
+	if errors.As(err, &se) {
+		se.Message = s.fixPositions(se.Message)
+		se.Stack = s.fixPositions(se.Stack)
+	}
+	return err
+}
+
+// positionWriter maps positions in what the session writes to stderr. It is
+// used on the event loop only.
+type positionWriter struct {
+	s *Session
+	w io.Writer
+}
+
+func (p *positionWriter) Write(b []byte) (int, error) {
+	fixed := p.s.fixPositions(string(b))
+	if _, err := io.WriteString(p.w, fixed); err != nil {
+		return 0, err
+	}
+	return len(b), nil
+}
+
+// offset converts a 1-based line and column of code into an offset.
+func offsetIn(text string, line, col int) int {
+	off := 0
+	for l := 1; l < line; l++ {
+		i := strings.IndexByte(text[off:], '\n')
+		if i < 0 {
+			return len(text)
+		}
+		off += i + 1
+	}
+	return min(off+max(col-1, 0), len(text))
+}
+
+// offset converts a line and column of the input as typed into an offset.
+func (in *input) offset(line, col int) int { return offsetIn(in.src, line, col) }
+
+// mapPosition converts a line and column of the compiled code into those of
+// the input as typed. A position inside inserted text maps to where it was
+// inserted.
+func (in *input) mapPosition(line, col int) (int, int) {
+	if len(in.edits) == 0 {
+		return line, col
+	}
+	off := offsetIn(in.code, line, col)
+	delta := 0 // code offset - src offset, before the current edit
+	src := -1
+	for _, e := range sortEdits(in.edits) {
+		start := e.at + delta
+		if off < start {
+			src = off - delta
+			break
+		}
+		if off < start+len(e.ins) {
+			src = e.at
+			break
+		}
+		delta += len(e.ins) - e.del
+	}
+	if src < 0 {
+		src = off - delta
+	}
+	l, c, _ := position(in.src, src)
+	return l, c
 }
 
 // Close stops the session: it cancels evaluations and requests still

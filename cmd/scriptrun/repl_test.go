@@ -1,0 +1,487 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+
+	"github.com/scriptrun/scriptrun/sandbox"
+)
+
+func TestReplPiped(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"n": 7}`))
+	}))
+	defer srv.Close()
+	c := newCLI(t)
+	c.home = filepath.Join(t.TempDir(), "home")
+	c.stdin = "const u = '" + srv.URL + "'\n" +
+		"http.get(u).send().status\n" +
+		"const r = await fetch(u)\n" +
+		"(await r.json()).n\n" +
+		"const total = [1, 2,\n3].reduce((a, b) => a + b)\n" +
+		"total\n"
+	code, out, errs := c.run("repl")
+	if code != 0 || out != "200\n7\n6\n" || errs != "" {
+		t.Errorf("exit %d, stdout %q, stderr %q; want 0 and 200, 7, 6 without prompts", code, out, errs)
+	}
+	if _, err := os.Stat(c.home); !os.IsNotExist(err) {
+		t.Errorf("a REPL that used no token created the home (%v)", err)
+	}
+
+	c.stdin = "1\nnope()\nhttp.get('" + srv.URL + "').apiTokenAuth('none').send()\n'after'\n"
+	code, out, errs = c.run("repl")
+	if code != exitScript || out != "1\n'after'\n" {
+		t.Errorf("exit %d, stdout %q; want 1 and the values of the lines that did not throw", code, out)
+	}
+	for _, want := range []string{"Uncaught ReferenceError: nope is not defined", "TOKEN_NOT_FOUND", "2 of 4 inputs failed"} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errs)
+		}
+	}
+	if strings.Contains(out+errs, "\x1b[") {
+		t.Error("colour in piped output")
+	}
+}
+
+func TestReplUsage(t *testing.T) {
+	c := newCLI(t)
+	for _, args := range [][]string{{"repl", "extra"}, {"repl", "--timeout", "-1s"}, {"repl", "--timeout", "soon"}} {
+		if code, _, errs := c.run(args...); code != exitUsage {
+			t.Errorf("scriptrun %v: exit %d, want %d\n%s", args, code, exitUsage, errs)
+		}
+	}
+	c.stdin = "while (true) {}\n'next'\n"
+	code, out, errs := c.run("repl", "--timeout", "200ms")
+	if code != exitScript || out != "'next'\n" || !strings.Contains(errs, "Timed out after 200ms") {
+		t.Errorf("--timeout: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+}
+
+// .tokens lists names, states and expiry from the home, never secrets;
+// .load and .save work in the current folder.
+func TestReplCommands(t *testing.T) {
+	c := newCLI(t)
+	c.addProvider()
+	c.must("token", "add", "graph-mail", "--provider", "graph", "--base-url", "https://graph.microsoft.com")
+	c.must("token", "add", "crm", "--provider", "graph", "--inactive")
+	dir := t.TempDir()
+	t.Chdir(dir)
+	os.WriteFile(filepath.Join(dir, "helpers.js"), []byte("const base = 'https://graph.microsoft.com/v1.0'\nfunction me() { return base + '/me' }\n"), 0o644)
+	c.stdin = ".tokens\n.load helpers.js\nme()\n.save session.js\n.load ../x.js\n"
+	code, out, errs := c.run("repl")
+	if code != exitScript {
+		t.Errorf("exit %d, want 1 (.load ../x.js failed)\n%s\n%s", code, out, errs)
+	}
+	for _, want := range []string{"graph-mail", "unauthorized", "https://graph.microsoft.com", "crm", "(inactive)", "'https://graph.microsoft.com/v1.0/me'", "Saved 2 inputs to session.js"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out+errs, "client-secret-XYZ-9876") {
+		t.Error(".tokens showed a secret")
+	}
+	if !strings.Contains(errs, "outside the folder") {
+		t.Errorf("stderr: %s", errs)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "session.js")); err != nil || string(b) != "// .load helpers.js\nme()\n" {
+		t.Errorf("session.js: %q %v", b, err)
+	}
+}
+
+// terminal is the far side of a pseudo-terminal: what the program wrote,
+// with waits for expected output instead of sleeps.
+type terminal struct {
+	t    *testing.T
+	ptmx *os.File
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	seen int // the part of buf matched by expect so far
+	done chan struct{}
+}
+
+func newTerminal(t *testing.T, ptmx *os.File) *terminal {
+	term := &terminal{t: t, ptmx: ptmx, done: make(chan struct{})}
+	go func() {
+		defer close(term.done)
+		b := make([]byte, 4096)
+		for {
+			n, err := ptmx.Read(b)
+			term.mu.Lock()
+			term.buf.Write(b[:n])
+			term.mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return term
+}
+
+// controlSequence matches the terminal control sequences liner writes.
+var controlSequence = regexp.MustCompile("\x1b\\[[0-9;?]*[A-Za-z]")
+
+// expect waits until the output after what was matched before contains
+// want (control sequences removed) and returns that output, raw.
+func (term *terminal) expect(want string) string {
+	term.t.Helper()
+	deadline := time.Now().Add(60 * time.Second) // a loaded 2-core CI machine
+	for {
+		term.mu.Lock()
+		raw := term.buf.String()[term.seen:]
+		term.mu.Unlock()
+		plain := controlSequence.ReplaceAllString(raw, "")
+		if i := strings.Index(plain, want); i >= 0 {
+			j := rawEnd(raw, i+len(want))
+			term.mu.Lock()
+			term.seen += j
+			term.mu.Unlock()
+			return raw[:j]
+		}
+		if time.Now().After(deadline) {
+			term.t.Fatalf("waited 60s for %q; the terminal shows:\n%s", want, plain)
+		}
+		select {
+		case <-term.done:
+			term.mu.Lock()
+			raw = term.buf.String()[term.seen:]
+			term.mu.Unlock()
+			if strings.Contains(controlSequence.ReplaceAllString(raw, ""), want) {
+				continue
+			}
+			term.t.Fatalf("the program ended before printing %q; the terminal shows:\n%s", want, controlSequence.ReplaceAllString(raw, ""))
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// leadingSequence matches a control sequence at the start of a string.
+var leadingSequence = regexp.MustCompile("^\x1b\\[[0-9;?]*[A-Za-z]")
+
+// rawEnd returns the length of the prefix of raw that holds its first n
+// characters once control sequences are removed.
+func rawEnd(raw string, n int) int {
+	seen := 0
+	for k := 0; k < len(raw); {
+		if loc := leadingSequence.FindStringIndex(raw[k:]); loc != nil {
+			k += loc[1]
+			continue
+		}
+		k++
+		if seen++; seen >= n {
+			return k
+		}
+	}
+	return len(raw)
+}
+
+func (term *terminal) send(s string) {
+	term.t.Helper()
+	if _, err := term.ptmx.Write([]byte(s)); err != nil {
+		term.t.Fatal(err)
+	}
+}
+
+// authorizedToken registers the sandbox as a provider in home and gets a
+// token called api, bound to baseURL, through the provider's sign-in page,
+// as `token authorize` does for a person.
+func authorizedToken(t *testing.T, home string, srv *sandbox.Server, baseURL string) {
+	t.Helper()
+	run := func(stdin string, args ...string) {
+		t.Helper()
+		if code, out, errs := proc(t, home, stdin, args...); code != 0 {
+			t.Fatalf("scriptrun %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errs)
+		}
+	}
+	run(srv.ClientSecret()+"\n", "provider", "add", "sandbox", "--client-id", srv.ClientID(), "--client-secret-stdin",
+		"--auth-url", srv.AuthURL(), "--token-url", srv.TokenURL(), "--scopes", "read")
+	run("", "token", "add", "api", "--provider", "sandbox", "--base-url", baseURL)
+	cmd := exec.Command(binary(t), "token", "authorize", "api", "--no-browser", "--callback-url", "http://127.0.0.1:0/oauth/callback")
+	cmd.Env = append(os.Environ(), "SCRIPTRUN_HOME="+home)
+	stdout, _ := cmd.StdoutPipe()
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stdout)
+	authURL := ""
+	for sc.Scan() {
+		if line := sc.Text(); strings.HasPrefix(line, srv.AuthURL()+"?") {
+			authURL = line
+			break
+		}
+	}
+	if authURL == "" {
+		cmd.Wait()
+		t.Fatalf("token authorize printed no authorization URL; stderr: %s", errb.String())
+	}
+	if _, err := sandbox.SignIn(context.Background(), authURL, "demo", "demo"); err != nil {
+		t.Fatalf("sign in: %v", err)
+	}
+	io.Copy(io.Discard, stdout)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("token authorize: %v\n%s", err, errb.String())
+	}
+}
+
+// The REPL on a real terminal, end to end: the binary in a pseudo-terminal,
+// a token authorized at a real OAuth2 server, an API behind an httptest
+// server. It types an expression, a multi-line function, a top-level await
+// with the token, completions, a Ctrl-C during a slow request (which the
+// server sees cancelled), .tokens and .exit.
+func TestReplTerminal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	srv, err := sandbox.Start(sandbox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	// The API the token is for: an httptest server in front of the
+	// sandbox's bearer-checking API.
+	target, _ := url.Parse(srv.URL())
+	forward := httputil.NewSingleHostReverseProxy(target)
+	forward.ErrorLog = log.New(io.Discard, "", 0) // the cancelled request is expected
+	var signed atomic.Int32
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") {
+			signed.Add(1)
+		}
+		forward.ServeHTTP(w, r)
+	}))
+	defer api.Close()
+	home := t.TempDir()
+	authorizedToken(t, home, srv, api.URL)
+
+	cmd := exec.Command(binary(t), "repl")
+	cmd.Dir = t.TempDir()
+	cmd.Env = []string{"SCRIPTRUN_HOME=" + home, "TERM=xterm", "HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH")}
+	start := time.Now()
+	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 50, Cols: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ptmx.Close()
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() {
+		select {
+		case <-exited:
+		default:
+			cmd.Process.Kill()
+		}
+	}()
+	term := newTerminal(t, ptmx)
+	term.expect(".help for help")
+	term.expect("> ")
+	t.Logf("first prompt after %v (process start to prompt, on this machine)", time.Since(start).Round(time.Millisecond))
+
+	// An expression, printed in colour.
+	term.send("6 * 7\r")
+	if out := term.expect("42"); !strings.Contains(out, "\x1b[33m42") {
+		t.Errorf("42 not printed in colour: %q", out)
+	}
+	term.expect("> ")
+
+	// A multi-line function: continuation prompts until it is complete.
+	term.send("function greet(name) {\r")
+	term.expect("... ")
+	term.send("  return 'hi ' + name\r")
+	term.expect("... ")
+	term.send("}\r")
+	term.expect("> ")
+	term.send("greet('pty')\r")
+	term.expect("'hi pty'")
+	term.expect("> ")
+
+	// Top-level await with the stored token; the response prints without
+	// the credential.
+	term.send("const r = await fetch('" + api.URL + "/api/me', {apiTokenAuth: 'api'})\r")
+	term.expect("undefined")
+	term.expect("> ")
+	term.send("r\r")
+	out := term.expect(`"user": "demo"`)
+	out += term.expect("> ")
+	plain := controlSequence.ReplaceAllString(out, "")
+	if !strings.Contains(plain, "Response (fetch) 200 OK "+api.URL+"/api/me") || !strings.Contains(plain, "content-type: application/json") {
+		t.Errorf("response printed as:\n%s", plain)
+	}
+	if strings.Contains(strings.ToLower(plain), "authorization") || strings.Contains(plain, "Bearer") {
+		t.Errorf("the printed response shows the credential:\n%s", plain)
+	}
+	if signed.Load() == 0 {
+		t.Error("the API never saw a signed request")
+	}
+
+	// Completion: a property, and a token name inside apiTokenAuth('.
+	term.send("r.statusT\t")
+	term.expect("r.statusText")
+	term.send("\r")
+	term.expect("'OK'")
+	term.expect("> ")
+	term.send("http.get('" + api.URL + "/api/me').apiTokenAuth('a\t")
+	term.expect("apiTokenAuth('api'")
+	term.send(").send().json().user\r")
+	term.expect("'demo'")
+	term.expect("> ")
+
+	// Ctrl-C during a slow request: the REPL survives, the server sees the
+	// request cancelled.
+	before := srv.Stats()
+	term.send("await fetch('" + api.URL + "/api/slow?ms=60000', {apiTokenAuth: 'api'})\r")
+	waitUntil(t, func() bool { return srv.Stats().APICalls > before.APICalls }, "the slow request never reached the server")
+	term.send("\x03")
+	term.expect("Interrupted")
+	term.expect("> ")
+	waitUntil(t, func() bool { return srv.Stats().APICancelled > before.APICancelled }, "the server did not see the slow request cancelled")
+	term.send("'still alive'\r")
+	term.expect("'still alive'")
+	term.expect("> ")
+
+	term.send(".tokens\r")
+	out = term.expect("authorized")
+	out += term.expect("> ")
+	if !strings.Contains(out, "api") || !strings.Contains(out, api.URL) {
+		t.Errorf(".tokens printed:\n%s", controlSequence.ReplaceAllString(out, ""))
+	}
+
+	term.send("const password = 'hunter2'\r")
+	term.expect("> ")
+	term.send(".exit\r")
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("repl exited with %v", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal(".exit did not end the REPL")
+	}
+
+	// The history: private, without the secret.
+	hist := filepath.Join(home, "repl_history")
+	fi, err := os.Stat(hist)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("history mode %v, want 0600", fi.Mode().Perm())
+	}
+	b, _ := os.ReadFile(hist)
+	if !strings.Contains(string(b), "6 * 7\n") || !strings.Contains(string(b), "function greet(name) {\n") {
+		t.Errorf("history lacks what was typed:\n%s", b)
+	}
+	if strings.Contains(string(b), "hunter2") {
+		t.Errorf("history keeps a password:\n%s", b)
+	}
+
+	// The next REPL recalls it: Ctrl-R searches, Up goes back.
+	cmd = exec.Command(binary(t), "repl")
+	cmd.Dir = t.TempDir()
+	cmd.Env = []string{"SCRIPTRUN_HOME=" + home, "TERM=xterm", "NO_COLOR=1", "PATH=" + os.Getenv("PATH")}
+	ptmx2, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 50, Cols: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ptmx2.Close()
+	exited = make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	term = newTerminal(t, ptmx2)
+	term.expect("> ")
+	term.send("\x12")
+	term.expect("reverse-i-search")
+	term.send("6 *")
+	term.expect("6 * 7")
+	term.send("\r")
+	term.expect("42")
+	term.expect("> ")
+	term.send("\x1b[A")
+	term.expect("6 * 7")
+	term.send("\x1b[A")
+	term.expect(".exit")
+	term.send("\r")
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("second repl exited with %v", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("the recalled .exit did not end the REPL")
+	}
+}
+
+// waitUntil polls cond for up to 60 s.
+func waitUntil(t *testing.T, cond func() bool, msg string) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal(msg)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Ctrl-D on an empty line leaves; so does Ctrl-C twice.
+func TestReplTerminalExits(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	for _, keys := range []string{"\x04", "\x03\x03"} {
+		cmd := exec.Command(binary(t), "repl")
+		cmd.Dir = t.TempDir()
+		cmd.Env = []string{"SCRIPTRUN_HOME=" + t.TempDir(), "TERM=xterm", "NO_COLOR=1", "PATH=" + os.Getenv("PATH")}
+		ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 24, Cols: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		term := newTerminal(t, ptmx)
+		term.expect("> ")
+		term.send("1 + 1\r")
+		if out := term.expect("2"); strings.Contains(out, "\x1b[33m") {
+			t.Errorf("NO_COLOR set, but colour printed: %q", out)
+		}
+		term.expect("> ")
+		for i, k := range keys {
+			if i > 0 {
+				// A person presses the key again once the prompt is back:
+				// liner reads keys itself only while it shows the prompt.
+				term.expect("press Ctrl+C again")
+				term.expect("> ")
+				time.Sleep(100 * time.Millisecond)
+			}
+			term.send(string(k))
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		select {
+		case err := <-exited:
+			if err != nil {
+				t.Errorf("%q: exit %v", keys, err)
+			}
+		case <-time.After(60 * time.Second):
+			cmd.Process.Kill()
+			t.Errorf("%q did not end the REPL", keys)
+		}
+		ptmx.Close()
+	}
+}

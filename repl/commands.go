@@ -1,0 +1,199 @@
+package repl
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/scriptrun/scriptrun/runtime"
+)
+
+// command is a dot-command. run returns true to leave the REPL.
+type command struct {
+	name, args, help string
+	run              func(r *repl, ctx context.Context, arg string) bool
+}
+
+// commands are the REPL's dot-commands, in the order .help lists them.
+var commands []command
+
+func init() {
+	commands = []command{
+		{"break", "", "abandon the input being typed over several lines", func(*repl, context.Context, string) bool { return false }},
+		{"clear", "", "start a fresh session: globals, _ and what .save writes are reset", (*repl).clear},
+		{"exit", "", "leave the REPL (also Ctrl-D, or Ctrl-C twice)", func(*repl, context.Context, string) bool { return true }},
+		{"help", "", "show this help", (*repl).help},
+		{"load", "FILE", "run a .js file from this folder in the session (the folder rule of require)", (*repl).load},
+		{"save", "FILE", "write the inputs that ran without error to FILE, as a script", (*repl).save},
+		{"tokens", "", "list the stored tokens: name, state, expiry (never secrets)", (*repl).tokens},
+	}
+}
+
+// parseCommand recognises a dot-command line: a known command name after a
+// dot at the start of the line, then its argument.
+func parseCommand(line string) (command, string, bool) {
+	t := strings.TrimSpace(line)
+	if !strings.HasPrefix(t, ".") {
+		return command{}, "", false
+	}
+	name, arg, _ := strings.Cut(t[1:], " ")
+	for _, c := range commands {
+		if c.name == name {
+			return c, strings.TrimSpace(arg), true
+		}
+	}
+	return command{}, "", false
+}
+
+func (r *repl) help(context.Context, string) bool {
+	var b strings.Builder
+	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+	for _, c := range commands {
+		fmt.Fprintf(tw, ".%s %s\t%s\n", c.name, c.args, c.help)
+	}
+	tw.Flush()
+	b.WriteString(`
+Type JavaScript: results print as they would in Node, and top-level await works:
+  const r = await fetch('https://api.example.com/me', {apiTokenAuth: 'my-token'})
+  http.get('https://api.example.com/me').apiTokenAuth('my-token').send()
+_ holds the last value, _error the last error. A line that is not complete
+(an open bracket, a trailing dot or operator) continues on the next line.
+
+Keys: Tab completes names, properties, request builder methods and token names
+in apiTokenAuth('…'); Up, Down and Ctrl-R search the history; Ctrl-C cancels a
+running evaluation and its HTTP requests, or clears the line; Ctrl-C twice or
+Ctrl-D on an empty line leaves. Lines that look like they hold a secret (a
+bearer token, a password, …) or start with a space are not saved in the history.
+`)
+	fmt.Fprint(r.opts.Out, b.String())
+	return false
+}
+
+// clear replaces the session with a fresh one.
+func (r *repl) clear(context.Context, string) bool {
+	s, err := r.opts.NewSession()
+	if err != nil {
+		r.commandError("Cannot start a new session: " + err.Error())
+		return false
+	}
+	r.sessMu.Lock()
+	old := r.sess
+	r.sess = s
+	r.sessMu.Unlock()
+	old.Close()
+	r.inputs = nil
+	fmt.Fprintln(r.opts.Out, "Cleared: a fresh session.")
+	return false
+}
+
+// load runs a file in the session.
+func (r *repl) load(ctx context.Context, arg string) bool {
+	if arg == "" {
+		r.commandError("Usage: .load FILE (a .js file in this folder)")
+		return false
+	}
+	v, err := r.run(ctx, func(ctx context.Context) (*runtime.Value, error) { return r.session().Load(ctx, arg) })
+	if err == nil {
+		r.inputs = append(r.inputs, "// .load "+arg)
+	}
+	r.show(v, err)
+	return false
+}
+
+// save writes the inputs that ran without error.
+func (r *repl) save(_ context.Context, arg string) bool {
+	if arg == "" {
+		r.commandError("Usage: .save FILE")
+		return false
+	}
+	path := arg
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(r.opts.Folder, path)
+	}
+	content := strings.Join(r.inputs, "\n")
+	if content != "" {
+		content += "\n"
+	}
+	// 0600: what was typed may include data the user would not share.
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		r.commandError("Cannot save: " + err.Error())
+		return false
+	}
+	fmt.Fprintf(r.opts.Out, "Saved %d inputs to %s\n", len(r.inputs), arg)
+	return false
+}
+
+// tokens lists the stored tokens.
+func (r *repl) tokens(ctx context.Context, _ string) bool {
+	if r.opts.Tokens == nil {
+		fmt.Fprintln(r.opts.Out, "No token store.")
+		return false
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	list, err := r.opts.Tokens(ctx)
+	if err != nil {
+		r.commandError("Cannot list tokens: " + err.Error())
+		return false
+	}
+	if len(list) == 0 {
+		fmt.Fprintln(r.opts.Out, "No tokens yet: add one with `scriptrun token add NAME --provider P`, then `scriptrun token authorize NAME`.")
+		return false
+	}
+	now := r.opts.Now()
+	tw := tabwriter.NewWriter(r.opts.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tSTATE\tEXPIRES\tBASE URL\tLAST MESSAGE")
+	for _, t := range list {
+		state := t.State
+		if !t.Active {
+			state += " (inactive)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.Name, state, dash(expiry(t.Expires, now)), dash(t.BaseURL), dash(oneLine(t.LastMessage, 60)))
+	}
+	tw.Flush()
+	return false
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func oneLine(s string, max int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > max {
+		return s[:max] + "…"
+	}
+	return s
+}
+
+// expiry says when a token expires in words: "in 42m", "3h ago".
+func expiry(t, now time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	d := t.Sub(now)
+	word, suffix := "in ", ""
+	if d < 0 {
+		d, word, suffix = -d, "expired ", " ago"
+	}
+	switch {
+	case d < time.Minute:
+		d = d.Round(time.Second)
+	case d < time.Hour:
+		d = d.Round(time.Minute)
+	default:
+		d = d.Round(time.Hour)
+	}
+	s := strings.TrimSuffix(strings.TrimSuffix(d.String(), "0s"), "0m")
+	if s == "" {
+		s = "0s"
+	}
+	return word + s + suffix
+}
