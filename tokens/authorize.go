@@ -76,7 +76,7 @@ func (m *Manager) Complete(ctx context.Context, a *Authorization, q url.Values) 
 	if code := q.Get("error"); code != "" {
 		msg := "authorization failed: provider answered " + clean(code, 64)
 		if d := q.Get("error_description"); d != "" {
-			msg += ": " + clean(d, 200)
+			msg += ": " + clean(redact(d, q.Get("code"), a.verifier), 200)
 		}
 		return m.authorizeFailed(name, newError(CodeAuthorizeFailed, name, nil, "token %q: %s", name, msg))
 	}
@@ -109,7 +109,7 @@ func (m *Manager) Complete(ctx context.Context, a *Authorization, q url.Values) 
 		return cfg.Exchange(ctx, code, opts...)
 	})
 	if err != nil {
-		return m.authorizeFailed(name, newError(CodeAuthorizeFailed, name, err, "token %q: authorization failed: exchanging the code: %s", name, describe(err)))
+		return m.authorizeFailed(name, newError(CodeAuthorizeFailed, name, err, "token %q: authorization failed: exchanging the code: %s", name, describe(err, code, a.verifier, p.ClientSecret)))
 	}
 	e, err := m.save(name, set, "authorized", true)
 	if err != nil {

@@ -175,7 +175,23 @@ func (c *capture) RoundTrip(req *http.Request) (*http.Response, error) {
 // describe turns a token-endpoint failure into words safe to store in
 // lastMessage and show anyone: the provider's error code and description,
 // or the HTTP status, or the kind of network failure; never a response body.
-func describe(err error) string {
+// Any of secrets the provider echoed back is masked.
+func describe(err error, secrets ...string) string {
+	return redact(describeRaw(err), secrets...)
+}
+
+// redact masks every occurrence of the given secrets in s. A provider's
+// error text is the provider's to write, and some echo what they were sent.
+func redact(s string, secrets ...string) string {
+	for _, secret := range secrets {
+		if len(secret) >= 4 {
+			s = strings.ReplaceAll(s, secret, "••••")
+		}
+	}
+	return s
+}
+
+func describeRaw(err error) string {
 	var re *oauth2.RetrieveError
 	switch {
 	case errors.As(err, &re):

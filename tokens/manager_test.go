@@ -563,7 +563,9 @@ func TestMessagesCarryNoSecrets(t *testing.T) {
 		r.ParseForm()
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(400)
-		fmt.Fprintf(w, `{"error":"invalid_grant","error_description":"bad token %s"}`, "x")
+		// A provider that echoes what it was sent: the message must not repeat it.
+		user, pass, _ := r.BasicAuth()
+		fmt.Fprintf(w, `{"error":"invalid_grant","error_description":"bad token %s for %s:%s"}`, r.PostForm.Get("refresh_token"), user, pass)
 		return true
 	})
 	e.clock.Add(2 * time.Hour)

@@ -124,7 +124,7 @@ func (m *Manager) refreshLocked(ctx context.Context, name string, force bool, re
 		if isInvalidGrant(err) {
 			code = CodeReauthRequired
 		}
-		what := describe(err)
+		what := describe(err, t.Secret.RefreshToken, t.Secret.AccessToken, p.ClientSecret)
 		terr := newError(code, name, err, "token %q could not be refreshed: %s", name, what)
 		kind := error(nil)
 		if code == CodeReauthRequired {
