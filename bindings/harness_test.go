@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -334,6 +335,17 @@ func newServer(t testing.TB) *server {
 	mux.HandleFunc("/redirect", func(w http.ResponseWriter, r *http.Request) {
 		s.record(r)
 		http.Redirect(w, r, r.URL.Query().Get("to"), http.StatusFound)
+	})
+	mux.HandleFunc("/reset", func(w http.ResponseWriter, r *http.Request) {
+		// Close the connection with a TCP reset, mid-request.
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			return
+		}
+		if tc, ok := conn.(*net.TCPConn); ok {
+			tc.SetLinger(0)
+		}
+		conn.Close()
 	})
 	s.Server = httptest.NewServer(mux)
 	t.Cleanup(s.Close)

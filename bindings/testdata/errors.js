@@ -1,5 +1,10 @@
 // Bad arguments give BAD_REQUEST with useful messages; bad JSON gives BAD_JSON.
 (async () => {
+  // A connection reset by the server is a NETWORK error, for every way of sending.
+  assertThrows(() => http.get(BASE + '/reset').send(), 'NETWORK', 'GET ' + BASE + '/reset', 'reset: send');
+  await assertRejects(http.get(BASE + '/reset').sendAsync(), 'NETWORK', 'closed', 'reset: sendAsync');
+  await assertRejects(fetch(BASE + '/reset'), 'NETWORK', 'closed', 'reset: fetch');
+
   const cases = [
     [() => http.get(), 'http.get(url): url must be a string or a URL object, got undefined'],
     [() => http.get(42), 'got number'],
