@@ -265,3 +265,44 @@ func TestDemo(t *testing.T) {
 		t.Error("demo output shows the client secret")
 	}
 }
+
+// Concurrent CLI edits of different fields of one token, from separate
+// processes, all survive: each update reads and writes inside one
+// transaction.
+func TestConcurrentCLIEditsLoseNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	home := t.TempDir()
+	proc(t, home, "", "provider", "add", "p", "--client-id", "x", "--auth-url", "https://a.example.com/a", "--token-url", "https://a.example.com/t")
+	proc(t, home, "", "token", "add", "tk", "--provider", "p")
+	edits := [][]string{
+		{"token", "update", "tk", "--prompt", "consent"},
+		{"token", "update", "tk", "--scopes", "Mail.Read Mail.Send"},
+		{"token", "update", "tk", "--base-url", "https://graph.microsoft.com"},
+		{"token", "update", "tk", "--active", "false"},
+		{"provider", "update", "p", "--description", "edited concurrently"},
+		{"provider", "update", "p", "--scopes", "openid"},
+	}
+	var wg sync.WaitGroup
+	for _, args := range edits {
+		wg.Go(func() {
+			if code, out, errs := proc(t, home, "", args...); code != 0 {
+				t.Errorf("%v: exit %d\n%s%s", args, code, out, errs)
+			}
+		})
+	}
+	wg.Wait()
+	var tv tokenView
+	_, out, _ := proc(t, home, "", "token", "show", "tk", "--json")
+	json.Unmarshal([]byte(out), &tv)
+	if tv.Prompt != "consent" || tv.Scopes != "Mail.Read Mail.Send" || tv.BaseURL != "https://graph.microsoft.com" || tv.Active {
+		t.Errorf("token after concurrent edits: %+v; an update was lost", tv)
+	}
+	var pv providerView
+	_, out, _ = proc(t, home, "", "provider", "show", "p", "--json")
+	json.Unmarshal([]byte(out), &pv)
+	if pv.Description != "edited concurrently" || pv.Scopes != "openid" {
+		t.Errorf("provider after concurrent edits: %+v; an update was lost", pv)
+	}
+}
