@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/scriptrun/scriptrun/store"
 )
 
 // cli runs scriptrun in-process with a fresh home (unless env sets one) and
@@ -289,5 +291,43 @@ func TestProviderFromTemplate(t *testing.T) {
 		if !strings.Contains(list, want) {
 			t.Errorf("provider templates lacks %q", want)
 		}
+	}
+}
+
+func TestDoctor(t *testing.T) {
+	c := newCLI(t)
+	// Not yet a home: a warning, not a failure.
+	c.home = filepath.Join(t.TempDir(), "new")
+	if code, out, _ := c.run("doctor", "--offline"); code != 0 || !strings.Contains(out, "does not exist yet") {
+		t.Errorf("doctor on a new home: exit %d\n%s", code, out)
+	}
+	c.addProvider()
+	c.must("token", "add", "mail", "--provider", "graph")
+	out := c.must("doctor", "--offline")
+	for _, want := range []string{"passes bbolt's consistency check", "token mail: not authorized yet", "scriptrun token authorize mail", "no base URL"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("doctor output lacks %q:\n%s", want, out)
+		}
+	}
+	// A token that needs reauthorization is a failure with the fix.
+	db := openHome(t, c.home)
+	db.Update(func(tx *store.Tx) error {
+		tk, _ := tx.Token("mail")
+		tk.State, tk.LastMessage = store.StateReauthRequired, "provider answered invalid_grant"
+		return tx.PutToken(tk)
+	})
+	code, out, _ := c.run("doctor", "--offline")
+	if code != exitScript || !strings.Contains(out, "needs a new authorization: provider answered invalid_grant") {
+		t.Errorf("doctor with a token needing reauthorization: exit %d\n%s", code, out)
+	}
+	var fs []finding
+	_, out, _ = c.run("doctor", "--offline", "--json")
+	if err := json.Unmarshal([]byte(out), &fs); err != nil || len(fs) < 4 {
+		t.Errorf("doctor --json: %v\n%s", err, out)
+	}
+	// Online: an unreachable token endpoint is reported.
+	code, out, _ = c.run("doctor")
+	if code != exitScript || !strings.Contains(out, "token endpoint unreachable") && !strings.Contains(out, "token endpoint answers") {
+		t.Errorf("doctor online: exit %d\n%s", code, out)
 	}
 }

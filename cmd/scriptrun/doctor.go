@@ -1,0 +1,277 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/scriptrun/scriptrun/cron"
+	"github.com/scriptrun/scriptrun/store"
+)
+
+// finding is one line of the doctor's report.
+type finding struct {
+	Level   string `json:"level"` // ok, warn, fail
+	Subject string `json:"subject"`
+	What    string `json:"what"`
+	Fix     string `json:"fix,omitempty"`
+}
+
+func newDoctorCmd(a *app) *cobra.Command {
+	var offline, asJSON bool
+	c := &cobra.Command{
+		Use:   "doctor [--offline] [--json]",
+		Short: "Check the home, the key, the database, every provider's endpoints, every token and job",
+		Long: `Checks the home folder's permissions, the master key, the database's
+consistency, each provider's endpoints (reachable; an OAuth discovery document
+if the provider publishes one), each token (state, expiry, last error, base
+URL) and each cron job (schedule, changed script file), and says what to do
+about each problem. Exit code 1 when a check failed.`,
+		Args: noArgs,
+	}
+	c.Flags().BoolVar(&offline, "offline", false, "do not contact providers")
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	c.RunE = func(c *cobra.Command, args []string) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		fs := a.doctor(ctx, offline)
+		failed := 0
+		for _, f := range fs {
+			if f.Level == "fail" {
+				failed++
+			}
+		}
+		if asJSON {
+			if err := printJSON(a.stdio.Out, fs); err != nil {
+				return err
+			}
+		} else {
+			printFindings(a.stdio.Out, fs)
+		}
+		if failed > 0 {
+			return failErr(fmt.Errorf("doctor: %d check(s) failed", failed))
+		}
+		return nil
+	}
+	return c
+}
+
+func printFindings(w io.Writer, fs []finding) {
+	for _, f := range fs {
+		fmt.Fprintf(w, "%-4s  %s: %s\n", f.Level, f.Subject, f.What)
+		if f.Fix != "" {
+			fmt.Fprintf(w, "      → %s\n", f.Fix)
+		}
+	}
+}
+
+func (a *app) doctor(ctx context.Context, offline bool) []finding {
+	var fs []finding
+	add := func(level, subject, what, fix string) { fs = append(fs, finding{level, subject, what, fix}) }
+
+	home, err := a.homeDir()
+	if err != nil {
+		add("fail", "home", err.Error(), "")
+		return fs
+	}
+	info, err := os.Stat(home)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		add("warn", "home", home+" does not exist yet", "it is created on first use, e.g. by `scriptrun provider add`")
+		return fs
+	case err != nil:
+		add("fail", "home", err.Error(), "")
+		return fs
+	case info.Mode().Perm()&0o077 != 0:
+		add("warn", "home", fmt.Sprintf("%s has mode %04o: other users can list it", home, info.Mode().Perm()), "chmod 700 "+home)
+	default:
+		add("ok", "home", home+" (mode 0700)", "")
+	}
+	if a.getenv("SCRIPTRUN_MASTER_KEY") != "" {
+		add("ok", "key", "from SCRIPTRUN_MASTER_KEY", "")
+	} else if info, err := os.Stat(filepath.Join(home, "master.key")); err == nil {
+		if info.Mode().Perm()&0o077 != 0 {
+			add("fail", "key", fmt.Sprintf("master.key has mode %04o: other users can read every secret", info.Mode().Perm()), "chmod 600 "+filepath.Join(home, "master.key"))
+		} else {
+			add("ok", "key", "master.key (mode 0600); back it up with the database", "")
+		}
+	}
+
+	db, _, err := a.open()
+	if err != nil {
+		add("fail", "database", err.Error(), "")
+		return fs
+	}
+	if err := db.Check(); err != nil {
+		add("fail", "database", err.Error(), "move it aside and restore a backup")
+	} else {
+		size := ""
+		if st, err := os.Stat(db.Path()); err == nil {
+			size = fmt.Sprintf(", %d KiB", st.Size()>>10)
+		}
+		add("ok", "database", db.Path()+" passes bbolt's consistency check"+size, "")
+	}
+
+	var providers []store.Provider
+	var tokens []store.Token
+	if err := db.View(func(tx *store.Tx) (err error) {
+		if providers, err = tx.Providers(); err != nil {
+			return err
+		}
+		tokens, err = tx.Tokens()
+		return err
+	}); err != nil {
+		add("fail", "database", err.Error(), "")
+		return fs
+	}
+	fs = append(fs, checkProviders(ctx, providers, offline)...)
+	fs = append(fs, checkTokens(tokens, providers, time.Now())...)
+
+	jobs, err := cron.ListJobs(db, time.Now())
+	if err != nil {
+		add("fail", "cron", err.Error(), "")
+	}
+	for _, j := range jobs {
+		subject := "job " + j.Job.Name
+		switch {
+		case j.ScheduleError != "":
+			add("fail", subject, j.ScheduleError, "scriptrun cron update "+j.Job.Name+" --schedule SPEC")
+		case !j.Job.Enabled:
+			add("warn", subject, "disabled", "scriptrun cron enable "+j.Job.Name)
+		default:
+			add("ok", subject, "next run "+stamp(j.Next), "")
+		}
+		if p := j.Job.ScriptPath; p != "" {
+			if src, err := os.ReadFile(p); err != nil {
+				add("warn", subject, "its script file "+p+" is gone; the captured copy still runs", "")
+			} else if store.ScriptDigest(string(src)) != j.Job.ScriptSHA256 {
+				add("warn", subject, "its script file "+p+" changed since it was captured; the reviewed copy runs", "review it, then: scriptrun cron update "+j.Job.Name+" --script "+p)
+			}
+		}
+		if j.LastFinished != nil && j.LastFinished.Status != store.RunSucceeded {
+			add("warn", subject, fmt.Sprintf("last run %s: %s", j.LastFinished.Status, oneLine(j.LastFinished.Error, 100)), fmt.Sprintf("scriptrun cron log %d", j.LastFinished.ID))
+		}
+	}
+	if len(jobs) > 0 {
+		if cron.Running(db) {
+			add("ok", "cron", "a scriptrun serve is running the schedule", "")
+		} else {
+			add("warn", "cron", "no scriptrun serve is running: jobs are not being run", "start `scriptrun serve`")
+		}
+	}
+	return fs
+}
+
+// checkProviders contacts each provider's endpoints (in parallel, bounded).
+func checkProviders(ctx context.Context, ps []store.Provider, offline bool) []finding {
+	out := make([][]finding, len(ps))
+	var wg sync.WaitGroup
+	client := &http.Client{Timeout: 8 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for i, p := range ps {
+		subject := "provider " + p.Name
+		if p.ClientSecret == "" {
+			out[i] = append(out[i], finding{"warn", subject, "no client secret (public client)", "scriptrun provider update " + p.Name + " --client-secret-stdin, if the provider issued one"})
+		}
+		if offline {
+			continue
+		}
+		wg.Go(func() {
+			for _, ep := range []struct{ what, url string }{{"token endpoint", p.TokenURL}, {"authorization endpoint", p.AuthURL}} {
+				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, ep.url, nil)
+				resp, err := client.Do(req)
+				if err != nil {
+					out[i] = append(out[i], finding{"fail", subject, ep.what + " unreachable: " + unwrapURLError(err), "check the URL with `scriptrun provider show " + p.Name + "` and the network"})
+					continue
+				}
+				resp.Body.Close()
+				out[i] = append(out[i], finding{"ok", subject, fmt.Sprintf("%s answers (HTTP %d)", ep.what, resp.StatusCode), ""})
+			}
+			if d := discovery(ctx, client, p); d != "" {
+				out[i] = append(out[i], finding{"ok", subject, "publishes " + d, ""})
+			}
+		})
+	}
+	wg.Wait()
+	var fs []finding
+	for _, f := range out {
+		fs = append(fs, f...)
+	}
+	return fs
+}
+
+func unwrapURLError(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err.Error()
+	}
+	return err.Error()
+}
+
+// discovery looks for an OAuth/OIDC metadata document beside the token
+// endpoint's host, and returns its URL when one answers.
+func discovery(ctx context.Context, client *http.Client, p store.Provider) string {
+	u, err := url.Parse(p.TokenURL)
+	if err != nil {
+		return ""
+	}
+	for _, path := range []string{"/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"} {
+		d := u.Scheme + "://" + u.Host + path
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, d, nil)
+		resp, err := client.Do(req)
+		if err != nil {
+			return ""
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK && strings.Contains(resp.Header.Get("Content-Type"), "json") {
+			return d
+		}
+	}
+	return ""
+}
+
+func checkTokens(ts []store.Token, ps []store.Provider, now time.Time) []finding {
+	known := map[string]bool{}
+	for _, p := range ps {
+		known[p.Name] = true
+	}
+	var fs []finding
+	for _, t := range ts {
+		subject := "token " + t.Name
+		add := func(level, what, fix string) { fs = append(fs, finding{level, subject, what, fix}) }
+		if t.Provider != "" && !known[t.Provider] {
+			add("fail", "its provider "+t.Provider+" does not exist", "scriptrun token update "+t.Name+" --provider NAME")
+		}
+		switch {
+		case !t.Active:
+			add("warn", "inactive: scripts get TOKEN_INACTIVE", "scriptrun token update "+t.Name+" --active true")
+		case t.State == store.StateReauthRequired:
+			add("fail", "needs a new authorization: "+oneLine(t.LastMessage, 120), "scriptrun token authorize "+t.Name+" (or Get authorization token in the console)")
+		case t.State == store.StateUnauthorized:
+			add("warn", "not authorized yet", "scriptrun token authorize "+t.Name)
+		case !t.Expires.IsZero() && now.After(t.Expires) && t.Secret.RefreshToken == "":
+			add("fail", "expired "+relative(t.Expires, now)+" and has no refresh token", "scriptrun token authorize "+t.Name+"; ask for offline access so it can refresh")
+		case t.RefreshFailures > 0:
+			add("warn", fmt.Sprintf("%d failed refresh(es) in a row: %s", t.RefreshFailures, oneLine(t.LastMessage, 120)), "scriptrun token refresh "+t.Name+" to retry now")
+		default:
+			what := "authorized"
+			if !t.Expires.IsZero() {
+				what += ", access token expires " + relative(t.Expires, now)
+			}
+			add("ok", what, "")
+		}
+		if t.BaseURL == "" {
+			add("warn", "no base URL: scripts may send it to any host", "scriptrun token update "+t.Name+" --base-url https://api.example.com")
+		}
+	}
+	return fs
+}
