@@ -87,8 +87,12 @@ func closedURL(t testing.TB) string {
 
 // testServer answers /delay?ms=N after N ms and holds /slow until the client
 // gives up, reporting that on cancelled.
-func testServer(t testing.TB) (*httptest.Server, chan struct{}) {
+// testServer answers /delay?ms=N after N ms and holds /slow until the client
+// goes away, reporting each /slow arrival and each cancellation it saw, so
+// tests cancel only once a request has really reached the server.
+func testServer(t testing.TB) (*httptest.Server, chan struct{}, chan struct{}) {
 	cancelled := make(chan struct{}, 10)
+	arrived := make(chan struct{}, 10)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/delay":
@@ -96,6 +100,10 @@ func testServer(t testing.TB) (*httptest.Server, chan struct{}) {
 			time.Sleep(time.Duration(ms) * time.Millisecond)
 			fmt.Fprint(w, "done")
 		case "/slow":
+			select {
+			case arrived <- struct{}{}:
+			default:
+			}
 			select {
 			case <-r.Context().Done():
 				cancelled <- struct{}{}
@@ -106,7 +114,7 @@ func testServer(t testing.TB) (*httptest.Server, chan struct{}) {
 		}
 	}))
 	t.Cleanup(srv.Close)
-	return srv, cancelled
+	return srv, cancelled, arrived
 }
 
 func TestCompileErrors(t *testing.T) {
@@ -228,7 +236,7 @@ Promise.allSettled([Promise.reject(3)]).then(() => console.log('ok'));
 }
 
 func TestStop(t *testing.T) {
-	srv, cancelled := testServer(t)
+	srv, cancelled, arrived := testServer(t)
 	tests := []struct {
 		name, src     string
 		timeout       time.Duration
@@ -240,15 +248,18 @@ func TestStop(t *testing.T) {
 		{name: "busy.js", src: "let i = 0;\nwhile (true) { i++; }", timeout: 100 * time.Millisecond, wantTimeout: true, location: "busy.js:"},
 		{name: "catchall.js", src: "while (true) { try { while (true) {} } catch (e) {} finally { continue; } }", timeout: 100 * time.Millisecond, wantTimeout: true},
 		{name: "interval.js", src: "setInterval(() => {}, 1);", timeout: 100 * time.Millisecond, wantTimeout: true},
-		{name: "http.js", src: "http.get(args[0] + '/slow').send();", timeout: 150 * time.Millisecond, wantTimeout: true, wantCancelled: true},
-		{name: "swallow.js", src: "for (;;) { try { http.get(args[0] + '/slow').send(); } catch (e) {} }", timeout: 150 * time.Millisecond, wantTimeout: true, wantCancelled: true},
-		{name: "fetch.js", src: "(async () => { await fetch(args[0] + '/slow'); })();", timeout: 150 * time.Millisecond, wantTimeout: true, wantCancelled: true},
+		{name: "http.js", src: "http.get(args[0] + '/slow').send();", timeout: time.Second, wantTimeout: true, wantCancelled: true},
+		{name: "swallow.js", src: "for (;;) { try { http.get(args[0] + '/slow').send(); } catch (e) {} }", timeout: time.Second, wantTimeout: true, wantCancelled: true},
+		{name: "fetch.js", src: "(async () => { await fetch(args[0] + '/slow'); })();", timeout: time.Second, wantTimeout: true, wantCancelled: true},
 		{name: "deadline.js", src: "while (true) {}", wantTimeout: true, ctx: func() (context.Context, context.CancelFunc) {
 			return context.WithTimeout(context.Background(), 100*time.Millisecond)
 		}},
 		{name: "cancel.js", src: "http.get(args[0] + '/slow').sendAsync();", wantCancelled: true, ctx: func() (context.Context, context.CancelFunc) {
+			for len(arrived) > 0 { // arrivals of earlier cases
+				<-arrived
+			}
 			ctx, cancel := context.WithCancel(context.Background())
-			time.AfterFunc(100*time.Millisecond, cancel)
+			go func() { <-arrived; cancel() }()
 			return ctx, cancel
 		}},
 	}
@@ -407,7 +418,7 @@ func TestRequire(t *testing.T) {
 }
 
 func TestRunWaitsForPendingWork(t *testing.T) {
-	srv, _ := testServer(t)
+	srv, _, _ := testServer(t)
 	s, err := runtime.CompileSource("sendasync.js", fixture(t, "sendasync.js"))
 	if err != nil {
 		t.Fatal(err)

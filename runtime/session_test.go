@@ -123,7 +123,7 @@ func (ev evaluator) fails(src, want string) error {
 }
 
 func TestSession(t *testing.T) {
-	srv, cancelled := testServer(t)
+	srv, cancelled, arrived := testServer(t)
 	var stderr syncBuffer
 	s := newSession(t, runtime.Options{Stderr: &stderr, Args: []string{srv.URL}})
 	ev := evaluator{t, s}
@@ -159,7 +159,7 @@ func TestSession(t *testing.T) {
 
 	// Cancelling aborts the evaluation's request.
 	cctx, cancel := context.WithCancel(ctx)
-	time.AfterFunc(100*time.Millisecond, cancel)
+	go func() { <-arrived; cancel() }()
 	if _, err = s.Eval(cctx, "http.get(args[0] + '/slow').sendAsync()"); !errors.Is(err, context.Canceled) {
 		t.Fatalf("awaiting eval: %v, want context.Canceled", err)
 	}
