@@ -331,3 +331,39 @@ func TestDoctor(t *testing.T) {
 		t.Errorf("doctor online: exit %d\n%s", code, out)
 	}
 }
+
+func TestExportApply(t *testing.T) {
+	c := newCLI(t)
+	c.addProvider()
+	c.must("token", "add", "mail", "--provider", "graph", "--base-url", "https://graph.microsoft.com")
+	dir := t.TempDir()
+	script := filepath.Join(dir, "sync.js")
+	os.WriteFile(script, []byte("console.log('sync')"), 0o600)
+	c.must("cron", "add", "sync", "--schedule", "*/10 * * * *", "--script", script)
+	exported := c.must("export")
+	if strings.Contains(exported, "client-secret-XYZ-9876") || !strings.Contains(exported, "clientSecret: {env:") {
+		t.Errorf("export:\n%s\nwant no secret and a hint to reference one", exported)
+	}
+	file := filepath.Join(dir, "scriptrun.yaml")
+	os.WriteFile(file, []byte(exported), 0o600)
+
+	other := newCLI(t)
+	if out := other.must("apply", "-f", file, "--dry-run"); !strings.Contains(out, "create provider graph") || !strings.Contains(out, "dry run: 3 change(s)") {
+		t.Errorf("apply --dry-run:\n%s", out)
+	}
+	if out := other.must("provider", "list"); strings.Contains(out, "graph") {
+		t.Error("--dry-run created the provider")
+	}
+	other.must("apply", "-f", file)
+	if out := other.must("apply", "-f", file); !strings.Contains(out, "no changes") {
+		t.Errorf("second apply:\n%s", out)
+	}
+	if got := other.must("export"); got != exported {
+		t.Errorf("export after apply differs:\n%s\n---\n%s", exported, got)
+	}
+	os.WriteFile(file, []byte("tokens:\n  - name: t\n    provider: nope\n    prompt: always\n"), 0o600)
+	code, _, errs := other.run("apply", "-f", file)
+	if code != exitUsage || !strings.Contains(errs, "line 2") || !strings.Contains(errs, "nothing was changed") {
+		t.Errorf("a broken file: exit %d, %q", code, errs)
+	}
+}

@@ -1,0 +1,77 @@
+// Package config is scriptrun's declarative configuration: Export writes the
+// providers, token definitions and cron jobs of a store as YAML or JSON
+// (never a secret), and Apply makes a store match such a file — idempotently,
+// in one transaction, after checking the whole file — reading secrets only
+// through references ({env: VAR} or {file: PATH}).
+package config
+
+import (
+	"time"
+)
+
+// File is the document Export writes and Apply reads.
+type File struct {
+	Providers []Provider `yaml:"providers,omitempty" json:"providers,omitempty"`
+	Tokens    []Token    `yaml:"tokens,omitempty" json:"tokens,omitempty"`
+	Jobs      []Job      `yaml:"jobs,omitempty" json:"jobs,omitempty"`
+}
+
+// SecretRef says where Apply reads a secret from; the file never holds the
+// secret itself.
+type SecretRef struct {
+	Env  string `yaml:"env,omitempty" json:"env,omitempty"`
+	File string `yaml:"file,omitempty" json:"file,omitempty"` // relative to the configuration file
+}
+
+// Provider is a provider's configuration. A missing clientSecret leaves the
+// stored secret as it is.
+type Provider struct {
+	Name             string            `yaml:"name" json:"name"`
+	ClientID         string            `yaml:"clientId" json:"clientId"`
+	ClientSecret     *SecretRef        `yaml:"clientSecret,omitempty" json:"clientSecret,omitempty"`
+	GrantType        string            `yaml:"grantType,omitempty" json:"grantType,omitempty"`
+	AuthorizationURL string            `yaml:"authorizationUrl" json:"authorizationUrl"`
+	TokenURL         string            `yaml:"tokenUrl" json:"tokenUrl"`
+	RevocationURL    string            `yaml:"revocationUrl,omitempty" json:"revocationUrl,omitempty"`
+	Scopes           []string          `yaml:"scopes,omitempty" json:"scopes,omitempty"`
+	Description      string            `yaml:"description,omitempty" json:"description,omitempty"`
+	AuthStyle        string            `yaml:"authStyle,omitempty" json:"authStyle,omitempty"`
+	PKCE             *bool             `yaml:"pkce,omitempty" json:"pkce,omitempty"`
+	AuthParams       map[string]string `yaml:"authParams,omitempty" json:"authParams,omitempty"`
+	TokenParams      map[string]string `yaml:"tokenParams,omitempty" json:"tokenParams,omitempty"`
+}
+
+// Token is a token's definition: its settings, not its credentials or state.
+type Token struct {
+	Name     string   `yaml:"name" json:"name"`
+	Type     string   `yaml:"type,omitempty" json:"type,omitempty"`
+	Provider string   `yaml:"provider,omitempty" json:"provider,omitempty"`
+	Prompt   string   `yaml:"prompt,omitempty" json:"prompt,omitempty"`
+	Active   *bool    `yaml:"active,omitempty" json:"active,omitempty"`
+	Scopes   []string `yaml:"scopes,omitempty" json:"scopes,omitempty"`
+	BaseURL  string   `yaml:"baseUrl,omitempty" json:"baseUrl,omitempty"`
+}
+
+// Job is a cron job. Its script is a file (relative to the configuration
+// file) or inline source; Apply captures it as `cron add` does.
+type Job struct {
+	Name     string   `yaml:"name" json:"name"`
+	Schedule string   `yaml:"schedule" json:"schedule"`
+	TimeZone string   `yaml:"timeZone,omitempty" json:"timeZone,omitempty"`
+	Script   string   `yaml:"script,omitempty" json:"script,omitempty"`
+	Source   string   `yaml:"source,omitempty" json:"source,omitempty"`
+	Args     []string `yaml:"args,omitempty" json:"args,omitempty"`
+	Timeout  string   `yaml:"timeout,omitempty" json:"timeout,omitempty"`
+	Overlap  string   `yaml:"overlap,omitempty" json:"overlap,omitempty"`
+	History  int      `yaml:"history,omitempty" json:"history,omitempty"`
+	Enabled  *bool    `yaml:"enabled,omitempty" json:"enabled,omitempty"`
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func durationText(d time.Duration) string {
+	if d == 0 {
+		return ""
+	}
+	return d.String()
+}
