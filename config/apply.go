@@ -18,8 +18,8 @@ import (
 
 // Change is one line of a plan: create, update or delete one object.
 type Change struct {
-	Action string   // "create", "update", "delete"
-	Kind   string   // "provider", "token", "job"
+	Action string // "create", "update", "delete"
+	Kind   string // "provider", "token", "job"
 	Name   string
 	Fields []string // for updates: what changes
 }

@@ -132,7 +132,7 @@ func TestApplyKeepsCredentialsAndPrunes(t *testing.T) {
 func TestApplyRejectsBrokenFilesWhole(t *testing.T) {
 	tests := []struct {
 		name, data, want string
-		line           int
+		line             int
 	}{
 		{"yaml syntax", "providers:\n  - name: x\n    clientId: x\n    scopes: [a, b\n", "not valid YAML", 0}, // the YAML library's own line, which may be off by one
 		{"unknown field", "providers:\n  - name: graph\n    clientID: typo\n", "clientID", 2},

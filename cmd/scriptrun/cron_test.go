@@ -81,7 +81,7 @@ func TestCronLifecycle(t *testing.T) {
 		t.Errorf("second add: exit %d, %q", code, errs)
 	}
 	out = c.must("cron", "list")
-	if !regexp.MustCompile(`hello\s+true\s+\*/5 \* \* \* \*\s+Europe/Berlin\s+in \d+m\s+-\s+hello.js ` + sha[:12]).MatchString(out) {
+	if !regexp.MustCompile(`hello\s+true\s+\*/5 \* \* \* \*\s+Europe/Berlin\s+in \d+[ms]\s+-\s+hello.js ` + sha[:12]).MatchString(out) {
 		t.Errorf("cron list:\n%s", out)
 	}
 	var list []jobView
