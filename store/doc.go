@@ -2,9 +2,12 @@
 // file, with every secret sealed by AES-256-GCM.
 //
 // A record is JSON: its public fields in clear, its secret fields (client
-// secrets, access and refresh tokens, extra token-response fields) in one
-// sealed blob whose additional data names the record, so a sealed blob cannot
-// be moved from one record to another.
+// secrets, access and refresh tokens, extra token-response fields, and the
+// passwords, API keys, bearer tokens and HMAC API tokens and secrets of the
+// other token types) in one sealed blob whose additional data names the
+// record, so a sealed blob cannot be moved from one record to another. Fields
+// are added with omitempty, so records written before a field existed read
+// unchanged.
 //
 // # Several processes, one home
 //

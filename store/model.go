@@ -7,14 +7,24 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
 
 // Grant types a provider may use.
 const (
+	// GrantAuthorizationCode: an admin signs in once ("Get authorization
+	// token"); the token is refreshed with its refresh token.
 	GrantAuthorizationCode = "authorization_code"
+	// GrantClientCredentials: machine to machine, no authorization step; the
+	// client's own credentials fetch a token on first use and again when it
+	// expires.
+	GrantClientCredentials = "client_credentials"
 )
+
+// GrantTypes lists the grant types, in the order forms offer them.
+var GrantTypes = []string{GrantAuthorizationCode, GrantClientCredentials}
 
 // Client authentication styles at the token endpoint. They are explicit: a
 // provider's style is never guessed.
@@ -23,9 +33,22 @@ const (
 	AuthStyleBody   = "body"   // client_secret_post
 )
 
-// Token types.
+// Token types. Every type signs through the same apiTokenAuth('name').
 const (
-	TypeOAuth2 = "oauth2"
+	TypeOAuth2   = "oauth2"    // an access token from a provider, refreshed or re-fetched
+	TypeHMACBody = "hmac-body" // API token + API secret: each request is HMAC-signed (package hmacsig)
+	TypeBasic    = "basic"     // user name + password, sent as HTTP Basic
+	TypeAPIKey   = "api-key"   // a key sent in a named header or query parameter
+	TypeBearer   = "bearer"    // a static bearer token, optionally with an expiry
+)
+
+// Types lists the token types, in the order forms offer them.
+var Types = []string{TypeOAuth2, TypeBasic, TypeAPIKey, TypeBearer, TypeHMACBody}
+
+// HMAC algorithms of hmac-body tokens (hmacsig's names).
+const (
+	HMACSHA256 = "sha256" // the default
+	HMACSHA512 = "sha512"
 )
 
 // State is where an outbound token is in its life.
@@ -33,8 +56,8 @@ type State string
 
 // Token states.
 const (
-	StateUnauthorized   State = "unauthorized"    // never authorized, or revoked
-	StateAuthorized     State = "authorized"      // holds a token set
+	StateUnauthorized   State = "unauthorized"    // never authorized, or revoked; for other types than oauth2: no credential stored
+	StateAuthorized     State = "authorized"      // holds a token set (a complete credential)
 	StateReauthRequired State = "reauth_required" // the provider refused the refresh token
 )
 
@@ -62,14 +85,19 @@ type Provider struct {
 }
 
 // Token is a named outbound credential (Servicely's SystemAPIOutboundToken).
+//
+// Provider, Prompt and Scopes belong to oauth2 tokens; Username to basic;
+// KeyHeader, KeyQuery and KeyPrefix to api-key; HMACAlgorithm to hmac-body.
+// Validate refuses a field of another type. The credential itself is in
+// Secret, whatever the type.
 type Token struct {
 	Name            string    `json:"name"`
 	Type            string    `json:"type"`
-	Provider        string    `json:"provider"`
+	Provider        string    `json:"provider"` // oauth2 only
 	Prompt          string    `json:"prompt,omitempty"`
 	Active          bool      `json:"active"`
 	State           State     `json:"state"`
-	Expires         time.Time `json:"expires,omitzero"` // access-token expiry; zero when the provider gave none
+	Expires         time.Time `json:"expires,omitzero"` // oauth2: access-token expiry, zero when the provider gave none; bearer: when the admin said it expires
 	Scopes          []string  `json:"scopes,omitempty"` // override the provider's when set
 	LastMessage     string    `json:"lastMessage,omitempty"`
 	BaseURL         string    `json:"baseUrl,omitempty"`
@@ -79,23 +107,58 @@ type Token struct {
 	Updated         time.Time `json:"updated"`
 	LastRefreshed   time.Time `json:"lastRefreshed,omitzero"` // when the current token set was obtained
 	LastUsed        time.Time `json:"lastUsed,omitzero"`
-	Secret          Secret    `json:"-"` // sealed at rest
+
+	Username      string `json:"username,omitempty"`      // basic: the user name (not secret)
+	KeyHeader     string `json:"keyHeader,omitempty"`     // api-key: the header that carries the key, or
+	KeyQuery      string `json:"keyQuery,omitempty"`      // api-key: the query parameter that carries it
+	KeyPrefix     string `json:"keyPrefix,omitempty"`     // api-key in a header: text before the key, e.g. "Token "
+	HMACAlgorithm string `json:"hmacAlgorithm,omitempty"` // hmac-body: sha256 or sha512
+
+	Secret Secret `json:"-"` // sealed at rest
 }
 
 // Secret is a token's credential material. It never leaves the process except
-// sealed into the database or as the Authorization header of a request to the
-// token's own host.
+// sealed into the database or as the credential of a request to the token's
+// own host.
 type Secret struct {
-	AccessToken  string                     `json:"accessToken,omitempty"`
+	AccessToken  string                     `json:"accessToken,omitempty"` // oauth2; bearer: the static token
 	RefreshToken string                     `json:"refreshToken,omitempty"`
 	TokenType    string                     `json:"tokenType,omitempty"`
 	Extra        map[string]json.RawMessage `json:"extra,omitempty"` // other token-response fields, e.g. instance_url
+
+	Password  string `json:"password,omitempty"`  // basic
+	APIKey    string `json:"apiKey,omitempty"`    // api-key
+	APIToken  string `json:"apiToken,omitempty"`  // hmac-body: names the key to the receiver
+	APISecret string `json:"apiSecret,omitempty"` // hmac-body: the HMAC key; never sent
 }
 
 // IsZero reports whether s holds no credential.
 func (s Secret) IsZero() bool {
-	return s.AccessToken == "" && s.RefreshToken == "" && s.TokenType == "" && len(s.Extra) == 0
+	return s.AccessToken == "" && s.RefreshToken == "" && s.TokenType == "" && len(s.Extra) == 0 &&
+		s.Password == "" && s.APIKey == "" && s.APIToken == "" && s.APISecret == ""
 }
+
+// Complete reports whether t holds everything its type needs to sign a
+// request. For oauth2 that is an access token; the others hold their
+// credential from the moment an admin stores it.
+func (t Token) Complete() bool {
+	s := t.Secret
+	switch t.Type {
+	case TypeBasic:
+		return s.Password != ""
+	case TypeAPIKey:
+		return s.APIKey != ""
+	case TypeBearer:
+		return s.AccessToken != ""
+	case TypeHMACBody:
+		return s.APIToken != "" && s.APISecret != ""
+	}
+	return s.AccessToken != ""
+}
+
+// Static reports whether t's type has no authorization step and no refresh:
+// an admin stores the credential as it is (basic, api-key, bearer, hmac-body).
+func (t Token) Static() bool { return t.Type != TypeOAuth2 }
 
 // EffectiveScopes returns the token's scopes, else the provider's.
 func (t Token) EffectiveScopes(p Provider) []string {
@@ -124,11 +187,20 @@ func (p Provider) Validate() error {
 	if strings.TrimSpace(p.ClientID) == "" {
 		return errors.New("provider client id is empty: give the client (application) id the provider issued")
 	}
-	if p.GrantType != GrantAuthorizationCode {
-		return fmt.Errorf("provider grant type %q is not supported: use %q", p.GrantType, GrantAuthorizationCode)
-	}
-	if err := checkEndpoint("authorization URL", p.AuthURL, true); err != nil {
-		return err
+	switch p.GrantType {
+	case GrantAuthorizationCode:
+		if err := checkEndpoint("authorization URL", p.AuthURL, true); err != nil {
+			return err
+		}
+	case GrantClientCredentials:
+		// No authorization step: an authorization URL is optional.
+		if p.AuthURL != "" {
+			if err := checkEndpoint("authorization URL", p.AuthURL, true); err != nil {
+				return err
+			}
+		}
+	default:
+		return fmt.Errorf("provider grant type %q is not supported: use %q or %q", p.GrantType, GrantAuthorizationCode, GrantClientCredentials)
 	}
 	if err := checkEndpoint("token URL", p.TokenURL, true); err != nil {
 		return err
@@ -149,19 +221,14 @@ func (p Provider) Validate() error {
 	return nil
 }
 
-// Validate checks the fields of t that do not depend on other records.
+// Validate checks the fields of t that do not depend on other records. Its
+// messages name the field that is wrong and never repeat a secret.
 func (t Token) Validate() error {
 	if err := ValidateName("token", t.Name); err != nil {
 		return err
 	}
-	if t.Type != TypeOAuth2 {
-		return fmt.Errorf("token type %q is not supported: use %q", t.Type, TypeOAuth2)
-	}
-	if err := ValidateName("provider", t.Provider); err != nil {
-		return err
-	}
-	if !validPrompt(t.Prompt) {
-		return fmt.Errorf("token prompt %q is not valid: use one of consent, select_account, login, none, or leave it empty", t.Prompt)
+	if !slices.Contains(Types, t.Type) {
+		return fmt.Errorf("token type %q is not supported: use one of %s", t.Type, strings.Join(Types, ", "))
 	}
 	switch t.State {
 	case StateUnauthorized, StateAuthorized, StateReauthRequired:
@@ -173,10 +240,205 @@ func (t Token) Validate() error {
 			return err
 		}
 	}
-	for _, s := range t.Scopes {
-		if err := checkScope(s); err != nil {
+	if err := t.checkForeignFields(); err != nil {
+		return err
+	}
+	if t.Type == TypeOAuth2 {
+		if err := ValidateName("provider", t.Provider); err != nil {
 			return err
 		}
+		if !validPrompt(t.Prompt) {
+			return fmt.Errorf("token prompt %q is not valid: use one of consent, select_account, login, none, or leave it empty", t.Prompt)
+		}
+		for _, s := range t.Scopes {
+			if err := checkScope(s); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if t.State == StateReauthRequired {
+		return fmt.Errorf("token state %q applies to oauth2 tokens only", t.State)
+	}
+	return t.validateStatic()
+}
+
+// checkForeignFields refuses settings that belong to another token type, so
+// a typo in a command line or form does not pass silently.
+func (t Token) checkForeignFields() error {
+	type field struct {
+		name  string
+		set   bool
+		owner string
+	}
+	s := t.Secret
+	fields := []field{
+		{"provider", t.Provider != "", TypeOAuth2},
+		{"prompt", t.Prompt != "", TypeOAuth2},
+		{"scopes", len(t.Scopes) > 0, TypeOAuth2},
+		{"refresh token", s.RefreshToken != "", TypeOAuth2},
+		{"user name", t.Username != "", TypeBasic},
+		{"password", s.Password != "", TypeBasic},
+		{"key header", t.KeyHeader != "", TypeAPIKey},
+		{"key query parameter", t.KeyQuery != "", TypeAPIKey},
+		{"key prefix", t.KeyPrefix != "", TypeAPIKey},
+		{"API key", s.APIKey != "", TypeAPIKey},
+		{"HMAC algorithm", t.HMACAlgorithm != "", TypeHMACBody},
+		{"API token", s.APIToken != "", TypeHMACBody},
+		{"API secret", s.APISecret != "", TypeHMACBody},
+	}
+	for _, f := range fields {
+		if f.set && f.owner != t.Type {
+			return fmt.Errorf("token %q is of type %s, which has no %s (that belongs to %s tokens)", t.Name, t.Type, f.name, f.owner)
+		}
+	}
+	if t.Type != TypeOAuth2 && t.Type != TypeBearer && s.AccessToken != "" {
+		return fmt.Errorf("token %q is of type %s, which has no access token", t.Name, t.Type)
+	}
+	return nil
+}
+
+// Limits on credential fields: generous for real credentials, small enough
+// to keep records and headers sane.
+const (
+	maxSecretLen = 8 << 10
+	maxNameLen   = 256
+)
+
+func (t Token) validateStatic() error {
+	s := t.Secret
+	switch t.Type {
+	case TypeBasic:
+		if t.Username == "" {
+			return fmt.Errorf("basic token %q needs a user name", t.Name)
+		}
+		if len(t.Username) > maxNameLen || strings.ContainsRune(t.Username, ':') || hasControl(t.Username) {
+			return fmt.Errorf("basic token %q: the user name must have at most %d characters, no ':' and no control characters (RFC 7617)", t.Name, maxNameLen)
+		}
+		if len(s.Password) > maxSecretLen || hasControl(s.Password) {
+			return fmt.Errorf("basic token %q: the password must have at most %d bytes and no control characters (line breaks, tabs)", t.Name, maxSecretLen)
+		}
+	case TypeAPIKey:
+		switch {
+		case t.KeyHeader == "" && t.KeyQuery == "":
+			return fmt.Errorf("api-key token %q needs a header or a query parameter to carry the key (e.g. header X-API-Key)", t.Name)
+		case t.KeyHeader != "" && t.KeyQuery != "":
+			return fmt.Errorf("api-key token %q: give a header or a query parameter for the key, not both", t.Name)
+		case t.KeyHeader != "":
+			if err := checkHeaderName(t.KeyHeader); err != nil {
+				return fmt.Errorf("api-key token %q: %w", t.Name, err)
+			}
+		default:
+			if len(t.KeyQuery) > maxNameLen || strings.ContainsAny(t.KeyQuery, " #&=") || hasControl(t.KeyQuery) {
+				return fmt.Errorf("api-key token %q: query parameter name %q is not valid: at most %d characters, no spaces, '#', '&' or '='", t.Name, t.KeyQuery, maxNameLen)
+			}
+		}
+		if t.KeyPrefix != "" && (t.KeyHeader == "" || len(t.KeyPrefix) > 64 || hasControl(t.KeyPrefix)) {
+			return fmt.Errorf("api-key token %q: a key prefix (such as \"Token \") goes with a header, has at most 64 characters and no control characters", t.Name)
+		}
+		if len(s.APIKey) > maxSecretLen || hasControl(s.APIKey) {
+			return fmt.Errorf("api-key token %q: the key must have at most %d bytes and no control characters (line breaks, tabs)", t.Name, maxSecretLen)
+		}
+	case TypeBearer:
+		if len(s.AccessToken) > maxSecretLen || strings.ContainsAny(s.AccessToken, " ") || hasControl(s.AccessToken) {
+			return fmt.Errorf("bearer token %q: the token must have at most %d bytes, no spaces and no control characters", t.Name, maxSecretLen)
+		}
+	case TypeHMACBody:
+		if t.HMACAlgorithm != HMACSHA256 && t.HMACAlgorithm != HMACSHA512 {
+			return fmt.Errorf("hmac-body token %q: algorithm %q is not supported: use %s or %s", t.Name, t.HMACAlgorithm, HMACSHA256, HMACSHA512)
+		}
+		if s.APIToken != "" && !validAPIToken(s.APIToken) {
+			return fmt.Errorf("hmac-body token %q: the API token must have 1 to 256 characters from A-Z a-z 0-9 . _ ~ + / = -", t.Name)
+		}
+		if len(s.APISecret) > maxSecretLen {
+			return fmt.Errorf("hmac-body token %q: the API secret must have at most %d bytes", t.Name, maxSecretLen)
+		}
+	}
+	return nil
+}
+
+// normalize derives what follows from other fields before a token is
+// stored: a credential type without an authorization step is authorized
+// exactly when its credential is complete, a bearer token's type is Bearer,
+// and hmac-body defaults to SHA-256.
+func (t *Token) normalize() {
+	if !t.Static() {
+		return
+	}
+	t.State = StateUnauthorized
+	if t.Complete() {
+		t.State = StateAuthorized
+	}
+	if t.Type == TypeBearer {
+		t.Secret.TokenType = ""
+		if t.Secret.AccessToken != "" {
+			// Older scriptrun versions sign it as an oauth2 token would.
+			t.Secret.TokenType = "Bearer"
+		}
+	}
+	if t.Type == TypeHMACBody && t.HMACAlgorithm == "" {
+		t.HMACAlgorithm = HMACSHA256
+	}
+}
+
+// ParseExpiry reads an expiry an admin gives a static credential: an RFC
+// 3339 time, or a date (midnight UTC); "" or "never" is none (the zero
+// time). A time that is not after now is refused.
+func ParseExpiry(s string, now time.Time) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if s == "" || strings.EqualFold(s, "never") {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		if t, err = time.Parse(time.DateOnly, s); err != nil {
+			return time.Time{}, fmt.Errorf("expiry %q is not a time: give it like 2027-01-01T00:00:00Z or 2027-01-01 (UTC), or never", s)
+		}
+	}
+	if !t.After(now) {
+		return time.Time{}, fmt.Errorf("expiry %s is already past: give a future time, or never", t.UTC().Format(time.RFC3339))
+	}
+	return t.UTC(), nil
+}
+
+func hasControl(s string) bool {
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
+func validAPIToken(s string) bool {
+	if len(s) == 0 || len(s) > 256 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("._~+/=-", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// reservedHeaders are set by the HTTP client or framing; a key there would
+// break the request or be dropped.
+var reservedHeaders = []string{"host", "content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "trailer", "proxy-connection"}
+
+func checkHeaderName(h string) error {
+	if h == "" || len(h) > 128 {
+		return fmt.Errorf("header name %q is not valid", h)
+	}
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return fmt.Errorf("header name %q is not valid: use letters, digits and '-' (e.g. X-API-Key)", h)
+		}
+	}
+	if slices.Contains(reservedHeaders, strings.ToLower(h)) {
+		return fmt.Errorf("header %s is set by the HTTP client and cannot carry a key", h)
 	}
 	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -179,13 +178,17 @@ func (tx *Tx) CreateToken(t Token) error {
 	return tx.PutToken(t)
 }
 
-// PutToken validates t and stores it, replacing any token of that name. Its
-// provider must exist. It sets Updated, and Created when the record is new.
+// PutToken validates t and stores it, replacing any token of that name. An
+// oauth2 token's provider must exist. It sets Updated, and Created when the
+// record is new. For the types without an authorization step (basic,
+// api-key, bearer, hmac-body) it sets the state from the secret: authorized
+// when the credential is complete, else unauthorized.
 func (tx *Tx) PutToken(t Token) error {
+	t.normalize()
 	if err := t.Validate(); err != nil {
 		return err
 	}
-	if tx.tx.Bucket(bucketProviders).Get([]byte(t.Provider)) == nil {
+	if t.Type == TypeOAuth2 && tx.tx.Bucket(bucketProviders).Get([]byte(t.Provider)) == nil {
 		return fmt.Errorf("token %q: provider %q %w: add it with `scriptrun provider add %s ...`", t.Name, t.Provider, ErrNotFound, t.Provider)
 	}
 	now := tx.db.now().UTC()

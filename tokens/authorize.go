@@ -38,8 +38,14 @@ func (m *Manager) Authorize(name, redirectURI string) (*Authorization, error) {
 	if err != nil {
 		return nil, err
 	}
+	if t.Static() {
+		return nil, newError(CodeUnsupportedGrant, name, nil, "token %q is of type %s, which has no authorization step: store its credential with `scriptrun token update %s %s`", name, t.Type, name, CredentialFlags(t.Type))
+	}
 	if p == nil {
 		return nil, newError(CodeProviderNotFound, name, nil, "token %q: its provider %q does not exist: add it with `scriptrun provider add %s ...`", name, t.Provider, t.Provider)
+	}
+	if p.GrantType == store.GrantClientCredentials {
+		return nil, newError(CodeUnsupportedGrant, name, nil, "token %q: provider %q uses the client_credentials grant, which has no authorization step: the token is fetched on first use (`scriptrun token refresh %s` fetches one now)", name, p.Name, name)
 	}
 	if p.GrantType != store.GrantAuthorizationCode {
 		return nil, newError(CodeUnsupportedGrant, name, nil, "token %q: provider %q uses grant type %q, which has no authorization step", name, p.Name, p.GrantType)

@@ -2,7 +2,18 @@
 // refuses it when it cannot be used, refreshes it when it is about to expire,
 // stores the new token set durably before anyone uses it, and signs requests.
 // It also runs the authorization-code flow (with PKCE) that first fills a
-// token.
+// token, fetches the tokens of client_credentials providers (same flight,
+// lock and persistence as a refresh), and revokes tokens (RFC 7009).
+//
+// # Token types
+//
+// Every type signs through Manager.Sign, after the same refusals (missing,
+// inactive, no credential) and the same host binding: oauth2 (a provider's
+// access token), basic, api-key (a header or a query parameter), bearer (a
+// fixed token, optionally until an expiry: CodeExpired after it) and
+// hmac-body (package hmacsig signs the method, path, time, nonce and body).
+// The types other than oauth2 are static: an admin stores the credential
+// as it is; there is nothing to refresh and nothing to authorize.
 //
 // golang.org/x/oauth2 speaks the protocol; this package owns the lifecycle
 // around it, because x/oauth2 keeps a rotated refresh token only in memory and

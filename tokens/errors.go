@@ -19,6 +19,15 @@ const (
 	CodeAuthorizeExpired = "AUTHORIZATION_EXPIRED"
 	CodeUnsupportedGrant = "UNSUPPORTED_GRANT"
 	CodeStore            = "STORE"
+	// CodeExpired: a static credential (bearer, api-key, basic, hmac-body)
+	// is past the expiry an admin gave it; nothing can renew it.
+	CodeExpired = "TOKEN_EXPIRED"
+	// CodeSignFailed: the request could not be signed (an hmac-body token
+	// could not read the request body).
+	CodeSignFailed = "SIGN_FAILED"
+	// CodeRevokeFailed: the provider's revocation endpoint refused or could
+	// not be reached; nothing was cleared.
+	CodeRevokeFailed = "REVOKE_FAILED"
 )
 
 // Error is a failure to use, refresh or authorize a token. Its message is

@@ -58,7 +58,10 @@ type entry struct {
 	token         store.Token
 	binding       *url.URL // scheme and host[:port] the token may be sent to; nil = any
 	readAt        time.Time
-	authorization string // the Authorization header value
+	authorization string // the Authorization header value, for the types with a fixed one
+	// fetch: an oauth2 token of a client_credentials provider, which has no
+	// authorization step: it is fetched when it holds no access token.
+	fetch bool
 }
 
 // New returns a Manager over opts.DB.
@@ -92,10 +95,12 @@ func New(opts Options) *Manager {
 	return m
 }
 
-// Sign sets req's Authorization header from the named token, refreshing the
-// token first when it has expired or is inside the refresh margin. It refuses
-// (with an *Error) a token that is missing, inactive, not authorized, or bound
-// to another host than req's.
+// Sign puts the named token's credential on req (see types.go for how each
+// type does it). An oauth2 token is refreshed first when it has expired or is
+// inside the refresh margin, or fetched when its provider uses the
+// client_credentials grant and it holds no access token yet. Sign refuses
+// (with an *Error) a token that is missing, inactive, not authorized, bound
+// to another host than req's, or a static credential past its expiry.
 func (m *Manager) Sign(ctx context.Context, name string, req *http.Request) error {
 	e, err := m.lookup(name)
 	if err != nil {
@@ -104,19 +109,33 @@ func (m *Manager) Sign(ctx context.Context, name string, req *http.Request) erro
 	if err := checkHost(e, req.URL); err != nil {
 		return err
 	}
-	if m.needsRefresh(e.token) && !m.coolingDown(e.token) {
+	if e.token.Static() {
+		if err := m.unexpired(e.token); err != nil {
+			return err
+		}
+		return e.sign(req, m.now())
+	}
+	if (e.fetch && e.token.Secret.AccessToken == "") || (m.needsRefresh(e.token) && !m.coolingDown(e.token)) {
 		if e, err = m.refresh(ctx, name, false, ""); err != nil {
 			return err
 		}
 	}
-	req.Header["Authorization"] = []string{e.authorization}
-	return nil
+	return e.sign(req, m.now())
 }
 
 // Rejected reports that the API answered 401 to req, which Sign signed with
 // the named token. Unless the token has changed since (another caller already
-// refreshed it), it is refreshed now. The caller signs again and retries once.
+// refreshed it), an oauth2 token is refreshed (or fetched again) now. A static
+// credential has nothing to refresh: its cached copy is dropped, so the retry
+// uses what is stored now (an admin may just have replaced it). The caller
+// signs again and retries once.
 func (m *Manager) Rejected(ctx context.Context, name string, req *http.Request) error {
+	if e, err := m.lookup(name); err != nil {
+		return err
+	} else if e.token.Static() {
+		m.forget(name)
+		return nil
+	}
 	used := req.Header.Get("Authorization")
 	_, access, _ := strings.Cut(used, " ")
 	if access == "" {
@@ -127,11 +146,16 @@ func (m *Manager) Rejected(ctx context.Context, name string, req *http.Request) 
 }
 
 // Refresh refreshes the named token now, whatever its expiry, and returns it
-// as stored. It is what `scriptrun token refresh` runs.
+// as stored: an authorization-code token with its refresh token, a
+// client-credentials token by fetching a new one. Static credentials are
+// refused with CodeUnsupportedGrant. It is what `scriptrun token refresh` runs.
 func (m *Manager) Refresh(ctx context.Context, name string) (store.Token, error) {
 	e, err := m.lookup(name)
 	if err != nil {
 		return store.Token{}, err
+	}
+	if e.token.Static() {
+		return store.Token{}, notRefreshable(e.token)
 	}
 	e, err = m.refresh(ctx, name, true, "")
 	if err != nil {
@@ -148,7 +172,7 @@ func (m *Manager) lookup(name string) (*entry, error) {
 	m.mu.Lock()
 	if e := m.cache[name]; e != nil && now.Sub(e.readAt) < m.cacheTTL && !now.Before(e.readAt) {
 		m.mu.Unlock()
-		return e, usable(e.token)
+		return e, usable(e.token, e.fetch)
 	}
 	l := m.loads[name]
 	if l == nil {
@@ -167,7 +191,7 @@ func (m *Manager) lookup(name string) (*entry, error) {
 	if l.err != nil {
 		return nil, l.err
 	}
-	return l.e, usable(l.e.token)
+	return l.e, usable(l.e.token, l.e.fetch)
 }
 
 // loading is one store read of a token that concurrent callers share.
@@ -186,7 +210,16 @@ func (m *Manager) load(name string) (*entry, error) {
 		if err != nil {
 			return err
 		}
-		e, err = newEntry(t, m.now())
+		fetch := false
+		if t.Type == store.TypeOAuth2 {
+			// The grant decides whether an empty token is fetched. A
+			// provider that cannot be read is noticed when a refresh needs
+			// it; a valid access token still signs meanwhile.
+			if p, err := tx.Provider(t.Provider); err == nil {
+				fetch = p.GrantType == store.GrantClientCredentials
+			}
+		}
+		e, err = newEntry(t, fetch, m.now())
 		return err
 	})
 	if errors.Is(err, store.ErrNotFound) {
@@ -204,7 +237,7 @@ func (m *Manager) load(name string) (*entry, error) {
 	m.mu.Lock()
 	m.cache[name] = e
 	m.mu.Unlock()
-	if now := m.now(); now.Sub(e.token.LastUsed) > time.Minute && usable(e.token) == nil {
+	if now := m.now(); now.Sub(e.token.LastUsed) > time.Minute && usable(e.token, e.fetch) == nil {
 		// In the background: a durable write must not delay the request.
 		m.flying.Add(1)
 		go func() {
@@ -215,8 +248,8 @@ func (m *Manager) load(name string) (*entry, error) {
 	return e, nil
 }
 
-func newEntry(t store.Token, now time.Time) (*entry, error) {
-	e := &entry{token: t, readAt: now, authorization: t.Secret.TokenType + " " + t.Secret.AccessToken}
+func newEntry(t store.Token, fetch bool, now time.Time) (*entry, error) {
+	e := &entry{token: t, readAt: now, authorization: authorizationOf(t), fetch: fetch}
 	if t.BaseURL != "" {
 		u, err := url.Parse(t.BaseURL)
 		if err != nil {
@@ -248,11 +281,20 @@ func (m *Manager) forget(name string) {
 	m.mu.Unlock()
 }
 
-// usable refuses tokens that must not sign anything.
-func usable(t store.Token) error {
+// usable refuses tokens that must not sign anything. fetch marks a token of
+// a client_credentials provider: it has no authorization step, so without an
+// access token it is fetched rather than refused.
+func usable(t store.Token, fetch bool) error {
 	switch {
 	case !t.Active:
 		return newError(CodeInactive, t.Name, nil, "token %q is inactive: activate it with `scriptrun token update %s --active true`", t.Name, t.Name)
+	case t.Static():
+		if t.State != store.StateAuthorized || !t.Complete() {
+			return noCredential(t)
+		}
+		return nil
+	case fetch:
+		return nil
 	case t.State == store.StateReauthRequired:
 		msg := fmt.Sprintf("token %q needs a new authorization", t.Name)
 		if t.LastMessage != "" {

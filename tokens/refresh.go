@@ -81,24 +81,32 @@ func (m *Manager) refreshLocked(ctx context.Context, name string, force bool, re
 	if err != nil {
 		return nil, err
 	}
-	if err := usable(t); err != nil {
+	if t.Static() {
+		return nil, notRefreshable(t)
+	}
+	fetch := p != nil && p.GrantType == store.GrantClientCredentials
+	if err := usable(t, fetch); err != nil {
 		return nil, err
 	}
-	e, err := newEntry(t, m.now())
+	e, err := newEntry(t, fetch, m.now())
 	if err != nil {
 		return nil, err
 	}
+	have := t.Secret.AccessToken != ""
 	switch {
 	case rejected != "" && t.Secret.AccessToken != rejected:
 		return e, nil // refreshed by someone else since the request was signed
-	case rejected == "" && !force && !m.needsRefresh(t):
+	case rejected == "" && !force && have && !m.needsRefresh(t):
 		return e, nil // refreshed by someone else while we waited for the lock
-	case rejected == "" && !force && m.coolingDown(t):
+	case rejected == "" && !force && have && m.coolingDown(t):
 		return e, nil // another caller failed a moment ago; the token still works
 	}
 	if p == nil {
 		_, err := m.failed(t, nil, newError(CodeRefreshFailed, name, nil, "token %q: its provider %q no longer exists: add it again with `scriptrun provider add %s ...`", name, t.Provider, t.Provider))
 		return nil, err
+	}
+	if fetch {
+		return m.fetchLocked(ctx, t, *p, force, rejected)
 	}
 	if t.Secret.RefreshToken == "" {
 		if rejected == "" && !force && m.now().Before(t.Expires) {
@@ -135,7 +143,7 @@ func (m *Manager) refreshLocked(ctx context.Context, name string, force bool, re
 		// A failure that may pass leaves the current access token usable
 		// until it expires (but not after an API refused it).
 		if kind == nil && CodeOf(err) != CodeStore && !force && rejected == "" && m.now().Before(t.Expires) {
-			return newEntry(recorded, m.now())
+			return newEntry(recorded, false, m.now())
 		}
 		return nil, err
 	}
@@ -261,5 +269,5 @@ func (m *Manager) save(name string, set tokenSet, how string, replace bool) (*en
 		attrs = append(attrs, "expires_in", saved.Expires.Sub(now).Round(time.Second).String())
 	}
 	m.log.Info("token "+how, attrs...)
-	return newEntry(saved, now)
+	return newEntry(saved, false, now)
 }

@@ -38,7 +38,7 @@ func (f *providerFlags) register(c *cobra.Command) {
 	fl.StringVar(&f.scopes, "scopes", "", `default scopes, space-separated (e.g. "offline_access Mail.Read")`)
 	fl.StringVar(&f.description, "description", "", "free text")
 	fl.StringVar(&f.authStyle, "auth-style", store.AuthStyleHeader, "how the client authenticates at the token endpoint: header (client_secret_basic) or body (client_secret_post)")
-	fl.StringVar(&f.grantType, "grant-type", store.GrantAuthorizationCode, "OAuth grant type")
+	fl.StringVar(&f.grantType, "grant-type", store.GrantAuthorizationCode, "OAuth grant type: authorization_code (an admin signs in once), or client_credentials (machine to machine: no --auth-url, tokens fetched on first use)")
 	fl.BoolVar(&f.pkce, "pkce", true, "send a PKCE S256 challenge when authorizing")
 	fl.StringArrayVar(&f.authParams, "auth-param", nil, "extra authorization-URL parameter KEY=VALUE (repeatable), e.g. access_type=offline")
 	fl.StringArrayVar(&f.tokenParams, "token-param", nil, "extra token-request parameter KEY=VALUE (repeatable), e.g. audience=api.example.com")
@@ -164,6 +164,9 @@ func providerAddCmd(a *app, update bool) *cobra.Command {
 			return usageErr("%v", err)
 		}
 		required := []string{"client-id", "auth-url", "token-url"}
+		if f.grantType == store.GrantClientCredentials {
+			required = []string{"client-id", "token-url"} // no authorization step
+		}
 		if f.template != "" {
 			required = required[:1]
 		} else if len(f.params) > 0 || f.tenant != "" || f.instance != "" {

@@ -148,9 +148,23 @@ func authorizeToken(ctx context.Context, m *tokens.Manager, name, callback strin
 
 	fmt.Fprintf(out, "Open this URL in a browser and sign in to authorize token %s:\n\n%s\n\nWaiting for the provider to redirect to %s (up to %s; Ctrl-C to stop)...\n", name, auth.URL, cb, tokens.AuthorizationTTL)
 	if browse != nil {
+		// The browser may fail after the callback arrived (its connection
+		// closed by the shutdown below); out then belongs to the caller
+		// again, so a late failure is not written.
+		var outMu sync.Mutex
+		returned := false
+		defer func() {
+			outMu.Lock()
+			returned = true
+			outMu.Unlock()
+		}()
 		go func() {
 			if err := browse(ctx, auth.URL); err != nil {
-				fmt.Fprintf(out, "(could not open it for you: %v)\n", err)
+				outMu.Lock()
+				defer outMu.Unlock()
+				if !returned {
+					fmt.Fprintf(out, "(could not open it for you: %v)\n", err)
+				}
 			}
 		}()
 	}

@@ -1,0 +1,300 @@
+package tokens
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/scriptrun/scriptrun/sandbox"
+	"github.com/scriptrun/scriptrun/store"
+)
+
+// ccEnv is newEnv with the sandbox registered for the client_credentials
+// grant: token "api" has no authorization step.
+func ccEnv(t testing.TB, o envOpts, mod func(*store.Provider)) *env {
+	t.Helper()
+	e := newEnv(t, o)
+	e.provider(t, func(p *store.Provider) {
+		p.GrantType = store.GrantClientCredentials
+		p.AuthURL = ""
+		if mod != nil {
+			mod(p)
+		}
+	})
+	return e
+}
+
+// provider edits the sandbox provider in the store.
+func (e *env) provider(t testing.TB, mod func(*store.Provider)) {
+	t.Helper()
+	if err := e.db.Update(func(tx *store.Tx) error {
+		p, err := tx.Provider("sandbox")
+		if err != nil {
+			return err
+		}
+		mod(&p)
+		return tx.PutProvider(p)
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// get sends a signed GET to the sandbox API and returns the status and body.
+func (e *env) get(t testing.TB, name, path string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", e.srv.APIURL()+path, nil)
+	if err := e.m.Sign(context.Background(), name, req); err != nil {
+		t.Fatalf("Sign: %v", err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	b.ReadFrom(resp.Body)
+	return resp.StatusCode, b.String()
+}
+
+// The first use fetches a token, which is stored and then reused; it is
+// fetched again once expired, and when the API refuses it.
+func TestClientCredentialsLifecycle(t *testing.T) {
+	for _, style := range []string{store.AuthStyleHeader, store.AuthStyleBody} {
+		t.Run(style, func(t *testing.T) {
+			e := ccEnv(t, envOpts{style: style, sandbox: sandbox.Options{AuthStyle: style}}, nil)
+			status, body := e.get(t, "api", "/me")
+			if status != 200 || !strings.Contains(body, `"client":"`+e.srv.ClientID()+`"`) {
+				t.Fatalf("first use: %d %s", status, body)
+			}
+			tok := e.token(t, "api")
+			if tok.State != store.StateAuthorized || tok.Secret.AccessToken == "" || tok.Secret.RefreshToken != "" || tok.Expires.IsZero() || tok.LastMessage != "" {
+				t.Fatalf("stored after the first fetch: state %s, expires %v, access %v, refresh %v, message %q",
+					tok.State, tok.Expires, tok.Secret.AccessToken != "", tok.Secret.RefreshToken != "", tok.LastMessage)
+			}
+			for range 5 {
+				e.get(t, "api", "/me")
+			}
+			if n := e.srv.Stats().TokenRequests["client_credentials"]; n != 1 {
+				t.Errorf("token requests after six calls with a valid token: %d, want 1", n)
+			}
+			// Expired (our clock): fetched again, before use.
+			e.clock.Add(2 * time.Hour)
+			if status, _ := e.get(t, "api", "/me"); status != 200 {
+				t.Fatalf("after expiry: %d", status)
+			}
+			if n := e.srv.Stats().TokenRequests["client_credentials"]; n != 2 {
+				t.Errorf("token requests after expiry: %d, want 2", n)
+			}
+			if now := e.token(t, "api"); now.Secret.AccessToken == tok.Secret.AccessToken || !now.LastRefreshed.Equal(e.clock.Now().UTC()) {
+				t.Error("the expired access token was not replaced in the store")
+			}
+			// Expired at the server only: the 401 fetches once more.
+			req, _ := http.NewRequest("GET", e.srv.APIURL()+"/me", nil)
+			e.m.Sign(context.Background(), "api", req)
+			e.srv.ExpireAccessTokens()
+			for range 3 {
+				if err := e.m.Rejected(context.Background(), "api", req); err != nil {
+					t.Fatalf("Rejected: %v", err)
+				}
+			}
+			if n := e.srv.Stats().TokenRequests["client_credentials"]; n != 3 {
+				t.Errorf("token requests after three reports of one refused token: %d, want 3", n)
+			}
+			if status, _ := e.get(t, "api", "/me"); status != 200 {
+				t.Errorf("after the 401: %d", status)
+			}
+			// token refresh fetches a new one on demand.
+			if _, err := e.m.Refresh(context.Background(), "api"); err != nil {
+				t.Errorf("Refresh: %v", err)
+			}
+			if n := e.srv.Stats().TokenRequests["client_credentials"]; n != 4 {
+				t.Errorf("token requests after Refresh: %d, want 4", n)
+			}
+			if n := e.srv.Stats().TokenRequests["authorization_code"] + e.srv.Stats().RefreshRequests; n != 0 {
+				t.Errorf("%d authorization-code or refresh requests for a client-credentials token", n)
+			}
+		})
+	}
+}
+
+// 100 callers of a token that has never been fetched: one token request,
+// every call succeeds.
+func TestClientCredentialsConcurrentFirstUse(t *testing.T) {
+	e := ccEnv(t, envOpts{}, nil)
+	e.srv.SetTokenFault(func(w http.ResponseWriter, r *http.Request) bool {
+		time.Sleep(50 * time.Millisecond) // let every caller pile up on the flight
+		return false
+	})
+	var wg sync.WaitGroup
+	var failed atomic.Int32
+	for range 100 {
+		wg.Go(func() {
+			req, _ := http.NewRequest("GET", e.srv.APIURL()+"/me", nil)
+			if err := e.m.Sign(context.Background(), "api", req); err != nil {
+				t.Error(err)
+				failed.Add(1)
+				return
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil || resp.StatusCode != 200 {
+				failed.Add(1)
+				return
+			}
+			resp.Body.Close()
+		})
+	}
+	wg.Wait()
+	if n := e.srv.Stats().TokenRequests["client_credentials"]; n != 1 || failed.Load() != 0 {
+		t.Errorf("100 callers: %d token requests (want 1), %d failed calls (want 0)", n, failed.Load())
+	}
+	// And again once it has expired.
+	e.clock.Add(2 * time.Hour)
+	for range 100 {
+		wg.Go(func() {
+			req, _ := http.NewRequest("GET", e.srv.APIURL()+"/me", nil)
+			if err := e.m.Sign(context.Background(), "api", req); err != nil {
+				failed.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if n := e.srv.Stats().TokenRequests["client_credentials"]; n != 2 || failed.Load() != 0 {
+		t.Errorf("100 callers after expiry: %d token requests in all (want 2), %d failed", n, failed.Load())
+	}
+}
+
+// Scopes and the provider's extra token parameters reach the token
+// endpoint; a parameter cannot change the grant.
+func TestClientCredentialsRequest(t *testing.T) {
+	e := ccEnv(t, envOpts{tokenMod: func(tk *store.Token) { tk.Scopes = []string{"read", "write"} }}, func(p *store.Provider) {
+		p.TokenParams = map[string]string{"audience": "https://api.example.com", "resource": "urn:example:api", "grant_type": "password", "scope": "ignored"}
+	})
+	var mu sync.Mutex
+	var forms []url.Values
+	e.srv.SetTokenFault(func(w http.ResponseWriter, r *http.Request) bool {
+		r.ParseForm()
+		mu.Lock()
+		forms = append(forms, r.PostForm)
+		mu.Unlock()
+		return false
+	})
+	status, body := e.get(t, "api", "/me")
+	if status != 200 || !strings.Contains(body, `"scope":"read write"`) {
+		t.Fatalf("API: %d %s; want the token's scopes granted", status, body)
+	}
+	f := forms[0]
+	for k, want := range map[string]string{"grant_type": "client_credentials", "scope": "read write", "audience": "https://api.example.com", "resource": "urn:example:api"} {
+		if got := f[k]; len(got) != 1 || got[0] != want {
+			t.Errorf("token request %s = %q, want exactly %q", k, got, want)
+		}
+	}
+	if f.Has("client_secret") {
+		t.Error("the client secret was sent in the body with auth style header")
+	}
+}
+
+// A refused fetch is recorded in words without secrets; the token stays
+// unusable until a fetch succeeds, and a valid token survives an outage.
+func TestClientCredentialsFailures(t *testing.T) {
+	e := ccEnv(t, envOpts{}, func(p *store.Provider) { p.ClientSecret = "wrong-client-SECRET-value" })
+	req, _ := http.NewRequest("GET", e.srv.APIURL()+"/me", nil)
+	err := e.m.Sign(context.Background(), "api", req)
+	tok := e.token(t, "api")
+	if CodeOf(err) != CodeRefreshFailed || !strings.Contains(err.Error(), "invalid_client") || !strings.Contains(err.Error(), "client_credentials") {
+		t.Fatalf("wrong client secret: %v, want REFRESH_FAILED naming invalid_client", err)
+	}
+	if tok.State != store.StateUnauthorized || !strings.Contains(tok.LastMessage, "invalid_client") || tok.RefreshFailures != 1 {
+		t.Errorf("after a refused fetch: state %s, lastMessage %q, failures %d", tok.State, tok.LastMessage, tok.RefreshFailures)
+	}
+	for _, msg := range []string{err.Error(), tok.LastMessage} {
+		if strings.Contains(msg, "wrong-client-SECRET-value") {
+			t.Errorf("message %q contains the client secret", msg)
+		}
+	}
+	if req.Header.Get("Authorization") != "" {
+		t.Error("a request was signed although no token could be fetched")
+	}
+	if _, err := e.m.Authorize("api", "http://127.0.0.1/cb"); CodeOf(err) != CodeUnsupportedGrant || !strings.Contains(err.Error(), "fetched on first use") {
+		t.Errorf("Authorize of a client-credentials token: %v", err)
+	}
+	// Repaired: the next use fetches, and the message is cleared.
+	e.provider(t, func(p *store.Provider) { p.ClientSecret = e.srv.ClientSecret() })
+	if status, _ := e.get(t, "api", "/me"); status != 200 {
+		t.Fatalf("after fixing the secret: %d", status)
+	}
+	if tok := e.token(t, "api"); tok.LastMessage != "" || tok.RefreshFailures != 0 {
+		t.Errorf("after a successful fetch: lastMessage %q, failures %d", tok.LastMessage, tok.RefreshFailures)
+	}
+	// An outage inside the margin: the still-valid token keeps working.
+	e.srv.SetTokenFault(func(w http.ResponseWriter, r *http.Request) bool {
+		http.Error(w, "down", http.StatusServiceUnavailable)
+		return true
+	})
+	e.clock.Add(58 * time.Minute)
+	if status, _ := e.get(t, "api", "/me"); status != 200 {
+		t.Errorf("a valid token during an outage: %d", status)
+	}
+	if tok := e.token(t, "api"); !strings.Contains(tok.LastMessage, "503") {
+		t.Errorf("lastMessage during the outage: %q", tok.LastMessage)
+	}
+}
+
+// Several OS processes sharing one home use a client-credentials token that
+// was never fetched, all at once: one token request in all.
+func TestProcessesShareOneFetch(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts several processes")
+	}
+	e := ccEnv(t, envOpts{}, nil)
+	start := filepath.Join(t.TempDir(), "start")
+	var cmds []*exec.Cmd
+	var outs []*bytes.Buffer
+	for range 3 {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), "TOKENS_TEST_PROCESS=1", "TOKENS_DB="+e.db.Path(), "TOKENS_API="+e.srv.APIURL(),
+			"TOKENS_START="+start, "TOKENS_CLOCK_OFFSET=0s", "TOKENS_WORKERS="+strconv.Itoa(30))
+		out := &bytes.Buffer{}
+		cmd.Stdout, cmd.Stderr = out, out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds, outs = append(cmds, cmd), append(outs, out)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if err := os.WriteFile(start, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for i, cmd := range cmds {
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("process %d: %v\n%s", i, err, outs[i])
+		}
+	}
+	if n := e.srv.Stats().TokenRequests["client_credentials"]; n != 1 {
+		t.Errorf("3 processes x 30 callers: %d token requests, want 1", n)
+	}
+}
+
+func TestClientCredentialsConfig(t *testing.T) {
+	p := store.Provider{ClientID: "id", ClientSecret: "s", TokenURL: "https://x/token", AuthStyle: store.AuthStyleBody, Scopes: []string{"a"},
+		TokenParams: map[string]string{"audience": "aud", "scope": "b", "client_id": "other"}}
+	cfg := clientCredentialsConfig(p, store.Token{})
+	if got := fmt.Sprint(cfg.Scopes, cfg.EndpointParams); got != "[a] map[audience:[aud]]" {
+		t.Errorf("with scopes: %s", got)
+	}
+	p.Scopes = nil
+	cfg = clientCredentialsConfig(p, store.Token{})
+	if got := fmt.Sprint(cfg.Scopes, cfg.EndpointParams); got != "[] map[audience:[aud] scope:[b]]" {
+		t.Errorf("without scopes: %s", got)
+	}
+}
