@@ -1,7 +1,8 @@
 // Package web is scriptrun's admin console: server-rendered pages to manage
-// providers and outbound tokens, the "Get authorization token" flow and the
-// OAuth callback that finishes it. `scriptrun serve` wires it to the home's
-// store and token manager and serves Server.Handler.
+// providers, outbound tokens and cron jobs, the "Get authorization token"
+// flow and the OAuth callback that finishes it. `scriptrun serve` wires it to
+// the home's store, token manager, cron scheduler and provider templates, and
+// serves Server.Handler.
 //
 // # Pages
 //
@@ -11,16 +12,32 @@
 //	GET|POST  /tokens/-/new, /tokens/NAME/edit, /tokens/NAME/delete
 //	POST      /tokens/NAME/authorize      "Get authorization token": to the provider
 //	POST      /tokens/NAME/refresh        "Refresh now"
+//	GET|POST  /tokens/NAME/revoke         "Revoke": at the provider (RFC 7009), then erase
 //	GET|POST  /providers/... (the same shape as tokens)
+//	GET       /providers/-/new?template=T&param.P=V   the form filled from a provider template
+//	GET       /cron, /cron/NAME           jobs with next and last run; one job with its history
+//	GET|POST  /cron/-/new, /cron/NAME/edit, /cron/NAME/delete   (action=check: validate, show SHA-256, save nothing)
+//	POST      /cron/NAME/run, /cron/NAME/enable, /cron/NAME/disable
+//	GET       /cron/NAME/runs/ID          a run: status, timing, error, output as text
+//	GET       /cron/NAME/runs/ID/output   the run's kept output, as a text/plain download
+//	POST      /cron/NAME/runs/ID/cancel   cancel a run queued or running in this serve
 //	GET       /oauth/callback             the redirect URI registered at providers
 //	GET       /static/FILE                the stylesheet and a small script
 //
 // Forms to create a record live under "-", which cannot be a sub-page of any
 // record, because "new" is a valid record name.
 //
-// Each area of the console (tokens, providers, and cron jobs next) is a
-// section: a file with a method that returns its navigation entry and
-// routes, listed once in Server.sections.
+// Each area of the console (tokens, providers, cron jobs) is a section: a
+// file with a method that returns its navigation entry and routes, listed
+// once in Server.sections.
+//
+// The cron pages read jobs and runs from the store, so they work in a serve
+// that does not run the jobs (another serve on the home holds the
+// scheduler); Options.Cron says where the jobs run, starts runs there and
+// cancels runs of this process. A job's script is captured when the form is
+// saved, pasted or read from a .js file on the server (never another kind of
+// file: the form must not read the key or the database). Pages of queued and
+// running runs reload themselves with a Refresh header, no script needed.
 //
 // # Security
 //

@@ -186,7 +186,7 @@ func TestTokenPages(t *testing.T) {
 		{"name", "mail", "already exists"},
 		{"name", "", "Token name"},
 		{"provider", "missing", "not found"},
-		{"type", "basic", "Token type"},
+		{"type", "magic", "Token type"},
 	} {
 		f := b.form("name", "other", "type", "oauth2", "provider", "p")
 		f.Set(tt.field, tt.value)

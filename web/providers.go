@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -135,9 +136,15 @@ type providerForm struct {
 	CallbackURL                      string
 	AuthStyles                       []promptOption
 	GrantTypes                       []string
-	authParams, tokenParams          map[string]string
-	authParamsErr, tokenParamsErr    error
-	secret                           string
+	// Provider templates (new providers only): the choice offered, and the
+	// one the form was filled from.
+	Templates                     []templateCard
+	TemplatesError                string
+	Template                      *templateCard
+	TemplateError                 string
+	authParams, tokenParams       map[string]string
+	authParamsErr, tokenParamsErr error
+	secret                        string
 }
 
 func (s *Server) newProviderForm() providerForm {
@@ -147,8 +154,11 @@ func (s *Server) newProviderForm() providerForm {
 }
 
 func (s *Server) fillProviderForm(f *providerForm) {
+	if f.New {
+		s.offerTemplates(f)
+	}
 	f.CallbackURL = s.callback
-	f.GrantTypes = []string{store.GrantAuthorizationCode}
+	f.GrantTypes = store.GrantTypes
 	f.AuthStyles = []promptOption{
 		{store.AuthStyleHeader, authStyleLabels[store.AuthStyleHeader]},
 		{store.AuthStyleBody, authStyleLabels[store.AuthStyleBody]},
@@ -157,8 +167,15 @@ func (s *Server) fillProviderForm(f *providerForm) {
 
 func (s *Server) providerNew(w http.ResponseWriter, r *http.Request, sess *session) error {
 	f := s.newProviderForm()
+	status := http.StatusOK
+	if q := r.URL.Query(); q.Get("template") != "" {
+		if err := s.fillFromTemplate(&f, q.Get("template"), templateParams(q)); err != nil {
+			f.TemplateError = upperFirst(err.Error()) + "."
+			status = http.StatusUnprocessableEntity
+		}
+	}
 	s.fillProviderForm(&f)
-	s.render(w, r, sess, http.StatusOK, "provider_form", view{Title: "New provider", Data: f})
+	s.render(w, r, sess, status, "provider_form", view{Title: "New provider", Data: f})
 	return nil
 }
 
@@ -181,6 +198,9 @@ func readProviderForm(r *http.Request, f *providerForm) {
 	f.AuthParams = strings.TrimSpace(pf.Get("auth_params"))
 	f.TokenParams = strings.TrimSpace(pf.Get("token_params"))
 	f.ClearSecret = pf.Get("clear_secret") == "on"
+	if name := pf.Get("template"); f.New && name != "" {
+		f.Template = &templateCard{Name: name, Values: templateParams(pf)}
+	}
 	// Like the CLI's --client-secret-stdin: only line breaks are trimmed.
 	f.secret = strings.Trim(pf.Get("client_secret"), "\r\n")
 	f.authParams, f.authParamsErr = parseParamLines("Extra authorization parameters", f.AuthParams)
@@ -344,4 +364,100 @@ func (s *Server) providerDelete(w http.ResponseWriter, r *http.Request, sess *se
 	s.log.Info("provider deleted", "provider", name, "session", sess.logID(), "remote", clientAddr(r))
 	s.sessions.addFlash(sess, "ok", "Provider "+name+" deleted.")
 	return seeOther(w, r, "/providers")
+}
+
+// templateCard is a provider template as the New provider form offers it.
+type templateCard struct {
+	Name, Title, Quirk, Source string
+	Params                     []templateParam
+	Values                     map[string]string // the parameters given, by name
+	BaseURL                    string            // what tokens of it are usually bound to
+	Error                      string            // why it could not fill the form
+}
+
+// templateParam is one of a template's parameters, with its value in the form.
+type templateParam struct{ Name, Value, Help string }
+
+// templateParams reads template parameters from a query or form: param.NAME=VALUE.
+func templateParams(v url.Values) map[string]string {
+	out := map[string]string{}
+	for k, vals := range v {
+		if name, ok := strings.CutPrefix(k, "param."); ok && len(vals) > 0 && strings.TrimSpace(vals[0]) != "" {
+			out[name] = strings.TrimSpace(vals[0])
+		}
+	}
+	return out
+}
+
+// offerTemplates lists the templates in the form, marking the one it was
+// filled from.
+func (s *Server) offerTemplates(f *providerForm) {
+	if s.templates == nil {
+		return
+	}
+	set, err := s.templates()
+	if err != nil {
+		f.TemplatesError = upperFirst(err.Error()) + "."
+		if f.TemplatesError == f.TemplateError {
+			f.TemplateError = "" // said once is enough
+		}
+		return
+	}
+	for _, t := range set.All() {
+		c := templateCard{Name: t.Name, Title: t.Title, Quirk: t.Quirk, Source: t.Source}
+		chosen := f.Template != nil && f.Template.Name == t.Name
+		for _, k := range slices.Sorted(maps.Keys(t.Params)) {
+			p := templateParam{Name: k, Value: t.Params[k].Default, Help: t.Params[k].Help}
+			if v := f.Template; chosen && v.Values[k] != "" {
+				p.Value = v.Values[k]
+			}
+			c.Params = append(c.Params, p)
+		}
+		if chosen {
+			c.Values, c.Error = f.Template.Values, f.TemplateError
+			if c.Error == "" {
+				c.BaseURL = t.TokenBaseURL(c.Values)
+			}
+			*f.Template = c
+		}
+		f.Templates = append(f.Templates, c)
+	}
+}
+
+// fillFromTemplate fills the form from the named template with its
+// parameters, as `provider add --template` does; the admin adds the client
+// id and secret.
+func (s *Server) fillFromTemplate(f *providerForm, name string, params map[string]string) error {
+	f.Template = &templateCard{Name: name, Values: params}
+	if s.templates == nil {
+		return errors.New("this console has no provider templates")
+	}
+	set, err := s.templates()
+	if err != nil {
+		return err
+	}
+	t, err := set.Find(name)
+	if err != nil {
+		return fmt.Errorf("there is no provider template %q: choose one of the list", name)
+	}
+	given := map[string]string{}
+	for _, k := range slices.Sorted(maps.Keys(t.Params)) {
+		p := t.Params[k]
+		switch v := params[k]; {
+		case v != "":
+			given[k] = v
+		case p.Default == "":
+			return fmt.Errorf("%s needs its %s: %s", t.Title, k, p.Help)
+		}
+	}
+	p, err := t.Provider(t.Name, given)
+	if err != nil {
+		return errors.New(strings.TrimPrefix(err.Error(), fmt.Sprintf("template %q: ", t.Name)))
+	}
+	v := viewProvider(p, nil)
+	f.Name, f.GrantType, f.AuthURL, f.TokenURL, f.RevocationURL = p.Name, p.GrantType, p.AuthURL, p.TokenURL, p.RevocationURL
+	f.Scopes, f.Description, f.AuthStyle, f.PKCE = v.Scopes, p.Description, p.AuthStyle, p.PKCE
+	f.AuthParams, f.TokenParams = strings.Join(v.AuthParams, "\n"), strings.Join(v.TokenParams, "\n")
+	f.Template.Values = given
+	return nil
 }

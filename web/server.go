@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/scriptrun/scriptrun/store"
+	"github.com/scriptrun/scriptrun/templates"
 	"github.com/scriptrun/scriptrun/tokens"
 )
 
@@ -34,6 +35,9 @@ type TokenManager interface {
 	Complete(ctx context.Context, a *tokens.Authorization, q url.Values) (store.Token, error)
 	// Refresh refreshes the named token now.
 	Refresh(ctx context.Context, name string) (store.Token, error)
+	// Revoke revokes the named token at its provider (when it can) and
+	// erases its stored credential.
+	Revoke(ctx context.Context, name string, opts tokens.RevokeOptions) (tokens.Revocation, error)
 }
 
 var (
@@ -62,16 +66,26 @@ type Options struct {
 	// address (default 1 s); it doubles per failure up to MaxLoginDelay
 	// (default 1 min).
 	LoginDelay, MaxLoginDelay time.Duration
+	// Cron is the scheduler behind the cron pages' Run now, Cancel and
+	// edits (see Scheduler). Nil: the pages still list, edit and show jobs
+	// and their runs from the store, and say that nothing runs them here.
+	Cron Scheduler
+	// Templates loads the provider templates that the New provider form
+	// offers (templates.Load of the home's templates folder); it is called
+	// for each form, so templates added meanwhile appear. Nil: none.
+	Templates func() (*templates.Set, error)
 }
 
 // Server is the console. It is an http.Handler, safe for concurrent use.
 type Server struct {
-	db       DB
-	tokens   TokenManager
-	callback string
-	secure   bool
-	now      func() time.Time
-	log      *slog.Logger
+	db        DB
+	tokens    TokenManager
+	cron      Scheduler
+	templates func() (*templates.Set, error)
+	callback  string
+	secure    bool
+	now       func() time.Time
+	log       *slog.Logger
 
 	sessions *sessionStore
 	pending  *pendingStore
@@ -103,14 +117,16 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("web: callback URL %q is not an absolute http(s) URL", opts.CallbackURL)
 	}
 	s := &Server{
-		db:       opts.DB,
-		tokens:   opts.Tokens,
-		callback: opts.CallbackURL,
-		secure:   opts.SecureCookies,
-		now:      opts.Now,
-		log:      opts.Logger,
-		pending:  newPendingStore(),
-		verify:   make(chan struct{}, 2),
+		db:        opts.DB,
+		tokens:    opts.Tokens,
+		cron:      opts.Cron,
+		templates: opts.Templates,
+		callback:  opts.CallbackURL,
+		secure:    opts.SecureCookies,
+		now:       opts.Now,
+		log:       opts.Logger,
+		pending:   newPendingStore(),
+		verify:    make(chan struct{}, 2),
 
 		checkHash: store.CheckAdminPassword,
 	}
@@ -170,11 +186,10 @@ type section struct {
 	routes func(mux *http.ServeMux)
 }
 
-// sections lists the console's areas in navigation order. Adding one (cron
-// jobs are next) is a file with a method returning its section, and a line
-// here.
+// sections lists the console's areas in navigation order. Adding one is a
+// file with a method returning its section, and a line here.
 func (s *Server) sections() []section {
-	return []section{s.tokenSection(), s.providerSection()}
+	return []section{s.tokenSection(), s.providerSection(), s.cronSection()}
 }
 
 type navItem struct{ Label, Path string }
@@ -221,12 +236,16 @@ func (s *Server) routes() http.Handler {
 // shown as an error page (a *pageError with its status, anything else 500).
 type pageFunc func(w http.ResponseWriter, r *http.Request, sess *session) error
 
-// maxForm bounds a form body; the largest real form is a few kilobytes.
+// maxForm bounds a form body; the largest real form is a few kilobytes,
+// except the cron job form (maxJobForm).
 const maxForm = 64 << 10
 
 // signedIn wraps h so that it runs only with a valid session and, for a
 // POST, a valid CSRF token. A GET without a session is sent to sign in.
-func (s *Server) signedIn(h pageFunc) http.HandlerFunc {
+func (s *Server) signedIn(h pageFunc) http.HandlerFunc { return s.signedInForm(maxForm, h) }
+
+// signedInForm is signedIn for a form of up to limit bytes.
+func (s *Server) signedInForm(limit int64, h pageFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		sess, err := s.currentSession(w, r)
 		if err != nil {
@@ -242,7 +261,7 @@ func (s *Server) signedIn(h pageFunc) http.HandlerFunc {
 			return
 		}
 		if r.Method == http.MethodPost {
-			if err := parseForm(w, r); err != nil {
+			if err := parseFormLimit(w, r, limit); err != nil {
 				s.fail(w, r, sess, err)
 				return
 			}
@@ -258,8 +277,11 @@ func (s *Server) signedIn(h pageFunc) http.HandlerFunc {
 	}
 }
 
-func parseForm(w http.ResponseWriter, r *http.Request) error {
-	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+func parseForm(w http.ResponseWriter, r *http.Request) error { return parseFormLimit(w, r, maxForm) }
+
+// parseFormLimit reads a form of up to limit bytes.
+func parseFormLimit(w http.ResponseWriter, r *http.Request, limit int64) error {
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
 	if err := r.ParseForm(); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {

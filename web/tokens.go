@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/scriptrun/scriptrun/store"
+	"github.com/scriptrun/scriptrun/tokens"
 )
 
 func (s *Server) tokenSection() section {
@@ -24,10 +25,13 @@ func (s *Server) tokenSection() section {
 		mux.HandleFunc("POST /tokens/{name}/delete", s.signedIn(s.tokenDelete))
 		mux.HandleFunc("POST /tokens/{name}/authorize", s.signedIn(s.tokenAuthorize))
 		mux.HandleFunc("POST /tokens/{name}/refresh", s.signedIn(s.tokenRefresh))
+		mux.HandleFunc("GET /tokens/{name}/revoke", s.signedIn(s.tokenRevokeConfirm))
+		mux.HandleFunc("POST /tokens/{name}/revoke", s.signedIn(s.tokenRevoke))
 	}}
 }
 
-// tokenView is what pages show of a token: never its secrets.
+// tokenView is what pages show of a token: never its secrets, at most their
+// last four characters (store.Mask).
 type tokenView struct {
 	Name, Type, Provider, Prompt string
 	Active                       bool
@@ -43,7 +47,16 @@ type tokenView struct {
 	Created, Updated             time.Time
 	LastRefreshed, LastUsed      time.Time
 	ProviderMissing              bool
+	Grant                        string // the provider's grant type, for oauth2 tokens
+	RevocationURL                string // the provider's, for oauth2 tokens
+	HoldsSecret                  bool   // something to revoke
+	// The other types' settings, and their credentials masked.
+	Username, KeyHeader, KeyQuery, KeyPrefix, HMACAlgorithm string
+	Credential                                              []credentialPart
 }
+
+// credentialPart is one piece of a static credential as a page shows it.
+type credentialPart struct{ Label, Mask string }
 
 func viewToken(t store.Token, p *store.Provider) tokenView {
 	v := tokenView{
@@ -51,10 +64,30 @@ func viewToken(t store.Token, p *store.Provider) tokenView {
 		Expires: t.Expires, Scopes: strings.Join(t.Scopes, " "), LastMessage: t.LastMessage, BaseURL: t.BaseURL,
 		HasRefreshToken: t.Secret.RefreshToken != "", RefreshFailures: t.RefreshFailures, RefreshFailed: t.RefreshFailed,
 		Created: t.Created, Updated: t.Updated, LastRefreshed: t.LastRefreshed, LastUsed: t.LastUsed,
-		ProviderMissing: p == nil,
+		ProviderMissing: t.Type == store.TypeOAuth2 && p == nil, HoldsSecret: !t.Secret.IsZero(),
+		Username: t.Username, KeyHeader: t.KeyHeader, KeyQuery: t.KeyQuery, KeyPrefix: t.KeyPrefix, HMACAlgorithm: t.HMACAlgorithm,
 	}
 	if p != nil {
 		v.ProviderScopes = strings.Join(p.Scopes, " ")
+		v.Grant, v.RevocationURL = p.GrantType, p.RevocationURL
+	}
+	part := func(label, secret string) {
+		mask := store.Mask(secret)
+		if mask == "" {
+			mask = "none"
+		}
+		v.Credential = append(v.Credential, credentialPart{label, mask})
+	}
+	switch t.Type {
+	case store.TypeBasic:
+		part("Password", t.Secret.Password)
+	case store.TypeAPIKey:
+		part("API key", t.Secret.APIKey)
+	case store.TypeBearer:
+		part("Token", t.Secret.AccessToken)
+	case store.TypeHMACBody:
+		part("API token", t.Secret.APIToken)
+		part("API secret", t.Secret.APISecret)
 	}
 	return v
 }
@@ -63,8 +96,17 @@ func viewToken(t store.Token, p *store.Provider) tokenView {
 func (v tokenView) StateLabel() string {
 	switch store.State(v.State) {
 	case store.StateAuthorized:
+		if v.Static() {
+			return "ready"
+		}
 		return "authorized"
 	case store.StateUnauthorized:
+		if v.Static() {
+			return "no credential"
+		}
+		if v.ClientCredentials() {
+			return "not fetched yet"
+		}
 		return "not authorized"
 	case store.StateReauthRequired:
 		return "reauth required"
@@ -72,11 +114,62 @@ func (v tokenView) StateLabel() string {
 	return v.State
 }
 
-// Authorized reports whether the token holds a token set.
+// TypeLabel is the type in words.
+func (v tokenView) TypeLabel() string { return typeLabels[v.Type] }
+
+// Authorized reports whether the token holds a token set (or, for the
+// static types, a complete credential).
 func (v tokenView) Authorized() bool { return store.State(v.State) == store.StateAuthorized }
 
-// OAuth2 reports whether "Get authorization token" applies to the token.
+// OAuth2 reports whether the token comes from a provider.
 func (v tokenView) OAuth2() bool { return v.Type == store.TypeOAuth2 }
+
+// Static reports whether the token holds a credential an admin stored as it
+// is (basic, api-key, bearer, hmac-body).
+func (v tokenView) Static() bool { return v.Type != store.TypeOAuth2 }
+
+// ClientCredentials reports whether the token's provider uses the
+// client_credentials grant: no authorization step.
+func (v tokenView) ClientCredentials() bool {
+	return v.OAuth2() && v.Grant == store.GrantClientCredentials
+}
+
+// Authorizable reports whether "Get authorization token" applies: oauth2
+// tokens of authorization_code providers (or whose provider is missing, when
+// the button is shown disabled).
+func (v tokenView) Authorizable() bool { return v.OAuth2() && !v.ClientCredentials() }
+
+// Refreshable reports whether "Refresh now" applies.
+func (v tokenView) Refreshable() bool {
+	return v.OAuth2() && !v.ProviderMissing && (v.Authorized() || v.ClientCredentials())
+}
+
+// KeyIn says where an api-key token's key goes.
+func (v tokenView) KeyIn() string {
+	if v.KeyHeader == "" {
+		return "query parameter " + v.KeyQuery
+	}
+	if v.KeyPrefix != "" {
+		return fmt.Sprintf("header %s, after %q", v.KeyHeader, v.KeyPrefix)
+	}
+	return "header " + v.KeyHeader
+}
+
+var typeLabels = map[string]string{
+	store.TypeOAuth2:   "OAuth2",
+	store.TypeBasic:    "Basic",
+	store.TypeAPIKey:   "API key",
+	store.TypeBearer:   "Bearer",
+	store.TypeHMACBody: "HMAC body",
+}
+
+var typeHelp = map[string]string{
+	store.TypeOAuth2:   "An access token from a provider: signed in once with \u201cGet authorization token\u201d, or fetched with the provider's client credentials, and refreshed by scriptrun.",
+	store.TypeBasic:    "A user name and password, sent as HTTP Basic authentication.",
+	store.TypeAPIKey:   "A key sent in a header (or a query parameter) of every request.",
+	store.TypeBearer:   "A fixed token sent as Authorization: Bearer, optionally until an expiry.",
+	store.TypeHMACBody: "An API token and an API secret (Servicely's HMAC Body): every request is signed with HMAC over its method, path, time, nonce and body; the secret itself is never sent.",
+}
 
 // authOrigin is the origin of a provider's authorization URL, for the CSP's
 // form-action, or "" when it cannot be read.
@@ -159,7 +252,12 @@ func (s *Server) tokenShow(w http.ResponseWriter, r *http.Request, sess *session
 	return nil
 }
 
-// tokenForm is the create and edit form, as shown and as submitted.
+// tokenForm is the create and edit form, as shown and as submitted. It
+// shows the fields of one type, chosen on the New token page by links (no
+// script needed) and fixed once the token exists. Credentials are
+// write-only: their fields are always empty when shown, an empty field on
+// edit keeps the stored one, and one typed into a refused form must be typed
+// again.
 type tokenForm struct {
 	New                                  bool
 	Name, Type, Provider, Prompt, Scopes string
@@ -169,8 +267,30 @@ type tokenForm struct {
 	Providers                            []string
 	ProviderScopes                       map[string]string // default scopes, as the scopes field's hint
 	Prompts                              []promptOption
+	Types                                []typeOption
+	TypeHelp                             string
 	HasProviders                         bool
 	ProviderMissing                      bool
+	// Static types.
+	Username, KeyIn, KeyName, KeyPrefix, Algorithm, Expires string
+	Algorithms                                              []string
+	Masks                                                   map[string]string // stored credentials, masked (edit)
+	SecretDropped                                           bool              // a typed credential was not saved
+	secrets                                                 map[string]string // typed credentials, by field name
+}
+
+// typeOption is one token type on the New token page.
+type typeOption struct {
+	Value, Label string
+	Current      bool
+}
+
+// credentialFields are the form fields that carry credentials, by type.
+var credentialFields = map[string][]string{
+	store.TypeBasic:    {"password"},
+	store.TypeAPIKey:   {"api_key"},
+	store.TypeBearer:   {"bearer_token"},
+	store.TypeHMACBody: {"api_token", "api_secret"},
 }
 
 type promptOption struct{ Value, Label string }
@@ -191,10 +311,22 @@ func prompts() []promptOption {
 	return out
 }
 
-// fill adds what the form's selects need.
+// fillTokenForm adds what the form's selects and hints need.
 func (s *Server) fillTokenForm(f *tokenForm) error {
 	f.Prompts = prompts()
 	f.ProviderScopes = map[string]string{}
+	f.Algorithms = []string{store.HMACSHA256, store.HMACSHA512}
+	f.TypeHelp = typeHelp[f.Type]
+	f.Types = nil
+	for _, t := range store.Types {
+		f.Types = append(f.Types, typeOption{Value: t, Label: typeLabels[t], Current: t == f.Type})
+	}
+	if f.Algorithm == "" {
+		f.Algorithm = store.HMACSHA256
+	}
+	if f.KeyIn == "" {
+		f.KeyIn = "header"
+	}
 	return s.db.View(func(tx *store.Tx) error {
 		ps, err := tx.Providers()
 		for _, p := range ps {
@@ -202,13 +334,17 @@ func (s *Server) fillTokenForm(f *tokenForm) error {
 			f.ProviderScopes[p.Name] = strings.Join(p.Scopes, " ")
 		}
 		f.HasProviders = len(ps) > 0
-		f.ProviderMissing = !f.New && !slices.Contains(f.Providers, f.Provider)
+		f.ProviderMissing = !f.New && f.Type == store.TypeOAuth2 && !slices.Contains(f.Providers, f.Provider)
 		return err
 	})
 }
 
 func (s *Server) tokenNew(w http.ResponseWriter, r *http.Request, sess *session) error {
-	f := tokenForm{New: true, Type: store.TypeOAuth2, Active: true, Provider: r.URL.Query().Get("provider")}
+	q := r.URL.Query()
+	f := tokenForm{New: true, Type: store.TypeOAuth2, Active: true, Provider: q.Get("provider")}
+	if t := q.Get("type"); slices.Contains(store.Types, t) {
+		f.Type = t
+	}
 	if err := s.fillTokenForm(&f); err != nil {
 		return err
 	}
@@ -231,36 +367,141 @@ func readTokenForm(r *http.Request, f *tokenForm) {
 	f.Scopes = strings.Join(strings.Fields(pf.Get("scopes")), " ")
 	f.BaseURL = strings.TrimSpace(pf.Get("base_url"))
 	f.Active = pf.Get("active") == "on"
+	f.Username = strings.TrimSpace(pf.Get("username"))
+	f.KeyIn = pf.Get("key_in")
+	f.KeyName = strings.TrimSpace(pf.Get("key_name"))
+	f.KeyPrefix = pf.Get("key_prefix")
+	f.Algorithm = pf.Get("algorithm")
+	f.Expires = strings.TrimSpace(pf.Get("expires"))
+	f.secrets = map[string]string{}
+	for _, name := range []string{"password", "api_key", "bearer_token", "api_token", "api_secret"} {
+		// Like the CLI's --*-stdin: only line breaks are trimmed.
+		if v := strings.Trim(pf.Get(name), "\r\n"); v != "" {
+			f.secrets[name] = v
+		}
+	}
 }
 
-// apply copies the form onto t.
-func (f *tokenForm) apply(t *store.Token) {
-	t.Prompt = f.Prompt
-	t.Scopes = strings.Fields(f.Scopes)
+// apply copies the form onto t: the fields of t's type, and the credentials
+// that were typed.
+func (f *tokenForm) apply(t *store.Token, now time.Time) error {
 	t.BaseURL = f.BaseURL
 	t.Active = f.Active
+	if t.Type == store.TypeOAuth2 {
+		t.Prompt = f.Prompt
+		t.Scopes = strings.Fields(f.Scopes)
+		return nil
+	}
+	switch {
+	case f.Expires == "":
+		t.Expires = time.Time{}
+	case !t.Expires.IsZero() && f.Expires == t.Expires.UTC().Format(time.RFC3339):
+		// Unchanged: kept even if it has passed meanwhile.
+	default:
+		exp, err := store.ParseExpiry(f.Expires, now)
+		if err != nil {
+			return err
+		}
+		t.Expires = exp
+	}
+	sec := f.secrets
+	switch t.Type {
+	case store.TypeBasic:
+		t.Username = f.Username
+		setIf(&t.Secret.Password, sec["password"])
+	case store.TypeAPIKey:
+		t.KeyHeader, t.KeyQuery, t.KeyPrefix = "", "", ""
+		if f.KeyIn == "query" {
+			t.KeyQuery = f.KeyName
+		} else {
+			t.KeyHeader, t.KeyPrefix = f.KeyName, f.KeyPrefix
+		}
+		setIf(&t.Secret.APIKey, sec["api_key"])
+	case store.TypeBearer:
+		setIf(&t.Secret.AccessToken, sec["bearer_token"])
+	case store.TypeHMACBody:
+		t.HMACAlgorithm = f.Algorithm
+		setIf(&t.Secret.APIToken, sec["api_token"])
+		setIf(&t.Secret.APISecret, sec["api_secret"])
+	}
+	return nil
+}
+
+func setIf(dst *string, v string) {
+	if v != "" {
+		*dst = v
+	}
+}
+
+// typedForeign reports a credential typed into a field of another type (a
+// tampered or stale form): it is refused rather than dropped silently.
+func (f *tokenForm) typedForeign(typ string) bool {
+	for name := range f.secrets {
+		if !slices.Contains(credentialFields[typ], name) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Server) tokenCreate(w http.ResponseWriter, r *http.Request, sess *session) error {
 	f := tokenForm{New: true}
 	readTokenForm(r, &f)
-	t := store.Token{Name: f.Name, Type: f.Type, Provider: f.Provider, State: store.StateUnauthorized}
-	f.apply(&t)
-	err := s.db.Update(func(tx *store.Tx) error { return tx.CreateToken(t) })
-	if err != nil {
-		f.Error = formError("token", f.Name, err)
-		if ferr := s.fillTokenForm(&f); ferr != nil {
-			return ferr
-		}
-		s.render(w, r, sess, http.StatusUnprocessableEntity, "token_form", view{Title: "New token", Data: f})
-		return nil
+	t := store.Token{Name: f.Name, Type: f.Type, State: store.StateUnauthorized}
+	if f.Type == store.TypeOAuth2 {
+		t.Provider = f.Provider
 	}
-	s.log.Info("token created", "token", t.Name, "provider", t.Provider, "session", sess.logID(), "remote", clientAddr(r))
-	s.sessions.addFlash(sess, "ok", fmt.Sprintf("Token %s created. Press \"Get authorization token\" to sign in at %s.", t.Name, t.Provider))
+	err := f.apply(&t, s.now())
+	if err == nil && f.typedForeign(f.Type) {
+		err = fmt.Errorf("a credential was given for another token type than %s: reload the form", f.Type)
+	}
+	var grant string
+	if err == nil {
+		err = s.db.Update(func(tx *store.Tx) error {
+			if err := tx.CreateToken(t); err != nil {
+				return err
+			}
+			if t, err = tx.Token(t.Name); err != nil {
+				return err
+			}
+			if p, err := tx.Provider(t.Provider); err == nil {
+				grant = p.GrantType
+			}
+			return nil
+		})
+	}
+	if err != nil {
+		return s.tokenFormFailed(w, r, sess, &f, err, "New token")
+	}
+	s.log.Info("token created", "token", t.Name, "type", t.Type, "provider", t.Provider, "has_credential", t.Static() && t.Complete(),
+		"session", sess.logID(), "remote", clientAddr(r))
+	switch {
+	case t.Static() && t.Complete():
+		s.sessions.addFlash(sess, "ok", fmt.Sprintf("Token %s created. Scripts can use it with apiTokenAuth('%s').", t.Name, t.Name))
+	case t.Static():
+		s.sessions.addFlash(sess, "warn", fmt.Sprintf("Token %s created without its credential: edit it to store one. Until then scripts get TOKEN_UNAUTHORIZED.", t.Name))
+	case grant == store.GrantClientCredentials:
+		s.sessions.addFlash(sess, "ok", fmt.Sprintf("Token %s created. %s uses client credentials: the token is fetched when a script first uses it, or now with \u201cRefresh now\u201d.", t.Name, t.Provider))
+	default:
+		s.sessions.addFlash(sess, "ok", fmt.Sprintf("Token %s created. Press \"Get authorization token\" to sign in at %s.", t.Name, t.Provider))
+	}
 	if t.BaseURL == "" {
 		s.sessions.addFlash(sess, "warn", noBaseURLWarning)
 	}
 	return seeOther(w, r, "/tokens/"+t.Name)
+}
+
+// tokenFormFailed shows a refused form again with the reason; credentials
+// typed into it are not sent back.
+func (s *Server) tokenFormFailed(w http.ResponseWriter, r *http.Request, sess *session, f *tokenForm, err error, title string) error {
+	f.Error = formError("token", f.Name, err)
+	f.SecretDropped = len(f.secrets) > 0
+	f.secrets = nil
+	if ferr := s.fillTokenForm(f); ferr != nil {
+		return ferr
+	}
+	s.render(w, r, sess, http.StatusUnprocessableEntity, "token_form", view{Title: title, Data: f})
+	return nil
 }
 
 const noBaseURLWarning = "This token has no base URL, so scripts may send it to any host. Set the base URL of the API it is for."
@@ -271,13 +512,39 @@ func (s *Server) tokenEdit(w http.ResponseWriter, r *http.Request, sess *session
 	if err := s.db.View(func(tx *store.Tx) (err error) { t, err = tx.Token(name); return err }); err != nil {
 		return recordError("token", name, err)
 	}
-	f := tokenForm{Name: t.Name, Type: t.Type, Provider: t.Provider, Prompt: t.Prompt, Scopes: strings.Join(t.Scopes, " "),
-		BaseURL: t.BaseURL, Active: t.Active}
+	f := editForm(t)
 	if err := s.fillTokenForm(&f); err != nil {
 		return err
 	}
 	s.render(w, r, sess, http.StatusOK, "token_form", view{Title: "Edit token " + name, Data: f})
 	return nil
+}
+
+// editForm is the edit form of a stored token.
+func editForm(t store.Token) tokenForm {
+	f := tokenForm{Name: t.Name, Type: t.Type, Provider: t.Provider, Prompt: t.Prompt, Scopes: strings.Join(t.Scopes, " "),
+		BaseURL: t.BaseURL, Active: t.Active, Username: t.Username, KeyPrefix: t.KeyPrefix, Algorithm: t.HMACAlgorithm}
+	f.KeyIn, f.KeyName = "header", t.KeyHeader
+	if t.KeyQuery != "" {
+		f.KeyIn, f.KeyName = "query", t.KeyQuery
+	}
+	if !t.Expires.IsZero() {
+		f.Expires = t.Expires.UTC().Format(time.RFC3339)
+	}
+	f.fillMasks(t)
+	return f
+}
+
+// fillMasks sets the masks of the stored credentials, the placeholders of
+// the write-only fields.
+func (f *tokenForm) fillMasks(t store.Token) {
+	f.Masks = map[string]string{
+		"password": store.Mask(t.Secret.Password), "api_key": store.Mask(t.Secret.APIKey),
+		"api_token": store.Mask(t.Secret.APIToken), "api_secret": store.Mask(t.Secret.APISecret),
+	}
+	if t.Type == store.TypeBearer {
+		f.Masks["bearer_token"] = store.Mask(t.Secret.AccessToken)
+	}
 }
 
 func (s *Server) tokenUpdate(w http.ResponseWriter, r *http.Request, sess *session) error {
@@ -292,24 +559,28 @@ func (s *Server) tokenUpdate(w http.ResponseWriter, r *http.Request, sess *sessi
 		if err != nil {
 			return err
 		}
-		f.apply(&t)
-		saved = t
-		return tx.PutToken(t)
+		f.Type, f.Provider = t.Type, t.Provider
+		f.fillMasks(t)
+		if f.typedForeign(t.Type) {
+			return fmt.Errorf("a credential was given for another token type than %s: reload the form", t.Type)
+		}
+		if err := f.apply(&t, s.now()); err != nil {
+			return err
+		}
+		if err := tx.PutToken(t); err != nil {
+			return err
+		}
+		saved, err = tx.Token(name)
+		return err
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return recordError("token", name, err)
 	}
 	if err != nil {
-		f.Error = formError("token", name, err)
-		f.Type, f.Provider = saved.Type, saved.Provider
-		if ferr := s.fillTokenForm(&f); ferr != nil {
-			return ferr
-		}
-		s.render(w, r, sess, http.StatusUnprocessableEntity, "token_form", view{Title: "Edit token " + name, Data: f})
-		return nil
+		return s.tokenFormFailed(w, r, sess, &f, err, "Edit token "+name)
 	}
-	s.log.Info("token updated", "token", name, "active", saved.Active, "prompt", saved.Prompt, "base_url", saved.BaseURL,
-		"session", sess.logID(), "remote", clientAddr(r))
+	s.log.Info("token updated", "token", name, "type", saved.Type, "active", saved.Active, "prompt", saved.Prompt, "base_url", saved.BaseURL,
+		"credential_changed", len(f.secrets) > 0, "session", sess.logID(), "remote", clientAddr(r))
 	s.sessions.addFlash(sess, "ok", "Token "+name+" saved.")
 	if saved.BaseURL == "" {
 		s.sessions.addFlash(sess, "warn", noBaseURLWarning)
@@ -330,9 +601,13 @@ func (s *Server) tokenDeleteConfirm(w http.ResponseWriter, r *http.Request, sess
 		return recordError("token", name, err)
 	}
 	d := confirmData{Kind: "token", Name: name, Action: "/tokens/" + name + "/delete", Cancel: "/tokens/" + name,
-		Note: "Scripts that use it will fail with TOKEN_NOT_FOUND. Its access and refresh tokens are erased; they stay valid at the provider until they expire or are revoked there."}
-	if t.State != store.StateAuthorized {
-		d.Note = "Scripts that use it will fail with TOKEN_NOT_FOUND."
+		Note: "Scripts that use it will fail with TOKEN_NOT_FOUND."}
+	switch {
+	case t.Secret.IsZero():
+	case t.Static():
+		d.Note += " Its credential is erased here; it still works where it was issued."
+	default:
+		d.Note += " Its access and refresh tokens are erased here; they stay valid at the provider until they expire. To end them there too, revoke the token first."
 	}
 	s.render(w, r, sess, http.StatusOK, "confirm_delete", view{Title: "Delete token " + name, Data: d})
 	return nil
@@ -366,6 +641,83 @@ func (s *Server) tokenRefresh(w http.ResponseWriter, r *http.Request, sess *sess
 		msg += " The new access token expires " + relative(t.Expires, s.now()) + "."
 	}
 	s.sessions.addFlash(sess, "ok", msg)
+	return seeOther(w, r, "/tokens/"+name)
+}
+
+// revokeData is what token_revoke.html shows.
+type revokeData struct {
+	Token tokenView
+}
+
+func (s *Server) tokenRevokeConfirm(w http.ResponseWriter, r *http.Request, sess *session) error {
+	name := r.PathValue("name")
+	v, err := s.readTokenView(name)
+	if err != nil {
+		return err
+	}
+	s.render(w, r, sess, http.StatusOK, "token_revoke", view{Title: "Revoke token " + name, Data: revokeData{Token: v}})
+	return nil
+}
+
+// readTokenView reads a token with its provider, for a page.
+func (s *Server) readTokenView(name string) (tokenView, error) {
+	var t store.Token
+	var p *store.Provider
+	err := s.db.View(func(tx *store.Tx) (err error) {
+		if t, err = tx.Token(name); err != nil {
+			return err
+		}
+		if t.Type != store.TypeOAuth2 {
+			return nil
+		}
+		if pv, err := tx.Provider(t.Provider); err == nil {
+			p = &pv
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return tokenView{}, recordError("token", name, err)
+	}
+	return viewToken(t, p), nil
+}
+
+// tokenRevoke revokes the token at its provider (unless "Erase here only"
+// was pressed) and erases its credential; a refusal leaves it untouched and
+// says so.
+func (s *Server) tokenRevoke(w http.ResponseWriter, r *http.Request, sess *session) error {
+	name := r.PathValue("name")
+	if err := s.db.View(func(tx *store.Tx) error { _, err := tx.Token(name); return err }); err != nil {
+		return recordError("token", name, err)
+	}
+	local := r.PostForm.Get("local") == "on"
+	rv, err := s.tokens.Revoke(r.Context(), name, tokens.RevokeOptions{Local: local})
+	if err != nil {
+		s.log.Warn("token revocation from the console failed", "token", name, "code", tokens.CodeOf(err), "reason", err.Error(),
+			"session", sess.logID(), "remote", clientAddr(r))
+		msg := upperFirst(err.Error()) + "."
+		if tokens.CodeOf(err) == tokens.CodeRevokeFailed {
+			msg = "Revocation failed: " + err.Error() + "."
+		}
+		s.sessions.addFlash(sess, "error", msg)
+		return seeOther(w, r, "/tokens/"+name+"/revoke")
+	}
+	s.log.Info("token revoked from the console", "token", name, "at_provider", len(rv.Revoked) > 0, "local", local,
+		"session", sess.logID(), "remote", clientAddr(r))
+	t := rv.Token
+	switch {
+	case len(rv.Revoked) > 0:
+		s.sessions.addFlash(sess, "ok", fmt.Sprintf("Token %s revoked at the provider (%s) and erased here.", name, strings.ReplaceAll(strings.Join(rv.Revoked, ", "), "_", " ")))
+	case t.Static():
+		s.sessions.addFlash(sess, "ok", fmt.Sprintf("The credential of token %s is erased. Scripts get TOKEN_UNAUTHORIZED until a new one is stored.", name))
+		s.sessions.addFlash(sess, "warn", "It was issued elsewhere and still works there: revoke it at its issuer too if it may have leaked.")
+	default:
+		s.sessions.addFlash(sess, "ok", fmt.Sprintf("The tokens of %s are erased here.", name))
+	}
+	if rv.NotRevoked != "" {
+		s.sessions.addFlash(sess, "warn", "Not revoked at the provider: "+rv.NotRevoked+".")
+	}
 	return seeOther(w, r, "/tokens/"+name)
 }
 

@@ -13,11 +13,13 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/scriptrun/scriptrun/cron"
 	"github.com/scriptrun/scriptrun/store"
 	"github.com/scriptrun/scriptrun/web"
 )
@@ -28,10 +30,12 @@ func newServeCmd(a *app) *cobra.Command {
 	var cfg serveConfig
 	var addr string
 	c := &cobra.Command{
-		Use:   "serve [--addr 127.0.0.1:8080] [--callback-url URL] [--tls-cert FILE --tls-key FILE]",
-		Short: "Run the web console and the OAuth callback",
-		Long: `Serves the web console (providers, tokens, "Get authorization token") and the
-OAuth callback until interrupted (SIGINT or SIGTERM stop it gracefully).
+		Use:   "serve [--addr 127.0.0.1:8080] [--callback-url URL] [--tls-cert FILE --tls-key FILE] [--metrics-addr 127.0.0.1:9464] [--cron-grace 10s]",
+		Short: "Run the web console, the OAuth callback and the cron scheduler",
+		Long: `Serves the web console (providers, tokens, "Get authorization token", cron
+jobs) and the OAuth callback, and runs the home's cron jobs, until interrupted
+(SIGINT or SIGTERM stop it gracefully: running jobs get --cron-grace to finish,
+then are cancelled and recorded).
 
 The callback URL is the redirect URI registered at providers: --callback-url,
 else $SCRIPTRUN_CALLBACK_URL, else ` + defaultCallbackURL + `, the
@@ -39,16 +43,29 @@ same as for token authorize. The console answers it at /oauth/callback.
 
 Sign-in needs the admin password (scriptrun admin password); until one is set,
 serve prints a one-time setup link. Scripts, the REPL and token commands keep
-working on the same home while it runs. Logs go to standard error.`,
+working on the same home while it runs. Logs go to standard error.
+
+One serve per home runs the cron jobs. A second serve on the same home warns,
+serves its console (which shows and edits the jobs, and hands "Run now" to
+the first), and takes the jobs over when the first stops.
+
+--metrics-addr serves Prometheus metrics at /metrics on a loopback address
+(they have no sign-in): runs by job and status, durations, missed runs, token
+refreshes.`,
 		Args: noArgs,
 	}
 	c.Flags().StringVar(&addr, "addr", defaultServeAddr, "address to listen on; anything but loopback should use TLS")
 	c.Flags().StringVar(&cfg.callback, "callback-url", "", "redirect URI registered at the providers (default $SCRIPTRUN_CALLBACK_URL, else "+defaultCallbackURL+")")
 	c.Flags().StringVar(&cfg.certFile, "tls-cert", "", "serve HTTPS with this certificate (PEM), with --tls-key")
 	c.Flags().StringVar(&cfg.keyFile, "tls-key", "", "the private key (PEM) of --tls-cert")
+	c.Flags().StringVar(&cfg.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics; a loopback address, e.g. 127.0.0.1:9464 (default: off)")
+	c.Flags().DurationVar(&cfg.cronGrace, "cron-grace", cron.DefaultGracePeriod, "on shutdown, how long running cron jobs may finish before they are cancelled")
 	c.RunE = func(c *cobra.Command, args []string) error {
 		if (cfg.certFile == "") != (cfg.keyFile == "") {
 			return usageErr("give --tls-cert and --tls-key together")
+		}
+		if cfg.cronGrace <= 0 || cfg.cronGrace > 24*time.Hour {
+			return usageErr("--cron-grace %s is not valid: give a positive duration up to 24h, e.g. --cron-grace 30s", cfg.cronGrace)
 		}
 		cfg.callback = a.callbackURL(cfg.callback)
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -56,6 +73,12 @@ working on the same home while it runs. Logs go to standard error.`,
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			return usageErr("cannot listen on %s (%v): is another scriptrun serve running? stop it, or choose another --addr", addr, errors.Unwrap(err))
+		}
+		if cfg.metricsAddr != "" {
+			if cfg.metrics, err = listenMetrics(cfg.metricsAddr); err != nil {
+				ln.Close()
+				return err
+			}
 		}
 		return a.serve(ctx, ln, cfg)
 	}
@@ -66,11 +89,18 @@ working on the same home while it runs. Logs go to standard error.`,
 type serveConfig struct {
 	callback          string // the resolved callback URL
 	certFile, keyFile string
+	metricsAddr       string
+	metrics           net.Listener  // from --metrics-addr; nil = no metrics
+	cronGrace         time.Duration // 0 = cron.DefaultGracePeriod
+	takeOverEvery     time.Duration // 0 = takeOverInterval; tests shorten it
 }
 
 // serve runs the console on ln until ctx ends, then shuts down gracefully.
 func (a *app) serve(ctx context.Context, ln net.Listener, cfg serveConfig) error {
 	defer ln.Close()
+	if cfg.metrics != nil {
+		defer cfg.metrics.Close()
+	}
 	out, errw := a.stdio.Out, a.stdio.Err
 	port := ln.Addr().(*net.TCPAddr).Port
 	cb, err := callbackFor(cfg.callback, port)
@@ -86,16 +116,29 @@ func (a *app) serve(ctx context.Context, ln net.Listener, cfg serveConfig) error
 		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 
-	// The console's log, also given to the token manager for refresh events.
+	// One log for the console and the scheduler. The token manager's goes
+	// through the metrics, which count its refresh events; it must be set
+	// before open builds the manager.
 	logger := slog.New(slog.NewTextHandler(errw, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	a.logger = logger
+	metrics := cron.NewMetrics()
+	a.logger = slog.New(metrics.TokenLogHandler(logger.Handler()))
 	db, m, err := a.open()
 	if err != nil {
 		return err
 	}
+	grace := cfg.cronGrace
+	if grace <= 0 {
+		grace = cron.DefaultGracePeriod
+	}
+	host := &cronHost{db: db, log: logger, sched: cron.New(cron.Options{
+		DB: db, Signer: m, Refresher: m, Metrics: metrics, Logger: logger, HTTPClient: scriptClient(),
+		RunBy: fmt.Sprintf("serve (pid %d)", os.Getpid()), GracePeriod: grace,
+	})}
 	console, err := web.New(web.Options{
 		DB: db, Tokens: m, CallbackURL: cb.String(), Logger: logger,
 		SecureCookies: tlsConfig != nil || cb.Scheme == "https",
+		Cron:          host,
+		Templates:     a.templates,
 	})
 	if err != nil {
 		return failErr(err)
@@ -116,6 +159,24 @@ func (a *app) serve(ctx context.Context, ln net.Listener, cfg serveConfig) error
 	for _, w := range serveWarnings(ln.Addr().(*net.TCPAddr), tlsConfig != nil, cb) {
 		fmt.Fprintln(errw, "warning: "+w)
 	}
+	takeOver := cfg.takeOverEvery
+	if takeOver <= 0 {
+		takeOver = takeOverInterval
+	}
+	if host.start(ctx, takeOver) {
+		fmt.Fprintln(out, "cron: this serve runs the home's jobs")
+	} else if db.SchedulerRunning() {
+		fmt.Fprintln(errw, "warning: another scriptrun serve runs this home's cron jobs; this one serves the console only (its cron pages hand \"Run now\" to that serve) and takes the jobs over when that one stops")
+	} else {
+		fmt.Fprintln(errw, "warning: the cron scheduler did not start (see the log); this serve retries every "+takeOver.String())
+	}
+	var metricsSrv *http.Server
+	if cfg.metrics != nil {
+		metricsSrv = &http.Server{Handler: metricsHandler(metrics, host, logger), ReadHeaderTimeout: 10 * time.Second, WriteTimeout: time.Minute,
+			ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+		fmt.Fprintf(out, "metrics: http://%s/metrics\n", cfg.metrics.Addr())
+		go metricsSrv.Serve(cfg.metrics)
+	}
 	if setup := console.SetupPath(); setup != "" {
 		fmt.Fprintf(out, "\nNo admin password is set. Open this one-time link to choose one:\n\n  %s%s\n\n(or run `scriptrun admin password`)\n", base, setup)
 	}
@@ -129,19 +190,37 @@ func (a *app) serve(ctx context.Context, ln net.Listener, cfg serveConfig) error
 			served <- srv.Serve(ln)
 		}
 	}()
+	var serveErr error
 	select {
 	case err := <-served:
-		return failErr(fmt.Errorf("the console stopped: %w", err))
+		serveErr = failErr(fmt.Errorf("the console stopped: %w", err))
 	case <-ctx.Done():
 	}
-	logger.Info("shutting down: finishing requests in progress")
-	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		logger.Warn("requests still running after 15 s; closing them", "err", err)
-		srv.Close()
+	logger.Info("shutting down: finishing requests and cron runs in progress", "cron_grace", grace)
+	// The console and the scheduler stop side by side: requests get 15 s,
+	// runs their grace period; the token manager closes after both (Main).
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := host.stop(context.Background()); err != nil {
+			logger.Warn("cron: stopping the scheduler", "err", err)
+		}
+	})
+	if serveErr == nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(sctx); err != nil {
+			logger.Warn("requests still running after 15 s; closing them", "err", err)
+			srv.Close()
+		}
+		<-served
 	}
-	<-served
+	if metricsSrv != nil {
+		metricsSrv.Close()
+	}
+	wg.Wait()
+	if serveErr != nil {
+		return serveErr
+	}
 	fmt.Fprintln(out, "console stopped")
 	return nil
 }

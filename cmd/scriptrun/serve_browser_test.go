@@ -333,6 +333,54 @@ console.log('user ' + res.json().user);
 		t.Errorf("the provider saw %d refreshes and %d code exchanges, want 1 and 1", st.RefreshRequests, st.TokenRequests["authorization_code"])
 	}
 
+	// 8. A cron job from the console: pasted script, Check, Create, Run now,
+	// and its run's page following it to the end; the script uses the token.
+	cronStart := time.Now()
+	step("open the new job form", chromedp.Navigate(console.base+"/cron/-/new"), chromedp.WaitVisible(chromedp.ID("name")),
+		chromedp.SendKeys(chromedp.ID("name"), "me"),
+		chromedp.SetValue(chromedp.ID("schedule"), "0 9 * * 1-5"),
+		chromedp.SetValue(chromedp.ID("tz"), "Europe/Berlin"),
+		chromedp.SetValue(chromedp.ID("args"), srv.APIURL()),
+		chromedp.SetValue(chromedp.ID("source"), "const res = http.get(args[0] + '/me').apiTokenAuth('api').send();\nconsole.log('<user> ' + res.json().user);\n"))
+	submit("check the job", "#check", http.StatusOK)
+	if sha := text("#preview-sha"); len(sha) != 64 {
+		t.Errorf("Check shows SHA-256 %q", sha)
+	}
+	shot("cron-form-checked-laptop.png")
+	submit("create the job", "form button.primary", http.StatusOK)
+	if loc := location(); loc != console.base+"/cron/me" {
+		t.Fatalf("after creating the job: at %s", loc)
+	}
+	shot("cron-job-laptop.png")
+	submit("run the job now", "#run-now", http.StatusOK)
+	step("the run ends", chromedp.WaitVisible(chromedp.CSS("#run-status .run-succeeded")))
+	if out := text("#output-text"); !strings.Contains(out, "<user> demo") {
+		t.Errorf("the run's output on its page: %q", out)
+	}
+	shot("cron-run-laptop.png")
+	step("cron pages at phone width", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulateScale(2)), chromedp.Reload())
+	shot("cron-run-phone.png")
+	step("job page at phone width", chromedp.Navigate(console.base+"/cron/me"), chromedp.WaitVisible(chromedp.ID("history")))
+	shot("cron-job-phone.png")
+	step("job list at phone width", chromedp.Navigate(console.base+"/cron"), chromedp.WaitVisible(chromedp.CSS("#job-me")))
+	shot("cron-jobs-phone.png")
+	step("a wrong job form at phone width", chromedp.Navigate(console.base+"/cron/-/new"), chromedp.WaitVisible(chromedp.ID("name")),
+		chromedp.SendKeys(chromedp.ID("name"), "bad"), chromedp.SetValue(chromedp.ID("schedule"), "* * * *"), chromedp.SetValue(chromedp.ID("tz"), "Berlin"))
+	submit("check a wrong job", "#check", http.StatusUnprocessableEntity)
+	if msg := text("#schedule-error"); !strings.Contains(msg, "has 4 fields") {
+		t.Errorf("the schedule's error: %q", msg)
+	}
+	shot("cron-form-errors-phone.png")
+	step("provider templates at phone width", chromedp.Navigate(console.base+"/providers/-/new?template=microsoft&param.tenant=contoso.onmicrosoft.com"),
+		chromedp.WaitVisible(chromedp.ID("template-quirk")))
+	shot("provider-template-phone.png")
+	step("laptop width again", chromedp.EmulateViewport(1280, 900), chromedp.Navigate(console.base+"/cron"), chromedp.WaitVisible(chromedp.CSS("#job-me")))
+	shot("cron-jobs-laptop.png")
+	step("provider templates at laptop width", chromedp.Navigate(console.base+"/providers/-/new"), chromedp.WaitVisible(chromedp.ID("name")),
+		chromedp.Click(chromedp.CSS("details.templates summary")), chromedp.WaitVisible(chromedp.ID("template-microsoft")))
+	shot("provider-templates-laptop.png")
+	t.Logf("cron pages in the browser took %v", time.Since(cronStart).Round(time.Millisecond))
+
 	// Nothing secret reached the log or the page.
 	page, _ := chromedp.Run(ctx, chromedp.OuterHTML(chromedp.CSS("html")))
 	for _, secret := range []string{srv.ClientSecret(), "correct horse battery"} {
