@@ -71,6 +71,7 @@ type desired struct {
 	providers []store.Provider
 	secrets   map[string]*string // provider -> secret to set (nil entry: keep)
 	tokens    []store.Token
+	creds     map[string]store.Secret // token -> credential fields given by reference
 	jobs      []store.Job
 	lines     map[string]int // "kind/name" -> line
 }
@@ -105,7 +106,7 @@ func parse(data []byte, opts Options) (*desired, error) {
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, Errors{{Line: yamlLine(err), Msg: "not valid YAML or JSON: " + err.Error()}}
 	}
-	d := &desired{secrets: map[string]*string{}, lines: map[string]int{}}
+	d := &desired{secrets: map[string]*string{}, creds: map[string]store.Secret{}, lines: map[string]int{}}
 	if len(root.Content) == 0 {
 		return d, nil
 	}
@@ -145,7 +146,7 @@ func parse(data []byte, opts Options) (*desired, error) {
 					continue
 				}
 				name = "token/" + t.Name
-				if e := d.addToken(t, item.Line); e != nil {
+				if e := d.addToken(t, item.Line, opts); e != nil {
 					es = append(es, *e)
 				}
 			case "jobs":
@@ -267,11 +268,41 @@ func resolve(ref SecretRef, opts Options) (string, error) {
 	return "", errors.New("give {env: VAR} or {file: PATH}; secrets are never written in the file itself")
 }
 
-func (d *desired) addToken(c Token, line int) *Error {
+func (d *desired) addToken(c Token, line int, opts Options) *Error {
 	t := store.Token{Name: c.Name, Type: c.Type, Provider: c.Provider, Prompt: c.Prompt,
-		Active: c.Active == nil || *c.Active, Scopes: c.Scopes, BaseURL: c.BaseURL, State: store.StateUnauthorized}
+		Active: c.Active == nil || *c.Active, Scopes: c.Scopes, BaseURL: c.BaseURL, State: store.StateUnauthorized,
+		Username: c.Username, KeyHeader: c.KeyHeader, KeyQuery: c.KeyQuery, KeyPrefix: c.KeyPrefix, HMACAlgorithm: c.HMACAlgorithm}
 	if t.Type == "" {
 		t.Type = store.TypeOAuth2
+	}
+	if c.Expires != "" {
+		e, err := time.Parse(time.RFC3339, c.Expires)
+		if err != nil || !t.Static() {
+			return &Error{line, fmt.Sprintf("token %s: expires %q: give an RFC 3339 time such as 2027-01-01T00:00:00Z, on a static token type", c.Name, c.Expires)}
+		}
+		t.Expires = e.UTC()
+	}
+	var cred store.Secret
+	for _, r := range []struct {
+		name string
+		ref  *SecretRef
+		dst  *string
+	}{{"password", c.Password, &cred.Password}, {"apiKey", c.APIKey, &cred.APIKey}, {"token", c.Bearer, &cred.AccessToken},
+		{"apiToken", c.APIToken, &cred.APIToken}, {"apiSecret", c.APISecret, &cred.APISecret}} {
+		if r.ref == nil {
+			continue
+		}
+		v, err := resolve(*r.ref, opts)
+		if err != nil {
+			return &Error{line, fmt.Sprintf("token %s: %s: %v", c.Name, r.name, err)}
+		}
+		*r.dst = v
+	}
+	if cred.AccessToken != "" {
+		cred.TokenType = "Bearer"
+	}
+	if !cred.IsZero() {
+		d.creds[t.Name] = cred
 	}
 	if err := t.Validate(); err != nil {
 		return &Error{line, err.Error()}
@@ -372,7 +403,8 @@ func (d *desired) apply(tx *store.Tx, opts Options) ([]Change, error) {
 	}
 	for _, t := range d.tokens {
 		names["token/"+t.Name] = true
-		if !names["provider/"+t.Provider] {
+		cred, hasCred := d.creds[t.Name]
+		if !t.Static() && !names["provider/"+t.Provider] {
 			if _, err := tx.Provider(t.Provider); err != nil || opts.Prune {
 				return plan, fail("token", t.Name, fmt.Errorf("token %s: provider %q is neither in the file nor (without --prune) in the home", t.Name, t.Provider))
 			}
@@ -381,7 +413,10 @@ func (d *desired) apply(tx *store.Tx, opts Options) ([]Change, error) {
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			plan = append(plan, Change{Action: "create", Kind: "token", Name: t.Name})
-			if write && !opts.DryRun {
+			if hasCred {
+				t.Secret = cred
+			}
+			if write {
 				if err := tx.CreateToken(t); err != nil {
 					return plan, fail("token", t.Name, err)
 				}
@@ -389,11 +424,24 @@ func (d *desired) apply(tx *store.Tx, opts Options) ([]Change, error) {
 		case err != nil:
 			return plan, err
 		default:
-			if fields := tokenDiff(cur, t); len(fields) > 0 {
+			fields := tokenDiff(cur, t)
+			next := cur.Secret
+			if hasCred {
+				next = mergeCredential(cur.Secret, cred)
+				if credentialChanged(cur.Secret, next) {
+					fields = append(fields, "credential")
+				}
+			}
+			if len(fields) > 0 {
 				plan = append(plan, Change{Action: "update", Kind: "token", Name: t.Name, Fields: fields})
 				if write {
-					// Only the definition changes; the credential and state stay.
+					// The definition changes; an OAuth credential and its state stay.
 					cur.Type, cur.Provider, cur.Prompt, cur.Active, cur.Scopes, cur.BaseURL = t.Type, t.Provider, t.Prompt, t.Active, t.Scopes, t.BaseURL
+					cur.Username, cur.KeyHeader, cur.KeyQuery, cur.KeyPrefix, cur.HMACAlgorithm = t.Username, t.KeyHeader, t.KeyQuery, t.KeyPrefix, t.HMACAlgorithm
+					if t.Static() {
+						cur.Expires = t.Expires
+					}
+					cur.Secret = next
 					if err := tx.PutToken(cur); err != nil {
 						return plan, fail("token", t.Name, err)
 					}
@@ -506,6 +554,22 @@ func providerDiff(a, b store.Provider) []string {
 	return f
 }
 
+// mergeCredential sets the credential fields given in the file, keeping the rest.
+func mergeCredential(cur, given store.Secret) store.Secret {
+	for _, f := range []struct{ dst, src *string }{{&cur.Password, &given.Password}, {&cur.APIKey, &given.APIKey},
+		{&cur.AccessToken, &given.AccessToken}, {&cur.APIToken, &given.APIToken}, {&cur.APISecret, &given.APISecret}, {&cur.TokenType, &given.TokenType}} {
+		if *f.src != "" {
+			*f.dst = *f.src
+		}
+	}
+	return cur
+}
+
+func credentialChanged(a, b store.Secret) bool {
+	return a.Password != b.Password || a.APIKey != b.APIKey || a.AccessToken != b.AccessToken ||
+		a.APIToken != b.APIToken || a.APISecret != b.APISecret || a.TokenType != b.TokenType
+}
+
 func tokenDiff(a, b store.Token) []string {
 	var f []string
 	add := func(name string, same bool) {
@@ -519,6 +583,14 @@ func tokenDiff(a, b store.Token) []string {
 	add("active", a.Active == b.Active)
 	add("scopes", slices.Equal(a.Scopes, b.Scopes))
 	add("baseUrl", a.BaseURL == b.BaseURL)
+	add("username", a.Username == b.Username)
+	add("keyHeader", a.KeyHeader == b.KeyHeader)
+	add("keyQuery", a.KeyQuery == b.KeyQuery)
+	add("keyPrefix", a.KeyPrefix == b.KeyPrefix)
+	add("hmacAlgorithm", a.HMACAlgorithm == b.HMACAlgorithm)
+	if b.Static() {
+		add("expires", a.Expires.Equal(b.Expires))
+	}
 	return f
 }
 

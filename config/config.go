@@ -41,7 +41,9 @@ type Provider struct {
 	TokenParams      map[string]string `yaml:"tokenParams,omitempty" json:"tokenParams,omitempty"`
 }
 
-// Token is a token's definition: its settings, not its credentials or state.
+// Token is a token's definition: its settings, not its state. Static types
+// (basic, api-key, bearer, hmac-body) take their credential through secret
+// references; an omitted reference keeps the stored credential.
 type Token struct {
 	Name     string   `yaml:"name" json:"name"`
 	Type     string   `yaml:"type,omitempty" json:"type,omitempty"`
@@ -50,6 +52,19 @@ type Token struct {
 	Active   *bool    `yaml:"active,omitempty" json:"active,omitempty"`
 	Scopes   []string `yaml:"scopes,omitempty" json:"scopes,omitempty"`
 	BaseURL  string   `yaml:"baseUrl,omitempty" json:"baseUrl,omitempty"`
+
+	Username      string `yaml:"username,omitempty" json:"username,omitempty"`           // basic
+	KeyHeader     string `yaml:"keyHeader,omitempty" json:"keyHeader,omitempty"`         // api-key
+	KeyQuery      string `yaml:"keyQuery,omitempty" json:"keyQuery,omitempty"`           // api-key
+	KeyPrefix     string `yaml:"keyPrefix,omitempty" json:"keyPrefix,omitempty"`         // api-key
+	HMACAlgorithm string `yaml:"hmacAlgorithm,omitempty" json:"hmacAlgorithm,omitempty"` // hmac-body
+	Expires       string `yaml:"expires,omitempty" json:"expires,omitempty"`             // static types, RFC 3339
+
+	Password  *SecretRef `yaml:"password,omitempty" json:"password,omitempty"`   // basic
+	APIKey    *SecretRef `yaml:"apiKey,omitempty" json:"apiKey,omitempty"`       // api-key
+	Bearer    *SecretRef `yaml:"token,omitempty" json:"token,omitempty"`         // bearer
+	APIToken  *SecretRef `yaml:"apiToken,omitempty" json:"apiToken,omitempty"`   // hmac-body
+	APISecret *SecretRef `yaml:"apiSecret,omitempty" json:"apiSecret,omitempty"` // hmac-body
 }
 
 // Job is a cron job. Its script is a file (relative to the configuration

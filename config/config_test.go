@@ -206,3 +206,64 @@ func TestExportRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// Static token types round-trip, take their credential by reference, and
+// need no provider.
+func TestStaticTokens(t *testing.T) {
+	db := newDB(t)
+	env := map[string]string{"PW": "basic-password-1", "KEY": "api-key-value-2", "HS": "hmac-secret-3", "HT": "hmac-token-4"}
+	getenv := func(k string) string { return env[k] }
+	file := `
+tokens:
+  - name: jira
+    type: basic
+    username: bot@example.com
+    password: {env: PW}
+    baseUrl: https://acme.atlassian.net
+  - name: weather
+    type: api-key
+    keyQuery: appid
+    apiKey: {env: KEY}
+    baseUrl: https://api.openweathermap.org
+  - name: hooks
+    type: hmac-body
+    hmacAlgorithm: sha512
+    apiToken: {env: HT}
+    apiSecret: {env: HS}
+    expires: "2030-01-01T00:00:00Z"
+    baseUrl: https://hooks.example.com
+`
+	plan, err := Apply(db, []byte(file), Options{Getenv: getenv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := planText(plan); got != "create token jira; create token weather; create token hooks" {
+		t.Errorf("plan: %s", got)
+	}
+	db.View(func(tx *store.Tx) error {
+		j, _ := tx.Token("jira")
+		h, _ := tx.Token("hooks")
+		if j.Secret.Password != "basic-password-1" || j.State != store.StateAuthorized || h.Secret.APISecret != "hmac-secret-3" || h.HMACAlgorithm != "sha512" || h.Expires.Year() != 2030 {
+			t.Errorf("stored: %+v / %+v", j, h)
+		}
+		return nil
+	})
+	if plan, _ := Apply(db, []byte(file), Options{Getenv: getenv}); len(plan) != 0 {
+		t.Errorf("second apply: %s", planText(plan))
+	}
+	env["PW"] = "rotated-password"
+	if plan, _ := Apply(db, []byte(file), Options{Getenv: getenv}); planText(plan) != "update token jira (credential)" {
+		t.Errorf("after rotating the password: %s", planText(plan))
+	}
+	f, _ := Read(db)
+	var out bytes.Buffer
+	Write(&out, f, "yaml")
+	for _, secret := range []string{"rotated-password", "api-key-value-2", "hmac-secret-3", "hmac-token-4"} {
+		if strings.Contains(out.String(), secret) {
+			t.Errorf("export contains %q", secret)
+		}
+	}
+	if !strings.Contains(out.String(), "keyQuery: appid") || !strings.Contains(out.String(), "expires: \"2030-01-01T00:00:00Z\"") {
+		t.Errorf("export lacks the static fields:\n%s", out.String())
+	}
+}

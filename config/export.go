@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -35,8 +36,13 @@ func Read(db *store.DB) (File, error) {
 			return err
 		}
 		for _, t := range ts {
-			f.Tokens = append(f.Tokens, Token{Name: t.Name, Type: t.Type, Provider: t.Provider, Prompt: t.Prompt,
-				Active: ptr(t.Active), Scopes: t.Scopes, BaseURL: t.BaseURL})
+			ct := Token{Name: t.Name, Type: t.Type, Provider: t.Provider, Prompt: t.Prompt,
+				Active: ptr(t.Active), Scopes: t.Scopes, BaseURL: t.BaseURL, Username: t.Username,
+				KeyHeader: t.KeyHeader, KeyQuery: t.KeyQuery, KeyPrefix: t.KeyPrefix, HMACAlgorithm: t.HMACAlgorithm}
+			if t.Static() && !t.Expires.IsZero() {
+				ct.Expires = t.Expires.UTC().Format(time.RFC3339)
+			}
+			f.Tokens = append(f.Tokens, ct)
 		}
 		js, err := tx.Jobs()
 		if err != nil {
@@ -64,6 +70,7 @@ func Write(w io.Writer, f File, format string) error {
 		fmt.Fprintln(w, "# scriptrun configuration: `scriptrun apply -f FILE` makes a home match it.")
 		fmt.Fprintln(w, "# Secrets are never exported. To set one on apply, add e.g.")
 		fmt.Fprintln(w, "#   clientSecret: {env: GRAPH_CLIENT_SECRET}    or    clientSecret: {file: secrets/graph}")
+		fmt.Fprintln(w, "# and, on static tokens, password / apiKey / token / apiToken / apiSecret the same way.")
 		enc := yaml.NewEncoder(w)
 		enc.SetIndent(2)
 		if err := enc.Encode(f); err != nil {
