@@ -15,8 +15,9 @@
 // REPL and `scriptrun serve` must share a home, so a DB never keeps the file
 // open: every View and Update opens it, runs one transaction and closes it.
 // Opens are serialised by a lock file beside the database (shared for View,
-// exclusive for Update) that waits in small steps, so a waiting process pays
-// about a millisecond rather than bbolt's 50 ms lock poll. LockToken gives the
+// exclusive for Update) waited for in the kernel, so a waiting process gets
+// the file the moment it is free rather than at bbolt's next 50 ms lock poll
+// (bbolt's own lock is then never contended). LockToken gives the
 // token manager a per-token lock that holds across processes, so that one
 // refresh happens at a time.
 //

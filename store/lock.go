@@ -6,7 +6,6 @@ import (
 	"os"
 	"sync"
 	"syscall"
-	"time"
 )
 
 // fileLock is an flock(2) lock on a file. flock locks belong to an open file
@@ -15,7 +14,9 @@ import (
 type fileLock struct{ f *os.File }
 
 // lockFile takes a shared or exclusive lock on path (created 0600 if
-// missing), polling in steps that grow from 1 ms to 20 ms until ctx is done.
+// missing), waiting until ctx is done. A contended lock is waited for in the
+// kernel (a blocking flock on a goroutine), so the waiter gets it the moment
+// it is released rather than at its next poll.
 func lockFile(ctx context.Context, path string, exclusive bool) (*fileLock, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil && !exclusive {
@@ -30,27 +31,36 @@ func lockFile(ctx context.Context, path string, exclusive bool) (*fileLock, erro
 	if exclusive {
 		how = syscall.LOCK_EX
 	}
-	wait := time.Millisecond
-	for {
-		err := syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB)
-		if err == nil {
-			return &fileLock{f: f}, nil
+	fd := int(f.Fd())
+	err = syscall.Flock(fd, how|syscall.LOCK_NB)
+	if err == nil {
+		return &fileLock{f: f}, nil
+	}
+	if err != syscall.EWOULDBLOCK && err != syscall.EINTR {
+		f.Close()
+		return nil, err
+	}
+	got := make(chan error, 1)
+	go func() {
+		for {
+			err := syscall.Flock(fd, how)
+			if err != syscall.EINTR {
+				got <- err
+				return
+			}
 		}
-		if err != syscall.EWOULDBLOCK && err != syscall.EINTR {
+	}()
+	select {
+	case err := <-got:
+		if err != nil {
 			f.Close()
 			return nil, err
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			f.Close()
-			return nil, ctx.Err()
-		case <-t.C:
-		}
-		if wait < 20*time.Millisecond {
-			wait *= 2
-		}
+		return &fileLock{f: f}, nil
+	case <-ctx.Done():
+		// The waiter may still be granted the lock: release it then.
+		go func() { <-got; f.Close() }()
+		return nil, ctx.Err()
 	}
 }
 
