@@ -15,9 +15,9 @@
 // REPL and `scriptrun serve` must share a home, so a DB never keeps the file
 // open: every View and Update opens it, runs one transaction and closes it.
 // Opens are serialised by a lock file beside the database (shared for View,
-// exclusive for Update) waited for in the kernel, so a waiting process gets
-// the file the moment it is free rather than at bbolt's next 50 ms lock poll
-// (bbolt's own lock is then never contended). LockToken gives the
+// exclusive for Update) polled in steps of at most 4 ms, so a waiting
+// process gets the file soon after it is free rather than at bbolt's next
+// 50 ms lock poll (bbolt's own lock is then never contended). LockToken gives the
 // token manager a per-token lock that holds across processes, so that one
 // refresh happens at a time.
 //

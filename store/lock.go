@@ -6,6 +6,7 @@ import (
 	"os"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // fileLock is an flock(2) lock on a file. flock locks belong to an open file
@@ -14,9 +15,10 @@ import (
 type fileLock struct{ f *os.File }
 
 // lockFile takes a shared or exclusive lock on path (created 0600 if
-// missing), waiting until ctx is done. A contended lock is waited for in the
-// kernel (a blocking flock on a goroutine), so the waiter gets it the moment
-// it is released rather than at its next poll.
+// missing), polling in steps that grow from 0.5 ms to 4 ms until ctx is
+// done. Short steps hand a released lock on quickly (a refresh storm's
+// waiters queue here); polling rather than a blocking flock means a waiter
+// that gives up leaves nothing behind that could take the lock later.
 func lockFile(ctx context.Context, path string, exclusive bool) (*fileLock, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil && !exclusive {
@@ -31,36 +33,27 @@ func lockFile(ctx context.Context, path string, exclusive bool) (*fileLock, erro
 	if exclusive {
 		how = syscall.LOCK_EX
 	}
-	fd := int(f.Fd())
-	err = syscall.Flock(fd, how|syscall.LOCK_NB)
-	if err == nil {
-		return &fileLock{f: f}, nil
-	}
-	if err != syscall.EWOULDBLOCK && err != syscall.EINTR {
-		f.Close()
-		return nil, err
-	}
-	got := make(chan error, 1)
-	go func() {
-		for {
-			err := syscall.Flock(fd, how)
-			if err != syscall.EINTR {
-				got <- err
-				return
-			}
+	wait := 500 * time.Microsecond
+	for {
+		err := syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB)
+		if err == nil {
+			return &fileLock{f: f}, nil
 		}
-	}()
-	select {
-	case err := <-got:
-		if err != nil {
+		if err != syscall.EWOULDBLOCK && err != syscall.EINTR {
 			f.Close()
 			return nil, err
 		}
-		return &fileLock{f: f}, nil
-	case <-ctx.Done():
-		// The waiter may still be granted the lock: release it then.
-		go func() { <-got; f.Close() }()
-		return nil, ctx.Err()
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			f.Close()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+		if wait < 4*time.Millisecond {
+			wait *= 2
+		}
 	}
 }
 
