@@ -244,12 +244,3 @@ func isInvalidGrant(err error) bool {
 	var re *oauth2.RetrieveError
 	return errors.As(err, &re) && re.ErrorCode == "invalid_grant"
 }
-
-// errorCode returns the OAuth error code of a token-endpoint failure, if any.
-func errorCode(err error) string {
-	var re *oauth2.RetrieveError
-	if errors.As(err, &re) {
-		return re.ErrorCode
-	}
-	return ""
-}
