@@ -6,7 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -165,34 +165,8 @@ func TestEndToEnd(t *testing.T) {
 		"--auth-url", srv.AuthURL(), "--token-url", srv.TokenURL(), "--auth-style", "body", "--scopes", "read")
 	run("", "token", "add", "api", "--provider", "sandbox", "--base-url", srv.URL())
 
-	// token authorize: read the URL it prints, sign in like a person would.
-	cmd := exec.Command(binary(t), "token", "authorize", "api", "--no-browser", "--callback-url", "http://127.0.0.1:0/oauth/callback")
-	cmd.Env = append(os.Environ(), "SCRIPTRUN_HOME="+home)
-	stdout, _ := cmd.StdoutPipe()
-	var errb bytes.Buffer
-	cmd.Stderr = &errb
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(stdout)
-	var authURL string
-	var rest strings.Builder
-	for sc.Scan() {
-		if line := sc.Text(); strings.HasPrefix(line, srv.AuthURL()+"?") {
-			authURL = line
-			break
-		}
-	}
-	if authURL == "" {
-		cmd.Wait()
-		t.Fatalf("token authorize printed no authorization URL; stderr: %s", errb.String())
-	}
-	if _, err := sandbox.SignIn(context.Background(), authURL, "demo", "demo"); err != nil {
-		t.Fatalf("sign in: %v", err)
-	}
-	io.Copy(&rest, stdout)
-	if err := cmd.Wait(); err != nil || !strings.Contains(rest.String(), "state authorized") {
-		t.Fatalf("token authorize: %v\n%s\n%s", err, rest.String(), errb.String())
+	if out, _ := authorizeCLI(t, home, srv, "api"); !strings.Contains(out, "state authorized") {
+		t.Fatalf("token authorize printed:\n%s", out)
 	}
 
 	var tv tokenView
@@ -305,4 +279,45 @@ func TestConcurrentCLIEditsLoseNothing(t *testing.T) {
 	if pv.Description != "edited concurrently" || pv.Scopes != "openid" {
 		t.Errorf("provider after concurrent edits: %+v; an update was lost", pv)
 	}
+}
+
+// authorizeCLI runs `scriptrun token authorize NAME` with the real binary,
+// reads the authorization URL it prints, signs in at the sandbox's login page
+// as a person would, and returns everything the command printed and the
+// callback URL the provider sent the browser to.
+func authorizeCLI(t *testing.T, home string, srv *sandbox.Server, name string) (string, *url.URL) {
+	t.Helper()
+	cmd := exec.Command(binary(t), "token", "authorize", name, "--no-browser", "--callback-url", "http://127.0.0.1:0/oauth/callback")
+	cmd.Env = append(os.Environ(), "SCRIPTRUN_HOME="+home)
+	stdout, _ := cmd.StdoutPipe()
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	var callback *url.URL
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		line := sc.Text()
+		out.WriteString(line + "\n")
+		if callback == nil && strings.HasPrefix(line, srv.AuthURL()+"?") {
+			u, err := sandbox.SignIn(context.Background(), line, "demo", "demo")
+			if err != nil {
+				cmd.Process.Kill()
+				cmd.Wait()
+				t.Fatalf("sign in: %v", err)
+			}
+			callback = u
+		}
+	}
+	err := cmd.Wait()
+	out.WriteString(errb.String())
+	if callback == nil {
+		t.Fatalf("token authorize printed no authorization URL:\n%s", out.String())
+	}
+	if err != nil {
+		t.Fatalf("token authorize: %v\n%s", err, out.String())
+	}
+	return out.String(), callback
 }

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"context"
 	"io"
 	"log"
 	"net/http"
@@ -214,33 +212,7 @@ func authorizedToken(t *testing.T, home string, srv *sandbox.Server, baseURL str
 	run(srv.ClientSecret()+"\n", "provider", "add", "sandbox", "--client-id", srv.ClientID(), "--client-secret-stdin",
 		"--auth-url", srv.AuthURL(), "--token-url", srv.TokenURL(), "--scopes", "read")
 	run("", "token", "add", "api", "--provider", "sandbox", "--base-url", baseURL)
-	cmd := exec.Command(binary(t), "token", "authorize", "api", "--no-browser", "--callback-url", "http://127.0.0.1:0/oauth/callback")
-	cmd.Env = append(os.Environ(), "SCRIPTRUN_HOME="+home)
-	stdout, _ := cmd.StdoutPipe()
-	var errb bytes.Buffer
-	cmd.Stderr = &errb
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(stdout)
-	authURL := ""
-	for sc.Scan() {
-		if line := sc.Text(); strings.HasPrefix(line, srv.AuthURL()+"?") {
-			authURL = line
-			break
-		}
-	}
-	if authURL == "" {
-		cmd.Wait()
-		t.Fatalf("token authorize printed no authorization URL; stderr: %s", errb.String())
-	}
-	if _, err := sandbox.SignIn(context.Background(), authURL, "demo", "demo"); err != nil {
-		t.Fatalf("sign in: %v", err)
-	}
-	io.Copy(io.Discard, stdout)
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("token authorize: %v\n%s", err, errb.String())
-	}
+	authorizeCLI(t, home, srv, "api")
 }
 
 // The REPL on a real terminal, end to end: the binary in a pseudo-terminal,

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -102,30 +101,9 @@ func TestNoSecretObservable(t *testing.T) {
 	s.cli("", "token", "add", "api", "--provider", "sandbox", "--base-url", srv.URL())
 
 	// Get authorization token from the terminal.
-	cmd := exec.Command(binary(t), "token", "authorize", "api", "--no-browser", "--callback-url", "http://127.0.0.1:0/oauth/callback")
-	cmd.Env = append(os.Environ(), "SCRIPTRUN_HOME="+s.home)
-	stdout, _ := cmd.StdoutPipe()
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var authOut strings.Builder
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() {
-		authOut.WriteString(sc.Text() + "\n")
-		if strings.HasPrefix(sc.Text(), srv.AuthURL()+"?") {
-			u, err := sandbox.SignIn(context.Background(), sc.Text(), "demo", "demo")
-			if err != nil {
-				t.Fatal(err)
-			}
-			s.see("the callback URL", u.String())
-		}
-	}
-	errOut, _ := io.ReadAll(stderr)
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("token authorize: %v\n%s%s", err, authOut.String(), errOut)
-	}
-	s.see("token authorize", authOut.String()+string(errOut))
+	out, callback := authorizeCLI(t, s.home, srv, "api")
+	s.see("token authorize", out)
+	s.see("the callback URL", callback.String())
 	s.snapshot()
 
 	// Scripts: across a refresh, printing everything they can reach, and failing.

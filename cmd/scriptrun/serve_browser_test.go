@@ -71,23 +71,7 @@ func startConsole(t *testing.T, home string) *runningConsole {
 		}
 		return ""
 	}}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.serve(ctx, ln, serveConfig{callback: c.callback}); a.close() }()
-	var once sync.Once
-	var stopErr error
-	c.stop = func() error {
-		once.Do(func() {
-			cancel()
-			select {
-			case stopErr = <-done:
-			case <-time.After(20 * time.Second):
-				stopErr = fmt.Errorf("serve did not stop within 20 s")
-			}
-		})
-		return stopErr
-	}
-	t.Cleanup(func() { c.stop() })
+	c.stop = runServe(t, a, ln, serveConfig{callback: c.callback})
 	for i := 0; ; i++ {
 		resp, err := http.Get(c.base + "/healthz")
 		if err == nil {
@@ -406,4 +390,27 @@ console.log('user ' + res.json().user);
 	if testing.Verbose() {
 		io.WriteString(os.Stderr, console.log.String())
 	}
+}
+
+// runServe runs serve in-process on ln until the returned stop (also called
+// at cleanup) cancels it; stop reports serve's error, or that it hung.
+func runServe(t *testing.T, a *app, ln net.Listener, cfg serveConfig) (stop func() error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.serve(ctx, ln, cfg); a.close() }()
+	var once sync.Once
+	var stopErr error
+	stop = func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case stopErr = <-done:
+			case <-time.After(20 * time.Second):
+				stopErr = fmt.Errorf("serve did not stop within 20 s")
+			}
+		})
+		return stopErr
+	}
+	t.Cleanup(func() { stop() })
+	return stop
 }

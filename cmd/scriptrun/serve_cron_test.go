@@ -16,7 +16,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -385,26 +384,7 @@ func startInProcess(t *testing.T, home string) *inProcessServe {
 		}
 		return ""
 	}}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- a.serve(ctx, ln, serveConfig{callback: s.base + "/oauth/callback", metrics: mln, cronGrace: 500 * time.Millisecond, takeOverEvery: 100 * time.Millisecond})
-		a.close()
-	}()
-	var once sync.Once
-	var stopErr error
-	s.stop = func() error {
-		once.Do(func() {
-			cancel()
-			select {
-			case stopErr = <-done:
-			case <-time.After(20 * time.Second):
-				stopErr = fmt.Errorf("serve did not stop within 20 s")
-			}
-		})
-		return stopErr
-	}
-	t.Cleanup(func() { s.stop() })
+	s.stop = runServe(t, a, ln, serveConfig{callback: s.base + "/oauth/callback", metrics: mln, cronGrace: 500 * time.Millisecond, takeOverEvery: 100 * time.Millisecond})
 	waitFor(t, "the console", 10*time.Second, func() bool {
 		resp, err := http.Get(s.base + "/healthz")
 		if err == nil {
