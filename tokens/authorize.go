@@ -80,9 +80,9 @@ func (m *Manager) Complete(ctx context.Context, a *Authorization, q url.Values) 
 		return store.Token{}, newError(CodeAuthorizeExpired, name, nil, "token %q: the authorization took longer than %s; start again", name, AuthorizationTTL)
 	}
 	if code := q.Get("error"); code != "" {
-		msg := "authorization failed: provider answered " + clean(code, 64)
+		msg := "authorization failed: provider answered " + providerText(code, 64, q.Get("code"), a.verifier)
 		if d := q.Get("error_description"); d != "" {
-			msg += ": " + clean(redact(d, q.Get("code"), a.verifier), 200)
+			msg += ": " + providerText(d, maxProviderText, q.Get("code"), a.verifier)
 		}
 		return m.authorizeFailed(name, newError(CodeAuthorizeFailed, name, nil, "token %q: %s", name, msg))
 	}

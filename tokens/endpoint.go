@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/oauth2"
 
@@ -177,28 +178,13 @@ func (c *capture) RoundTrip(req *http.Request) (*http.Response, error) {
 // or the HTTP status, or the kind of network failure; never a response body.
 // Any of secrets the provider echoed back is masked.
 func describe(err error, secrets ...string) string {
-	return redact(describeRaw(err), secrets...)
-}
-
-// redact masks every occurrence of the given secrets in s. A provider's
-// error text is the provider's to write, and some echo what they were sent.
-func redact(s string, secrets ...string) string {
-	for _, secret := range secrets {
-		if len(secret) >= 4 {
-			s = strings.ReplaceAll(s, secret, "••••")
-		}
-	}
-	return s
-}
-
-func describeRaw(err error) string {
 	var re *oauth2.RetrieveError
 	switch {
 	case errors.As(err, &re):
 		if re.ErrorCode != "" {
-			msg := "provider answered " + clean(re.ErrorCode, 64)
+			msg := "provider answered " + providerText(re.ErrorCode, 64, secrets...)
 			if re.ErrorDescription != "" {
-				msg += ": " + clean(re.ErrorDescription, 200)
+				msg += ": " + providerText(re.ErrorDescription, maxProviderText, secrets...)
 			}
 			return msg
 		}
@@ -217,14 +203,147 @@ func describeRaw(err error) string {
 		if ue.Timeout() {
 			return "token endpoint did not answer in time"
 		}
-		return "cannot reach the token endpoint: " + clean(ue.Err.Error(), 200)
+		return "cannot reach the token endpoint: " + providerText(ue.Err.Error(), 200, secrets...)
 	}
 	msg := err.Error()
 	msg = strings.TrimPrefix(msg, "oauth2: ")
-	return "token endpoint answer unusable: " + clean(msg, 200)
+	return "token endpoint answer unusable: " + providerText(msg, 200, secrets...)
 }
 
-// clean keeps provider-supplied text printable and short.
+// maxProviderText is how much of a provider's error description a message
+// keeps: enough for hydra, which puts its reason at the end of long ones.
+const maxProviderText = 1024
+
+// minSecretFragment is the shortest piece of a secret masked on its own,
+// where a provider echoed only part of it (cut, or split across lines).
+// Shorter pieces of random text turn up by chance.
+const minSecretFragment = 8
+
+// secretMask replaces a secret in messages.
+const secretMask = "••••"
+
+// providerText makes text a provider wrote fit for a message: the secrets
+// it echoed are masked first, so that no cut can split one and leave it
+// unrecognisable, then controls are replaced and at most max bytes kept.
+func providerText(s string, max int, secrets ...string) string {
+	return clean(redact(s, secrets...), max)
+}
+
+// redact masks every occurrence of the given secrets in s, as they were
+// sent or percent- or JSON-escaped, and every piece of at least
+// minSecretFragment bytes of one. A provider's error text is the
+// provider's to write, and some echo what they were sent, whole or in part.
+func redact(s string, secrets ...string) string {
+	var whole []string
+	pieces := map[string]bool{}
+	for _, secret := range secrets {
+		if len(secret) < 4 {
+			continue
+		}
+		for _, v := range secretForms(secret) {
+			whole = append(whole, v)
+			for i := 0; i+minSecretFragment <= len(v); i++ {
+				pieces[v[i:i+minSecretFragment]] = true
+			}
+		}
+	}
+	if len(whole) == 0 {
+		return s
+	}
+	masked := make([]bool, len(s))
+	mark := func(from, to int) {
+		for i := from; i < to; i++ {
+			masked[i] = true
+		}
+	}
+	for _, v := range whole {
+		for off := 0; ; {
+			i := strings.Index(s[off:], v)
+			if i < 0 {
+				break
+			}
+			mark(off+i, off+i+len(v))
+			off += i + 1
+		}
+	}
+	for i := 0; i+minSecretFragment <= len(s); i++ {
+		if pieces[s[i:i+minSecretFragment]] {
+			mark(i, i+minSecretFragment)
+		}
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		if !masked[i] {
+			j := i
+			for j < len(s) && !masked[j] {
+				j++
+			}
+			b.WriteString(s[i:j])
+			i = j
+			continue
+		}
+		j := i
+		for j < len(s) && masked[j] {
+			j++
+		}
+		// Whole runes only, so the message stays valid UTF-8.
+		for j < len(s) && !utf8.RuneStart(s[j]) {
+			j++
+		}
+		b.WriteString(secretMask)
+		i = j
+	}
+	return b.String()
+}
+
+// secretForms returns secret as sent and as a provider may echo it:
+// percent-encoded (either case of hex digits) or inside a JSON string.
+func secretForms(secret string) []string {
+	q := url.QueryEscape(secret)
+	forms := []string{secret, q, strings.ReplaceAll(q, "+", "%20"), url.PathEscape(secret), lowerHex(q)}
+	var j bytes.Buffer
+	enc := json.NewEncoder(&j)
+	for _, html := range []bool{true, false} {
+		j.Reset()
+		enc.SetEscapeHTML(html)
+		if enc.Encode(secret) == nil {
+			inner := strings.TrimSuffix(strings.TrimSpace(j.String()), "\"")
+			inner = strings.TrimPrefix(inner, "\"")
+			forms = append(forms, inner, strings.ReplaceAll(inner, "/", "\\/"))
+		}
+	}
+	seen := map[string]bool{}
+	out := forms[:0]
+	for _, f := range forms {
+		if !seen[f] && len(f) >= 4 {
+			seen[f] = true
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// lowerHex writes the hex digits of s's percent-escapes in lower case.
+func lowerHex(s string) string {
+	b := []byte(s)
+	for i := 0; i+2 < len(b); i++ {
+		if b[i] == '%' {
+			b[i+1] = lowerASCII(b[i+1])
+			b[i+2] = lowerASCII(b[i+2])
+		}
+	}
+	return string(b)
+}
+
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+// clean keeps provider-supplied text printable and at most max bytes long,
+// cut on a rune boundary.
 func clean(s string, max int) string {
 	s = strings.Map(func(r rune) rune {
 		if unicode.IsPrint(r) {
@@ -233,7 +352,11 @@ func clean(s string, max int) string {
 		return ' '
 	}, s)
 	if len(s) > max {
-		s = s[:max] + "…"
+		cut := max
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "…"
 	}
 	return s
 }

@@ -124,12 +124,12 @@ func (m *Manager) revokeRemote(ctx context.Context, t store.Token, p store.Provi
 		items = append(items, item{t.Secret.AccessToken, "access_token"})
 	}
 	for _, it := range items {
-		code, err := m.revokeOne(ctx, p, it.value, it.hint)
+		code, err := m.revokeOne(ctx, p, it.value, it.hint, t.Secret.RefreshToken, t.Secret.AccessToken, p.ClientSecret)
 		if err == nil {
 			r.Revoked = append(r.Revoked, it.hint)
 			continue
 		}
-		what := redact(err.Error(), t.Secret.RefreshToken, t.Secret.AccessToken, p.ClientSecret)
+		what := err.Error() // secrets masked by revokeOne, before any cut
 		if len(r.Revoked) > 0 {
 			// The refresh token is revoked: the grant is over.
 			r.NotRevoked = fmt.Sprintf("the provider did not revoke the access token on its own (%s); it ends with its grant or when it expires", what)
@@ -145,8 +145,9 @@ func (m *Manager) revokeRemote(ctx context.Context, t store.Token, p store.Provi
 }
 
 // revokeOne sends one RFC 7009 revocation request and returns the OAuth
-// error code of a refusal, if any.
-func (m *Manager) revokeOne(ctx context.Context, p store.Provider, token, hint string) (string, error) {
+// error code of a refusal, if any. The provider's words in the error have
+// secrets masked.
+func (m *Manager) revokeOne(ctx context.Context, p store.Provider, token, hint string, secrets ...string) (string, error) {
 	form := url.Values{"token": {token}, "token_type_hint": {hint}}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.RevocationURL, nil)
 	if err != nil {
@@ -175,9 +176,9 @@ func (m *Manager) revokeOne(ctx context.Context, p store.Provider, token, hint s
 		case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ue) && ue.Timeout():
 			return "", errors.New("the revocation endpoint did not answer in time")
 		case errors.As(err, &ue):
-			return "", fmt.Errorf("cannot reach the revocation endpoint: %s", clean(ue.Err.Error(), 200))
+			return "", fmt.Errorf("cannot reach the revocation endpoint: %s", providerText(ue.Err.Error(), 200, secrets...))
 		}
-		return "", fmt.Errorf("cannot reach the revocation endpoint: %s", clean(err.Error(), 200))
+		return "", fmt.Errorf("cannot reach the revocation endpoint: %s", providerText(err.Error(), 200, secrets...))
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, maxRevocationResponse))
@@ -189,9 +190,9 @@ func (m *Manager) revokeOne(ctx context.Context, p store.Provider, token, hint s
 		Description string `json:"error_description"`
 	}
 	if json.Unmarshal(raw, &oe) == nil && oe.Error != "" {
-		msg := "revocation endpoint answered " + clean(oe.Error, 64)
+		msg := "revocation endpoint answered " + providerText(oe.Error, 64, secrets...)
 		if oe.Description != "" {
-			msg += ": " + clean(oe.Description, 200)
+			msg += ": " + providerText(oe.Description, maxProviderText, secrets...)
 		}
 		return oe.Error, errors.New(msg)
 	}
