@@ -33,8 +33,13 @@ var secretPatterns = []*regexp.Regexp{
 	regexp.MustCompile(`(?i)cookie`),                                       // session cookies
 	regexp.MustCompile(`\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}`),        // a JWT
 	regexp.MustCompile(`(?i)private[_-]?key|BEGIN [A-Z ]*PRIVATE KEY`),     // keys
+	regexp.MustCompile(`(?i)private[_-]?token`),                            // GitLab's Private-Token header
 	// Well-known token formats: GitHub, Slack, OpenAI-style, AWS access keys.
 	regexp.MustCompile(`\b(gh[pousr]_[A-Za-z0-9]{20,}|xox[abpr]-[A-Za-z0-9-]{10,}|sk-[A-Za-z0-9_-]{20,}|AKIA[0-9A-Z]{16})\b`),
+	// GitHub fine-grained, GitLab, Stripe, Google API keys, AWS temporary keys.
+	regexp.MustCompile(`\b(github_pat_[A-Za-z0-9_]{20,}|glpat-[A-Za-z0-9_-]{20,}|[sr]k_(live|test)_[A-Za-z0-9]{10,}|AIza[0-9A-Za-z_-]{35}|ASIA[0-9A-Z]{16}\b)`),
+	// A JWT anywhere: header and payload are base64url JSON objects.
+	regexp.MustCompile(`eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*`),
 }
 
 // Secret reports whether a line of input looks like it contains a
