@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"io"
+	"regexp"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -36,11 +37,7 @@ func (s *secretFlags) read(a *app) (string, error) {
 		return "", usageErr("give the client secret once: --client-secret-stdin or --client-secret-env, not both")
 	}
 	if s.env != "" {
-		v := a.getenv(s.env)
-		if v == "" {
-			return "", usageErr("--client-secret-env %s: that environment variable is empty or not set", s.env)
-		}
-		return v, nil
+		return readEnvFlag(a, "client-secret-env", s.env)
 	}
 	if s.stdin {
 		line, err := bufio.NewReader(io.LimitReader(a.stdio.In, 64<<10)).ReadString('\n')
@@ -54,4 +51,28 @@ func (s *secretFlags) read(a *app) (string, error) {
 		return line, nil
 	}
 	return "", nil
+}
+
+// envVarName is what a --…-env flag takes: the name of a variable.
+var envVarName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,254}$`)
+
+// conventionalEnvName is a name safe to repeat in a message. A name in
+// other letters may be a pasted secret that happens to fit envVarName.
+var conventionalEnvName = regexp.MustCompile(`^[A-Z_][A-Z0-9_]{0,63}$`)
+
+// readEnvFlag returns the value of the variable a --…-env flag names. What
+// is not a variable name is refused without being repeated: people paste
+// the secret itself there, and messages end up in terminals and CI logs.
+func readEnvFlag(a *app, flag, name string) (string, error) {
+	if !envVarName.MatchString(name) {
+		return "", usageErr("--%s takes the NAME of an environment variable (letters, digits, _), not its value; the value given was not shown", flag)
+	}
+	v := a.getenv(name)
+	if v == "" {
+		if !conventionalEnvName.MatchString(name) {
+			return "", usageErr("--%s: the environment variable it names is empty or not set (the name is not shown: it is not in UPPER_CASE and may be the secret itself; --%s takes the variable's NAME)", flag, flag)
+		}
+		return "", usageErr("--%s %s: that environment variable is empty or not set", flag, name)
+	}
+	return v, nil
 }

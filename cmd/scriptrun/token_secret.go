@@ -46,11 +46,7 @@ func (f *credFlag) read(a *app, stdinTaken *bool) (string, error) {
 		return "", usageErr("give %s once: --%s-stdin or --%s-env, not both", f.what, f.name, f.name)
 	}
 	if f.env != "" {
-		v := a.getenv(f.env)
-		if v == "" {
-			return "", usageErr("--%s-env %s: that environment variable is empty or not set", f.name, f.env)
-		}
-		return v, nil
+		return readEnvFlag(a, f.name+"-env", f.env)
 	}
 	if !f.stdin {
 		return "", nil

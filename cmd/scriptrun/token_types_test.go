@@ -362,6 +362,13 @@ func TestTokenTypeUsageErrors(t *testing.T) {
 		{"bad api token", []string{"token", "add", "t", "--type", "hmac-body", "--api-token-env", "BAD"}, "", "API token must", "has spaces"},
 		{"reserved header", []string{"token", "add", "t", "--type", "api-key", "--header", "Host"}, "", "set by the HTTP client", ""},
 		{"bearer with a space", []string{"token", "add", "t", "--type", "bearer", "--token-stdin"}, "two words-s3cret\n", "no spaces", "two words-s3cret"},
+		// A value pasted where a variable's name goes is not repeated.
+		{"password in --password-env", append([]string{"token", "add", "t", "--type", "basic", "--username", "u", "--password-env", "hunter2!pw"}, base...), "", "--password-env takes the NAME of an environment variable", "hunter2!pw"},
+		{"key in --key-env", append([]string{"token", "add", "t", "--type", "api-key", "--header", "X-Key", "--key-env", "AIzaSyA1b2-C3d4E5"}, base...), "", "--key-env takes the NAME", "AIzaSyA1b2-C3d4E5"},
+		{"token in --token-env", append([]string{"token", "add", "t", "--type", "bearer", "--token-env", "ghp_abc.def/ghi"}, base...), "", "--token-env takes the NAME", "ghp_abc.def/ghi"},
+		{"api token in --api-token-env", append([]string{"token", "add", "t", "--type", "hmac-body", "--api-token-env", "tok-123", "--api-secret-env", "S"}, base...), "", "--api-token-env takes the NAME", "tok-123"},
+		{"api secret in --api-secret-env", append([]string{"token", "add", "t", "--type", "hmac-body", "--api-token-env", "BAD", "--api-secret-env", "s3cr3t=="}, base...), "", "--api-secret-env takes the NAME", "s3cr3t=="},
+		{"secret shaped like a name", append([]string{"token", "add", "t", "--type", "bearer", "--token-env", "xoxb1234567890abcdef"}, base...), "", "--token-env: the environment variable it names is empty or not set", "xoxb1234567890abcdef"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
