@@ -84,7 +84,7 @@ what the file does not name.`,
 			return storeErr(err)
 		}
 		for _, ch := range plan {
-			fmt.Fprintln(a.stdio.Out, ch)
+			fmt.Fprintln(a.stdio.Out, terminalText(fmt.Sprint(ch)))
 		}
 		switch {
 		case len(plan) == 0:

@@ -602,7 +602,7 @@ func (a *app) reportRun(db *store.DB, r store.Run) error {
 	if err := db.View(func(tx *store.Tx) (err error) { out, err = tx.RunOutput(r.ID); return err }); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return storeErr(err)
 	}
-	a.stdio.Out.Write(out)
+	fmt.Fprint(a.stdio.Out, terminalText(string(out)))
 	what := fmt.Sprintf("run %d of %s", r.ID, r.Job)
 	switch r.Status {
 	case store.RunSucceeded:
@@ -663,9 +663,10 @@ func cronRunsCmd(a *app) *cobra.Command {
 }
 
 func cronLogCmd(a *app) *cobra.Command {
-	var asJSON bool
-	c := &cobra.Command{Use: "log RUN_ID", Short: "Show a run: how it went, its output and its error", Args: exactArgs(1, "the RUN_ID (see `scriptrun cron runs NAME`)")}
+	var asJSON, raw bool
+	c := &cobra.Command{Use: "log RUN_ID [--raw]", Short: "Show a run: how it went, its output and its error", Args: exactArgs(1, "the RUN_ID (see `scriptrun cron runs NAME`)")}
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	c.Flags().BoolVar(&raw, "raw", false, "print only the run's output, byte for byte (control characters and escape sequences included)")
 	c.RunE = func(c *cobra.Command, args []string) error {
 		id, err := strconv.ParseUint(strings.TrimPrefix(args[0], "#"), 10, 64)
 		if err != nil || id == 0 {
@@ -691,6 +692,10 @@ func cronLogCmd(a *app) *cobra.Command {
 			v.Output = string(out)
 			return printJSON(a.stdio.Out, v)
 		}
+		if raw {
+			_, err := a.stdio.Out.Write(out)
+			return err
+		}
 		missed := ""
 		if r.Missed > 0 {
 			missed = strconv.Itoa(r.Missed)
@@ -704,14 +709,14 @@ func cronLogCmd(a *app) *cobra.Command {
 		}
 		if len(out) > 0 {
 			fmt.Fprintln(a.stdio.Out, "--- output ---")
-			a.stdio.Out.Write(out)
+			fmt.Fprint(a.stdio.Out, terminalText(string(out))) // output is the script's; --raw for its bytes
 			if out[len(out)-1] != '\n' {
 				fmt.Fprintln(a.stdio.Out)
 			}
 		}
 		if r.Error != "" {
 			fmt.Fprintln(a.stdio.Out, "--- error ---")
-			fmt.Fprintln(a.stdio.Out, r.Error)
+			fmt.Fprintln(a.stdio.Out, terminalText(r.Error))
 		}
 		return nil
 	}

@@ -68,9 +68,9 @@ about each problem. Exit code 1 when a check failed.`,
 
 func printFindings(w io.Writer, fs []finding) {
 	for _, f := range fs {
-		fmt.Fprintf(w, "%-4s  %s: %s\n", f.Level, f.Subject, f.What)
+		fmt.Fprintf(w, "%-4s  %s: %s\n", f.Level, terminalLine(f.Subject), terminalText(f.What))
 		if f.Fix != "" {
-			fmt.Fprintf(w, "      → %s\n", f.Fix)
+			fmt.Fprintf(w, "      → %s\n", terminalText(f.Fix))
 		}
 	}
 }

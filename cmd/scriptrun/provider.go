@@ -392,18 +392,19 @@ func providerTemplatesCmd(a *app) *cobra.Command {
 			return printJSON(a.stdio.Out, set.All())
 		}
 		for _, t := range set.All() {
-			fmt.Fprintf(a.stdio.Out, "%s — %s\n", t.Name, t.Title)
+			// A home's templates/*.json is text from elsewhere: shown as text.
+			fmt.Fprintf(a.stdio.Out, "%s — %s\n", terminalLine(t.Name), terminalLine(t.Title))
 			for _, k := range slices.Sorted(maps.Keys(t.Params)) {
 				p := t.Params[k]
 				def := ""
 				if p.Default != "" {
 					def = " (default " + p.Default + ")"
 				}
-				fmt.Fprintf(a.stdio.Out, "    --param %s=VALUE: %s%s\n", k, p.Help, def)
+				fmt.Fprintf(a.stdio.Out, "    --param %s=VALUE: %s\n", terminalLine(k), terminalLine(p.Help+def))
 			}
-			fmt.Fprintf(a.stdio.Out, "    %s\n", t.Quirk)
+			fmt.Fprintf(a.stdio.Out, "    %s\n", terminalLine(t.Quirk))
 			if t.Source != "built in" {
-				fmt.Fprintf(a.stdio.Out, "    from %s\n", t.Source)
+				fmt.Fprintf(a.stdio.Out, "    from %s\n", terminalLine(t.Source))
 			}
 		}
 		fmt.Fprintln(a.stdio.Out, "\nuse: scriptrun provider add NAME --template TEMPLATE [--param K=V] --client-id ID --client-secret-env VAR")

@@ -22,7 +22,7 @@ func Main(args []string, stdio Stdio, getenv func(string) string) int {
 	err := root.Execute()
 	a.close()
 	if err != nil {
-		fmt.Fprintln(stdio.Err, "scriptrun: "+strings.TrimRight(err.Error(), "\n"))
+		fmt.Fprintln(stdio.Err, "scriptrun: "+terminalText(strings.TrimRight(err.Error(), "\n")))
 	}
 	return exitCode(err)
 }
