@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -54,15 +55,16 @@ else $SCRIPTRUN_CALLBACK_URL, else ` + defaultCallbackURL + `.`,
 	c.Flags().BoolVar(&noBrowser, "no-browser", false, "only print the URL; do not try to open a browser")
 	c.Flags().StringVar(&callback, "callback-url", "", "redirect URI registered at the provider (default $SCRIPTRUN_CALLBACK_URL, else "+defaultCallbackURL+")")
 	c.RunE = func(c *cobra.Command, args []string) error {
-		_, m, err := a.open()
+		db, m, err := a.open()
 		if err != nil {
 			return err
 		}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		browse := openBrowser
-		if noBrowser {
-			browse = nil
+		var browse func(ctx context.Context, authURL string) error
+		if !noBrowser {
+			env := browserEnv(os.Environ(), a.authorizeSecrets(db, args[0])...)
+			browse = func(ctx context.Context, authURL string) error { return openBrowser(ctx, authURL, env) }
 		}
 		t, err := authorizeToken(ctx, m, args[0], a.callbackURL(callback), a.stdio.Out, browse)
 		if err != nil {
@@ -182,8 +184,56 @@ func authorizeToken(ctx context.Context, m *tokens.Manager, name, callback strin
 	}
 }
 
-// openBrowser asks the desktop to open u.
-func openBrowser(ctx context.Context, u string) error {
+// authorizeSecrets lists what the browser's environment must not hold:
+// the master key (when it comes from the environment), the provider's
+// client secret and the token's current credentials. A variable that
+// holds one of them is most likely the one a --…-env flag named when
+// they were stored, still exported in this shell.
+func (a *app) authorizeSecrets(db *store.DB, name string) []string {
+	secrets := []string{a.getenv("SCRIPTRUN_MASTER_KEY")}
+	db.View(func(tx *store.Tx) error {
+		t, err := tx.Token(name)
+		if err != nil {
+			return err // authorizeToken says what is wrong
+		}
+		secrets = append(secrets, t.Secret.AccessToken, t.Secret.RefreshToken)
+		if p, err := tx.Provider(t.Provider); err == nil {
+			secrets = append(secrets, p.ClientSecret)
+		}
+		return nil
+	})
+	return secrets
+}
+
+// browserEnv is environ without what a browser, and everything it starts,
+// has no business seeing: scriptrun's own variables (SCRIPTRUN_MASTER_KEY
+// above all) and any variable whose value holds one of secrets.
+func browserEnv(environ []string, secrets ...string) []string {
+	out := make([]string, 0, len(environ))
+	for _, kv := range environ {
+		name, value, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(strings.ToUpper(name), "SCRIPTRUN_") || holdsSecret(value, secrets) {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
+}
+
+// holdsSecret reports whether value is one of secrets or, for secrets long
+// enough not to turn up by chance, contains one.
+func holdsSecret(value string, secrets []string) bool {
+	for _, s := range secrets {
+		if s != "" && (value == s || len(s) >= 8 && strings.Contains(value, s)) {
+			return true
+		}
+	}
+	return false
+}
+
+// openBrowser asks the desktop to open u, with env as the environment of
+// the program it starts.
+func openBrowser(ctx context.Context, u string, env []string) error {
 	var cmd *exec.Cmd
 	switch runtime.GOOS {
 	case "darwin":
@@ -194,6 +244,7 @@ func openBrowser(ctx context.Context, u string) error {
 		}
 		cmd = exec.CommandContext(ctx, "xdg-open", u)
 	}
+	cmd.Env = env
 	return cmd.Start()
 }
 
