@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/scriptrun/scriptrun/runtime"
+	"github.com/scriptrun/scriptrun/termtext"
 )
 
 // ANSI styles, as Node's util.inspect uses them.
@@ -52,14 +53,14 @@ func (p Printer) Value(v *runtime.Value) string {
 	case runtime.KindResponse:
 		return p.response(v.Response)
 	case runtime.KindError:
-		return v.Text
+		return termtext.Text(v.Text)
 	}
 	return p.render(v, 0, true)
 }
 
 // Error renders an error of an evaluation.
 func (p Printer) Error(msg string) string {
-	return p.style(styleRed, msg)
+	return p.style(styleRed, termtext.Text(msg))
 }
 
 func (p Printer) width() int {
@@ -325,15 +326,16 @@ func (p Printer) response(r *runtime.Response) string {
 			fmt.Fprintf(&b, "%s\n", p.style(styleDim, fmt.Sprintf("... %d more headers (res.headers has them all)", len(r.Headers)-i)))
 			break
 		}
-		fmt.Fprintf(&b, "%s: %s\n", p.style(styleCyan, h.Name), h.Value)
+		fmt.Fprintf(&b, "%s: %s\n", p.style(styleCyan, h.Name), termtext.Line(h.Value))
 	}
 	b.WriteString("\n")
 	b.WriteString(p.body(r))
 	return strings.TrimRight(b.String(), "\n")
 }
 
-// body previews a response body: JSON re-indented, text as it is, cut to
-// a few dozen lines; binary bodies are only measured.
+// body previews a response body: JSON re-indented, text as it is (but
+// for what a terminal would act on), cut to a few dozen lines; binary
+// bodies are only measured.
 func (p Printer) body(r *runtime.Response) string {
 	how := "res.body or res.json()"
 	if r.Fetch {
@@ -363,7 +365,9 @@ func (p Printer) body(r *runtime.Response) string {
 	if lines := bytes.SplitAfterN(preview, []byte("\n"), previewLines+1); len(lines) > previewLines {
 		preview, cut = bytes.Join(lines[:previewLines], nil), true
 	}
-	out := strings.TrimRight(string(preview), "\n")
+	// The body is the server's: shown as text, so it cannot clear the
+	// screen or write the clipboard (OSC 52) of whoever looks at it.
+	out := termtext.Text(strings.TrimRight(string(preview), "\n"))
 	if cut {
 		out += "\n" + p.style(styleDim, fmt.Sprintf("... (%s in all; %s has all of it)", byteSize(len(r.Body)), how))
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/scriptrun/scriptrun/runtime"
+	"github.com/scriptrun/scriptrun/termtext"
 )
 
 // evalValue evaluates src in a fresh session and returns its description.
@@ -123,6 +124,10 @@ func TestPrintResponse(t *testing.T) {
 			w.WriteHeader(http.StatusNoContent)
 		case "/missing":
 			http.NotFound(w, r)
+		case "/hostile":
+			w.Header().Set("Content-Type", "text/plain")
+			w.Header().Set("X-Note", "a\u202eb")
+			fmt.Fprint(w, "clip\x1b]52;c;ZXZpbA==\x07 \x1b[2J \u009b1m \u202eevil\nline two")
 		}
 	}))
 	t.Cleanup(srv.Close)
@@ -158,6 +163,22 @@ func TestPrintResponse(t *testing.T) {
 	}
 	if got := p.Value(evalValue(t, s, "http.get(args[0] + '/missing').send()")); !strings.Contains(got, "404 Not Found") || !strings.Contains(got, "404 page not found") {
 		t.Errorf("404 printed as:\n%s", got)
+	}
+	// A server's body and headers are shown as text: no escape sequence
+	// reaches the terminal (OSC 52 would write the clipboard).
+	got = Printer{Color: true}.Value(evalValue(t, s, "http.get(args[0] + '/hostile').send()"))
+	plain := ansi.ReplaceAllString(got, "") // the printer's own colours
+	for _, r := range plain {
+		if r != '\n' && r != '\t' && termtext.Unsafe(r) {
+			t.Errorf("the printed response holds %U raw: %q", r, got)
+			break
+		}
+	}
+	if !strings.Contains(plain, `clip\x1b]52;c;ZXZpbA==\x07 \x1b[2J \u009b1m \u202eevil`+"\nline two") || !strings.Contains(plain, `x-note: a\u202eb`) {
+		t.Errorf("the hostile response is not shown as text:\n%s", plain)
+	}
+	if got := (Printer{}).Error("Error: \x1b]0;title\x07 failed"); got != `Error: \x1b]0;title\x07 failed` {
+		t.Errorf("Error printed as %q", got)
 	}
 	got = Printer{Color: true}.Value(evalValue(t, s, "http.get(args[0] + '/missing').send()"))
 	if !strings.Contains(got, styleBold+styleRed+"404 Not Found") {

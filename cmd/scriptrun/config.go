@@ -11,6 +11,7 @@ import (
 
 	"github.com/scriptrun/scriptrun/config"
 	"github.com/scriptrun/scriptrun/cron"
+	"github.com/scriptrun/scriptrun/termtext"
 )
 
 func newExportCmd(a *app) *cobra.Command {
@@ -84,7 +85,7 @@ what the file does not name.`,
 			return storeErr(err)
 		}
 		for _, ch := range plan {
-			fmt.Fprintln(a.stdio.Out, terminalText(fmt.Sprint(ch)))
+			fmt.Fprintln(a.stdio.Out, termtext.Text(fmt.Sprint(ch)))
 		}
 		switch {
 		case len(plan) == 0:

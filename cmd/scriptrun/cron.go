@@ -19,6 +19,7 @@ import (
 	"github.com/scriptrun/scriptrun/cron"
 	"github.com/scriptrun/scriptrun/runtime"
 	"github.com/scriptrun/scriptrun/store"
+	"github.com/scriptrun/scriptrun/termtext"
 )
 
 // serveAnswerWait is how long `cron run` waits for a running serve to take
@@ -602,7 +603,7 @@ func (a *app) reportRun(db *store.DB, r store.Run) error {
 	if err := db.View(func(tx *store.Tx) (err error) { out, err = tx.RunOutput(r.ID); return err }); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return storeErr(err)
 	}
-	fmt.Fprint(a.stdio.Out, terminalText(string(out)))
+	fmt.Fprint(a.stdio.Out, termtext.Text(string(out)))
 	what := fmt.Sprintf("run %d of %s", r.ID, r.Job)
 	switch r.Status {
 	case store.RunSucceeded:
@@ -709,14 +710,14 @@ func cronLogCmd(a *app) *cobra.Command {
 		}
 		if len(out) > 0 {
 			fmt.Fprintln(a.stdio.Out, "--- output ---")
-			fmt.Fprint(a.stdio.Out, terminalText(string(out))) // output is the script's; --raw for its bytes
+			fmt.Fprint(a.stdio.Out, termtext.Text(string(out))) // output is the script's; --raw for its bytes
 			if out[len(out)-1] != '\n' {
 				fmt.Fprintln(a.stdio.Out)
 			}
 		}
 		if r.Error != "" {
 			fmt.Fprintln(a.stdio.Out, "--- error ---")
-			fmt.Fprintln(a.stdio.Out, terminalText(r.Error))
+			fmt.Fprintln(a.stdio.Out, termtext.Text(r.Error))
 		}
 		return nil
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/scriptrun/scriptrun/cron"
 	"github.com/scriptrun/scriptrun/store"
+	"github.com/scriptrun/scriptrun/termtext"
 )
 
 // finding is one line of the doctor's report.
@@ -68,9 +69,9 @@ about each problem. Exit code 1 when a check failed.`,
 
 func printFindings(w io.Writer, fs []finding) {
 	for _, f := range fs {
-		fmt.Fprintf(w, "%-4s  %s: %s\n", f.Level, terminalLine(f.Subject), terminalText(f.What))
+		fmt.Fprintf(w, "%-4s  %s: %s\n", f.Level, termtext.Line(f.Subject), termtext.Text(f.What))
 		if f.Fix != "" {
-			fmt.Fprintf(w, "      → %s\n", terminalText(f.Fix))
+			fmt.Fprintf(w, "      → %s\n", termtext.Text(f.Fix))
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/scriptrun/scriptrun/store"
+	"github.com/scriptrun/scriptrun/termtext"
 )
 
 func newProviderCmd(a *app) *cobra.Command {
@@ -393,18 +394,18 @@ func providerTemplatesCmd(a *app) *cobra.Command {
 		}
 		for _, t := range set.All() {
 			// A home's templates/*.json is text from elsewhere: shown as text.
-			fmt.Fprintf(a.stdio.Out, "%s — %s\n", terminalLine(t.Name), terminalLine(t.Title))
+			fmt.Fprintf(a.stdio.Out, "%s — %s\n", termtext.Line(t.Name), termtext.Line(t.Title))
 			for _, k := range slices.Sorted(maps.Keys(t.Params)) {
 				p := t.Params[k]
 				def := ""
 				if p.Default != "" {
 					def = " (default " + p.Default + ")"
 				}
-				fmt.Fprintf(a.stdio.Out, "    --param %s=VALUE: %s\n", terminalLine(k), terminalLine(p.Help+def))
+				fmt.Fprintf(a.stdio.Out, "    --param %s=VALUE: %s\n", termtext.Line(k), termtext.Line(p.Help+def))
 			}
-			fmt.Fprintf(a.stdio.Out, "    %s\n", terminalLine(t.Quirk))
+			fmt.Fprintf(a.stdio.Out, "    %s\n", termtext.Line(t.Quirk))
 			if t.Source != "built in" {
-				fmt.Fprintf(a.stdio.Out, "    from %s\n", terminalLine(t.Source))
+				fmt.Fprintf(a.stdio.Out, "    from %s\n", termtext.Line(t.Source))
 			}
 		}
 		fmt.Fprintln(a.stdio.Out, "\nuse: scriptrun provider add NAME --template TEMPLATE [--param K=V] --client-id ID --client-secret-env VAR")

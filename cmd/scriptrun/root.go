@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/scriptrun/scriptrun/termtext"
 )
 
 const defaultRefreshTimeout = 30 * time.Second
@@ -22,7 +24,7 @@ func Main(args []string, stdio Stdio, getenv func(string) string) int {
 	err := root.Execute()
 	a.close()
 	if err != nil {
-		fmt.Fprintln(stdio.Err, "scriptrun: "+terminalText(strings.TrimRight(err.Error(), "\n")))
+		fmt.Fprintln(stdio.Err, "scriptrun: "+termtext.Text(strings.TrimRight(err.Error(), "\n")))
 	}
 	return exitCode(err)
 }
