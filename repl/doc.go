@@ -18,6 +18,14 @@
 // space are not written to it; they can still be recalled in the session
 // they were typed in.
 //
+// # Printing
+//
+// Strings are printed quoted with escapes, as Node does. A response's body,
+// its header values and errors are the server's or the script's text: they
+// are shown through package termtext, so an escape sequence in them is
+// printed as text, never acted on. console.log writes what the script
+// gives it, as in `scriptrun run`.
+//
 // # Caveats
 //
 //   - liner does not say whether the line was empty when Ctrl-C was

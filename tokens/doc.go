@@ -28,6 +28,18 @@
 // flight runs on its own context: a script that times out while waiting does
 // not abandon a refresh whose answer the provider has already committed to.
 //
+// # Messages
+//
+// A failure's message (Error.Msg, and the token's lastMessage) quotes the
+// provider's error code and description, never a response body. Provider
+// text goes through providerText: every secret of the request (the refresh
+// or access token, the client secret, the code and PKCE verifier) is
+// masked first, as sent, percent- or JSON-escaped, and any piece of 8 bytes
+// or more of one; then controls are replaced and at most 1 KiB kept, cut
+// between runes. Masking before the cut matters: a cut through an echoed
+// secret would leave a piece the mask no longer matches. A piece shorter
+// than 8 bytes is left alone, as such pieces turn up in any text.
+//
 // # The unavoidable window
 //
 // If the process dies after the provider answered a refresh and before the
