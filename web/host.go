@@ -124,7 +124,7 @@ func normaliseHost(h string) (string, bool) {
 // without a port means defaultPort (80 for http, 443 for https).
 func (a *AllowedHosts) Allows(hostHeader, defaultPort string) bool {
 	got, ok := splitHost(hostHeader)
-	if !ok || hostHeader == "" {
+	if !ok {
 		return false
 	}
 	if got.port == "" {

@@ -130,3 +130,27 @@ func TestParseAllowedHosts(t *testing.T) {
 		}
 	}
 }
+
+// No Host value, however odd, panics the check or passes for a name that
+// is not on the list.
+func FuzzAllowedHosts(f *testing.F) {
+	for _, seed := range []string{"127.0.0.1:8080", "localhost.:8080", "[::1]:8080", "[::1", "a:b:c", "127.0.0.1.evil.example", "LOCALHOST:08080", "%00", "[]:80", ":80"} {
+		f.Add(seed)
+	}
+	a, err := ParseAllowedHosts("127.0.0.1:8080", "localhost:8080", "[::1]:8080", "console.example.com")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, host string) {
+		if !a.Allows(host, "80") {
+			return
+		}
+		h := strings.ToLower(host)
+		for _, ok := range []string{"127.0.0.1", "localhost", "[::1]", "[0", "[::ffff:127.0.0.1]", "console.example.com"} {
+			if strings.HasPrefix(h, ok) {
+				return
+			}
+		}
+		t.Fatalf("Host %q was allowed", host)
+	})
+}
