@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -38,8 +37,14 @@ type Options struct {
 	Dir string
 	// Getenv resolves {env: VAR} references.
 	Getenv func(string) string
-	// DryRun computes the plan and changes nothing.
+	// DryRun computes the plan and changes nothing. It reads no secret: no
+	// variable is looked up and no {file: PATH} is opened (a plan lists the
+	// references instead), so a dry run cannot tell whether a referenced
+	// secret differs from the stored one.
 	DryRun bool
+	// Protected are files a {file: PATH} reference may not name, however it
+	// reaches them (symlink, hard link): the home's master.key and database.
+	Protected []string
 	// Prune deletes providers, tokens and jobs the file does not name.
 	Prune bool
 	// Check validates a job beyond the store's rules (cron.CheckJob: the
@@ -47,13 +52,20 @@ type Options struct {
 	Check func(store.Job) error
 }
 
-// Error is a problem in a configuration file, with the line it is on.
+// Error is a problem in a configuration file, with the line it is on and
+// its path in the document (e.g. providers[2].clientSecret).
 type Error struct {
 	Line int
+	Path string
 	Msg  string
 }
 
-func (e Error) Error() string { return fmt.Sprintf("line %d: %s", e.Line, e.Msg) }
+func (e Error) Error() string {
+	if e.Path == "" {
+		return fmt.Sprintf("line %d: %s", e.Line, e.Msg)
+	}
+	return fmt.Sprintf("line %d, %s: %s", e.Line, e.Path, e.Msg)
+}
 
 // Errors is every problem found in a file; Apply changes nothing then.
 type Errors []Error
@@ -66,26 +78,60 @@ func (es Errors) Error() string {
 	return strings.Join(parts, "\n")
 }
 
-// desired is the file resolved into store records, with their lines.
+// Plan is what Apply carried out or, with DryRun, would carry out.
+type Plan struct {
+	Changes []Change
+	// Secrets lists every secret reference in the file, and stored secrets
+	// the changes send somewhere new, in file order.
+	Secrets []SecretUse
+}
+
+// desired is the file resolved into store records, with where they are.
 type desired struct {
 	providers []store.Provider
-	secrets   map[string]*string // provider -> secret to set (nil entry: keep)
+	secrets   map[string]*string // provider -> secret to set (nil entry: keep or, in a dry run, not read)
 	tokens    []store.Token
 	creds     map[string]store.Secret // token -> credential fields given by reference
 	jobs      []store.Job
-	lines     map[string]int // "kind/name" -> line
+	uses      []SecretUse
+	locs      map[string]loc // "kind/name" -> where it is in the file
+}
+
+// loc is where an item is in the file.
+type loc struct {
+	line int
+	path string     // e.g. providers[2]
+	node *yaml.Node // the item's mapping
+}
+
+// err is a problem with the whole item.
+func (l loc) err(format string, args ...any) *Error {
+	return &Error{Line: l.line, Path: l.path, Msg: fmt.Sprintf(format, args...)}
+}
+
+// fieldErr is a problem with one of the item's fields, on that field's line.
+func (l loc) fieldErr(field string, err error) *Error {
+	line := l.line
+	if l.node != nil {
+		for i := 0; i+1 < len(l.node.Content); i += 2 {
+			if l.node.Content[i].Value == field {
+				line = l.node.Content[i].Line
+			}
+		}
+	}
+	return &Error{Line: line, Path: l.path + "." + field, Msg: err.Error()}
 }
 
 // Apply makes db match the configuration in data and returns the plan it
 // carried out (or, with DryRun, would carry out). The file is checked whole
-// first; any problem rejects it with Errors naming the lines, and the store
-// is left as it was. The changes are made in one transaction.
-func Apply(db *store.DB, data []byte, opts Options) ([]Change, error) {
+// first; any problem rejects it with Errors naming the lines and paths, and
+// the store is left as it was. The changes are made in one transaction.
+func Apply(db *store.DB, data []byte, opts Options) (Plan, error) {
 	d, err := parse(data, opts)
 	if err != nil {
-		return nil, err
+		return Plan{}, err
 	}
-	var plan []Change
+	var plan Plan
 	run := db.Update
 	if opts.DryRun {
 		run = db.View
@@ -106,7 +152,7 @@ func parse(data []byte, opts Options) (*desired, error) {
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, Errors{{Line: yamlLine(err), Msg: "not valid YAML or JSON: " + err.Error()}}
 	}
-	d := &desired{secrets: map[string]*string{}, creds: map[string]store.Secret{}, lines: map[string]int{}}
+	d := &desired{secrets: map[string]*string{}, creds: map[string]store.Secret{}, locs: map[string]loc{}}
 	if len(root.Content) == 0 {
 		return d, nil
 	}
@@ -119,50 +165,51 @@ func parse(data []byte, opts Options) (*desired, error) {
 	for i := 0; i+1 < len(doc.Content); i += 2 {
 		key, val := doc.Content[i], doc.Content[i+1]
 		if key.Value != "providers" && key.Value != "tokens" && key.Value != "jobs" {
-			es = append(es, Error{key.Line, fmt.Sprintf("unknown section %q: use providers, tokens and jobs", key.Value)})
+			es = append(es, Error{key.Line, key.Value, "unknown section: use providers, tokens and jobs"})
 			continue
 		}
 		if val.Kind != yaml.SequenceNode && !(val.Kind == yaml.ScalarNode && val.Tag == "!!null") {
-			es = append(es, Error{val.Line, key.Value + " must be a list"})
+			es = append(es, Error{val.Line, key.Value, "must be a list"})
 			continue
 		}
-		for _, item := range val.Content {
+		for i, item := range val.Content {
 			var name string
+			at := loc{line: item.Line, path: fmt.Sprintf("%s[%d]", key.Value, i), node: item}
 			switch key.Value {
 			case "providers":
 				var p Provider
 				if err := decode(item, &p); err != nil {
-					es = append(es, Error{item.Line, "provider: " + err.Error()})
+					es = append(es, Error{item.Line, at.path, "provider: " + err.Error()})
 					continue
 				}
 				name = "provider/" + p.Name
-				if e := d.addProvider(p, item.Line, opts); e != nil {
+				if e := d.addProvider(p, at, opts); e != nil {
 					es = append(es, *e)
 				}
 			case "tokens":
 				var t Token
 				if err := decode(item, &t); err != nil {
-					es = append(es, Error{item.Line, "token: " + err.Error()})
+					es = append(es, Error{item.Line, at.path, "token: " + err.Error()})
 					continue
 				}
 				name = "token/" + t.Name
-				if e := d.addToken(t, item.Line, opts); e != nil {
+				if e := d.addToken(t, at, opts); e != nil {
 					es = append(es, *e)
 				}
 			case "jobs":
 				var j Job
 				if err := decode(item, &j); err != nil {
-					es = append(es, Error{item.Line, "job: " + err.Error()})
+					es = append(es, Error{item.Line, at.path, "job: " + err.Error()})
 					continue
 				}
 				name = "job/" + j.Name
-				if e := d.addJob(j, item.Line, opts); e != nil {
+				if e := d.addJob(j, at, opts); e != nil {
 					es = append(es, *e)
 				}
 			}
 			if name != "" {
 				if first, dup := seen[name]; dup {
-					es = append(es, Error{item.Line, fmt.Sprintf("%s is defined twice (first on line %d)", strings.Replace(name, "/", " ", 1), first)})
+					es = append(es, Error{item.Line, at.path, fmt.Sprintf("%s is defined twice (first on line %d)", strings.Replace(name, "/", " ", 1), first)})
 				}
 				seen[name] = item.Line
 			}
@@ -212,7 +259,7 @@ func yamlLine(err error) int {
 	return 1
 }
 
-func (d *desired) addProvider(c Provider, line int, opts Options) *Error {
+func (d *desired) addProvider(c Provider, at loc, opts Options) *Error {
 	p := store.Provider{Name: c.Name, ClientID: c.ClientID, GrantType: c.GrantType, AuthURL: c.AuthorizationURL,
 		TokenURL: c.TokenURL, RevocationURL: c.RevocationURL, Scopes: c.Scopes, Description: c.Description,
 		AuthStyle: c.AuthStyle, PKCE: c.PKCE == nil || *c.PKCE, AuthParams: c.AuthParams, TokenParams: c.TokenParams}
@@ -223,52 +270,48 @@ func (d *desired) addProvider(c Provider, line int, opts Options) *Error {
 		p.AuthStyle = store.AuthStyleHeader
 	}
 	if err := p.Validate(); err != nil {
-		return &Error{line, err.Error()}
+		return at.err("%v", err)
 	}
 	if c.ClientSecret != nil {
-		secret, err := resolve(*c.ClientSecret, opts)
+		ref, err := checkRef(*c.ClientSecret, opts.Dir)
 		if err != nil {
-			return &Error{line, fmt.Sprintf("provider %s: clientSecret: %v", p.Name, err)}
+			return at.fieldErr("clientSecret", err)
 		}
-		d.secrets[p.Name] = &secret
+		d.uses = append(d.uses, SecretUse{Path: at.path + ".clientSecret", Kind: "provider", Name: p.Name, Field: "clientSecret",
+			From: ref.String(), SentTo: providerDestinations(p), Read: !opts.DryRun})
+		if !opts.DryRun {
+			secret, err := ref.read(opts)
+			if err != nil {
+				return at.fieldErr("clientSecret", err)
+			}
+			d.secrets[p.Name] = &secret
+		}
 	}
 	d.providers = append(d.providers, p)
-	d.lines["provider/"+p.Name] = line
+	d.locs["provider/"+p.Name] = at
 	return nil
 }
 
-func resolve(ref SecretRef, opts Options) (string, error) {
-	switch {
-	case ref.Env != "" && ref.File != "":
-		return "", errors.New("give env or file, not both")
-	case ref.Env != "":
-		v := ""
-		if opts.Getenv != nil {
-			v = opts.Getenv(ref.Env)
-		}
-		if v == "" {
-			return "", fmt.Errorf("environment variable %s is empty or not set", ref.Env)
-		}
-		return v, nil
-	case ref.File != "":
-		path := ref.File
-		if !filepath.IsAbs(path) {
-			path = filepath.Join(opts.Dir, path)
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return "", fmt.Errorf("read %s: %w", path, errors.Unwrap(err))
-		}
-		v := strings.TrimRight(string(b), "\r\n")
-		if v == "" {
-			return "", fmt.Errorf("%s is empty", path)
-		}
-		return v, nil
+// providerDestinations are where a provider's client authentication goes:
+// its token endpoint and, for revocation, its revocation endpoint.
+func providerDestinations(p store.Provider) []string {
+	to := []string{p.TokenURL}
+	if p.RevocationURL != "" {
+		to = append(to, p.RevocationURL)
 	}
-	return "", errors.New("give {env: VAR} or {file: PATH}; secrets are never written in the file itself")
+	return to
 }
 
-func (d *desired) addToken(c Token, line int, opts Options) *Error {
+// tokenDestinations are what a token's credential signs requests to: its
+// base URL, or any host (none).
+func tokenDestinations(t store.Token) []string {
+	if t.BaseURL == "" {
+		return nil
+	}
+	return []string{t.BaseURL}
+}
+
+func (d *desired) addToken(c Token, at loc, opts Options) *Error {
 	t := store.Token{Name: c.Name, Type: c.Type, Provider: c.Provider, Prompt: c.Prompt,
 		Active: c.Active == nil || *c.Active, Scopes: c.Scopes, BaseURL: c.BaseURL, State: store.StateUnauthorized,
 		Username: c.Username, KeyHeader: c.KeyHeader, KeyQuery: c.KeyQuery, KeyPrefix: c.KeyPrefix, HMACAlgorithm: c.HMACAlgorithm}
@@ -278,7 +321,7 @@ func (d *desired) addToken(c Token, line int, opts Options) *Error {
 	if c.Expires != "" {
 		e, err := time.Parse(time.RFC3339, c.Expires)
 		if err != nil || !t.Static() {
-			return &Error{line, fmt.Sprintf("token %s: expires %q: give an RFC 3339 time such as 2027-01-01T00:00:00Z, on a static token type", c.Name, c.Expires)}
+			return at.fieldErr("expires", fmt.Errorf("token %s: expires %q: give an RFC 3339 time such as 2027-01-01T00:00:00Z, on a static token type", c.Name, c.Expires))
 		}
 		t.Expires = e.UTC()
 	}
@@ -292,9 +335,18 @@ func (d *desired) addToken(c Token, line int, opts Options) *Error {
 		if r.ref == nil {
 			continue
 		}
-		v, err := resolve(*r.ref, opts)
+		ref, err := checkRef(*r.ref, opts.Dir)
 		if err != nil {
-			return &Error{line, fmt.Sprintf("token %s: %s: %v", c.Name, r.name, err)}
+			return at.fieldErr(r.name, fmt.Errorf("token %s: %w", c.Name, err))
+		}
+		d.uses = append(d.uses, SecretUse{Path: at.path + "." + r.name, Kind: "token", Name: t.Name, Field: r.name,
+			From: ref.String(), SentTo: tokenDestinations(t), Signs: true, Read: !opts.DryRun})
+		if opts.DryRun {
+			continue
+		}
+		v, err := ref.read(opts)
+		if err != nil {
+			return at.fieldErr(r.name, fmt.Errorf("token %s: %w", c.Name, err))
 		}
 		*r.dst = v
 	}
@@ -305,14 +357,17 @@ func (d *desired) addToken(c Token, line int, opts Options) *Error {
 		d.creds[t.Name] = cred
 	}
 	if err := t.Validate(); err != nil {
-		return &Error{line, err.Error()}
+		return at.err("%v", err)
 	}
 	d.tokens = append(d.tokens, t)
-	d.lines["token/"+t.Name] = line
+	d.locs["token/"+t.Name] = at
 	return nil
 }
 
-func (d *desired) addJob(c Job, line int, opts Options) *Error {
+// maxJobScript bounds a job's script file, as the console's form does.
+const maxJobScript = 1 << 20
+
+func (d *desired) addJob(c Job, at loc, opts Options) *Error {
 	j := store.Job{Name: c.Name, Schedule: c.Schedule, TimeZone: c.TimeZone, Args: c.Args,
 		Overlap: store.Overlap(c.Overlap), History: c.History, Enabled: c.Enabled == nil || *c.Enabled}
 	if j.TimeZone == "" {
@@ -325,47 +380,121 @@ func (d *desired) addJob(c Job, line int, opts Options) *Error {
 	if c.Timeout != "" {
 		d, err := time.ParseDuration(c.Timeout)
 		if err != nil || d <= 0 {
-			return &Error{line, fmt.Sprintf("job %s: timeout %q is not a positive duration such as 5m", c.Name, c.Timeout)}
+			return at.fieldErr("timeout", fmt.Errorf("job %s: timeout %q is not a positive duration such as 5m", c.Name, c.Timeout))
 		}
 		j.Timeout = d
 	}
 	switch {
 	case c.Script != "" && c.Source != "":
-		return &Error{line, fmt.Sprintf("job %s: give script (a file) or source, not both", c.Name)}
+		return at.err("job %s: give script (a file) or source, not both", c.Name)
 	case c.Script != "":
 		path := c.Script
 		if !filepath.IsAbs(path) {
 			path = filepath.Join(opts.Dir, path)
 		}
-		b, err := os.ReadFile(path)
+		// A FIFO or device named here must not hang or feed apply.
+		b, err := readRegularFile(path, maxJobScript, opts.Protected)
 		if err != nil {
-			return &Error{line, fmt.Sprintf("job %s: script %s: %v", c.Name, path, errors.Unwrap(err))}
+			return at.fieldErr("script", fmt.Errorf("job %s: script %w", c.Name, err))
 		}
 		abs, _ := filepath.Abs(path)
 		j.Script, j.ScriptPath, j.ScriptName = string(b), abs, filepath.Base(abs)
 	case c.Source != "":
 		j.Script, j.ScriptName = c.Source, c.Name+".js"
 	default:
-		return &Error{line, fmt.Sprintf("job %s: give its script file (script: jobs/sync.js) or its source", c.Name)}
+		return at.err("job %s: give its script file (script: jobs/sync.js) or its source", c.Name)
 	}
 	check := j.Validate
 	if opts.Check != nil {
 		check = func() error { return opts.Check(j) }
 	}
 	if err := check(); err != nil {
-		return &Error{line, fmt.Sprintf("job %s: %v", c.Name, err)}
+		return at.err("job %s: %v", c.Name, err)
 	}
 	d.jobs = append(d.jobs, j)
-	d.lines["job/"+j.Name] = line
+	d.locs["job/"+j.Name] = at
 	return nil
 }
 
-// apply computes and (unless the transaction is read-only) makes the changes.
-func (d *desired) apply(tx *store.Tx, opts Options) ([]Change, error) {
+// apply computes the plan and (unless the transaction is read-only) makes
+// the changes.
+func (d *desired) apply(tx *store.Tx, opts Options) (Plan, error) {
+	// Before the changes: the records as they are decide what moves.
+	moved, err := d.movedSecrets(tx)
+	if err != nil {
+		return Plan{}, err
+	}
+	plan, err := d.changes(tx, opts)
+	return Plan{Changes: plan, Secrets: append(slices.Clone(d.uses), moved...)}, err
+}
+
+// movedSecrets lists stored secrets that the file, without referring to
+// them, sends to a new destination: a client secret (and its tokens'
+// refresh tokens) when a provider's token or revocation URL changes, a
+// token's credential when its base URL changes.
+func (d *desired) movedSecrets(tx *store.Tx) ([]SecretUse, error) {
+	var moved []SecretUse
+	for _, p := range d.providers {
+		cur, err := tx.Provider(p.Name)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		if slices.Equal(providerDestinations(cur), providerDestinations(p)) {
+			continue
+		}
+		at := d.locs["provider/"+p.Name].path + ".tokenUrl"
+		if cur.TokenURL == p.TokenURL {
+			at = d.locs["provider/"+p.Name].path + ".revocationUrl"
+		}
+		if cur.ClientSecret != "" && !d.referenced("provider", p.Name) {
+			moved = append(moved, SecretUse{Path: at, Kind: "provider", Name: p.Name, Field: "clientSecret", From: "stored", SentTo: providerDestinations(p)})
+		}
+		ts, err := tx.Tokens()
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range ts {
+			if t.Provider == p.Name && !t.Static() && t.Secret.RefreshToken != "" && cur.TokenURL != p.TokenURL {
+				moved = append(moved, SecretUse{Path: at, Kind: "token", Name: t.Name, Field: "refresh token", From: "stored", SentTo: []string{p.TokenURL}})
+			}
+		}
+	}
+	for _, t := range d.tokens {
+		cur, err := tx.Token(t.Name)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		if cur.BaseURL == t.BaseURL || cur.Secret.IsZero() || d.referenced("token", t.Name) {
+			continue
+		}
+		at := d.locs["token/"+t.Name]
+		moved = append(moved, SecretUse{Path: at.path + ".baseUrl", Kind: "token", Name: t.Name, Field: "credential", From: "stored", SentTo: tokenDestinations(t), Signs: true})
+	}
+	return moved, nil
+}
+
+// referenced reports whether the file refers to a secret of the record
+// (whose use then lists its new destination).
+func (d *desired) referenced(kind, name string) bool {
+	for _, u := range d.uses {
+		if u.Kind == kind && u.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// changes computes and (unless the transaction is read-only) makes the changes.
+func (d *desired) changes(tx *store.Tx, opts Options) ([]Change, error) {
 	var plan []Change
 	write := !opts.DryRun
 	fail := func(kind, name string, err error) error {
-		return Errors{{Line: d.lines[kind+"/"+name], Msg: err.Error()}}
+		at := d.locs[kind+"/"+name]
+		return Errors{{Line: at.line, Path: at.path, Msg: err.Error()}}
 	}
 	names := map[string]bool{}
 	for _, p := range d.providers {

@@ -3,6 +3,17 @@
 // (never a secret), and Apply makes a store match such a file — idempotently,
 // in one transaction, after checking the whole file — reading secrets only
 // through references ({env: VAR} or {file: PATH}).
+//
+// # Caveats
+//
+// A configuration file may come from someone else, and each secret it
+// refers to is sent to a URL the same file names. So references are
+// narrow: a file must be a regular file (after symlinks) of at most
+// MaxSecretFile bytes and not one of Options.Protected (the home's key and
+// database); SCRIPTRUN_* variables, which hold scriptrun's own key and
+// settings, are refused. The Plan lists every secret with where it comes
+// from and where it will be sent, and a dry run reads none of them, so
+// `apply --dry-run` is the review step.
 package config
 
 import (
@@ -17,7 +28,8 @@ type File struct {
 }
 
 // SecretRef says where Apply reads a secret from; the file never holds the
-// secret itself.
+// secret itself. Env names a variable (not SCRIPTRUN_*); File a regular
+// file of at most MaxSecretFile bytes holding the secret on one line.
 type SecretRef struct {
 	Env  string `yaml:"env,omitempty" json:"env,omitempty"`
 	File string `yaml:"file,omitempty" json:"file,omitempty"` // relative to the configuration file

@@ -6,7 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/scriptrun/scriptrun/store"
 )
@@ -56,7 +58,7 @@ func apply(t *testing.T, db *store.DB, data string, opts Options) []Change {
 	if err != nil {
 		t.Fatalf("Apply: %v", err)
 	}
-	return plan
+	return plan.Changes
 }
 
 func planText(plan []Change) string {
@@ -138,7 +140,7 @@ func TestApplyRejectsBrokenFilesWhole(t *testing.T) {
 		{"unknown field", "providers:\n  - name: graph\n    clientID: typo\n", "clientID", 2},
 		{"bad URL", "providers:\n  - name: g\n    clientId: c\n    authorizationUrl: https://a.example.com/a\n    tokenUrl: http://plain.example.com/t\n", "plain http", 2},
 		{"secret in clear", "providers:\n  - name: g\n    clientId: c\n    clientSecret: hunter2\n    authorizationUrl: https://a.example.com/a\n    tokenUrl: https://a.example.com/t\n", "provider", 2},
-		{"missing env", "providers:\n  - name: g\n    clientId: c\n    clientSecret: {env: NOPE}\n    authorizationUrl: https://a.example.com/a\n    tokenUrl: https://a.example.com/t\n", "NOPE", 2},
+		{"missing env", "providers:\n  - name: g\n    clientId: c\n    clientSecret: {env: NOPE}\n    authorizationUrl: https://a.example.com/a\n    tokenUrl: https://a.example.com/t\n", "providers[0].clientSecret: environment variable NOPE is empty or not set", 4},
 		{"unknown provider", "tokens:\n  - name: t\n    provider: ghost\n", "ghost", 2},
 		{"duplicate", "tokens:\n  - name: t\n    provider: g\n  - name: t\n    provider: g\n", "defined twice (first on line 2)", 4},
 		{"bad job", "jobs:\n  - name: j\n    schedule: every day\n    source: x\n", "job j", 2},
@@ -237,7 +239,7 @@ tokens:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := planText(plan); got != "create token jira; create token weather; create token hooks" {
+	if got := planText(plan.Changes); got != "create token jira; create token weather; create token hooks" {
 		t.Errorf("plan: %s", got)
 	}
 	db.View(func(tx *store.Tx) error {
@@ -248,12 +250,12 @@ tokens:
 		}
 		return nil
 	})
-	if plan, _ := Apply(db, []byte(file), Options{Getenv: getenv}); len(plan) != 0 {
-		t.Errorf("second apply: %s", planText(plan))
+	if plan, _ := Apply(db, []byte(file), Options{Getenv: getenv}); len(plan.Changes) != 0 {
+		t.Errorf("second apply: %s", planText(plan.Changes))
 	}
 	env["PW"] = "rotated-password"
-	if plan, _ := Apply(db, []byte(file), Options{Getenv: getenv}); planText(plan) != "update token jira (credential)" {
-		t.Errorf("after rotating the password: %s", planText(plan))
+	if plan, _ := Apply(db, []byte(file), Options{Getenv: getenv}); planText(plan.Changes) != "update token jira (credential)" {
+		t.Errorf("after rotating the password: %s", planText(plan.Changes))
 	}
 	f, _ := Read(db)
 	var out bytes.Buffer
@@ -265,5 +267,214 @@ tokens:
 	}
 	if !strings.Contains(out.String(), "keyQuery: appid") || !strings.Contains(out.String(), "expires: \"2030-01-01T00:00:00Z\"") {
 		t.Errorf("export lacks the static fields:\n%s", out.String())
+	}
+}
+
+// providerWith is a provider document whose clientSecret is ref.
+func providerWith(ref string) string {
+	return "providers:\n  - name: g\n    clientId: c\n    clientSecret: " + ref +
+		"\n    authorizationUrl: https://a.example.com/a\n    tokenUrl: https://a.example.com/t\n"
+}
+
+// A {file: …} reference names a regular file of at most 64 KiB, never a
+// FIFO, device or folder (checked before opening, so nothing hangs), never
+// scriptrun's own key or database; SCRIPTRUN_* variables are refused. Each
+// refusal names the place in the file and the fix, repeats no secret and
+// applies nothing.
+func TestApplySecretReferenceRefusals(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, size int) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, bytes.Repeat([]byte("s"), size), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	os.Symlink(fifo, filepath.Join(dir, "link-to-fifo"))
+	os.Mkdir(filepath.Join(dir, "folder"), 0o700)
+	write("big", MaxSecretFile+1)
+	write("empty", 0)
+	key := write("master.key", 64)
+	os.Link(key, filepath.Join(dir, "innocent"))
+	os.Symlink(key, filepath.Join(dir, "link-to-key"))
+	const pasted = "glpat-Pasted_Secret/Value+42"
+
+	tests := []struct {
+		name, data string
+		line       int
+		want       []string
+	}{
+		{"fifo", providerWith("{file: fifo}"), 4, []string{"providers[0].clientSecret", fifo, "named pipe", "not a regular file"}},
+		{"symlink to fifo", providerWith("{file: link-to-fifo}"), 4, []string{"providers[0].clientSecret", "named pipe"}},
+		{"folder", providerWith("{file: folder}"), 4, []string{"a folder, not a regular file"}},
+		{"device", providerWith("{file: /dev/null}"), 4, []string{"/dev/null is a device"}},
+		{"too large", providerWith("{file: big}"), 4, []string{"larger than 64 KiB", "only the secret"}},
+		{"missing", providerWith("{file: nope}"), 4, []string{"does not exist", "configuration file's folder"}},
+		{"empty", providerWith("{file: empty}"), 4, []string{"is empty"}},
+		{"master key", providerWith("{file: master.key}"), 4, []string{"scriptrun's own master.key"}},
+		{"hard link to the key", providerWith("{file: innocent}"), 4, []string{"scriptrun's own master.key"}},
+		{"symlink to the key", providerWith("{file: link-to-key}"), 4, []string{"scriptrun's own master.key"}},
+		{"master key variable", providerWith("{env: SCRIPTRUN_MASTER_KEY}"), 4, []string{"providers[0].clientSecret", "SCRIPTRUN_*", "variable of its own"}},
+		{"lower-case scriptrun variable", providerWith("{env: scriptrun_home}"), 4, []string{"SCRIPTRUN_*"}},
+		{"pasted secret as a name", providerWith("{env: '" + pasted + "'}"), 4, []string{"not a valid environment variable name", "never the secret itself"}},
+		{"env and file", providerWith("{env: A, file: b}"), 4, []string{"env or file, not both"}},
+		{"static token", "tokens:\n  - name: w\n    type: api-key\n    keyHeader: X-Key\n    baseUrl: https://api.example.com\n    apiKey: {env: SCRIPTRUN_MASTER_KEY}\n", 6, []string{"tokens[0].apiKey", "SCRIPTRUN_*"}},
+		{"second provider", "providers:\n  - name: ok\n    clientId: c\n    authorizationUrl: https://a.example.com/a\n    tokenUrl: https://a.example.com/t\n" +
+			strings.Replace(providerWith("{file: fifo}"), "providers:\n", "", 1), 8, []string{"providers[1].clientSecret", "named pipe"}},
+		{"job script fifo", "jobs:\n  - name: j\n    schedule: \"@hourly\"\n    script: fifo\n", 4, []string{"jobs[0].script", "named pipe"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db := newDB(t)
+			getenv := func(k string) string {
+				if strings.HasPrefix(strings.ToUpper(k), "SCRIPTRUN_") || k == pasted {
+					t.Errorf("Getenv(%q) was called", k)
+				}
+				return "value-of-" + k
+			}
+			done := make(chan error, 1)
+			go func() {
+				_, err := Apply(db, []byte(tt.data), Options{Dir: dir, Getenv: getenv, Protected: []string{key, filepath.Join(dir, "absent.db")}})
+				done <- err
+			}()
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("Apply hung (opened a FIFO?)")
+			}
+			var es Errors
+			if !errors.As(err, &es) || es[0].Line != tt.line {
+				t.Fatalf("Apply: %v; want an error on line %d", err, tt.line)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+			if strings.Contains(err.Error(), pasted) || strings.Contains(err.Error(), "ssss") {
+				t.Errorf("the error repeats a secret: %q", err)
+			}
+			db.View(func(tx *store.Tx) error {
+				ps, _ := tx.Providers()
+				ts, _ := tx.Tokens()
+				if len(ps)+len(ts) != 0 {
+					t.Error("a rejected file changed the store")
+				}
+				return nil
+			})
+		})
+	}
+}
+
+// A regular file reached through a symlink is read, without its final
+// line break.
+func TestApplySecretFileThroughSymlink(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "real"), []byte("file-secret-7\n"), 0o600)
+	os.Symlink(filepath.Join(dir, "real"), filepath.Join(dir, "secret"))
+	db := newDB(t)
+	apply(t, db, providerWith("{file: secret}"), Options{Dir: dir})
+	db.View(func(tx *store.Tx) error {
+		if p, _ := tx.Provider("g"); p.ClientSecret != "file-secret-7" {
+			t.Errorf("client secret %q, want the file's line", p.ClientSecret)
+		}
+		return nil
+	})
+}
+
+// A dry run reads no secret: no variable is looked up and no file opened
+// (a FIFO would hang a read), yet its plan says where each secret comes from
+// and where it would be sent.
+func TestApplyDryRunReadsNoSecret(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "secret-fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	file := `
+providers:
+  - name: g
+    clientId: c
+    clientSecret: {file: secret-fifo}
+    authorizationUrl: https://a.example.com/a
+    tokenUrl: https://a.example.com/token
+    revocationUrl: https://a.example.com/revoke
+tokens:
+  - name: w
+    type: api-key
+    keyQuery: key
+    apiKey: {env: WEATHER_KEY}
+    baseUrl: https://api.weather.example
+  - name: any
+    type: bearer
+    token: {env: ANY_TOKEN}
+`
+	db := newDB(t)
+	plan, err := Apply(db, []byte(file), Options{Dir: dir, DryRun: true, Getenv: func(k string) string {
+		t.Errorf("a dry run looked up $%s", k)
+		return ""
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := planText(plan.Changes); got != "create provider g; create token w; create token any" {
+		t.Errorf("plan: %s", got)
+	}
+	var got []string
+	for _, s := range plan.Secrets {
+		got = append(got, s.String())
+	}
+	want := []string{
+		"secret providers[0].clientSecret (provider g): from file " + fifo + ", sent to https://a.example.com/token and https://a.example.com/revoke (not read: dry run)",
+		"secret tokens[0].apiKey (token w): from env WEATHER_KEY, signs requests to https://api.weather.example (not read: dry run)",
+		"secret tokens[1].token (token any): from env ANY_TOKEN, signs requests to any host (the token has no baseUrl) (not read: dry run)",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("secrets in the plan:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	db.View(func(tx *store.Tx) error {
+		if ps, _ := tx.Providers(); len(ps) != 0 {
+			t.Error("a dry run created a provider")
+		}
+		return nil
+	})
+}
+
+// A file that changes where a stored secret goes, without referring to it,
+// says so in its plan: the client secret and the refresh tokens follow a
+// new token URL, a token's credential a new base URL.
+func TestApplyPlanShowsMovedStoredSecrets(t *testing.T) {
+	db := newDB(t)
+	apply(t, db, sample, Options{})
+	db.Update(func(tx *store.Tx) error {
+		tk, _ := tx.Token("mail")
+		tk.State, tk.Secret = store.StateAuthorized, store.Secret{AccessToken: "at", RefreshToken: "rt", TokenType: "Bearer"}
+		return tx.PutToken(tk)
+	})
+	moved := strings.Replace(sample, "    clientSecret: {env: GRAPH_SECRET}\n", "", 1)
+	moved = strings.Replace(moved, "tokenUrl: https://login.microsoftonline.com/common/oauth2/v2.0/token", "tokenUrl: https://collector.example/token", 1)
+	moved = strings.Replace(moved, "baseUrl: https://graph.microsoft.com", "baseUrl: https://collector.example", 1)
+	for _, dry := range []bool{true, false} {
+		plan, err := Apply(db, []byte(moved), Options{DryRun: dry})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, s := range plan.Secrets {
+			got = append(got, s.String())
+		}
+		want := []string{
+			"secret providers[0].tokenUrl (provider graph): the stored clientSecret, now sent to https://collector.example/token",
+			"secret providers[0].tokenUrl (token mail): the stored refresh token, now sent to https://collector.example/token",
+			"secret tokens[0].baseUrl (token mail): the stored credential, now signs requests to https://collector.example",
+		}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("dry run %v: secrets in the plan:\n%s\nwant:\n%s", dry, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
 	}
 }

@@ -364,7 +364,7 @@ func TestSecureCookiesOverHTTPS(t *testing.T) {
 	// Go's cookie jar, like browsers, does not send Secure cookies over
 	// plain http: read the form token from the header.
 	csrf := csrfRE.FindStringSubmatch(r.body)[1]
-	req := httptest.NewRequest("POST", "/login", strings.NewReader(url.Values{"csrf": {csrf}, "password": {testPassword}, "next": {"/"}}.Encode()))
+	req := e.request("POST", "/login", strings.NewReader(url.Values{"csrf": {csrf}, "password": {testPassword}, "next": {"/"}}.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.AddCookie(&http.Cookie{Name: "__Host-scriptrun_form", Value: csrf})
 	rec := httptest.NewRecorder()
@@ -374,7 +374,7 @@ func TestSecureCookiesOverHTTPS(t *testing.T) {
 
 // post signs in from a client address, through the handler directly.
 func signInFrom(e *env, addr, password string) *httptest.ResponseRecorder {
-	req := httptest.NewRequest("POST", "/login", strings.NewReader(url.Values{"csrf": {"tok-" + strings.Repeat("x", 39)}, "password": {password}}.Encode()))
+	req := e.request("POST", "/login", strings.NewReader(url.Values{"csrf": {"tok-" + strings.Repeat("x", 39)}, "password": {password}}.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.AddCookie(&http.Cookie{Name: e.srv.formCookie(), Value: "tok-" + strings.Repeat("x", 39)})
 	req.RemoteAddr = addr

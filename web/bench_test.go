@@ -23,7 +23,7 @@ func benchPage(b *testing.B, tokens int, path string) {
 	_, cookie := e.srv.sessions.create(e.adminSet(), "127.0.0.1")
 	b.ReportAllocs()
 	for b.Loop() {
-		req := httptest.NewRequest("GET", path, nil)
+		req := e.request("GET", path, nil)
 		req.AddCookie(&http.Cookie{Name: e.srv.sessionCookie(), Value: cookie})
 		rec := httptest.NewRecorder()
 		e.srv.ServeHTTP(rec, req)

@@ -736,7 +736,7 @@ func benchGet(b *testing.B, e *env, path string) {
 	_, cookie := e.srv.sessions.create(e.adminSet(), "127.0.0.1")
 	b.ReportAllocs()
 	for b.Loop() {
-		req, _ := http.NewRequest("GET", path, nil)
+		req := e.request("GET", path, nil)
 		req.AddCookie(&http.Cookie{Name: e.srv.sessionCookie(), Value: cookie})
 		rec := httptest.NewRecorder()
 		e.srv.ServeHTTP(rec, req)

@@ -41,6 +41,13 @@
 //
 // # Security
 //
+// Before any page, the callback and the static files, the Host header must
+// name a host the console serves (Options.AllowedHosts and the callback
+// URL's host, see AllowedHosts); anything else gets 421 Misdirected
+// Request. Without it, DNS rebinding would let any web page the admin
+// visits point its own name at the console's address and use the console
+// as same-origin, sign-in and setup link included.
+//
 // Every page but sign-in, setup and the static files needs a session: a
 // random 256-bit cookie (HttpOnly, SameSite=Lax, Secure and __Host- prefixed
 // when browsers reach the console over HTTPS) naming server-side state. Lax,
@@ -65,6 +72,9 @@
 //
 //   - Sessions and pending authorizations live in memory: restarting serve
 //     signs the admin out and abandons authorizations in progress.
+//   - A reverse proxy that passes the public Host through needs that name
+//     in AllowedHosts (serve's --allowed-host); one that sends its own
+//     upstream address (nginx's default) needs nothing.
 //   - Sign-in delays are per client address; behind a reverse proxy every
 //     client shares the proxy's address. `scriptrun admin password` clears
 //     them.

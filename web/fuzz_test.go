@@ -36,7 +36,7 @@ func FuzzCallbackQuery(f *testing.F) {
 	}
 	issue()
 	f.Fuzz(func(t *testing.T, raw string) {
-		req := httptest.NewRequest("GET", "/oauth/callback", nil)
+		req := e.request("GET", "/oauth/callback", nil)
 		req.URL.RawQuery = raw
 		req.AddCookie(&http.Cookie{Name: e.srv.sessionCookie(), Value: cookie})
 		rec := httptest.NewRecorder()

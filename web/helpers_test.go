@@ -127,6 +127,14 @@ func newEnv(t testing.TB, o envOpts) *env {
 	return e
 }
 
+// request is a request for the handler directly (no network), addressed to
+// the console's own host as a browser's would be.
+func (e *env) request(method, target string, body io.Reader) *http.Request {
+	req := httptest.NewRequest(method, target, body)
+	req.Host = e.ts.Listener.Addr().String()
+	return req
+}
+
 // browser is a client with its own cookies that does not follow redirects.
 type browser struct {
 	e   *env

@@ -52,6 +52,12 @@ type Options struct {
 	// CallbackURL is the redirect URI registered at providers; the console
 	// answers it at /oauth/callback (a proxy may map another public path there).
 	CallbackURL string
+	// AllowedHosts are the names the console answers to in the Host header
+	// besides the callback URL's host: host or host:port entries as
+	// ParseAllowedHosts reads them (serve passes its listening address's
+	// names and --allowed-host). A request for any other name is refused
+	// with 421 before any page, against DNS rebinding.
+	AllowedHosts []string
 	// SecureCookies marks cookies Secure (with the __Host- prefix): set it
 	// when browsers reach the console over HTTPS, directly or through a proxy.
 	SecureCookies bool
@@ -83,6 +89,7 @@ type Server struct {
 	cron      Scheduler
 	templates func() (*templates.Set, error)
 	callback  string
+	hosts     *AllowedHosts
 	secure    bool
 	now       func() time.Time
 	log       *slog.Logger
@@ -116,12 +123,19 @@ func New(opts Options) (*Server, error) {
 	if err != nil || (cb.Scheme != "http" && cb.Scheme != "https") || cb.Host == "" {
 		return nil, fmt.Errorf("web: callback URL %q is not an absolute http(s) URL", opts.CallbackURL)
 	}
+	// The callback URL's host is always served: the provider sends the
+	// admin's browser back there.
+	hosts, err := ParseAllowedHosts(append([]string{cb.Host}, opts.AllowedHosts...)...)
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
 		db:        opts.DB,
 		tokens:    opts.Tokens,
 		cron:      opts.Cron,
 		templates: opts.Templates,
 		callback:  opts.CallbackURL,
+		hosts:     hosts,
 		secure:    opts.SecureCookies,
 		now:       opts.Now,
 		log:       opts.Logger,
@@ -229,7 +243,9 @@ func (s *Server) routes() http.Handler {
 		s.log.Warn("cross-origin request refused", "method", r.Method, "path", r.URL.Path, "remote", clientAddr(r))
 		s.fail(w, r, nil, &pageError{Status: http.StatusForbidden, Title: "Request refused", Msg: "This form was sent from another site. Open the console and submit it there."})
 	}))
-	return s.recoverPanics(s.securityHeaders(s.logRequests(cop.Handler(mux))))
+	// The Host check comes before any page, the callback, the static files
+	// and the request log: a rebinding site gets nothing but the refusal.
+	return s.recoverPanics(s.securityHeaders(s.hosts.Handler(s.logRequests(cop.Handler(mux)), s.log)))
 }
 
 // pageFunc handles a request from a signed-in admin. An error it returns is

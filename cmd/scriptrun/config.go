@@ -49,12 +49,20 @@ func newApplyCmd(a *app) *cobra.Command {
 plan (create/update/delete per object) and applies it in one transaction:
 a broken file changes nothing. Secrets are read only through references,
 clientSecret: {env: VAR} or {file: PATH}; an omitted clientSecret keeps the
-stored one. Token credentials and state are never touched. --prune deletes
-what the file does not name.`,
+stored one. A file reference names a regular file of at most 64 KiB
+(relative to FILE's folder); scriptrun's own SCRIPTRUN_* variables and its
+key and database files are refused. OAuth token credentials and state are
+never touched. --prune deletes what the file does not name.
+
+The plan lists every secret the file refers to, where it is read from and
+where it will be sent (a provider's token URL, a static token's base URL),
+and stored secrets that a changed URL sends somewhere new. Review it with
+--dry-run, which reads no secret at all, before applying a file you did not
+write.`,
 		Args: noArgs,
 	}
 	c.Flags().StringVarP(&file, "file", "f", "", "configuration file, or - for standard input")
-	c.Flags().BoolVar(&dryRun, "dry-run", false, "print the plan and change nothing")
+	c.Flags().BoolVar(&dryRun, "dry-run", false, "print the plan and change nothing; no secret is read")
 	c.Flags().BoolVar(&prune, "prune", false, "delete providers, tokens and jobs the file does not name")
 	c.RunE = func(c *cobra.Command, args []string) error {
 		if file == "" {
@@ -76,7 +84,12 @@ what the file does not name.`,
 		if err != nil {
 			return err
 		}
-		plan, err := config.Apply(db, data, config.Options{Dir: dir, Getenv: a.getenv, DryRun: dryRun, Prune: prune, Check: cron.CheckJob})
+		home, err := a.homeDir()
+		if err != nil {
+			return err
+		}
+		plan, err := config.Apply(db, data, config.Options{Dir: dir, Getenv: a.getenv, DryRun: dryRun, Prune: prune, Check: cron.CheckJob,
+			Protected: []string{filepath.Join(home, "master.key"), filepath.Join(home, "scriptrun.db")}})
 		var es config.Errors
 		if errors.As(err, &es) {
 			return usageErr("%s: nothing was changed:\n%v", file, err)
@@ -84,16 +97,23 @@ what the file does not name.`,
 		if err != nil {
 			return storeErr(err)
 		}
-		for _, ch := range plan {
+		for _, ch := range plan.Changes {
 			fmt.Fprintln(a.stdio.Out, termtext.Text(fmt.Sprint(ch)))
 		}
+		for _, s := range plan.Secrets {
+			fmt.Fprintln(a.stdio.Out, termtext.Text(fmt.Sprint(s)))
+		}
+		unread := ""
+		if dryRun && len(plan.Secrets) > 0 {
+			unread = "; secrets were not read, so changes to them are not shown"
+		}
 		switch {
-		case len(plan) == 0:
-			fmt.Fprintln(a.stdio.Out, "no changes: the home already matches "+file)
+		case len(plan.Changes) == 0:
+			fmt.Fprintln(a.stdio.Out, "no changes: the home already matches "+file+unread)
 		case dryRun:
-			fmt.Fprintf(a.stdio.Out, "dry run: %d change(s) not applied\n", len(plan))
+			fmt.Fprintf(a.stdio.Out, "dry run: %d change(s) not applied%s\n", len(plan.Changes), unread)
 		default:
-			fmt.Fprintf(a.stdio.Out, "applied %d change(s)\n", len(plan))
+			fmt.Fprintf(a.stdio.Out, "applied %d change(s)\n", len(plan.Changes))
 		}
 		return nil
 	}

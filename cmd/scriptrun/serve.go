@@ -30,7 +30,7 @@ func newServeCmd(a *app) *cobra.Command {
 	var cfg serveConfig
 	var addr string
 	c := &cobra.Command{
-		Use:   "serve [--addr 127.0.0.1:8080] [--callback-url URL] [--tls-cert FILE --tls-key FILE] [--metrics-addr 127.0.0.1:9464] [--cron-grace 10s]",
+		Use:   "serve [--addr 127.0.0.1:8080] [--callback-url URL] [--allowed-host NAME]... [--tls-cert FILE --tls-key FILE] [--metrics-addr 127.0.0.1:9464] [--cron-grace 10s]",
 		Short: "Run the web console, the OAuth callback and the cron scheduler",
 		Long: `Serves the web console (providers, tokens, "Get authorization token", cron
 jobs) and the OAuth callback, and runs the home's cron jobs, until interrupted
@@ -40,6 +40,15 @@ then are cancelled and recorded).
 The callback URL is the redirect URI registered at providers: --callback-url,
 else $SCRIPTRUN_CALLBACK_URL, else ` + defaultCallbackURL + `, the
 same as for token authorize. The console answers it at /oauth/callback.
+
+The console answers only to the names it is served under, so that a web
+page cannot reach it by pointing its own DNS name at this machine (DNS
+rebinding): the --addr address (and localhost for a loopback one; for
+0.0.0.0 or [::], the loopback names and this machine's IP addresses), the
+callback URL's host, and each --allowed-host. Behind a reverse proxy, or
+under a DNS name of this machine, add that name with --allowed-host (host
+or host:port; repeat the flag or separate names with commas). Other names
+get 421 Misdirected Request.
 
 Sign-in needs the admin password (scriptrun admin password); until one is set,
 serve prints a one-time setup link. Scripts, the REPL and token commands keep
@@ -56,6 +65,7 @@ refreshes.`,
 	}
 	c.Flags().StringVar(&addr, "addr", defaultServeAddr, "address to listen on; anything but loopback should use TLS")
 	c.Flags().StringVar(&cfg.callback, "callback-url", "", "redirect URI registered at the providers (default $SCRIPTRUN_CALLBACK_URL, else "+defaultCallbackURL+")")
+	c.Flags().StringSliceVar(&cfg.allowedHosts, "allowed-host", nil, "also answer to this host name or host:port in the Host header, e.g. a reverse proxy's (repeatable, or comma-separated)")
 	c.Flags().StringVar(&cfg.certFile, "tls-cert", "", "serve HTTPS with this certificate (PEM), with --tls-key")
 	c.Flags().StringVar(&cfg.keyFile, "tls-key", "", "the private key (PEM) of --tls-cert")
 	c.Flags().StringVar(&cfg.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics; a loopback address, e.g. 127.0.0.1:9464 (default: off)")
@@ -67,7 +77,11 @@ refreshes.`,
 		if cfg.cronGrace <= 0 || cfg.cronGrace > 24*time.Hour {
 			return usageErr("--cron-grace %s is not valid: give a positive duration up to 24h, e.g. --cron-grace 30s", cfg.cronGrace)
 		}
+		if _, err := web.ParseAllowedHosts(cfg.allowedHosts...); err != nil {
+			return usageErr("--allowed-host: %v", strings.TrimPrefix(err.Error(), "web: "))
+		}
 		cfg.callback = a.callbackURL(cfg.callback)
+		cfg.addr = addr
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		ln, err := net.Listen("tcp", addr)
@@ -87,7 +101,9 @@ refreshes.`,
 
 // serveConfig is what serve needs besides the listener.
 type serveConfig struct {
-	callback          string // the resolved callback URL
+	callback          string   // the resolved callback URL
+	addr              string   // --addr as given ("" = the listener's address only)
+	allowedHosts      []string // --allowed-host
 	certFile, keyFile string
 	metricsAddr       string
 	metrics           net.Listener  // from --metrics-addr; nil = no metrics
@@ -134,14 +150,23 @@ func (a *app) serve(ctx context.Context, ln net.Listener, cfg serveConfig) error
 		DB: db, Signer: m, Refresher: m, Metrics: metrics, Logger: logger, HTTPClient: scriptClient(),
 		RunBy: fmt.Sprintf("serve (pid %d)", os.Getpid()), GracePeriod: grace,
 	})}
+	consoleHosts := append(listenHosts(cfg.addr, ln.Addr().(*net.TCPAddr)), cfg.allowedHosts...)
 	console, err := web.New(web.Options{
 		DB: db, Tokens: m, CallbackURL: cb.String(), Logger: logger,
+		AllowedHosts:  consoleHosts,
 		SecureCookies: tlsConfig != nil || cb.Scheme == "https",
 		Cron:          host,
 		Templates:     a.templates,
 	})
 	if err != nil {
 		return failErr(err)
+	}
+	// The metrics have no sign-in: a rebinding page must not read them either.
+	var metricsHosts *web.AllowedHosts
+	if cfg.metrics != nil {
+		if metricsHosts, err = web.ParseAllowedHosts(append(listenHosts(cfg.metricsAddr, cfg.metrics.Addr().(*net.TCPAddr)), cfg.allowedHosts...)...); err != nil {
+			return failErr(err)
+		}
 	}
 	srv := &http.Server{
 		Handler:           console,
@@ -172,7 +197,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener, cfg serveConfig) error
 	}
 	var metricsSrv *http.Server
 	if cfg.metrics != nil {
-		metricsSrv = &http.Server{Handler: metricsHandler(metrics, host, logger), ReadHeaderTimeout: 10 * time.Second, WriteTimeout: time.Minute,
+		metricsSrv = &http.Server{Handler: metricsHosts.Handler(metricsHandler(metrics, host, logger), logger), ReadHeaderTimeout: 10 * time.Second, WriteTimeout: time.Minute,
 			ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 		fmt.Fprintf(out, "metrics: http://%s/metrics\n", cfg.metrics.Addr())
 		go metricsSrv.Serve(cfg.metrics)
@@ -180,7 +205,8 @@ func (a *app) serve(ctx context.Context, ln net.Listener, cfg serveConfig) error
 	if setup := console.SetupPath(); setup != "" {
 		fmt.Fprintf(out, "\nNo admin password is set. Open this one-time link to choose one:\n\n  %s%s\n\n(or run `scriptrun admin password`)\n", base, setup)
 	}
-	logger.Info("console listening", "addr", ln.Addr().String(), "tls", tlsConfig != nil)
+	logger.Info("console listening", "addr", ln.Addr().String(), "tls", tlsConfig != nil,
+		"hosts", strings.Join(append(consoleHosts, cb.Host), " "))
 
 	served := make(chan error, 1)
 	go func() {
@@ -223,6 +249,44 @@ func (a *app) serve(ctx context.Context, ln net.Listener, cfg serveConfig) error
 	}
 	fmt.Fprintln(out, "console stopped")
 	return nil
+}
+
+// listenHosts are the names a listener is reached under: its address and,
+// for a loopback one, localhost; for an unspecified one (0.0.0.0, [::]) the
+// loopback names and the machine's own IP addresses, since a rebinding
+// attack needs a DNS name and an IP address cannot be one. A name given in
+// addr (e.g. --addr myhost:8080) counts too. Other names come from the
+// callback URL (added by the console) and --allowed-host.
+func listenHosts(addr string, ln *net.TCPAddr) []string {
+	port := strconv.Itoa(ln.Port)
+	var ips []net.IP
+	if ln.IP.IsUnspecified() {
+		ips = append(ips, net.IPv4(127, 0, 0, 1), net.IPv6loopback)
+		if as, err := net.InterfaceAddrs(); err == nil {
+			for _, a := range as {
+				if n, ok := a.(*net.IPNet); ok {
+					ips = append(ips, n.IP)
+				}
+			}
+		}
+	} else {
+		ips = append(ips, ln.IP)
+	}
+	var hosts []string
+	loopback := false
+	for _, ip := range ips {
+		hosts = append(hosts, net.JoinHostPort(ip.String(), port))
+		loopback = loopback || ip.IsLoopback()
+	}
+	if loopback {
+		hosts = append(hosts, net.JoinHostPort("localhost", port))
+	}
+	if h, _, err := net.SplitHostPort(addr); err == nil && h != "" && net.ParseIP(h) == nil {
+		if _, err := web.ParseAllowedHosts(h); err == nil {
+			hosts = append(hosts, net.JoinHostPort(h, port))
+		}
+	}
+	return hosts
 }
 
 // callbackFor checks the callback URL and, for a loopback one with port 0

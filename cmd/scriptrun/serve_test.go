@@ -96,6 +96,8 @@ func TestServeUsageErrors(t *testing.T) {
 		{[]string{"serve", "--addr", "127.0.0.1:0", "--callback-url", "/oauth/callback"}, "not an absolute http(s) URL"},
 		{[]string{"serve", "--addr", "127.0.0.1:0", "--tls-cert", "missing.pem", "--tls-key", "missing.key"}, "--tls-cert/--tls-key"},
 		{[]string{"serve", "extra"}, "takes no arguments"},
+		{[]string{"serve", "--addr", "127.0.0.1:0", "--allowed-host", "https://console.example.com"}, "--allowed-host: allowed host \"https://console.example.com\" is not a host name"},
+		{[]string{"serve", "--addr", "127.0.0.1:0", "--allowed-host", "ok.example,*.example.com"}, "without a scheme or path"},
 	}
 	for _, tt := range tests {
 		c := newCLI(t)
@@ -146,6 +148,47 @@ func TestServeAddresses(t *testing.T) {
 	}
 	if cb, _ := callbackFor("https://example.com:0/cb", 4321); cb.Host != "example.com:0" {
 		t.Errorf("callbackFor changed a public host's port: %v", cb)
+	}
+}
+
+// The names a listener is reached under, which the console answers to.
+func TestServeListenHosts(t *testing.T) {
+	has := func(list []string, h string) bool {
+		for _, x := range list {
+			if x == h {
+				return true
+			}
+		}
+		return false
+	}
+	tests := []struct {
+		addr      string
+		ln        *net.TCPAddr
+		want, not []string
+	}{
+		{"127.0.0.1:8080", &net.TCPAddr{IP: net.ParseIP("127.0.0.1"), Port: 8080}, []string{"127.0.0.1:8080", "localhost:8080"}, []string{"[::1]:8080"}},
+		{"127.0.0.1:0", &net.TCPAddr{IP: net.ParseIP("127.0.0.1"), Port: 4321}, []string{"127.0.0.1:4321", "localhost:4321"}, []string{"127.0.0.1:0"}},
+		{"[::1]:8080", &net.TCPAddr{IP: net.IPv6loopback, Port: 8080}, []string{"[::1]:8080", "localhost:8080"}, []string{"127.0.0.1:8080"}},
+		{"192.0.2.7:8080", &net.TCPAddr{IP: net.ParseIP("192.0.2.7"), Port: 8080}, []string{"192.0.2.7:8080"}, []string{"localhost:8080", "127.0.0.1:8080"}},
+		{"localhost:8080", &net.TCPAddr{IP: net.ParseIP("127.0.0.1"), Port: 8080}, []string{"127.0.0.1:8080", "localhost:8080"}, nil},
+		{"myhost.example:8080", &net.TCPAddr{IP: net.ParseIP("192.0.2.7"), Port: 8080}, []string{"192.0.2.7:8080", "myhost.example:8080"}, nil},
+		// A wildcard: loopback names and this machine's addresses, never a
+		// DNS name that was not given.
+		{":8080", &net.TCPAddr{IP: net.IPv4zero, Port: 8080}, []string{"127.0.0.1:8080", "localhost:8080", "[::1]:8080"}, []string{"0.0.0.0:8080"}},
+		{"[::]:8080", &net.TCPAddr{IP: net.IPv6unspecified, Port: 8080}, []string{"127.0.0.1:8080", "localhost:8080", "[::1]:8080"}, []string{"[::]:8080"}},
+	}
+	for _, tt := range tests {
+		got := listenHosts(tt.addr, tt.ln)
+		for _, h := range tt.want {
+			if !has(got, h) {
+				t.Errorf("listenHosts(%q, %s) = %q, lacks %q", tt.addr, tt.ln, got, h)
+			}
+		}
+		for _, h := range tt.not {
+			if has(got, h) {
+				t.Errorf("listenHosts(%q, %s) = %q, should not hold %q", tt.addr, tt.ln, got, h)
+			}
+		}
 	}
 }
 
@@ -338,5 +381,98 @@ func TestServeTLS(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), "warning") || strings.Contains(out.String(), "warning") {
 		t.Errorf("serve warned about an HTTPS loopback setup:\n%s%s", out.String(), logs.String())
+	}
+}
+
+// DNS rebinding, against the real binary: a raw request that reaches the
+// console's address under a foreign name is refused with 421 before any
+// page (the setup link included), on the console and on the metrics
+// listener, while the names serve is reached under are answered.
+func TestServeRefusesForeignHost(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	home := t.TempDir()
+	cmd := exec.Command(binary(t), "serve", "--addr", "127.0.0.1:0", "--callback-url", "http://127.0.0.1:0/oauth/callback",
+		"--allowed-host", "console.example.com,Proxy.Example.NET:8443", "--metrics-addr", "127.0.0.1:0")
+	cmd.Env = append(os.Environ(), "SCRIPTRUN_HOME="+home)
+	stdout, _ := cmd.StdoutPipe()
+	var logs syncBuffer
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	var base, metrics, setup string
+	sc := bufio.NewScanner(stdout)
+	for setup == "" && sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "scriptrun console: "):
+			base = strings.TrimSuffix(strings.TrimPrefix(line, "scriptrun console: "), "/")
+		case strings.HasPrefix(line, "metrics: "):
+			metrics = strings.TrimSuffix(strings.TrimPrefix(line, "metrics: "), "/metrics")
+		case strings.Contains(line, "/setup?token="):
+			setup = strings.TrimPrefix(strings.TrimSpace(line), base)
+		}
+	}
+	if base == "" || metrics == "" || setup == "" {
+		t.Fatalf("serve printed console %q, metrics %q, setup %q; stderr:\n%s", base, metrics, setup, logs.String())
+	}
+	go io.Copy(io.Discard, stdout)
+	consoleAddr, metricsAddr := strings.TrimPrefix(base, "http://"), strings.TrimPrefix(metrics, "http://")
+	_, port, _ := net.SplitHostPort(consoleAddr)
+
+	// raw sends one request as written and returns the status line.
+	raw := func(addr, request string) string {
+		t.Helper()
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		conn.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.WriteString(conn, request); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatalf("reading the answer to %q: %v", request, err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode == http.StatusMisdirectedRequest && !strings.Contains(string(body), "--allowed-host") {
+			t.Errorf("the refusal does not name the fix: %q", body)
+		}
+		return resp.Status
+	}
+	get := func(path, host string) string {
+		return "GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n"
+	}
+	tests := []struct {
+		addr, request, want string
+	}{
+		{consoleAddr, get("/login", "attacker.example"), "421 Misdirected Request"},
+		{consoleAddr, get("/login", "127.0.0.1.attacker.example:"+port), "421 Misdirected Request"},
+		{consoleAddr, get(setup, "attacker.example:"+port), "421 Misdirected Request"},
+		{consoleAddr, get("/oauth/callback?state=s&code=c", "attacker.example"), "421 Misdirected Request"},
+		{consoleAddr, get("/static/style.css", "attacker.example"), "421 Misdirected Request"},
+		{consoleAddr, "GET /login HTTP/1.0\r\n\r\n", "421 Misdirected Request"}, // no Host at all
+		{metricsAddr, get("/metrics", "attacker.example"), "421 Misdirected Request"},
+
+		{consoleAddr, get("/login", consoleAddr), "200 OK"},
+		{consoleAddr, get("/login", "localhost:"+port), "200 OK"},
+		{consoleAddr, get("/login", "console.example.com"), "200 OK"},
+		{consoleAddr, get("/login", "proxy.example.net:8443"), "200 OK"},
+		{consoleAddr, get(setup, consoleAddr), "200 OK"},
+		{metricsAddr, get("/metrics", metricsAddr), "200 OK"},
+	}
+	for _, tt := range tests {
+		if got := raw(tt.addr, tt.request); got != tt.want {
+			t.Errorf("%s: %q answered %q, want %q", tt.addr, tt.request, got, tt.want)
+		}
+	}
+	if !strings.Contains(logs.String(), "DNS rebinding") {
+		t.Errorf("serve did not log the refusals:\n%s", logs.String())
 	}
 }
