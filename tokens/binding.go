@@ -180,3 +180,20 @@ func plainText(s string) bool {
 	}
 	return true
 }
+
+// DescribeBinding says in words where a token with this base URL may be
+// sent, for `token show` and the console: "" when there is no base URL (the
+// callers warn about that), else the origin, and the path when it binds one.
+func DescribeBinding(baseURL string) string {
+	if baseURL == "" {
+		return ""
+	}
+	b, err := newBinding(baseURL)
+	if err != nil {
+		return "nowhere: the base URL cannot be read"
+	}
+	if len(b.prefix) == 0 {
+		return origin(b.origin) + " only (any path)"
+	}
+	return b.String() + " and the paths under it only (not its siblings, nor .. or encoded slashes out of it)"
+}
