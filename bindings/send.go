@@ -89,14 +89,21 @@ func (a *api) do(ctx context.Context, r *request) (*result, error) {
 		statusText: statusText(resp),
 		header:     resp.Header,
 	}
-	final := r.url
-	if resp.Request != nil && resp.Request.URL != nil && resp.Request != sent {
+	switch {
+	case resp.Request != nil && resp.Request.URL != nil && resp.Request != sent:
 		// Redirected: the final URL came from the server's Location header.
-		final = resp.Request.URL
-	} else if u, err := url.Parse(target); err == nil {
-		final = u
+		res.url = sig.shownURL(resp.Request.URL)
+	case r.url.User == nil && len(sig.params) == 0:
+		res.url = target // nothing to hide: spare parsing it again
+	default:
+		// As the script asked for it (without what the Signer added), its
+		// user info dropped and any parameter named like the Signer's masked.
+		u, err := url.Parse(target)
+		if err != nil {
+			u = r.url
+		}
+		res.url = sig.shownURL(u)
 	}
-	res.url = sig.shownURL(final)
 	if r.method != http.MethodHead {
 		if res.body, err = a.readBody(ctx, r, resp); err != nil {
 			return nil, scrubbed(err, sig)

@@ -160,3 +160,16 @@ func TestSignRefusesForeignHostHeader(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkPathBinding is the extra work of signing with a path-bound token:
+// both readings of a typical request path.
+func BenchmarkPathBinding(b *testing.B) {
+	e, _ := newEntry(store.Token{Name: "x", BaseURL: "https://gitlab.example.com/api/v4/projects/42/"}, false, time.Now())
+	u, _ := url.Parse("https://gitlab.example.com/api/v4/projects/42/repository/files/app%2Fmodels%2Fkey.rb/raw?ref=main")
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := checkHost(e, u); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
