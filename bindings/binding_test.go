@@ -215,6 +215,11 @@ func TestQueryKeyRedirects(t *testing.T) {
     assertEq(res.url, A + '/dir/?api_key=REDACTED&page=2', how + ': res.url masks the key');
     shown.push(res.url, view(res));
 
+    // A server that echoes the key under another name: scrubbed from the URL shown.
+    const renamed = await f(A + '/redirect?status=302&to=' + encodeURIComponent(A + '/echo?other=' + KEY_ESCAPED));
+    assertEq(res.url.includes(KEY_ESCAPED) || renamed.url !== A + '/echo?other=REDACTED', false, how + ': a key echoed under another name is scrubbed');
+    shown.push(renamed.url, view(renamed));
+
     // A token bound to /api/42/: a same-origin redirect out of it drops the key.
     const inside = await body(await f(A + '/api/42/redirect?status=302&to=' + encodeURIComponent(A + '/api/42/echo'), 'bound'));
     assertEq([inside.path, inside.query, inside.referer], ['/api/42/echo', '', ''], how + ': redirect inside the path');

@@ -116,28 +116,29 @@ func (s signature) dropParams(raw string) string {
 }
 
 // shownURL renders u for a script: without user info, the Signer's
-// parameters masked.
+// parameters masked, and its values scrubbed wherever else a server put
+// them (a Location may carry them under another name).
 func (s signature) shownURL(u *url.URL) string {
 	c := *u
 	c.User = nil
 	c.RawQuery = s.maskQuery(c.RawQuery)
-	return c.String()
+	return s.scrub(c.String())
 }
 
-// maskHeaderURLs masks the Signer's parameters in the response headers that
-// carry URLs (a redirect that was not followed may echo the query).
+// maskHeaderURLs masks the Signer's parameters and values in the response
+// headers that carry URLs (a redirect that was not followed may echo the
+// query).
 func (s signature) maskHeaderURLs(h http.Header) {
-	if len(s.params) == 0 {
+	if len(s.values) == 0 {
 		return
 	}
 	for _, k := range []string{"Location", "Content-Location"} {
 		for i, v := range h[k] {
 			if u, err := url.Parse(v); err == nil {
 				u.RawQuery = s.maskQuery(u.RawQuery)
-				h[k][i] = u.String()
-			} else {
-				h[k][i] = Redacted
+				v = u.String()
 			}
+			h[k][i] = s.scrub(v)
 		}
 	}
 }
