@@ -21,8 +21,9 @@ import (
 //     and ".." (also written %2e) resolved, an encoded "/" (%2F) part of its
 //     segment;
 //   - as the most lenient server reads it: percent-decoded until nothing
-//     changes, "\" taken for "/", empty segments merged, path parameters
-//     (";…", as in Tomcat's "..;/") dropped, dot segments resolved.
+//     changes, "\" and Unicode look-alikes of "/" and "." (fullwidth, as
+//     NFKC normalises them) taken for them, empty segments merged, path
+//     parameters (";…", as in Tomcat's "..;/") dropped, dot segments resolved.
 //
 // A path that no reading can settle (invalid percent-encoding, invalid UTF-8,
 // control characters, more than four layers of encoding) is refused.
@@ -101,6 +102,10 @@ func trimEmpty(segs []string) []string {
 	return segs
 }
 
+// lookalikes maps "\" and the characters that Unicode normalisation (NFKC,
+// which some servers apply to paths) turns into "." or "/" onto them.
+var lookalikes = strings.NewReplacer(`\`, "/", "\uFF0E", ".", "\uFF0F", "/", "\uFF3C", "/", "\u2215", "/", "\u2044", "/", "\u2024", ".", "\uFE52", ".")
+
 // maxDecodings bounds how many layers of percent-encoding the lenient
 // reading peels off (%252e%252e is ".." to a server that decodes twice).
 const maxDecodings = 4
@@ -128,7 +133,7 @@ func readPath(escaped string, lenient bool) (segs []string, ok bool) {
 		if !plainText(d) {
 			return nil, false
 		}
-		parts = strings.Split(strings.ReplaceAll(d, `\`, "/"), "/")
+		parts = strings.Split(lookalikes.Replace(d), "/")
 	} else {
 		parts = strings.Split(escaped, "/")
 		for i, p := range parts {

@@ -53,6 +53,10 @@ func TestBindingPathPrefix(t *testing.T) {
 		{"https://gitlab.example.com/api/v4/projects/42//../43", false},
 		{"https://gitlab.example.com/api/v4/projects/42/%c0%ae%c0%ae/43", false},
 		{"https://gitlab.example.com/api/v4/projects/42/%00/x", false},
+		{"https://gitlab.example.com/api/v4/projects/42/%EF%BC%8E%EF%BC%8E/43", false}, // fullwidth dots, which NFKC makes ".."
+		{"https://gitlab.example.com/api/v4/projects/42/..%EF%BC%8F43", false},         // fullwidth solidus
+		{"https://gitlab.example.com/api/v4/projects/42/..%E2%88%9543", false},         // division slash
+		{"https://gitlab.example.com/api/v4/projects/42/caf%C3%A9", true},
 		{"https://gitlab.example.com/api/v4/Projects/42/issues", false},
 		{"http://gitlab.example.com/api/v4/projects/42/issues", false},
 		{"https://gitlab.example.com.evil.io/api/v4/projects/42/issues", false},
