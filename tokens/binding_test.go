@@ -163,6 +163,13 @@ func TestSignRefusesForeignHostHeader(t *testing.T) {
 			}
 		}
 	}
+	// oauth2, bound to the sandbox API's origin.
+	e.authorize(t, "api")
+	req, _ := http.NewRequest("GET", e.srv.APIURL()+"/me", nil)
+	req.Host = "tenant-b.example"
+	if err := e.m.Sign(context.Background(), "api", req); CodeOf(err) != CodeHostHeader || req.Header.Get("Authorization") != "" {
+		t.Errorf("oauth2 with a foreign Host: %v, Authorization set %v; want HOST_MISMATCH and nothing added", err, req.Header.Get("Authorization") != "")
+	}
 }
 
 // BenchmarkPathBinding is the extra work of signing with a path-bound token:
