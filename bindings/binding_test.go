@@ -3,6 +3,7 @@ package bindings_test
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	neturl "net/url"
@@ -260,5 +261,46 @@ func TestQueryKeyRedirects(t *testing.T) {
 		if strings.HasPrefix(got.Path, "/api/43") && strings.Contains(got.Query, "api_key") {
 			t.Errorf("a path outside the binding received the key: %+v", got)
 		}
+	}
+}
+
+// Over TLS, a signed request names its URL's host both in the handshake
+// (SNI) and in Host, so a front that picks a tenant by either gets the
+// token's own host.
+func TestSignedTLSServerName(t *testing.T) {
+	var mu sync.Mutex
+	var names []string
+	front := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		names = append(names, r.TLS.ServerName+" "+r.Host)
+		mu.Unlock()
+	}))
+	front.StartTLS()
+	defer front.Close()
+	// The test certificate names example.com: dial the server for it.
+	client := front.Client()
+	tr := client.Transport.(*http.Transport).Clone()
+	addr := front.Listener.Addr().String()
+	tr.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, addr)
+	}
+	client.Transport = tr
+	port := addr[strings.LastIndex(addr, ":")+1:]
+	src := `
+(async () => {
+  const u = 'https://example.com:' + PORT + '/me';
+  assertEq(http.get(u).apiTokenAuth('t').send().status, 200, 'signed');
+  assertEq((await fetch(u, {apiTokenAuth: 't'})).status, 200, 'fetch signed');
+  assertThrows(() => http.get(u).header('Host', 'tenant-b.example').apiTokenAuth('t').send(), 'HOST_MISMATCH', 'Host header', 'signed with Host');
+})();
+`
+	if err := runJS(context.Background(), "tls.js", src, bindings.Options{Signer: bearerSigner(), Client: client}, map[string]any{"PORT": port}); err != nil {
+		t.Fatal(err)
+	}
+	want := "example.com example.com:" + port
+	mu.Lock()
+	defer mu.Unlock()
+	if len(names) != 2 || names[0] != want || names[1] != want {
+		t.Errorf("the front saw (server name, Host) %q, want %q twice", names, want)
 	}
 }
