@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 
 	"github.com/dop251/goja"
 )
@@ -25,6 +26,12 @@ type Signer interface {
 	// refreshes the token unless another caller already has. The caller then signs
 	// again and retries once.
 	Rejected(ctx context.Context, token string, req *http.Request) error
+	// Permits reports whether the named token's credential may be sent to u
+	// (for example, whether u is inside the token's base URL). Sign refuses
+	// other URLs itself; bindings ask Permits on each redirect of a signed
+	// request and remove what Sign added when the answer is no. It must not
+	// wait on the network.
+	Permits(token string, u *url.URL) bool
 }
 
 // Host is what bindings need from the runtime that runs the script.
@@ -72,6 +79,9 @@ const (
 	// CodeCancelled: the script was cancelled (for example Ctrl-C in the REPL)
 	// while the request was in flight.
 	CodeCancelled = "CANCELLED"
+	// CodeHostMismatch: a signed request sets a Host header that is not its
+	// URL's host; nothing was sent.
+	CodeHostMismatch = "HOST_MISMATCH"
 	// CodeNetwork: the request could not be completed (DNS, connect, TLS, reset).
 	CodeNetwork = "NETWORK"
 	// CodeBadJSON: res.json() on a body that is not valid JSON.

@@ -31,8 +31,18 @@
 //   - .timeout(ms) covers signing (including a token refresh), sending, the
 //     retry and reading the body.
 //   - Response bodies are read into memory, up to Options.MaxResponseBytes.
-//   - When a signed request is redirected to another origin, the headers the
-//     Signer set are removed before following it.
+//   - A signed request goes to its URL's own host: a script-set Host header
+//     naming another host is refused with HOST_MISMATCH before the Signer is
+//     asked, and nothing is sent. Unsigned requests may set Host.
+//   - Redirects of a signed request never carry a Referer (net/http would
+//     copy the previous URL, query and all, into it). When a redirect leaves
+//     the signed request's origin, or a URL the Signer permits (Permits: a
+//     token bound to a path), the headers and query parameters the Signer
+//     added are removed before following it.
+//   - What the Signer added is found by comparing the request before and
+//     after Sign. Query parameters it set (an api-key in the URL) are shown
+//     as REDACTED in res.url, fetch's r.url and Location headers, and the
+//     values it set are scrubbed from messages.
 //   - Messages show URLs without their query or user info, since those may
 //     carry secrets.
 //   - fetch supports a subset of the standard: no streams, no AbortSignal

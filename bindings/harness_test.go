@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	neturl "net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,6 +45,8 @@ func (h *testHost) Enqueue() func(func() error) {
 type fakeSigner struct {
 	SignFn     func(ctx context.Context, token string, req *http.Request) error
 	RejectedFn func(ctx context.Context, token string, req *http.Request) error
+	// PermitsFn answers Permits; nil permits every URL (an unbound token).
+	PermitsFn func(token string, u *neturl.URL) bool
 
 	mu       sync.Mutex
 	signs    int
@@ -67,6 +70,13 @@ func (s *fakeSigner) Rejected(ctx context.Context, token string, req *http.Reque
 		return nil
 	}
 	return s.RejectedFn(ctx, token, req)
+}
+
+func (s *fakeSigner) Permits(token string, u *neturl.URL) bool {
+	if s.PermitsFn == nil {
+		return true
+	}
+	return s.PermitsFn(token, u)
 }
 
 func (s *fakeSigner) counts() (signs, rejected int) {

@@ -24,7 +24,7 @@ type ResponseInfo struct {
 	Fetch      bool
 	Status     int
 	StatusText string
-	URL        string // final URL, without user info
+	URL        string // final URL, without user info, the Signer's query parameters shown as Redacted
 	// Header and Body are shared with the response object: do not modify them.
 	Header http.Header
 	Body   []byte // nil for HEAD

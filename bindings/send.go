@@ -27,7 +27,7 @@ type result struct {
 	where      string // method and safe URL, for messages
 	status     int
 	statusText string
-	url        string // final URL (after redirects) without user info
+	url        string // final URL (after redirects) without user info, the Signer's query parameters masked
 	header     http.Header
 	body       []byte
 }
@@ -63,8 +63,11 @@ func (a *api) do(ctx context.Context, r *request) (*result, error) {
 		ctx, cancel = context.WithTimeoutCause(ctx, r.timeout, &requestTimeout{r.timeout})
 		defer cancel()
 	}
+	if err := r.checkHostHeader(); err != nil {
+		return nil, err
+	}
 	target := r.targetURL()
-	resp, sent, err := a.attempt(ctx, r, target)
+	resp, sent, sig, err := a.attempt(ctx, r, target)
 	if err != nil {
 		return nil, err
 	}
@@ -73,42 +76,92 @@ func (a *api) do(ctx context.Context, r *request) (*result, error) {
 		if err := a.signer.Rejected(ctx, r.token, sent); err != nil {
 			return nil, a.signerError(ctx, r, err)
 		}
-		if resp, sent, err = a.attempt(ctx, r, target); err != nil {
+		if resp, sent, sig, err = a.attempt(ctx, r, target); err != nil {
 			return nil, err
 		}
 	}
 	defer resp.Body.Close()
 
+	sig.maskHeaderURLs(resp.Header)
 	res := &result{
 		where:      r.where(),
 		status:     resp.StatusCode,
 		statusText: statusText(resp),
 		header:     resp.Header,
 	}
-	res.url = target
-	if resp.Request != nil && resp.Request.URL != nil && resp.Request != sent {
+	switch {
+	case resp.Request != nil && resp.Request.URL != nil && resp.Request != sent:
 		// Redirected: the final URL came from the server's Location header.
-		u := *resp.Request.URL
-		u.User = nil
-		res.url = u.String()
+		res.url = sig.shownURL(resp.Request.URL)
+	case r.url.User == nil && len(sig.params) == 0:
+		res.url = target // nothing to hide: spare parsing it again
+	default:
+		// As the script asked for it (without what the Signer added), its
+		// user info dropped and any parameter named like the Signer's masked.
+		u, err := url.Parse(target)
+		if err != nil {
+			u = r.url
+		}
+		res.url = sig.shownURL(u)
 	}
 	if r.method != http.MethodHead {
 		if res.body, err = a.readBody(ctx, r, resp); err != nil {
-			return nil, err
+			return nil, scrubbed(err, sig)
 		}
 	}
 	return res, nil
 }
 
-// attempt builds, signs and sends one HTTP request for r.
-func (a *api) attempt(ctx context.Context, r *request, target string) (*http.Response, *http.Request, error) {
+// checkHostHeader refuses a signed request whose Host header names another
+// host than its URL: a front that routes by Host (a shared ingress, a CDN)
+// would deliver the credential to whichever tenant that header names. The
+// token manager refuses such a request too; checking here first means no
+// Signer is even asked (no refresh for a request that cannot be sent).
+func (r *request) checkHostHeader() error {
+	if r.token == "" {
+		return nil
+	}
+	hosts := r.header.Values("Host")
+	if r.host != "" {
+		hosts = append(hosts, r.host)
+	}
+	for _, h := range hosts {
+		if !sameAuthority(h, r.url) {
+			return errorf(CodeHostMismatch, "%s: apiTokenAuth(%q): the Host header %s is not the URL's host; a signed request goes only to its URL's own host (a front that routes by Host would hand the credential to another site): remove the Host header",
+				r.where(), r.token, quoteShort(h))
+		}
+	}
+	return nil
+}
+
+// sameAuthority reports whether a Host header value names u's host and port
+// (the scheme's default port when it gives none).
+func sameAuthority(host string, u *url.URL) bool {
+	h := &url.URL{Scheme: u.Scheme, Host: host}
+	return strings.EqualFold(h.Hostname(), u.Hostname()) && port(h) == port(u)
+}
+
+// scrubbed removes the Signer's values from the message of a coded error
+// (a server's text, such as a Location it sent, may echo them).
+func scrubbed(err error, sig signature) error {
+	var ce *codedError
+	if len(sig.values) == 0 || !errors.As(err, &ce) {
+		return err
+	}
+	return &codedError{code: ce.code, msg: sig.scrub(ce.msg)}
+}
+
+// attempt builds, signs and sends one HTTP request for r. It returns what
+// the Signer added, so the response can be shown without it.
+func (a *api) attempt(ctx context.Context, r *request, target string) (*http.Response, *http.Request, signature, error) {
+	var sig signature
 	var body io.Reader
 	if r.body != nil {
 		body = bytes.NewReader(r.body)
 	}
 	req, err := http.NewRequestWithContext(ctx, r.method, target, body)
 	if err != nil {
-		return nil, nil, errorf(CodeBadRequest, "%s: cannot build the request: %v", r.where(), err)
+		return nil, nil, sig, errorf(CodeBadRequest, "%s: cannot build the request: %v", r.where(), err)
 	}
 	if r.header != nil {
 		req.Header = r.header.Clone()
@@ -116,25 +169,30 @@ func (a *api) attempt(ctx context.Context, r *request, target string) (*http.Res
 	if _, ok := req.Header["User-Agent"]; !ok {
 		req.Header.Set("User-Agent", userAgent)
 	}
-	if r.host != "" {
-		req.Host = r.host
-	}
 	client := a.client
-	if r.token != "" {
+	if r.token == "" {
+		if r.host != "" {
+			req.Host = r.host
+		}
+	} else {
+		// A signed request carries its URL's own host (checkHostHeader
+		// refused any other): leave req.Host empty so net/http uses it.
+		req.Header.Del("Host")
 		if a.signer == nil {
-			return nil, nil, errorf(CodeTokenNotFound, "%s: apiTokenAuth(%q): no token store is configured in this runtime", r.where(), r.token)
+			return nil, nil, sig, errorf(CodeTokenNotFound, "%s: apiTokenAuth(%q): no token store is configured in this runtime", r.where(), r.token)
 		}
-		before := headerSnapshot(req.Header)
+		before := beforeSign(req)
 		if err := a.signer.Sign(ctx, r.token, req); err != nil {
-			return nil, nil, a.signerError(ctx, r, err)
+			return nil, nil, sig, a.signerError(ctx, r, err)
 		}
-		client = guardRedirects(client, req.URL, changedHeaders(before, req.Header))
+		sig = signatureOf(before, req)
+		client = a.guardRedirects(client, req.URL, r.token, sig)
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, nil, a.transportError(ctx, r, err)
+		return nil, nil, sig, scrubbed(a.transportError(ctx, r, err), sig)
 	}
-	return resp, req, nil
+	return resp, req, sig, nil
 }
 
 // readBody reads the whole body, failing with BODY_TOO_LARGE beyond the limit.
@@ -297,21 +355,26 @@ func changedHeaders(before []headerMark, after http.Header) []string {
 	return names
 }
 
-// guardRedirects returns a client that removes the signer's headers when a
-// redirect leaves the signed request's origin, so a credential never follows
-// the request to another host. (net/http already drops Authorization for other
-// domains, but not for subdomains, and not other headers a Signer may set.)
-func guardRedirects(base *http.Client, origin *url.URL, signed []string) *http.Client {
-	if len(signed) == 0 {
-		return base
-	}
+// guardRedirects returns a client that follows the redirects of a signed
+// request without letting the credential escape:
+//
+//   - Referer is removed on every redirect: net/http copies the previous URL
+//     into it, and that URL's query may hold an api-key parameter;
+//   - when a redirect leaves the signed request's origin, or the Signer does
+//     not permit the new URL (a token bound to a path), the headers and
+//     query parameters the Signer added are removed. (net/http drops
+//     Authorization for other domains, but not for subdomains, nor other
+//     headers a Signer may set.)
+func (a *api) guardRedirects(base *http.Client, origin *url.URL, token string, sig signature) *http.Client {
 	c := *base
 	next := base.CheckRedirect
 	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
-		if !sameOrigin(req.URL, origin) {
-			for _, k := range signed {
+		req.Header.Del("Referer")
+		if !sameOrigin(req.URL, origin) || !a.signer.Permits(token, req.URL) {
+			for _, k := range sig.headers {
 				req.Header.Del(k)
 			}
+			req.URL.RawQuery = sig.dropParams(req.URL.RawQuery)
 		}
 		if next != nil {
 			return next(req, via)

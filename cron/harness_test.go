@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"testing"
 	"time"
@@ -32,6 +33,7 @@ func (f fakeSigner) Sign(ctx context.Context, name string, req *http.Request) er
 	return f.SignFn(ctx, name, req)
 }
 func (f fakeSigner) Rejected(context.Context, string, *http.Request) error { return nil }
+func (f fakeSigner) Permits(string, *url.URL) bool                         { return true }
 
 // gate lets a test hold runs of gateScript inside the script until it
 // releases them: every apiTokenAuth('gate') call waits on it.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -195,6 +196,8 @@ func (b bearer) Sign(_ context.Context, _ string, req *http.Request) error {
 }
 
 func (b bearer) Rejected(context.Context, string, *http.Request) error { return nil }
+
+func (b bearer) Permits(string, *url.URL) bool { return true }
 
 func TestQuote(t *testing.T) {
 	tests := []struct{ in, want string }{

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -460,6 +461,8 @@ func (s staticSigner) Sign(_ context.Context, _ string, req *http.Request) error
 }
 
 func (s staticSigner) Rejected(context.Context, string, *http.Request) error { return nil }
+
+func (s staticSigner) Permits(string, *url.URL) bool { return true }
 
 func TestSessionNames(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "{}") }))

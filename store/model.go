@@ -239,6 +239,9 @@ func (t Token) Validate() error {
 		if err := checkEndpoint("base URL", t.BaseURL, false); err != nil {
 			return err
 		}
+		if err := checkBasePath(t.BaseURL); err != nil {
+			return err
+		}
 	}
 	if err := t.checkForeignFields(); err != nil {
 		return err

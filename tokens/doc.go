@@ -15,6 +15,17 @@
 // The types other than oauth2 are static: an admin stores the credential
 // as it is; there is nothing to refresh and nothing to authorize.
 //
+// # Binding
+//
+// A token with a base URL signs only requests to its scheme, host and port
+// and, when the base URL has a path, to paths under it, compared segment by
+// segment in every reading a server may take of the request path (dot
+// segments, percent-encoding, encoded slashes, path parameters: binding.go).
+// Anything else is refused with CodeHostMismatch before any refresh, and a
+// request whose Host header names another host than its URL with
+// CodeHostHeader. Manager.Permits answers the same question for the
+// redirects bindings follow.
+//
 // golang.org/x/oauth2 speaks the protocol; this package owns the lifecycle
 // around it, because x/oauth2 keeps a rotated refresh token only in memory and
 // treats tokens as expired ten seconds early.

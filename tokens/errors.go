@@ -7,11 +7,14 @@ import (
 
 // Error codes, as scripts see them in err.code.
 const (
-	CodeNotFound         = "TOKEN_NOT_FOUND"
-	CodeInactive         = "TOKEN_INACTIVE"
-	CodeUnauthorized     = "TOKEN_UNAUTHORIZED"
-	CodeReauthRequired   = "REAUTH_REQUIRED"
-	CodeHostMismatch     = "TOKEN_HOST_MISMATCH"
+	CodeNotFound       = "TOKEN_NOT_FOUND"
+	CodeInactive       = "TOKEN_INACTIVE"
+	CodeUnauthorized   = "TOKEN_UNAUTHORIZED"
+	CodeReauthRequired = "REAUTH_REQUIRED"
+	CodeHostMismatch   = "TOKEN_HOST_MISMATCH"
+	// CodeHostHeader: a signed request sets a Host header other than its
+	// URL's host.
+	CodeHostHeader       = "HOST_MISMATCH"
 	CodeRefreshFailed    = "REFRESH_FAILED"
 	CodeAuthorizeFailed  = "AUTHORIZE_FAILED"
 	CodeProviderNotFound = "PROVIDER_NOT_FOUND"

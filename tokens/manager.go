@@ -7,9 +7,11 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/scriptrun/scriptrun/store"
 )
@@ -56,7 +58,7 @@ type Manager struct {
 // entry is what signing needs of a token, as read from the store.
 type entry struct {
 	token         store.Token
-	binding       *url.URL // scheme and host[:port] the token may be sent to; nil = any
+	binding       *binding // where the token may be sent (origin, path prefix); nil = anywhere
 	readAt        time.Time
 	authorization string // the Authorization header value, for the types with a fixed one
 	// fetch: an oauth2 token of a client_credentials provider, which has no
@@ -100,13 +102,17 @@ func New(opts Options) *Manager {
 // inside the refresh margin, or fetched when its provider uses the
 // client_credentials grant and it holds no access token yet. Sign refuses
 // (with an *Error) a token that is missing, inactive, not authorized, bound
-// to another host than req's, or a static credential past its expiry.
+// to another host or path than req's, or a static credential past its
+// expiry, and a request whose Host header is not its URL's host.
 func (m *Manager) Sign(ctx context.Context, name string, req *http.Request) error {
 	e, err := m.lookup(name)
 	if err != nil {
 		return err
 	}
 	if err := checkHost(e, req.URL); err != nil {
+		return err
+	}
+	if err := checkHostHeader(name, req); err != nil {
 		return err
 	}
 	if e.token.Static() {
@@ -251,11 +257,11 @@ func (m *Manager) load(name string) (*entry, error) {
 func newEntry(t store.Token, fetch bool, now time.Time) (*entry, error) {
 	e := &entry{token: t, readAt: now, authorization: authorizationOf(t), fetch: fetch}
 	if t.BaseURL != "" {
-		u, err := url.Parse(t.BaseURL)
+		b, err := newBinding(t.BaseURL)
 		if err != nil {
 			return nil, newError(CodeStore, t.Name, err, "token %q has an unreadable base URL: fix it with `scriptrun token update %s --base-url URL`", t.Name, t.Name)
 		}
-		e.binding = u
+		e.binding = b
 	}
 	return e, nil
 }
@@ -308,15 +314,68 @@ func usable(t store.Token, fetch bool) error {
 }
 
 // checkHost enforces token binding: a token with a base URL is only sent to
-// that scheme, host and port.
+// that scheme, host and port, and when the base URL has a path, to paths
+// under it (binding.go).
 func checkHost(e *entry, u *url.URL) error {
-	if e.binding == nil {
+	if e.binding == nil || e.binding.permits(u) {
 		return nil
 	}
-	if sameOrigin(e.binding, u) {
+	if !sameOrigin(e.binding.origin, u) {
+		return newError(CodeHostMismatch, e.token.Name, nil, "token %q is for %s and will not be sent to %s: call its own host, or change the token's base URL", e.token.Name, origin(e.binding.origin), origin(u))
+	}
+	return newError(CodeHostMismatch, e.token.Name, nil, "token %q is for paths under %s and will not be sent to %s: call a path under its base URL (without \"..\", encoded slashes or other ambiguous forms), or change the token's base URL",
+		e.token.Name, e.binding, quotePath(u))
+}
+
+// checkHostHeader refuses a request whose Host header names another host
+// than its URL: a front that routes by Host (a shared ingress, a CDN) would
+// deliver the credential to whichever tenant that header names.
+func checkHostHeader(name string, req *http.Request) error {
+	if req.Host == "" || sameAuthority(req.Host, req.URL) {
 		return nil
 	}
-	return newError(CodeHostMismatch, e.token.Name, nil, "token %q is for %s and will not be sent to %s: call its own host, or change the token's base URL", e.token.Name, origin(e.binding), origin(u))
+	return newError(CodeHostHeader, name, nil, "token %q: the request sets its Host header to %s, which is not the host of its URL (%s); a signed request goes to its URL's own host: remove the Host header",
+		name, strconv.Quote(shorten(req.Host, 80)), origin(req.URL))
+}
+
+// sameAuthority reports whether a Host header value names u's host and port
+// (the scheme's default port when it gives none).
+func sameAuthority(host string, u *url.URL) bool {
+	h := &url.URL{Scheme: u.Scheme, Host: host}
+	return strings.EqualFold(h.Hostname(), u.Hostname()) && port(h) == port(u)
+}
+
+// quotePath renders u's origin and path for a message, without its query,
+// which may carry secrets, and cut to a readable length.
+func quotePath(u *url.URL) string {
+	return origin(u) + shorten(u.EscapedPath(), 120)
+}
+
+// shorten cuts s to at most n bytes (on a rune boundary), marking the cut.
+func shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	s = s[:n]
+	for len(s) > 0 && !utf8.RuneStart(s[len(s)-1]) {
+		s = s[:len(s)-1]
+	}
+	if len(s) > 0 {
+		s = s[:len(s)-1]
+	}
+	return s + "…"
+}
+
+// Permits reports whether the named token's credential may be sent to u:
+// true for a token without a base URL, else only inside its binding. It
+// refuses (false) a token that cannot be used at all. Bindings ask it on each
+// redirect of a request Sign signed.
+func (m *Manager) Permits(name string, u *url.URL) bool {
+	e, err := m.lookup(name)
+	if err != nil {
+		return false
+	}
+	return checkHost(e, u) == nil
 }
 
 func sameOrigin(a, b *url.URL) bool {

@@ -433,7 +433,8 @@ func TestBindingDefaultPorts(t *testing.T) {
 		ok           bool
 	}{
 		{"https://graph.microsoft.com", "https://graph.microsoft.com:443/v1.0/me", true},
-		{"https://graph.microsoft.com/v1.0", "https://GRAPH.microsoft.com/beta/me", true},
+		{"https://graph.microsoft.com/v1.0", "https://GRAPH.microsoft.com/v1.0/me", true},
+		{"https://graph.microsoft.com/v1.0", "https://graph.microsoft.com/beta/me", false}, // a path binds (TestBindingPathPrefix)
 		{"https://graph.microsoft.com", "http://graph.microsoft.com/me", false},
 		{"https://graph.microsoft.com", "https://graph.microsoft.com.evil.io/me", false},
 		{"https://graph.microsoft.com", "https://evil.graph.microsoft.com/me", false},

@@ -41,6 +41,7 @@ type tokenView struct {
 	ProviderScopes               string
 	LastMessage                  string
 	BaseURL                      string
+	BoundTo                      string // where the base URL lets it go, in words (tokens.DescribeBinding)
 	HasRefreshToken              bool
 	RefreshFailures              int
 	RefreshFailed                time.Time
@@ -61,7 +62,7 @@ type credentialPart struct{ Label, Mask string }
 func viewToken(t store.Token, p *store.Provider) tokenView {
 	v := tokenView{
 		Name: t.Name, Type: t.Type, Provider: t.Provider, Prompt: t.Prompt, Active: t.Active, State: string(t.State),
-		Expires: t.Expires, Scopes: strings.Join(t.Scopes, " "), LastMessage: t.LastMessage, BaseURL: t.BaseURL,
+		Expires: t.Expires, Scopes: strings.Join(t.Scopes, " "), LastMessage: t.LastMessage, BaseURL: t.BaseURL, BoundTo: tokens.DescribeBinding(t.BaseURL),
 		HasRefreshToken: t.Secret.RefreshToken != "", RefreshFailures: t.RefreshFailures, RefreshFailed: t.RefreshFailed,
 		Created: t.Created, Updated: t.Updated, LastRefreshed: t.LastRefreshed, LastUsed: t.LastUsed,
 		ProviderMissing: t.Type == store.TypeOAuth2 && p == nil, HoldsSecret: !t.Secret.IsZero(),

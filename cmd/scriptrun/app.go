@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
@@ -145,6 +146,16 @@ func (s lazySigner) Rejected(ctx context.Context, name string, req *http.Request
 		return signerOpenError(err)
 	}
 	return m.Rejected(ctx, name, req)
+}
+
+// Permits is asked only for redirects of requests Sign signed, so the home
+// is open by then; if it is not, nothing is permitted.
+func (s lazySigner) Permits(name string, u *url.URL) bool {
+	_, m, err := s.a.open()
+	if err != nil {
+		return false
+	}
+	return m.Permits(name, u)
 }
 
 func signerOpenError(err error) error {

@@ -48,6 +48,12 @@ func (s *secretScan) snapshot() {
 			if t.Secret.RefreshToken != "" {
 				s.secrets[t.Secret.RefreshToken] = "refresh token of " + t.Name
 			}
+			if t.Secret.APIKey != "" {
+				s.secrets[t.Secret.APIKey] = "API key of " + t.Name
+				if e := url.QueryEscape(t.Secret.APIKey); e != t.Secret.APIKey {
+					s.secrets[e] = "API key of " + t.Name + " (URL-encoded)"
+				}
+			}
 		}
 		return nil
 	})
@@ -134,6 +140,9 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 	_, out, errs = proc(t, s.home, replIn, "repl")
 	s.see("the REPL", out+errs)
 	s.snapshot()
+
+	// An API key in the query, across redirects of every kind.
+	s.queryKeyRedirects()
 
 	// The CLI's views, then a refresh and a failed refresh.
 	for _, args := range [][]string{{"token", "show", "api"}, {"token", "show", "api", "--json"}, {"token", "list"}, {"token", "list", "--json"},

@@ -63,7 +63,8 @@ environment variable, never as plain arguments):
   hmac-body  (--api-token-stdin | --api-token-env VAR) (--api-secret-stdin | --api-secret-env VAR)
              [--algorithm sha256|sha512]    requests signed as hmacsig documents
 
-  every type [--base-url URL] (requests to other hosts are refused)
+  every type [--base-url URL] (requests to other hosts are refused; a path in it binds too:
+             https://gitlab.example.com/api/v4/projects/42/ signs only paths under it)
   all but oauth2 [--expires 2027-01-01T00:00:00Z] (after it: TOKEN_EXPIRED)
 
 Examples:
@@ -77,7 +78,7 @@ func (f *tokenFlags) register(c *cobra.Command, update bool) {
 	fl.StringVar(&f.provider, "provider", "", "oauth2: the provider's name")
 	fl.StringVar(&f.prompt, "prompt", "", "oauth2: OAuth prompt sent when authorizing: consent, select_account, login, none, or empty")
 	fl.StringVar(&f.scopes, "scopes", "", `oauth2: scopes, space-separated; override the provider's (empty: use the provider's)`)
-	fl.StringVar(&f.baseURL, "base-url", "", "the API this token is for (e.g. https://graph.microsoft.com); requests to other hosts are refused")
+	fl.StringVar(&f.baseURL, "base-url", "", "the API this token is for (e.g. https://graph.microsoft.com); requests to other hosts, and to paths outside the URL's path if it has one, are refused")
 	fl.StringVar(&f.username, "username", "", "basic: the user name")
 	f.password.register(c, "password", "the basic password")
 	fl.StringVar(&f.header, "header", "", "api-key: send the key in this header (e.g. X-API-Key)")
@@ -359,6 +360,7 @@ type tokenView struct {
 	Scopes          string `json:"scopes"`
 	LastMessage     string `json:"lastMessage"`
 	BaseURL         string `json:"baseUrl"`
+	BoundTo         string `json:"boundTo,omitempty"` // where the base URL lets the token go, in words
 	HasRefreshToken bool   `json:"hasRefreshToken"`
 	RefreshFailures int    `json:"refreshFailures"`
 	RefreshFailed   string `json:"refreshFailed,omitempty"`
@@ -384,7 +386,7 @@ type tokenView struct {
 func viewToken(t store.Token) tokenView {
 	v := tokenView{
 		Name: t.Name, Type: t.Type, Provider: t.Provider, Prompt: t.Prompt, Active: t.Active, State: string(t.State),
-		Expires: stamp(t.Expires), Scopes: strings.Join(t.Scopes, " "), LastMessage: t.LastMessage, BaseURL: t.BaseURL,
+		Expires: stamp(t.Expires), Scopes: strings.Join(t.Scopes, " "), LastMessage: t.LastMessage, BaseURL: t.BaseURL, BoundTo: tokens.DescribeBinding(t.BaseURL),
 		HasRefreshToken: t.Secret.RefreshToken != "", RefreshFailures: t.RefreshFailures, RefreshFailed: stamp(t.RefreshFailed),
 		Created: stamp(t.Created), Updated: stamp(t.Updated), LastRefreshed: stamp(t.LastRefreshed), LastUsed: stamp(t.LastUsed),
 		Username: t.Username, KeyHeader: t.KeyHeader, KeyQuery: t.KeyQuery, KeyPrefix: t.KeyPrefix, HMACAlgorithm: t.HMACAlgorithm,
@@ -482,12 +484,12 @@ func tokenShowCmd(a *app) *cobra.Command {
 			}
 			fields = append(fields, [2]string{"provider", v.Provider}, [2]string{"grantType", grant}, [2]string{"prompt", v.Prompt})
 			fields = append(fields, [2]string{"active", fmt.Sprint(v.Active)}, [2]string{"state", v.State}, [2]string{"expires", expires},
-				[2]string{"scopes", scopes}, [2]string{"baseUrl", v.BaseURL}, [2]string{"lastMessage", v.LastMessage},
+				[2]string{"scopes", scopes}, [2]string{"baseUrl", v.BaseURL}, [2]string{"boundTo", v.BoundTo}, [2]string{"lastMessage", v.LastMessage},
 				[2]string{"refreshToken", yesNo(v.HasRefreshToken)}, [2]string{"refreshFailures", fmt.Sprint(v.RefreshFailures)},
 				[2]string{"refreshFailed", v.RefreshFailed}, [2]string{"lastRefreshed", v.LastRefreshed})
 		} else {
 			fields = append(fields, [2]string{"active", fmt.Sprint(v.Active)}, [2]string{"state", v.State}, [2]string{"expires", expires},
-				[2]string{"baseUrl", v.BaseURL})
+				[2]string{"baseUrl", v.BaseURL}, [2]string{"boundTo", v.BoundTo})
 			fields = append(fields, credentialFields(t, v)...)
 		}
 		fields = append(fields, [2]string{"created", v.Created}, [2]string{"updated", v.Updated}, [2]string{"lastUsed", v.LastUsed})
