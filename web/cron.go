@@ -236,9 +236,10 @@ func lastRun(tx *store.Tx, v *jobView) error {
 }
 
 type cronListData struct {
-	Jobs   []jobView
-	Notice *notice
-	CanRun bool
+	Jobs    []jobView
+	Notice  *notice
+	CanRun  bool
+	Damaged []damagedView
 }
 
 func (s *Server) cronList(w http.ResponseWriter, r *http.Request, sess *session) error {
@@ -246,7 +247,7 @@ func (s *Server) cronList(w http.ResponseWriter, r *http.Request, sess *session)
 	now := s.now()
 	err := s.db.View(func(tx *store.Tx) error {
 		jobs, err := tx.Jobs()
-		if err != nil {
+		if d.Damaged, err = splitDamaged(err); err != nil {
 			return err
 		}
 		for _, j := range jobs {

@@ -71,14 +71,16 @@ func tokensByProvider(tx *store.Tx) (map[string][]string, error) {
 	for _, t := range ts {
 		users[t.Provider] = append(users[t.Provider], t.Name)
 	}
+	_, err = store.DamagedRecords(err) // a damaged token uses nothing; the tokens page shows it
 	return users, err
 }
 
 func (s *Server) providerList(w http.ResponseWriter, r *http.Request, sess *session) error {
 	var views []providerView
+	var damaged []damagedView
 	err := s.db.View(func(tx *store.Tx) error {
 		ps, err := tx.Providers()
-		if err != nil {
+		if damaged, err = splitDamaged(err); err != nil {
 			return err
 		}
 		users, err := tokensByProvider(tx)
@@ -93,7 +95,8 @@ func (s *Server) providerList(w http.ResponseWriter, r *http.Request, sess *sess
 	s.render(w, r, sess, http.StatusOK, "providers", view{Title: "Providers", Data: struct {
 		Providers   []providerView
 		CallbackURL string
-	}{views, s.callback}})
+		Damaged     []damagedView
+	}{views, s.callback, damaged}})
 	return nil
 }
 

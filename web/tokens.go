@@ -184,6 +184,7 @@ func authOrigin(p store.Provider) string {
 type tokenListData struct {
 	Tokens       []tokenView
 	HasProviders bool
+	Damaged      []damagedView // tokens and providers
 }
 
 func (s *Server) tokenList(w http.ResponseWriter, r *http.Request, sess *session) error {
@@ -191,7 +192,7 @@ func (s *Server) tokenList(w http.ResponseWriter, r *http.Request, sess *session
 	var origins []string
 	err := s.db.View(func(tx *store.Tx) error {
 		ps, err := tx.Providers()
-		if err != nil {
+		if d.Damaged, err = splitDamaged(err); err != nil {
 			return err
 		}
 		byName := make(map[string]*store.Provider, len(ps))
@@ -206,6 +207,8 @@ func (s *Server) tokenList(w http.ResponseWriter, r *http.Request, sess *session
 		for _, t := range ts {
 			d.Tokens = append(d.Tokens, viewToken(t, byName[t.Provider]))
 		}
+		damaged, err := splitDamaged(err)
+		d.Damaged = append(d.Damaged, damaged...)
 		return err
 	})
 	if err != nil {
@@ -727,6 +730,10 @@ func recordError(kind, name string, err error) error {
 	if errors.Is(err, store.ErrNotFound) {
 		return &pageError{Status: http.StatusNotFound, Title: upperFirst(kind) + " not found",
 			Msg: fmt.Sprintf("There is no %s named %q. It may have been deleted.", kind, name)}
+	}
+	var re *store.RecordError
+	if errors.As(err, &re) {
+		return &pageError{Status: http.StatusInternalServerError, Title: upperFirst(re.Kind) + " damaged", Msg: re.Error()}
 	}
 	return err
 }
