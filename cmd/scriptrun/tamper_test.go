@@ -182,7 +182,10 @@ func TestForgedDatabaseRefused(t *testing.T) {
 			edit: func(h *tamperHome) func(map[string]any) {
 				return func(r map[string]any) { r["tokenUrl"] = h.bad.URL + "/token" }
 			},
-			act:  func(t *testing.T, h *tamperHome) (int, string) { code, _, errs := h.c.run("token", "refresh", "mail"); return code, errs },
+			act: func(t *testing.T, h *tamperHome) (int, string) {
+				code, _, errs := h.c.run("token", "refresh", "mail")
+				return code, errs
+			},
 			list: "provider",
 		},
 		{
@@ -201,7 +204,10 @@ func TestForgedDatabaseRefused(t *testing.T) {
 			edit: func(h *tamperHome) func(map[string]any) {
 				return func(r map[string]any) { r["scopes"] = []string{"Mail.Send", "Files.ReadWrite.All"} }
 			},
-			act:  func(t *testing.T, h *tamperHome) (int, string) { code, _, errs := h.c.run("token", "refresh", "mail"); return code, errs },
+			act: func(t *testing.T, h *tamperHome) (int, string) {
+				code, _, errs := h.c.run("token", "refresh", "mail")
+				return code, errs
+			},
 			list: "provider",
 		},
 		{
@@ -267,7 +273,10 @@ func TestForgedDatabaseRefused(t *testing.T) {
 			edit: func(h *tamperHome) func(map[string]any) {
 				return func(r map[string]any) { r["scopes"] = []string{"Mail.Send"} }
 			},
-			act:  func(t *testing.T, h *tamperHome) (int, string) { code, _, errs := h.c.run("token", "refresh", "mail"); return code, errs },
+			act: func(t *testing.T, h *tamperHome) (int, string) {
+				code, _, errs := h.c.run("token", "refresh", "mail")
+				return code, errs
+			},
 			list: "token",
 		},
 		{
@@ -289,7 +298,10 @@ func TestForgedDatabaseRefused(t *testing.T) {
 					r["script"], r["scriptSha256"] = src, store.ScriptDigest(src)
 				}
 			},
-			act:  func(t *testing.T, h *tamperHome) (int, string) { code, _, errs := h.c.run("cron", "run", "sync"); return code, errs },
+			act: func(t *testing.T, h *tamperHome) (int, string) {
+				code, _, errs := h.c.run("cron", "run", "sync")
+				return code, errs
+			},
 			list: "cron",
 		},
 	}
