@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -67,7 +68,8 @@ type DB struct {
 	timeout  time.Duration
 	now      func() time.Time
 
-	mu      sync.RWMutex // in-process: View shares, Update excludes
+	mu      sync.RWMutex              // in-process: View shares, Update excludes
+	checked atomic.Pointer[fileStamp] // the file as checkFile last passed it
 	tokenMu keyedMutex
 }
 
@@ -307,14 +309,15 @@ func (db *DB) withFile(write bool, fn func(*bolt.DB) error) (err error) {
 	}
 	defer l.unlock()
 
-	if !write {
+	info, err := os.Stat(db.path)
+	if err != nil && !write {
 		// A read-only open of a file that is not there would fail obscurely.
-		if _, err := os.Stat(db.path); err != nil {
-			return fmt.Errorf("open database %s: %w", db.path, err)
-		}
+		return fmt.Errorf("open database %s: %w", db.path, err)
 	}
-	if err := db.checkFileSize(); err != nil {
-		return err
+	if err == nil {
+		if err := db.checkFile(info); err != nil {
+			return err
+		}
 	}
 	// Should the file still be cut short under bbolt (by another program,
 	// since the lock file only binds scriptrun), a read of a missing page

@@ -6,6 +6,7 @@ import (
 	"hash/fnv"
 	"io"
 	"os"
+	"syscall"
 )
 
 // bbolt maps the whole file into memory and reads pages up to the
@@ -55,20 +56,50 @@ func parseBoltMeta(b []byte) (boltMeta, bool) {
 	return boltMeta{pageSize: ps, highPage: le.Uint64(m[40:]), txid: le.Uint64(m[48:])}, true
 }
 
+// fileStamp identifies a state of the file: while size, modification time
+// and inode stay the same, a check that passed need not be repeated, so a
+// read costs one stat as before.
+type fileStamp struct {
+	size  int64
+	mtime int64 // Unix nanoseconds
+	ino   uint64
+}
+
+func stampOf(info os.FileInfo) fileStamp {
+	st := fileStamp{size: info.Size(), mtime: info.ModTime().UnixNano()}
+	if sys, ok := info.Sys().(*syscall.Stat_t); ok {
+		st.ino = sys.Ino
+	}
+	return st
+}
+
+// checkFile runs checkFileSize unless the file (as info shows it) is the
+// one it last passed.
+func (db *DB) checkFile(info os.FileInfo) error {
+	st := stampOf(info)
+	if last := db.checked.Load(); last != nil && *last == st {
+		return nil
+	}
+	if err := db.checkFileSize(info.Size()); err != nil {
+		return err
+	}
+	db.checked.Store(&st)
+	return nil
+}
+
 // checkFileSize returns an error wrapping ErrDamaged when the file at path
-// is shorter than its meta page says, or has no valid meta page. An empty or
-// missing file passes: bbolt initializes it (or the open reports it).
-func (db *DB) checkFileSize() error {
+// (of size bytes) is shorter than its meta page says, or has no valid meta
+// page. An empty or missing file passes: bbolt initializes it (or the open
+// reports it).
+func (db *DB) checkFileSize(size int64) error {
+	if size == 0 {
+		return nil
+	}
 	f, err := os.Open(db.path)
 	if err != nil {
 		return nil // the open that follows reports it, with its own explanation
 	}
 	defer f.Close()
-	info, err := f.Stat()
-	if err != nil || info.Size() == 0 {
-		return nil
-	}
-	size := info.Size()
 	readMeta := func(off int64) (boltMeta, bool) {
 		buf := make([]byte, pageHeaderSize+metaSize)
 		if n, err := f.ReadAt(buf, off); n < len(buf) && err != nil && err != io.EOF {
