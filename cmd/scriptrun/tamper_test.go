@@ -405,3 +405,69 @@ func TestDoctorFailsWritableFiles(t *testing.T) {
 		})
 	}
 }
+
+// A database cut short gives the damaged error naming the file, exit 1,
+// never SIGBUS and a goroutine dump.
+func TestTruncatedDatabase(t *testing.T) {
+	h := newTamperHome(t)
+	full, err := os.ReadFile(h.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := os.Getpagesize()
+	for _, cut := range []int{10, page, 2*page + 100, 3 * page, 5*page - 1} {
+		t.Run(fmt.Sprint(cut), func(t *testing.T) {
+			if err := os.WriteFile(h.db, full[:cut], 0o600); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { os.WriteFile(h.db, full, 0o600) })
+			for _, args := range [][]string{{"token", "list"}, {"cron", "list"}, {"token", "show", "fine"}} {
+				code, _, errs := h.c.run(args...)
+				if code != exitScript || !strings.Contains(errs, "damaged") || !strings.Contains(errs, h.db) || !strings.Contains(errs, "restore a backup") {
+					t.Errorf("%s on a file cut at %d: exit %d, stderr %q; want 1 and the damaged error naming the file", strings.Join(args, " "), cut, code, errs)
+				}
+				if strings.Contains(errs, "goroutine ") || strings.Contains(errs, "SIGBUS") {
+					t.Errorf("%s crashed: %s", strings.Join(args, " "), errs)
+				}
+			}
+		})
+	}
+}
+
+// A home written by the schema 1 release (store/testdata/v1-home.db, key
+// 0x07 × 32) is migrated by the first command run with its key, and every
+// record reads as before; with another key nothing is changed.
+func TestSchema1HomeMigrates(t *testing.T) {
+	c := newCLI(t)
+	fixture, err := os.ReadFile("../../store/testdata/v1-home.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(c.home, "scriptrun.db")
+	if err := os.WriteFile(db, fixture, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c.env["SCRIPTRUN_MASTER_KEY"] = strings.Repeat("ab", 32)
+	if code, _, errs := c.run("token", "list"); code != exitUsage || !strings.Contains(errs, "another master key") {
+		t.Fatalf("token list with another key: exit %d, %s", code, errs)
+	}
+	if now, _ := os.ReadFile(db); !bytes.Equal(now, fixture) {
+		t.Fatal("a command with the wrong key changed the schema 1 file")
+	}
+	c.env["SCRIPTRUN_MASTER_KEY"] = strings.Repeat("07", 32)
+	out := c.must("token", "list")
+	for _, want := range []string{"graph-mail", "static-api", "authorized"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("token list after migration does not show %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "damaged") {
+		t.Errorf("token list after migration shows damaged records:\n%s", out)
+	}
+	if out := c.must("cron", "list"); !strings.Contains(out, "nightly") || strings.Contains(out, "damaged") {
+		t.Errorf("cron list after migration:\n%s", out)
+	}
+	if out := c.must("provider", "show", "graph"); !strings.Contains(out, "••••1234") {
+		t.Errorf("provider show after migration (client secret masked to its last 4):\n%s", out)
+	}
+}
