@@ -320,7 +320,7 @@ func TestForgedDatabaseRefused(t *testing.T) {
 					}
 				}
 			}
-			if code == 0 || !strings.Contains(errs, "damaged") || !strings.Contains(errs, fmt.Sprintf("%q", tt.record)) ||
+			if code != exitScript || !strings.Contains(errs, "damaged") || !strings.Contains(errs, fmt.Sprintf("%q", tt.record)) ||
 				!strings.Contains(errs, "restore") {
 				t.Errorf("using the forged %s %q: exit %d, stderr %q; want a failure naming it as damaged and saying restore or re-create", tt.bucket, tt.record, code, errs)
 			}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -587,8 +588,12 @@ func tokenRefreshCmd(a *app) *cobra.Command {
 }
 
 // tokenErr gives token failures their exit code: a missing or unusable token
-// is the caller's to fix (2); a provider's refusal is a failed operation (1).
+// is the caller's to fix (2); a provider's refusal or a damaged record is a
+// failed operation (1).
 func tokenErr(err error) error {
+	if errors.Is(err, store.ErrDamaged) {
+		return failErr(err)
+	}
 	switch tokens.CodeOf(err) {
 	case tokens.CodeNotFound, tokens.CodeInactive, tokens.CodeUnauthorized, tokens.CodeProviderNotFound, tokens.CodeUnsupportedGrant, tokens.CodeStore:
 		return configErr("%v", err)
