@@ -515,6 +515,8 @@ func FuzzDecodeRecord(f *testing.F) {
 	f.Add([]byte(`{"name":"t","expires":"not a time"}`))
 	f.Add([]byte(`{"name":"t","sealed":"` + base64.StdEncoding.EncodeToString(make([]byte, 40)) + `"}`))
 	f.Add([]byte(`[]`))
+	f.Add([]byte(recordPrefix + strings.Repeat("A", macTextLen) + `:{"name":"t"}`))
+	f.Add([]byte(recordPrefix + "!!:{}"))
 	db, err := Open(filepath.Join(f.TempDir(), "scriptrun.db"), testKey(7), Options{})
 	if err != nil {
 		f.Fatal(err)
