@@ -511,3 +511,30 @@ func BenchmarkRecordMAC(b *testing.B) {
 		}
 	}
 }
+
+// Several processes opening a schema 1 home at once migrate it once: each
+// re-checks the schema inside its write transaction.
+func TestConcurrentMigration(t *testing.T) {
+	path := copyFixture(t)
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			db, err := Open(path, testKey(7), Options{LockTimeout: 5 * time.Second})
+			if err == nil {
+				err = db.View(func(tx *Tx) error {
+					ts, err := tx.Tokens()
+					if err == nil && len(ts) != 2 {
+						err = fmt.Errorf("%d tokens", len(ts))
+					}
+					return err
+				})
+			}
+			errs <- err
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Errorf("concurrent open of a schema 1 home: %v", err)
+		}
+	}
+}

@@ -482,7 +482,8 @@ func (s *Server) cronDeleteConfirm(w http.ResponseWriter, r *http.Request, sess 
 	name := r.PathValue("name")
 	d := cronDeleteData{Name: name}
 	err := s.db.View(func(tx *store.Tx) error {
-		if _, err := tx.Job(name); err != nil {
+		// A damaged job can be deleted: that is how it is re-created.
+		if _, err := tx.Job(name); err != nil && damagedRecord(err) == nil {
 			return err
 		}
 		runs, err := tx.Runs(name, 0)

@@ -78,3 +78,37 @@ func TestConsoleShowsDamagedRecords(t *testing.T) {
 		t.Errorf("GET /tokens/mail of a damaged token: status 200")
 	}
 }
+
+// A damaged record can be deleted from the console (how it is re-created).
+func TestConsoleDeletesDamagedRecords(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	e.addProvider("graph", "https://login.example.com")
+	e.addToken("mail", "graph", nil)
+	e.addJob(store.Job{Name: "sync", Schedule: "@daily", Script: "console.log(1)"})
+	forged := func(r map[string]any) { r["baseUrl"] = "https://attacker.example" }
+	e.forge("tokens", "mail", forged)
+	e.forge("providers", "graph", forged)
+	e.forge("cronjobs", "sync", forged)
+	b := e.signedIn()
+	for _, path := range []string{"/tokens/mail/delete", "/cron/sync/delete", "/providers/graph/delete"} {
+		r := b.get(path)
+		if r.status != http.StatusOK {
+			t.Fatalf("GET %s of a damaged record: status %d\n%s", path, r.status, text(r.body))
+		}
+		if r = b.post(path, b.form()); r.status != http.StatusSeeOther {
+			t.Fatalf("POST %s of a damaged record: status %d\n%s", path, r.status, text(r.body))
+		}
+	}
+	err := e.db.View(func(tx *store.Tx) error {
+		ts, err := tx.Tokens()
+		ps, perr := tx.Providers()
+		js, jerr := tx.Jobs()
+		if len(ts)+len(ps)+len(js) != 0 || err != nil || perr != nil || jerr != nil {
+			return fmt.Errorf("left: %d tokens, %d providers, %d jobs (%v %v %v)", len(ts), len(ps), len(js), err, perr, jerr)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Error(err)
+	}
+}

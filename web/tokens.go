@@ -600,7 +600,14 @@ type confirmData struct {
 func (s *Server) tokenDeleteConfirm(w http.ResponseWriter, r *http.Request, sess *session) error {
 	name := r.PathValue("name")
 	var t store.Token
-	if err := s.db.View(func(tx *store.Tx) (err error) { t, err = tx.Token(name); return err }); err != nil {
+	err := s.db.View(func(tx *store.Tx) (err error) { t, err = tx.Token(name); return err })
+	if re := damagedRecord(err); re != nil {
+		// Deleting a damaged record is how it is re-created.
+		s.render(w, r, sess, http.StatusOK, "confirm_delete", view{Title: "Delete token " + name, Data: confirmData{Kind: "token", Name: name,
+			Action: "/tokens/" + name + "/delete", Cancel: "/tokens", Note: "It is damaged (it " + re.Reason + ") and refused until re-created."}})
+		return nil
+	}
+	if err != nil {
 		return recordError("token", name, err)
 	}
 	d := confirmData{Kind: "token", Name: name, Action: "/tokens/" + name + "/delete", Cancel: "/tokens/" + name,
