@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"os"
@@ -46,8 +47,13 @@ var (
 	// sealed check is what tells, under the key, which schema a file has,
 	// so that setting the number back to 1 cannot get forged records
 	// authenticated by a second migration.
-	keyCheckPlain2 = []byte("scriptrun master key check, records authenticated (schema 2)")
+	// It is followed by the home's random id (homeIDSize bytes), the salt
+	// of the record authentication key: a record copied from another home
+	// with the same master key fails authentication here.
+	keyCheckPlain2 = []byte("scriptrun master key check, records authenticated (schema 2)\x00")
 )
+
+const homeIDSize = 16
 
 // Options tune a DB. The zero value is usable.
 type Options struct {
@@ -64,9 +70,12 @@ type DB struct {
 	lockPath string
 	lockDir  string
 	seal     *sealer
-	mac      *recordMAC
-	timeout  time.Duration
-	now      func() time.Time
+	mac      *recordMAC // set by Open once the home's id is known
+	// newMAC derives the record MAC key for a home id; only during Open,
+	// which holds the master key.
+	newMAC  func(homeID []byte) (*recordMAC, error)
+	timeout time.Duration
+	now     func() time.Time
 
 	mu      sync.RWMutex              // in-process: View shares, Update excludes
 	checked atomic.Pointer[fileStamp] // the file as checkFile last passed it
@@ -82,19 +91,18 @@ func Open(path string, key []byte, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
-	mac, err := newRecordMAC(key)
-	if err != nil {
-		return nil, fmt.Errorf("open database %s: %w", path, err)
-	}
+	master := bytes.Clone(key) // the caller may clear key once Open returns
+	defer clear(master)
 	db := &DB{
 		path:     path,
 		lockPath: path + ".lock",
 		lockDir:  filepath.Join(filepath.Dir(path), "locks"),
 		seal:     s,
-		mac:      mac,
+		newMAC:   func(homeID []byte) (*recordMAC, error) { return newRecordMAC(master, homeID) },
 		timeout:  opts.LockTimeout,
 		now:      opts.Now,
 	}
+	defer func() { db.newMAC = nil }()
 	if db.timeout <= 0 {
 		db.timeout = 10 * time.Second
 	}
@@ -142,30 +150,47 @@ func (db *DB) check(tx *bolt.Tx) (ready, migrate bool, err error) {
 	if v == nil || sealed == nil {
 		return false, false, nil
 	}
-	n, err := db.schemaOf(v, sealed)
+	n, homeID, err := db.schemaOf(v, sealed)
 	if err != nil {
 		return false, false, err
+	}
+	if n == SchemaVersion {
+		if err := db.setHome(homeID); err != nil {
+			return false, false, err
+		}
 	}
 	return n == SchemaVersion, n == 1, nil
 }
 
+// setHome derives the record MAC key of the home with that id.
+func (db *DB) setHome(homeID []byte) error {
+	m, err := db.newMAC(homeID)
+	if err != nil {
+		return fmt.Errorf("open database %s: %w", db.path, err)
+	}
+	db.mac = m
+	return nil
+}
+
 // schemaOf reads the schema number v and checks it against the sealed key
 // check: the key must be right, and the check must be the one of that
-// schema.
-func (db *DB) schemaOf(v, sealed []byte) (int, error) {
+// schema. For schema 2 it also returns the home's id.
+func (db *DB) schemaOf(v, sealed []byte) (int, []byte, error) {
 	if err := db.checkSchema(v); err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	plain, err := db.seal.open(sealed, keyCheck)
 	if err != nil {
-		return 0, db.wrongKey()
+		return 0, nil, db.wrongKey()
 	}
 	n, _ := strconv.Atoi(string(v))
 	switch {
-	case n == 1 && bytes.Equal(plain, keyCheckPlain), n == 2 && bytes.Equal(plain, keyCheckPlain2):
-		return n, nil
+	case n == 1 && bytes.Equal(plain, keyCheckPlain):
+		return n, nil, nil
+	case n == 2 && len(plain) == len(keyCheckPlain2)+homeIDSize && bytes.HasPrefix(plain, keyCheckPlain2):
+		return n, plain[len(keyCheckPlain2):], nil
 	}
-	return 0, fmt.Errorf("%w: %s says schema %d but its key check is of another schema (the file was altered): move it aside and restore a backup", ErrDamaged, db.path, n)
+	return 0, nil, fmt.Errorf("%w: %s says schema %d but its key check is of another schema (the file was altered): move it aside and restore a backup", ErrDamaged, db.path, n)
 }
 
 func (db *DB) checkSchema(v []byte) error {
@@ -202,7 +227,7 @@ func (db *DB) initialize(tx *bolt.Tx) error {
 	case v == nil || sealed == nil:
 		return fmt.Errorf("%w: %s lacks its schema version or key check: move it aside and restore a backup", ErrDamaged, db.path)
 	}
-	n, err := db.schemaOf(v, sealed)
+	n, homeID, err := db.schemaOf(v, sealed)
 	if err != nil {
 		return err
 	}
@@ -211,14 +236,23 @@ func (db *DB) initialize(tx *bolt.Tx) error {
 		// in the write transaction, so it sees the file as it is now.
 		return db.migrate(tx)
 	}
-	return nil
+	return db.setHome(homeID)
 }
 
+// writeMeta writes the schema number and a key check with a new home id,
+// and derives that home's record MAC key.
 func (db *DB) writeMeta(meta *bolt.Bucket) error {
+	homeID := make([]byte, homeIDSize)
+	if _, err := rand.Read(homeID); err != nil {
+		return fmt.Errorf("create database %s: %w", db.path, err)
+	}
 	if err := meta.Put(keySchema, []byte(strconv.Itoa(SchemaVersion))); err != nil {
 		return err
 	}
-	return meta.Put(keyCheck, db.seal.seal(keyCheckPlain2, keyCheck))
+	if err := meta.Put(keyCheck, db.seal.seal(append(bytes.Clone(keyCheckPlain2), homeID...), keyCheck)); err != nil {
+		return err
+	}
+	return db.setHome(homeID)
 }
 
 // migrate turns a schema 1 file into schema 2 inside one write transaction
@@ -227,6 +261,9 @@ func (db *DB) writeMeta(meta *bolt.Bucket) error {
 // were not authenticated, so the migration trusts what it finds: it runs
 // once, with the key, and never again (see schemaOf).
 func (db *DB) migrate(tx *bolt.Tx) error {
+	if err := db.writeMeta(tx.Bucket(bucketMeta)); err != nil {
+		return err
+	}
 	for _, ab := range authenticatedBuckets {
 		b := tx.Bucket(ab.bucket)
 		if b == nil {
@@ -248,7 +285,7 @@ func (db *DB) migrate(tx *bolt.Tx) error {
 			}
 		}
 	}
-	return db.writeMeta(tx.Bucket(bucketMeta))
+	return nil
 }
 
 // View runs fn in a read-only transaction.

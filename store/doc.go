@@ -15,7 +15,8 @@
 // base URL, type, scopes, expiry and a job's script are plain. So every
 // provider, token, job, run request and the admin password record is stored
 // as "hmac-sha256:MAC:JSON" (record.go): an HMAC-SHA256, with a key derived
-// from the master key by HKDF (not the encryption key), over the record's
+// from the master key by HKDF (not the encryption key; salted with the
+// home's random id, sealed in the key check), over the record's
 // kind, its key and its whole JSON, so that fields added later are covered
 // too. A record that fails is refused with a *RecordError (ErrDamaged)
 // naming it and the fix; list reads go past it and report it
@@ -52,8 +53,9 @@
 //     systems.
 //   - An open costs tens of microseconds; callers on hot paths cache what they
 //     read (the token manager caches valid access tokens in memory).
-//   - Authentication proves a record was written with the key, not that it
-//     is this home's latest: the whole file (or a record taken whole from
-//     another home with the same key) can be rolled back to an older
-//     authentic state. The migration trusts the schema 1 file it finds.
+//   - Authentication proves a record was written with the key for this home
+//     (the MAC key is salted with the home's id), not that it is the latest:
+//     the file, or a record in it, can be rolled back to an older authentic
+//     state from a backup of the same home. The migration trusts the schema
+//     1 file it finds.
 package store

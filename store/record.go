@@ -27,7 +27,7 @@ import (
 // unpadded standard base64) is
 //
 //	HMAC-SHA256(macKey, "scriptrun record" 0x00 | uvarint(len(kind)) kind | uvarint(len(key)) key | JSON)
-//	macKey = HKDF-SHA256(secret: master key, salt: none, info: "scriptrun record authentication v1")
+//	macKey = HKDF-SHA256(secret: master key, salt: home id, info: "scriptrun record authentication v1")
 //
 // kind is the record's kind ("provider", "token", "job", "run request",
 // "admin password") and key is its key in the store (the name; a run
@@ -35,7 +35,10 @@ import (
 // fields added later are covered without any change here, and it names the
 // record, so a record cannot be moved to another name or kind. The MAC key
 // is separate from the encryption key (the master key itself), derived so
-// that one key can never be used for the other's purpose. The encoding is a
+// that one key can never be used for the other's purpose, and salted with
+// the home's random 16-byte id (sealed in the key check, written when the
+// file is created or migrated), so a record cannot be copied from another
+// home that uses the same master key. The encoding is a
 // byte string with nothing bbolt-specific in it: any store keeping values
 // under keys can carry it.
 const recordPrefix = "hmac-sha256:"
@@ -76,8 +79,8 @@ type recordMAC struct {
 	pool sync.Pool // of hash.Hash keyed with the MAC key, reset before use
 }
 
-func newRecordMAC(master []byte) (*recordMAC, error) {
-	key, err := hkdf.Key(sha256.New, master, nil, macKeyInfo, 32)
+func newRecordMAC(master, homeID []byte) (*recordMAC, error) {
+	key, err := hkdf.Key(sha256.New, master, homeID, macKeyInfo, 32)
 	if err != nil {
 		return nil, fmt.Errorf("derive the record authentication key: %w", err)
 	}

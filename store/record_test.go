@@ -182,6 +182,26 @@ func TestUnauthenticatedAndMovedRecordsRefused(t *testing.T) {
 	})
 }
 
+// A record taken whole from another home with the same master key (a
+// staging home, say, where someone could create records through the
+// console) fails authentication: the MAC key is salted with the home's id.
+func TestRecordFromAnotherHomeRefused(t *testing.T) {
+	db := openTestDB(t)
+	seedAll(t, db)
+	other, err := Open(filepath.Join(t.TempDir(), "scriptrun.db"), testKey(7), Options{})
+	must(t, err)
+	p := testProvider("graph")
+	p.TokenURL = "https://attacker.example/token"
+	must(t, other.Update(func(tx *Tx) error { return tx.CreateProvider(p) }))
+	var forged []byte
+	must(t, other.View(func(tx *Tx) error {
+		forged = bytes.Clone(tx.tx.Bucket(bucketProviders).Get([]byte("graph")))
+		return nil
+	}))
+	tamperRaw(t, db.Path(), bucketProviders, []byte("graph"), func([]byte) []byte { return forged })
+	checkRefused(t, db, kindProvider, "graph")
+}
+
 // checkRefused reads the forged record alone and in its list.
 func checkRefused(t *testing.T, db *DB, kind, key string) {
 	t.Helper()
@@ -497,7 +517,7 @@ func TestTruncatedDatabase(t *testing.T) {
 // BenchmarkRecordMAC is the cost authentication adds to reading one token
 // record (the MAC check alone, without bbolt or JSON).
 func BenchmarkRecordMAC(b *testing.B) {
-	m, err := newRecordMAC(testKey(7))
+	m, err := newRecordMAC(testKey(7), make([]byte, homeIDSize))
 	if err != nil {
 		b.Fatal(err)
 	}
