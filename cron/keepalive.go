@@ -53,7 +53,11 @@ func lastActivity(t store.Token) time.Time {
 // token's lastMessage by the refresher (the token manager) and counted.
 func (s *Scheduler) keepAlive(ctx context.Context) (refreshed, failed int) {
 	var toks []store.Token
-	if err := s.db.View(func(tx *store.Tx) (err error) { toks, err = tx.Tokens(); return err }); err != nil {
+	if err := s.db.View(func(tx *store.Tx) (err error) {
+		toks, err = tx.Tokens()
+		_, err = store.DamagedRecords(err) // damaged tokens are not refreshed
+		return err
+	}); err != nil {
 		s.log.Warn("cron keep-alive: reading tokens failed", "err", err)
 		return 0, 0
 	}

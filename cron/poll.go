@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -53,6 +54,8 @@ func (s *Scheduler) poll(ctx context.Context) error {
 		version uint64
 		jobs    []store.Job
 		reqs    []store.RunRequest
+
+		damagedJobs, damagedReqs []*store.RecordError
 	)
 	s.mu.Lock()
 	known := s.version
@@ -63,21 +66,46 @@ func (s *Scheduler) poll(ctx context.Context) error {
 			return nil
 		}
 		var err error
-		if jobs, err = tx.Jobs(); err != nil {
+		jobs, err = tx.Jobs()
+		if damagedJobs, err = store.DamagedRecords(err); err != nil {
 			return err
 		}
 		reqs, err = tx.RunRequests()
+		damagedReqs, err = store.DamagedRecords(err)
 		return err
 	})
 	if err != nil || version == known {
 		return err
 	}
+	s.dropDamaged(damagedJobs, damagedReqs)
 	s.reconcile(jobs, version)
 	s.serveRequests(ctx, reqs)
 	if s.afterPoll != nil {
 		s.afterPoll()
 	}
 	return nil
+}
+
+// dropDamaged reports damaged jobs (reconcile then unschedules them, as
+// they are not among the jobs read) and removes damaged run requests: a
+// request that fails authentication may be forged and is never served.
+func (s *Scheduler) dropDamaged(jobs, reqs []*store.RecordError) {
+	for _, d := range jobs {
+		s.log.Error("cron job is damaged and will not run", "job", d.Name, "err", d)
+	}
+	for _, d := range reqs {
+		s.log.Warn("cron: a damaged run request was removed unserved", "err", d)
+		id, err := strconv.ParseUint(d.Name, 10, 64)
+		if err != nil {
+			continue
+		}
+		_ = s.writer.do(func(tx *store.Tx) error {
+			if err := tx.DeleteRunRequest(id); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+			return nil
+		})
+	}
 }
 
 // reconcile makes the scheduled jobs match the store's.
@@ -198,13 +226,17 @@ type JobStatus struct {
 
 // ListJobs reads every job with its next due time and latest runs, as of
 // now. It needs no running scheduler (the command line uses it).
+// Damaged jobs are left out and reported in the error as Tx.Jobs does
+// (store.DamagedRecords).
 func ListJobs(db *store.DB, now time.Time) ([]JobStatus, error) {
 	var out []JobStatus
+	var damaged error
 	err := db.View(func(tx *store.Tx) error {
 		jobs, err := tx.Jobs()
-		if err != nil {
-			return err
+		if _, other := store.DamagedRecords(err); other != nil {
+			return other
 		}
+		damaged = err
 		for _, j := range jobs {
 			st := JobStatus{Job: j}
 			sched, err := ParseSchedule(j.Schedule, j.TimeZone)
@@ -230,7 +262,10 @@ func ListJobs(db *store.DB, now time.Time) ([]JobStatus, error) {
 		}
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return out, err
+	}
+	return out, damaged
 }
 
 // Jobs lists every job with its next due time (as scheduled by this
@@ -243,7 +278,7 @@ func (s *Scheduler) Jobs(ctx context.Context) ([]JobStatus, error) {
 		return nil, errNoDB
 	}
 	list, err := ListJobs(s.db, s.clock.Now())
-	if err != nil {
+	if _, other := store.DamagedRecords(err); other != nil {
 		return nil, err
 	}
 	s.mu.Lock()
@@ -257,7 +292,7 @@ func (s *Scheduler) Jobs(ctx context.Context) ([]JobStatus, error) {
 			e.mu.Unlock()
 		}
 	}
-	return list, nil
+	return list, err // the damaged jobs, if any
 }
 
 // Running reports whether a scheduler (`scriptrun serve`) is running on the

@@ -285,8 +285,13 @@ func (s *Scheduler) Start(ctx context.Context) error {
 	err = s.db.View(func(tx *store.Tx) error {
 		s.version = tx.CronVersion()
 		var err error
-		if jobs, err = tx.Jobs(); err != nil {
+		jobs, err = tx.Jobs()
+		damaged, err := store.DamagedRecords(err)
+		if err != nil {
 			return err
+		}
+		for _, d := range damaged {
+			s.log.Error("cron job is damaged and will not run", "job", d.Name, "err", d)
 		}
 		for _, j := range jobs {
 			if states[j.Name], err = tx.JobState(j.Name); err != nil {

@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -167,12 +166,15 @@ func (tx *Tx) AdminPassword() (AdminPassword, error) {
 		return AdminPassword{}, notSet
 	}
 	var rec adminRecord
-	if err := json.Unmarshal(v, &rec); err != nil || len(rec.Sealed) == 0 {
-		return AdminPassword{}, fmt.Errorf("%w: the admin password record in %s is unreadable: set it again with `scriptrun admin password`", ErrDamaged, tx.db.path)
+	if err := tx.getRecord(kindAdmin, keyAdminPassword, "", v, &rec); err != nil {
+		return AdminPassword{}, err
+	}
+	if len(rec.Sealed) == 0 {
+		return AdminPassword{}, tx.recordError(kindAdmin, "", errUnreadable)
 	}
 	var sec adminSecret
 	if err := tx.db.unseal(rec.Sealed, adminAD, &sec); err != nil {
-		return AdminPassword{}, fmt.Errorf("admin password: %w", err)
+		return AdminPassword{}, tx.recordError(kindAdmin, "", err)
 	}
 	return AdminPassword{Hash: sec.Hash, Set: rec.Set}, nil
 }
@@ -183,17 +185,12 @@ func (tx *Tx) SetAdminPassword(hash string) error {
 	if _, _, _, err := parseArgonHash(hash); err != nil {
 		return fmt.Errorf("set admin password: not a hash from HashAdminPassword: %w", err)
 	}
-	b, err := tx.tx.CreateBucketIfNotExists(bucketAdmin)
-	if err != nil {
+	if _, err := tx.tx.CreateBucketIfNotExists(bucketAdmin); err != nil {
 		return fmt.Errorf("set admin password in %s: %w", tx.db.path, err)
 	}
 	sealed, err := tx.db.sealJSON(adminSecret{Hash: hash}, adminAD)
 	if err != nil {
 		return fmt.Errorf("set admin password: %w", err)
 	}
-	v, err := json.Marshal(adminRecord{Set: tx.db.now().UTC(), Sealed: sealed})
-	if err != nil {
-		return fmt.Errorf("set admin password: %w", err)
-	}
-	return b.Put(keyAdminPassword, v)
+	return tx.putRecord(bucketAdmin, kindAdmin, keyAdminPassword, adminRecord{Set: tx.db.now().UTC(), Sealed: sealed})
 }

@@ -1,13 +1,17 @@
 package store
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -16,7 +20,9 @@ import (
 )
 
 // SchemaVersion is the version of the record layout this package writes.
-const SchemaVersion = 1
+// Schema 2 authenticates records (record.go); a schema 1 file is migrated
+// when it is first opened with its key.
+const SchemaVersion = 2
 
 // Errors callers branch on. Returned errors wrap them with the file or record
 // they concern and what to do.
@@ -36,7 +42,18 @@ var (
 	keySchema       = []byte("schema")
 	keyCheck        = []byte("keycheck")
 	keyCheckPlain   = []byte("scriptrun master key check")
+	// keyCheckPlain2 is the key check of schema 2. The schema number in
+	// meta is plain (so that an older scriptrun can say "upgrade"); this
+	// sealed check is what tells, under the key, which schema a file has,
+	// so that setting the number back to 1 cannot get forged records
+	// authenticated by a second migration.
+	// It is followed by the home's random id (homeIDSize bytes), the salt
+	// of the record authentication key: a record copied from another home
+	// with the same master key fails authentication here.
+	keyCheckPlain2 = []byte("scriptrun master key check, records authenticated (schema 2)\x00")
 )
+
+const homeIDSize = 16
 
 // Options tune a DB. The zero value is usable.
 type Options struct {
@@ -53,10 +70,15 @@ type DB struct {
 	lockPath string
 	lockDir  string
 	seal     *sealer
-	timeout  time.Duration
-	now      func() time.Time
+	mac      *recordMAC // set by Open once the home's id is known
+	// newMAC derives the record MAC key for a home id; only during Open,
+	// which holds the master key.
+	newMAC  func(homeID []byte) (*recordMAC, error)
+	timeout time.Duration
+	now     func() time.Time
 
-	mu      sync.RWMutex // in-process: View shares, Update excludes
+	mu      sync.RWMutex              // in-process: View shares, Update excludes
+	checked atomic.Pointer[fileStamp] // the file as checkFile last passed it
 	tokenMu keyedMutex
 }
 
@@ -69,14 +91,18 @@ func Open(path string, key []byte, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
+	master := bytes.Clone(key) // the caller may clear key once Open returns
+	defer clear(master)
 	db := &DB{
 		path:     path,
 		lockPath: path + ".lock",
 		lockDir:  filepath.Join(filepath.Dir(path), "locks"),
 		seal:     s,
+		newMAC:   func(homeID []byte) (*recordMAC, error) { return newRecordMAC(master, homeID) },
 		timeout:  opts.LockTimeout,
 		now:      opts.Now,
 	}
+	defer func() { db.newMAC = nil }()
 	if db.timeout <= 0 {
 		db.timeout = 10 * time.Second
 	}
@@ -88,11 +114,11 @@ func Open(path string, key []byte, opts Options) (*DB, error) {
 	}
 	// Most opens find the file initialized: check it read-only, and write
 	// (with its fsync) only when something is missing.
-	ready := false
+	ready, migrate := false, false
 	if info, err := os.Stat(path); err == nil && info.Size() > 0 {
 		err = db.view(func(tx *bolt.Tx) error {
 			var err error
-			ready, err = db.check(tx)
+			ready, migrate, err = db.check(tx)
 			return err
 		})
 		if err != nil {
@@ -101,6 +127,9 @@ func Open(path string, key []byte, opts Options) (*DB, error) {
 	}
 	if !ready {
 		if err := db.update(db.initialize); err != nil {
+			if migrate {
+				return nil, fmt.Errorf("database %s needs a one-time upgrade to schema %d (record authentication), which writes to it; nothing was changed: %w", path, SchemaVersion, err)
+			}
 			return nil, err
 		}
 	}
@@ -108,25 +137,60 @@ func Open(path string, key []byte, opts Options) (*DB, error) {
 }
 
 // check verifies an initialized file's schema and key, and reports whether
-// it is initialized at all.
-func (db *DB) check(tx *bolt.Tx) (bool, error) {
+// it is initialized and up to date (ready), or initialized with schema 1 and
+// so to be migrated. A file with the wrong key is never migrated.
+func (db *DB) check(tx *bolt.Tx) (ready, migrate bool, err error) {
 	for _, b := range [][]byte{bucketMeta, bucketProviders, bucketTokens} {
 		if tx.Bucket(b) == nil {
-			return false, nil
+			return false, false, nil
 		}
 	}
 	meta := tx.Bucket(bucketMeta)
 	v, sealed := meta.Get(keySchema), meta.Get(keyCheck)
 	if v == nil || sealed == nil {
-		return false, nil
+		return false, false, nil
 	}
+	n, homeID, err := db.schemaOf(v, sealed)
+	if err != nil {
+		return false, false, err
+	}
+	if n == SchemaVersion {
+		if err := db.setHome(homeID); err != nil {
+			return false, false, err
+		}
+	}
+	return n == SchemaVersion, n == 1, nil
+}
+
+// setHome derives the record MAC key of the home with that id.
+func (db *DB) setHome(homeID []byte) error {
+	m, err := db.newMAC(homeID)
+	if err != nil {
+		return fmt.Errorf("open database %s: %w", db.path, err)
+	}
+	db.mac = m
+	return nil
+}
+
+// schemaOf reads the schema number v and checks it against the sealed key
+// check: the key must be right, and the check must be the one of that
+// schema. For schema 2 it also returns the home's id.
+func (db *DB) schemaOf(v, sealed []byte) (int, []byte, error) {
 	if err := db.checkSchema(v); err != nil {
-		return false, err
+		return 0, nil, err
 	}
-	if _, err := db.seal.open(sealed, keyCheck); err != nil {
-		return false, db.wrongKey()
+	plain, err := db.seal.open(sealed, keyCheck)
+	if err != nil {
+		return 0, nil, db.wrongKey()
 	}
-	return true, nil
+	n, _ := strconv.Atoi(string(v))
+	switch {
+	case n == 1 && bytes.Equal(plain, keyCheckPlain):
+		return n, nil, nil
+	case n == 2 && len(plain) == len(keyCheckPlain2)+homeIDSize && bytes.HasPrefix(plain, keyCheckPlain2):
+		return n, plain[len(keyCheckPlain2):], nil
+	}
+	return 0, nil, fmt.Errorf("%w: %s says schema %d but its key check is of another schema (the file was altered): move it aside and restore a backup", ErrDamaged, db.path, n)
 }
 
 func (db *DB) checkSchema(v []byte) error {
@@ -154,17 +218,72 @@ func (db *DB) initialize(tx *bolt.Tx) error {
 		}
 	}
 	meta := tx.Bucket(bucketMeta)
-	if v := meta.Get(keySchema); v == nil {
-		if err := meta.Put(keySchema, []byte(strconv.Itoa(SchemaVersion))); err != nil {
-			return err
-		}
-	} else if err := db.checkSchema(v); err != nil {
+	v, sealed := meta.Get(keySchema), meta.Get(keyCheck)
+	switch {
+	case v == nil && sealed == nil:
+		// A new file (or one whose meta was wiped: its records then fail
+		// authentication, as they must).
+		return db.writeMeta(meta)
+	case v == nil || sealed == nil:
+		return fmt.Errorf("%w: %s lacks its schema version or key check: move it aside and restore a backup", ErrDamaged, db.path)
+	}
+	n, homeID, err := db.schemaOf(v, sealed)
+	if err != nil {
 		return err
 	}
-	if v := meta.Get(keyCheck); v == nil {
-		return meta.Put(keyCheck, db.seal.seal(keyCheckPlain, keyCheck))
-	} else if _, err := db.seal.open(v, keyCheck); err != nil {
-		return db.wrongKey()
+	if n == 1 {
+		// Another process may have migrated since our check: this runs
+		// in the write transaction, so it sees the file as it is now.
+		return db.migrate(tx)
+	}
+	return db.setHome(homeID)
+}
+
+// writeMeta writes the schema number and a key check with a new home id,
+// and derives that home's record MAC key.
+func (db *DB) writeMeta(meta *bolt.Bucket) error {
+	homeID := make([]byte, homeIDSize)
+	if _, err := rand.Read(homeID); err != nil {
+		return fmt.Errorf("create database %s: %w", db.path, err)
+	}
+	if err := meta.Put(keySchema, []byte(strconv.Itoa(SchemaVersion))); err != nil {
+		return err
+	}
+	if err := meta.Put(keyCheck, db.seal.seal(append(bytes.Clone(keyCheckPlain2), homeID...), keyCheck)); err != nil {
+		return err
+	}
+	return db.setHome(homeID)
+}
+
+// migrate turns a schema 1 file into schema 2 inside one write transaction
+// (all or nothing): every record of an authenticated kind gets its MAC, as
+// it is; then the schema number and key check say 2. Schema 1 records
+// were not authenticated, so the migration trusts what it finds: it runs
+// once, with the key, and never again (see schemaOf).
+func (db *DB) migrate(tx *bolt.Tx) error {
+	if err := db.writeMeta(tx.Bucket(bucketMeta)); err != nil {
+		return err
+	}
+	for _, ab := range authenticatedBuckets {
+		b := tx.Bucket(ab.bucket)
+		if b == nil {
+			continue
+		}
+		type kv struct{ k, v []byte }
+		var recs []kv
+		if err := b.ForEach(func(k, v []byte) error {
+			if v != nil { // not a nested bucket
+				recs = append(recs, kv{bytes.Clone(k), db.mac.encode(ab.kind, k, v)})
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, r := range recs {
+			if err := b.Put(r.k, r.v); err != nil {
+				return fmt.Errorf("migrate %s: %w", ab.kind, err)
+			}
+		}
 	}
 	return nil
 }
@@ -227,12 +346,27 @@ func (db *DB) withFile(write bool, fn func(*bolt.DB) error) (err error) {
 	}
 	defer l.unlock()
 
-	if !write {
+	info, err := os.Stat(db.path)
+	if err != nil && !write {
 		// A read-only open of a file that is not there would fail obscurely.
-		if _, err := os.Stat(db.path); err != nil {
-			return fmt.Errorf("open database %s: %w", db.path, err)
+		return fmt.Errorf("open database %s: %w", db.path, err)
+	}
+	if err == nil {
+		if err := db.checkFile(info); err != nil {
+			return err
 		}
 	}
+	// Should the file still be cut short under bbolt (by another program,
+	// since the lock file only binds scriptrun), a read of a missing page
+	// becomes a panic, reported below as damage, rather than SIGBUS.
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		// bbolt panics on some damaged pages (and, with panic-on-fault, on
+		// missing ones); report it as damage, not a crash.
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %s could not be read (%v): move it aside and restore a backup", ErrDamaged, db.path, r)
+		}
+	}()
 	b, err := bolt.Open(db.path, 0o600, &bolt.Options{ReadOnly: !write, Timeout: db.timeout})
 	if err != nil {
 		return db.explainOpen(err)
@@ -240,12 +374,6 @@ func (db *DB) withFile(write bool, fn func(*bolt.DB) error) (err error) {
 	defer func() {
 		if cerr := b.Close(); cerr != nil && err == nil {
 			err = fmt.Errorf("close database %s: %w", db.path, cerr)
-		}
-	}()
-	defer func() {
-		// bbolt panics on some damaged pages; report it as damage, not a crash.
-		if r := recover(); r != nil {
-			err = fmt.Errorf("%w: %s could not be read (%v): move it aside and restore a backup", ErrDamaged, db.path, r)
 		}
 	}()
 	return fn(b)

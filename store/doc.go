@@ -9,6 +9,32 @@
 // are added with omitempty, so records written before a field existed read
 // unchanged.
 //
+// # Record authentication (schema 2)
+//
+// Encryption keeps secrets secret but not where they go: the token URL,
+// base URL, type, scopes, expiry and a job's script are plain. So every
+// provider, token, job, run request and the admin password record is stored
+// as "hmac-sha256:MAC:JSON" (record.go): an HMAC-SHA256, with a key derived
+// from the master key by HKDF (not the encryption key; salted with the
+// home's random id, sealed in the key check), over the record's
+// kind, its key and its whole JSON, so that fields added later are covered
+// too. A record that fails is refused with a *RecordError (ErrDamaged)
+// naming it and the fix; list reads go past it and report it
+// (DamagedRecords). A schema 1 file is migrated on its first open with the
+// key, in one transaction; the sealed key check records the schema, so that
+// setting the schema number back cannot get forged records migrated.
+//
+// Not authenticated, on purpose: runs, their output and index, the active
+// run set (history: a forged run misinforms but runs and sends nothing); a
+// job's scheduling state (LastScheduled only decides which past due times
+// are recorded as missed, never what runs); the cron version counter (a
+// hint to re-read); the schema number (checked against the sealed key
+// check).
+//
+// Before bbolt maps the file, its meta pages are read and a file shorter
+// than its high-water mark is refused as damaged (filecheck.go); a page
+// fault under bbolt is turned into an error too.
+//
 // # Several processes, one home
 //
 // bbolt lets one process at a time hold a file open for writing. A script, the
@@ -27,4 +53,9 @@
 //     systems.
 //   - An open costs tens of microseconds; callers on hot paths cache what they
 //     read (the token manager caches valid access tokens in memory).
+//   - Authentication proves a record was written with the key for this home
+//     (the MAC key is salted with the home's id), not that it is the latest:
+//     the file, or a record in it, can be rolled back to an older authentic
+//     state from a backup of the same home. The migration trusts the schema
+//     1 file it finds.
 package store

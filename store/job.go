@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -226,25 +227,40 @@ func (tx *Tx) Job(name string) (Job, error) {
 	return tx.decodeJob(name, v)
 }
 
-// Jobs returns every job, ordered by name.
+// Jobs returns every job, ordered by name. Damaged jobs are left out of the
+// list and reported together in the error, one *RecordError each (see
+// DamagedRecords); the others are all returned.
 func (tx *Tx) Jobs() ([]Job, error) {
 	b, _ := tx.cronBucket(bucketCronJobs)
 	if b == nil {
 		return nil, nil
 	}
 	var out []Job
+	var damaged []error
 	err := b.ForEach(func(k, v []byte) error {
 		j, err := tx.decodeJob(string(k), v)
+		if err != nil {
+			if asRecordError(err, &damaged) {
+				return nil
+			}
+			return err
+		}
 		out = append(out, j)
-		return err
+		return nil
 	})
-	return out, err
+	if err != nil {
+		return out, err
+	}
+	return out, listDamaged(damaged)
 }
 
 func (tx *Tx) decodeJob(name string, v []byte) (Job, error) {
 	var rec jobRecord
-	if err := json.Unmarshal(v, &rec); err != nil || rec.Name != name {
-		return Job{}, fmt.Errorf("%w: job %q record in %s is unreadable: remove it with `scriptrun cron rm %s` and add it again", ErrDamaged, name, tx.db.path, name)
+	if err := tx.getRecord(kindJob, []byte(name), name, v, &rec); err != nil {
+		return Job{}, err
+	}
+	if rec.Name != name || rec.ScriptSHA256 != ScriptDigest(rec.Script) {
+		return Job{}, tx.recordError(kindJob, name, errUnreadable)
 	}
 	return rec.Job, nil
 }
@@ -289,7 +305,7 @@ func (tx *Tx) PutJob(j Job) error {
 	if _, err := tx.cronBucket(bucketCronJobs); err != nil {
 		return err
 	}
-	if err := tx.put(bucketCronJobs, j.Name, jobRecord{Job: j}); err != nil {
+	if err := tx.putRecord(bucketCronJobs, kindJob, []byte(j.Name), jobRecord{Job: j}); err != nil {
 		return err
 	}
 	return tx.bumpCronVersion()
@@ -309,10 +325,11 @@ func (tx *Tx) SetJobEnabled(name string, enabled bool) (Job, error) {
 }
 
 // DeleteJob removes a job with its runs, their output, its state and its
-// pending run requests.
+// pending run requests. A damaged job can be removed: that is how it is
+// re-created.
 func (tx *Tx) DeleteJob(name string) error {
-	if _, err := tx.Job(name); err != nil {
-		return err
+	if b := tx.tx.Bucket(bucketCronJobs); b == nil || b.Get([]byte(name)) == nil {
+		return fmt.Errorf("job %q %w: list them with `scriptrun cron list`", name, ErrNotFound)
 	}
 	ids, err := tx.jobRunIDs(name)
 	if err != nil {
@@ -329,8 +346,8 @@ func (tx *Tx) DeleteJob(name string) error {
 		}
 	}
 	reqs, err := tx.RunRequests()
-	if err != nil {
-		return err
+	if _, other := DamagedRecords(err); other != nil {
+		return other
 	}
 	for _, r := range reqs {
 		if r.Job == name {
@@ -410,11 +427,18 @@ func (tx *Tx) RequestRun(job string) (RunRequest, error) {
 }
 
 func (tx *Tx) putRequest(r RunRequest) error {
-	v, err := json.Marshal(r)
-	if err != nil {
-		return err
+	return tx.putRecord(bucketCronRequests, kindRunRequest, u64(r.ID), r)
+}
+
+func (tx *Tx) decodeRequest(id uint64, v []byte) (RunRequest, error) {
+	var r RunRequest
+	if err := tx.getRecord(kindRunRequest, u64(id), strconv.FormatUint(id, 10), v, &r); err != nil {
+		return RunRequest{}, err
 	}
-	return tx.tx.Bucket(bucketCronRequests).Put(u64(r.ID), v)
+	if r.ID != id {
+		return RunRequest{}, tx.recordError(kindRunRequest, strconv.FormatUint(id, 10), errUnreadable)
+	}
+	return r, nil
 }
 
 // RunRequest returns one run request, or an error wrapping ErrNotFound.
@@ -427,29 +451,39 @@ func (tx *Tx) RunRequest(id uint64) (RunRequest, error) {
 	if v == nil {
 		return RunRequest{}, fmt.Errorf("run request %d %w", id, ErrNotFound)
 	}
-	var r RunRequest
-	if err := json.Unmarshal(v, &r); err != nil {
-		return RunRequest{}, fmt.Errorf("%w: run request %d in %s is unreadable", ErrDamaged, id, tx.db.path)
-	}
-	return r, nil
+	return tx.decodeRequest(id, v)
 }
 
-// RunRequests returns every run request, oldest first.
+// RunRequests returns every run request, oldest first. Damaged requests
+// (a forged one among them) are left out and reported together in the
+// error, one *RecordError each (see DamagedRecords); the scheduler removes
+// them with DeleteRunRequest.
 func (tx *Tx) RunRequests() ([]RunRequest, error) {
 	b, _ := tx.cronBucket(bucketCronRequests)
 	if b == nil {
 		return nil, nil
 	}
 	var out []RunRequest
+	var damaged []error
 	err := b.ForEach(func(k, v []byte) error {
-		var r RunRequest
-		if err := json.Unmarshal(v, &r); err != nil {
-			return fmt.Errorf("%w: a run request in %s is unreadable", ErrDamaged, tx.db.path)
+		if len(k) != 8 {
+			damaged = append(damaged, tx.recordError(kindRunRequest, fmt.Sprintf("%x", k), errUnreadable))
+			return nil
+		}
+		r, err := tx.decodeRequest(binary.BigEndian.Uint64(k), v)
+		if err != nil {
+			if asRecordError(err, &damaged) {
+				return nil
+			}
+			return err
 		}
 		out = append(out, r)
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return out, err
+	}
+	return out, listDamaged(damaged)
 }
 
 // ClaimRunRequest marks a request as taken by the run runID, or, when runID
@@ -466,10 +500,10 @@ func (tx *Tx) ClaimRunRequest(id, runID uint64, errMsg string) error {
 	return tx.putRequest(r)
 }
 
-// DeleteRunRequest removes a run request.
+// DeleteRunRequest removes a run request, damaged or not.
 func (tx *Tx) DeleteRunRequest(id uint64) error {
-	if _, err := tx.RunRequest(id); err != nil {
-		return err
+	if b := tx.tx.Bucket(bucketCronRequests); b == nil || b.Get(u64(id)) == nil {
+		return fmt.Errorf("run request %d %w", id, ErrNotFound)
 	}
 	return tx.tx.Bucket(bucketCronRequests).Delete(u64(id))
 }

@@ -159,8 +159,8 @@ func (tx *Tx) jobKeepRuns(name string) (int, error) {
 	var rec struct {
 		History int `json:"history"`
 	}
-	if err := json.Unmarshal(v, &rec); err != nil {
-		return 0, fmt.Errorf("%w: job %q record in %s is unreadable", ErrDamaged, name, tx.db.path)
+	if err := tx.getRecord(kindJob, []byte(name), name, v, &rec); err != nil {
+		return 0, err
 	}
 	return Job{History: rec.History}.KeepRuns(), nil
 }

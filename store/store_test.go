@@ -177,16 +177,22 @@ func TestSealedSecretBoundToRecord(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	// Copy a's record (with its sealed secret) into b's key, renamed.
+	// Copy a's record (with its sealed secret) into b's key, renamed, and
+	// give it a valid MAC (as only the key's holder could): the seal alone
+	// must still refuse it.
 	if err := db.Update(func(tx *Tx) error {
 		b := tx.tx.Bucket(bucketTokens)
+		body, err := tx.db.mac.decode(kindToken, []byte("a"), b.Get([]byte("a")))
+		if err != nil {
+			return err
+		}
 		var rec map[string]any
-		if err := json.Unmarshal(b.Get([]byte("a")), &rec); err != nil {
+		if err := json.Unmarshal(body, &rec); err != nil {
 			return err
 		}
 		rec["name"] = "b"
 		v, _ := json.Marshal(rec)
-		return b.Put([]byte("b"), v)
+		return b.Put([]byte("b"), tx.db.mac.encode(kindToken, []byte("b"), v))
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -509,6 +515,8 @@ func FuzzDecodeRecord(f *testing.F) {
 	f.Add([]byte(`{"name":"t","expires":"not a time"}`))
 	f.Add([]byte(`{"name":"t","sealed":"` + base64.StdEncoding.EncodeToString(make([]byte, 40)) + `"}`))
 	f.Add([]byte(`[]`))
+	f.Add([]byte(recordPrefix + strings.Repeat("A", macTextLen) + `:{"name":"t"}`))
+	f.Add([]byte(recordPrefix + "!!:{}"))
 	db, err := Open(filepath.Join(f.TempDir(), "scriptrun.db"), testKey(7), Options{})
 	if err != nil {
 		f.Fatal(err)

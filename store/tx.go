@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -42,26 +43,41 @@ func (tx *Tx) Provider(name string) (Provider, error) {
 	return tx.decodeProvider(name, v)
 }
 
-// Providers returns every provider, ordered by name.
+// Providers returns every provider, ordered by name. Damaged providers are
+// left out of the list and reported together in the error, one *RecordError
+// each (see DamagedRecords); the others are all returned.
 func (tx *Tx) Providers() ([]Provider, error) {
 	var out []Provider
+	var damaged []error
 	err := tx.tx.Bucket(bucketProviders).ForEach(func(k, v []byte) error {
 		p, err := tx.decodeProvider(string(k), v)
+		if err != nil {
+			if asRecordError(err, &damaged) {
+				return nil
+			}
+			return err
+		}
 		out = append(out, p)
-		return err
+		return nil
 	})
-	return out, err
+	if err != nil {
+		return out, err
+	}
+	return out, listDamaged(damaged)
 }
 
 func (tx *Tx) decodeProvider(name string, v []byte) (Provider, error) {
 	var rec providerRecord
-	if err := json.Unmarshal(v, &rec); err != nil || rec.Name != name {
-		return Provider{}, fmt.Errorf("%w: provider %q record in %s is unreadable: remove it with `scriptrun provider rm %s` and add it again", ErrDamaged, name, tx.db.path, name)
+	if err := tx.getRecord(kindProvider, []byte(name), name, v, &rec); err != nil {
+		return Provider{}, err
+	}
+	if rec.Name != name {
+		return Provider{}, tx.recordError(kindProvider, name, errUnreadable)
 	}
 	if len(rec.Sealed) > 0 {
 		var sec providerSecret
 		if err := tx.db.unseal(rec.Sealed, providerAD(name), &sec); err != nil {
-			return Provider{}, fmt.Errorf("provider %q: %w", name, err)
+			return Provider{}, tx.recordError(kindProvider, name, err)
 		}
 		rec.ClientSecret = sec.ClientSecret
 	}
@@ -97,15 +113,16 @@ func (tx *Tx) PutProvider(p Provider) error {
 		}
 		rec.Sealed = sealed
 	}
-	return tx.put(bucketProviders, p.Name, rec)
+	return tx.putRecord(bucketProviders, kindProvider, []byte(p.Name), rec)
 }
 
 // DeleteProvider removes a provider. While tokens use it the delete is refused
 // with ErrInUse, unless force is set (the tokens then stay and fail to refresh
 // until the provider is added again).
 func (tx *Tx) DeleteProvider(name string, force bool) error {
-	if _, err := tx.Provider(name); err != nil {
-		return err
+	// A damaged provider can be removed: that is how it is re-created.
+	if tx.tx.Bucket(bucketProviders).Get([]byte(name)) == nil {
+		return fmt.Errorf("provider %q %w: list them with `scriptrun provider list`", name, ErrNotFound)
 	}
 	if !force {
 		users, err := tx.tokensUsing(name)
@@ -122,12 +139,13 @@ func (tx *Tx) DeleteProvider(name string, force bool) error {
 func (tx *Tx) tokensUsing(provider string) ([]string, error) {
 	var names []string
 	err := tx.tx.Bucket(bucketTokens).ForEach(func(k, v []byte) error {
-		// Only public fields are needed: skip decryption.
+		// Only public fields are needed: skip decryption. A damaged token
+		// cannot use anything, so it does not hold its provider.
 		var rec struct {
 			Provider string `json:"provider"`
 		}
-		if err := json.Unmarshal(v, &rec); err != nil {
-			return fmt.Errorf("%w: token %q record in %s is unreadable", ErrDamaged, k, tx.db.path)
+		if err := tx.getRecord(kindToken, k, string(k), v, &rec); err != nil {
+			return nil
 		}
 		if rec.Provider == provider {
 			names = append(names, string(k))
@@ -146,25 +164,40 @@ func (tx *Tx) Token(name string) (Token, error) {
 	return tx.decodeToken(name, v)
 }
 
-// Tokens returns every token, ordered by name.
+// Tokens returns every token, ordered by name. Damaged tokens are left out
+// of the list and reported together in the error, one *RecordError each (see
+// DamagedRecords); the others are all returned.
 func (tx *Tx) Tokens() ([]Token, error) {
 	var out []Token
+	var damaged []error
 	err := tx.tx.Bucket(bucketTokens).ForEach(func(k, v []byte) error {
 		t, err := tx.decodeToken(string(k), v)
+		if err != nil {
+			if asRecordError(err, &damaged) {
+				return nil
+			}
+			return err
+		}
 		out = append(out, t)
-		return err
+		return nil
 	})
-	return out, err
+	if err != nil {
+		return out, err
+	}
+	return out, listDamaged(damaged)
 }
 
 func (tx *Tx) decodeToken(name string, v []byte) (Token, error) {
 	var rec tokenRecord
-	if err := json.Unmarshal(v, &rec); err != nil || rec.Name != name {
-		return Token{}, fmt.Errorf("%w: token %q record in %s is unreadable: remove it with `scriptrun token rm %s` and add it again", ErrDamaged, name, tx.db.path, name)
+	if err := tx.getRecord(kindToken, []byte(name), name, v, &rec); err != nil {
+		return Token{}, err
+	}
+	if rec.Name != name {
+		return Token{}, tx.recordError(kindToken, name, errUnreadable)
 	}
 	if len(rec.Sealed) > 0 {
 		if err := tx.db.unseal(rec.Sealed, tokenAD(name), &rec.Secret); err != nil {
-			return Token{}, fmt.Errorf("token %q: %w", name, err)
+			return Token{}, tx.recordError(kindToken, name, err)
 		}
 	}
 	return rec.Token, nil
@@ -196,7 +229,7 @@ func (tx *Tx) PutToken(t Token) error {
 		var old struct {
 			Created time.Time `json:"created"`
 		}
-		if json.Unmarshal(v, &old) == nil {
+		if tx.getRecord(kindToken, []byte(t.Name), t.Name, v, &old) == nil {
 			t.Created = old.Created
 		}
 	}
@@ -212,13 +245,14 @@ func (tx *Tx) PutToken(t Token) error {
 		}
 		rec.Sealed = sealed
 	}
-	return tx.put(bucketTokens, t.Name, rec)
+	return tx.putRecord(bucketTokens, kindToken, []byte(t.Name), rec)
 }
 
-// DeleteToken removes a token and its secrets.
+// DeleteToken removes a token and its secrets. A damaged token can be
+// removed: that is how it is re-created.
 func (tx *Tx) DeleteToken(name string) error {
-	if _, err := tx.Token(name); err != nil {
-		return err
+	if tx.tx.Bucket(bucketTokens).Get([]byte(name)) == nil {
+		return fmt.Errorf("token %q %w: list them with `scriptrun token list`", name, ErrNotFound)
 	}
 	return tx.tx.Bucket(bucketTokens).Delete([]byte(name))
 }
@@ -241,12 +275,19 @@ func (db *DB) sealJSON(v any, ad []byte) ([]byte, error) {
 	return sealed, nil
 }
 
+var errSealed = errors.New("has sealed secrets that fail authentication (altered or copied from another record)")
+
+// unseal opens a record's sealed secrets into v. Its error is a reason for
+// a RecordError.
 func (db *DB) unseal(sealed, ad []byte, v any) error {
 	plain, err := db.seal.open(sealed, ad)
 	if err != nil {
 		// The key check passed, so this record's secret was altered or moved.
-		return fmt.Errorf("%w: its sealed secrets in %s fail authentication (altered or copied from another record): authorize it again or restore a backup", ErrDamaged, db.path)
+		return errSealed
 	}
 	defer clear(plain)
-	return json.Unmarshal(plain, v)
+	if json.Unmarshal(plain, v) != nil {
+		return errSealed
+	}
+	return nil
 }

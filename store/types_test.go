@@ -213,8 +213,14 @@ func TestVersion1RecordsReadUnchanged(t *testing.T) {
 		if err := tx.tx.Bucket(bucketProviders).Put([]byte("graph"), recs["provider"]); err != nil {
 			return err
 		}
-		return tx.tx.Bucket(bucketTokens).Put([]byte("graph-mail"), recs["token"])
+		if err := tx.tx.Bucket(bucketTokens).Put([]byte("graph-mail"), recs["token"]); err != nil {
+			return err
+		}
+		return setSchema1(tx)
 	}))
+	// Opened again with the key, the file is migrated to schema 2.
+	db, err = Open(db.Path(), testKey(7), Options{})
+	must(t, err)
 	var p Provider
 	var tok Token
 	must(t, db.View(func(tx *Tx) (err error) {
@@ -238,7 +244,11 @@ func TestVersion1RecordsReadUnchanged(t *testing.T) {
 	var before, after map[string]json.RawMessage
 	json.Unmarshal(recs["token"], &before)
 	must(t, db.View(func(tx *Tx) error {
-		return json.Unmarshal(tx.tx.Bucket(bucketTokens).Get([]byte("graph-mail")), &after)
+		body, err := tx.db.mac.decode(kindToken, []byte("graph-mail"), tx.tx.Bucket(bucketTokens).Get([]byte("graph-mail")))
+		if err != nil {
+			return err
+		}
+		return json.Unmarshal(body, &after)
 	}))
 	for k := range after {
 		if _, ok := before[k]; !ok {
@@ -250,7 +260,7 @@ func TestVersion1RecordsReadUnchanged(t *testing.T) {
 			t.Errorf("rewritten oauth2 record lost field %q", k)
 		}
 	}
-	if SchemaVersion != 1 {
-		t.Errorf("SchemaVersion = %d: token types need no new schema", SchemaVersion)
+	if SchemaVersion != 2 {
+		t.Errorf("SchemaVersion = %d: token types need no new schema (2 is record authentication)", SchemaVersion)
 	}
 }

@@ -236,9 +236,10 @@ func lastRun(tx *store.Tx, v *jobView) error {
 }
 
 type cronListData struct {
-	Jobs   []jobView
-	Notice *notice
-	CanRun bool
+	Jobs    []jobView
+	Notice  *notice
+	CanRun  bool
+	Damaged []damagedView
 }
 
 func (s *Server) cronList(w http.ResponseWriter, r *http.Request, sess *session) error {
@@ -246,7 +247,7 @@ func (s *Server) cronList(w http.ResponseWriter, r *http.Request, sess *session)
 	now := s.now()
 	err := s.db.View(func(tx *store.Tx) error {
 		jobs, err := tx.Jobs()
-		if err != nil {
+		if d.Damaged, err = splitDamaged(err); err != nil {
 			return err
 		}
 		for _, j := range jobs {
@@ -481,7 +482,8 @@ func (s *Server) cronDeleteConfirm(w http.ResponseWriter, r *http.Request, sess 
 	name := r.PathValue("name")
 	d := cronDeleteData{Name: name}
 	err := s.db.View(func(tx *store.Tx) error {
-		if _, err := tx.Job(name); err != nil {
+		// A damaged job can be deleted: that is how it is re-created.
+		if _, err := tx.Job(name); err != nil && damagedRecord(err) == nil {
 			return err
 		}
 		runs, err := tx.Runs(name, 0)

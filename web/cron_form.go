@@ -99,6 +99,7 @@ func (s *Server) fillJobForm(f *jobForm) error {
 				f.Zones = append(f.Zones, j.TimeZone)
 			}
 		}
+		_, err = store.DamagedRecords(err) // the form only offers their zones
 		return err
 	})
 }

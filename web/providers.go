@@ -71,14 +71,16 @@ func tokensByProvider(tx *store.Tx) (map[string][]string, error) {
 	for _, t := range ts {
 		users[t.Provider] = append(users[t.Provider], t.Name)
 	}
+	_, err = store.DamagedRecords(err) // a damaged token uses nothing; the tokens page shows it
 	return users, err
 }
 
 func (s *Server) providerList(w http.ResponseWriter, r *http.Request, sess *session) error {
 	var views []providerView
+	var damaged []damagedView
 	err := s.db.View(func(tx *store.Tx) error {
 		ps, err := tx.Providers()
-		if err != nil {
+		if damaged, err = splitDamaged(err); err != nil {
 			return err
 		}
 		users, err := tokensByProvider(tx)
@@ -93,7 +95,8 @@ func (s *Server) providerList(w http.ResponseWriter, r *http.Request, sess *sess
 	s.render(w, r, sess, http.StatusOK, "providers", view{Title: "Providers", Data: struct {
 		Providers   []providerView
 		CallbackURL string
-	}{views, s.callback}})
+		Damaged     []damagedView
+	}{views, s.callback, damaged}})
 	return nil
 }
 
@@ -325,9 +328,12 @@ func (s *Server) providerUpdate(w http.ResponseWriter, r *http.Request, sess *se
 func (s *Server) providerDeleteConfirm(w http.ResponseWriter, r *http.Request, sess *session) error {
 	name := r.PathValue("name")
 	var users []string
+	var damaged *store.RecordError
 	err := s.db.View(func(tx *store.Tx) error {
 		if _, err := tx.Provider(name); err != nil {
-			return err
+			if damaged = damagedRecord(err); damaged == nil {
+				return err
+			}
 		}
 		all, err := tokensByProvider(tx)
 		users = all[name]
@@ -338,6 +344,10 @@ func (s *Server) providerDeleteConfirm(w http.ResponseWriter, r *http.Request, s
 	}
 	d := confirmData{Kind: "provider", Name: name, Action: "/providers/" + name + "/delete", Cancel: "/providers/" + name,
 		Blocked: users, Note: "Its client id and secret are erased from this console."}
+	if damaged != nil {
+		// Deleting a damaged record is how it is re-created.
+		d.Cancel, d.Note = "/providers", "It is damaged (it "+damaged.Reason+") and refused until re-created."
+	}
 	s.render(w, r, sess, http.StatusOK, "confirm_delete", view{Title: "Delete provider " + name, Data: d})
 	return nil
 }

@@ -185,6 +185,7 @@ func authOrigin(p store.Provider) string {
 type tokenListData struct {
 	Tokens       []tokenView
 	HasProviders bool
+	Damaged      []damagedView // tokens and providers
 }
 
 func (s *Server) tokenList(w http.ResponseWriter, r *http.Request, sess *session) error {
@@ -192,7 +193,7 @@ func (s *Server) tokenList(w http.ResponseWriter, r *http.Request, sess *session
 	var origins []string
 	err := s.db.View(func(tx *store.Tx) error {
 		ps, err := tx.Providers()
-		if err != nil {
+		if d.Damaged, err = splitDamaged(err); err != nil {
 			return err
 		}
 		byName := make(map[string]*store.Provider, len(ps))
@@ -207,6 +208,8 @@ func (s *Server) tokenList(w http.ResponseWriter, r *http.Request, sess *session
 		for _, t := range ts {
 			d.Tokens = append(d.Tokens, viewToken(t, byName[t.Provider]))
 		}
+		damaged, err := splitDamaged(err)
+		d.Damaged = append(d.Damaged, damaged...)
 		return err
 	})
 	if err != nil {
@@ -598,7 +601,14 @@ type confirmData struct {
 func (s *Server) tokenDeleteConfirm(w http.ResponseWriter, r *http.Request, sess *session) error {
 	name := r.PathValue("name")
 	var t store.Token
-	if err := s.db.View(func(tx *store.Tx) (err error) { t, err = tx.Token(name); return err }); err != nil {
+	err := s.db.View(func(tx *store.Tx) (err error) { t, err = tx.Token(name); return err })
+	if re := damagedRecord(err); re != nil {
+		// Deleting a damaged record is how it is re-created.
+		s.render(w, r, sess, http.StatusOK, "confirm_delete", view{Title: "Delete token " + name, Data: confirmData{Kind: "token", Name: name,
+			Action: "/tokens/" + name + "/delete", Cancel: "/tokens", Note: "It is damaged (it " + re.Reason + ") and refused until re-created."}})
+		return nil
+	}
+	if err != nil {
 		return recordError("token", name, err)
 	}
 	d := confirmData{Kind: "token", Name: name, Action: "/tokens/" + name + "/delete", Cancel: "/tokens/" + name,
@@ -728,6 +738,10 @@ func recordError(kind, name string, err error) error {
 	if errors.Is(err, store.ErrNotFound) {
 		return &pageError{Status: http.StatusNotFound, Title: upperFirst(kind) + " not found",
 			Msg: fmt.Sprintf("There is no %s named %q. It may have been deleted.", kind, name)}
+	}
+	var re *store.RecordError
+	if errors.As(err, &re) {
+		return &pageError{Status: http.StatusInternalServerError, Title: upperFirst(re.Kind) + " damaged", Msg: re.Error()}
 	}
 	return err
 }

@@ -73,7 +73,7 @@ func (a *app) open() (*store.DB, *tokens.Manager, error) {
 		db, err := store.Open(filepath.Join(home, "scriptrun.db"), key, store.Options{})
 		clear(key)
 		if err != nil {
-			a.openErr = configErr("%v", err)
+			a.openErr = storeErr(err) // damaged: exit 1; the rest: exit 2
 			return
 		}
 		a.db = db

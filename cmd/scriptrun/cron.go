@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -269,6 +270,8 @@ type jobView struct {
 	Created    string   `json:"created"`
 	Updated    string   `json:"updated"`
 	LastRun    *runView `json:"lastRun,omitempty"`
+	// State is "damaged" for a job that cannot be used (list only).
+	State string `json:"state,omitempty"`
 }
 
 func viewJob(st cron.JobStatus) jobView {
@@ -368,19 +371,24 @@ func cronListCmd(a *app) *cobra.Command {
 		}
 		now := time.Now()
 		list, err := cron.ListJobs(db, now)
+		damaged, err := a.listDamaged(err)
 		if err != nil {
-			return storeErr(err)
+			return err
 		}
 		views := make([]jobView, 0, len(list))
 		for _, st := range list {
 			views = append(views, viewJob(st))
 		}
 		if asJSON {
+			mergeByName(len(list), func(i int) string { return list[i].Job.Name }, damaged, func(i int) {}, func(d *store.RecordError) {
+				views = append(views, jobView{Name: d.Name, State: stateDamaged})
+			})
+			slices.SortFunc(views, func(x, y jobView) int { return strings.Compare(x.Name, y.Name) })
 			return printJSON(a.stdio.Out, views)
 		}
 		tb := newTable(a.stdio.Out, "NAME", "ENABLED", "SCHEDULE", "ZONE", "NEXT RUN", "LAST RUN", "SCRIPT")
-		for i, st := range list {
-			v := views[i]
+		mergeByName(len(list), func(i int) string { return list[i].Job.Name }, damaged, func(i int) {
+			st, v := list[i], views[i]
 			next := relative(st.Next, now)
 			if v.ScheduleError != "" {
 				next = "invalid schedule"
@@ -394,7 +402,9 @@ func cronListCmd(a *app) *cobra.Command {
 				script += " (file " + v.ScriptFile + ")"
 			}
 			tb.row(v.Name, strconv.FormatBool(v.Enabled), v.Schedule, v.TimeZone, next, last, script)
-		}
+		}, func(d *store.RecordError) {
+			tb.row(d.Name, stateDamaged, "", "", "not run until restored or re-created (see the warning)", "", "")
+		})
 		if err := tb.flush(); err != nil {
 			return err
 		}
@@ -418,8 +428,14 @@ func cronShowCmd(a *app) *cobra.Command {
 		}
 		now := time.Now()
 		list, err := cron.ListJobs(db, now)
+		damaged, err := store.DamagedRecords(err)
 		if err != nil {
 			return storeErr(err)
+		}
+		for _, d := range damaged {
+			if d.Name == args[0] {
+				return storeErr(d)
+			}
 		}
 		var st *cron.JobStatus
 		for i := range list {

@@ -93,6 +93,8 @@ func (a *app) doctor(ctx context.Context, offline bool) []finding {
 	case err != nil:
 		add("fail", "home", err.Error(), "")
 		return fs
+	case info.Mode().Perm()&0o022 != 0:
+		add("fail", "home", fmt.Sprintf("%s has mode %04o: other users can replace the database or the key in it", home, info.Mode().Perm()), "chmod 700 "+home)
 	case info.Mode().Perm()&0o077 != 0:
 		add("warn", "home", fmt.Sprintf("%s has mode %04o: other users can list it", home, info.Mode().Perm()), "chmod 700 "+home)
 	default:
@@ -101,11 +103,18 @@ func (a *app) doctor(ctx context.Context, offline bool) []finding {
 	if a.getenv("SCRIPTRUN_MASTER_KEY") != "" {
 		add("ok", "key", "from SCRIPTRUN_MASTER_KEY", "")
 	} else if info, err := os.Stat(filepath.Join(home, "master.key")); err == nil {
-		if info.Mode().Perm()&0o077 != 0 {
+		if info.Mode().Perm()&0o022 != 0 {
+			add("fail", "key", fmt.Sprintf("master.key has mode %04o: other users can replace the key (and read every secret)", info.Mode().Perm()), "chmod 600 "+filepath.Join(home, "master.key"))
+		} else if info.Mode().Perm()&0o077 != 0 {
 			add("fail", "key", fmt.Sprintf("master.key has mode %04o: other users can read every secret", info.Mode().Perm()), "chmod 600 "+filepath.Join(home, "master.key"))
 		} else {
 			add("ok", "key", "master.key (mode 0600); back it up with the database", "")
 		}
+	}
+
+	dbPath := filepath.Join(home, "scriptrun.db")
+	if info, err := os.Stat(dbPath); err == nil && info.Mode().Perm()&0o022 != 0 {
+		add("fail", "database", fmt.Sprintf("%s has mode %04o: other users can change it (a changed record is refused, but they can damage or replace the file)", dbPath, info.Mode().Perm()), "chmod 600 "+dbPath)
 	}
 
 	db, _, err := a.open()
@@ -125,22 +134,41 @@ func (a *app) doctor(ctx context.Context, offline bool) []finding {
 
 	var providers []store.Provider
 	var tokens []store.Token
+	var damaged []*store.RecordError
 	if err := db.View(func(tx *store.Tx) (err error) {
-		if providers, err = tx.Providers(); err != nil {
+		providers, err = tx.Providers()
+		dp, err := store.DamagedRecords(err)
+		if err != nil {
 			return err
 		}
 		tokens, err = tx.Tokens()
+		dt, err := store.DamagedRecords(err)
+		damaged = append(dp, dt...)
+		if _, err := tx.AdminPassword(); err != nil && !errors.Is(err, store.ErrNotFound) {
+			var re *store.RecordError
+			if !errors.As(err, &re) {
+				return err
+			}
+			damaged = append(damaged, re)
+		}
 		return err
 	}); err != nil {
 		add("fail", "database", err.Error(), "")
 		return fs
 	}
+	for _, d := range damaged {
+		add("fail", strings.TrimSpace(d.Kind+" "+d.Name), "damaged: "+d.Reason+"; it is refused until restored or re-created", d.Fix())
+	}
 	fs = append(fs, checkProviders(ctx, providers, offline)...)
 	fs = append(fs, checkTokens(tokens, providers, time.Now())...)
 
 	jobs, err := cron.ListJobs(db, time.Now())
+	dj, err := store.DamagedRecords(err)
 	if err != nil {
 		add("fail", "cron", err.Error(), "")
+	}
+	for _, d := range dj {
+		add("fail", "job "+d.Name, "damaged: "+d.Reason+"; it does not run until restored or re-created", d.Fix())
 	}
 	for _, j := range jobs {
 		subject := "job " + j.Job.Name

@@ -164,8 +164,9 @@ func TestBrokenHome(t *testing.T) {
 		db := filepath.Join(c.home, "scriptrun.db")
 		os.WriteFile(db, bytes.Repeat([]byte("not a database "), 1000), 0o600)
 		code, _, errs := c.run("token", "list")
-		if code != exitUsage || !strings.Contains(errs, db) || !strings.Contains(errs, "restore") {
-			t.Errorf("exit %d, stderr %q; want 2 naming %s and what to do", code, errs, db)
+		// Damage is not a mistake in the command: exit 1, as for a failure.
+		if code != exitScript || !strings.Contains(errs, db) || !strings.Contains(errs, "restore") {
+			t.Errorf("exit %d, stderr %q; want 1 naming %s and what to do", code, errs, db)
 		}
 	})
 	t.Run("wrong key", func(t *testing.T) {

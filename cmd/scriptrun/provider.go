@@ -253,6 +253,8 @@ type providerView struct {
 	TokenParams      map[string]string `json:"tokenParams,omitempty"`
 	Created          string            `json:"created"`
 	Updated          string            `json:"updated"`
+	// State is "damaged" for a provider that cannot be used (list only).
+	State string `json:"state,omitempty"`
 }
 
 func viewProvider(p store.Provider) providerView {
@@ -275,18 +277,27 @@ func providerListCmd(a *app) *cobra.Command {
 			return err
 		}
 		var ps []store.Provider
-		if err := db.View(func(tx *store.Tx) (err error) { ps, err = tx.Providers(); return err }); err != nil {
+		var damaged []*store.RecordError
+		if err := db.View(func(tx *store.Tx) (err error) {
+			ps, err = tx.Providers()
+			damaged, err = a.listDamaged(err)
+			return err
+		}); err != nil {
 			return storeErr(err)
 		}
-		views := make([]providerView, 0, len(ps))
-		for _, p := range ps {
-			views = append(views, viewProvider(p))
-		}
+		views := make([]providerView, 0, len(ps)+len(damaged))
+		mergeByName(len(ps), func(i int) string { return ps[i].Name }, damaged, func(i int) { views = append(views, viewProvider(ps[i])) }, func(d *store.RecordError) {
+			views = append(views, providerView{Name: d.Name, State: stateDamaged})
+		})
 		if asJSON {
 			return printJSON(a.stdio.Out, views)
 		}
 		t := newTable(a.stdio.Out, "NAME", "CLIENT ID", "GRANT", "AUTH STYLE", "TOKEN URL")
 		for _, v := range views {
+			if v.State == stateDamaged {
+				t.row(v.Name, stateDamaged, "", "", "")
+				continue
+			}
 			t.row(v.Name, v.ClientID, v.GrantType, v.AuthStyle, v.TokenURL)
 		}
 		return t.flush()
@@ -315,6 +326,7 @@ func providerShowCmd(a *app) *cobra.Command {
 					users = append(users, t.Name)
 				}
 			}
+			_, err = store.DamagedRecords(err) // a damaged token uses nothing
 			return err
 		}); err != nil {
 			return storeErr(err)
@@ -372,10 +384,16 @@ func providerRmCmd(a *app) *cobra.Command {
 
 // storeErr gives store failures their exit code: all are configuration
 // problems a person fixes (missing record, invalid field, damaged file).
+//
+// A damaged database or record is not a mistake in the command: it fails
+// with exit 1, like an operation that failed.
 func storeErr(err error) error {
 	var ee *exitError
 	if errors.As(err, &ee) {
 		return err
+	}
+	if errors.Is(err, store.ErrDamaged) {
+		return failErr(err)
 	}
 	return configErr("%v", err)
 }

@@ -127,7 +127,11 @@ func (a *app) replTokens(context.Context) ([]repl.TokenInfo, error) {
 		return nil, err
 	}
 	var ts []store.Token
-	if err := db.View(func(tx *store.Tx) (err error) { ts, err = tx.Tokens(); return err }); err != nil {
+	if err := db.View(func(tx *store.Tx) (err error) {
+		ts, err = tx.Tokens()
+		_, err = store.DamagedRecords(err) // a damaged token cannot sign: not offered
+		return err
+	}); err != nil {
 		return nil, err
 	}
 	out := make([]repl.TokenInfo, 0, len(ts))

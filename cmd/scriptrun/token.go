@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -409,21 +410,30 @@ func tokenListCmd(a *app) *cobra.Command {
 			return err
 		}
 		var ts []store.Token
-		if err := db.View(func(tx *store.Tx) (err error) { ts, err = tx.Tokens(); return err }); err != nil {
+		var damaged []*store.RecordError
+		if err := db.View(func(tx *store.Tx) (err error) {
+			ts, err = tx.Tokens()
+			damaged, err = a.listDamaged(err)
+			return err
+		}); err != nil {
 			return storeErr(err)
 		}
-		views := make([]tokenView, 0, len(ts))
-		for _, t := range ts {
-			views = append(views, viewToken(t))
-		}
+		views := make([]tokenView, 0, len(ts)+len(damaged))
+		name := func(i int) string { return ts[i].Name }
+		mergeByName(len(ts), name, damaged, func(i int) { views = append(views, viewToken(ts[i])) }, func(d *store.RecordError) {
+			views = append(views, tokenView{Name: d.Name, State: stateDamaged, LastMessage: d.Error()})
+		})
 		if asJSON {
 			return printJSON(a.stdio.Out, views)
 		}
 		now := time.Now()
 		tb := newTable(a.stdio.Out, "NAME", "TYPE", "PROVIDER", "ACTIVE", "STATE", "EXPIRES", "BASE URL", "LAST MESSAGE")
-		for _, t := range ts {
+		mergeByName(len(ts), name, damaged, func(i int) {
+			t := ts[i]
 			tb.row(t.Name, t.Type, t.Provider, fmt.Sprint(t.Active), string(t.State), relative(t.Expires, now), t.BaseURL, oneLine(t.LastMessage, 60))
-		}
+		}, func(d *store.RecordError) {
+			tb.row(d.Name, "", "", "", stateDamaged, "", "", "refused until restored or re-created (see the warning)")
+		})
 		return tb.flush()
 	}
 	return c
@@ -584,8 +594,12 @@ func tokenRefreshCmd(a *app) *cobra.Command {
 }
 
 // tokenErr gives token failures their exit code: a missing or unusable token
-// is the caller's to fix (2); a provider's refusal is a failed operation (1).
+// is the caller's to fix (2); a provider's refusal or a damaged record is a
+// failed operation (1).
 func tokenErr(err error) error {
+	if errors.Is(err, store.ErrDamaged) {
+		return failErr(err)
+	}
 	switch tokens.CodeOf(err) {
 	case tokens.CodeNotFound, tokens.CodeInactive, tokens.CodeUnauthorized, tokens.CodeProviderNotFound, tokens.CodeUnsupportedGrant, tokens.CodeStore:
 		return configErr("%v", err)
