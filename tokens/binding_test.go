@@ -61,7 +61,7 @@ func TestBindingPathPrefix(t *testing.T) {
 		{"http://gitlab.example.com/api/v4/projects/42/issues", false},
 		{"https://gitlab.example.com.evil.io/api/v4/projects/42/issues", false},
 	}
-	e, err := newEntry(store.Token{Name: "project-42", BaseURL: base}, false, time.Now())
+	e, err := newEntry(store.Token{Name: "project-42", BaseURL: base}, nil, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +175,7 @@ func TestSignRefusesForeignHostHeader(t *testing.T) {
 // BenchmarkPathBinding is the extra work of signing with a path-bound token:
 // both readings of a typical request path.
 func BenchmarkPathBinding(b *testing.B) {
-	e, _ := newEntry(store.Token{Name: "x", BaseURL: "https://gitlab.example.com/api/v4/projects/42/"}, false, time.Now())
+	e, _ := newEntry(store.Token{Name: "x", BaseURL: "https://gitlab.example.com/api/v4/projects/42/"}, nil, time.Now())
 	u, _ := url.Parse("https://gitlab.example.com/api/v4/projects/42/repository/files/app%2Fmodels%2Fkey.rb/raw?ref=main")
 	b.ReportAllocs()
 	for b.Loop() {

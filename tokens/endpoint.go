@@ -361,9 +361,9 @@ func clean(s string, max int) string {
 	return s
 }
 
-// isInvalidGrant reports whether the provider refused the refresh token or
-// code itself: only a new authorization helps then.
-func isInvalidGrant(err error) bool {
+// deadRefreshToken reports whether the provider refused the refresh token
+// itself (invalid_grant): only a new authorization helps then.
+func deadRefreshToken(err error) bool {
 	var re *oauth2.RetrieveError
 	return errors.As(err, &re) && re.ErrorCode == "invalid_grant"
 }

@@ -425,7 +425,7 @@ func TestRefusals(t *testing.T) {
 
 func TestBindingDefaultPorts(t *testing.T) {
 	mk := func(s string) *entry {
-		e, _ := newEntry(store.Token{Name: "x", BaseURL: s}, false, time.Now())
+		e, _ := newEntry(store.Token{Name: "x", BaseURL: s}, nil, time.Now())
 		return e
 	}
 	tests := []struct {
