@@ -372,9 +372,24 @@ func clean(s string, max int) string {
 	return s
 }
 
-// deadRefreshToken reports whether the provider refused the refresh token
-// itself (invalid_grant): only a new authorization helps then.
+// deadRefreshToken reports whether the provider's refusal of a refresh says
+// the refresh token itself is dead, so that only a new authorization helps
+// and it must not be sent again: invalid_grant (RFC 6749), and any other
+// 400 with an OAuth error code that is neither about the client nor
+// transient. dex, for one, answers invalid_request for a refresh token that
+// expired from inactivity, was reused, or did not survive a restart.
 func deadRefreshToken(err error) bool {
 	var re *oauth2.RetrieveError
-	return errors.As(err, &re) && re.ErrorCode == "invalid_grant"
+	if !errors.As(err, &re) {
+		return false
+	}
+	switch re.ErrorCode {
+	case "invalid_grant":
+		return true
+	case "", "invalid_client", "unauthorized_client", "temporarily_unavailable", "server_error", "slow_down":
+		// No OAuth answer at all (a proxy's page), the client's own
+		// credentials, or a provider asking to try again later.
+		return false
+	}
+	return re.Response != nil && re.Response.StatusCode == http.StatusBadRequest
 }
