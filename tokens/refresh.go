@@ -216,6 +216,7 @@ func (m *Manager) failed(t store.Token, p *store.Provider, r reason, terr *Error
 }
 
 // recordFailure writes terr into the stored token and returns it as stored.
+// Called with the token's file lock held.
 func (m *Manager) recordFailure(name string, terr *Error) (store.Token, error) {
 	var saved store.Token
 	err := m.db.Update(func(tx *store.Tx) error {
@@ -240,7 +241,8 @@ func (m *Manager) recordFailure(name string, terr *Error) (store.Token, error) {
 
 // save stores a new credential, next(the stored one), expiring at expires,
 // as authorized with no failure, and returns the token as stored and
-// whether the refresh token changed.
+// whether the refresh token changed. Called with the token's file lock held
+// (a refresh, a fetch, or an authorization's code exchange).
 func (m *Manager) save(name string, next func(old store.Secret) store.Secret, expires time.Time) (store.Token, bool, error) {
 	now := m.now()
 	var saved store.Token
