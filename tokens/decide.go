@@ -86,6 +86,10 @@ func decide(t store.Token, p *store.Provider, r reason, now time.Time) decision 
 	switch {
 	case t.Static():
 		return decideStatic(t, r, now)
+	case r.kind == reasonRejected && r.refused == "":
+		return decision{action: refuse, err: nothingRejected(t)}
+	case r.kind == reasonRejected && t.Secret.AccessToken != r.refused:
+		return decision{action: use} // renewed since that request was signed
 	case fetches(p):
 		return decideFetch(t, r, now)
 	}
@@ -139,14 +143,11 @@ func decideStatic(t store.Token, r reason, now time.Time) decision {
 
 // decideFetch: a client_credentials token is fetched when it has none, when
 // it is due (unless a recent failure backs off), when forced, and when an API
-// refused the access token it still holds.
+// refused the access token it still holds (decide has answered the other
+// rejections).
 func decideFetch(t store.Token, r reason, now time.Time) decision {
 	have := t.Secret.AccessToken != ""
 	switch {
-	case r.kind == reasonRejected && r.refused == "":
-		return decision{action: refuse, err: nothingRejected(t)}
-	case r.kind == reasonRejected && t.Secret.AccessToken != r.refused:
-		return decision{action: use} // renewed since that request was signed
 	case r.kind == reasonDue && have && !isDue(t, now):
 		return decision{action: use}
 	case r.kind == reasonDue && have && backingOff(t, now):
@@ -157,14 +158,10 @@ func decideFetch(t store.Token, r reason, now time.Time) decision {
 
 // decideRefresh: an authorization-code token is refreshed when due (unless a
 // recent failure backs off), when forced, and when an API refused the access
-// token it still holds; without a refresh token it signs until it expires,
-// then needs a new authorization.
+// token it still holds (decide has answered the other rejections); without
+// a refresh token it signs until it expires, then needs a new authorization.
 func decideRefresh(t store.Token, p *store.Provider, r reason, now time.Time) decision {
 	switch {
-	case r.kind == reasonRejected && r.refused == "":
-		return decision{action: refuse, err: nothingRejected(t)}
-	case r.kind == reasonRejected && t.Secret.AccessToken != r.refused:
-		return decision{action: use} // refreshed since that request was signed
 	case r.kind == reasonDue && !isDue(t, now):
 		return decision{action: use}
 	case r.kind == reasonDue && backingOff(t, now):

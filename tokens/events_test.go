@@ -34,8 +34,8 @@ func (r *recorder) take() ([]EventKind, []Event) {
 	return kinds, evs
 }
 
-// Every outcome reaches OnEvent, client-credentials fetches included, and
-// the log records are written from the same events with the messages cron's
+// Every outcome of an authorization-code token reaches OnEvent, and the log
+// records are written from the same events with the messages cron's
 // metrics match; neither carries a secret.
 func TestEvents(t *testing.T) {
 	var rec recorder
@@ -53,10 +53,7 @@ func TestEvents(t *testing.T) {
 	if err := e.m.Rejected(context.Background(), "api", req); err != nil {
 		t.Fatal(err)
 	}
-	e.srv.SetTokenFault(func(w http.ResponseWriter, r *http.Request) bool {
-		http.Error(w, "down", http.StatusServiceUnavailable)
-		return true
-	})
+	e.srv.SetTokenFault(unavailable)
 	e.m.Refresh(context.Background(), "api")
 	e.m.Close()
 	kinds, evs := rec.take()
@@ -70,31 +67,45 @@ func TestEvents(t *testing.T) {
 	if ev := evs[4]; ev.Code != CodeRefreshFailed || !strings.Contains(ev.Message, "503") || !ev.Failed() {
 		t.Errorf("failure event: %+v", ev)
 	}
+	secrets := []string{first.Secret.AccessToken, first.Secret.RefreshToken, e.token(t, "api").Secret.AccessToken, e.srv.ClientSecret()}
+	checkLog(t, logs.String(), fmt.Sprintf("%+v", evs), secrets)
+}
 
-	// A client-credentials token: its fetches are events too.
-	c := ccEnv(t, envOpts{onEvent: rec.add}, nil)
-	c.get(t, "api", "/me")
-	c.srv.SetTokenFault(func(w http.ResponseWriter, r *http.Request) bool {
-		http.Error(w, "down", http.StatusServiceUnavailable)
-		return true
-	})
-	c.m.Refresh(context.Background(), "api")
-	c.m.Close()
-	kinds, _ = rec.take()
-	if want := []EventKind{EventFetched, EventFetchFailed}; fmt.Sprint(kinds) != fmt.Sprint(want) {
-		t.Errorf("client-credentials events %v, want %v", kinds, want)
-	}
-
-	out := logs.String()
+// checkLog checks that the log has the records cron's metrics count, and
+// that neither it nor the events carry a secret.
+func checkLog(t *testing.T, log, events string, secrets []string) {
+	t.Helper()
 	for _, msg := range []string{`msg="token authorized"`, `msg="token refreshed" token=api rotated=true expires_in=`, `msg="token rejected by the API"`, `msg="token refresh failed" token=api code=REFRESH_FAILED`} {
-		if !strings.Contains(out, msg) {
-			t.Errorf("log lacks %s:\n%s", msg, out)
+		if !strings.Contains(log, msg) {
+			t.Errorf("log lacks %s:\n%s", msg, log)
 		}
 	}
-	secrets := []string{first.Secret.AccessToken, first.Secret.RefreshToken, e.token(t, "api").Secret.AccessToken, e.srv.ClientSecret()}
 	for _, s := range secrets {
-		if strings.Contains(out, s) || strings.Contains(fmt.Sprintf("%+v", evs), s) {
+		if strings.Contains(log, s) || strings.Contains(events, s) {
 			t.Errorf("a secret reached the log or an event")
 		}
 	}
+}
+
+// A client-credentials token's fetches are events too, successes included.
+func TestEventsClientCredentials(t *testing.T) {
+	var rec recorder
+	e := ccEnv(t, envOpts{onEvent: rec.add}, nil)
+	e.get(t, "api", "/me")
+	e.srv.SetTokenFault(unavailable)
+	e.m.Refresh(context.Background(), "api")
+	e.m.Close()
+	kinds, evs := rec.take()
+	if want := []EventKind{EventFetched, EventFetchFailed}; fmt.Sprint(kinds) != fmt.Sprint(want) {
+		t.Fatalf("events %v, want %v", kinds, want)
+	}
+	if ev := evs[0]; ev.Provider != "sandbox" || ev.Duration <= 0 || ev.Expires.IsZero() || ev.Failed() {
+		t.Errorf("fetched event: %+v", ev)
+	}
+}
+
+// unavailable is a token-endpoint fault: an outage.
+func unavailable(w http.ResponseWriter, r *http.Request) bool {
+	http.Error(w, "down", http.StatusServiceUnavailable)
+	return true
 }
