@@ -79,7 +79,7 @@ func (d decision) calls() bool { return d.action == refresh || d.action == fetch
 
 // decide is the policy: what to do with token t of provider p (nil when the
 // provider is gone) asked for r at now.
-func decide(t store.Token, p *store.Provider, r reason, now time.Time) decision {
+func decide(t *store.Token, p *store.Provider, r reason, now time.Time) decision {
 	if err := refusal(t, p); err != nil {
 		return decision{action: refuse, err: err}
 	}
@@ -107,13 +107,13 @@ func fetches(p *store.Provider) bool {
 // was never authorized or needs a new authorization. A token of a
 // client_credentials provider is never refused for its state: without an
 // access token it is fetched.
-func refusal(t store.Token, p *store.Provider) *Error {
+func refusal(t *store.Token, p *store.Provider) *Error {
 	switch {
 	case !t.Active:
 		return newError(CodeInactive, t.Name, nil, "token %q is inactive: activate it with `scriptrun token update %s --active true`", t.Name, t.Name)
 	case t.Static():
 		if t.State != store.StateAuthorized || !t.Complete() {
-			return noCredential(t)
+			return noCredential(*t)
 		}
 		return nil
 	case fetches(p):
@@ -129,10 +129,10 @@ func refusal(t store.Token, p *store.Provider) *Error {
 // decideStatic: a fixed credential signs until the expiry an admin gave it;
 // there is nothing to refresh, and a rejection only means the store may hold
 // a newer one.
-func decideStatic(t store.Token, r reason, now time.Time) decision {
+func decideStatic(t *store.Token, r reason, now time.Time) decision {
 	switch {
 	case r.kind == reasonForced:
-		return decision{action: refuse, err: notRefreshable(t)}
+		return decision{action: refuse, err: notRefreshable(*t)}
 	case r.kind == reasonRejected:
 		return decision{action: reload}
 	case !t.Expires.IsZero() && !now.Before(t.Expires):
@@ -145,7 +145,7 @@ func decideStatic(t store.Token, r reason, now time.Time) decision {
 // it is due (unless a recent failure backs off), when forced, and when an API
 // refused the access token it still holds (decide has answered the other
 // rejections).
-func decideFetch(t store.Token, r reason, now time.Time) decision {
+func decideFetch(t *store.Token, r reason, now time.Time) decision {
 	have := t.Secret.AccessToken != ""
 	switch {
 	case r.kind == reasonDue && have && !isDue(t, now):
@@ -160,7 +160,7 @@ func decideFetch(t store.Token, r reason, now time.Time) decision {
 // recent failure backs off), when forced, and when an API refused the access
 // token it still holds (decide has answered the other rejections); without
 // a refresh token it signs until it expires, then needs a new authorization.
-func decideRefresh(t store.Token, p *store.Provider, r reason, now time.Time) decision {
+func decideRefresh(t *store.Token, p *store.Provider, r reason, now time.Time) decision {
 	switch {
 	case r.kind == reasonDue && !isDue(t, now):
 		return decision{action: use}
@@ -180,17 +180,19 @@ func decideRefresh(t store.Token, p *store.Provider, r reason, now time.Time) de
 
 // isDue reports whether an oauth2 token has expired or is inside its refresh
 // margin. A token without a lifetime is used until an API refuses it.
-func isDue(t store.Token, now time.Time) bool {
+func isDue(t *store.Token, now time.Time) bool {
 	if t.Expires.IsZero() {
 		return false
 	}
-	return !now.Before(t.Expires.Add(-Margin(t)))
+	return !now.Before(t.Expires.Add(-margin(t)))
 }
 
 // Margin is how long before expiry a token is refreshed: the smaller of five
 // minutes and a tenth of its lifetime, so short-lived tokens are not
 // refreshed on every call.
-func Margin(t store.Token) time.Duration {
+func Margin(t store.Token) time.Duration { return margin(&t) }
+
+func margin(t *store.Token) time.Duration {
 	margin := 5 * time.Minute
 	if !t.LastRefreshed.IsZero() {
 		if life := t.Expires.Sub(t.LastRefreshed); life > 0 && life/10 < margin {
@@ -204,7 +206,7 @@ func Margin(t store.Token) time.Duration {
 // yet: while the access token still works, failures back off exponentially
 // (1 s, 2 s, 4 s ... up to 5 min, with jitter) instead of hitting the
 // provider on every call.
-func backingOff(t store.Token, now time.Time) bool {
+func backingOff(t *store.Token, now time.Time) bool {
 	if t.RefreshFailures == 0 || t.RefreshFailed.IsZero() {
 		return false
 	}
@@ -231,7 +233,7 @@ func coolDown(name string, failures int) time.Duration {
 
 // The refusals decide gives, in words that say what to do.
 
-func reauthRequired(t store.Token) *Error {
+func reauthRequired(t *store.Token) *Error {
 	msg := fmt.Sprintf("token %q needs a new authorization", t.Name)
 	if t.LastMessage != "" {
 		msg += " (" + t.LastMessage + ")"
@@ -239,20 +241,20 @@ func reauthRequired(t store.Token) *Error {
 	return newError(CodeReauthRequired, t.Name, nil, "%s: an admin must press \"Get authorization token\" again or run `scriptrun token authorize %s`", msg, t.Name)
 }
 
-func expired(t store.Token) *Error {
+func expired(t *store.Token) *Error {
 	return newError(CodeExpired, t.Name, nil, "token %q expired at %s: store a new credential with `scriptrun token update %s %s` (or in the console), with --expires for its new expiry",
 		t.Name, t.Expires.UTC().Format(time.RFC3339), t.Name, CredentialFlags(t.Type))
 }
 
-func nothingRejected(t store.Token) *Error {
+func nothingRejected(t *store.Token) *Error {
 	return newError(CodeRefreshFailed, t.Name, nil, "token %q: the rejected request carried no credential", t.Name)
 }
 
-func providerGone(t store.Token) *Error {
+func providerGone(t *store.Token) *Error {
 	return newError(CodeRefreshFailed, t.Name, nil, "token %q: its provider %q no longer exists: add it again with `scriptrun provider add %s ...`", t.Name, t.Provider, t.Provider)
 }
 
-func noRefreshToken(t store.Token) *Error {
+func noRefreshToken(t *store.Token) *Error {
 	return newError(CodeReauthRequired, t.Name, nil,
 		"token %q expired and the provider issued no refresh token: ask for offline access (e.g. scope offline_access, or Google's access_type=offline) and run `scriptrun token authorize %s`", t.Name, t.Name)
 }

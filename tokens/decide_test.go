@@ -30,7 +30,7 @@ func TestDecide(t *testing.T) {
 			reasons[2].r = rejectedWith("older") // there is no access token to be rejected with
 		}
 		for _, rs := range reasons {
-			if got := describeDecision(decide(tt.tok, tt.p, rs.r, decideNow)); got != rs.want {
+			if got := describeDecision(decide(&tt.tok, tt.p, rs.r, decideNow)); got != rs.want {
 				t.Errorf("%s, %s: %s, want %s", tt.name, rs.name, got, rs.want)
 			}
 		}
@@ -160,10 +160,10 @@ func TestDecideRefusalsCarryNoSecret(t *testing.T) {
 		Secret: store.Secret{AccessToken: "AT-secret-value", RefreshToken: "RT-secret-value"}, Expires: now.Add(-time.Minute),
 		LastMessage: "provider answered invalid_grant"}
 	for _, d := range []decision{
-		decide(tok, nil, due, now),
-		decide(tok, nil, rejectedWith(""), now),
-		decide(func() store.Token { t := tok; t.State = store.StateReauthRequired; return t }(), nil, due, now),
-		decide(func() store.Token { t := tok; t.Secret.RefreshToken = ""; return t }(), &store.Provider{GrantType: store.GrantAuthorizationCode}, due, now),
+		decide(&tok, nil, due, now),
+		decide(&tok, nil, rejectedWith(""), now),
+		decide(func() *store.Token { t := tok; t.State = store.StateReauthRequired; return &t }(), nil, due, now),
+		decide(func() *store.Token { t := tok; t.Secret.RefreshToken = ""; return &t }(), &store.Provider{GrantType: store.GrantAuthorizationCode}, due, now),
 	} {
 		if d.err == nil {
 			t.Fatalf("%v: no error", d.action)

@@ -116,7 +116,7 @@ func (m *Manager) Sign(ctx context.Context, name string, req *http.Request) erro
 	if err != nil {
 		return err
 	}
-	if err := refusal(e.token, e.provider); err != nil {
+	if err := refusal(&e.token, e.provider); err != nil {
 		return err // before the request's checks: the token is not usable anywhere
 	}
 	if err := checkHost(e, req.URL); err != nil {
@@ -125,7 +125,7 @@ func (m *Manager) Sign(ctx context.Context, name string, req *http.Request) erro
 	if err := checkHostHeader(name, req); err != nil {
 		return err
 	}
-	if d := decide(e.token, e.provider, due, m.now()); d.action == refuse {
+	if d := decide(&e.token, e.provider, due, m.now()); d.action == refuse {
 		return d.err
 	} else if !d.signs() {
 		if e, err = m.renew(ctx, name, due); err != nil {
@@ -148,7 +148,7 @@ func (m *Manager) Rejected(ctx context.Context, name string, req *http.Request) 
 	}
 	_, access, _ := strings.Cut(req.Header.Get("Authorization"), " ")
 	r := rejectedWith(access)
-	d := decide(e.token, e.provider, r, m.now())
+	d := decide(&e.token, e.provider, r, m.now())
 	if d.action != refuse {
 		m.emit(Event{Kind: EventRejected, Token: name, Type: e.token.Type, Provider: e.token.Provider})
 	}
@@ -174,7 +174,7 @@ func (m *Manager) Refresh(ctx context.Context, name string) (store.Token, error)
 	if err != nil {
 		return store.Token{}, err
 	}
-	if d := decide(e.token, e.provider, forced, m.now()); d.action == refuse {
+	if d := decide(&e.token, e.provider, forced, m.now()); d.action == refuse {
 		return store.Token{}, d.err
 	}
 	e, err = m.renew(ctx, name, forced)
@@ -233,7 +233,7 @@ func (m *Manager) load(name string) (*entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	if now := m.now(); now.Sub(t.LastUsed) > time.Minute && refusal(t, p) == nil {
+	if now := m.now(); now.Sub(t.LastUsed) > time.Minute && refusal(&t, p) == nil {
 		// In the background: a durable write must not delay the request.
 		m.flights.goBackground(func() { m.touch(name, now) })
 	}
@@ -353,7 +353,7 @@ func shorten(s string, n int) string {
 // redirect of a request Sign signed.
 func (m *Manager) Permits(name string, u *url.URL) bool {
 	e, err := m.lookup(name)
-	if err != nil || refusal(e.token, e.provider) != nil {
+	if err != nil || refusal(&e.token, e.provider) != nil {
 		return false
 	}
 	return checkHost(e, u) == nil

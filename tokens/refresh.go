@@ -86,7 +86,7 @@ func (m *Manager) renewWithTokenLock(ctx context.Context, name string, r reason)
 	if err != nil {
 		return nil, err
 	}
-	d := decide(t, p, r, m.now()) // 2.
+	d := decide(&t, p, r, m.now()) // 2.
 	switch {
 	case d.signs() || d.action == reload: // reload: it was just read again
 		return newEntry(t, p, m.now())
@@ -209,7 +209,7 @@ func (m *Manager) failed(t store.Token, p *store.Provider, r reason, terr *Error
 	if err != nil {
 		return nil, err
 	}
-	if decide(recorded, p, r, m.now()).signs() {
+	if decide(&recorded, p, r, m.now()).signs() {
 		return newEntry(recorded, p, m.now())
 	}
 	return nil, terr
