@@ -39,7 +39,6 @@ type env struct {
 
 type envOpts struct {
 	sandbox  sandbox.Options
-	pkce     bool
 	style    string
 	noPKCE   bool
 	tokenMod func(*store.Token)
