@@ -82,11 +82,13 @@ func (m *Manager) renewWithTokenLock(ctx context.Context, name string, r reason)
 	}
 	defer unlock()
 
-	t, p, err := m.read(name) // 1. another process may have renewed it meanwhile
+	// 1. Re-read: another process may have renewed it while we waited.
+	t, p, err := m.read(name)
 	if err != nil {
 		return nil, err
 	}
-	d := decide(&t, p, r, m.now()) // 2.
+	// 2. Decide again, on what the lock protects now.
+	d := decide(&t, p, r, m.now())
 	switch {
 	case d.signs() || d.action == reload: // reload: it was just read again
 		return newEntry(t, p, m.now())
@@ -95,12 +97,14 @@ func (m *Manager) renewWithTokenLock(ctx context.Context, name string, r reason)
 	case !d.calls():
 		return nil, d.err
 	}
+	// 3. Call the token endpoint.
 	start := time.Now()
-	set, err := m.callEndpoint(ctx, t, *p, d.action) // 3.
+	set, err := m.callEndpoint(ctx, t, *p, d.action)
 	if err != nil {
 		return m.failed(t, p, r, callError(t, *p, d.action, err), time.Since(start))
 	}
-	return m.commit(t, p, d.action, set, time.Since(start)) // 4.
+	// 4. Save the answer, durably, before anyone uses it.
+	return m.commit(t, p, d.action, set, time.Since(start))
 }
 
 // read returns the token and its provider (nil when the provider is gone).
