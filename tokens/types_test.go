@@ -86,16 +86,40 @@ func staticToken(name, typ, base string) store.Token {
 func TestStaticTypesSign(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	rv := newReceiver(t)
+	tests := staticSignCases(rv)
+	for _, tt := range tests {
+		t.Run(tt.tok.Name, func(t *testing.T) {
+			e.put(t, tt.tok)
+			s := signAndSend(t, e, rv, tt.tok.Name, tt.method, tt.path, tt.body)
+			if s.body != tt.body {
+				t.Errorf("the receiver got body %q, want %q: signing consumed or changed it", s.body, tt.body)
+			}
+			if tt.check != nil {
+				tt.check(t, s)
+				return
+			}
+			verifyHMAC(t, s, tt.tok.HMACAlgorithm, e.clock.Now())
+		})
+	}
+}
+
+// A staticSignCase is a request signed with a static token, and how the
+// receiver checks it (nil: as an hmac-body signature).
+type staticSignCase struct {
+	tok          store.Token
+	method, path string
+	body         string
+	check        func(t *testing.T, s seen)
+}
+
+// staticSignCases are the requests TestStaticTypesSign sends to rv, one
+// per type and variant.
+func staticSignCases(rv *receiver) []staticSignCase {
 	hmac512 := staticToken("hmac512", store.TypeHMACBody, rv.URL)
 	hmac512.HMACAlgorithm = store.HMACSHA512
 	query := staticToken("query", store.TypeAPIKey, rv.URL)
 	query.KeyHeader, query.KeyPrefix, query.KeyQuery = "", "", "api_key"
-	tests := []struct {
-		tok          store.Token
-		method, path string
-		body         string
-		check        func(t *testing.T, s seen)
-	}{
+	return []staticSignCase{
 		{staticToken("basic", store.TypeBasic, rv.URL), "GET", "/me", "", func(t *testing.T, s seen) {
 			r := &http.Request{Header: s.header}
 			if u, p, ok := r.BasicAuth(); !ok || u != "svc-user" || p != "basic-PASSWORD-s3cret" {
@@ -120,20 +144,6 @@ func TestStaticTypesSign(t *testing.T) {
 		{staticToken("hmac", store.TypeHMACBody, rv.URL), "POST", "/hooks/in?x=1", `{"title":"hi"}`, nil},
 		{hmac512, "PUT", "/v1/a%2Fb?q=caf%C3%A9", "Grüße", nil},
 		{staticToken("hmac-get", store.TypeHMACBody, rv.URL), "GET", "/v1/items", "", nil},
-	}
-	for _, tt := range tests {
-		t.Run(tt.tok.Name, func(t *testing.T) {
-			e.put(t, tt.tok)
-			s := signAndSend(t, e, rv, tt.tok.Name, tt.method, tt.path, tt.body)
-			if s.body != tt.body {
-				t.Errorf("the receiver got body %q, want %q: signing consumed or changed it", s.body, tt.body)
-			}
-			if tt.check != nil {
-				tt.check(t, s)
-				return
-			}
-			verifyHMAC(t, s, tt.tok.HMACAlgorithm, e.clock.Now())
-		})
 	}
 }
 
