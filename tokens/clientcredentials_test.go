@@ -222,23 +222,7 @@ func TestClientCredentialsRequest(t *testing.T) {
 // unusable until a fetch succeeds, and a valid token survives an outage.
 func TestClientCredentialsFailures(t *testing.T) {
 	e := ccEnv(t, envOpts{}, func(p *store.Provider) { p.ClientSecret = "wrong-client-SECRET-value" })
-	req, _ := http.NewRequest("GET", e.srv.APIURL()+"/me", nil)
-	err := e.m.Sign(context.Background(), "api", req)
-	tok := e.token(t, "api")
-	if CodeOf(err) != CodeRefreshFailed || !strings.Contains(err.Error(), "invalid_client") || !strings.Contains(err.Error(), "client_credentials") {
-		t.Fatalf("wrong client secret: %v, want REFRESH_FAILED naming invalid_client", err)
-	}
-	if tok.State != store.StateUnauthorized || !strings.Contains(tok.LastMessage, "invalid_client") || tok.RefreshFailures != 1 {
-		t.Errorf("after a refused fetch: state %s, lastMessage %q, failures %d", tok.State, tok.LastMessage, tok.RefreshFailures)
-	}
-	for _, msg := range []string{err.Error(), tok.LastMessage} {
-		if strings.Contains(msg, "wrong-client-SECRET-value") {
-			t.Errorf("message %q contains the client secret", msg)
-		}
-	}
-	if req.Header.Get("Authorization") != "" {
-		t.Error("a request was signed although no token could be fetched")
-	}
+	ccRefusedFetch(t, e)
 	if _, err := e.m.Authorize("api", "http://127.0.0.1/cb"); CodeOf(err) != CodeUnsupportedGrant || !strings.Contains(err.Error(), "fetched on first use") {
 		t.Errorf("Authorize of a client-credentials token: %v", err)
 	}
@@ -261,6 +245,30 @@ func TestClientCredentialsFailures(t *testing.T) {
 	}
 	if tok := e.token(t, "api"); !strings.Contains(tok.LastMessage, "503") {
 		t.Errorf("lastMessage during the outage: %q", tok.LastMessage)
+	}
+}
+
+// ccRefusedFetch: with a wrong client secret, signing fails with
+// REFRESH_FAILED, records the failure in words without the secret, and
+// signs nothing.
+func ccRefusedFetch(t *testing.T, e *env) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", e.srv.APIURL()+"/me", nil)
+	err := e.m.Sign(context.Background(), "api", req)
+	tok := e.token(t, "api")
+	if CodeOf(err) != CodeRefreshFailed || !strings.Contains(err.Error(), "invalid_client") || !strings.Contains(err.Error(), "client_credentials") {
+		t.Fatalf("wrong client secret: %v, want REFRESH_FAILED naming invalid_client", err)
+	}
+	if tok.State != store.StateUnauthorized || !strings.Contains(tok.LastMessage, "invalid_client") || tok.RefreshFailures != 1 {
+		t.Errorf("after a refused fetch: state %s, lastMessage %q, failures %d", tok.State, tok.LastMessage, tok.RefreshFailures)
+	}
+	for _, msg := range []string{err.Error(), tok.LastMessage} {
+		if strings.Contains(msg, "wrong-client-SECRET-value") {
+			t.Errorf("message %q contains the client secret", msg)
+		}
+	}
+	if req.Header.Get("Authorization") != "" {
+		t.Error("a request was signed although no token could be fetched")
 	}
 }
 
