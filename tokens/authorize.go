@@ -127,7 +127,9 @@ func (m *Manager) exchangeWithTokenLock(ctx context.Context, a *Authorization, c
 	}
 	saved, _, err := m.save(name, set.replacing, set.expires)
 	if err != nil {
-		return store.Token{}, newError(CodeStore, name, err, "token %q was authorized by the provider but could not be stored (%v); if the provider rotates refresh tokens it must be authorized again", name, err)
+		terr := newError(CodeStore, name, err, "token %q was authorized by the provider but could not be stored (%v); if the provider rotates refresh tokens it must be authorized again", name, err)
+		m.emit(Event{Kind: EventAuthorizeFailed, Token: name, Type: t.Type, Provider: t.Provider, Duration: time.Since(start), Code: terr.Code, Message: terr.Msg})
+		return store.Token{}, terr
 	}
 	m.forget(name)
 	m.emit(Event{Kind: EventAuthorized, Time: saved.LastRefreshed, Token: name, Type: saved.Type, Provider: saved.Provider, Duration: time.Since(start), Expires: saved.Expires})

@@ -174,14 +174,16 @@ func callError(t store.Token, p store.Provider, a action, err error) *Error {
 // and earlier extra fields it did not repeat; a fetch replaces everything.
 // Called with the token's file lock held.
 func (m *Manager) commit(t store.Token, p *store.Provider, a action, set tokenSet, took time.Duration) (*entry, error) {
-	next, kind, how := set.replacing, EventFetched, "fetched"
+	next, kind, failure, how := set.replacing, EventFetched, EventFetchFailed, "fetched"
 	if a == refresh {
-		next, kind, how = set.renewing, EventRefreshed, "refreshed"
+		next, kind, failure, how = set.renewing, EventRefreshed, EventRefreshFailed, "refreshed"
 	}
 	saved, rotated, err := m.save(t.Name, next, set.expires)
 	if err != nil {
 		// The provider may have rotated the refresh token: say so plainly.
-		return nil, newError(CodeStore, t.Name, err, "token %q was %s by the provider but could not be stored (%v); if the provider rotates refresh tokens it must be authorized again", t.Name, how, err)
+		terr := newError(CodeStore, t.Name, err, "token %q was %s by the provider but could not be stored (%v); if the provider rotates refresh tokens it must be authorized again", t.Name, how, err)
+		m.emit(Event{Kind: failure, Token: t.Name, Type: t.Type, Provider: t.Provider, Duration: took, Code: terr.Code, Message: terr.Msg})
+		return nil, terr
 	}
 	m.step("saved")
 	m.emit(Event{Kind: kind, Time: saved.LastRefreshed, Token: t.Name, Type: t.Type, Provider: t.Provider, Duration: took, Rotated: rotated, Expires: saved.Expires})
