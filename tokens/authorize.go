@@ -90,7 +90,14 @@ func (m *Manager) Complete(ctx context.Context, a *Authorization, q url.Values) 
 	if code == "" {
 		return m.authorizeFailed(name, newError(CodeAuthorizeFailed, name, nil, "token %q: authorization failed: the callback carried neither a code nor an error", name))
 	}
+	return m.exchangeWithTokenLock(ctx, a, code)
+}
 
+// exchangeWithTokenLock exchanges the code under the token's file lock, in
+// the four steps of a refresh: re-read, check, call the token endpoint,
+// save. A refresh in flight finishes first; none starts meanwhile.
+func (m *Manager) exchangeWithTokenLock(ctx context.Context, a *Authorization, code string) (store.Token, error) {
+	name := a.Token
 	unlock, err := m.db.LockToken(ctx, name)
 	if err != nil {
 		return store.Token{}, newError(CodeAuthorizeFailed, name, err, "token %q: could not take its lock: %v", name, err)
@@ -111,22 +118,26 @@ func (m *Manager) Complete(ctx context.Context, a *Authorization, q url.Values) 
 	// Like a refresh, the exchange is finished even if the caller gives up.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.refreshTimeout)
 	defer cancel()
+	start := time.Now()
 	set, err := m.tokenCall(ctx, *p, func(ctx context.Context) (*oauth2.Token, error) {
 		return cfg.Exchange(ctx, code, opts...)
 	})
 	if err != nil {
 		return m.authorizeFailed(name, newError(CodeAuthorizeFailed, name, err, "token %q: authorization failed: exchanging the code: %s", name, describe(err, code, a.verifier, p.ClientSecret)))
 	}
-	e, err := m.save(name, set, "authorized", true)
+	saved, _, err := m.save(name, set.replacing, set.expires)
 	if err != nil {
-		return store.Token{}, err
+		terr := newError(CodeStore, name, err, "token %q was authorized by the provider but could not be stored (%v); if the provider rotates refresh tokens it must be authorized again", name, err)
+		m.emit(Event{Kind: EventAuthorizeFailed, Token: name, Type: t.Type, Provider: t.Provider, Duration: time.Since(start), Code: terr.Code, Message: terr.Msg})
+		return store.Token{}, terr
 	}
 	m.forget(name)
-	return e.token, nil
+	m.emit(Event{Kind: EventAuthorized, Time: saved.LastRefreshed, Token: name, Type: saved.Type, Provider: saved.Provider, Duration: time.Since(start), Expires: saved.Expires})
+	return saved, nil
 }
 
 func (m *Manager) authorizeFailed(name string, terr *Error) (store.Token, error) {
-	m.log.Warn("token authorization failed", "token", name, "reason", terr.Msg)
+	m.emit(Event{Kind: EventAuthorizeFailed, Token: name, Type: store.TypeOAuth2, Code: terr.Code, Message: terr.Msg})
 	if err := m.db.Update(func(tx *store.Tx) error {
 		t, err := tx.Token(name)
 		if err != nil {

@@ -116,37 +116,60 @@ const maxDecodings = 4
 func readPath(escaped string, lenient bool) (segs []string, ok bool) {
 	var parts []string
 	if lenient {
-		d := escaped
-		for i := 0; ; i++ {
-			next, err := url.PathUnescape(d)
-			if err != nil {
-				return nil, false
-			}
-			if next == d {
-				break
-			}
-			if i == maxDecodings {
-				return nil, false
-			}
-			d = next
-		}
-		if !plainText(d) {
-			return nil, false
-		}
-		parts = strings.Split(lookalikes.Replace(d), "/")
+		parts, ok = lenientParts(escaped)
 	} else {
-		parts = strings.Split(escaped, "/")
-		for i, p := range parts {
-			d, err := url.PathUnescape(p)
-			if err != nil || !plainText(d) {
-				return nil, false
-			}
-			parts[i] = d
-		}
+		parts, ok = strictParts(escaped)
+	}
+	if !ok {
+		return nil, false
 	}
 	if len(parts) > 0 && parts[0] == "" {
 		parts = parts[1:] // the leading slash
 	}
+	return resolveDots(parts, lenient), true
+}
+
+// lenientParts splits a path as the most lenient server reads it: decoded
+// up to maxDecodings times, look-alikes of . and / taken for them.
+func lenientParts(escaped string) ([]string, bool) {
+	d := escaped
+	for i := 0; ; i++ {
+		next, err := url.PathUnescape(d)
+		if err != nil {
+			return nil, false
+		}
+		if next == d {
+			break
+		}
+		if i == maxDecodings {
+			return nil, false
+		}
+		d = next
+	}
+	if !plainText(d) {
+		return nil, false
+	}
+	return strings.Split(lookalikes.Replace(d), "/"), true
+}
+
+// strictParts splits a path as RFC 3986 reads it: on its slashes, each
+// segment then decoded once.
+func strictParts(escaped string) ([]string, bool) {
+	parts := strings.Split(escaped, "/")
+	for i, p := range parts {
+		d, err := url.PathUnescape(p)
+		if err != nil || !plainText(d) {
+			return nil, false
+		}
+		parts[i] = d
+	}
+	return parts, true
+}
+
+// resolveDots applies the dot segments of parts; leniently, path
+// parameters (";...") are dropped and empty segments skipped too.
+func resolveDots(parts []string, lenient bool) []string {
+	var segs []string
 	for i, p := range parts {
 		last := i == len(parts)-1
 		if lenient {
@@ -169,7 +192,7 @@ func readPath(escaped string, lenient bool) (segs []string, ok bool) {
 			segs = append(segs, "") // "a/.." names the folder a/
 		}
 	}
-	return segs, true
+	return segs
 }
 
 // plainText reports whether a decoded path is valid UTF-8 without control

@@ -15,53 +15,9 @@ import (
 // after resolving dot segments and percent-encoding in every way a server
 // might: no spelling of a path outside the prefix gets the credential.
 func TestBindingPathPrefix(t *testing.T) {
-	const base = "https://gitlab.example.com/api/v4/projects/42/"
-	tests := []struct {
-		target string
-		ok     bool
-	}{
-		{"https://gitlab.example.com/api/v4/projects/42/issues", true},
-		{"https://gitlab.example.com/api/v4/projects/42/", true},
-		{"https://gitlab.example.com/api/v4/projects/42", true},
-		{"https://GITLAB.example.com:443/api/v4/projects/42/issues?state=opened", true},
-		{"https://gitlab.example.com/api/v4/projects/42/repository/files/app%2Fmodels%2Fkey.rb/raw", true}, // GitLab encodes file paths
-		{"https://gitlab.example.com/api/v4/projects/42/./issues", true},
-		{"https://gitlab.example.com/api/v4/projects/42/issues/../merge_requests", true},
-		{"https://gitlab.example.com/api/v4/projects/%34%32/issues", true},
-		{"https://gitlab.example.com/api/v4/projects/42//issues", true},
-
-		{"https://gitlab.example.com/api/v4/projects/43/issues", false},
-		{"https://gitlab.example.com/api/v4/projects/420", false},
-		{"https://gitlab.example.com/api/v4/projects/42x/issues", false},
-		{"https://gitlab.example.com/api/v4/projects", false},
-		{"https://gitlab.example.com/", false},
-		{"https://gitlab.example.com", false},
-		{"https://gitlab.example.com/api/v4/projects/42/../43", false},
-		{"https://gitlab.example.com/api/v4/projects/42/../43/issues", false},
-		{"https://gitlab.example.com/api/v4/projects/42/..", false},
-		{"https://gitlab.example.com/api/v4/projects/42/%2e%2e/43", false},
-		{"https://gitlab.example.com/api/v4/projects/42/%2E%2E/43", false},
-		{"https://gitlab.example.com/api/v4/projects/42/.%2e/43", false},
-		{"https://gitlab.example.com/api/v4/projects/42/..%2F43", false},
-		{"https://gitlab.example.com/api/v4/projects/42/..%2f..%2f43", false},
-		{"https://gitlab.example.com/api/v4/projects/42%2F..%2F43", false},
-		{"https://gitlab.example.com/api/v4/projects%2F42/issues", false},
-		{"https://gitlab.example.com/api/v4/projects/42/..%5C43", false},
-		{"https://gitlab.example.com/api/v4/projects/42/..\\43", false},
-		{"https://gitlab.example.com/api/v4/projects/42/%252e%252e/43", false},
-		{"https://gitlab.example.com/api/v4/projects/42/..;/43", false},
-		{"https://gitlab.example.com/api/v4/projects/42//../43", false},
-		{"https://gitlab.example.com/api/v4/projects/42/%c0%ae%c0%ae/43", false},
-		{"https://gitlab.example.com/api/v4/projects/42/%00/x", false},
-		{"https://gitlab.example.com/api/v4/projects/42/%EF%BC%8E%EF%BC%8E/43", false}, // fullwidth dots, which NFKC makes ".."
-		{"https://gitlab.example.com/api/v4/projects/42/..%EF%BC%8F43", false},         // fullwidth solidus
-		{"https://gitlab.example.com/api/v4/projects/42/..%E2%88%9543", false},         // division slash
-		{"https://gitlab.example.com/api/v4/projects/42/caf%C3%A9", true},
-		{"https://gitlab.example.com/api/v4/Projects/42/issues", false},
-		{"http://gitlab.example.com/api/v4/projects/42/issues", false},
-		{"https://gitlab.example.com.evil.io/api/v4/projects/42/issues", false},
-	}
-	e, err := newEntry(store.Token{Name: "project-42", BaseURL: base}, false, time.Now())
+	const base = pathPrefixBase
+	tests := pathPrefixTargets
+	e, err := newEntry(store.Token{Name: "project-42", BaseURL: base}, nil, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,6 +37,57 @@ func TestBindingPathPrefix(t *testing.T) {
 			t.Errorf("target %s: message %q does not say which path the token is for", tt.target, err)
 		}
 	}
+}
+
+// pathPrefixBase binds the tokens of TestBindingPathPrefix to one
+// GitLab project; pathPrefixTargets are spellings of paths inside it (ok)
+// and outside it.
+const pathPrefixBase = "https://gitlab.example.com/api/v4/projects/42/"
+
+var pathPrefixTargets = []struct {
+	target string
+	ok     bool
+}{
+	{"https://gitlab.example.com/api/v4/projects/42/issues", true},
+	{"https://gitlab.example.com/api/v4/projects/42/", true},
+	{"https://gitlab.example.com/api/v4/projects/42", true},
+	{"https://GITLAB.example.com:443/api/v4/projects/42/issues?state=opened", true},
+	{"https://gitlab.example.com/api/v4/projects/42/repository/files/app%2Fmodels%2Fkey.rb/raw", true}, // GitLab encodes file paths
+	{"https://gitlab.example.com/api/v4/projects/42/./issues", true},
+	{"https://gitlab.example.com/api/v4/projects/42/issues/../merge_requests", true},
+	{"https://gitlab.example.com/api/v4/projects/%34%32/issues", true},
+	{"https://gitlab.example.com/api/v4/projects/42//issues", true},
+
+	{"https://gitlab.example.com/api/v4/projects/43/issues", false},
+	{"https://gitlab.example.com/api/v4/projects/420", false},
+	{"https://gitlab.example.com/api/v4/projects/42x/issues", false},
+	{"https://gitlab.example.com/api/v4/projects", false},
+	{"https://gitlab.example.com/", false},
+	{"https://gitlab.example.com", false},
+	{"https://gitlab.example.com/api/v4/projects/42/../43", false},
+	{"https://gitlab.example.com/api/v4/projects/42/../43/issues", false},
+	{"https://gitlab.example.com/api/v4/projects/42/..", false},
+	{"https://gitlab.example.com/api/v4/projects/42/%2e%2e/43", false},
+	{"https://gitlab.example.com/api/v4/projects/42/%2E%2E/43", false},
+	{"https://gitlab.example.com/api/v4/projects/42/.%2e/43", false},
+	{"https://gitlab.example.com/api/v4/projects/42/..%2F43", false},
+	{"https://gitlab.example.com/api/v4/projects/42/..%2f..%2f43", false},
+	{"https://gitlab.example.com/api/v4/projects/42%2F..%2F43", false},
+	{"https://gitlab.example.com/api/v4/projects%2F42/issues", false},
+	{"https://gitlab.example.com/api/v4/projects/42/..%5C43", false},
+	{"https://gitlab.example.com/api/v4/projects/42/..\\43", false},
+	{"https://gitlab.example.com/api/v4/projects/42/%252e%252e/43", false},
+	{"https://gitlab.example.com/api/v4/projects/42/..;/43", false},
+	{"https://gitlab.example.com/api/v4/projects/42//../43", false},
+	{"https://gitlab.example.com/api/v4/projects/42/%c0%ae%c0%ae/43", false},
+	{"https://gitlab.example.com/api/v4/projects/42/%00/x", false},
+	{"https://gitlab.example.com/api/v4/projects/42/%EF%BC%8E%EF%BC%8E/43", false}, // fullwidth dots, which NFKC makes ".."
+	{"https://gitlab.example.com/api/v4/projects/42/..%EF%BC%8F43", false},         // fullwidth solidus
+	{"https://gitlab.example.com/api/v4/projects/42/..%E2%88%9543", false},         // division slash
+	{"https://gitlab.example.com/api/v4/projects/42/caf%C3%A9", true},
+	{"https://gitlab.example.com/api/v4/Projects/42/issues", false},
+	{"http://gitlab.example.com/api/v4/projects/42/issues", false},
+	{"https://gitlab.example.com.evil.io/api/v4/projects/42/issues", false},
 }
 
 // Sign refuses a path outside the binding before adding anything, for every
@@ -175,7 +182,7 @@ func TestSignRefusesForeignHostHeader(t *testing.T) {
 // BenchmarkPathBinding is the extra work of signing with a path-bound token:
 // both readings of a typical request path.
 func BenchmarkPathBinding(b *testing.B) {
-	e, _ := newEntry(store.Token{Name: "x", BaseURL: "https://gitlab.example.com/api/v4/projects/42/"}, false, time.Now())
+	e, _ := newEntry(store.Token{Name: "x", BaseURL: "https://gitlab.example.com/api/v4/projects/42/"}, nil, time.Now())
 	u, _ := url.Parse("https://gitlab.example.com/api/v4/projects/42/repository/files/app%2Fmodels%2Fkey.rb/raw?ref=main")
 	b.ReportAllocs()
 	for b.Loop() {

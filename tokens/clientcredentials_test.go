@@ -73,58 +73,72 @@ func TestClientCredentialsLifecycle(t *testing.T) {
 	for _, style := range []string{store.AuthStyleHeader, store.AuthStyleBody} {
 		t.Run(style, func(t *testing.T) {
 			e := ccEnv(t, envOpts{style: style, sandbox: sandbox.Options{AuthStyle: style}}, nil)
-			status, body := e.get(t, "api", "/me")
-			if status != 200 || !strings.Contains(body, `"client":"`+e.srv.ClientID()+`"`) {
-				t.Fatalf("first use: %d %s", status, body)
-			}
-			tok := e.token(t, "api")
-			if tok.State != store.StateAuthorized || tok.Secret.AccessToken == "" || tok.Secret.RefreshToken != "" || tok.Expires.IsZero() || tok.LastMessage != "" {
-				t.Fatalf("stored after the first fetch: state %s, expires %v, access %v, refresh %v, message %q",
-					tok.State, tok.Expires, tok.Secret.AccessToken != "", tok.Secret.RefreshToken != "", tok.LastMessage)
-			}
-			for range 5 {
-				e.get(t, "api", "/me")
-			}
-			if n := e.srv.Stats().TokenRequests["client_credentials"]; n != 1 {
-				t.Errorf("token requests after six calls with a valid token: %d, want 1", n)
-			}
+			first := ccFirstUse(t, e)
 			// Expired (our clock): fetched again, before use.
 			e.clock.Add(2 * time.Hour)
 			if status, _ := e.get(t, "api", "/me"); status != 200 {
 				t.Fatalf("after expiry: %d", status)
 			}
-			if n := e.srv.Stats().TokenRequests["client_credentials"]; n != 2 {
-				t.Errorf("token requests after expiry: %d, want 2", n)
-			}
-			if now := e.token(t, "api"); now.Secret.AccessToken == tok.Secret.AccessToken || !now.LastRefreshed.Equal(e.clock.Now().UTC()) {
+			e.wantFetches(t, 2, "after expiry")
+			if now := e.token(t, "api"); now.Secret.AccessToken == first.Secret.AccessToken || !now.LastRefreshed.Equal(e.clock.Now().UTC()) {
 				t.Error("the expired access token was not replaced in the store")
 			}
-			// Expired at the server only: the 401 fetches once more.
-			req, _ := http.NewRequest("GET", e.srv.APIURL()+"/me", nil)
-			e.m.Sign(context.Background(), "api", req)
-			e.srv.ExpireAccessTokens()
-			for range 3 {
-				if err := e.m.Rejected(context.Background(), "api", req); err != nil {
-					t.Fatalf("Rejected: %v", err)
-				}
-			}
-			if n := e.srv.Stats().TokenRequests["client_credentials"]; n != 3 {
-				t.Errorf("token requests after three reports of one refused token: %d, want 3", n)
-			}
-			if status, _ := e.get(t, "api", "/me"); status != 200 {
-				t.Errorf("after the 401: %d", status)
-			}
+			ccRejectedOnce(t, e)
 			// token refresh fetches a new one on demand.
 			if _, err := e.m.Refresh(context.Background(), "api"); err != nil {
 				t.Errorf("Refresh: %v", err)
 			}
-			if n := e.srv.Stats().TokenRequests["client_credentials"]; n != 4 {
-				t.Errorf("token requests after Refresh: %d, want 4", n)
-			}
+			e.wantFetches(t, 4, "after Refresh")
 			if n := e.srv.Stats().TokenRequests["authorization_code"] + e.srv.Stats().RefreshRequests; n != 0 {
 				t.Errorf("%d authorization-code or refresh requests for a client-credentials token", n)
 			}
 		})
+	}
+}
+
+// ccFirstUse: the first call fetches a token, stored without a refresh
+// token, and five more calls reuse it. It returns the token as stored.
+func ccFirstUse(t *testing.T, e *env) store.Token {
+	t.Helper()
+	status, body := e.get(t, "api", "/me")
+	if status != 200 || !strings.Contains(body, `"client":"`+e.srv.ClientID()+`"`) {
+		t.Fatalf("first use: %d %s", status, body)
+	}
+	tok := e.token(t, "api")
+	if tok.State != store.StateAuthorized || tok.Secret.AccessToken == "" || tok.Secret.RefreshToken != "" || tok.Expires.IsZero() || tok.LastMessage != "" {
+		t.Fatalf("stored after the first fetch: state %s, expires %v, access %v, refresh %v, message %q",
+			tok.State, tok.Expires, tok.Secret.AccessToken != "", tok.Secret.RefreshToken != "", tok.LastMessage)
+	}
+	for range 5 {
+		e.get(t, "api", "/me")
+	}
+	e.wantFetches(t, 1, "after six calls with a valid token")
+	return tok
+}
+
+// ccRejectedOnce: a token expired at the server only is fetched once more
+// after three reports of the same 401.
+func ccRejectedOnce(t *testing.T, e *env) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", e.srv.APIURL()+"/me", nil)
+	e.m.Sign(context.Background(), "api", req)
+	e.srv.ExpireAccessTokens()
+	for range 3 {
+		if err := e.m.Rejected(context.Background(), "api", req); err != nil {
+			t.Fatalf("Rejected: %v", err)
+		}
+	}
+	e.wantFetches(t, 3, "after three reports of one refused token")
+	if status, _ := e.get(t, "api", "/me"); status != 200 {
+		t.Errorf("after the 401: %d", status)
+	}
+}
+
+// wantFetches checks how many client-credentials requests the sandbox saw.
+func (e *env) wantFetches(t *testing.T, want int, when string) {
+	t.Helper()
+	if n := e.srv.Stats().TokenRequests["client_credentials"]; n != want {
+		t.Errorf("token requests %s: %d, want %d", when, n, want)
 	}
 }
 
@@ -208,23 +222,7 @@ func TestClientCredentialsRequest(t *testing.T) {
 // unusable until a fetch succeeds, and a valid token survives an outage.
 func TestClientCredentialsFailures(t *testing.T) {
 	e := ccEnv(t, envOpts{}, func(p *store.Provider) { p.ClientSecret = "wrong-client-SECRET-value" })
-	req, _ := http.NewRequest("GET", e.srv.APIURL()+"/me", nil)
-	err := e.m.Sign(context.Background(), "api", req)
-	tok := e.token(t, "api")
-	if CodeOf(err) != CodeRefreshFailed || !strings.Contains(err.Error(), "invalid_client") || !strings.Contains(err.Error(), "client_credentials") {
-		t.Fatalf("wrong client secret: %v, want REFRESH_FAILED naming invalid_client", err)
-	}
-	if tok.State != store.StateUnauthorized || !strings.Contains(tok.LastMessage, "invalid_client") || tok.RefreshFailures != 1 {
-		t.Errorf("after a refused fetch: state %s, lastMessage %q, failures %d", tok.State, tok.LastMessage, tok.RefreshFailures)
-	}
-	for _, msg := range []string{err.Error(), tok.LastMessage} {
-		if strings.Contains(msg, "wrong-client-SECRET-value") {
-			t.Errorf("message %q contains the client secret", msg)
-		}
-	}
-	if req.Header.Get("Authorization") != "" {
-		t.Error("a request was signed although no token could be fetched")
-	}
+	ccRefusedFetch(t, e)
 	if _, err := e.m.Authorize("api", "http://127.0.0.1/cb"); CodeOf(err) != CodeUnsupportedGrant || !strings.Contains(err.Error(), "fetched on first use") {
 		t.Errorf("Authorize of a client-credentials token: %v", err)
 	}
@@ -247,6 +245,30 @@ func TestClientCredentialsFailures(t *testing.T) {
 	}
 	if tok := e.token(t, "api"); !strings.Contains(tok.LastMessage, "503") {
 		t.Errorf("lastMessage during the outage: %q", tok.LastMessage)
+	}
+}
+
+// ccRefusedFetch: with a wrong client secret, signing fails with
+// REFRESH_FAILED, records the failure in words without the secret, and
+// signs nothing.
+func ccRefusedFetch(t *testing.T, e *env) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", e.srv.APIURL()+"/me", nil)
+	err := e.m.Sign(context.Background(), "api", req)
+	tok := e.token(t, "api")
+	if CodeOf(err) != CodeRefreshFailed || !strings.Contains(err.Error(), "invalid_client") || !strings.Contains(err.Error(), "client_credentials") {
+		t.Fatalf("wrong client secret: %v, want REFRESH_FAILED naming invalid_client", err)
+	}
+	if tok.State != store.StateUnauthorized || !strings.Contains(tok.LastMessage, "invalid_client") || tok.RefreshFailures != 1 {
+		t.Errorf("after a refused fetch: state %s, lastMessage %q, failures %d", tok.State, tok.LastMessage, tok.RefreshFailures)
+	}
+	for _, msg := range []string{err.Error(), tok.LastMessage} {
+		if strings.Contains(msg, "wrong-client-SECRET-value") {
+			t.Errorf("message %q contains the client secret", msg)
+		}
+	}
+	if req.Header.Get("Authorization") != "" {
+		t.Error("a request was signed although no token could be fetched")
 	}
 }
 

@@ -52,38 +52,8 @@ func TestCrashDuringRefresh(t *testing.T) {
 	const kills = 100
 	var survived, inWindow, lost int
 	for i := range kills {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), "TOKENS_TEST_PROCESS=crash", "TOKENS_DB="+e.db.Path())
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		r := bufio.NewReader(stdout)
-		if line, err := r.ReadString('\n'); err != nil || line != "ready\n" {
-			cmd.Process.Kill()
-			cmd.Wait()
-			t.Fatalf("kill %d: child did not start: %q %v\n%s", i, line, err, stderr.String())
-		}
-		time.Sleep(time.Duration(rand.IntN(25000)) * time.Microsecond)
-		cmd.Process.Signal(syscall.SIGKILL)
-		rest := new(strings.Builder)
-		r.WriteTo(rest)
-		cmd.Wait()
-		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
-			t.Fatalf("kill %d: child ended on its own: %v\n%s", i, cmd.ProcessState, stderr.String())
-		}
-		steps := strings.Fields(rest.String())
-		last := "ready"
-		if len(steps) > 0 {
-			last = steps[len(steps)-1]
-		}
+		last := killRefreshing(t, e, i)
 		window := last == "sending" || last == "received"
-
 		db, err := store.Open(e.db.Path(), bytes.Repeat([]byte{3}, store.KeySize), store.Options{})
 		if err != nil {
 			t.Fatalf("kill %d: database does not open: %v", i, err)
@@ -109,4 +79,41 @@ func TestCrashDuringRefresh(t *testing.T) {
 	if survived == 0 {
 		t.Error("no kill was survived: the kills are not landing at random points")
 	}
+}
+
+// killRefreshing starts a crashProcess on e's home, kills it with SIGKILL
+// at a random moment and returns the last step it printed ("ready" when it
+// printed none of a refresh).
+func killRefreshing(t *testing.T, e *env, i int) string {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "TOKENS_TEST_PROCESS=crash", "TOKENS_DB="+e.db.Path())
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(stdout)
+	if line, err := r.ReadString('\n'); err != nil || line != "ready\n" {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("kill %d: child did not start: %q %v\n%s", i, line, err, stderr.String())
+	}
+	// Not a wait for something: the kill lands at a random point.
+	time.Sleep(time.Duration(rand.IntN(25000)) * time.Microsecond)
+	cmd.Process.Signal(syscall.SIGKILL)
+	rest := new(strings.Builder)
+	r.WriteTo(rest)
+	cmd.Wait()
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
+		t.Fatalf("kill %d: child ended on its own: %v\n%s", i, cmd.ProcessState, stderr.String())
+	}
+	if steps := strings.Fields(rest.String()); len(steps) > 0 {
+		return steps[len(steps)-1]
+	}
+	return "ready"
 }

@@ -30,14 +30,61 @@
 // around it, because x/oauth2 keeps a rotated refresh token only in memory and
 // treats tokens as expired ten seconds early.
 //
+// # The shape of a signed request
+//
+// As in x/oauth2 (Transport, reuseTokenSource, tokenRefresher,
+// retrieveToken), each layer is short and wraps the next:
+//
+//	Manager.Sign       manager.go   cached token (2 s) or one shared store read; refusals; host checks
+//	decide             decide.go    the policy: use, keep, refresh, fetch, reload, refuse or fail
+//	Manager.renew      refresh.go   one flight per token in this process, detached from the caller
+//	renewWithTokenLock refresh.go   under the token's file lock: re-read, decide, call, save
+//	tokenCall          endpoint.go  the x/oauth2 request, raw answer kept for extras and expires_in
+//
+// # The policy
+//
+// decide(token, provider, reason, now) is the one answer to "sign with it,
+// renew it, or refuse it?", for every type and every reason a token is
+// asked for: due (a request is being signed), forced (`token refresh`) and
+// rejected (an API refused the access token). It is pure, so callers ask it
+// before taking any lock, the flight asks it again on what it re-read under
+// the lock, and after a failed call it says whether the old access token may
+// still sign (keep: a failure that may pass, before the token expires;
+// failures back off exponentially meanwhile).
+//
 // # One refresh at a time
 //
 // Within a process, callers that need the same token refreshed share one
-// flight. The flight takes the token's lock in the store (a lock file that
-// excludes other processes too), reads the token again (another process may
-// have refreshed it meanwhile), and only then calls the token endpoint. The
-// flight runs on its own context: a script that times out while waiting does
-// not abandon a refresh whose answer the provider has already committed to.
+// flight (x/sync/singleflight; store reads on a cache miss are shared the
+// same way). The flight takes the token's lock in the store (a lock file
+// that excludes other processes too), reads the token again (another process
+// may have refreshed it meanwhile), and only then calls the token endpoint.
+// The flight runs on its own context: a script that times out while waiting
+// does not abandon a refresh whose answer the provider has already committed
+// to, and Close waits for flights in progress.
+//
+// Two locks, named apart: the token's file lock (store.LockToken, taken by
+// the functions named ...WithTokenLock, and said in the comment of every
+// function called under it) and Manager.mu, a mutex that guards the cache
+// only and is never held across a store access or a call.
+//
+// # Dead refresh tokens
+//
+// A refresh refused with invalid_grant, or with any 400 whose error is
+// neither the client's (invalid_client, unauthorized_client) nor transient
+// (temporarily_unavailable, server_error, slow_down), means the refresh
+// token is dead: dex, for one, answers invalid_request for one that expired
+// from inactivity, was reused or did not survive a restart. The token moves
+// to reauth_required under its lock, so no process sends that refresh token
+// again. Other failures leave it authorized.
+//
+// # Events
+//
+// Options.OnEvent receives an Event for every outcome (refreshed, fetched,
+// authorized, revoked, each failure, reauth_required, an API's rejection),
+// with the token's name, provider, the endpoint's duration and a failure's
+// code and message, never a secret. The Manager's log records are written
+// from the same events, so metrics need not parse them.
 //
 // # Messages
 //

@@ -234,19 +234,7 @@ func providerText(s string, max int, secrets ...string) string {
 // minSecretFragment bytes of one. A provider's error text is the
 // provider's to write, and some echo what they were sent, whole or in part.
 func redact(s string, secrets ...string) string {
-	var whole []string
-	pieces := map[string]bool{}
-	for _, secret := range secrets {
-		if len(secret) < 4 {
-			continue
-		}
-		for _, v := range secretForms(secret) {
-			whole = append(whole, v)
-			for i := 0; i+minSecretFragment <= len(v); i++ {
-				pieces[v[i:i+minSecretFragment]] = true
-			}
-		}
-	}
+	whole, pieces := secretPatterns(secrets)
 	if len(whole) == 0 {
 		return s
 	}
@@ -271,10 +259,35 @@ func redact(s string, secrets ...string) string {
 			mark(i, i+minSecretFragment)
 		}
 	}
+	return maskMarked(s, masked)
+}
+
+// secretPatterns returns the forms of each secret (secretForms) a text may
+// carry whole, and every piece of minSecretFragment bytes of them. Secrets
+// shorter than 4 bytes are left out: they turn up in any text.
+func secretPatterns(secrets []string) (whole []string, pieces map[string]bool) {
+	pieces = map[string]bool{}
+	for _, secret := range secrets {
+		if len(secret) < 4 {
+			continue
+		}
+		for _, v := range secretForms(secret) {
+			whole = append(whole, v)
+			for i := 0; i+minSecretFragment <= len(v); i++ {
+				pieces[v[i:i+minSecretFragment]] = true
+			}
+		}
+	}
+	return whole, pieces
+}
+
+// maskMarked replaces each run of marked bytes of s with secretMask,
+// widened to whole runes so the result stays valid UTF-8.
+func maskMarked(s string, masked []bool) string {
 	var b strings.Builder
 	for i := 0; i < len(s); {
+		j := i
 		if !masked[i] {
-			j := i
 			for j < len(s) && !masked[j] {
 				j++
 			}
@@ -282,11 +295,9 @@ func redact(s string, secrets ...string) string {
 			i = j
 			continue
 		}
-		j := i
 		for j < len(s) && masked[j] {
 			j++
 		}
-		// Whole runes only, so the message stays valid UTF-8.
 		for j < len(s) && !utf8.RuneStart(s[j]) {
 			j++
 		}
@@ -361,9 +372,24 @@ func clean(s string, max int) string {
 	return s
 }
 
-// isInvalidGrant reports whether the provider refused the refresh token or
-// code itself: only a new authorization helps then.
-func isInvalidGrant(err error) bool {
+// deadRefreshToken reports whether the provider's refusal of a refresh says
+// the refresh token itself is dead, so that only a new authorization helps
+// and it must not be sent again: invalid_grant (RFC 6749), and any other
+// 400 with an OAuth error code that is neither about the client nor
+// transient. dex, for one, answers invalid_request for a refresh token that
+// expired from inactivity, was reused, or did not survive a restart.
+func deadRefreshToken(err error) bool {
 	var re *oauth2.RetrieveError
-	return errors.As(err, &re) && re.ErrorCode == "invalid_grant"
+	if !errors.As(err, &re) {
+		return false
+	}
+	switch re.ErrorCode {
+	case "invalid_grant":
+		return true
+	case "", "invalid_client", "unauthorized_client", "temporarily_unavailable", "server_error", "slow_down":
+		// No OAuth answer at all (a proxy's page), the client's own
+		// credentials, or a provider asking to try again later.
+		return false
+	}
+	return re.Response != nil && re.Response.StatusCode == http.StatusBadRequest
 }

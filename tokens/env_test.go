@@ -39,10 +39,10 @@ type env struct {
 
 type envOpts struct {
 	sandbox  sandbox.Options
-	pkce     bool
 	style    string
 	noPKCE   bool
 	tokenMod func(*store.Token)
+	onEvent  func(Event)
 }
 
 func newEnv(t testing.TB, o envOpts) *env {
@@ -89,7 +89,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 	cb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
 	t.Cleanup(cb.Close)
 	c := &clock{t: time.Now()}
-	m := New(Options{DB: db, Now: c.Now})
+	m := New(Options{DB: db, Now: c.Now, OnEvent: o.onEvent})
 	t.Cleanup(func() { m.Close() })
 	return &env{srv: srv, db: db, m: m, clock: c, callback: cb}
 }

@@ -3,7 +3,6 @@ package tokens
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -23,8 +22,16 @@ type Options struct {
 	Client *http.Client
 	// Now is the clock (default time.Now).
 	Now func() time.Time
-	// Logger receives refresh events; it never sees a secret (default: discard).
+	// Logger receives the manager's events as log records; it never sees a
+	// secret (default: discard).
 	Logger *slog.Logger
+	// OnEvent, when set, is told every outcome: each refresh, fetch,
+	// authorization and revocation, failed or not, and each rejection an API
+	// reported (see Event). It is called synchronously from the goroutine
+	// that saw the outcome, possibly from several at once, sometimes while
+	// the token's file lock is held: it must be quick and safe for
+	// concurrent use.
+	OnEvent func(Event)
 	// CacheTTL is how long a token read from the store is trusted before it is
 	// read again, so edits such as deactivation reach running scripts
 	// (default 2 s).
@@ -41,14 +48,16 @@ type Manager struct {
 	client         *http.Client
 	now            func() time.Time
 	log            *slog.Logger
+	onEvent        func(Event)
 	cacheTTL       time.Duration
 	refreshTimeout time.Duration
 
-	mu      sync.Mutex
-	cache   map[string]*entry
-	loads   map[string]*loading
-	flights map[string]*flight
-	flying  sync.WaitGroup // refreshes and last-use records in progress
+	mu    sync.Mutex // guards cache only; never held across a store access or a call
+	cache map[string]*entry
+
+	// flights runs store reads and refreshes once per token for every
+	// caller waiting for them, and last-use records; Close waits for them.
+	flights flights
 
 	// hook, when set (by tests), is told each step of a refresh: "sending",
 	// "received", "saved". The crash test kills processes between them.
@@ -58,12 +67,10 @@ type Manager struct {
 // entry is what signing needs of a token, as read from the store.
 type entry struct {
 	token         store.Token
-	binding       *binding // where the token may be sent (origin, path prefix); nil = anywhere
+	provider      *store.Provider // nil for the static types, and when the provider is gone
+	binding       *binding        // where the token may be sent (origin, path prefix); nil = anywhere
 	readAt        time.Time
 	authorization string // the Authorization header value, for the types with a fixed one
-	// fetch: an oauth2 token of a client_credentials provider, which has no
-	// authorization step: it is fetched when it holds no access token.
-	fetch bool
 }
 
 // New returns a Manager over opts.DB.
@@ -73,11 +80,10 @@ func New(opts Options) *Manager {
 		client:         opts.Client,
 		now:            opts.Now,
 		log:            opts.Logger,
+		onEvent:        opts.OnEvent,
 		cacheTTL:       opts.CacheTTL,
 		refreshTimeout: opts.RefreshTimeout,
 		cache:          make(map[string]*entry),
-		loads:          make(map[string]*loading),
-		flights:        make(map[string]*flight),
 	}
 	if m.client == nil {
 		m.client = &http.Client{Timeout: 30 * time.Second}
@@ -100,14 +106,18 @@ func New(opts Options) *Manager {
 // Sign puts the named token's credential on req (see types.go for how each
 // type does it). An oauth2 token is refreshed first when it has expired or is
 // inside the refresh margin, or fetched when its provider uses the
-// client_credentials grant and it holds no access token yet. Sign refuses
-// (with an *Error) a token that is missing, inactive, not authorized, bound
-// to another host or path than req's, or a static credential past its
-// expiry, and a request whose Host header is not its URL's host.
+// client_credentials grant and it holds no access token yet (decide). Sign
+// refuses (with an *Error) a token that is missing, inactive, not
+// authorized, bound to another host or path than req's, or a static
+// credential past its expiry, and a request whose Host header is not its
+// URL's host.
 func (m *Manager) Sign(ctx context.Context, name string, req *http.Request) error {
 	e, err := m.lookup(name)
 	if err != nil {
 		return err
+	}
+	if err := refusal(&e.token, e.provider); err != nil {
+		return err // before the request's checks: the token is not usable anywhere
 	}
 	if err := checkHost(e, req.URL); err != nil {
 		return err
@@ -115,39 +125,43 @@ func (m *Manager) Sign(ctx context.Context, name string, req *http.Request) erro
 	if err := checkHostHeader(name, req); err != nil {
 		return err
 	}
-	if e.token.Static() {
-		if err := m.unexpired(e.token); err != nil {
-			return err
-		}
-		return e.sign(req, m.now())
-	}
-	if (e.fetch && e.token.Secret.AccessToken == "") || (m.needsRefresh(e.token) && !m.coolingDown(e.token)) {
-		if e, err = m.refresh(ctx, name, false, ""); err != nil {
+	if d := decide(&e.token, e.provider, due, m.now()); d.action == refuse {
+		return d.err
+	} else if !d.signs() {
+		if e, err = m.renew(ctx, name, due); err != nil {
 			return err
 		}
 	}
 	return e.sign(req, m.now())
 }
 
-// Rejected reports that the API answered 401 to req, which Sign signed with
-// the named token. Unless the token has changed since (another caller already
-// refreshed it), an oauth2 token is refreshed (or fetched again) now. A static
+// Rejected reports that an API refused req, which Sign signed with the named
+// token. Unless the token has changed since (another caller already renewed
+// it), an oauth2 token is refreshed (or fetched again) now. A static
 // credential has nothing to refresh: its cached copy is dropped, so the retry
 // uses what is stored now (an admin may just have replaced it). The caller
 // signs again and retries once.
 func (m *Manager) Rejected(ctx context.Context, name string, req *http.Request) error {
-	if e, err := m.lookup(name); err != nil {
+	e, err := m.lookup(name)
+	if err != nil {
 		return err
-	} else if e.token.Static() {
+	}
+	_, access, _ := strings.Cut(req.Header.Get("Authorization"), " ")
+	r := rejectedWith(access)
+	d := decide(&e.token, e.provider, r, m.now())
+	if d.action != refuse {
+		m.emit(Event{Kind: EventRejected, Token: name, Type: e.token.Type, Provider: e.token.Provider})
+	}
+	switch {
+	case d.action == reload:
 		m.forget(name)
 		return nil
+	case d.action == refuse:
+		return d.err
+	case d.signs():
+		return nil // renewed since req was signed: the retry signs with the new one
 	}
-	used := req.Header.Get("Authorization")
-	_, access, _ := strings.Cut(used, " ")
-	if access == "" {
-		return newError(CodeRefreshFailed, name, nil, "token %q: the rejected request carried no credential", name)
-	}
-	_, err := m.refresh(ctx, name, false, access)
+	_, err = m.renew(ctx, name, r)
 	return err
 }
 
@@ -160,10 +174,10 @@ func (m *Manager) Refresh(ctx context.Context, name string) (store.Token, error)
 	if err != nil {
 		return store.Token{}, err
 	}
-	if e.token.Static() {
-		return store.Token{}, notRefreshable(e.token)
+	if d := decide(&e.token, e.provider, forced, m.now()); d.action == refuse {
+		return store.Token{}, d.err
 	}
-	e, err = m.refresh(ctx, name, true, "")
+	e, err = m.renew(ctx, name, forced)
 	if err != nil {
 		return store.Token{}, err
 	}
@@ -171,91 +185,90 @@ func (m *Manager) Refresh(ctx context.Context, name string) (store.Token, error)
 }
 
 // lookup returns the token from the cache, or from the store when the cached
-// copy is older than CacheTTL, refusing tokens that cannot be used. Callers
-// that miss the cache together share one store read.
+// copy is older than CacheTTL. Callers that miss the cache together share one
+// store read. It refuses nothing but a token that cannot be read: decide does.
 func (m *Manager) lookup(name string) (*entry, error) {
+	if e := m.cached(name); e != nil {
+		return e, nil
+	}
+	return m.flights.do(context.Background(), "load\x00"+name, func() (*entry, error) { return m.load(name) })
+}
+
+// cached returns the cached entry of name unless it is older than CacheTTL.
+// It takes m.mu.
+func (m *Manager) cached(name string) *entry {
 	now := m.now()
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	if e := m.cache[name]; e != nil && now.Sub(e.readAt) < m.cacheTTL && !now.Before(e.readAt) {
-		m.mu.Unlock()
-		return e, usable(e.token, e.fetch)
+		return e
 	}
-	l := m.loads[name]
-	if l == nil {
-		l = &loading{done: make(chan struct{})}
-		m.loads[name] = l
-		m.mu.Unlock()
-		l.e, l.err = m.load(name)
-		m.mu.Lock()
-		delete(m.loads, name)
-		m.mu.Unlock()
-		close(l.done)
-	} else {
-		m.mu.Unlock()
-		<-l.done
-	}
-	if l.err != nil {
-		return nil, l.err
-	}
-	return l.e, usable(l.e.token, l.e.fetch)
+	return nil
 }
 
-// loading is one store read of a token that concurrent callers share.
-type loading struct {
-	done chan struct{}
-	e    *entry
-	err  error
-}
-
-// load reads the token from the store and caches it. It also records, at most
-// once a minute, that the token was used.
-func (m *Manager) load(name string) (*entry, error) {
-	var e *entry
-	err := m.db.View(func(tx *store.Tx) error {
-		t, err := tx.Token(name)
-		if err != nil {
-			return err
-		}
-		fetch := false
-		if t.Type == store.TypeOAuth2 {
-			// The grant decides whether an empty token is fetched. A
-			// provider that cannot be read is noticed when a refresh needs
-			// it; a valid access token still signs meanwhile.
-			if p, err := tx.Provider(t.Provider); err == nil {
-				fetch = p.GrantType == store.GrantClientCredentials
-			}
-		}
-		e, err = newEntry(t, fetch, m.now())
-		return err
-	})
-	if errors.Is(err, store.ErrNotFound) {
-		m.forget(name)
-		return nil, newError(CodeNotFound, name, err, "token %q does not exist: create it with `scriptrun token add %s --provider NAME`, or check the name (`scriptrun token list`)", name, name)
-	}
-	if err != nil {
-		m.forget(name)
-		var te *Error
-		if errors.As(err, &te) {
-			return nil, te
-		}
-		return nil, newError(CodeStore, name, err, "token %q: %v", name, err)
-	}
+// remember caches e for name, or drops the cached entry when e is nil. It
+// takes m.mu.
+func (m *Manager) remember(name string, e *entry) {
 	m.mu.Lock()
-	m.cache[name] = e
-	m.mu.Unlock()
-	if now := m.now(); now.Sub(e.token.LastUsed) > time.Minute && usable(e.token, e.fetch) == nil {
+	defer m.mu.Unlock()
+	if e != nil {
+		m.cache[name] = e
+	} else {
+		delete(m.cache, name)
+	}
+}
+
+// forget drops the cached entry of name. It takes m.mu.
+func (m *Manager) forget(name string) { m.remember(name, nil) }
+
+// load reads the token and its provider from the store and caches them. It
+// also records, at most once a minute, that the token was used.
+func (m *Manager) load(name string) (*entry, error) {
+	t, p, err := m.readForSigning(name)
+	var e *entry
+	if err == nil {
+		e, err = newEntry(t, p, m.now())
+	}
+	m.remember(name, e)
+	if err != nil {
+		return nil, err
+	}
+	if now := m.now(); now.Sub(t.LastUsed) > time.Minute && refusal(&t, p) == nil {
 		// In the background: a durable write must not delay the request.
-		m.flying.Add(1)
-		go func() {
-			defer m.flying.Done()
-			m.touch(name, now)
-		}()
+		m.flights.goBackground(func() { m.touch(name, now) })
 	}
 	return e, nil
 }
 
-func newEntry(t store.Token, fetch bool, now time.Time) (*entry, error) {
-	e := &entry{token: t, readAt: now, authorization: authorizationOf(t), fetch: fetch}
+// readForSigning is read for the hot path: a provider that cannot be read
+// is noticed when a refresh needs it (renewWithTokenLock reads it again);
+// a valid access token still signs meanwhile.
+func (m *Manager) readForSigning(name string) (store.Token, *store.Provider, error) {
+	var t store.Token
+	var p *store.Provider
+	err := m.db.View(func(tx *store.Tx) error {
+		var err error
+		if t, err = tx.Token(name); err != nil {
+			return err
+		}
+		if !t.Static() {
+			if pv, err := tx.Provider(t.Provider); err == nil {
+				p = &pv
+			}
+		}
+		return nil
+	})
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return t, nil, newError(CodeNotFound, name, err, "token %q does not exist: create it with `scriptrun token add %s --provider NAME`, or check the name (`scriptrun token list`)", name, name)
+	case err != nil:
+		return t, nil, newError(CodeStore, name, err, "token %q: %v", name, err)
+	}
+	return t, p, nil
+}
+
+func newEntry(t store.Token, p *store.Provider, now time.Time) (*entry, error) {
+	e := &entry{token: t, provider: p, readAt: now, authorization: authorizationOf(t)}
 	if t.BaseURL != "" {
 		b, err := newBinding(t.BaseURL)
 		if err != nil {
@@ -277,40 +290,8 @@ func (m *Manager) touch(name string, now time.Time) {
 		return tx.PutToken(t)
 	})
 	if err != nil {
-		m.log.Warn("record token use", "token", name, "err", err)
+		m.emit(Event{Kind: EventUseNotRecorded, Token: name, Message: err.Error()})
 	}
-}
-
-func (m *Manager) forget(name string) {
-	m.mu.Lock()
-	delete(m.cache, name)
-	m.mu.Unlock()
-}
-
-// usable refuses tokens that must not sign anything. fetch marks a token of
-// a client_credentials provider: it has no authorization step, so without an
-// access token it is fetched rather than refused.
-func usable(t store.Token, fetch bool) error {
-	switch {
-	case !t.Active:
-		return newError(CodeInactive, t.Name, nil, "token %q is inactive: activate it with `scriptrun token update %s --active true`", t.Name, t.Name)
-	case t.Static():
-		if t.State != store.StateAuthorized || !t.Complete() {
-			return noCredential(t)
-		}
-		return nil
-	case fetch:
-		return nil
-	case t.State == store.StateReauthRequired:
-		msg := fmt.Sprintf("token %q needs a new authorization", t.Name)
-		if t.LastMessage != "" {
-			msg += " (" + t.LastMessage + ")"
-		}
-		return newError(CodeReauthRequired, t.Name, nil, "%s: an admin must press \"Get authorization token\" again or run `scriptrun token authorize %s`", msg, t.Name)
-	case t.State != store.StateAuthorized || t.Secret.AccessToken == "":
-		return newError(CodeUnauthorized, t.Name, nil, "token %q has not been authorized yet: press \"Get authorization token\" in the console or run `scriptrun token authorize %s`", t.Name, t.Name)
-	}
-	return nil
 }
 
 // checkHost enforces token binding: a token with a base URL is only sent to
@@ -372,7 +353,7 @@ func shorten(s string, n int) string {
 // redirect of a request Sign signed.
 func (m *Manager) Permits(name string, u *url.URL) bool {
 	e, err := m.lookup(name)
-	if err != nil {
+	if err != nil || refusal(&e.token, e.provider) != nil {
 		return false
 	}
 	return checkHost(e, u) == nil
@@ -397,54 +378,4 @@ func port(u *url.URL) string {
 
 func origin(u *url.URL) string {
 	return strings.ToLower(u.Scheme) + "://" + u.Host
-}
-
-// Margin is how long before expiry a token is refreshed: the smaller of five
-// minutes and a tenth of its lifetime, so short-lived tokens are not
-// refreshed on every call.
-func Margin(t store.Token) time.Duration {
-	margin := 5 * time.Minute
-	if !t.LastRefreshed.IsZero() {
-		if life := t.Expires.Sub(t.LastRefreshed); life > 0 && life/10 < margin {
-			margin = life / 10
-		}
-	}
-	return margin
-}
-
-// coolingDown reports whether a recent failed refresh should not be retried
-// yet: while the access token still works, failures back off exponentially
-// (1 s, 2 s, 4 s ... up to 5 min, with jitter) instead of hitting the
-// provider on every call.
-func (m *Manager) coolingDown(t store.Token) bool {
-	if t.RefreshFailures == 0 || t.RefreshFailed.IsZero() {
-		return false
-	}
-	now := m.now()
-	if !now.Before(t.Expires) {
-		return false // expired: only a refresh helps, try it
-	}
-	return now.Sub(t.RefreshFailed) < coolDown(t.Name, t.RefreshFailures)
-}
-
-// coolDown is 2^(failures-1) seconds, at most 5 minutes, stretched by up to
-// 25 % of jitter derived from the token's name so that processes sharing a
-// token agree and different tokens spread out.
-func coolDown(name string, failures int) time.Duration {
-	d := 5 * time.Minute
-	if failures < 10 {
-		d = min(d, time.Second<<(failures-1))
-	}
-	var h uint32 = 2166136261
-	for i := 0; i < len(name); i++ {
-		h = (h ^ uint32(name[i])) * 16777619
-	}
-	return d + d*time.Duration(h%256)/1024
-}
-
-func (m *Manager) needsRefresh(t store.Token) bool {
-	if t.Expires.IsZero() {
-		return false // no lifetime given: use it until the API says 401
-	}
-	return !m.now().Before(t.Expires.Add(-Margin(t)))
 }

@@ -180,97 +180,106 @@ func TestTransientRefreshFailure(t *testing.T) {
 
 // Token responses in the shapes real providers send.
 func TestTokenResponseShapes(t *testing.T) {
-	tests := []struct {
-		name        string
-		status      int
-		ctype, body string
-		wantErr     string // substring of lastMessage; "" = success
-		check       func(t *testing.T, tok store.Token, now time.Time)
-	}{
-		{name: "expires_in as string", ctype: "application/json",
-			body: `{"access_token":"A1","token_type":"Bearer","expires_in":"120","refresh_token":"R1"}`,
-			check: func(t *testing.T, tok store.Token, now time.Time) {
-				if !tok.Expires.Equal(now.Add(120 * time.Second).UTC()) {
-					t.Errorf("expires = %v, want now+120s", tok.Expires)
-				}
-			}},
-		{name: "expires_in missing", ctype: "application/json",
-			body: `{"access_token":"A1","token_type":"Bearer","refresh_token":"R1"}`,
-			check: func(t *testing.T, tok store.Token, now time.Time) {
-				if !tok.Expires.IsZero() {
-					t.Errorf("expires = %v, want none", tok.Expires)
-				}
-			}},
-		{name: "negative expires_in", ctype: "application/json",
-			body: `{"access_token":"A1","token_type":"Bearer","expires_in":-30}`,
-			check: func(t *testing.T, tok store.Token, now time.Time) {
-				// Treated as unknown: used until the API answers 401, rather
-				// than refreshed on every call.
-				if !tok.Expires.IsZero() {
-					t.Errorf("expires = %v, want none", tok.Expires)
-				}
-			}},
-		{name: "lower-case token type and no refresh token", ctype: "application/json",
-			body: `{"access_token":"A1","token_type":"bearer","expires_in":3600}`,
-			check: func(t *testing.T, tok store.Token, now time.Time) {
-				if tok.Secret.TokenType != "Bearer" || tok.Secret.RefreshToken == "" || tok.Secret.RefreshToken == "R1" {
-					t.Errorf("type %q, refresh token kept %v", tok.Secret.TokenType, tok.Secret.RefreshToken != "")
-				}
-			}},
-		{name: "extra fields kept", ctype: "application/json",
-			body: `{"access_token":"A1","token_type":"Bearer","expires_in":3600,"id_token":"x.y.z","instance_url":"https://na1.example.com"}`,
-			check: func(t *testing.T, tok store.Token, now time.Time) {
-				if string(tok.Secret.Extra["instance_url"]) != `"https://na1.example.com"` || string(tok.Secret.Extra["id_token"]) != `"x.y.z"` {
-					t.Errorf("extra = %v", tok.Secret.Extra)
-				}
-			}},
-		{name: "form encoded", ctype: "application/x-www-form-urlencoded",
-			body: `access_token=A1&token_type=bearer&expires_in=60&scope=read`,
-			check: func(t *testing.T, tok store.Token, now time.Time) {
-				if tok.Secret.AccessToken != "A1" || !tok.Expires.Equal(now.Add(time.Minute).UTC()) || string(tok.Secret.Extra["scope"]) != `"read"` {
-					t.Errorf("token = %+v", tok)
-				}
-			}},
-		{name: "html page", status: 200, ctype: "text/html", body: "<html>login</html>", wantErr: "unusable"},
-		{name: "truncated json", ctype: "application/json", body: `{"access_token":"A1","tok`, wantErr: "unusable"},
-		{name: "missing access token", ctype: "application/json", body: `{"token_type":"Bearer"}`, wantErr: "access_token"},
-		{name: "invalid_client", status: 401, ctype: "application/json", body: `{"error":"invalid_client","error_description":"bad secret"}`, wantErr: "invalid_client: bad secret"},
-		{name: "500", status: 500, ctype: "text/plain", body: "oops", wantErr: "HTTP 500"},
+	for _, tt := range responseShapes {
+		t.Run(tt.name, func(t *testing.T) { checkResponseShape(t, tt) })
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t, envOpts{})
-			e.authorize(t, "api")
-			before := e.token(t, "api")
-			e.srv.SetTokenFault(func(w http.ResponseWriter, r *http.Request) bool {
-				w.Header().Set("Content-Type", tt.ctype)
-				if tt.status != 0 {
-					w.WriteHeader(tt.status)
-				}
-				io.WriteString(w, tt.body)
-				return true
-			})
-			e.clock.Add(2 * time.Hour)
-			_, err := e.m.Refresh(context.Background(), "api")
-			tok := e.token(t, "api")
-			if tt.wantErr != "" {
-				if CodeOf(err) != CodeRefreshFailed || !strings.Contains(tok.LastMessage, tt.wantErr) {
-					t.Fatalf("Refresh: %v; lastMessage %q; want REFRESH_FAILED and a message with %q", err, tok.LastMessage, tt.wantErr)
-				}
-				if tok.Secret.RefreshToken != before.Secret.RefreshToken || tok.State != store.StateAuthorized {
-					t.Errorf("a failed refresh lost the refresh token or changed the state to %s", tok.State)
-				}
-				return
+}
+
+// A responseShape is a token-endpoint answer and what the stored token must
+// look like after a refresh got it.
+type responseShape struct {
+	name        string
+	status      int
+	ctype, body string
+	wantErr     string // substring of lastMessage; "" = success
+	check       func(t *testing.T, tok store.Token, now time.Time)
+}
+
+var responseShapes = []responseShape{
+	{name: "expires_in as string", ctype: "application/json",
+		body: `{"access_token":"A1","token_type":"Bearer","expires_in":"120","refresh_token":"R1"}`,
+		check: func(t *testing.T, tok store.Token, now time.Time) {
+			if !tok.Expires.Equal(now.Add(120 * time.Second).UTC()) {
+				t.Errorf("expires = %v, want now+120s", tok.Expires)
 			}
-			if err != nil {
-				t.Fatalf("Refresh: %v", err)
+		}},
+	{name: "expires_in missing", ctype: "application/json",
+		body: `{"access_token":"A1","token_type":"Bearer","refresh_token":"R1"}`,
+		check: func(t *testing.T, tok store.Token, now time.Time) {
+			if !tok.Expires.IsZero() {
+				t.Errorf("expires = %v, want none", tok.Expires)
 			}
-			if tok.Secret.AccessToken != "A1" {
-				t.Errorf("access token not replaced")
+		}},
+	{name: "negative expires_in", ctype: "application/json",
+		body: `{"access_token":"A1","token_type":"Bearer","expires_in":-30}`,
+		check: func(t *testing.T, tok store.Token, now time.Time) {
+			// Treated as unknown: used until the API answers 401, rather
+			// than refreshed on every call.
+			if !tok.Expires.IsZero() {
+				t.Errorf("expires = %v, want none", tok.Expires)
 			}
-			tt.check(t, tok, e.clock.Now())
-		})
+		}},
+	{name: "lower-case token type and no refresh token", ctype: "application/json",
+		body: `{"access_token":"A1","token_type":"bearer","expires_in":3600}`,
+		check: func(t *testing.T, tok store.Token, now time.Time) {
+			if tok.Secret.TokenType != "Bearer" || tok.Secret.RefreshToken == "" || tok.Secret.RefreshToken == "R1" {
+				t.Errorf("type %q, refresh token kept %v", tok.Secret.TokenType, tok.Secret.RefreshToken != "")
+			}
+		}},
+	{name: "extra fields kept", ctype: "application/json",
+		body: `{"access_token":"A1","token_type":"Bearer","expires_in":3600,"id_token":"x.y.z","instance_url":"https://na1.example.com"}`,
+		check: func(t *testing.T, tok store.Token, now time.Time) {
+			if string(tok.Secret.Extra["instance_url"]) != `"https://na1.example.com"` || string(tok.Secret.Extra["id_token"]) != `"x.y.z"` {
+				t.Errorf("extra = %v", tok.Secret.Extra)
+			}
+		}},
+	{name: "form encoded", ctype: "application/x-www-form-urlencoded",
+		body: `access_token=A1&token_type=bearer&expires_in=60&scope=read`,
+		check: func(t *testing.T, tok store.Token, now time.Time) {
+			if tok.Secret.AccessToken != "A1" || !tok.Expires.Equal(now.Add(time.Minute).UTC()) || string(tok.Secret.Extra["scope"]) != `"read"` {
+				t.Errorf("token = %+v", tok)
+			}
+		}},
+	{name: "html page", status: 200, ctype: "text/html", body: "<html>login</html>", wantErr: "unusable"},
+	{name: "truncated json", ctype: "application/json", body: `{"access_token":"A1","tok`, wantErr: "unusable"},
+	{name: "missing access token", ctype: "application/json", body: `{"token_type":"Bearer"}`, wantErr: "access_token"},
+	{name: "invalid_client", status: 401, ctype: "application/json", body: `{"error":"invalid_client","error_description":"bad secret"}`, wantErr: "invalid_client: bad secret"},
+	{name: "500", status: 500, ctype: "text/plain", body: "oops", wantErr: "HTTP 500"},
+}
+
+// checkResponseShape refreshes an authorized token against an endpoint
+// answering tt and checks the token as stored.
+func checkResponseShape(t *testing.T, tt responseShape) {
+	e := newEnv(t, envOpts{})
+	e.authorize(t, "api")
+	before := e.token(t, "api")
+	e.srv.SetTokenFault(func(w http.ResponseWriter, r *http.Request) bool {
+		w.Header().Set("Content-Type", tt.ctype)
+		if tt.status != 0 {
+			w.WriteHeader(tt.status)
+		}
+		io.WriteString(w, tt.body)
+		return true
+	})
+	e.clock.Add(2 * time.Hour)
+	_, err := e.m.Refresh(context.Background(), "api")
+	tok := e.token(t, "api")
+	if tt.wantErr != "" {
+		if CodeOf(err) != CodeRefreshFailed || !strings.Contains(tok.LastMessage, tt.wantErr) {
+			t.Fatalf("Refresh: %v; lastMessage %q; want REFRESH_FAILED and a message with %q", err, tok.LastMessage, tt.wantErr)
+		}
+		if tok.Secret.RefreshToken != before.Secret.RefreshToken || tok.State != store.StateAuthorized {
+			t.Errorf("a failed refresh lost the refresh token or changed the state to %s", tok.State)
+		}
+		return
 	}
+	if err != nil {
+		t.Fatalf("Refresh: %v", err)
+	}
+	if tok.Secret.AccessToken != "A1" {
+		t.Errorf("access token not replaced")
+	}
+	tt.check(t, tok, e.clock.Now())
 }
 
 func TestPKCEAndAuthStyle(t *testing.T) {
@@ -425,7 +434,7 @@ func TestRefusals(t *testing.T) {
 
 func TestBindingDefaultPorts(t *testing.T) {
 	mk := func(s string) *entry {
-		e, _ := newEntry(store.Token{Name: "x", BaseURL: s}, false, time.Now())
+		e, _ := newEntry(store.Token{Name: "x", BaseURL: s}, nil, time.Now())
 		return e
 	}
 	tests := []struct {
@@ -638,65 +647,74 @@ func TestCoolDown(t *testing.T) {
 
 // Provider faults that are not a response at all: down, too slow, too big.
 func TestTokenEndpointFaults(t *testing.T) {
-	tests := []struct {
-		name     string
-		fault    func(w http.ResponseWriter, r *http.Request) bool
-		tokenURL string
-		want     string
-	}{
-		{name: "down", tokenURL: "http://127.0.0.1:1/token", want: "cannot reach the token endpoint"},
-		{name: "slower than the refresh timeout", want: "did not answer in time", fault: func(w http.ResponseWriter, r *http.Request) bool {
-			select {
-			case <-r.Context().Done():
-			case <-time.After(3 * time.Second):
-			}
-			return true
-		}},
-		{name: "huge body", want: "unusable", fault: func(w http.ResponseWriter, r *http.Request) bool {
-			w.Header().Set("Content-Type", "application/json")
-			io.WriteString(w, `{"access_token":"`)
-			chunk := strings.Repeat("x", 64<<10)
-			for range 160 { // 10 MiB
-				if _, err := io.WriteString(w, chunk); err != nil {
-					break
-				}
-			}
-			io.WriteString(w, `"}`)
-			return true
-		}},
+	for _, tt := range endpointFaults {
+		t.Run(tt.name, func(t *testing.T) { checkEndpointFault(t, tt) })
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t, envOpts{})
-			e.m.refreshTimeout = 300 * time.Millisecond
-			e.authorize(t, "api")
-			before := e.token(t, "api")
-			if tt.fault != nil {
-				e.srv.SetTokenFault(tt.fault)
+}
+
+// An endpointFault is a token endpoint that fails (fault, or tokenURL
+// where nothing listens) and what the failure must say.
+type endpointFault struct {
+	name     string
+	fault    func(w http.ResponseWriter, r *http.Request) bool
+	tokenURL string
+	want     string
+}
+
+var endpointFaults = []endpointFault{
+	{name: "down", tokenURL: "http://127.0.0.1:1/token", want: "cannot reach the token endpoint"},
+	{name: "slower than the refresh timeout", want: "did not answer in time", fault: func(w http.ResponseWriter, r *http.Request) bool {
+		select {
+		case <-r.Context().Done():
+		case <-time.After(3 * time.Second):
+		}
+		return true
+	}},
+	{name: "huge body", want: "unusable", fault: func(w http.ResponseWriter, r *http.Request) bool {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"access_token":"`)
+		chunk := strings.Repeat("x", 64<<10)
+		for range 160 { // 10 MiB
+			if _, err := io.WriteString(w, chunk); err != nil {
+				break
 			}
-			if tt.tokenURL != "" {
-				if err := e.db.Update(func(tx *store.Tx) error {
-					p, _ := tx.Provider("sandbox")
-					p.TokenURL = tt.tokenURL
-					return tx.PutProvider(p)
-				}); err != nil {
-					t.Fatal(err)
-				}
-			}
-			e.clock.Add(2 * time.Hour)
-			start := time.Now()
-			req, _ := http.NewRequest("GET", e.srv.APIURL()+"/me", nil)
-			err := e.m.Sign(context.Background(), "api", req)
-			if CodeOf(err) != CodeRefreshFailed || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("Sign: %v, want REFRESH_FAILED saying %q", err, tt.want)
-			}
-			if d := time.Since(start); d > 2*time.Second {
-				t.Errorf("the failure took %v", d)
-			}
-			tok := e.token(t, "api")
-			if tok.Secret.RefreshToken != before.Secret.RefreshToken || tok.State != store.StateAuthorized || !strings.Contains(tok.LastMessage, tt.want) {
-				t.Errorf("after the fault: refresh token kept %v, state %s, lastMessage %q", tok.Secret.RefreshToken == before.Secret.RefreshToken, tok.State, tok.LastMessage)
-			}
-		})
+		}
+		io.WriteString(w, `"}`)
+		return true
+	}},
+}
+
+// checkEndpointFault signs with an expired token against tt: the refresh
+// fails quickly with REFRESH_FAILED and the token keeps its refresh token.
+func checkEndpointFault(t *testing.T, tt endpointFault) {
+	e := newEnv(t, envOpts{})
+	e.m.refreshTimeout = 300 * time.Millisecond
+	e.authorize(t, "api")
+	before := e.token(t, "api")
+	if tt.fault != nil {
+		e.srv.SetTokenFault(tt.fault)
+	}
+	if tt.tokenURL != "" {
+		if err := e.db.Update(func(tx *store.Tx) error {
+			p, _ := tx.Provider("sandbox")
+			p.TokenURL = tt.tokenURL
+			return tx.PutProvider(p)
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.clock.Add(2 * time.Hour)
+	start := time.Now()
+	req, _ := http.NewRequest("GET", e.srv.APIURL()+"/me", nil)
+	err := e.m.Sign(context.Background(), "api", req)
+	if CodeOf(err) != CodeRefreshFailed || !strings.Contains(err.Error(), tt.want) {
+		t.Fatalf("Sign: %v, want REFRESH_FAILED saying %q", err, tt.want)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("the failure took %v", d)
+	}
+	tok := e.token(t, "api")
+	if tok.Secret.RefreshToken != before.Secret.RefreshToken || tok.State != store.StateAuthorized || !strings.Contains(tok.LastMessage, tt.want) {
+		t.Errorf("after the fault: refresh token kept %v, state %s, lastMessage %q", tok.Secret.RefreshToken == before.Secret.RefreshToken, tok.State, tok.LastMessage)
 	}
 }

@@ -87,23 +87,31 @@ func TestEchoedSecretMaskedBeforeCut(t *testing.T) {
 			}
 			last := e.token(t, "api").LastMessage
 			for what, msg := range map[string]string{"error": err.Error(), "lastMessage": last} {
-				if piece := leaks(msg, secrets...); piece != "" {
-					t.Errorf("%s holds %q, a piece of a secret: %q", what, piece, msg)
-				}
-				if !utf8.ValidString(msg) {
-					t.Errorf("%s is not valid UTF-8: %q", what, msg)
-				}
-				if !strings.Contains(msg, secretMask) {
-					t.Errorf("%s does not show where the secret was masked: %q", what, msg)
-				}
-				if got := strings.Contains(msg, hydraReason); got != tt.keepReason {
-					t.Errorf("%s keeps the provider's reason: %v, want %v: %q", what, got, tt.keepReason, msg)
-				}
-				if len(msg) > maxProviderText+300 {
-					t.Errorf("%s is %d bytes long; the provider's text is kept to %d", what, len(msg), maxProviderText)
-				}
+				checkMasked(t, what, msg, tt.keepReason, secrets)
 			}
 		})
+	}
+}
+
+// checkMasked checks a message about a provider's echo: no piece of a
+// secret, valid UTF-8, the mask shown, the provider's reason kept (or not,
+// as keepReason says) and at most about 1 KiB of provider text.
+func checkMasked(t *testing.T, what, msg string, keepReason bool, secrets []string) {
+	t.Helper()
+	if piece := leaks(msg, secrets...); piece != "" {
+		t.Errorf("%s holds %q, a piece of a secret: %q", what, piece, msg)
+	}
+	if !utf8.ValidString(msg) {
+		t.Errorf("%s is not valid UTF-8: %q", what, msg)
+	}
+	if !strings.Contains(msg, secretMask) {
+		t.Errorf("%s does not show where the secret was masked: %q", what, msg)
+	}
+	if got := strings.Contains(msg, hydraReason); got != keepReason {
+		t.Errorf("%s keeps the provider's reason: %v, want %v: %q", what, got, keepReason, msg)
+	}
+	if len(msg) > maxProviderText+300 {
+		t.Errorf("%s is %d bytes long; the provider's text is kept to %d", what, len(msg), maxProviderText)
 	}
 }
 

@@ -6,163 +6,106 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"sync"
 	"time"
 
 	"golang.org/x/oauth2"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/scriptrun/scriptrun/store"
 )
 
-// flight is one refresh of one token that every waiting caller in this
-// process shares.
-type flight struct {
-	done chan struct{}
-	e    *entry
-	err  error
+// flights runs at most one call per key at a time in this process; callers
+// asking for a key while its call runs wait for it and share its result. The
+// call runs in its own goroutine: a caller that gives up stops waiting, not
+// the call, so a refresh the provider has answered is still stored. wait
+// returns once every call (and every job started with goBackground) is done.
+type flights struct {
+	group   singleflight.Group
+	running sync.WaitGroup
 }
 
-// refresh brings the named token up to date and returns it. force refreshes
-// even a token that is not near expiry; rejected is the access token an API
-// refused with 401 (refresh only if the token still holds it).
-func (m *Manager) refresh(ctx context.Context, name string, force bool, rejected string) (*entry, error) {
-	m.mu.Lock()
-	f := m.flights[name]
-	if f == nil {
-		f = &flight{done: make(chan struct{})}
-		m.flights[name] = f
-		m.flying.Add(1)
-		// The flight does not end with the caller: a refresh the provider
-		// has answered must be stored even if the script timed out.
-		go m.fly(context.WithoutCancel(ctx), f, name, force, rejected)
-	}
-	m.mu.Unlock()
+// do runs fn under key, or joins the call of key already running.
+func (f *flights) do(ctx context.Context, key string, fn func() (*entry, error)) (*entry, error) {
+	f.running.Add(1) // per caller, so wait cannot pass a call about to start
+	ch := f.group.DoChan(key, func() (any, error) { return fn() })
 	select {
-	case <-f.done:
-		return f.e, f.err
+	case r := <-ch:
+		f.running.Done()
+		e, _ := r.Val.(*entry)
+		return e, r.Err
 	case <-ctx.Done():
-		return nil, fmt.Errorf("token %q: waiting for its refresh: %w", name, ctx.Err())
+		go func() { <-ch; f.running.Done() }()
+		return nil, ctx.Err()
 	}
+}
+
+// goBackground runs fn in a goroutine that wait waits for.
+func (f *flights) goBackground(fn func()) { f.running.Go(fn) }
+
+func (f *flights) wait() { f.running.Wait() }
+
+// renew brings the named token up to date for r in one flight per token:
+// every caller in this process waiting for it shares the flight's result.
+// The flight runs on its own context, bounded by RefreshTimeout: a refresh
+// the provider has answered must be stored even if the script timed out.
+func (m *Manager) renew(ctx context.Context, name string, r reason) (*entry, error) {
+	detached := context.WithoutCancel(ctx)
+	e, err := m.flights.do(ctx, "renew\x00"+name, func() (*entry, error) {
+		ctx, cancel := context.WithTimeout(detached, m.refreshTimeout)
+		defer cancel()
+		e, err := m.renewWithTokenLock(ctx, name, r)
+		m.remember(name, e)
+		return e, err
+	})
+	if err != nil && ctx.Err() != nil && CodeOf(err) == "" {
+		return nil, fmt.Errorf("token %q: waiting for its refresh: %w", name, err)
+	}
+	return e, err
 }
 
 // Close waits for refreshes in flight (and last-use records) to be stored,
 // so a process that exits right after a script does not drop a rotated
 // refresh token.
 func (m *Manager) Close() error {
-	m.flying.Wait()
+	m.flights.wait()
 	return nil
 }
 
-func (m *Manager) fly(ctx context.Context, f *flight, name string, force bool, rejected string) {
-	defer m.flying.Done()
-	ctx, cancel := context.WithTimeout(ctx, m.refreshTimeout)
-	defer cancel()
-	f.e, f.err = m.refreshLocked(ctx, name, force, rejected)
-	m.mu.Lock()
-	delete(m.flights, name)
-	if f.e != nil {
-		m.cache[name] = f.e
-	} else {
-		delete(m.cache, name)
-	}
-	m.mu.Unlock()
-	close(f.done)
-}
-
-// refreshLocked runs under the token's cross-process lock: it re-reads the
-// token, decides whether a refresh is still needed, and performs it.
-func (m *Manager) refreshLocked(ctx context.Context, name string, force bool, rejected string) (*entry, error) {
+// renewWithTokenLock is one flight. Under the token's file lock (which
+// excludes other processes; m.mu is not held) it takes four steps: re-read
+// the token, decide again, call the token endpoint, save the answer.
+func (m *Manager) renewWithTokenLock(ctx context.Context, name string, r reason) (*entry, error) {
 	unlock, err := m.db.LockToken(ctx, name)
 	if err != nil {
 		return nil, newError(CodeRefreshFailed, name, err, "token %q: could not take its refresh lock: %v", name, err)
 	}
 	defer unlock()
 
+	// 1. Re-read: another process may have renewed it while we waited.
 	t, p, err := m.read(name)
 	if err != nil {
 		return nil, err
 	}
-	if t.Static() {
-		return nil, notRefreshable(t)
-	}
-	fetch := p != nil && p.GrantType == store.GrantClientCredentials
-	if err := usable(t, fetch); err != nil {
-		return nil, err
-	}
-	e, err := newEntry(t, fetch, m.now())
-	if err != nil {
-		return nil, err
-	}
-	have := t.Secret.AccessToken != ""
+	// 2. Decide again, on what the lock protects now.
+	d := decide(&t, p, r, m.now())
 	switch {
-	case rejected != "" && t.Secret.AccessToken != rejected:
-		return e, nil // refreshed by someone else since the request was signed
-	case rejected == "" && !force && have && !m.needsRefresh(t):
-		return e, nil // refreshed by someone else while we waited for the lock
-	case rejected == "" && !force && have && m.coolingDown(t):
-		return e, nil // another caller failed a moment ago; the token still works
+	case d.signs() || d.action == reload: // reload: it was just read again
+		return newEntry(t, p, m.now())
+	case d.action == fail:
+		return m.failed(t, p, r, d.err, 0)
+	case !d.calls():
+		return nil, d.err
 	}
-	if p == nil {
-		_, err := m.failed(t, nil, newError(CodeRefreshFailed, name, nil, "token %q: its provider %q no longer exists: add it again with `scriptrun provider add %s ...`", name, t.Provider, t.Provider))
-		return nil, err
-	}
-	if fetch {
-		return m.fetchLocked(ctx, t, *p, force, rejected)
-	}
-	if t.Secret.RefreshToken == "" {
-		if rejected == "" && !force && m.now().Before(t.Expires) {
-			return e, nil // cannot refresh early; the access token still works
-		}
-		_, err := m.failed(t, errReauth, newError(CodeReauthRequired, name, nil,
-			"token %q expired and the provider issued no refresh token: ask for offline access (e.g. scope offline_access, or Google's access_type=offline) and run `scriptrun token authorize %s`", name, name))
-		return nil, err
-	}
-	if p.GrantType != store.GrantAuthorizationCode {
-		return nil, newError(CodeUnsupportedGrant, name, nil, "token %q: provider %q uses grant type %q, which this scriptrun cannot refresh", name, p.Name, p.GrantType)
-	}
-
-	cfg := oauthConfig(*p, t, "")
-	m.step("sending")
-	set, err := m.tokenCall(ctx, *p, func(ctx context.Context) (*oauth2.Token, error) {
-		// Only a refresh token, so x/oauth2's own (10 s early) expiry check
-		// always asks the provider.
-		return cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: t.Secret.RefreshToken}).Token()
-	})
+	// 3. Call the token endpoint.
+	start := time.Now()
+	set, err := m.callEndpoint(ctx, t, *p, d.action)
 	if err != nil {
-		code := CodeRefreshFailed
-		if isInvalidGrant(err) {
-			code = CodeReauthRequired
-		}
-		what := describe(err, t.Secret.RefreshToken, t.Secret.AccessToken, p.ClientSecret)
-		terr := newError(code, name, err, "token %q could not be refreshed: %s", name, what)
-		kind := error(nil)
-		if code == CodeReauthRequired {
-			terr.Msg += fmt.Sprintf(": an admin must press \"Get authorization token\" again or run `scriptrun token authorize %s`", name)
-			kind = errReauth
-		}
-		recorded, err := m.failed(t, kind, terr)
-		// A failure that may pass leaves the current access token usable
-		// until it expires (but not after an API refused it).
-		if kind == nil && CodeOf(err) != CodeStore && !force && rejected == "" && m.now().Before(t.Expires) {
-			return newEntry(recorded, false, m.now())
-		}
-		return nil, err
+		return m.failed(t, p, r, callError(t, *p, d.action, err), time.Since(start))
 	}
-	m.step("received")
-	e, err = m.save(name, set, "refreshed", false)
-	if err == nil {
-		m.step("saved")
-	}
-	return e, err
+	// 4. Save the answer, durably, before anyone uses it.
+	return m.commit(t, p, d.action, set, time.Since(start))
 }
-
-func (m *Manager) step(s string) {
-	if m.hook != nil {
-		m.hook(s)
-	}
-}
-
-// errReauth marks failures after which only a new authorization helps.
-var errReauth = errors.New("reauthorization required")
 
 // read returns the token and its provider (nil when the provider is gone).
 func (m *Manager) read(name string) (store.Token, *store.Provider, error) {
@@ -189,38 +132,124 @@ func (m *Manager) read(name string) (store.Token, *store.Provider, error) {
 	return t, p, nil
 }
 
-// failed records a failed refresh in the token (lastMessage, failure count
-// and time, and state reauth_required when kind is errReauth) and returns the
-// token as recorded together with terr.
-func (m *Manager) failed(t store.Token, kind error, terr *Error) (store.Token, error) {
-	m.log.Warn("token refresh failed", "token", t.Name, "code", terr.Code, "reason", terr.Msg)
+// callEndpoint asks p's token endpoint for a new token set for t: with the
+// refresh token (refresh) or with the client's credentials (fetch). Called
+// with the token's file lock held.
+func (m *Manager) callEndpoint(ctx context.Context, t store.Token, p store.Provider, a action) (tokenSet, error) {
+	var call func(ctx context.Context) (*oauth2.Token, error)
+	if a == fetch {
+		call = clientCredentialsConfig(p, t).Token
+	} else {
+		cfg := oauthConfig(p, t, "")
+		call = func(ctx context.Context) (*oauth2.Token, error) {
+			// Only a refresh token, so x/oauth2's own (10 s early) expiry
+			// check always asks the provider.
+			return cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: t.Secret.RefreshToken}).Token()
+		}
+	}
+	m.step("sending")
+	set, err := m.tokenCall(ctx, p, call)
+	if err == nil {
+		m.step("received")
+	}
+	return set, err
+}
+
+// callError words a failed call to the token endpoint. A dead refresh token
+// (deadRefreshToken) gets CodeReauthRequired; anything else may pass.
+func callError(t store.Token, p store.Provider, a action, err error) *Error {
+	if a == fetch {
+		what := describe(err, t.Secret.AccessToken, p.ClientSecret)
+		return newError(CodeRefreshFailed, t.Name, err, "token %q could not get an access token from provider %q (client_credentials): %s", t.Name, p.Name, what)
+	}
+	what := describe(err, t.Secret.RefreshToken, t.Secret.AccessToken, p.ClientSecret)
+	if !deadRefreshToken(err) {
+		return newError(CodeRefreshFailed, t.Name, err, "token %q could not be refreshed: %s", t.Name, what)
+	}
+	return newError(CodeReauthRequired, t.Name, err, "token %q could not be refreshed: %s: an admin must press \"Get authorization token\" again or run `scriptrun token authorize %s`", t.Name, what, t.Name)
+}
+
+// commit stores what the provider answered and only then returns it for
+// use. A refresh keeps the old refresh token when the provider sent none,
+// and earlier extra fields it did not repeat; a fetch replaces everything.
+// Called with the token's file lock held.
+func (m *Manager) commit(t store.Token, p *store.Provider, a action, set tokenSet, took time.Duration) (*entry, error) {
+	next, kind, failure, how := set.replacing, EventFetched, EventFetchFailed, "fetched"
+	if a == refresh {
+		next, kind, failure, how = set.renewing, EventRefreshed, EventRefreshFailed, "refreshed"
+	}
+	saved, rotated, err := m.save(t.Name, next, set.expires)
+	if err != nil {
+		// The provider may have rotated the refresh token: say so plainly.
+		terr := newError(CodeStore, t.Name, err, "token %q was %s by the provider but could not be stored (%v); if the provider rotates refresh tokens it must be authorized again", t.Name, how, err)
+		m.emit(Event{Kind: failure, Token: t.Name, Type: t.Type, Provider: t.Provider, Duration: took, Code: terr.Code, Message: terr.Msg})
+		return nil, terr
+	}
+	m.step("saved")
+	m.emit(Event{Kind: kind, Time: saved.LastRefreshed, Token: t.Name, Type: t.Type, Provider: t.Provider, Duration: took, Rotated: rotated, Expires: saved.Expires})
+	return newEntry(saved, p, m.now())
+}
+
+func (m *Manager) step(s string) {
+	if m.hook != nil {
+		m.hook(s)
+	}
+}
+
+// failed records a failure in the token (lastMessage, failure count and
+// time, and state reauth_required when terr's code is CodeReauthRequired)
+// and tells listeners. Then decide, asked again about the token as
+// recorded, says whether its old access token may still sign (a failure that
+// may pass, while it has not expired): if so it is returned, else terr.
+// Called with the token's file lock held.
+func (m *Manager) failed(t store.Token, p *store.Provider, r reason, terr *Error, took time.Duration) (*entry, error) {
+	kind := EventRefreshFailed
+	switch {
+	case terr.Code == CodeReauthRequired:
+		kind = EventReauthRequired
+	case fetches(p):
+		kind = EventFetchFailed
+	}
+	m.emit(Event{Kind: kind, Token: t.Name, Type: t.Type, Provider: t.Provider, Duration: took, Code: terr.Code, Message: terr.Msg})
+	recorded, err := m.recordFailure(t.Name, terr)
+	if err != nil {
+		return nil, err
+	}
+	if decide(&recorded, p, r, m.now()).signs() {
+		return newEntry(recorded, p, m.now())
+	}
+	return nil, terr
+}
+
+// recordFailure writes terr into the stored token and returns it as stored.
+// Called with the token's file lock held.
+func (m *Manager) recordFailure(name string, terr *Error) (store.Token, error) {
+	var saved store.Token
 	err := m.db.Update(func(tx *store.Tx) error {
-		cur, err := tx.Token(t.Name)
+		t, err := tx.Token(name)
 		if err != nil {
 			return err
 		}
-		cur.LastMessage = terr.Msg
-		cur.RefreshFailures++
-		cur.RefreshFailed = m.now().UTC()
-		if kind == errReauth {
-			cur.State = store.StateReauthRequired
+		t.LastMessage = terr.Msg
+		t.RefreshFailures++
+		t.RefreshFailed = m.now().UTC()
+		if terr.Code == CodeReauthRequired {
+			t.State = store.StateReauthRequired
 		}
-		if err := tx.PutToken(cur); err != nil {
-			return err
-		}
-		t = cur
-		return nil
+		saved = t
+		return tx.PutToken(t)
 	})
 	if err != nil {
-		return t, newError(CodeStore, t.Name, err, "%s (and recording that failed: %v)", terr.Msg, err)
+		return saved, newError(CodeStore, name, err, "%s (and recording that failed: %v)", terr.Msg, err)
 	}
-	return t, terr
+	return saved, nil
 }
 
-// save stores a new token set and only then returns it for use. A refresh
-// (replace false) keeps the old refresh token when the provider sent none,
-// and earlier extra fields it did not repeat; an authorization replaces all.
-func (m *Manager) save(name string, set tokenSet, how string, replace bool) (*entry, error) {
+// save stores a new credential, next(the stored one), expiring at expires,
+// as authorized with no failure, and returns the token as stored and
+// whether the refresh token changed. Called with the token's file lock held
+// (a refresh, a fetch, or an authorization's code exchange).
+func (m *Manager) save(name string, next func(old store.Secret) store.Secret, expires time.Time) (store.Token, bool, error) {
 	now := m.now()
 	var saved store.Token
 	var rotated bool
@@ -230,44 +259,37 @@ func (m *Manager) save(name string, set tokenSet, how string, replace bool) (*en
 			return err
 		}
 		old := t.Secret
-		if replace {
-			old = store.Secret{}
-		}
-		sec := set.secret
-		if sec.RefreshToken == "" {
-			sec.RefreshToken = old.RefreshToken
-		}
-		rotated = old.RefreshToken != "" && sec.RefreshToken != old.RefreshToken
-		if len(old.Extra) > 0 {
-			merged := make(map[string]json.RawMessage, len(old.Extra)+len(sec.Extra))
-			maps.Copy(merged, old.Extra)
-			maps.Copy(merged, sec.Extra)
-			sec.Extra = merged
-		}
-		t.Secret = sec
-		t.Expires = set.expires.UTC()
+		t.Secret = next(old)
+		rotated = old.RefreshToken != "" && t.Secret.RefreshToken != old.RefreshToken
+		t.Expires = expires.UTC()
 		t.LastRefreshed = now.UTC()
 		t.LastMessage = ""
 		t.RefreshFailures = 0
 		t.RefreshFailed = time.Time{}
 		t.State = store.StateAuthorized
-		if err := tx.PutToken(t); err != nil {
-			return err
-		}
 		saved = t
-		return nil
+		return tx.PutToken(t)
 	})
-	if err != nil {
-		// The provider may have rotated the refresh token: say so plainly.
-		return nil, newError(CodeStore, name, err, "token %q was %s by the provider but could not be stored (%v); if the provider rotates refresh tokens it must be authorized again", name, how, err)
-	}
-	attrs := []any{"token", name}
-	if !replace {
-		attrs = append(attrs, "rotated", rotated)
-	}
-	if !saved.Expires.IsZero() {
-		attrs = append(attrs, "expires_in", saved.Expires.Sub(now).Round(time.Second).String())
-	}
-	m.log.Info("token "+how, attrs...)
-	return newEntry(saved, false, now)
+	return saved, rotated, err
 }
+
+// renewing is the secret after a refresh: the answer, with the old refresh
+// token when the provider sent none (RFC 6749 section 6) and the old extra
+// fields it did not repeat.
+func (s tokenSet) renewing(old store.Secret) store.Secret {
+	sec := s.secret
+	if sec.RefreshToken == "" {
+		sec.RefreshToken = old.RefreshToken
+	}
+	if len(old.Extra) > 0 {
+		merged := make(map[string]json.RawMessage, len(old.Extra)+len(sec.Extra))
+		maps.Copy(merged, old.Extra)
+		maps.Copy(merged, sec.Extra)
+		sec.Extra = merged
+	}
+	return sec
+}
+
+// replacing is the secret after an authorization or a client-credentials
+// fetch: each answer is a whole new token set, nothing of the old is kept.
+func (s tokenSet) replacing(store.Secret) store.Secret { return s.secret }

@@ -59,6 +59,28 @@ func (m *Manager) Revoke(ctx context.Context, name string, opts RevokeOptions) (
 	if err != nil {
 		return Revocation{}, err
 	}
+	start := time.Now()
+	r, err := m.revokeAtProvider(ctx, t, p, opts)
+	if err != nil {
+		m.emit(Event{Kind: EventRevokeFailed, Token: name, Type: t.Type, Provider: t.Provider, Duration: time.Since(start), Code: CodeOf(err), Message: err.Error()})
+		return Revocation{}, err
+	}
+	if r.Token, err = m.erase(name); err != nil {
+		msg := fmt.Sprintf("token %q: clearing its credential failed: %v", name, err)
+		if len(r.Revoked) > 0 {
+			msg += "; the provider has already revoked it, so it no longer works anywhere"
+		}
+		return Revocation{}, newError(CodeStore, name, err, "%s", msg)
+	}
+	m.forget(name)
+	m.emit(Event{Kind: EventRevoked, Token: name, Type: t.Type, Provider: t.Provider, Duration: time.Since(start), Revoked: r.Revoked})
+	return r, nil
+}
+
+// revokeAtProvider asks t's provider to revoke its tokens when there is
+// something to revoke and a revocation URL, else says in r.NotRevoked why
+// it did not. Called with the token's file lock held.
+func (m *Manager) revokeAtProvider(ctx context.Context, t store.Token, p *store.Provider, opts RevokeOptions) (Revocation, error) {
 	var r Revocation
 	s := t.Secret
 	switch {
@@ -73,38 +95,30 @@ func (m *Manager) Revoke(ctx context.Context, name string, opts RevokeOptions) (
 	case p.RevocationURL == "":
 		r.NotRevoked = fmt.Sprintf("provider %q has no revocation URL, so the tokens stay valid there until they expire (set one with `scriptrun provider update %s --revocation-url URL`)", p.Name, p.Name)
 	default:
-		if err := m.revokeRemote(ctx, t, *p, &r); err != nil {
-			m.log.Warn("token revocation failed", "token", name, "reason", err.Error())
-			return Revocation{}, err
-		}
+		return r, m.revokeRemote(ctx, t, *p, &r)
 	}
-	err = m.db.Update(func(tx *store.Tx) error {
-		cur, err := tx.Token(name)
+	return r, nil
+}
+
+// erase clears the named token's credential and state and returns it as
+// stored. Called with the token's file lock held.
+func (m *Manager) erase(name string) (store.Token, error) {
+	var saved store.Token
+	err := m.db.Update(func(tx *store.Tx) error {
+		t, err := tx.Token(name)
 		if err != nil {
 			return err
 		}
-		cur.Secret = store.Secret{}
-		cur.State = store.StateUnauthorized
-		cur.Expires = time.Time{}
-		cur.LastMessage = ""
-		cur.RefreshFailures = 0
-		cur.RefreshFailed = time.Time{}
-		if err := tx.PutToken(cur); err != nil {
-			return err
-		}
-		r.Token = cur
-		return nil
+		t.Secret = store.Secret{}
+		t.State = store.StateUnauthorized
+		t.Expires = time.Time{}
+		t.LastMessage = ""
+		t.RefreshFailures = 0
+		t.RefreshFailed = time.Time{}
+		saved = t
+		return tx.PutToken(t)
 	})
-	if err != nil {
-		msg := fmt.Sprintf("token %q: clearing its credential failed: %v", name, err)
-		if len(r.Revoked) > 0 {
-			msg += "; the provider has already revoked it, so it no longer works anywhere"
-		}
-		return Revocation{}, newError(CodeStore, name, err, "%s", msg)
-	}
-	m.forget(name)
-	m.log.Info("token revoked", "token", name, "type", t.Type, "at_provider", r.Endpoint != "", "revoked", strings.Join(r.Revoked, ","))
-	return r, nil
+	return saved, err
 }
 
 // revokeRemote asks the provider to revoke t's refresh token, then its
@@ -144,14 +158,13 @@ func (m *Manager) revokeRemote(ctx context.Context, t store.Token, p store.Provi
 	return nil
 }
 
-// revokeOne sends one RFC 7009 revocation request and returns the OAuth
-// error code of a refusal, if any. The provider's words in the error have
-// secrets masked.
-func (m *Manager) revokeOne(ctx context.Context, p store.Provider, token, hint string, secrets ...string) (string, error) {
+// revocationRequest builds one RFC 7009 request for token, authenticating
+// the client as the provider's auth style says.
+func revocationRequest(ctx context.Context, p store.Provider, token, hint string) (*http.Request, error) {
 	form := url.Values{"token": {token}, "token_type_hint": {hint}}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.RevocationURL, nil)
 	if err != nil {
-		return "", errors.New("the revocation URL is not usable")
+		return nil, errors.New("the revocation URL is not usable")
 	}
 	switch {
 	case p.AuthStyle == store.AuthStyleHeader && p.ClientSecret != "":
@@ -168,6 +181,17 @@ func (m *Manager) revokeOne(ctx context.Context, p store.Provider, token, hint s
 	req.ContentLength = int64(len(body))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
+	return req, nil
+}
+
+// revokeOne sends one RFC 7009 revocation request and returns the OAuth
+// error code of a refusal, if any. The provider's words in the error have
+// secrets masked.
+func (m *Manager) revokeOne(ctx context.Context, p store.Provider, token, hint string, secrets ...string) (string, error) {
+	req, err := revocationRequest(ctx, p, token, hint)
+	if err != nil {
+		return "", err
+	}
 	client := &http.Client{Transport: m.client.Transport, Timeout: m.client.Timeout, CheckRedirect: noRedirects}
 	resp, err := client.Do(req)
 	if err != nil {

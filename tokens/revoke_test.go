@@ -58,19 +58,7 @@ func TestRevokeAtProvider(t *testing.T) {
 			if r.Endpoint != e.srv.RevocationURL() || strings.Join(r.Revoked, ",") != "refresh_token,access_token" || r.NotRevoked != "" {
 				t.Errorf("Revocation = %+v", r)
 			}
-			if n := e.srv.Stats().Revocations; n < 1 {
-				t.Errorf("the sandbox counted %d revocations", n)
-			}
-			if status := bearerStatus(t, e, old.Secret.AccessToken); status != 401 {
-				t.Errorf("the old access token after revocation: API %d, want 401", status)
-			}
-			if err := refreshWith(e, style, old.Secret.RefreshToken); err == nil || !strings.Contains(err.Error(), "invalid_grant") {
-				t.Errorf("the old refresh token after revocation: %v, want invalid_grant", err)
-			}
-			tok := e.token(t, "api")
-			if !tok.Secret.IsZero() || tok.State != store.StateUnauthorized || !tok.Expires.IsZero() || r.Token.State != store.StateUnauthorized {
-				t.Errorf("stored after revocation: state %s, secret empty %v, expires %v", tok.State, tok.Secret.IsZero(), tok.Expires)
-			}
+			revokedEverywhere(t, e, style, old, r)
 			req, _ := http.NewRequest("GET", e.srv.APIURL()+"/me", nil)
 			if err := e.m.Sign(context.Background(), "api", req); CodeOf(err) != CodeUnauthorized {
 				t.Errorf("Sign after revocation (same process, no waiting for the cache): %v, want TOKEN_UNAUTHORIZED", err)
@@ -80,6 +68,25 @@ func TestRevokeAtProvider(t *testing.T) {
 				t.Errorf("after a new authorization: %d", status)
 			}
 		})
+	}
+}
+
+// revokedEverywhere: the provider counted a revocation, refuses the old
+// access and refresh tokens, and the store holds nothing for the token.
+func revokedEverywhere(t *testing.T, e *env, style string, old store.Token, r Revocation) {
+	t.Helper()
+	if n := e.srv.Stats().Revocations; n < 1 {
+		t.Errorf("the sandbox counted %d revocations", n)
+	}
+	if status := bearerStatus(t, e, old.Secret.AccessToken); status != 401 {
+		t.Errorf("the old access token after revocation: API %d, want 401", status)
+	}
+	if err := refreshWith(e, style, old.Secret.RefreshToken); err == nil || !strings.Contains(err.Error(), "invalid_grant") {
+		t.Errorf("the old refresh token after revocation: %v, want invalid_grant", err)
+	}
+	tok := e.token(t, "api")
+	if !tok.Secret.IsZero() || tok.State != store.StateUnauthorized || !tok.Expires.IsZero() || r.Token.State != store.StateUnauthorized {
+		t.Errorf("stored after revocation: state %s, secret empty %v, expires %v", tok.State, tok.Secret.IsZero(), tok.Expires)
 	}
 }
 
@@ -94,11 +101,7 @@ func TestRevokeRefused(t *testing.T) {
 	if CodeOf(err) != CodeRevokeFailed || !strings.Contains(err.Error(), "invalid_client") || !strings.Contains(err.Error(), "nothing was cleared") || !strings.Contains(err.Error(), "--local") {
 		t.Fatalf("Revoke with a wrong client secret: %v", err)
 	}
-	for _, s := range []string{old.Secret.AccessToken, old.Secret.RefreshToken, "wrong-client-SECRET-value"} {
-		if strings.Contains(err.Error(), s) {
-			t.Errorf("error %q contains a secret", err)
-		}
-	}
+	noSecretIn(t, err.Error(), old.Secret.AccessToken, old.Secret.RefreshToken, "wrong-client-SECRET-value")
 	if tok := e.token(t, "api"); tok.Secret.RefreshToken != old.Secret.RefreshToken || tok.State != store.StateAuthorized {
 		t.Fatal("a refused revocation cleared the token")
 	}
@@ -111,6 +114,16 @@ func TestRevokeRefused(t *testing.T) {
 	}
 	if status := bearerStatus(t, e, old.Secret.AccessToken); status != 200 {
 		t.Errorf("the provider was called although the revocation was local (old token: %d)", status)
+	}
+}
+
+// noSecretIn fails t when msg contains one of secrets.
+func noSecretIn(t *testing.T, msg string, secrets ...string) {
+	t.Helper()
+	for _, s := range secrets {
+		if strings.Contains(msg, s) {
+			t.Errorf("%q contains a secret", msg)
+		}
 	}
 }
 
@@ -158,27 +171,35 @@ func TestRevokeLocal(t *testing.T) {
 	}
 	rv := newReceiver(t)
 	for _, typ := range []string{store.TypeBasic, store.TypeAPIKey, store.TypeBearer, store.TypeHMACBody} {
-		tok := staticToken(typ, typ, rv.URL)
-		tok.Expires = e.clock.Now().Add(time.Hour)
-		e.put(t, tok)
-		req, _ := http.NewRequest("GET", rv.URL, nil)
-		if err := e.m.Sign(context.Background(), typ, req); err != nil {
-			t.Fatal(err)
-		}
-		r, err := e.m.Revoke(context.Background(), typ, RevokeOptions{})
-		if err != nil || r.Endpoint != "" {
-			t.Fatalf("%s: Revoke: %+v, %v", typ, r, err)
-		}
-		got := e.token(t, typ)
-		if !got.Secret.IsZero() || got.State != store.StateUnauthorized || !got.Expires.IsZero() {
-			t.Errorf("%s after revocation: state %s, secret empty %v, expires %v", typ, got.State, got.Secret.IsZero(), got.Expires)
-		}
-		if typ == store.TypeBasic && got.Username != "svc-user" {
-			t.Error("revoking a basic token dropped its user name")
-		}
-		if err := e.m.Sign(context.Background(), typ, req); CodeOf(err) != CodeUnauthorized {
-			t.Errorf("%s: Sign after revocation: %v, want TOKEN_UNAUTHORIZED", typ, err)
-		}
+		revokeStatic(t, e, rv, typ)
+	}
+}
+
+// revokeStatic revokes a signing static token of type typ: nothing is
+// called, the credential and expiry are erased (a basic token keeps its
+// user name) and the token no longer signs.
+func revokeStatic(t *testing.T, e *env, rv *receiver, typ string) {
+	t.Helper()
+	tok := staticToken(typ, typ, rv.URL)
+	tok.Expires = e.clock.Now().Add(time.Hour)
+	e.put(t, tok)
+	req, _ := http.NewRequest("GET", rv.URL, nil)
+	if err := e.m.Sign(context.Background(), typ, req); err != nil {
+		t.Fatal(err)
+	}
+	r, err := e.m.Revoke(context.Background(), typ, RevokeOptions{})
+	if err != nil || r.Endpoint != "" {
+		t.Fatalf("%s: Revoke: %+v, %v", typ, r, err)
+	}
+	got := e.token(t, typ)
+	if !got.Secret.IsZero() || got.State != store.StateUnauthorized || !got.Expires.IsZero() {
+		t.Errorf("%s after revocation: state %s, secret empty %v, expires %v", typ, got.State, got.Secret.IsZero(), got.Expires)
+	}
+	if typ == store.TypeBasic && got.Username != "svc-user" {
+		t.Error("revoking a basic token dropped its user name")
+	}
+	if err := e.m.Sign(context.Background(), typ, req); CodeOf(err) != CodeUnauthorized {
+		t.Errorf("%s: Sign after revocation: %v, want TOKEN_UNAUTHORIZED", typ, err)
 	}
 }
 

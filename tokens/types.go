@@ -87,16 +87,6 @@ func withParam(rawQuery, name, value string) string {
 	return strings.Join(append(kept, url.QueryEscape(name)+"="+url.QueryEscape(value)), "&")
 }
 
-// unexpired refuses a credential past the expiry an admin gave it: nothing
-// can renew a static credential, so a clear error beats a 401.
-func (m *Manager) unexpired(t store.Token) error {
-	if t.Expires.IsZero() || m.now().Before(t.Expires) {
-		return nil
-	}
-	return newError(CodeExpired, t.Name, nil, "token %q expired at %s: store a new credential with `scriptrun token update %s %s` (or in the console), with --expires for its new expiry",
-		t.Name, t.Expires.UTC().Format(time.RFC3339), t.Name, CredentialFlags(t.Type))
-}
-
 // CredentialFlags names the command-line flags that store a type's
 // credential, for messages ("" for oauth2).
 func CredentialFlags(typ string) string {

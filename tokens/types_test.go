@@ -86,16 +86,40 @@ func staticToken(name, typ, base string) store.Token {
 func TestStaticTypesSign(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	rv := newReceiver(t)
+	tests := staticSignCases(rv)
+	for _, tt := range tests {
+		t.Run(tt.tok.Name, func(t *testing.T) {
+			e.put(t, tt.tok)
+			s := signAndSend(t, e, rv, tt.tok.Name, tt.method, tt.path, tt.body)
+			if s.body != tt.body {
+				t.Errorf("the receiver got body %q, want %q: signing consumed or changed it", s.body, tt.body)
+			}
+			if tt.check != nil {
+				tt.check(t, s)
+				return
+			}
+			verifyHMAC(t, s, tt.tok.HMACAlgorithm, e.clock.Now())
+		})
+	}
+}
+
+// A staticSignCase is a request signed with a static token, and how the
+// receiver checks it (nil: as an hmac-body signature).
+type staticSignCase struct {
+	tok          store.Token
+	method, path string
+	body         string
+	check        func(t *testing.T, s seen)
+}
+
+// staticSignCases are the requests TestStaticTypesSign sends to rv, one
+// per type and variant.
+func staticSignCases(rv *receiver) []staticSignCase {
 	hmac512 := staticToken("hmac512", store.TypeHMACBody, rv.URL)
 	hmac512.HMACAlgorithm = store.HMACSHA512
 	query := staticToken("query", store.TypeAPIKey, rv.URL)
 	query.KeyHeader, query.KeyPrefix, query.KeyQuery = "", "", "api_key"
-	tests := []struct {
-		tok          store.Token
-		method, path string
-		body         string
-		check        func(t *testing.T, s seen)
-	}{
+	return []staticSignCase{
 		{staticToken("basic", store.TypeBasic, rv.URL), "GET", "/me", "", func(t *testing.T, s seen) {
 			r := &http.Request{Header: s.header}
 			if u, p, ok := r.BasicAuth(); !ok || u != "svc-user" || p != "basic-PASSWORD-s3cret" {
@@ -121,48 +145,47 @@ func TestStaticTypesSign(t *testing.T) {
 		{hmac512, "PUT", "/v1/a%2Fb?q=caf%C3%A9", "Grüße", nil},
 		{staticToken("hmac-get", store.TypeHMACBody, rv.URL), "GET", "/v1/items", "", nil},
 	}
-	for _, tt := range tests {
-		t.Run(tt.tok.Name, func(t *testing.T) {
-			e.put(t, tt.tok)
-			var body io.Reader
-			if tt.body != "" {
-				body = bytes.NewReader([]byte(tt.body))
-			}
-			req, _ := http.NewRequest(tt.method, rv.URL+tt.path, body)
-			if err := e.m.Sign(context.Background(), tt.tok.Name, req); err != nil {
-				t.Fatalf("Sign: %v", err)
-			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			s := rv.last(t)
-			if s.body != tt.body {
-				t.Errorf("the receiver got body %q, want %q: signing consumed or changed it", s.body, tt.body)
-			}
-			if tt.check != nil {
-				tt.check(t, s)
-				return
-			}
-			// hmac-body: verified the way a receiving server does.
-			v := &hmacsig.Verifier{Secret: func(tok string) (string, bool) {
-				return "hmac-API-s3cret-value", tok == "hmac-API-token-0001"
-			}, Now: e.clock.Now}
-			r := httptest.NewRequest(s.method, s.target, strings.NewReader(s.body))
-			r.RequestURI = s.target
-			r.Header = s.header
-			res, err := v.Verify(r)
-			if err != nil {
-				t.Fatalf("the receiver cannot verify the signature: %v (Authorization %q)", err, s.header.Get("Authorization"))
-			}
-			if string(res.Algorithm) != tt.tok.HMACAlgorithm || res.Signed.Unix() != e.clock.Now().Unix() {
-				t.Errorf("verified %+v, want algorithm %s signed now", res, tt.tok.HMACAlgorithm)
-			}
-			if strings.Contains(s.header.Get("Authorization"), "hmac-API-s3cret-value") {
-				t.Error("the API secret travelled")
-			}
-		})
+}
+
+// signAndSend signs a request with the named token, sends it to rv and
+// returns what rv saw.
+func signAndSend(t *testing.T, e *env, rv *receiver, name, method, path, reqBody string) seen {
+	t.Helper()
+	var body io.Reader
+	if reqBody != "" {
+		body = bytes.NewReader([]byte(reqBody))
+	}
+	req, _ := http.NewRequest(method, rv.URL+path, body)
+	if err := e.m.Sign(context.Background(), name, req); err != nil {
+		t.Fatalf("Sign: %v", err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return rv.last(t)
+}
+
+// verifyHMAC checks an hmac-body request the way a receiving server does:
+// signed with algorithm at now, without the API secret travelling.
+func verifyHMAC(t *testing.T, s seen, algorithm string, now time.Time) {
+	t.Helper()
+	v := &hmacsig.Verifier{Secret: func(tok string) (string, bool) {
+		return "hmac-API-s3cret-value", tok == "hmac-API-token-0001"
+	}, Now: func() time.Time { return now }}
+	r := httptest.NewRequest(s.method, s.target, strings.NewReader(s.body))
+	r.RequestURI = s.target
+	r.Header = s.header
+	res, err := v.Verify(r)
+	if err != nil {
+		t.Fatalf("the receiver cannot verify the signature: %v (Authorization %q)", err, s.header.Get("Authorization"))
+	}
+	if string(res.Algorithm) != algorithm || res.Signed.Unix() != now.Unix() {
+		t.Errorf("verified %+v, want algorithm %s signed now", res, algorithm)
+	}
+	if strings.Contains(s.header.Get("Authorization"), "hmac-API-s3cret-value") {
+		t.Error("the API secret travelled")
 	}
 }
 
@@ -204,51 +227,9 @@ func TestStaticTypesRefusals(t *testing.T) {
 	m := New(Options{DB: e.db, Now: e.clock.Now, Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	defer m.Close()
 	rv := newReceiver(t)
-	sign := func(name string) error {
-		req, _ := http.NewRequest("GET", rv.URL+"/x", nil)
-		err := m.Sign(context.Background(), name, req)
-		if err != nil && (req.Header.Get("Authorization") != "" || req.Header.Get("X-Api-Key") != "") {
-			t.Errorf("%s: refused but signed", name)
-		}
-		return err
-	}
 	var msgs []string
 	for _, typ := range []string{store.TypeBasic, store.TypeAPIKey, store.TypeBearer, store.TypeHMACBody} {
-		tok := staticToken(typ, typ, rv.URL)
-		tok.Expires = e.clock.Now().Add(time.Hour)
-		e.put(t, tok)
-		if err := sign(typ); err != nil {
-			t.Fatalf("%s before its expiry: %v", typ, err)
-		}
-		e.clock.Add(time.Hour + 3*time.Second) // past the expiry and the cache
-		err := sign(typ)
-		if CodeOf(err) != CodeExpired || !strings.Contains(err.Error(), "expired at") || !strings.Contains(err.Error(), "token update "+typ) {
-			t.Errorf("%s past its expiry: %v, want TOKEN_EXPIRED saying how to replace it", typ, err)
-		}
-		msgs = append(msgs, err.Error())
-		if _, err := m.Refresh(context.Background(), typ); CodeOf(err) != CodeUnsupportedGrant || !strings.Contains(err.Error(), "nothing to refresh") {
-			t.Errorf("%s: Refresh: %v, want UNSUPPORTED_GRANT", typ, err)
-		}
-		if _, err := m.Authorize(typ, "http://127.0.0.1/cb"); CodeOf(err) != CodeUnsupportedGrant || !strings.Contains(err.Error(), "no authorization step") {
-			t.Errorf("%s: Authorize: %v, want UNSUPPORTED_GRANT", typ, err)
-		}
-		// Without its credential: TOKEN_UNAUTHORIZED naming the flags to set it.
-		tok.Expires = time.Time{}
-		tok.Secret = store.Secret{}
-		e.put(t, tok)
-		e.clock.Add(3 * time.Second)
-		err = sign(typ)
-		if CodeOf(err) != CodeUnauthorized || !strings.Contains(err.Error(), CredentialFlags(typ)) {
-			t.Errorf("%s without a credential: %v, want TOKEN_UNAUTHORIZED naming %s", typ, err, CredentialFlags(typ))
-		}
-		msgs = append(msgs, err.Error())
-		tok = staticToken(typ, typ, rv.URL)
-		tok.Active = false
-		e.put(t, tok)
-		e.clock.Add(3 * time.Second)
-		if err := sign(typ); CodeOf(err) != CodeInactive {
-			t.Errorf("%s inactive: %v", typ, err)
-		}
+		msgs = append(msgs, staticRefusals(t, e, m, rv, typ)...)
 	}
 	m.Close()
 	msgs = append(msgs, logs.String())
@@ -259,6 +240,54 @@ func TestStaticTypesRefusals(t *testing.T) {
 			}
 		}
 	}
+}
+
+// staticRefusals walks a token of type typ through its refusals (expired,
+// not refreshable, no authorization step, no credential, inactive) with m,
+// and returns the messages it got.
+func staticRefusals(t *testing.T, e *env, m *Manager, rv *receiver, typ string) []string {
+	sign := func(name string) error {
+		req, _ := http.NewRequest("GET", rv.URL+"/x", nil)
+		err := m.Sign(context.Background(), name, req)
+		if err != nil && (req.Header.Get("Authorization") != "" || req.Header.Get("X-Api-Key") != "") {
+			t.Errorf("%s: refused but signed", name)
+		}
+		return err
+	}
+	tok := staticToken(typ, typ, rv.URL)
+	tok.Expires = e.clock.Now().Add(time.Hour)
+	e.put(t, tok)
+	if err := sign(typ); err != nil {
+		t.Fatalf("%s before its expiry: %v", typ, err)
+	}
+	e.clock.Add(time.Hour + 3*time.Second) // past the expiry and the cache
+	expired := sign(typ)
+	if CodeOf(expired) != CodeExpired || !strings.Contains(expired.Error(), "expired at") || !strings.Contains(expired.Error(), "token update "+typ) {
+		t.Errorf("%s past its expiry: %v, want TOKEN_EXPIRED saying how to replace it", typ, expired)
+	}
+	if _, err := m.Refresh(context.Background(), typ); CodeOf(err) != CodeUnsupportedGrant || !strings.Contains(err.Error(), "nothing to refresh") {
+		t.Errorf("%s: Refresh: %v, want UNSUPPORTED_GRANT", typ, err)
+	}
+	if _, err := m.Authorize(typ, "http://127.0.0.1/cb"); CodeOf(err) != CodeUnsupportedGrant || !strings.Contains(err.Error(), "no authorization step") {
+		t.Errorf("%s: Authorize: %v, want UNSUPPORTED_GRANT", typ, err)
+	}
+	// Without its credential: TOKEN_UNAUTHORIZED naming the flags to set it.
+	tok.Expires = time.Time{}
+	tok.Secret = store.Secret{}
+	e.put(t, tok)
+	e.clock.Add(3 * time.Second)
+	empty := sign(typ)
+	if CodeOf(empty) != CodeUnauthorized || !strings.Contains(empty.Error(), CredentialFlags(typ)) {
+		t.Errorf("%s without a credential: %v, want TOKEN_UNAUTHORIZED naming %s", typ, empty, CredentialFlags(typ))
+	}
+	tok = staticToken(typ, typ, rv.URL)
+	tok.Active = false
+	e.put(t, tok)
+	e.clock.Add(3 * time.Second)
+	if err := sign(typ); CodeOf(err) != CodeInactive {
+		t.Errorf("%s inactive: %v", typ, err)
+	}
+	return []string{expired.Error(), empty.Error()}
 }
 
 // A 401 for a static credential re-reads the store at once, so a key an

@@ -1,0 +1,133 @@
+package tokens
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// EventKind says what happened to a token.
+type EventKind string
+
+// The kinds of Event. Every call to a token endpoint ends in exactly one of
+// EventRefreshed, EventRefreshFailed, EventReauthRequired, EventFetched,
+// EventFetchFailed, EventAuthorized or EventAuthorizeFailed.
+const (
+	// EventRefreshed: a refresh token was exchanged and the new token set
+	// stored (Rotated says whether the provider sent a new refresh token).
+	EventRefreshed EventKind = "refreshed"
+	// EventRefreshFailed: a refresh failed in a way that may pass (an
+	// outage, a timeout, a refused client); the token stays authorized.
+	EventRefreshFailed EventKind = "refresh_failed"
+	// EventReauthRequired: the refresh token is dead (or there is none and
+	// the access token expired): the token moved to reauth_required and
+	// only a new authorization helps.
+	EventReauthRequired EventKind = "reauth_required"
+	// EventFetched: a client_credentials token was fetched and stored.
+	EventFetched EventKind = "fetched"
+	// EventFetchFailed: a client_credentials fetch failed.
+	EventFetchFailed EventKind = "fetch_failed"
+	// EventRejected: an API refused a token this manager signed with; the
+	// token is renewed (oauth2) or read again (static types) for one retry.
+	EventRejected EventKind = "rejected"
+	// EventAuthorized: an authorization code was exchanged and stored.
+	EventAuthorized EventKind = "authorized"
+	// EventAuthorizeFailed: an authorization failed (provider error, code
+	// exchange refused).
+	EventAuthorizeFailed EventKind = "authorize_failed"
+	// EventRevoked: the credential was revoked (Revoked lists what the
+	// provider confirmed) and erased.
+	EventRevoked EventKind = "revoked"
+	// EventRevokeFailed: the provider refused a revocation; nothing was
+	// erased.
+	EventRevokeFailed EventKind = "revoke_failed"
+	// EventUseNotRecorded: the last-use time could not be stored.
+	EventUseNotRecorded EventKind = "use_not_recorded"
+)
+
+// An Event is one outcome in a token's life, as Options.OnEvent receives it.
+// It never carries a secret: Message is the text stored in the token's
+// lastMessage, built from the provider's error code and description with
+// every secret of the request masked.
+type Event struct {
+	Kind     EventKind
+	Time     time.Time     // when it happened (the Manager's clock)
+	Token    string        // the token's name
+	Type     string        // the token's type (store.TypeOAuth2, ...)
+	Provider string        // the token's provider ("" for the static types)
+	Duration time.Duration // how long the token or revocation endpoint took, when one was called
+	Code     string        // a failure's code (CodeRefreshFailed, CodeReauthRequired, ...); "" on success
+	Message  string        // a failure's message
+	Rotated  bool          // EventRefreshed: the provider sent a new refresh token
+	Expires  time.Time     // EventRefreshed, EventFetched, EventAuthorized: the new access token's expiry (zero: none given)
+	Revoked  []string      // EventRevoked: what the provider confirmed revoked ("refresh_token", "access_token")
+}
+
+// Failed reports whether the event is a failure.
+func (e Event) Failed() bool { return e.Code != "" }
+
+// emit tells the logger and the OnEvent hook. It is called without m.mu
+// held, from whichever goroutine saw the outcome.
+func (m *Manager) emit(ev Event) {
+	if ev.Time.IsZero() {
+		ev.Time = m.now()
+	}
+	m.logEvent(ev)
+	if m.onEvent != nil {
+		m.onEvent(ev)
+	}
+}
+
+// logMessages are the log messages of each kind. cron's metrics count
+// "token refreshed" and "token refresh failed" (until they listen to
+// OnEvent): keep them.
+var logMessages = map[EventKind]string{
+	EventRefreshed:       "token refreshed",
+	EventRefreshFailed:   "token refresh failed",
+	EventReauthRequired:  "token refresh failed",
+	EventFetched:         "token fetched",
+	EventFetchFailed:     "token refresh failed",
+	EventRejected:        "token rejected by the API",
+	EventAuthorized:      "token authorized",
+	EventAuthorizeFailed: "token authorization failed",
+	EventRevoked:         "token revoked",
+	EventRevokeFailed:    "token revocation failed",
+	EventUseNotRecorded:  "record token use",
+}
+
+// logEvent writes ev to the Manager's logger: failures as warnings, a
+// rejection as debug, the rest as information.
+func (m *Manager) logEvent(ev Event) {
+	level := slog.LevelInfo
+	switch {
+	case ev.Failed() || ev.Kind == EventUseNotRecorded:
+		level = slog.LevelWarn
+	case ev.Kind == EventRejected:
+		level = slog.LevelDebug
+	}
+	m.log.Log(context.Background(), level, logMessages[ev.Kind], eventAttrs(ev)...)
+}
+
+// eventAttrs are the log attributes of ev.
+func eventAttrs(ev Event) []any {
+	attrs := []any{"token", ev.Token}
+	switch ev.Kind {
+	case EventRefreshed, EventFetched, EventAuthorized:
+		if ev.Kind == EventRefreshed {
+			attrs = append(attrs, "rotated", ev.Rotated)
+		}
+		if !ev.Expires.IsZero() {
+			attrs = append(attrs, "expires_in", ev.Expires.Sub(ev.Time).Round(time.Second).String())
+		}
+	case EventRevoked:
+		attrs = append(attrs, "type", ev.Type, "at_provider", len(ev.Revoked) > 0, "revoked", strings.Join(ev.Revoked, ","))
+	case EventRefreshFailed, EventReauthRequired, EventFetchFailed:
+		attrs = append(attrs, "code", ev.Code, "reason", ev.Message)
+	case EventAuthorizeFailed, EventRevokeFailed:
+		attrs = append(attrs, "reason", ev.Message)
+	case EventUseNotRecorded:
+		attrs = append(attrs, "err", ev.Message)
+	}
+	return attrs
+}
