@@ -1,8 +1,13 @@
 package runtime
 
 import (
+	"errors"
 	"fmt"
+	"math"
+	"runtime/debug"
 	"runtime/metrics"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/dlclark/regexp2/v2"
@@ -13,13 +18,30 @@ import (
 // regexp2, which backtracks: a catastrophic pattern would otherwise run
 // inside one native call where neither a timeout nor Ctrl-C can reach it.
 // When the bound passes, goja reports no match (a goja limitation), and the
-// script's own timeout is enforced from there.
+// script's own timeout is enforced from there. A process that sets
+// Options.Stuck does not wait for the bound: it ends at the timeout plus
+// Options.StopGrace.
 const RegexpMatchTimeout = 5 * time.Second
 
 func init() {
 	// regexp2 reads this when a pattern is compiled; goja offers no per-runtime setting.
 	regexp2.DefaultMatchTimeout = RegexpMatchTimeout
 }
+
+// DefaultStopGrace is how long a stop for a timeout or a cancellation may
+// take to take effect before Options.Stuck is called.
+const DefaultStopGrace = time.Second
+
+// memoryInterval is how often the heap is sampled while a memory cap
+// applies. A built-in such as Array.prototype.fill allocates a few GB/s;
+// sampling every 2 ms bounds what one call adds unseen to a few MB. A sample
+// costs about a microsecond.
+const memoryInterval = 2 * time.Millisecond
+
+// memoryStopGrace is how long a memory stop may take to take effect before
+// Options.Stuck is called: unlike a timeout, waiting costs memory. The
+// interrupt of interpreted JavaScript takes effect in microseconds.
+const memoryStopGrace = 100 * time.Millisecond
 
 // MemoryError reports that a run was stopped because the process's heap
 // grew past Options.MaxMemory.
@@ -28,9 +50,11 @@ type MemoryError struct {
 	Used  int64 // bytes, when it was stopped
 }
 
-// Error says how much memory was used and what the limit was.
+// Error names the limit first ("memory limit 2 GiB exceeded"), so that a
+// record of the run (a cron run's error) says what happened in its first words.
 func (e *MemoryError) Error() string {
-	return fmt.Sprintf("script stopped: it used %d MiB of memory, over the limit of %d MiB; process data in smaller pieces (paging) or raise the limit", e.Used>>20, e.Limit>>20)
+	return fmt.Sprintf("MemoryError: memory limit %s exceeded (the heap reached %s); process data in smaller pieces (paging) or raise the limit",
+		FormatMemorySize(e.Limit), FormatMemorySize(e.Used))
 }
 
 var heapSample = []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
@@ -41,4 +65,86 @@ func heapBytes() int64 {
 	copy(s, heapSample)
 	metrics.Read(s)
 	return int64(s[0].Value.Uint64())
+}
+
+// heapGrowthMargin is how far the heap may grow after a memory stop before
+// the stop counts as stuck without waiting for memoryStopGrace: interrupted
+// JavaScript stops allocating, a built-in that cannot be interrupted does not.
+func heapGrowthMargin(maxMemory int64) int64 {
+	return max(maxMemory/32, 8<<20)
+}
+
+// SetGoMemoryLimit sets the Go runtime's soft memory limit (debug.SetMemoryLimit)
+// an eighth below maxMemory, so that the garbage collector works harder as
+// the heap nears the cap and garbage alone does not reach it. It returns a
+// function that restores the previous limit. maxMemory <= 0 changes nothing.
+//
+// The limit is the whole process's: call it only in a process that runs one
+// script or one REPL at a time (scriptrun run, repl, a cron job's child), not
+// in one that hosts other work.
+func SetGoMemoryLimit(maxMemory int64) (restore func()) {
+	if maxMemory <= 0 {
+		return func() {}
+	}
+	prev := debug.SetMemoryLimit(maxMemory - maxMemory/8)
+	return func() { debug.SetMemoryLimit(prev) }
+}
+
+// memory units, longest suffix first so that "MiB" is not read as "B".
+var memoryUnits = []struct {
+	suffix string
+	size   float64
+}{
+	{"kib", 1 << 10}, {"mib", 1 << 20}, {"gib", 1 << 30}, {"tib", 1 << 40},
+	{"kb", 1e3}, {"mb", 1e6}, {"gb", 1e9}, {"tb", 1e12},
+	{"b", 1},
+}
+
+// errMemorySize explains what ParseMemorySize accepts.
+var errMemorySize = errors.New("use a size such as 512MiB, 2GiB, 1.5GB or a number of bytes")
+
+// ParseMemorySize reads a memory size: a number of bytes ("268435456"), or
+// a number with a binary (KiB, MiB, GiB, TiB) or decimal (KB, MB, GB, TB)
+// unit, in any letter case, optionally with a space ("1.5 GiB"). Single
+// letters such as "512M" are refused: tools disagree on whether they are
+// binary or decimal. "0" means no limit.
+func ParseMemorySize(s string) (int64, error) {
+	in := strings.ToLower(strings.TrimSpace(s))
+	num, size := in, 1.0
+	for _, u := range memoryUnits {
+		if rest, ok := strings.CutSuffix(in, u.suffix); ok {
+			num, size = strings.TrimSpace(rest), u.size
+			break
+		}
+	}
+	if num == "" || strings.ContainsAny(num, "eE+-_") || strings.HasPrefix(num, ".") {
+		return 0, fmt.Errorf("memory size %q: %w", s, errMemorySize)
+	}
+	v, err := strconv.ParseFloat(num, 64)
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0, fmt.Errorf("memory size %q: %w", s, errMemorySize)
+	}
+	b := v * size
+	if b >= 1<<62 {
+		return 0, fmt.Errorf("memory size %q is too large", s)
+	}
+	if b != 0 && b < 1 {
+		return 0, fmt.Errorf("memory size %q is less than a byte: %w", s, errMemorySize)
+	}
+	return int64(b), nil
+}
+
+// FormatMemorySize writes n bytes in the largest binary unit that keeps the
+// number at least 1, with at most one decimal: "2 GiB", "1.5 GiB", "300 MiB".
+func FormatMemorySize(n int64) string {
+	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
+	v, i := float64(n), 0
+	for v >= 1024 && i < len(units)-1 {
+		v /= 1024
+		i++
+	}
+	if i == 0 {
+		return strconv.FormatInt(n, 10) + " B"
+	}
+	return strings.TrimSuffix(strconv.FormatFloat(v, 'f', 1, 64), ".0") + " " + units[i]
 }

@@ -38,10 +38,24 @@ type Options struct {
 	// MaxResponseBytes limits response bodies; 0 means bindings.DefaultMaxResponseBytes.
 	MaxResponseBytes int64
 	// MaxMemory stops the run with a *MemoryError when the process's Go heap
-	// grows past it (checked every 50 ms); 0 means no limit. The heap is the
-	// whole process's, so in a process running several scripts it bounds them
-	// together.
+	// grows past it (sampled every 2 ms from outside the JavaScript
+	// goroutine); 0 means no limit. The heap is the whole process's, so in a
+	// process running several scripts it bounds them together. For a
+	// session it is checked while an evaluation runs.
 	MaxMemory int64
+	// Stuck, when set, is called when a stop (timeout, memory cap,
+	// cancellation) has not taken effect within StopGrace — a memory stop
+	// within 100 ms, or sooner if the heap keeps growing — because
+	// JavaScript is inside a native call that goja cannot interrupt (a
+	// built-in such as Array.prototype.fill, JSON.stringify or a regexp
+	// match). It receives the stop's reason (*TimeoutError, *MemoryError, or
+	// an error satisfying errors.Is(err, context.Canceled)) and runs on a
+	// goroutine other than the event loop's. A process that runs one script
+	// exits from it; if it returns, the run ends when the native call does.
+	Stuck func(reason error)
+	// StopGrace is how long a stop for a timeout or a cancellation may take
+	// before Stuck is called; 0 means DefaultStopGrace.
+	StopGrace time.Duration
 	// Folder is a Session's folder: require() and Session.Load read .js and
 	// .json files inside it, as a script's folder. Empty means none.
 	// Script.Run ignores it: a script's folder is the one it was compiled from.
@@ -382,9 +396,11 @@ func (e *env) stopReason() error {
 	return e.reason
 }
 
-// watch stops the run when ctx is done or timeout passes: it records why,
-// cancels the host context (aborting HTTP calls in flight), interrupts
-// running JavaScript (even while(true){}) and stops the loop.
+// watch stops the run when ctx is done, timeout passes or the heap grows
+// past maxMemory: it records why, cancels the host context (aborting HTTP
+// calls in flight), interrupts running JavaScript (even while(true){}) and
+// stops the loop. If the run has not ended soon after, it calls
+// Options.Stuck (awaitStop).
 func (e *env) watch(ctx context.Context, timeout time.Duration, maxMemory int64) (stop func()) {
 	var expired <-chan time.Time
 	var timer *time.Timer
@@ -395,7 +411,7 @@ func (e *env) watch(ctx context.Context, timeout time.Duration, maxMemory int64)
 	var sample <-chan time.Time
 	var ticker *time.Ticker
 	if maxMemory > 0 {
-		ticker = time.NewTicker(50 * time.Millisecond)
+		ticker = time.NewTicker(memoryInterval)
 		sample = ticker.C
 	}
 	done, exited := make(chan struct{}), make(chan struct{})
@@ -426,6 +442,7 @@ func (e *env) watch(ctx context.Context, timeout time.Duration, maxMemory int64)
 		e.cancel(reason)
 		e.vm.Interrupt(reason)
 		e.loop.StopNoWait()
+		e.awaitStop(reason, done)
 	}()
 	var once sync.Once
 	return func() {
@@ -439,6 +456,49 @@ func (e *env) watch(ctx context.Context, timeout time.Duration, maxMemory int64)
 				ticker.Stop()
 			}
 		})
+	}
+}
+
+// awaitStop waits, after JavaScript was interrupted for reason, until the
+// stop takes effect (stopped is closed). When it does not in time, it calls
+// Options.Stuck: after the stop grace, or for a memory stop after 100 ms or
+// as soon as the heap grows by more than a small margin, since a built-in
+// that cannot be interrupted keeps allocating.
+func (e *env) awaitStop(reason error, stopped <-chan struct{}) {
+	if e.opts.Stuck == nil {
+		return
+	}
+	grace := e.opts.StopGrace
+	if grace <= 0 {
+		grace = DefaultStopGrace
+	}
+	var sample <-chan time.Time
+	var limit int64
+	if me, ok := reason.(*MemoryError); ok {
+		grace = min(grace, memoryStopGrace)
+		limit = me.Used + heapGrowthMargin(me.Limit)
+		ticker := time.NewTicker(memoryInterval)
+		defer ticker.Stop()
+		sample = ticker.C
+	}
+	timer := time.NewTimer(grace)
+	defer timer.Stop()
+	for {
+		select {
+		case <-stopped:
+			return
+		case <-sample:
+			used := heapBytes()
+			if used <= limit {
+				continue
+			}
+			me := *reason.(*MemoryError)
+			me.Used = used
+			reason = &me
+		case <-timer.C:
+		}
+		e.opts.Stuck(reason)
+		return
 	}
 }
 
