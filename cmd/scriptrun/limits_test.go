@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/creack/pty"
 )
 
 // hangGuard ends a child that the limits under test failed to stop. It is
@@ -228,4 +230,41 @@ func TestMaxMemoryUsage(t *testing.T) {
 			t.Errorf("scriptrun %s: exit %d, %q; want a usage error with an example", strings.Join(args, " "), code, errs)
 		}
 	}
+}
+
+// Ctrl-C at a terminal during a built-in that ignores it ends the REPL with
+// 130 and says why: the evaluation cannot be cancelled any other way, and
+// the prompt would otherwise come back in front of a busy runtime.
+func TestReplTerminalCtrlCDuringBuiltin(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	cmd := exec.Command(binary(t), "repl")
+	cmd.Dir = t.TempDir()
+	cmd.Env = []string{"SCRIPTRUN_HOME=" + t.TempDir(), "TERM=xterm", "NO_COLOR=1", "PATH=" + os.Getenv("PATH")}
+	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 24, Cols: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ptmx.Close()
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	term := newTerminal(t, ptmx)
+	term.expect("> ")
+	// The output differs from the echoed input, so seeing it means the
+	// match has started.
+	term.send("console.log('match' + 'ing'); /^(x+x+)+y(?=z)/.test('x'.repeat(40))\r")
+	term.expect("matching")
+	term.send("\x03")
+	select {
+	case err := <-exited:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != exitSignal {
+			t.Errorf("exit %v, want %d", err, exitSignal)
+		}
+	case <-time.After(hangGuard):
+		_ = cmd.Process.Kill()
+		t.Fatal("Ctrl-C during the match did not end the REPL")
+	}
+	term.expect("cannot be interrupted")
 }
