@@ -18,9 +18,9 @@
 // in flight.
 //
 // Limits are enforced from outside the JavaScript goroutine (Script.Run's
-// watcher, Session.Eval's caller): a timer for the timeout and a sample of
-// the Go heap every 2 ms for Options.MaxMemory. goja's interrupt cannot
-// stop a native call (Array.prototype.fill on 1e8 elements, Array.from,
+// watcher, Session.Eval's caller): a timer for the timeout and samples of
+// the Go heap for Options.MaxMemory (every 2 ms near the cap). goja's
+// interrupt cannot stop a native call (Array.prototype.fill on 1e8 elements, Array.from,
 // join, JSON.stringify of deep nesting, a regexp2 match), so when a stop has
 // not taken effect within Options.StopGrace (a memory stop: 100 ms, or as
 // soon as the heap keeps growing) the runtime calls Options.Stuck. Nothing in

@@ -32,11 +32,28 @@ func init() {
 // take to take effect before Options.Stuck is called.
 const DefaultStopGrace = time.Second
 
-// memoryInterval is how often the heap is sampled while a memory cap
-// applies. A built-in such as Array.prototype.fill allocates a few GB/s;
+// memoryInterval is how often the heap is sampled near the cap, and after a
+// memory stop. A built-in such as Array.prototype.fill allocates a few GB/s;
 // sampling every 2 ms bounds what one call adds unseen to a few MB. A sample
-// costs about a microsecond.
+// costs about 0.3 µs, but waking up every 2 ms for a whole run costs a few
+// percent of a core, so far from the cap the heap is sampled less often
+// (sampleDelay).
 const memoryInterval = 2 * time.Millisecond
+
+// maxSampleDelay is the longest wait between samples, far from the cap.
+const maxSampleDelay = 50 * time.Millisecond
+
+// allocRate is a generous bound on how fast a script's heap can grow
+// (bytes per second), to tell how soon the cap could be reached.
+const allocRate = 8 << 30
+
+// sampleDelay is how long the heap, used bytes now, may go unsampled under
+// a cap of maxMemory bytes: the time it would take to reach the cap at
+// allocRate, between memoryInterval and maxSampleDelay.
+func sampleDelay(used, maxMemory int64) time.Duration {
+	d := time.Duration(float64(maxMemory-used) / allocRate * float64(time.Second))
+	return min(max(d, memoryInterval), maxSampleDelay)
+}
 
 // memoryStopGrace is how long a memory stop may take to take effect before
 // Options.Stuck is called: unlike a timeout, waiting costs memory. The

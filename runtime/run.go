@@ -38,8 +38,8 @@ type Options struct {
 	// MaxResponseBytes limits response bodies; 0 means bindings.DefaultMaxResponseBytes.
 	MaxResponseBytes int64
 	// MaxMemory stops the run with a *MemoryError when the process's Go heap
-	// grows past it (sampled every 2 ms from outside the JavaScript
-	// goroutine); 0 means no limit. The heap is the whole process's, so in a
+	// grows past it (sampled from outside the JavaScript goroutine, every
+	// 2 ms near the cap, up to 50 ms far from it); 0 means no limit. The heap is the whole process's, so in a
 	// process running several scripts it bounds them together. For a
 	// session it is checked while an evaluation runs.
 	MaxMemory int64
@@ -409,10 +409,10 @@ func (e *env) watch(ctx context.Context, timeout time.Duration, maxMemory int64)
 		expired = timer.C
 	}
 	var sample <-chan time.Time
-	var ticker *time.Ticker
+	var sampler *time.Timer
 	if maxMemory > 0 {
-		ticker = time.NewTicker(memoryInterval)
-		sample = ticker.C
+		sampler = time.NewTimer(sampleDelay(heapBytes(), maxMemory))
+		sample = sampler.C
 	}
 	done, exited := make(chan struct{}), make(chan struct{})
 	go func() {
@@ -430,10 +430,12 @@ func (e *env) watch(ctx context.Context, timeout time.Duration, maxMemory int64)
 				reason = &TimeoutError{Timeout: timeout}
 				break wait
 			case <-sample:
-				if used := heapBytes(); used > maxMemory {
+				used := heapBytes()
+				if used > maxMemory {
 					reason = &MemoryError{Limit: maxMemory, Used: used}
 					break wait
 				}
+				sampler.Reset(sampleDelay(used, maxMemory))
 			}
 		}
 		e.mu.Lock()
@@ -452,8 +454,8 @@ func (e *env) watch(ctx context.Context, timeout time.Duration, maxMemory int64)
 			if timer != nil {
 				timer.Stop()
 			}
-			if ticker != nil {
-				ticker.Stop()
+			if sampler != nil {
+				sampler.Stop()
 			}
 		})
 	}

@@ -261,10 +261,11 @@ func (s *Session) eval(ctx context.Context, name, src string) (*Value, error) {
 		expired = timer.C
 	}
 	var sample <-chan time.Time
+	var sampler *time.Timer
 	if e.opts.MaxMemory > 0 {
-		ticker := time.NewTicker(memoryInterval)
-		defer ticker.Stop()
-		sample = ticker.C
+		sampler = time.NewTimer(sampleDelay(heapBytes(), e.opts.MaxMemory))
+		defer sampler.Stop()
+		sample = sampler.C
 	}
 	var reason error
 wait:
@@ -279,10 +280,12 @@ wait:
 			reason = &TimeoutError{Timeout: e.opts.Timeout}
 			break wait
 		case <-sample:
-			if used := heapBytes(); used > e.opts.MaxMemory {
+			used := heapBytes()
+			if used > e.opts.MaxMemory {
 				reason = &MemoryError{Limit: e.opts.MaxMemory, Used: used}
 				break wait
 			}
+			sampler.Reset(sampleDelay(used, e.opts.MaxMemory))
 		case <-s.ctx.Done():
 			return nil, ErrSessionClosed
 		case <-s.loopDone:
