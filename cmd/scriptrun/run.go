@@ -190,9 +190,8 @@ func parseMaxMemory(val string) (int64, error) {
 	return n, nil
 }
 
-// runScript compiles and runs one script with the home's tokens. Its
-// limits hold even against built-ins that cannot be interrupted: the process
-// ends (exitStuck) when a stop does not take effect in time.
+// runScript compiles and runs one script with the home's tokens, within
+// its limits (runLimited).
 func (a *app) runScript(ctx context.Context, file string, limits scriptLimits, args []string) error {
 	script, err := runtime.Compile(file)
 	if err != nil {
@@ -205,16 +204,12 @@ func (a *app) runScript(ctx context.Context, file string, limits scriptLimits, a
 		}
 		return usageErr("%v", err)
 	}
-	defer runtime.SetGoMemoryLimit(limits.maxMemory)()
-	err = script.Run(ctx, runtime.Options{
-		Stdout:    a.stdio.Out,
-		Stderr:    a.stdio.Err,
-		Args:      args,
-		Timeout:   limits.timeout,
-		Signer:    lazySigner{a},
-		Client:    scriptClient(),
-		MaxMemory: limits.maxMemory,
-		Stuck:     a.exitStuck,
+	err = a.runLimited(ctx, script, limits, runtime.Options{
+		Stdout: a.stdio.Out,
+		Stderr: a.stdio.Err,
+		Args:   args,
+		Signer: lazySigner{a},
+		Client: scriptClient(),
 	})
 	if err == nil {
 		return nil
@@ -224,4 +219,20 @@ func (a *app) runScript(ctx context.Context, file string, limits scriptLimits, a
 		err = fmt.Errorf("%s: interrupted", file)
 	}
 	return &exitError{code: code, err: err}
+}
+
+// runLimited runs script with opts in a process that runs only it, within
+// limits that hold even against built-ins goja cannot interrupt: it sets the
+// Go memory limit below limits.maxMemory for the run, and when a stop
+// (timeout, memory cap, ctx cancelled) does not take effect in time it ends
+// the process through opts.Stuck, a.exitStuck unless set. opts.Timeout and
+// opts.MaxMemory are taken from limits. It returns what Script.Run returns;
+// stopExitCode maps that to an exit code.
+func (a *app) runLimited(ctx context.Context, script *runtime.Script, limits scriptLimits, opts runtime.Options) error {
+	defer runtime.SetGoMemoryLimit(limits.maxMemory)()
+	opts.Timeout, opts.MaxMemory = limits.timeout, limits.maxMemory
+	if opts.Stuck == nil {
+		opts.Stuck = a.exitStuck
+	}
+	return script.Run(ctx, opts)
 }
