@@ -60,8 +60,8 @@ func sampleDelay(used, maxMemory int64) time.Duration {
 // interrupt of interpreted JavaScript takes effect in microseconds.
 const memoryStopGrace = 100 * time.Millisecond
 
-// MemoryError reports that a run was stopped because the process's heap
-// grew past Options.MaxMemory.
+// MemoryError reports that a run was stopped because the process's memory
+// (Go heap objects and goroutine stacks) grew past Options.MaxMemory.
 type MemoryError struct {
 	Limit int64 // bytes
 	Used  int64 // bytes, when it was stopped
@@ -70,18 +70,105 @@ type MemoryError struct {
 // Error names the limit first ("memory limit 2 GiB exceeded"), so that a
 // record of the run (a cron run's error) says what happened in its first words.
 func (e *MemoryError) Error() string {
-	return fmt.Sprintf("MemoryError: memory limit %s exceeded (the heap reached %s); process data in smaller pieces (paging) or raise the limit",
+	return fmt.Sprintf("MemoryError: memory limit %s exceeded (memory in use reached %s); process data in smaller pieces (paging) or raise the limit",
 		FormatMemorySize(e.Limit), FormatMemorySize(e.Used))
 }
 
-var heapSample = []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+// StackError reports that a run was stopped because a built-in recursed so
+// deep (JSON.stringify, Array.prototype.join or toString of nesting a
+// million levels deep) that its goroutine's stack neared Go's 1 GB limit,
+// past which the process would die with a runtime dump. JavaScript's own
+// recursion stops much earlier, at 10000 calls.
+type StackError struct {
+	Used int64 // bytes of goroutine stacks when it was stopped
+}
 
-// heapBytes is the memory held by live and not-yet-swept heap objects.
-func heapBytes() int64 {
-	s := make([]metrics.Sample, 1)
-	copy(s, heapSample)
+// Error reads like the RangeError of JavaScript's own recursion.
+func (e *StackError) Error() string {
+	return fmt.Sprintf("RangeError: Maximum call stack size exceeded (a built-in recursed through data nested too deep; its stack reached %s)", FormatMemorySize(e.Used))
+}
+
+// maxGoStacks is how much goroutine stack the process may hold before a
+// run is stopped with a *StackError. A goroutine's stack doubles as it
+// grows and Go kills the process when one would pass 1 GB, so the stop
+// comes once one has doubled to 512 MiB, while it fills that. Scripts that
+// recurse in JavaScript are stopped at 10000 calls, far below.
+const maxGoStacks = 320 << 20
+
+var memorySamples = []metrics.Sample{
+	{Name: "/memory/classes/heap/objects:bytes"},
+	{Name: "/memory/classes/heap/stacks:bytes"},
+}
+
+// memoryUse samples the memory held by live and not-yet-swept heap objects,
+// and by goroutine stacks.
+func memoryUse() (heap, stacks int64) {
+	s := make([]metrics.Sample, len(memorySamples))
+	copy(s, memorySamples)
 	metrics.Read(s)
-	return int64(s[0].Value.Uint64())
+	return int64(s[0].Value.Uint64()), int64(s[1].Value.Uint64())
+}
+
+// heapBytes is the memory a run's cap counts: heap objects and stacks.
+func heapBytes() int64 {
+	heap, stacks := memoryUse()
+	return heap + stacks
+}
+
+// memoryWatch samples memory for a run's limits from outside its
+// JavaScript goroutine: the cap (maxMemory, 0 for none) and maxGoStacks.
+type memoryWatch struct {
+	maxMemory int64
+	timer     *time.Timer
+}
+
+// newMemoryWatch starts sampling; stacks says whether to watch the stack
+// limit without a cap (a host that handles Options.Stuck can act on it). It
+// returns nil when there is nothing to watch.
+func newMemoryWatch(maxMemory int64, stacks bool) *memoryWatch {
+	if maxMemory <= 0 && !stacks {
+		return nil
+	}
+	w := &memoryWatch{maxMemory: maxMemory}
+	w.timer = time.NewTimer(w.delay(heapBytes()))
+	return w
+}
+
+// C delivers when the next sample is due; nil (never) for a nil watch.
+func (w *memoryWatch) C() <-chan time.Time {
+	if w == nil {
+		return nil
+	}
+	return w.timer.C
+}
+
+// check takes a sample after C delivered: it returns why the run must stop
+// (*StackError, *MemoryError), or nil and schedules the next sample.
+func (w *memoryWatch) check() error {
+	heap, stacks := memoryUse()
+	used := heap + stacks
+	switch {
+	case stacks > maxGoStacks:
+		return &StackError{Used: stacks}
+	case w.maxMemory > 0 && used > w.maxMemory:
+		return &MemoryError{Limit: w.maxMemory, Used: used}
+	}
+	w.timer.Reset(w.delay(used))
+	return nil
+}
+
+func (w *memoryWatch) delay(used int64) time.Duration {
+	if w.maxMemory <= 0 {
+		return maxSampleDelay
+	}
+	return sampleDelay(used, w.maxMemory)
+}
+
+// stop stops sampling; a nil watch is fine.
+func (w *memoryWatch) stop() {
+	if w != nil {
+		w.timer.Stop()
+	}
 }
 
 // heapGrowthMargin is how far the heap may grow after a memory stop before

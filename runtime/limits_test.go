@@ -250,7 +250,7 @@ func TestSessionMemoryCap(t *testing.T) {
 
 func TestMemoryErrorMessage(t *testing.T) {
 	err := &MemoryError{Limit: 2 << 30, Used: 2<<30 + 300<<20}
-	want := "MemoryError: memory limit 2 GiB exceeded (the heap reached 2.3 GiB)"
+	want := "MemoryError: memory limit 2 GiB exceeded (memory in use reached 2.3 GiB)"
 	if got := err.Error(); !strings.HasPrefix(got, want) {
 		t.Errorf("Error() = %q, want it to start with %q", got, want)
 	}
@@ -328,5 +328,12 @@ func TestSampleDelay(t *testing.T) {
 		if got := sampleDelay(tt.used, tt.max); got != tt.want {
 			t.Errorf("sampleDelay(%d MiB, %d MiB) = %v, want %v", tt.used>>20, tt.max>>20, got, tt.want)
 		}
+	}
+}
+
+func TestStackErrorMessage(t *testing.T) {
+	err := &StackError{Used: 512 << 20}
+	if got := err.Error(); !strings.HasPrefix(got, "RangeError: Maximum call stack size exceeded") || !strings.Contains(got, "512 MiB") {
+		t.Errorf("Error() = %q, want a RangeError that says how large the stack grew", got)
 	}
 }

@@ -37,21 +37,23 @@ type Options struct {
 	Client *http.Client
 	// MaxResponseBytes limits response bodies; 0 means bindings.DefaultMaxResponseBytes.
 	MaxResponseBytes int64
-	// MaxMemory stops the run with a *MemoryError when the process's Go heap
-	// grows past it (sampled from outside the JavaScript goroutine, every
+	// MaxMemory stops the run with a *MemoryError when the process's memory
+	// (Go heap objects and goroutine stacks) grows past it (sampled from outside the JavaScript goroutine, every
 	// 2 ms near the cap, up to 50 ms far from it); 0 means no limit. The heap is the whole process's, so in a
 	// process running several scripts it bounds them together. For a
 	// session it is checked while an evaluation runs.
 	MaxMemory int64
-	// Stuck, when set, is called when a stop (timeout, memory cap,
-	// cancellation) has not taken effect within StopGrace — a memory stop
-	// within 100 ms, or sooner if the heap keeps growing — because
-	// JavaScript is inside a native call that goja cannot interrupt (a
-	// built-in such as Array.prototype.fill, JSON.stringify or a regexp
-	// match). It receives the stop's reason (*TimeoutError, *MemoryError, or
-	// an error satisfying errors.Is(err, context.Canceled)) and runs on a
-	// goroutine other than the event loop's. A process that runs one script
-	// exits from it; if it returns, the run ends when the native call does.
+	// Stuck, when set, is called when a stop has not taken effect in time
+	// because JavaScript is inside a native call that goja cannot interrupt
+	// (a built-in such as Array.prototype.fill, JSON.stringify or a regexp
+	// match): a timeout or cancellation after StopGrace; a memory or stack
+	// stop after 100 ms, or sooner if memory keeps growing. It receives the
+	// stop's reason (*TimeoutError, *MemoryError, *StackError, or an error
+	// satisfying errors.Is(err, context.Canceled)) on a goroutine other than
+	// the event loop's. A process that runs one script exits from it; if it
+	// returns, the run ends when the native call does. Setting it also
+	// turns on the stack watch (*StackError), which only a host that can
+	// end the process can act on.
 	Stuck func(reason error)
 	// StopGrace is how long a stop for a timeout or a cancellation may take
 	// before Stuck is called; 0 means DefaultStopGrace.
@@ -396,8 +398,8 @@ func (e *env) stopReason() error {
 	return e.reason
 }
 
-// watch stops the run when ctx is done, timeout passes or the heap grows
-// past maxMemory: it records why, cancels the host context (aborting HTTP
+// watch stops the run when ctx is done, timeout passes, memory grows past
+// maxMemory or stacks past maxGoStacks: it records why, cancels the host context (aborting HTTP
 // calls in flight), interrupts running JavaScript (even while(true){}) and
 // stops the loop. If the run has not ended soon after, it calls
 // Options.Stuck (awaitStop).
@@ -408,12 +410,7 @@ func (e *env) watch(ctx context.Context, timeout time.Duration, maxMemory int64)
 		timer = time.NewTimer(timeout)
 		expired = timer.C
 	}
-	var sample <-chan time.Time
-	var sampler *time.Timer
-	if maxMemory > 0 {
-		sampler = time.NewTimer(sampleDelay(heapBytes(), maxMemory))
-		sample = sampler.C
-	}
+	memory := newMemoryWatch(maxMemory, e.opts.Stuck != nil)
 	done, exited := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(exited)
@@ -429,13 +426,10 @@ func (e *env) watch(ctx context.Context, timeout time.Duration, maxMemory int64)
 			case <-expired:
 				reason = &TimeoutError{Timeout: timeout}
 				break wait
-			case <-sample:
-				used := heapBytes()
-				if used > maxMemory {
-					reason = &MemoryError{Limit: maxMemory, Used: used}
+			case <-memory.C():
+				if reason = memory.check(); reason != nil {
 					break wait
 				}
-				sampler.Reset(sampleDelay(used, maxMemory))
 			}
 		}
 		e.mu.Lock()
@@ -454,18 +448,16 @@ func (e *env) watch(ctx context.Context, timeout time.Duration, maxMemory int64)
 			if timer != nil {
 				timer.Stop()
 			}
-			if sampler != nil {
-				sampler.Stop()
-			}
+			memory.stop()
 		})
 	}
 }
 
 // awaitStop waits, after JavaScript was interrupted for reason, until the
 // stop takes effect (stopped is closed). When it does not in time, it calls
-// Options.Stuck: after the stop grace, or for a memory stop after 100 ms or
-// as soon as the heap grows by more than a small margin, since a built-in
-// that cannot be interrupted keeps allocating.
+// Options.Stuck: after the stop grace, or for a memory or stack stop after
+// 100 ms or as soon as memory grows by more than a small margin, since a
+// built-in that cannot be interrupted keeps allocating.
 func (e *env) awaitStop(reason error, stopped <-chan struct{}) {
 	if e.opts.Stuck == nil {
 		return
@@ -476,9 +468,14 @@ func (e *env) awaitStop(reason error, stopped <-chan struct{}) {
 	}
 	var sample <-chan time.Time
 	var limit int64
-	if me, ok := reason.(*MemoryError); ok {
+	switch r := reason.(type) {
+	case *MemoryError:
+		limit = r.Used + heapGrowthMargin(r.Limit)
+	case *StackError:
+		limit = r.Used // a stack that grows again has doubled
+	}
+	if limit > 0 {
 		grace = min(grace, memoryStopGrace)
-		limit = me.Used + heapGrowthMargin(me.Limit)
 		ticker := time.NewTicker(memoryInterval)
 		defer ticker.Stop()
 		sample = ticker.C
@@ -490,13 +487,21 @@ func (e *env) awaitStop(reason error, stopped <-chan struct{}) {
 		case <-stopped:
 			return
 		case <-sample:
-			used := heapBytes()
-			if used <= limit {
-				continue
+			heap, stacks := memoryUse()
+			switch r := reason.(type) {
+			case *MemoryError:
+				if heap+stacks <= limit {
+					continue
+				}
+				latest := *r
+				latest.Used = heap + stacks
+				reason = &latest
+			case *StackError:
+				if stacks <= limit {
+					continue
+				}
+				reason = &StackError{Used: stacks}
 			}
-			me := *reason.(*MemoryError)
-			me.Used = used
-			reason = &me
 		case <-timer.C:
 		}
 		e.opts.Stuck(reason)

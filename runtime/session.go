@@ -260,13 +260,8 @@ func (s *Session) eval(ctx context.Context, name, src string) (*Value, error) {
 		defer timer.Stop()
 		expired = timer.C
 	}
-	var sample <-chan time.Time
-	var sampler *time.Timer
-	if e.opts.MaxMemory > 0 {
-		sampler = time.NewTimer(sampleDelay(heapBytes(), e.opts.MaxMemory))
-		defer sampler.Stop()
-		sample = sampler.C
-	}
+	memory := newMemoryWatch(e.opts.MaxMemory, e.opts.Stuck != nil)
+	defer memory.stop()
 	var reason error
 wait:
 	for {
@@ -279,13 +274,10 @@ wait:
 		case <-expired:
 			reason = &TimeoutError{Timeout: e.opts.Timeout}
 			break wait
-		case <-sample:
-			used := heapBytes()
-			if used > e.opts.MaxMemory {
-				reason = &MemoryError{Limit: e.opts.MaxMemory, Used: used}
+		case <-memory.C():
+			if reason = memory.check(); reason != nil {
 				break wait
 			}
-			sampler.Reset(sampleDelay(used, e.opts.MaxMemory))
 		case <-s.ctx.Done():
 			return nil, ErrSessionClosed
 		case <-s.loopDone:

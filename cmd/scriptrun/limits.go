@@ -14,7 +14,7 @@ import (
 // flightWait bounds how long a process ended by exitStuck waits for token
 // refreshes in flight to be stored. A refresh is over in well under a second
 // unless its provider is slow; the bound keeps the deadline hard. A memory
-// stop waits less, since the stuck built-in keeps allocating meanwhile.
+// or stack stop waits less, since the stuck built-in keeps growing meanwhile.
 const (
 	flightWait       = 2 * time.Second
 	flightWaitMemory = 200 * time.Millisecond
@@ -52,7 +52,8 @@ func (a *app) exitStuck(reason error) {
 		strings.TrimRight(msg, "\n"))
 	wait := flightWait
 	var me *runtime.MemoryError
-	if errors.As(reason, &me) {
+	var se *runtime.StackError
+	if errors.As(reason, &me) || errors.As(reason, &se) {
 		wait = flightWaitMemory
 	}
 	a.waitFlights(wait)

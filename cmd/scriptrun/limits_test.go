@@ -156,6 +156,22 @@ func TestMemoryCap(t *testing.T) {
 	}
 }
 
+// A built-in that recurses through data nested a million levels deep is
+// stopped with a RangeError and exit 1 before Go's 1 GB stack limit would
+// kill the process with a runtime dump.
+func TestDeepNativeRecursion(t *testing.T) {
+	file := writeScript(t, t.TempDir(), "nest.js", "let a = []; for (let i = 0; i < 1e6; i++) a = [a];\nString(a);\nconsole.log('finished');\n")
+	code, out, errs, rss := runLimited(t, "", "run", file, "--timeout", "2m")
+	t.Logf("peak RSS %d MiB", rss>>20)
+	if code != exitScript {
+		t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %.2000s", code, exitScript, out, errs)
+	}
+	if !strings.Contains(errs, "RangeError: Maximum call stack size exceeded") {
+		t.Errorf("stderr %q lacks the RangeError", errs)
+	}
+	assertNoCrash(t, errs)
+}
+
 // Ctrl-C during a built-in that ignores it ends the run with 130.
 func TestInterruptDuringBuiltin(t *testing.T) {
 	file := writeScript(t, t.TempDir(), "redos.js", "console.log('matching');\n/^(x+x+)+y(?=z)/.test('x'.repeat(40));\nconsole.log('finished');\n")
