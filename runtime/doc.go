@@ -13,8 +13,19 @@
 // sendAsync, fetch) are done, when it throws an error it does not catch or
 // leaves a promise rejection unhandled (*ScriptError), or when it is stopped
 // by its timeout or its context (*TimeoutError, or an error that is
-// context.Canceled); stopping interrupts running JavaScript, even a busy
-// loop, and aborts HTTP requests in flight.
+// context.Canceled), or by its memory cap (*MemoryError); stopping
+// interrupts running JavaScript, even a busy loop, and aborts HTTP requests
+// in flight.
+//
+// Limits are enforced from outside the JavaScript goroutine (Script.Run's
+// watcher, Session.Eval's caller): a timer for the timeout and samples of
+// the Go heap for Options.MaxMemory (every 2 ms near the cap). goja's
+// interrupt cannot stop a native call (Array.prototype.fill on 1e8 elements, Array.from,
+// join, JSON.stringify of deep nesting, a regexp2 match), so when a stop has
+// not taken effect within Options.StopGrace (a memory stop: 100 ms, or as
+// soon as the heap keeps growing) the runtime calls Options.Stuck. Nothing in
+// this package can end the native call; a process that runs one script
+// (scriptrun run, repl, a cron job's child) exits from Stuck.
 //
 // # Caveats
 //
@@ -26,6 +37,14 @@
 //     Maximum call stack size exceeded"; scripts cannot catch it.
 //   - Once a run fails, JavaScript already queued as promise reactions of
 //     the current task may still run; no further timers or callbacks do.
+//   - The memory cap is measured on the whole process's Go heap, so a
+//     process running several scripts at once bounds them together, and a
+//     single allocation (goja turning a sparse array dense, 'x'.repeat(n))
+//     can pass the cap by its own size before a sample sees it.
+//   - SetGoMemoryLimit changes the Go runtime's memory limit for the whole
+//     process; only a process that runs one script or REPL should call it.
+//   - A Session checks its memory cap while an evaluation runs, not while
+//     background work (timers, requests) of earlier input runs between them.
 //   - A Session keeps the context of each evaluation alive until Close, so
 //     work an evaluation started in the background is not cut short.
 //     Cancelling an evaluation (Ctrl-C) also interrupts whatever JavaScript

@@ -37,11 +37,27 @@ type Options struct {
 	Client *http.Client
 	// MaxResponseBytes limits response bodies; 0 means bindings.DefaultMaxResponseBytes.
 	MaxResponseBytes int64
-	// MaxMemory stops the run with a *MemoryError when the process's Go heap
-	// grows past it (checked every 50 ms); 0 means no limit. The heap is the
-	// whole process's, so in a process running several scripts it bounds them
-	// together.
+	// MaxMemory stops the run with a *MemoryError when the process's memory
+	// (Go heap objects and goroutine stacks) grows past it (sampled from outside the JavaScript goroutine, every
+	// 2 ms near the cap, up to 50 ms far from it); 0 means no limit. The heap is the whole process's, so in a
+	// process running several scripts it bounds them together. For a
+	// session it is checked while an evaluation runs.
 	MaxMemory int64
+	// Stuck, when set, is called when a stop has not taken effect in time
+	// because JavaScript is inside a native call that goja cannot interrupt
+	// (a built-in such as Array.prototype.fill, JSON.stringify or a regexp
+	// match): a timeout or cancellation after StopGrace; a memory or stack
+	// stop after 100 ms, or sooner if memory keeps growing. It receives the
+	// stop's reason (*TimeoutError, *MemoryError, *StackError, or an error
+	// satisfying errors.Is(err, context.Canceled)) on a goroutine other than
+	// the event loop's. A process that runs one script exits from it; if it
+	// returns, the run ends when the native call does. Setting it also
+	// turns on the stack watch (*StackError), which only a host that can
+	// end the process can act on.
+	Stuck func(reason error)
+	// StopGrace is how long a stop for a timeout or a cancellation may take
+	// before Stuck is called; 0 means DefaultStopGrace.
+	StopGrace time.Duration
 	// Folder is a Session's folder: require() and Session.Load read .js and
 	// .json files inside it, as a script's folder. Empty means none.
 	// Script.Run ignores it: a script's folder is the one it was compiled from.
@@ -382,9 +398,11 @@ func (e *env) stopReason() error {
 	return e.reason
 }
 
-// watch stops the run when ctx is done or timeout passes: it records why,
-// cancels the host context (aborting HTTP calls in flight), interrupts
-// running JavaScript (even while(true){}) and stops the loop.
+// watch stops the run when ctx is done, timeout passes, memory grows past
+// maxMemory or stacks past maxGoStacks: it records why, cancels the host context (aborting HTTP
+// calls in flight), interrupts running JavaScript (even while(true){}) and
+// stops the loop. If the run has not ended soon after, it calls
+// Options.Stuck (awaitStop).
 func (e *env) watch(ctx context.Context, timeout time.Duration, maxMemory int64) (stop func()) {
 	var expired <-chan time.Time
 	var timer *time.Timer
@@ -392,12 +410,7 @@ func (e *env) watch(ctx context.Context, timeout time.Duration, maxMemory int64)
 		timer = time.NewTimer(timeout)
 		expired = timer.C
 	}
-	var sample <-chan time.Time
-	var ticker *time.Ticker
-	if maxMemory > 0 {
-		ticker = time.NewTicker(50 * time.Millisecond)
-		sample = ticker.C
-	}
+	memory := newMemoryWatch(maxMemory, e.opts.Stuck != nil)
 	done, exited := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(exited)
@@ -413,9 +426,8 @@ func (e *env) watch(ctx context.Context, timeout time.Duration, maxMemory int64)
 			case <-expired:
 				reason = &TimeoutError{Timeout: timeout}
 				break wait
-			case <-sample:
-				if used := heapBytes(); used > maxMemory {
-					reason = &MemoryError{Limit: maxMemory, Used: used}
+			case <-memory.C():
+				if reason = memory.check(); reason != nil {
 					break wait
 				}
 			}
@@ -426,6 +438,7 @@ func (e *env) watch(ctx context.Context, timeout time.Duration, maxMemory int64)
 		e.cancel(reason)
 		e.vm.Interrupt(reason)
 		e.loop.StopNoWait()
+		e.awaitStop(reason, done)
 	}()
 	var once sync.Once
 	return func() {
@@ -435,10 +448,64 @@ func (e *env) watch(ctx context.Context, timeout time.Duration, maxMemory int64)
 			if timer != nil {
 				timer.Stop()
 			}
-			if ticker != nil {
-				ticker.Stop()
-			}
+			memory.stop()
 		})
+	}
+}
+
+// awaitStop waits, after JavaScript was interrupted for reason, until the
+// stop takes effect (stopped is closed). When it does not in time, it calls
+// Options.Stuck: after the stop grace, or for a memory or stack stop after
+// 100 ms or as soon as memory grows by more than a small margin, since a
+// built-in that cannot be interrupted keeps allocating.
+func (e *env) awaitStop(reason error, stopped <-chan struct{}) {
+	if e.opts.Stuck == nil {
+		return
+	}
+	grace := e.opts.StopGrace
+	if grace <= 0 {
+		grace = DefaultStopGrace
+	}
+	var sample <-chan time.Time
+	var limit int64
+	switch r := reason.(type) {
+	case *MemoryError:
+		limit = r.Used + heapGrowthMargin(r.Limit)
+	case *StackError:
+		limit = r.Used // a stack that grows again has doubled
+	}
+	if limit > 0 {
+		grace = min(grace, memoryStopGrace)
+		ticker := time.NewTicker(memoryInterval)
+		defer ticker.Stop()
+		sample = ticker.C
+	}
+	timer := time.NewTimer(grace)
+	defer timer.Stop()
+	for {
+		select {
+		case <-stopped:
+			return
+		case <-sample:
+			heap, stacks := memoryUse()
+			switch r := reason.(type) {
+			case *MemoryError:
+				if heap+stacks <= limit {
+					continue
+				}
+				latest := *r
+				latest.Used = heap + stacks
+				reason = &latest
+			case *StackError:
+				if stacks <= limit {
+					continue
+				}
+				reason = &StackError{Used: stacks}
+			}
+		case <-timer.C:
+		}
+		e.opts.Stuck(reason)
+		return
 	}
 }
 

@@ -260,20 +260,31 @@ func (s *Session) eval(ctx context.Context, name, src string) (*Value, error) {
 		defer timer.Stop()
 		expired = timer.C
 	}
+	memory := newMemoryWatch(e.opts.MaxMemory, e.opts.Stuck != nil)
+	defer memory.stop()
 	var reason error
-	select {
-	case r := <-out:
-		return r.value, r.err
-	case <-ctx.Done():
-		reason = stopError(ctx)
-	case <-expired:
-		reason = &TimeoutError{Timeout: e.opts.Timeout}
-	case <-s.ctx.Done():
-		return nil, ErrSessionClosed
-	case <-s.loopDone:
-		return nil, s.crash
+wait:
+	for {
+		select {
+		case r := <-out:
+			return r.value, r.err
+		case <-ctx.Done():
+			reason = stopError(ctx)
+			break wait
+		case <-expired:
+			reason = &TimeoutError{Timeout: e.opts.Timeout}
+			break wait
+		case <-memory.C():
+			if reason = memory.check(); reason != nil {
+				break wait
+			}
+		case <-s.ctx.Done():
+			return nil, ErrSessionClosed
+		case <-s.loopDone:
+			return nil, s.crash
+		}
 	}
-	s.stop(evalCtx, cancelEval, reason)
+	e.awaitStop(reason, s.stop(evalCtx, cancelEval, reason))
 	return nil, reason
 }
 
@@ -283,11 +294,16 @@ func (s *Session) eval(ctx context.Context, name, src string) (*Value, error) {
 // loop busy — so that the loop is free for the next input. The interrupt is
 // cleared by a job queued behind it; JavaScript queued in between (timers of
 // earlier input that are due) is interrupted too.
-func (s *Session) stop(evalCtx context.Context, cancelEval context.CancelCauseFunc, reason error) {
+//
+// The returned channel is closed when that job has run: the loop is free
+// again. It stays open while the loop is inside a native call.
+func (s *Session) stop(evalCtx context.Context, cancelEval context.CancelCauseFunc, reason error) (stopped <-chan struct{}) {
 	e := s.e
 	cancelEval(reason)
 	e.vm.Interrupt(reason)
-	e.loop.RunOnLoop(func(*goja.Runtime) {
+	cleared := make(chan struct{})
+	queued := e.loop.RunOnLoop(func(*goja.Runtime) {
+		defer close(cleared)
 		e.vm.ClearInterrupt()
 		// Background work that runs before the next evaluation must not
 		// inherit the cancelled context.
@@ -295,6 +311,10 @@ func (s *Session) stop(evalCtx context.Context, cancelEval context.CancelCauseFu
 			e.ctx = s.ctx
 		}
 	})
+	if !queued { // the loop has ended: nothing is running
+		close(cleared)
+	}
+	return cleared
 }
 
 // failed converts an error of RunProgram (or of starting the async wrapper)

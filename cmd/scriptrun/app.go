@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	"github.com/scriptrun/scriptrun/store"
 	"github.com/scriptrun/scriptrun/templates"
@@ -35,6 +36,14 @@ type app struct {
 	manager *tokens.Manager
 	openErr error
 	logger  *slog.Logger // refresh events; nil = discard
+
+	// liveManager is manager once open has made it, for exitStuck, which
+	// runs on another goroutine while a script may be opening the home.
+	liveManager atomic.Pointer[tokens.Manager]
+	// exit ends the process when a script's stop cannot take effect
+	// (exitStuck); os.Exit in Main, so only subprocess tests reach it; nil
+	// leaves the run to end when the built-in does.
+	exit func(code int)
 }
 
 // homeDir is --home, else $SCRIPTRUN_HOME, else ~/.scriptrun.
@@ -78,6 +87,7 @@ func (a *app) open() (*store.DB, *tokens.Manager, error) {
 		}
 		a.db = db
 		a.manager = tokens.New(tokens.Options{DB: db, Logger: a.logger, Client: &http.Client{Timeout: defaultRefreshTimeout}})
+		a.liveManager.Store(a.manager)
 	})
 	return a.db, a.manager, a.openErr
 }

@@ -100,7 +100,7 @@ func runDemo(ctx context.Context, stdio Stdio, keep bool) error {
 		return failErr(fmt.Errorf("demo: %w", err))
 	}
 	fmt.Fprintf(out, "\n$ scriptrun demo.js %s\n", srv.APIURL())
-	if err := d.runScript(ctx, script, time.Minute, []string{srv.APIURL()}); err != nil {
+	if err := d.runScript(ctx, script, scriptLimits{timeout: time.Minute, maxMemory: defaultMaxMemory}, []string{srv.APIURL()}); err != nil {
 		return err
 	}
 	d.close() // wait for any refresh still being stored

@@ -11,6 +11,7 @@ const (
 	exitScript  = 1 // the script threw, or an operation failed at the provider
 	exitUsage   = 2 // usage or configuration error
 	exitTimeout = 124
+	exitSignal  = 130 // interrupted (SIGINT or SIGTERM)
 )
 
 // exitError carries the exit code a failure should end the process with.

@@ -208,30 +208,42 @@ func TestShorthand(t *testing.T) {
 
 func TestParseRunArgs(t *testing.T) {
 	tests := []struct {
-		in      string
-		file    string
-		timeout string
-		rest    string
-		wantErr bool
+		in        string
+		file      string
+		timeout   string
+		maxMemory int64
+		rest      string
+		wantErr   string
 	}{
-		{"x.js", "x.js", "5m0s", "", false},
-		{"x.js --timeout 2s a b", "x.js", "2s", "a b", false},
-		{"--timeout=3s x.js a", "x.js", "3s", "a", false},
-		{"x.js a --timeout 2s", "x.js", "5m0s", "a --timeout 2s", false},
-		{"x.js --timeout", "", "", "", true},
-		{"--timeout -1s x.js", "", "", "", true},
-		{"--verbose x.js", "", "", "", true},
+		{in: "x.js", file: "x.js", timeout: "5m0s", maxMemory: 2 << 30},
+		{in: "x.js --timeout 2s a b", file: "x.js", timeout: "2s", maxMemory: 2 << 30, rest: "a b"},
+		{in: "--timeout=3s x.js a", file: "x.js", timeout: "3s", maxMemory: 2 << 30, rest: "a"},
+		{in: "x.js a --timeout 2s", file: "x.js", timeout: "5m0s", maxMemory: 2 << 30, rest: "a --timeout 2s"},
+		{in: "--max-memory 512MiB x.js", file: "x.js", timeout: "5m0s", maxMemory: 512 << 20},
+		{in: "x.js --max-memory=1.5GB --timeout 1s a", file: "x.js", timeout: "1s", maxMemory: 1_500_000_000, rest: "a"},
+		{in: "x.js --timeout 1s --max-memory 268435456", file: "x.js", timeout: "1s", maxMemory: 256 << 20},
+		{in: "x.js --max-memory 0", file: "x.js", timeout: "5m0s", maxMemory: 0},
+		{in: "x.js --max-memory 2gib", file: "x.js", timeout: "5m0s", maxMemory: 2 << 30},
+		{in: "x.js --timeout", wantErr: "needs a duration"},
+		{in: "--timeout -1s x.js", wantErr: "not a positive duration"},
+		{in: "--verbose x.js", wantErr: "unknown flag"},
+		{in: "x.js --max-memory", wantErr: "needs a size"},
+		{in: "x.js --max-memory lots", wantErr: "512MiB"},
+		{in: "x.js --max-memory 512M", wantErr: "512MiB"},
+		{in: "x.js --max-memory -1GiB", wantErr: "512MiB"},
+		{in: "x.js --max-memory 1MiB", wantErr: "minimum"},
+		{in: "x.js --max-memory=", wantErr: "512MiB"},
 	}
 	for _, tt := range tests {
-		file, timeout, rest, _, err := parseRunArgs(strings.Fields(tt.in))
-		if tt.wantErr {
-			if err == nil {
-				t.Errorf("parseRunArgs(%q) succeeded, want an error", tt.in)
+		ra, _, err := parseRunArgs(strings.Fields(tt.in))
+		if tt.wantErr != "" {
+			if err == nil || exitCode(err) != exitUsage || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("parseRunArgs(%q) error = %v, want a usage error saying %q", tt.in, err, tt.wantErr)
 			}
 			continue
 		}
-		if err != nil || file != tt.file || timeout.String() != tt.timeout || strings.Join(rest, " ") != tt.rest {
-			t.Errorf("parseRunArgs(%q) = %q, %v, %q, %v", tt.in, file, timeout, rest, err)
+		if err != nil || ra.file != tt.file || ra.limits.timeout.String() != tt.timeout || ra.limits.maxMemory != tt.maxMemory || strings.Join(ra.args, " ") != tt.rest {
+			t.Errorf("parseRunArgs(%q) = %+v, %v", tt.in, ra, err)
 		}
 	}
 }

@@ -20,8 +20,9 @@ import (
 
 func newReplCmd(a *app) *cobra.Command {
 	var timeout time.Duration
+	var maxMemory string
 	c := &cobra.Command{
-		Use:   "repl [--timeout DURATION]",
+		Use:   "repl [--timeout DURATION] [--max-memory SIZE]",
 		Short: "Try calls interactively: JavaScript with http, fetch and your tokens",
 		Long: `Starts a read-eval-print loop with the same JavaScript API and tokens as
 scripts, for trying an API before scripting it:
@@ -40,22 +41,36 @@ result printed, without prompts or colour:
 
   echo "http.get('https://example.com').send().status" | scriptrun repl
 
+--timeout limits each evaluation and is a hard deadline: an evaluation busy
+in a built-in call that cannot be interrupted (a huge Array.prototype.fill,
+JSON.stringify of deep nesting, a backtracking regular expression) ends the
+REPL at most 1 s later, with exit code 124; Ctrl-C in that state ends it
+with 130. --max-memory (default 2GiB; 0 for none) caps the memory the
+session's data may use: an evaluation that goes over it stops with a
+MemoryError, or ends the REPL (exit 1) if it is inside such a built-in.
+
 Exit codes: 0, or 1 when input that is not a terminal threw; 2 usage or
-configuration error. NO_COLOR turns colours off.`,
+configuration error; 124 and 130 as above. NO_COLOR turns colours off.`,
 		Args: noArgs,
 	}
 	c.Flags().DurationVar(&timeout, "timeout", 0, "limit each evaluation, e.g. 30s (default: none; Ctrl-C cancels)")
+	c.Flags().StringVar(&maxMemory, "max-memory", "2GiB", "cap the session's memory, e.g. 512MiB, 1.5GB, or 0 for none")
 	c.RunE = func(*cobra.Command, []string) error {
 		if timeout < 0 {
 			return usageErr("--timeout %s is negative: use e.g. 30s, or 0 for none", timeout)
 		}
-		return a.repl(timeout)
+		n, err := parseMaxMemory(maxMemory)
+		if err != nil {
+			return err
+		}
+		return a.repl(scriptLimits{timeout: timeout, maxMemory: n})
 	}
 	return c
 }
 
-// repl runs the REPL on the program's standard streams.
-func (a *app) repl(timeout time.Duration) error {
+// repl runs the REPL on the program's standard streams. As with runScript,
+// a stop that an uninterruptible built-in ignores ends the process (exitStuck).
+func (a *app) repl(limits scriptLimits) error {
 	folder, err := os.Getwd()
 	if err != nil {
 		return configErr("cannot tell the current folder, which require() and .load read from: %v", err)
@@ -73,12 +88,14 @@ func (a *app) repl(timeout time.Duration) error {
 		Tokens: a.replTokens,
 		NewSession: func() (repl.Session, error) {
 			s, err := runtime.NewSession(runtime.Options{
-				Stdout:  a.stdio.Out,
-				Stderr:  a.stdio.Err,
-				Timeout: timeout,
-				Signer:  lazySigner{a},
-				Client:  scriptClient(),
-				Folder:  folder,
+				Stdout:    a.stdio.Out,
+				Stderr:    a.stdio.Err,
+				Timeout:   limits.timeout,
+				MaxMemory: limits.maxMemory,
+				Stuck:     a.exitStuck,
+				Signer:    lazySigner{a},
+				Client:    scriptClient(),
+				Folder:    folder,
 			})
 			if err != nil {
 				return nil, configErr("%v", err)
@@ -96,6 +113,7 @@ func (a *app) repl(timeout time.Duration) error {
 			opts.HistoryFile = filepath.Join(home, "repl_history")
 		}
 	}
+	defer runtime.SetGoMemoryLimit(limits.maxMemory)()
 	interrupts := make(chan os.Signal, 1)
 	signal.Notify(interrupts, os.Interrupt)
 	defer signal.Stop(interrupts)

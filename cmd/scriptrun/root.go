@@ -15,7 +15,7 @@ const defaultRefreshTimeout = 30 * time.Second
 // Main runs scriptrun with args (without the program name) and returns the
 // exit code.
 func Main(args []string, stdio Stdio, getenv func(string) string) int {
-	a := &app{stdio: stdio, getenv: getenv}
+	a := &app{stdio: stdio, getenv: getenv, exit: exitProcess}
 	root := newRoot(a)
 	root.SetArgs(shorthand(args, root))
 	root.SetIn(stdio.In)

@@ -18,17 +18,33 @@ import (
 
 const defaultTimeout = 5 * time.Minute
 
-// scriptMemoryLimit stops a script whose data grows past it with a clear
+// defaultMaxMemory stops a script whose data grows past it with a clear
 // error instead of letting the kernel kill the process.
-const scriptMemoryLimit = 2 << 30
+const defaultMaxMemory = 2 << 30
+
+// scriptLimits are what a script may use: its time and its memory.
+type scriptLimits struct {
+	timeout   time.Duration // 0 = none
+	maxMemory int64         // bytes of Go heap; 0 = none
+}
 
 func newRunCmd(a *app) *cobra.Command {
 	c := &cobra.Command{
-		Use:   "run FILE.js [--timeout 5m] [ARGS...]",
+		Use:   "run FILE.js [--timeout 5m] [--max-memory 2GiB] [ARGS...]",
 		Short: "Run a script (also: scriptrun FILE.js [ARGS...])",
-		Long: `Runs FILE.js. Arguments after the file (and after an optional --timeout)
-reach the script as the array args. Exit codes: 0 success, 1 the script threw
-(message and stack on stderr), 2 usage or configuration error, 124 timeout.`,
+		Long: `Runs FILE.js. Arguments after the file (and after the optional --timeout and
+--max-memory) reach the script as the array args.
+
+--timeout (default 5m) is a hard deadline: a script busy in a built-in call
+that cannot be interrupted (a huge Array.prototype.fill, JSON.stringify of
+deep nesting, a backtracking regular expression) is ended at most 1 s later.
+--max-memory (default 2GiB; e.g. 512MiB, 1.5GB, a number of bytes, 0 for
+none) caps the memory the script's data may use; past it the script stops
+with a MemoryError.
+
+Exit codes: 0 success, 1 the script threw or went over its memory limit
+(message and stack on stderr), 2 usage or configuration error, 124 timeout,
+130 interrupted (Ctrl-C).`,
 		// Flags after FILE belong to the script, so parse them by hand.
 		DisableFlagParsing: true,
 	}
@@ -41,7 +57,7 @@ reach the script as the array args. Exit codes: 0 success, 1 the script threw
 		if home != "" {
 			a.home = home
 		}
-		file, timeout, scriptArgs, help, err := parseRunArgs(args)
+		ra, help, err := parseRunArgs(args)
 		if help {
 			return c.Help()
 		}
@@ -50,7 +66,7 @@ reach the script as the array args. Exit codes: 0 success, 1 the script threw
 		}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		return a.runScript(ctx, file, timeout, scriptArgs)
+		return a.runScript(ctx, ra.file, ra.limits, ra.args)
 	}
 	return c
 }
@@ -71,45 +87,66 @@ func takeHome(args []string) (rest []string, home string, err error) {
 			return append(append([]string{}, args[:i]...), args[i+1:]...), home, nil
 		case !strings.HasPrefix(arg, "-"):
 			return args, "", nil // the script: what follows is the script's
-		case arg == "--timeout":
+		case arg == "--timeout" || arg == "--max-memory":
 			i++ // skip its value
 		}
 	}
 	return args, "", nil
 }
 
-// parseRunArgs reads `[--timeout D] FILE [--timeout D] [ARGS...]`.
-func parseRunArgs(args []string) (file string, timeout time.Duration, rest []string, help bool, err error) {
-	timeout = defaultTimeout
-	takeTimeout := func(i int) (int, bool, error) {
-		arg := args[i]
-		var val string
-		switch {
-		case arg == "--timeout":
-			if i+1 >= len(args) {
-				return i, true, usageErr("--timeout needs a duration, e.g. --timeout 30s")
-			}
-			val, i = args[i+1], i+1
-		case strings.HasPrefix(arg, "--timeout="):
-			val = strings.TrimPrefix(arg, "--timeout=")
-		default:
+// runArgs is what `scriptrun run` was asked to do.
+type runArgs struct {
+	file   string
+	limits scriptLimits
+	args   []string // the script's
+}
+
+const runUsage = "scriptrun run FILE.js [--timeout 5m] [--max-memory 2GiB] [ARGS...]"
+
+// parseRunArgs reads `[FLAGS] FILE [FLAGS] [ARGS...]`, where FLAGS are
+// --timeout D and --max-memory SIZE (also written --flag=value).
+func parseRunArgs(args []string) (ra runArgs, help bool, err error) {
+	ra.limits = scriptLimits{timeout: defaultTimeout, maxMemory: defaultMaxMemory}
+	// takeFlag reads the flag at i, if it is one of run's, and returns the
+	// index of its last argument.
+	takeFlag := func(i int) (int, bool, error) {
+		name, val, hasVal := strings.Cut(args[i], "=")
+		if name != "--timeout" && name != "--max-memory" {
 			return i, false, nil
 		}
-		d, err := time.ParseDuration(val)
-		if err != nil || d <= 0 {
-			return i, true, usageErr("--timeout %q is not a positive duration: use e.g. 90s, 5m or 1h", val)
+		if !hasVal {
+			if i+1 >= len(args) {
+				if name == "--timeout" {
+					return i, true, usageErr("--timeout needs a duration, e.g. --timeout 30s")
+				}
+				return i, true, usageErr("--max-memory needs a size, e.g. --max-memory 512MiB")
+			}
+			val, i = args[i+1], i+1
 		}
-		timeout = d
+		switch name {
+		case "--timeout":
+			d, err := time.ParseDuration(val)
+			if err != nil || d <= 0 {
+				return i, true, usageErr("--timeout %q is not a positive duration: use e.g. 90s, 5m or 1h", val)
+			}
+			ra.limits.timeout = d
+		case "--max-memory":
+			n, err := parseMaxMemory(val)
+			if err != nil {
+				return i, true, err
+			}
+			ra.limits.maxMemory = n
+		}
 		return i, true, nil
 	}
 	i := 0
 	for ; i < len(args); i++ {
 		if args[i] == "-h" || args[i] == "--help" {
-			return "", 0, nil, true, nil
+			return runArgs{}, true, nil
 		}
-		next, ok, err := takeTimeout(i)
+		next, ok, err := takeFlag(i)
 		if err != nil {
-			return "", 0, nil, false, err
+			return runArgs{}, false, err
 		}
 		if !ok {
 			break
@@ -117,27 +154,45 @@ func parseRunArgs(args []string) (file string, timeout time.Duration, rest []str
 		i = next
 	}
 	if i >= len(args) {
-		return "", 0, nil, false, usageErr("run needs a script: scriptrun run FILE.js [--timeout 5m] [ARGS...]")
+		return runArgs{}, false, usageErr("run needs a script: %s", runUsage)
 	}
-	file = args[i]
-	if strings.HasPrefix(file, "-") {
-		return "", 0, nil, false, usageErr("unknown flag %q before the script: scriptrun run FILE.js [--timeout 5m] [ARGS...]", file)
+	ra.file = args[i]
+	if strings.HasPrefix(ra.file, "-") {
+		return runArgs{}, false, usageErr("unknown flag %q before the script: %s", ra.file, runUsage)
 	}
-	i++
-	if i < len(args) {
-		next, ok, err := takeTimeout(i)
+	for i++; i < len(args); i++ {
+		next, ok, err := takeFlag(i)
 		if err != nil {
-			return "", 0, nil, false, err
+			return runArgs{}, false, err
 		}
-		if ok {
-			i = next + 1
+		if !ok {
+			break
 		}
+		i = next
 	}
-	return file, timeout, args[i:], false, nil
+	ra.args = args[i:]
+	return ra, false, nil
 }
 
-// runScript compiles and runs one script with the home's tokens.
-func (a *app) runScript(ctx context.Context, file string, timeout time.Duration, args []string) error {
+// minMaxMemory is the smallest memory cap accepted: below it the process's
+// own data (the runtime, the token store) would trip the cap.
+const minMaxMemory = 32 << 20
+
+// parseMaxMemory reads a --max-memory value; 0 means no cap.
+func parseMaxMemory(val string) (int64, error) {
+	n, err := runtime.ParseMemorySize(val)
+	if err != nil {
+		return 0, usageErr("--max-memory: %v", err)
+	}
+	if n != 0 && n < minMaxMemory {
+		return 0, usageErr("--max-memory %s is below the minimum of 32MiB: use e.g. 256MiB, 2GiB, or 0 for no limit", val)
+	}
+	return n, nil
+}
+
+// runScript compiles and runs one script with the home's tokens, within
+// its limits (runLimited).
+func (a *app) runScript(ctx context.Context, file string, limits scriptLimits, args []string) error {
 	script, err := runtime.Compile(file)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -149,23 +204,35 @@ func (a *app) runScript(ctx context.Context, file string, timeout time.Duration,
 		}
 		return usageErr("%v", err)
 	}
-	err = script.Run(ctx, runtime.Options{
-		Stdout:    a.stdio.Out,
-		Stderr:    a.stdio.Err,
-		Args:      args,
-		Timeout:   timeout,
-		Signer:    lazySigner{a},
-		Client:    scriptClient(),
-		MaxMemory: scriptMemoryLimit,
+	err = a.runLimited(ctx, script, limits, runtime.Options{
+		Stdout: a.stdio.Out,
+		Stderr: a.stdio.Err,
+		Args:   args,
+		Signer: lazySigner{a},
+		Client: scriptClient(),
 	})
-	var te *runtime.TimeoutError
-	switch {
-	case err == nil:
+	if err == nil {
 		return nil
-	case errors.As(err, &te):
-		return &exitError{code: exitTimeout, err: err}
-	case errors.Is(err, context.Canceled):
-		return &exitError{code: exitScript, err: fmt.Errorf("%s: interrupted", file)}
 	}
-	return &exitError{code: exitScript, err: err}
+	code := stopExitCode(err)
+	if errors.Is(err, context.Canceled) {
+		err = fmt.Errorf("%s: interrupted", file)
+	}
+	return &exitError{code: code, err: err}
+}
+
+// runLimited runs script with opts in a process that runs only it, within
+// limits that hold even against built-ins goja cannot interrupt: it sets the
+// Go memory limit below limits.maxMemory for the run, and when a stop
+// (timeout, memory cap, ctx cancelled) does not take effect in time it ends
+// the process through opts.Stuck, a.exitStuck unless set. opts.Timeout and
+// opts.MaxMemory are taken from limits. It returns what Script.Run returns;
+// stopExitCode maps that to an exit code.
+func (a *app) runLimited(ctx context.Context, script *runtime.Script, limits scriptLimits, opts runtime.Options) error {
+	defer runtime.SetGoMemoryLimit(limits.maxMemory)()
+	opts.Timeout, opts.MaxMemory = limits.timeout, limits.maxMemory
+	if opts.Stuck == nil {
+		opts.Stuck = a.exitStuck
+	}
+	return script.Run(ctx, opts)
 }
