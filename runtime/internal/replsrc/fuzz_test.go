@@ -62,12 +62,17 @@ func FuzzPrepare(f *testing.F) {
 	})
 }
 
-// declares reports a top-level lexical declaration.
+// declares reports a top-level lexical declaration that binds a name
+// (`let [] = []` binds none, so there is nothing to rewrite it for).
 func declares(prog *ast.Program) bool {
 	for _, st := range prog.Body {
 		switch s := st.(type) {
 		case *ast.LexicalDeclaration:
-			return true
+			for _, b := range s.List {
+				if len(boundNames(b.Target)) > 0 {
+					return true
+				}
+			}
 		case *ast.ClassDeclaration:
 			if s.Class != nil && s.Class.Name != nil {
 				return true
