@@ -342,31 +342,36 @@ func (r *rewriter) addDecl(d Decl, pos int) {
 // parentheses from the tree, so `(1)` ends before its `)`).
 func (r *rewriter) endOf(idx int) int {
 	end := r.off(idx)
-	for i := end; i < len(r.src); {
-		c := r.src[i]
-		switch {
-		case c == ')':
-			i++
-			end = i
+	for i := r.skipBlank(end); i < len(r.src) && r.src[i] == ')'; i = r.skipBlank(i + 1) {
+		end = i + 1
+	}
+	return end
+}
+
+// skipBlank returns the offset of the first byte at or after i that is
+// neither white space nor inside a comment; len(src) if there is none.
+func (r *rewriter) skipBlank(i int) int {
+	for i < len(r.src) {
+		switch c := r.src[i]; {
 		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v':
 			i++
 		case strings.HasPrefix(r.src[i:], "//"):
 			nl := strings.IndexByte(r.src[i:], '\n')
 			if nl < 0 {
-				return end
+				return len(r.src)
 			}
 			i += nl + 1
 		case strings.HasPrefix(r.src[i:], "/*"):
 			cl := strings.Index(r.src[i+2:], "*/")
 			if cl < 0 {
-				return end
+				return len(r.src)
 			}
 			i += 2 + cl + 2
 		default:
-			return end
+			return i
 		}
 	}
-	return end
+	return len(r.src)
 }
 
 // terminate ends a rewritten declaration with a semicolon unless one
@@ -384,31 +389,16 @@ func (r *rewriter) terminate(end int) {
 // end of the previous statement (or of the prefix).
 func (r *rewriter) startOf(from, idx int) int {
 	from, to := r.off(from), r.off(idx)
-	start := to
-	for i := from; i < to; {
-		c := r.src[i]
-		switch {
-		case c == '(':
+	for i := r.skipBlank(from); i < to; i = r.skipBlank(i + 1) {
+		switch r.src[i] {
+		case '(':
 			return i
-		case c == ')' || c == ';' || c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v':
-			i++
-		case strings.HasPrefix(r.src[i:], "//"):
-			nl := strings.IndexByte(r.src[i:], '\n')
-			if nl < 0 {
-				return start
-			}
-			i += nl + 1
-		case strings.HasPrefix(r.src[i:], "/*"):
-			cl := strings.Index(r.src[i+2:], "*/")
-			if cl < 0 {
-				return start
-			}
-			i += 2 + cl + 2
+		case ')', ';':
 		default:
-			return start
+			return to
 		}
 	}
-	return start
+	return to
 }
 
 // captureLast makes the wrapper return the value of a final expression
