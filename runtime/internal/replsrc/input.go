@@ -77,8 +77,9 @@ func (in *Input) Rewritten() bool { return len(in.edits) > 0 }
 // inserted text maps to where the text was inserted.
 func (in *Input) Position(line, col int) (int, int, string) {
 	off := offsetIn(in.Code, line, col)
-	if len(in.edits) == 0 {
-		return position(in.Source, off)
+	if len(in.edits) == 0 { // Code is Source
+		_, _, text := position(in.Source, off)
+		return line, col, text
 	}
 	delta := 0 // Code offset - Source offset, before the current edit
 	src := -1
