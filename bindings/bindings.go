@@ -8,6 +8,8 @@ import (
 	"net/url"
 
 	"github.com/dop251/goja"
+
+	"github.com/scriptrun/scriptrun/internal/js"
 )
 
 // Signer attaches a stored credential to outbound requests. It is implemented by
@@ -159,26 +161,7 @@ func Enable(vm *goja.Runtime, host Host, opts Options) {
 	g := vm.GlobalObject()
 	_ = g.Set("http", httpObj)
 	_ = g.Set("fetch", a.fn("fetch", a.fetch))
-	a.lazyGlobal("Headers", func() goja.Value { return a.headers() })
-}
-
-// lazyGlobal defines a global that is created on first access and then
-// becomes an ordinary (writable, non-enumerable) property.
-func (a *api) lazyGlobal(name string, create func() goja.Value) {
-	g := a.vm.GlobalObject()
-	define := func(v goja.Value) {
-		_ = g.DefineDataProperty(name, v, goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_FALSE)
-	}
-	get := a.vm.ToValue(func(goja.FunctionCall) goja.Value {
-		v := create()
-		define(v)
-		return v
-	})
-	set := a.vm.ToValue(func(call goja.FunctionCall) goja.Value {
-		define(call.Argument(0))
-		return goja.Undefined()
-	})
-	_ = g.DefineAccessorProperty(name, get, set, goja.FLAG_TRUE, goja.FLAG_FALSE)
+	js.LazyGlobal(vm, "Headers", func() goja.Value { return a.headers() })
 }
 
 // fn wraps f as a JavaScript function with a readable name (vm.ToValue would
@@ -235,14 +218,4 @@ func (a *api) throw(err error) {
 // badRequest throws a BAD_REQUEST error.
 func (a *api) badRequest(format string, args ...any) {
 	a.throw(errorf(CodeBadRequest, format, args...))
-}
-
-// rethrowUncatchable propagates interrupts and stack overflows returned by a
-// call into JavaScript; they must never be turned into ordinary errors.
-func rethrowUncatchable(err error) {
-	var ie *goja.InterruptedError
-	var so *goja.StackOverflowError
-	if errors.As(err, &ie) || errors.As(err, &so) {
-		panic(err)
-	}
 }

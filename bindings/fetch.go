@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/dop251/goja"
+
+	"github.com/scriptrun/scriptrun/internal/js"
 )
 
 // fetch implements fetch(url, init), the web-standard subset described in the
@@ -33,7 +35,7 @@ func (a *api) fetchRequest(call goja.FunctionCall) *request {
 		return r
 	}
 	if !isPlainObject(init) {
-		a.badRequest("%s: init must be an object such as {method: \"POST\", headers: {...}, body: \"...\"}, got %s", what, typeOf(init))
+		a.badRequest("%s: init must be an object such as {method: \"POST\", headers: {...}, body: \"...\"}, got %s", what, js.TypeOf(init))
 	}
 	o := init.(*goja.Object)
 	if v := o.Get("method"); !isNullish(v) {
@@ -57,7 +59,7 @@ func (a *api) fetchRequest(call goja.FunctionCall) *request {
 		case a.isSearchParams(v):
 			b, ct = []byte(v.String()), "application/x-www-form-urlencoded;charset=UTF-8"
 		case !ok:
-			a.badRequest("%s: init.body must be a string, ArrayBuffer, Uint8Array or URLSearchParams, got %s; to send JSON use body: JSON.stringify(value) with headers: {\"content-type\": \"application/json\"}", what, typeOf(v))
+			a.badRequest("%s: init.body must be a string, ArrayBuffer, Uint8Array or URLSearchParams, got %s; to send JSON use body: JSON.stringify(value) with headers: {\"content-type\": \"application/json\"}", what, js.TypeOf(v))
 		case binary:
 			ct = ""
 		}
@@ -91,7 +93,7 @@ func (a *api) fetchRequest(call goja.FunctionCall) *request {
 func (a *api) fillHeaders(h http.Header, v goja.Value, what string) {
 	o, ok := v.(*goja.Object)
 	if !ok {
-		a.badRequest("%s must be an object, a Headers or an array of [name, value] pairs, got %s", what, typeOf(v))
+		a.badRequest("%s must be an object, a Headers or an array of [name, value] pairs, got %s", what, js.TypeOf(v))
 	}
 	if src, ok := o.Export().(*headersObj); ok {
 		for k, vs := range src.h {
@@ -121,7 +123,7 @@ func (a *api) addHeader(h http.Header, name, value goja.Value, what string) {
 	}
 	s, ok := primitiveString(value)
 	if !ok {
-		a.badRequest("%s: the value of header %q must be a string, number or boolean, got %s", what, name.String(), typeOf(value))
+		a.badRequest("%s: the value of header %q must be a string, number or boolean, got %s", what, name.String(), js.TypeOf(value))
 	}
 	if !validHeaderValue(s) {
 		a.badRequest("%s: the value of header %q contains a line break or another control character, which HTTP does not allow", what, name.String())
@@ -258,7 +260,7 @@ func (a *api) newHeadersConstructor() *goja.Object {
 		h := this(call, "forEach")
 		cb, ok := goja.AssertFunction(call.Argument(0))
 		if !ok {
-			a.badRequest("headers.forEach(callback): callback must be a function, got %s", typeOf(call.Argument(0)))
+			a.badRequest("headers.forEach(callback): callback must be a function, got %s", js.TypeOf(call.Argument(0)))
 		}
 		for _, kv := range h.sorted() {
 			if _, err := cb(call.Argument(1), a.vm.ToValue(kv[1]), a.vm.ToValue(kv[0]), call.This); err != nil {

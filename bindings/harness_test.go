@@ -217,11 +217,10 @@ func jsError(v goja.Value) error {
 // server is an httptest server recording what it receives.
 type server struct {
 	*httptest.Server
-	mu         sync.Mutex
-	auth       []string // Authorization headers received, in order
-	hits       map[string]int
-	cancelled  chan string // paths whose request context was cancelled
-	slowFinish chan struct{}
+	mu        sync.Mutex
+	auth      []string // Authorization headers received, in order
+	hits      map[string]int
+	cancelled chan string // paths whose request context was cancelled
 }
 
 func (s *server) record(r *http.Request) {

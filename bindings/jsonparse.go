@@ -29,7 +29,6 @@ type fastJSON struct {
 	pos   int
 	depth int
 	keys  map[string]string
-	proto goja.Value
 }
 
 func parseJSONFast(vm *goja.Runtime, data []byte) (goja.Value, error) {

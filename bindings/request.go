@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/dop251/goja"
+
+	"github.com/scriptrun/scriptrun/internal/js"
 )
 
 // request is the Go side of a request builder (http.get(url) and friends, and
@@ -157,10 +159,10 @@ func (a *api) parseURL(v goja.Value, what string) (*url.URL, error) {
 		// URL objects (and anything with a meaningful toString) are accepted.
 		s = v.String()
 		if strings.HasPrefix(s, "[object ") {
-			return nil, errorf(CodeBadRequest, "%s: url must be a string or a URL object, got %s", what, typeOf(v))
+			return nil, errorf(CodeBadRequest, "%s: url must be a string or a URL object, got %s", what, js.TypeOf(v))
 		}
 	default:
-		return nil, errorf(CodeBadRequest, "%s: url must be a string or a URL object, got %s", what, typeOf(v))
+		return nil, errorf(CodeBadRequest, "%s: url must be a string or a URL object, got %s", what, js.TypeOf(v))
 	}
 	u, err := url.Parse(strings.TrimSpace(s))
 	if err != nil {
@@ -321,7 +323,7 @@ func (a *api) headerValues(v goja.Value, name, what string) []string {
 func (a *api) headerValue(v goja.Value, name, what string) string {
 	s, ok := primitiveString(v)
 	if !ok {
-		a.badRequest("%s: the value of header %q must be a string, number or boolean, got %s", what, name, typeOf(v))
+		a.badRequest("%s: the value of header %q must be a string, number or boolean, got %s", what, name, js.TypeOf(v))
 	}
 	if !validHeaderValue(s) {
 		a.badRequest("%s: the value of header %q contains a line break or another control character, which HTTP does not allow", what, name)
@@ -402,7 +404,7 @@ func (a *api) appendParams(b []byte, name string, v goja.Value, escape func(stri
 			}
 			s, ok := primitiveString(el)
 			if !ok {
-				a.badRequest("%s: element %d of %q must be a string, number or boolean, got %s", what, i, name, typeOf(el))
+				a.badRequest("%s: element %d of %q must be a string, number or boolean, got %s", what, i, name, js.TypeOf(el))
 			}
 			b = appendPair(b, name, s, escape)
 		}
@@ -410,7 +412,7 @@ func (a *api) appendParams(b []byte, name string, v goja.Value, escape func(stri
 	}
 	s, ok := primitiveString(v)
 	if !ok {
-		a.badRequest("%s: the value of %q must be a string, number, boolean or an array of them, got %s", what, name, typeOf(v))
+		a.badRequest("%s: the value of %q must be a string, number, boolean or an array of them, got %s", what, name, js.TypeOf(v))
 	}
 	return appendPair(b, name, s, escape)
 }
@@ -464,11 +466,11 @@ func (a *api) reqJSON(r *request, call goja.FunctionCall) {
 	v := call.Argument(0)
 	res, err := a.jsonStringify(a.jsonObj, v)
 	if err != nil {
-		rethrowUncatchable(err)
+		js.RethrowUncatchable(err)
 		a.badRequest(".json(value): the value cannot be converted to JSON: %s", exceptionText(err))
 	}
 	if goja.IsUndefined(res) {
-		a.badRequest(".json(value): a value of type %s has no JSON form; pass an object, array, string, number, boolean or null", typeOf(v))
+		a.badRequest(".json(value): a value of type %s has no JSON form; pass an object, array, string, number, boolean or null", js.TypeOf(v))
 	}
 	a.setBody(r, []byte(res.String()), "application/json")
 }
@@ -481,7 +483,7 @@ func (a *api) reqBody(r *request, call goja.FunctionCall) {
 	const what = ".body(text, contentType)"
 	b, binary, ok := bodyBytes(call.Argument(0))
 	if !ok {
-		a.badRequest("%s: text must be a string, an ArrayBuffer or a Uint8Array, got %s; use .json(value) to send an object as JSON or .form(fields) for a form", what, typeOf(call.Argument(0)))
+		a.badRequest("%s: text must be a string, an ArrayBuffer or a Uint8Array, got %s; use .json(value) to send an object as JSON or .form(fields) for a form", what, js.TypeOf(call.Argument(0)))
 	}
 	ct := "text/plain; charset=utf-8"
 	if binary {
@@ -489,7 +491,7 @@ func (a *api) reqBody(r *request, call goja.FunctionCall) {
 	}
 	if ctArg := call.Argument(1); !isNullish(ctArg) {
 		if !goja.IsString(ctArg) {
-			a.badRequest("%s: contentType must be a string such as \"text/csv\", got %s", what, typeOf(ctArg))
+			a.badRequest("%s: contentType must be a string such as \"text/csv\", got %s", what, js.TypeOf(ctArg))
 		}
 		if !validHeaderValue(ctArg.String()) {
 			a.badRequest("%s: contentType contains a line break or another control character", what)
@@ -692,39 +694,9 @@ func primitiveString(v goja.Value) (string, bool) {
 	return "", false
 }
 
-// typeOf names the JavaScript type of v for messages.
-func typeOf(v goja.Value) string {
-	switch {
-	case v == nil || goja.IsUndefined(v):
-		return "undefined"
-	case goja.IsNull(v):
-		return "null"
-	case goja.IsString(v):
-		return "string"
-	case goja.IsNumber(v):
-		return "number"
-	case goja.IsBigInt(v):
-		return "bigint"
-	}
-	if _, ok := v.(*goja.Symbol); ok {
-		return "symbol"
-	}
-	o, ok := v.(*goja.Object)
-	if !ok {
-		return "boolean"
-	}
-	if isFunction(v) {
-		return "function"
-	}
-	if o.ClassName() == "Array" {
-		return "array"
-	}
-	return "object"
-}
-
 // describe names v for messages: the type, plus the value for short primitives.
 func describe(v goja.Value) string {
-	t := typeOf(v)
+	t := js.TypeOf(v)
 	switch t {
 	case "string":
 		return "string " + quoteShort(v.String())

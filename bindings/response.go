@@ -11,6 +11,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/dop251/goja"
+
+	"github.com/scriptrun/scriptrun/internal/js"
 )
 
 // props holds the properties a script adds to a Go-backed object (for example
@@ -238,7 +240,7 @@ func (a *api) parseJSON(rs *response, what string) (goja.Value, error) {
 	if err == nil {
 		return v, nil
 	}
-	rethrowUncatchable(err)
+	js.RethrowUncatchable(err)
 	return nil, errorf(CodeBadJSON, "%s: the response body of %s (status %d%s) is not valid JSON: %s",
 		what, r.where, r.status, contentTypeNote(r), jsonProblem(r.body, exceptionText(err)))
 }

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/scriptrun/scriptrun/internal/weborigin"
 )
 
 // userAgent is sent unless the script sets its own User-Agent header.
@@ -126,19 +128,12 @@ func (r *request) checkHostHeader() error {
 		hosts = append(hosts, r.host)
 	}
 	for _, h := range hosts {
-		if !sameAuthority(h, r.url) {
+		if !weborigin.SameAuthority(h, r.url) {
 			return errorf(CodeHostMismatch, "%s: apiTokenAuth(%q): the Host header %s is not the URL's host; a signed request goes only to its URL's own host (a front that routes by Host would hand the credential to another site): remove the Host header",
 				r.where(), r.token, quoteShort(h))
 		}
 	}
 	return nil
-}
-
-// sameAuthority reports whether a Host header value names u's host and port
-// (the scheme's default port when it gives none).
-func sameAuthority(host string, u *url.URL) bool {
-	h := &url.URL{Scheme: u.Scheme, Host: host}
-	return strings.EqualFold(h.Hostname(), u.Hostname()) && port(h) == port(u)
 }
 
 // scrubbed removes the Signer's values from the message of a coded error
@@ -370,7 +365,7 @@ func (a *api) guardRedirects(base *http.Client, origin *url.URL, token string, s
 	next := base.CheckRedirect
 	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
 		req.Header.Del("Referer")
-		if !sameOrigin(req.URL, origin) || !a.signer.Permits(token, req.URL) {
+		if !weborigin.Same(req.URL, origin) || !a.signer.Permits(token, req.URL) {
 			for _, k := range sig.headers {
 				req.Header.Del(k)
 			}
@@ -385,18 +380,4 @@ func (a *api) guardRedirects(base *http.Client, origin *url.URL, token string, s
 		return nil
 	}
 	return &c
-}
-
-func sameOrigin(a, b *url.URL) bool {
-	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Hostname(), b.Hostname()) && port(a) == port(b)
-}
-
-func port(u *url.URL) string {
-	if p := u.Port(); p != "" {
-		return p
-	}
-	if strings.EqualFold(u.Scheme, "https") {
-		return "443"
-	}
-	return "80"
 }

@@ -59,9 +59,6 @@ func signatureOf(before signedState, req *http.Request) signature {
 	return s
 }
 
-// signed reports whether the Signer added anything.
-func (s signature) signed() bool { return len(s.headers) > 0 || len(s.params) > 0 }
-
 // queryValues decodes a raw query leniently (a part that does not decode is
 // kept as written), keeping the order of repeated keys.
 func queryValues(raw string) map[string][]string {

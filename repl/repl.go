@@ -363,7 +363,9 @@ func (r *repl) run(ctx context.Context, f func(context.Context) (*runtime.Value,
 	return v, err
 }
 
-var errInterruptedEval = errors.New("Interrupted (Ctrl-C): the evaluation and its requests were cancelled")
+// errInterruptedEval is an evaluation cancelled by Ctrl-C; errorText words
+// it for the prompt.
+var errInterruptedEval = errors.New("repl: evaluation interrupted (Ctrl-C)")
 
 // show prints a value, or an error.
 func (r *repl) show(v *runtime.Value, err error) {
@@ -383,6 +385,8 @@ func errorText(err error) string {
 	var ce *runtime.CompileError
 	var te *runtime.TimeoutError
 	switch {
+	case errors.Is(err, errInterruptedEval):
+		return "Interrupted (Ctrl-C): the evaluation and its requests were cancelled"
 	case errors.As(err, &se):
 		return "Uncaught " + strings.TrimPrefix(se.Error(), "Uncaught ")
 	case errors.As(err, &ce):

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/dop251/goja"
+
+	"github.com/scriptrun/scriptrun/internal/js"
 )
 
 // newConsole creates the console object: log, info and debug write to
@@ -217,7 +219,7 @@ func (f *formatter) jsonText(o *goja.Object) string {
 	})
 	res, err := f.stringify(f.json, o, replacer)
 	if err != nil {
-		rethrowUncatchable(err)
+		js.RethrowUncatchable(err)
 		return safeString(f.vm, o)
 	}
 	if goja.IsUndefined(res) {

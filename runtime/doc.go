@@ -49,7 +49,7 @@
 //     work an evaluation started in the background is not cut short.
 //     Cancelling an evaluation (Ctrl-C) also interrupts whatever JavaScript
 //     the loop is running at that moment, background work included.
-//   - A Session rewrites input so that REPL rules hold (session_source.go):
+//   - A Session rewrites input so that REPL rules hold (internal/replsrc):
 //     top-level let, const and class become accessors on the global object
 //     (so later input may declare them again; const still refuses
 //     assignment), and input with top-level await runs in an async function

@@ -13,6 +13,8 @@ import (
 	"github.com/dop251/goja"
 	"github.com/dop251/goja_nodejs/require"
 	"github.com/dop251/goja_nodejs/url"
+
+	"github.com/scriptrun/scriptrun/internal/js"
 )
 
 // maxModuleBytes bounds the size of a file a script can require.
@@ -126,7 +128,7 @@ func isFilePath(p string) bool {
 func (e *env) require(call goja.FunctionCall) goja.Value {
 	arg := call.Argument(0)
 	if !goja.IsString(arg) {
-		panic(e.newError(fmt.Sprintf("require(name): name must be a string such as \"./lib.js\", got %s", jsType(arg))))
+		panic(e.newError(fmt.Sprintf("require(name): name must be a string such as \"./lib.js\", got %s", js.TypeOf(arg))))
 	}
 	name := arg.String()
 	switch name {
@@ -135,7 +137,7 @@ func (e *env) require(call goja.FunctionCall) goja.Value {
 	case "url", "node:url":
 		v, err := e.modules.Require(url.ModuleName)
 		if err != nil {
-			rethrowUncatchable(err)
+			js.RethrowUncatchable(err)
 			panic(e.newError(fmt.Sprintf("require(%q): %v", name, err)))
 		}
 		return v
@@ -172,7 +174,7 @@ func (e *env) require(call goja.FunctionCall) goja.Value {
 	if errors.As(err, &syntax) {
 		panic(e.newError(fmt.Sprintf("require(%q): %s", name, moduleSyntaxError(syntax))))
 	}
-	rethrowUncatchable(err)
+	js.RethrowUncatchable(err)
 	panic(e.newError(fmt.Sprintf("require(%q): %v", name, err)))
 }
 
@@ -211,13 +213,4 @@ func moduleSyntaxError(e *goja.CompilerSyntaxError) string {
 		col -= len(moduleWrapper)
 	}
 	return fmt.Sprintf("%s:%d:%d: SyntaxError: %s", file, line, col, msg)
-}
-
-// rethrowUncatchable propagates interrupts and stack overflows.
-func rethrowUncatchable(err error) {
-	var ie *goja.InterruptedError
-	var so *goja.StackOverflowError
-	if errors.As(err, &ie) || errors.As(err, &so) {
-		panic(err)
-	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/dop251/goja_nodejs/url"
 
 	"github.com/scriptrun/scriptrun/bindings"
+	"github.com/scriptrun/scriptrun/internal/js"
 )
 
 // Options configures a run (Script.Run) or a session (NewSession).
@@ -164,8 +165,8 @@ func (e *env) setup(vm *goja.Runtime) {
 	_ = g.Set("require", e.fn("require", e.require))
 	// URL and URLSearchParams are built on first use; most scripts never
 	// touch them, and building them is a fifth of the cost of a runtime.
-	e.lazyGlobal("URL")
-	e.lazyGlobal("URLSearchParams")
+	e.lazyURLGlobal("URL")
+	e.lazyURLGlobal("URLSearchParams")
 
 	args := make([]any, len(e.opts.Args))
 	for i, a := range e.opts.Args {
@@ -180,27 +181,16 @@ func (e *env) setup(vm *goja.Runtime) {
 	})
 }
 
-// lazyGlobal defines a global from the url module that loads the module on
-// first access and then becomes an ordinary (writable, non-enumerable) property.
-func (e *env) lazyGlobal(name string) {
-	g := e.vm.GlobalObject()
-	define := func(v goja.Value) {
-		_ = g.DefineDataProperty(name, v, goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_FALSE)
-	}
-	get := e.vm.ToValue(func(goja.FunctionCall) goja.Value {
+// lazyURLGlobal defines a global from the url module that loads the module
+// on first access.
+func (e *env) lazyURLGlobal(name string) {
+	js.LazyGlobal(e.vm, name, func() goja.Value {
 		m, err := e.modules.Require(url.ModuleName)
 		if err != nil {
 			panic(err)
 		}
-		v := m.(*goja.Object).Get(name)
-		define(v)
-		return v
+		return m.(*goja.Object).Get(name)
 	})
-	set := e.vm.ToValue(func(call goja.FunctionCall) goja.Value {
-		define(call.Argument(0))
-		return goja.Undefined()
-	})
-	_ = g.DefineAccessorProperty(name, get, set, goja.FLAG_TRUE, goja.FLAG_FALSE)
 }
 
 // fn wraps f as a JavaScript function with a readable name.
@@ -224,7 +214,7 @@ func (e *env) timer(name string, orig goja.Callable, hasDelay bool) func(goja.Fu
 	return func(call goja.FunctionCall) goja.Value {
 		fn, ok := goja.AssertFunction(call.Argument(0))
 		if !ok {
-			panic(e.vm.NewTypeError("%s(callback, …): callback must be a function, got %s", name, jsType(call.Argument(0))))
+			panic(e.vm.NewTypeError("%s(callback, …): callback must be a function, got %s", name, js.TypeOf(call.Argument(0))))
 		}
 		first := 1
 		if hasDelay {
@@ -560,34 +550,4 @@ func (e *env) result() error {
 		return r
 	}
 	return e.failure
-}
-
-// jsType names the JavaScript type of v for messages.
-func jsType(v goja.Value) string {
-	switch {
-	case v == nil || goja.IsUndefined(v):
-		return "undefined"
-	case goja.IsNull(v):
-		return "null"
-	case goja.IsString(v):
-		return "string"
-	case goja.IsNumber(v):
-		return "number"
-	}
-	if _, ok := goja.AssertFunction(v); ok {
-		return "function"
-	}
-	if o, ok := v.(*goja.Object); ok {
-		if o.ClassName() == "Array" {
-			return "array"
-		}
-		return "object"
-	}
-	if goja.IsBigInt(v) {
-		return "bigint"
-	}
-	if _, ok := v.(*goja.Symbol); ok {
-		return "symbol"
-	}
-	return "boolean"
 }

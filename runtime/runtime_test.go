@@ -55,16 +55,6 @@ func writeFile(t testing.TB, dir, name, content string) string {
 	return p
 }
 
-// compile writes src (plus the assert helpers) as dir/name and compiles it.
-func compile(t testing.TB, name, src string) *runtime.Script {
-	t.Helper()
-	s, err := runtime.Compile(writeFile(t, t.TempDir(), name, src+assertJS))
-	if err != nil {
-		t.Fatalf("compile %s: %v", name, err)
-	}
-	return s
-}
-
 // run runs a script and returns what it printed.
 func run(t testing.TB, s *runtime.Script, ctx context.Context, opts runtime.Options) (stdout, stderr string, err error) {
 	t.Helper()

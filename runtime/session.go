@@ -15,6 +15,8 @@ import (
 
 	"github.com/dop251/goja"
 	"github.com/dop251/goja_nodejs/require"
+
+	"github.com/scriptrun/scriptrun/runtime/internal/replsrc"
 )
 
 var promiseType = reflect.TypeOf((*goja.Promise)(nil))
@@ -54,9 +56,9 @@ type Session struct {
 	cancels []context.CancelCauseFunc // of evaluations, whose background work may still run
 
 	// Used on the event loop only.
-	bindings     map[string]*binding   // top-level let, const and class
-	files        map[string]*input     // recent inputs by name, to map positions back
-	fixed        map[*goja.Object]bool // errors whose stack positions were mapped
+	bindings     map[string]*binding       // top-level let, const and class
+	files        map[string]*replsrc.Input // recent inputs by name, to map positions back
+	fixed        map[*goja.Object]bool     // errors whose stack positions were mapped
 	fileOrder    []string
 	last, errVal goja.Value // _ and _error
 	userLast     bool       // the user assigned _ (Node then stops updating it)
@@ -69,7 +71,7 @@ type Session struct {
 // accessor property of the global object, so that later input may declare
 // the name again.
 type binding struct {
-	kind   declKind
+	kind   replsrc.Kind
 	ready  bool // initialised: before that, reading it throws (the temporal dead zone)
 	value  goja.Value
 	getter *goja.Object
@@ -91,7 +93,7 @@ func NewSession(opts Options) (*Session, error) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	e.ctx, e.cancel = ctx, cancel
 	s := &Session{e: e, ctx: ctx, cancel: cancel, loopDone: make(chan struct{}),
-		bindings: map[string]*binding{}, files: map[string]*input{}, fixed: map[*goja.Object]bool{}}
+		bindings: map[string]*binding{}, files: map[string]*replsrc.Input{}, fixed: map[*goja.Object]bool{}}
 	// Uncaught errors of background work and console.error name positions
 	// in the input as typed.
 	e.stderr = &positionWriter{s: s, w: e.stderr}
@@ -140,6 +142,12 @@ func newFolder(dir string) (*folder, error) {
 	}
 	return &folder{dir: real, alt: abs}, nil
 }
+
+// Incomplete reports whether src is the beginning of valid REPL input that
+// needs more lines: an unclosed bracket, template literal or comment, an
+// expression that ends in an operator, and so on. Top-level await is taken
+// into account. A REPL keeps reading lines while Incomplete is true.
+func Incomplete(src string) bool { return replsrc.Incomplete(src) }
 
 type evalResult struct {
 	value *Value
@@ -196,20 +204,19 @@ func (s *Session) eval(ctx context.Context, name, src string) (*Value, error) {
 		s.n++
 		name = "REPL" + strconv.Itoa(s.n)
 	}
-	in, err := prepare(name, src)
+	in, err := replsrc.Prepare(name, src)
 	if err != nil {
-		var ie *incompleteError
-		if errors.As(err, &ie) {
-			return nil, ie.CompileError
+		var re *replsrc.Error
+		if errors.As(err, &re) {
+			return nil, &CompileError{File: re.File, Line: re.Line, Column: re.Column, Message: re.Message, Source: re.Source}
 		}
-		return nil, err
+		return nil, fmt.Errorf("runtime: preparing %s: %w", name, err)
 	}
-	prg, err := compileProgram(name, in.code)
+	prg, err := compileProgram(name, in.Code)
 	if err != nil {
 		var ce *CompileError
 		if errors.As(err, &ce) {
-			ce.Line, ce.Column = in.mapPosition(ce.Line, ce.Column)
-			_, _, ce.Source = position(src, in.offset(ce.Line, ce.Column))
+			ce.Line, ce.Column, ce.Source = in.Position(ce.Line, ce.Column)
 		}
 		return nil, err
 	}
@@ -242,9 +249,9 @@ func (s *Session) eval(ctx context.Context, name, src string) (*Value, error) {
 		}
 		v, err := vm.RunProgram(prg)
 		switch {
-		case err == nil && in.async:
+		case err == nil && in.Async:
 			v, err = s.start(v)
-		case err == nil && in.void:
+		case err == nil && in.Void:
 			v = goja.Undefined()
 		}
 		if err != nil {
@@ -383,31 +390,31 @@ func (s *Session) await(v goja.Value, deliver func(evalResult)) {
 // let, const and class as bindings in their temporal dead zone. Like a
 // script, it refuses to shadow a global that cannot be redefined, such as
 // undefined or a var.
-func (s *Session) declare(in *input) error {
+func (s *Session) declare(in *replsrc.Input) error {
 	g := s.e.vm.GlobalObject()
-	for _, d := range in.decls {
-		if _, ours := s.bindings[d.name]; ours || d.name == "_" || d.name == "_error" {
+	for _, d := range in.Decls {
+		if _, ours := s.bindings[d.Name]; ours || d.Name == "_" || d.Name == "_error" {
 			continue
 		}
-		if desc := s.descriptor(g, d.name); desc != nil && !desc.Get("configurable").ToBoolean() {
-			return &ScriptError{Message: fmt.Sprintf("SyntaxError: Identifier '%s' has already been declared", d.name)}
+		if desc := s.descriptor(g, d.Name); desc != nil && !desc.Get("configurable").ToBoolean() {
+			return &ScriptError{Message: fmt.Sprintf("SyntaxError: Identifier '%s' has already been declared", d.Name)}
 		}
 	}
-	for _, name := range in.vars {
+	for _, name := range in.Vars {
 		if s.descriptor(g, name) == nil {
 			_ = g.DefineDataProperty(name, goja.Undefined(), goja.FLAG_TRUE, goja.FLAG_FALSE, goja.FLAG_TRUE)
 		}
 	}
-	for _, d := range in.decls {
+	for _, d := range in.Decls {
 		s.bind(d)
 	}
 	return nil
 }
 
 // bind defines one let, const or class binding as a global accessor.
-func (s *Session) bind(d decl) {
+func (s *Session) bind(d replsrc.Decl) {
 	vm := s.e.vm
-	switch d.name {
+	switch d.Name {
 	case "_":
 		s.userLast = true
 		fmt.Fprintln(s.e.stderr, "Expression assignment to _ now disabled.")
@@ -415,8 +422,8 @@ func (s *Session) bind(d decl) {
 		s.userErr = true
 		fmt.Fprintln(s.e.stderr, "Expression assignment to _error now disabled.")
 	}
-	b := &binding{kind: d.kind, ready: d.ready, value: goja.Undefined()}
-	name := d.name
+	b := &binding{kind: d.Kind, ready: d.Ready, value: goja.Undefined()}
+	name := d.Name
 	b.getter = vm.ToValue(func(goja.FunctionCall) goja.Value {
 		if !b.ready {
 			panic(s.newError("ReferenceError", fmt.Sprintf("Cannot access '%s' before initialization", name)))
@@ -424,7 +431,7 @@ func (s *Session) bind(d decl) {
 		return b.value
 	}).(*goja.Object)
 	setter := vm.ToValue(func(call goja.FunctionCall) goja.Value {
-		if b.kind == declConst && b.ready {
+		if b.kind == replsrc.Const && b.ready {
 			panic(s.newError("TypeError", "Assignment to constant variable."))
 		}
 		b.value, b.ready = call.Argument(0), true
@@ -521,14 +528,14 @@ func (s *Session) setError(v goja.Value) {
 }
 
 // remember keeps the rewriting of recent inputs, to map positions back.
-func (s *Session) remember(in *input) {
-	if len(in.edits) == 0 {
+func (s *Session) remember(in *replsrc.Input) {
+	if !in.Rewritten() {
 		return
 	}
-	if _, ok := s.files[in.name]; !ok {
-		s.fileOrder = append(s.fileOrder, in.name)
+	if _, ok := s.files[in.Name]; !ok {
+		s.fileOrder = append(s.fileOrder, in.Name)
 	}
-	s.files[in.name] = in
+	s.files[in.Name] = in
 	if len(s.fileOrder) > maxFiles {
 		delete(s.files, s.fileOrder[0])
 		s.fileOrder = s.fileOrder[1:]
@@ -552,7 +559,7 @@ func (s *Session) fixPositions(text string) string {
 		}
 		line, _ := strconv.Atoi(sub[2])
 		col, _ := strconv.Atoi(sub[3])
-		line, col = in.mapPosition(line, col)
+		line, col, _ = in.Position(line, col)
 		return sub[1] + ":" + strconv.Itoa(line) + ":" + strconv.Itoa(col)
 	})
 }
@@ -580,51 +587,6 @@ func (p *positionWriter) Write(b []byte) (int, error) {
 		return 0, err
 	}
 	return len(b), nil
-}
-
-// offset converts a 1-based line and column of code into an offset.
-func offsetIn(text string, line, col int) int {
-	off := 0
-	for l := 1; l < line; l++ {
-		i := strings.IndexByte(text[off:], '\n')
-		if i < 0 {
-			return len(text)
-		}
-		off += i + 1
-	}
-	return min(off+max(col-1, 0), len(text))
-}
-
-// offset converts a line and column of the input as typed into an offset.
-func (in *input) offset(line, col int) int { return offsetIn(in.src, line, col) }
-
-// mapPosition converts a line and column of the compiled code into those of
-// the input as typed. A position inside inserted text maps to where it was
-// inserted.
-func (in *input) mapPosition(line, col int) (int, int) {
-	if len(in.edits) == 0 {
-		return line, col
-	}
-	off := offsetIn(in.code, line, col)
-	delta := 0 // code offset - src offset, before the current edit
-	src := -1
-	for _, e := range sortEdits(in.edits) {
-		start := e.at + delta
-		if off < start {
-			src = off - delta
-			break
-		}
-		if off < start+len(e.ins) {
-			src = e.at
-			break
-		}
-		delta += len(e.ins) - e.del
-	}
-	if src < 0 {
-		src = off - delta
-	}
-	l, c, _ := position(in.src, src)
-	return l, c
 }
 
 // Close stops the session: it cancels evaluations and requests still

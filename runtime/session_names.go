@@ -8,6 +8,7 @@ import (
 
 	"github.com/dop251/goja"
 	"github.com/dop251/goja/ast"
+	"github.com/dop251/goja/parser"
 )
 
 // identifierPattern matches names that can follow a dot.
@@ -132,7 +133,7 @@ func (n *namer) names(expr string) []string {
 	if expr == "" {
 		return filterNames(vm.GlobalObject().GetOwnPropertyNames())
 	}
-	prog, err := parseScript("completion", expr)
+	prog, err := parser.ParseFile(nil, "completion", expr, 0, parser.WithDisableSourceMaps)
 	if err != nil || len(prog.Body) != 1 {
 		return nil
 	}

@@ -613,8 +613,8 @@ func TestSessionInterruptsBackgroundWork(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("awaiting eval: %v", err)
 	}
-	time.Sleep(500 * time.Millisecond)
-	ev.ok("typeof ran", "'undefined'")
+	// A timer set later for longer runs after the continuation's would have.
+	ev.ok("await new Promise(r => setTimeout(r, 400)); typeof ran", "'undefined'")
 
 	// A cancelled loop of awaits stops for good, timers and requests alike;
 	// work of evaluations that finished goes on.
@@ -631,8 +631,14 @@ func TestSessionInterruptsBackgroundWork(t *testing.T) {
 		t.Fatalf("loop of awaits: %v", err)
 	}
 	v1, _ := s.Eval(context.Background(), "[ticks, kept]")
-	time.Sleep(200 * time.Millisecond)
-	v2, _ := s.Eval(context.Background(), "[ticks, kept]")
+	// Ten more runs of the 5 ms interval, set before the loop's last 5 ms
+	// timer fired or was dropped: a live loop would have ticked meanwhile.
+	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
+	v2, err := s.Eval(ctx, "await new Promise(r => { const k = kept, t = setInterval(() => { if (kept >= k + 10) { clearInterval(t); r() } }, 1) }); [ticks, kept]")
+	cancel()
+	if err != nil {
+		t.Fatalf("waiting for the earlier evaluation's interval: %v (did Ctrl-C stop it?)", err)
+	}
 	if v1.Entries[0].Value.Text != v2.Entries[0].Value.Text {
 		t.Errorf("the cancelled loop goes on: ticks %s, then %s", v1.Entries[0].Value.Text, v2.Entries[0].Value.Text)
 	}

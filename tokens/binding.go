@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/scriptrun/scriptrun/internal/weborigin"
 )
 
 // binding is where a token may be sent: the scheme, host and port of its
@@ -52,7 +54,7 @@ func newBinding(raw string) (*binding, error) {
 
 // permits reports whether u is inside the binding.
 func (b *binding) permits(u *url.URL) bool {
-	if !sameOrigin(b.origin, u) {
+	if !weborigin.Same(b.origin, u) {
 		return false
 	}
 	if len(b.prefix) == 0 {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scriptrun/scriptrun/internal/weborigin"
 	"github.com/scriptrun/scriptrun/store"
 )
 
@@ -33,7 +34,7 @@ func TestBindingPathPrefix(t *testing.T) {
 		if err != nil && CodeOf(err) != CodeHostMismatch {
 			t.Errorf("target %s: code %q, want %s", tt.target, CodeOf(err), CodeHostMismatch)
 		}
-		if err != nil && sameOrigin(e.binding.origin, u) && !strings.Contains(err.Error(), "paths under "+base) {
+		if err != nil && weborigin.Same(e.binding.origin, u) && !strings.Contains(err.Error(), "paths under "+base) {
 			t.Errorf("target %s: message %q does not say which path the token is for", tt.target, err)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/scriptrun/scriptrun/internal/weborigin"
 	"github.com/scriptrun/scriptrun/store"
 )
 
@@ -301,7 +302,7 @@ func checkHost(e *entry, u *url.URL) error {
 	if e.binding == nil || e.binding.permits(u) {
 		return nil
 	}
-	if !sameOrigin(e.binding.origin, u) {
+	if !weborigin.Same(e.binding.origin, u) {
 		return newError(CodeHostMismatch, e.token.Name, nil, "token %q is for %s and will not be sent to %s: call its own host, or change the token's base URL", e.token.Name, origin(e.binding.origin), origin(u))
 	}
 	return newError(CodeHostMismatch, e.token.Name, nil, "token %q is for paths under %s and will not be sent to %s: call a path under its base URL (without \"..\", encoded slashes or other ambiguous forms), or change the token's base URL",
@@ -312,18 +313,11 @@ func checkHost(e *entry, u *url.URL) error {
 // than its URL: a front that routes by Host (a shared ingress, a CDN) would
 // deliver the credential to whichever tenant that header names.
 func checkHostHeader(name string, req *http.Request) error {
-	if req.Host == "" || sameAuthority(req.Host, req.URL) {
+	if req.Host == "" || weborigin.SameAuthority(req.Host, req.URL) {
 		return nil
 	}
 	return newError(CodeHostHeader, name, nil, "token %q: the request sets its Host header to %s, which is not the host of its URL (%s); a signed request goes to its URL's own host: remove the Host header",
 		name, strconv.Quote(shorten(req.Host, 80)), origin(req.URL))
-}
-
-// sameAuthority reports whether a Host header value names u's host and port
-// (the scheme's default port when it gives none).
-func sameAuthority(host string, u *url.URL) bool {
-	h := &url.URL{Scheme: u.Scheme, Host: host}
-	return strings.EqualFold(h.Hostname(), u.Hostname()) && port(h) == port(u)
 }
 
 // quotePath renders u's origin and path for a message, without its query,
@@ -357,23 +351,6 @@ func (m *Manager) Permits(name string, u *url.URL) bool {
 		return false
 	}
 	return checkHost(e, u) == nil
-}
-
-func sameOrigin(a, b *url.URL) bool {
-	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Hostname(), b.Hostname()) && port(a) == port(b)
-}
-
-func port(u *url.URL) string {
-	if p := u.Port(); p != "" {
-		return p
-	}
-	switch strings.ToLower(u.Scheme) {
-	case "https":
-		return "443"
-	case "http":
-		return "80"
-	}
-	return ""
 }
 
 func origin(u *url.URL) string {
