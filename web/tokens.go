@@ -308,6 +308,7 @@ type tokenForm struct {
 // store.TypeSpec: a setting (text or a choice) or a write-only credential.
 type formField struct {
 	Name, Label, Value string
+	Example            string // the placeholder
 	Choices            []store.Choice
 	Required           bool
 	MaxLen             int
@@ -359,7 +360,7 @@ func (s *Server) fillTokenForm(f *tokenForm) error {
 		if v == "" {
 			v = st.Default
 		}
-		f.Fields = append(f.Fields, formField{Name: st.Form, Label: st.Label, Value: v, Choices: st.Choices, Required: st.Required, MaxLen: st.MaxLen})
+		f.Fields = append(f.Fields, formField{Name: st.Form, Label: st.Label, Value: v, Example: st.Example, Choices: st.Choices, Required: st.Required, MaxLen: st.MaxLen})
 	}
 	for _, c := range spec.Credentials {
 		if c.Entered() {
