@@ -68,10 +68,9 @@ type Provider struct {
 
 // Token is a named outbound credential (Servicely's SystemAPIOutboundToken).
 //
-// Provider, Prompt and Scopes belong to oauth2 tokens; Username to basic;
-// KeyHeader, KeyQuery and KeyPrefix to api-key; HMACAlgorithm to hmac-body.
-// Validate refuses a field of another type. The credential itself is in
-// Secret, whatever the type.
+// Provider, Prompt and Scopes belong to oauth2 tokens; the fields of the
+// other types are their settings in TokenTypes. Validate refuses a field of
+// another type. The credential itself is in Secret, whatever the type.
 type Token struct {
 	Name            string    `json:"name"`
 	Type            string    `json:"type"`
@@ -121,7 +120,7 @@ func (s Secret) IsZero() bool {
 }
 
 // Static reports whether t's type has no authorization step and no refresh:
-// an admin stores the credential as it is (basic, api-key, bearer, hmac-body).
+// an admin stores the credential as it is (every type but oauth2).
 func (t Token) Static() bool { return t.Type != TypeOAuth2 }
 
 // EffectiveScopes returns the token's scopes, else the provider's.

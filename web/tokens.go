@@ -162,7 +162,7 @@ func (v tokenView) Authorized() bool { return store.State(v.State) == store.Stat
 func (v tokenView) OAuth2() bool { return v.Type == store.TypeOAuth2 }
 
 // Static reports whether the token holds a credential an admin stored as it
-// is (basic, api-key, bearer, hmac-body).
+// is (every type but oauth2).
 func (v tokenView) Static() bool { return v.Type != store.TypeOAuth2 }
 
 // ClientCredentials reports whether the token's provider uses the
