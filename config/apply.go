@@ -683,7 +683,7 @@ func providerDiff(a, b store.Provider) []string {
 
 // mergeCredential sets the credential fields given in the file, keeping the rest.
 func mergeCredential(cur, given store.Secret) store.Secret {
-	for _, cr := range enteredCredentials() {
+	for _, cr := range store.EnteredCredentials() {
 		if v := *cr.Field(&given); v != "" {
 			*cr.Field(&cur) = v
 		}
@@ -695,7 +695,7 @@ func mergeCredential(cur, given store.Secret) store.Secret {
 }
 
 func credentialChanged(a, b store.Secret) bool {
-	for _, cr := range enteredCredentials() {
+	for _, cr := range store.EnteredCredentials() {
 		if *cr.Field(&a) != *cr.Field(&b) {
 			return true
 		}

@@ -58,7 +58,7 @@ func (c Token) credentialRefs() ([]credentialRef, error) {
 		return nil, err
 	}
 	var refs []credentialRef
-	for _, cr := range enteredCredentials() {
+	for _, cr := range store.EnteredCredentials() {
 		if raw, ok := m[cr.Key]; ok {
 			r := credentialRef{Credential: cr}
 			if err := json.Unmarshal(raw, &r.ref); err != nil {
@@ -68,20 +68,6 @@ func (c Token) credentialRefs() ([]credentialRef, error) {
 		}
 	}
 	return refs, nil
-}
-
-// enteredCredentials are the credential parts of every type that an admin
-// stores (and a file may refer to).
-func enteredCredentials() []store.Credential {
-	var out []store.Credential
-	for _, spec := range store.TokenTypes {
-		for _, cr := range spec.Credentials {
-			if cr.Entered() {
-				out = append(out, cr)
-			}
-		}
-	}
-	return out
 }
 
 // exportSettings sets the settings of t's type on c.

@@ -85,6 +85,27 @@ type Credential struct {
 // provider issuing it).
 func (c Credential) Entered() bool { return c.Flag != "" }
 
+// Entered returns the credential parts of the type that an admin stores.
+func (s TypeSpec) Entered() []Credential {
+	var out []Credential
+	for _, c := range s.Credentials {
+		if c.Entered() {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// EnteredCredentials returns the credential parts an admin stores, of
+// every type, in the order of TokenTypes.
+func EnteredCredentials() []Credential {
+	var out []Credential
+	for _, s := range TokenTypes {
+		out = append(out, s.Entered()...)
+	}
+	return out
+}
+
 // TokenTypes is the table of token types, in the order forms offer them.
 var TokenTypes = []TypeSpec{
 	{

@@ -109,10 +109,8 @@ func withParam(rawQuery, name, value string) string {
 func CredentialFlags(typ string) string {
 	spec, _ := store.TypeOf(typ)
 	var flags []string
-	for _, c := range spec.Credentials {
-		if c.Entered() {
-			flags = append(flags, "--"+c.Flag+"-env VAR")
-		}
+	for _, c := range spec.Entered() {
+		flags = append(flags, "--"+c.Flag+"-env VAR")
 	}
 	return strings.Join(flags, " ")
 }

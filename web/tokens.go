@@ -95,10 +95,7 @@ func viewToken(t store.Token, p *store.Provider) tokenView {
 		}
 		v.Settings = append(v.Settings, part)
 	}
-	for _, c := range spec.Credentials {
-		if !c.Entered() {
-			continue
-		}
+	for _, c := range spec.Entered() {
 		mask := store.Mask(*c.Field(&t.Secret))
 		if mask == "" {
 			mask = "none"
@@ -362,10 +359,8 @@ func (s *Server) fillTokenForm(f *tokenForm) error {
 		}
 		f.Fields = append(f.Fields, formField{Name: st.Form, Label: st.Label, Value: v, Example: st.Example, Choices: st.Choices, Required: st.Required, MaxLen: st.MaxLen})
 	}
-	for _, c := range spec.Credentials {
-		if c.Entered() {
-			f.Fields = append(f.Fields, formField{Name: c.Form, Label: c.Label, Secret: true, Mask: f.Masks[c.Form], Help: codeSpans(c.Help)})
-		}
+	for _, c := range spec.Entered() {
+		f.Fields = append(f.Fields, formField{Name: c.Form, Label: c.Label, Secret: true, Mask: f.Masks[c.Form], Help: codeSpans(c.Help)})
 	}
 	if f.KeyIn == "" {
 		f.KeyIn = "header"
@@ -421,9 +416,9 @@ func readTokenForm(r *http.Request, f *tokenForm) {
 				f.Values[st.Form] = strings.TrimSpace(pf.Get(st.Form))
 			}
 		}
-		for _, c := range spec.Credentials {
+		for _, c := range spec.Entered() {
 			// Like the CLI's --*-stdin: only line breaks are trimmed.
-			if v := strings.Trim(pf.Get(c.Form), "\r\n"); c.Entered() && v != "" {
+			if v := strings.Trim(pf.Get(c.Form), "\r\n"); v != "" {
 				f.secrets[c.Form] = v
 			}
 		}
@@ -466,8 +461,8 @@ func (f *tokenForm) apply(t *store.Token, now time.Time) error {
 			*st.Field(t) = f.Values[st.Form]
 		}
 	}
-	for _, c := range spec.Credentials {
-		if v := f.secrets[c.Form]; c.Entered() && v != "" {
+	for _, c := range spec.Entered() {
+		if v := f.secrets[c.Form]; v != "" {
 			*c.Field(&t.Secret) = v
 		}
 	}
@@ -479,7 +474,7 @@ func (f *tokenForm) apply(t *store.Token, now time.Time) error {
 func (f *tokenForm) typedForeign(typ string) bool {
 	spec, _ := store.TypeOf(typ)
 	for name := range f.secrets {
-		if !slices.ContainsFunc(spec.Credentials, func(c store.Credential) bool { return c.Entered() && c.Form == name }) {
+		if !slices.ContainsFunc(spec.Entered(), func(c store.Credential) bool { return c.Form == name }) {
 			return true
 		}
 	}
@@ -586,10 +581,8 @@ func editForm(t store.Token) tokenForm {
 // the write-only fields.
 func (f *tokenForm) fillMasks(t store.Token) {
 	f.Masks = map[string]string{}
-	for _, c := range t.Spec().Credentials {
-		if c.Entered() {
-			f.Masks[c.Form] = store.Mask(*c.Field(&t.Secret))
-		}
+	for _, c := range t.Spec().Entered() {
+		f.Masks[c.Form] = store.Mask(*c.Field(&t.Secret))
 	}
 }
 

@@ -56,10 +56,8 @@ var flagTypes = func() map[string]string {
 		for _, st := range spec.Settings {
 			m[st.Flag] = spec.Type
 		}
-		for _, c := range spec.Credentials {
-			if c.Entered() {
-				m[c.Flag+"-stdin"], m[c.Flag+"-env"] = spec.Type, spec.Type
-			}
+		for _, c := range spec.Entered() {
+			m[c.Flag+"-stdin"], m[c.Flag+"-env"] = spec.Type, spec.Type
 		}
 	}
 	return m
@@ -98,14 +96,12 @@ func (f *tokenFlags) register(c *cobra.Command, update bool) {
 		for _, st := range spec.Settings {
 			f.settings[st.Flag] = fl.String(st.Flag, "", st.Usage)
 		}
-		for _, cr := range spec.Credentials {
-			if cr.Entered() {
-				f.creds = append(f.creds, tokenCred{Credential: cr})
-			}
-		}
 	}
-	for i := range f.creds {
-		f.creds[i].flag.register(c, f.creds[i].Flag, f.creds[i].What)
+	creds := store.EnteredCredentials()
+	f.creds = make([]tokenCred, len(creds))
+	for i, cr := range creds {
+		f.creds[i].Credential = cr
+		f.creds[i].flag.register(c, cr.Flag, cr.What)
 	}
 	fl.StringVar(&f.expires, "expires", "", `all but oauth2: when the credential expires (RFC 3339 or YYYY-MM-DD, UTC); after it scripts get TOKEN_EXPIRED; "never" clears it`)
 	if update {
@@ -436,10 +432,8 @@ func typeFields(t store.Token, mask func(string) string) map[string]string {
 	for _, st := range spec.Settings {
 		m[st.Key] = *st.Field(&t)
 	}
-	for _, c := range spec.Credentials {
-		if c.Entered() {
-			m[c.Key] = mask(*c.Field(&t.Secret))
-		}
+	for _, c := range spec.Entered() {
+		m[c.Key] = mask(*c.Field(&t.Secret))
 	}
 	return m
 }
@@ -585,10 +579,7 @@ func credentialFields(t store.Token) [][2]string {
 			out = append(out, [2]string{st.Show, *st.Field(&t)})
 		}
 	}
-	for _, c := range spec.Credentials {
-		if !c.Entered() {
-			continue
-		}
+	for _, c := range spec.Entered() {
 		m := store.Mask(*c.Field(&t.Secret))
 		if m == "" {
 			m = "(none)"
