@@ -313,8 +313,10 @@ func tokenDestinations(t store.Token) []string {
 
 func (d *desired) addToken(c Token, at loc, opts Options) *Error {
 	t := store.Token{Name: c.Name, Type: c.Type, Provider: c.Provider, Prompt: c.Prompt,
-		Active: c.Active == nil || *c.Active, Scopes: c.Scopes, BaseURL: c.BaseURL, State: store.StateUnauthorized,
-		Username: c.Username, KeyHeader: c.KeyHeader, KeyQuery: c.KeyQuery, KeyPrefix: c.KeyPrefix, HMACAlgorithm: c.HMACAlgorithm}
+		Active: c.Active == nil || *c.Active, Scopes: c.Scopes, BaseURL: c.BaseURL, State: store.StateUnauthorized}
+	if err := c.settingsTo(&t); err != nil {
+		return at.err("%v", err)
+	}
 	if t.Type == "" {
 		t.Type = store.TypeOAuth2
 	}
@@ -326,29 +328,25 @@ func (d *desired) addToken(c Token, at loc, opts Options) *Error {
 		t.Expires = e.UTC()
 	}
 	var cred store.Secret
-	for _, r := range []struct {
-		name string
-		ref  *SecretRef
-		dst  *string
-	}{{"password", c.Password, &cred.Password}, {"apiKey", c.APIKey, &cred.APIKey}, {"token", c.Bearer, &cred.AccessToken},
-		{"apiToken", c.APIToken, &cred.APIToken}, {"apiSecret", c.APISecret, &cred.APISecret}} {
-		if r.ref == nil {
-			continue
-		}
-		ref, err := checkRef(*r.ref, opts.Dir)
+	refs, err := c.credentialRefs()
+	if err != nil {
+		return at.err("%v", err)
+	}
+	for _, r := range refs {
+		ref, err := checkRef(r.ref, opts.Dir)
 		if err != nil {
-			return at.fieldErr(r.name, fmt.Errorf("token %s: %w", c.Name, err))
+			return at.fieldErr(r.Key, fmt.Errorf("token %s: %w", c.Name, err))
 		}
-		d.uses = append(d.uses, SecretUse{Path: at.path + "." + r.name, Kind: "token", Name: t.Name, Field: r.name,
+		d.uses = append(d.uses, SecretUse{Path: at.path + "." + r.Key, Kind: "token", Name: t.Name, Field: r.Key,
 			From: ref.String(), SentTo: tokenDestinations(t), Signs: true, Read: !opts.DryRun})
 		if opts.DryRun {
 			continue
 		}
 		v, err := ref.read(opts)
 		if err != nil {
-			return at.fieldErr(r.name, fmt.Errorf("token %s: %w", c.Name, err))
+			return at.fieldErr(r.Key, fmt.Errorf("token %s: %w", c.Name, err))
 		}
-		*r.dst = v
+		*r.Field(&cred) = v
 	}
 	if cred.AccessToken != "" {
 		cred.TokenType = "Bearer"
@@ -566,7 +564,7 @@ func (d *desired) changes(tx *store.Tx, opts Options) ([]Change, error) {
 				if write {
 					// The definition changes; an OAuth credential and its state stay.
 					cur.Type, cur.Provider, cur.Prompt, cur.Active, cur.Scopes, cur.BaseURL = t.Type, t.Provider, t.Prompt, t.Active, t.Scopes, t.BaseURL
-					cur.Username, cur.KeyHeader, cur.KeyQuery, cur.KeyPrefix, cur.HMACAlgorithm = t.Username, t.KeyHeader, t.KeyQuery, t.KeyPrefix, t.HMACAlgorithm
+					copySettings(&cur, t)
 					if t.Static() {
 						cur.Expires = t.Expires
 					}
@@ -685,18 +683,24 @@ func providerDiff(a, b store.Provider) []string {
 
 // mergeCredential sets the credential fields given in the file, keeping the rest.
 func mergeCredential(cur, given store.Secret) store.Secret {
-	for _, f := range []struct{ dst, src *string }{{&cur.Password, &given.Password}, {&cur.APIKey, &given.APIKey},
-		{&cur.AccessToken, &given.AccessToken}, {&cur.APIToken, &given.APIToken}, {&cur.APISecret, &given.APISecret}, {&cur.TokenType, &given.TokenType}} {
-		if *f.src != "" {
-			*f.dst = *f.src
+	for _, cr := range store.EnteredCredentials() {
+		if v := *cr.Field(&given); v != "" {
+			*cr.Field(&cur) = v
 		}
+	}
+	if given.TokenType != "" {
+		cur.TokenType = given.TokenType
 	}
 	return cur
 }
 
 func credentialChanged(a, b store.Secret) bool {
-	return a.Password != b.Password || a.APIKey != b.APIKey || a.AccessToken != b.AccessToken ||
-		a.APIToken != b.APIToken || a.APISecret != b.APISecret || a.TokenType != b.TokenType
+	for _, cr := range store.EnteredCredentials() {
+		if *cr.Field(&a) != *cr.Field(&b) {
+			return true
+		}
+	}
+	return a.TokenType != b.TokenType
 }
 
 func tokenDiff(a, b store.Token) []string {
@@ -712,11 +716,7 @@ func tokenDiff(a, b store.Token) []string {
 	add("active", a.Active == b.Active)
 	add("scopes", slices.Equal(a.Scopes, b.Scopes))
 	add("baseUrl", a.BaseURL == b.BaseURL)
-	add("username", a.Username == b.Username)
-	add("keyHeader", a.KeyHeader == b.KeyHeader)
-	add("keyQuery", a.KeyQuery == b.KeyQuery)
-	add("keyPrefix", a.KeyPrefix == b.KeyPrefix)
-	add("hmacAlgorithm", a.HMACAlgorithm == b.HMACAlgorithm)
+	f = append(f, settingsDiff(a, b)...)
 	if b.Static() {
 		add("expires", a.Expires.Equal(b.Expires))
 	}

@@ -37,8 +37,10 @@ func Read(db *store.DB) (File, error) {
 		}
 		for _, t := range ts {
 			ct := Token{Name: t.Name, Type: t.Type, Provider: t.Provider, Prompt: t.Prompt,
-				Active: ptr(t.Active), Scopes: t.Scopes, BaseURL: t.BaseURL, Username: t.Username,
-				KeyHeader: t.KeyHeader, KeyQuery: t.KeyQuery, KeyPrefix: t.KeyPrefix, HMACAlgorithm: t.HMACAlgorithm}
+				Active: ptr(t.Active), Scopes: t.Scopes, BaseURL: t.BaseURL}
+			if err := exportSettings(&ct, t); err != nil {
+				return err
+			}
 			if t.Static() && !t.Expires.IsZero() {
 				ct.Expires = t.Expires.UTC().Format(time.RFC3339)
 			}

@@ -9,6 +9,14 @@
 // are added with omitempty, so records written before a field existed read
 // unchanged.
 //
+// # Token types
+//
+// TokenTypes (tokentype.go) is the one table of token types: for each, its
+// settings and credential parts with their command-line flags, console
+// fields, labels and file keys, and its validation. The command line, the
+// console, `token show`, export and apply read it; package tokens adds one
+// signing function per type. A new type is an entry there and a signer.
+//
 // # Record authentication (schema 2)
 //
 // Encryption keeps secrets secret but not where they go: the token URL,

@@ -33,24 +33,6 @@ const (
 	AuthStyleBody   = "body"   // client_secret_post
 )
 
-// Token types. Every type signs through the same apiTokenAuth('name').
-const (
-	TypeOAuth2   = "oauth2"    // an access token from a provider, refreshed or re-fetched
-	TypeHMACBody = "hmac-body" // API token + API secret: each request is HMAC-signed (package hmacsig)
-	TypeBasic    = "basic"     // user name + password, sent as HTTP Basic
-	TypeAPIKey   = "api-key"   // a key sent in a named header or query parameter
-	TypeBearer   = "bearer"    // a static bearer token, optionally with an expiry
-)
-
-// Types lists the token types, in the order forms offer them.
-var Types = []string{TypeOAuth2, TypeBasic, TypeAPIKey, TypeBearer, TypeHMACBody}
-
-// HMAC algorithms of hmac-body tokens (hmacsig's names).
-const (
-	HMACSHA256 = "sha256" // the default
-	HMACSHA512 = "sha512"
-)
-
 // State is where an outbound token is in its life.
 type State string
 
@@ -86,10 +68,9 @@ type Provider struct {
 
 // Token is a named outbound credential (Servicely's SystemAPIOutboundToken).
 //
-// Provider, Prompt and Scopes belong to oauth2 tokens; Username to basic;
-// KeyHeader, KeyQuery and KeyPrefix to api-key; HMACAlgorithm to hmac-body.
-// Validate refuses a field of another type. The credential itself is in
-// Secret, whatever the type.
+// Provider, Prompt and Scopes belong to oauth2 tokens; the fields of the
+// other types are their settings in TokenTypes. Validate refuses a field of
+// another type. The credential itself is in Secret, whatever the type.
 type Token struct {
 	Name            string    `json:"name"`
 	Type            string    `json:"type"`
@@ -138,26 +119,8 @@ func (s Secret) IsZero() bool {
 		s.Password == "" && s.APIKey == "" && s.APIToken == "" && s.APISecret == ""
 }
 
-// Complete reports whether t holds everything its type needs to sign a
-// request. For oauth2 that is an access token; the others hold their
-// credential from the moment an admin stores it.
-func (t Token) Complete() bool {
-	s := t.Secret
-	switch t.Type {
-	case TypeBasic:
-		return s.Password != ""
-	case TypeAPIKey:
-		return s.APIKey != ""
-	case TypeBearer:
-		return s.AccessToken != ""
-	case TypeHMACBody:
-		return s.APIToken != "" && s.APISecret != ""
-	}
-	return s.AccessToken != ""
-}
-
 // Static reports whether t's type has no authorization step and no refresh:
-// an admin stores the credential as it is (basic, api-key, bearer, hmac-body).
+// an admin stores the credential as it is (every type but oauth2).
 func (t Token) Static() bool { return t.Type != TypeOAuth2 }
 
 // EffectiveScopes returns the token's scopes, else the provider's.
@@ -246,59 +209,10 @@ func (t Token) Validate() error {
 	if err := t.checkForeignFields(); err != nil {
 		return err
 	}
-	if t.Type == TypeOAuth2 {
-		if err := ValidateName("provider", t.Provider); err != nil {
-			return err
-		}
-		if !validPrompt(t.Prompt) {
-			return fmt.Errorf("token prompt %q is not valid: use one of consent, select_account, login, none, or leave it empty", t.Prompt)
-		}
-		for _, s := range t.Scopes {
-			if err := checkScope(s); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	if t.State == StateReauthRequired {
+	if t.Static() && t.State == StateReauthRequired {
 		return fmt.Errorf("token state %q applies to oauth2 tokens only", t.State)
 	}
-	return t.validateStatic()
-}
-
-// checkForeignFields refuses settings that belong to another token type, so
-// a typo in a command line or form does not pass silently.
-func (t Token) checkForeignFields() error {
-	type field struct {
-		name  string
-		set   bool
-		owner string
-	}
-	s := t.Secret
-	fields := []field{
-		{"provider", t.Provider != "", TypeOAuth2},
-		{"prompt", t.Prompt != "", TypeOAuth2},
-		{"scopes", len(t.Scopes) > 0, TypeOAuth2},
-		{"refresh token", s.RefreshToken != "", TypeOAuth2},
-		{"user name", t.Username != "", TypeBasic},
-		{"password", s.Password != "", TypeBasic},
-		{"key header", t.KeyHeader != "", TypeAPIKey},
-		{"key query parameter", t.KeyQuery != "", TypeAPIKey},
-		{"key prefix", t.KeyPrefix != "", TypeAPIKey},
-		{"API key", s.APIKey != "", TypeAPIKey},
-		{"HMAC algorithm", t.HMACAlgorithm != "", TypeHMACBody},
-		{"API token", s.APIToken != "", TypeHMACBody},
-		{"API secret", s.APISecret != "", TypeHMACBody},
-	}
-	for _, f := range fields {
-		if f.set && f.owner != t.Type {
-			return fmt.Errorf("token %q is of type %s, which has no %s (that belongs to %s tokens)", t.Name, t.Type, f.name, f.owner)
-		}
-	}
-	if t.Type != TypeOAuth2 && t.Type != TypeBearer && s.AccessToken != "" {
-		return fmt.Errorf("token %q is of type %s, which has no access token", t.Name, t.Type)
-	}
-	return nil
+	return t.Spec().validate(t)
 }
 
 // Limits on credential fields: generous for real credentials, small enough
@@ -308,62 +222,10 @@ const (
 	maxNameLen   = 256
 )
 
-func (t Token) validateStatic() error {
-	s := t.Secret
-	switch t.Type {
-	case TypeBasic:
-		if t.Username == "" {
-			return fmt.Errorf("basic token %q needs a user name", t.Name)
-		}
-		if len(t.Username) > maxNameLen || strings.ContainsRune(t.Username, ':') || hasControl(t.Username) {
-			return fmt.Errorf("basic token %q: the user name must have at most %d characters, no ':' and no control characters (RFC 7617)", t.Name, maxNameLen)
-		}
-		if len(s.Password) > maxSecretLen || hasControl(s.Password) {
-			return fmt.Errorf("basic token %q: the password must have at most %d bytes and no control characters (line breaks, tabs)", t.Name, maxSecretLen)
-		}
-	case TypeAPIKey:
-		switch {
-		case t.KeyHeader == "" && t.KeyQuery == "":
-			return fmt.Errorf("api-key token %q needs a header or a query parameter to carry the key (e.g. header X-API-Key)", t.Name)
-		case t.KeyHeader != "" && t.KeyQuery != "":
-			return fmt.Errorf("api-key token %q: give a header or a query parameter for the key, not both", t.Name)
-		case t.KeyHeader != "":
-			if err := checkHeaderName(t.KeyHeader); err != nil {
-				return fmt.Errorf("api-key token %q: %w", t.Name, err)
-			}
-		default:
-			if len(t.KeyQuery) > maxNameLen || strings.ContainsAny(t.KeyQuery, " #&=") || hasControl(t.KeyQuery) {
-				return fmt.Errorf("api-key token %q: query parameter name %q is not valid: at most %d characters, no spaces, '#', '&' or '='", t.Name, t.KeyQuery, maxNameLen)
-			}
-		}
-		if t.KeyPrefix != "" && (t.KeyHeader == "" || len(t.KeyPrefix) > 64 || hasControl(t.KeyPrefix)) {
-			return fmt.Errorf("api-key token %q: a key prefix (such as \"Token \") goes with a header, has at most 64 characters and no control characters", t.Name)
-		}
-		if len(s.APIKey) > maxSecretLen || hasControl(s.APIKey) {
-			return fmt.Errorf("api-key token %q: the key must have at most %d bytes and no control characters (line breaks, tabs)", t.Name, maxSecretLen)
-		}
-	case TypeBearer:
-		if len(s.AccessToken) > maxSecretLen || strings.ContainsAny(s.AccessToken, " ") || hasControl(s.AccessToken) {
-			return fmt.Errorf("bearer token %q: the token must have at most %d bytes, no spaces and no control characters", t.Name, maxSecretLen)
-		}
-	case TypeHMACBody:
-		if t.HMACAlgorithm != HMACSHA256 && t.HMACAlgorithm != HMACSHA512 {
-			return fmt.Errorf("hmac-body token %q: algorithm %q is not supported: use %s or %s", t.Name, t.HMACAlgorithm, HMACSHA256, HMACSHA512)
-		}
-		if s.APIToken != "" && !validAPIToken(s.APIToken) {
-			return fmt.Errorf("hmac-body token %q: the API token must have 1 to 256 characters from A-Z a-z 0-9 . _ ~ + / = -", t.Name)
-		}
-		if len(s.APISecret) > maxSecretLen {
-			return fmt.Errorf("hmac-body token %q: the API secret must have at most %d bytes", t.Name, maxSecretLen)
-		}
-	}
-	return nil
-}
-
 // normalize derives what follows from other fields before a token is
 // stored: a credential type without an authorization step is authorized
 // exactly when its credential is complete, a bearer token's type is Bearer,
-// and hmac-body defaults to SHA-256.
+// and an empty setting takes its default (TypeSpec).
 func (t *Token) normalize() {
 	if !t.Static() {
 		return
@@ -379,9 +241,7 @@ func (t *Token) normalize() {
 			t.Secret.TokenType = "Bearer"
 		}
 	}
-	if t.Type == TypeHMACBody && t.HMACAlgorithm == "" {
-		t.HMACAlgorithm = HMACSHA256
-	}
+	t.normalizeSettings()
 }
 
 // ParseExpiry reads an expiry an admin gives a static credential: an RFC

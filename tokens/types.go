@@ -23,17 +23,30 @@ import (
 //	api-key    <header>: <prefix><key>, or ?<param>=<key> added to the query
 //	hmac-body  Authorization: HMAC-SHA256 token=..., ts=..., nonce=..., sig=...  (package hmacsig)
 
+// typeSigner puts one token type's credential on a request. Every type in
+// store.TokenTypes has one (a test checks).
+type typeSigner struct {
+	// fixed returns the type's Authorization value, computed once per read
+	// of the token; nil for the types that sign each request in sign.
+	fixed func(store.Token) string
+	sign  func(t store.Token, req *http.Request, now time.Time) error
+}
+
+var signers = map[string]typeSigner{
+	store.TypeOAuth2: {fixed: func(t store.Token) string { return t.Secret.TokenType + " " + t.Secret.AccessToken }},
+	store.TypeBearer: {fixed: func(t store.Token) string { return "Bearer " + t.Secret.AccessToken }},
+	store.TypeBasic: {fixed: func(t store.Token) string {
+		return "Basic " + base64.StdEncoding.EncodeToString([]byte(t.Username+":"+t.Secret.Password))
+	}},
+	store.TypeAPIKey:   {sign: signAPIKey},
+	store.TypeHMACBody: {sign: signHMACBody},
+}
+
 // authorizationOf returns the Authorization value of the types that send a
 // fixed one ("" for the others).
 func authorizationOf(t store.Token) string {
-	s := t.Secret
-	switch t.Type {
-	case store.TypeBearer:
-		return "Bearer " + s.AccessToken
-	case store.TypeBasic:
-		return "Basic " + base64.StdEncoding.EncodeToString([]byte(t.Username+":"+s.Password))
-	case store.TypeOAuth2:
-		return s.TokenType + " " + s.AccessToken
+	if s := signers[t.Type]; s.fixed != nil {
+		return s.fixed(t)
 	}
 	return ""
 }
@@ -42,30 +55,34 @@ func authorizationOf(t store.Token) string {
 // rather than writing into it: bindings compare slices to find what the
 // signer set (and strip it on a redirect to another origin).
 func (e *entry) sign(req *http.Request, now time.Time) error {
-	t := e.token
-	switch t.Type {
-	case store.TypeAPIKey:
-		if t.KeyHeader != "" {
-			req.Header[http.CanonicalHeaderKey(t.KeyHeader)] = []string{t.KeyPrefix + t.Secret.APIKey}
-			return nil
-		}
-		req.URL.RawQuery = withParam(req.URL.RawQuery, t.KeyQuery, t.Secret.APIKey)
-		req.URL.ForceQuery = false
-		return nil
-	case store.TypeHMACBody:
-		alg, err := hmacsig.ParseAlgorithm(t.HMACAlgorithm)
-		if err != nil {
-			return newError(CodeStore, t.Name, err, "token %q: %v", t.Name, err)
-		}
-		key := hmacsig.Key{Token: t.Secret.APIToken, Secret: t.Secret.APISecret, Algorithm: alg}
-		if err := hmacsig.Sign(req, key, now); err != nil {
-			// hmacsig's messages never contain the key; a body that
-			// cannot be read is the only runtime failure.
-			return newError(CodeSignFailed, t.Name, err, "token %q: cannot sign the request: %v", t.Name, err)
-		}
-		return nil
+	if s := signers[e.token.Type]; s.sign != nil {
+		return s.sign(e.token, req, now)
 	}
 	req.Header["Authorization"] = []string{e.authorization}
+	return nil
+}
+
+func signAPIKey(t store.Token, req *http.Request, _ time.Time) error {
+	if t.KeyHeader != "" {
+		req.Header[http.CanonicalHeaderKey(t.KeyHeader)] = []string{t.KeyPrefix + t.Secret.APIKey}
+		return nil
+	}
+	req.URL.RawQuery = withParam(req.URL.RawQuery, t.KeyQuery, t.Secret.APIKey)
+	req.URL.ForceQuery = false
+	return nil
+}
+
+func signHMACBody(t store.Token, req *http.Request, now time.Time) error {
+	alg, err := hmacsig.ParseAlgorithm(t.HMACAlgorithm)
+	if err != nil {
+		return newError(CodeStore, t.Name, err, "token %q: %v", t.Name, err)
+	}
+	key := hmacsig.Key{Token: t.Secret.APIToken, Secret: t.Secret.APISecret, Algorithm: alg}
+	if err := hmacsig.Sign(req, key, now); err != nil {
+		// hmacsig's messages never contain the key; a body that
+		// cannot be read is the only runtime failure.
+		return newError(CodeSignFailed, t.Name, err, "token %q: cannot sign the request: %v", t.Name, err)
+	}
 	return nil
 }
 
@@ -90,17 +107,12 @@ func withParam(rawQuery, name, value string) string {
 // CredentialFlags names the command-line flags that store a type's
 // credential, for messages ("" for oauth2).
 func CredentialFlags(typ string) string {
-	switch typ {
-	case store.TypeBasic:
-		return "--password-env VAR"
-	case store.TypeAPIKey:
-		return "--key-env VAR"
-	case store.TypeBearer:
-		return "--token-env VAR"
-	case store.TypeHMACBody:
-		return "--api-token-env VAR --api-secret-env VAR"
+	spec, _ := store.TypeOf(typ)
+	var flags []string
+	for _, c := range spec.Entered() {
+		flags = append(flags, "--"+c.Flag+"-env VAR")
 	}
-	return ""
+	return strings.Join(flags, " ")
 }
 
 // noCredential is the refusal of a static token that holds no credential.
@@ -118,17 +130,8 @@ func notRefreshable(t store.Token) *Error {
 // DescribeType says in words how a token of the given type signs, for
 // `token show` and the console.
 func DescribeType(typ string) string {
-	switch typ {
-	case store.TypeOAuth2:
-		return "OAuth2 access token from a provider"
-	case store.TypeBasic:
-		return "HTTP Basic: user name and password"
-	case store.TypeAPIKey:
-		return "API key in a header or query parameter"
-	case store.TypeBearer:
-		return "static bearer token"
-	case store.TypeHMACBody:
-		return "HMAC-signed requests: API token and API secret"
+	if spec, ok := store.TypeOf(typ); ok {
+		return spec.Description
 	}
 	return fmt.Sprintf("unknown type %q", typ)
 }

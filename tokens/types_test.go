@@ -360,3 +360,22 @@ func BenchmarkSignHMAC(b *testing.B) {
 		}
 	}
 }
+
+// Every type in store.TokenTypes signs and is described; a type added to
+// the table without its signing function fails here.
+func TestEveryTableTypeSigns(t *testing.T) {
+	for _, spec := range store.TokenTypes {
+		t.Run(spec.Type, func(t *testing.T) {
+			s, ok := signers[spec.Type]
+			if !ok || (s.fixed == nil) == (s.sign == nil) {
+				t.Fatalf("type %s has no signer (or both a fixed Authorization and a sign function)", spec.Type)
+			}
+			if got := DescribeType(spec.Type); got == "" || strings.Contains(got, "unknown") {
+				t.Errorf("DescribeType(%s) = %q", spec.Type, got)
+			}
+			if spec.Type != store.TypeOAuth2 && !strings.HasPrefix(CredentialFlags(spec.Type), "--") {
+				t.Errorf("CredentialFlags(%s) = %q, want the flags that store its credential", spec.Type, CredentialFlags(spec.Type))
+			}
+		})
+	}
+}

@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"fmt"
+	"html/template"
 	"net/http"
 	"net/url"
 	"slices"
@@ -52,8 +53,16 @@ type tokenView struct {
 	RevocationURL                string // the provider's, for oauth2 tokens
 	HoldsSecret                  bool   // something to revoke
 	// The other types' settings, and their credentials masked.
-	Username, KeyHeader, KeyQuery, KeyPrefix, HMACAlgorithm string
-	Credential                                              []credentialPart
+	KeyHeader, KeyQuery, KeyPrefix string // api-key, shown as KeyIn
+	Settings                       []settingPart
+	Credential                     []credentialPart
+	ScriptNote                     template.HTML // store.TypeSpec.ScriptNote
+}
+
+// settingPart is a setting of a static type as a page shows it.
+type settingPart struct {
+	Label, Value string
+	Choice       bool // Value is a choice's label, not text the admin typed
 }
 
 // credentialPart is one piece of a static credential as a page shows it.
@@ -66,31 +75,52 @@ func viewToken(t store.Token, p *store.Provider) tokenView {
 		HasRefreshToken: t.Secret.RefreshToken != "", RefreshFailures: t.RefreshFailures, RefreshFailed: t.RefreshFailed,
 		Created: t.Created, Updated: t.Updated, LastRefreshed: t.LastRefreshed, LastUsed: t.LastUsed,
 		ProviderMissing: t.Type == store.TypeOAuth2 && p == nil, HoldsSecret: !t.Secret.IsZero(),
-		Username: t.Username, KeyHeader: t.KeyHeader, KeyQuery: t.KeyQuery, KeyPrefix: t.KeyPrefix, HMACAlgorithm: t.HMACAlgorithm,
+		KeyHeader: t.KeyHeader, KeyQuery: t.KeyQuery, KeyPrefix: t.KeyPrefix,
 	}
 	if p != nil {
 		v.ProviderScopes = strings.Join(p.Scopes, " ")
 		v.Grant, v.RevocationURL = p.GrantType, p.RevocationURL
 	}
-	part := func(label, secret string) {
-		mask := store.Mask(secret)
+	spec := t.Spec()
+	v.ScriptNote = codeSpans(spec.ScriptNote)
+	for _, st := range spec.Settings {
+		if st.Form == "" {
+			continue
+		}
+		part := settingPart{Label: st.Label, Value: *st.Field(&t)}
+		for _, c := range st.Choices {
+			if c.Value == part.Value {
+				part.Value, part.Choice = c.Label, true
+			}
+		}
+		v.Settings = append(v.Settings, part)
+	}
+	for _, c := range spec.Entered() {
+		mask := store.Mask(*c.Field(&t.Secret))
 		if mask == "" {
 			mask = "none"
 		}
-		v.Credential = append(v.Credential, credentialPart{label, mask})
-	}
-	switch t.Type {
-	case store.TypeBasic:
-		part("Password", t.Secret.Password)
-	case store.TypeAPIKey:
-		part("API key", t.Secret.APIKey)
-	case store.TypeBearer:
-		part("Token", t.Secret.AccessToken)
-	case store.TypeHMACBody:
-		part("API token", t.Secret.APIToken)
-		part("API secret", t.Secret.APISecret)
+		v.Credential = append(v.Credential, credentialPart{c.Label, mask})
 	}
 	return v
+}
+
+// codeSpans is text from store.TokenTypes as HTML: escaped, with
+// `backquoted` spans as code.
+func codeSpans(s string) template.HTML {
+	parts := strings.Split(s, "`")
+	var b strings.Builder
+	for i, p := range parts {
+		if i%2 == 1 && i < len(parts)-1 {
+			b.WriteString("<code>" + template.HTMLEscapeString(p) + "</code>")
+			continue
+		}
+		if i%2 == 1 {
+			b.WriteString("`")
+		}
+		b.WriteString(template.HTMLEscapeString(p))
+	}
+	return template.HTML(b.String())
 }
 
 // StateLabel is the state in words.
@@ -116,7 +146,10 @@ func (v tokenView) StateLabel() string {
 }
 
 // TypeLabel is the type in words.
-func (v tokenView) TypeLabel() string { return typeLabels[v.Type] }
+func (v tokenView) TypeLabel() string {
+	spec, _ := store.TypeOf(v.Type)
+	return spec.Label
+}
 
 // Authorized reports whether the token holds a token set (or, for the
 // static types, a complete credential).
@@ -126,7 +159,7 @@ func (v tokenView) Authorized() bool { return store.State(v.State) == store.Stat
 func (v tokenView) OAuth2() bool { return v.Type == store.TypeOAuth2 }
 
 // Static reports whether the token holds a credential an admin stored as it
-// is (basic, api-key, bearer, hmac-body).
+// is (every type but oauth2).
 func (v tokenView) Static() bool { return v.Type != store.TypeOAuth2 }
 
 // ClientCredentials reports whether the token's provider uses the
@@ -154,22 +187,6 @@ func (v tokenView) KeyIn() string {
 		return fmt.Sprintf("header %s, after %q", v.KeyHeader, v.KeyPrefix)
 	}
 	return "header " + v.KeyHeader
-}
-
-var typeLabels = map[string]string{
-	store.TypeOAuth2:   "OAuth2",
-	store.TypeBasic:    "Basic",
-	store.TypeAPIKey:   "API key",
-	store.TypeBearer:   "Bearer",
-	store.TypeHMACBody: "HMAC body",
-}
-
-var typeHelp = map[string]string{
-	store.TypeOAuth2:   "An access token from a provider: signed in once with \u201cGet authorization token\u201d, or fetched with the provider's client credentials, and refreshed by scriptrun.",
-	store.TypeBasic:    "A user name and password, sent as HTTP Basic authentication.",
-	store.TypeAPIKey:   "A key sent in a header (or a query parameter) of every request.",
-	store.TypeBearer:   "A fixed token sent as Authorization: Bearer, optionally until an expiry.",
-	store.TypeHMACBody: "An API token and an API secret (Servicely's HMAC Body): every request is signed with HMAC over its method, path, time, nonce and body; the secret itself is never sent.",
 }
 
 // authOrigin is the origin of a provider's authorization URL, for the CSP's
@@ -276,25 +293,31 @@ type tokenForm struct {
 	HasProviders                         bool
 	ProviderMissing                      bool
 	// Static types.
-	Username, KeyIn, KeyName, KeyPrefix, Algorithm, Expires string
-	Algorithms                                              []string
-	Masks                                                   map[string]string // stored credentials, masked (edit)
-	SecretDropped                                           bool              // a typed credential was not saved
-	secrets                                                 map[string]string // typed credentials, by field name
+	KeyIn, KeyName, KeyPrefix, Expires string            // api-key's place, in one part of the form
+	Values                             map[string]string // settings with a field of their own, by field name
+	Fields                             []formField       // those settings, then the credentials
+	Masks                              map[string]string // stored credentials, masked (edit)
+	SecretDropped                      bool              // a typed credential was not saved
+	secrets                            map[string]string // typed credentials, by field name
+}
+
+// formField is a field of the type's part of the form, from its
+// store.TypeSpec: a setting (text or a choice) or a write-only credential.
+type formField struct {
+	Name, Label, Value string
+	Example            string // the placeholder
+	Choices            []store.Choice
+	Required           bool
+	MaxLen             int
+	Secret             bool
+	Mask               string        // the stored credential, masked (edit)
+	Help               template.HTML // a credential's first sentence
 }
 
 // typeOption is one token type on the New token page.
 type typeOption struct {
 	Value, Label string
 	Current      bool
-}
-
-// credentialFields are the form fields that carry credentials, by type.
-var credentialFields = map[string][]string{
-	store.TypeBasic:    {"password"},
-	store.TypeAPIKey:   {"api_key"},
-	store.TypeBearer:   {"bearer_token"},
-	store.TypeHMACBody: {"api_token", "api_secret"},
 }
 
 type promptOption struct{ Value, Label string }
@@ -319,14 +342,25 @@ func prompts() []promptOption {
 func (s *Server) fillTokenForm(f *tokenForm) error {
 	f.Prompts = prompts()
 	f.ProviderScopes = map[string]string{}
-	f.Algorithms = []string{store.HMACSHA256, store.HMACSHA512}
-	f.TypeHelp = typeHelp[f.Type]
+	spec, _ := store.TypeOf(f.Type)
+	f.TypeHelp = spec.Help
 	f.Types = nil
-	for _, t := range store.Types {
-		f.Types = append(f.Types, typeOption{Value: t, Label: typeLabels[t], Current: t == f.Type})
+	for _, t := range store.TokenTypes {
+		f.Types = append(f.Types, typeOption{Value: t.Type, Label: t.Label, Current: t.Type == f.Type})
 	}
-	if f.Algorithm == "" {
-		f.Algorithm = store.HMACSHA256
+	f.Fields = nil
+	for _, st := range spec.Settings {
+		if st.Form == "" {
+			continue
+		}
+		v := f.Values[st.Form]
+		if v == "" {
+			v = st.Default
+		}
+		f.Fields = append(f.Fields, formField{Name: st.Form, Label: st.Label, Value: v, Example: st.Example, Choices: st.Choices, Required: st.Required, MaxLen: st.MaxLen})
+	}
+	for _, c := range spec.Entered() {
+		f.Fields = append(f.Fields, formField{Name: c.Form, Label: c.Label, Secret: true, Mask: f.Masks[c.Form], Help: codeSpans(c.Help)})
 	}
 	if f.KeyIn == "" {
 		f.KeyIn = "header"
@@ -371,17 +405,22 @@ func readTokenForm(r *http.Request, f *tokenForm) {
 	f.Scopes = strings.Join(strings.Fields(pf.Get("scopes")), " ")
 	f.BaseURL = strings.TrimSpace(pf.Get("base_url"))
 	f.Active = pf.Get("active") == "on"
-	f.Username = strings.TrimSpace(pf.Get("username"))
 	f.KeyIn = pf.Get("key_in")
 	f.KeyName = strings.TrimSpace(pf.Get("key_name"))
 	f.KeyPrefix = pf.Get("key_prefix")
-	f.Algorithm = pf.Get("algorithm")
 	f.Expires = strings.TrimSpace(pf.Get("expires"))
-	f.secrets = map[string]string{}
-	for _, name := range []string{"password", "api_key", "bearer_token", "api_token", "api_secret"} {
-		// Like the CLI's --*-stdin: only line breaks are trimmed.
-		if v := strings.Trim(pf.Get(name), "\r\n"); v != "" {
-			f.secrets[name] = v
+	f.Values, f.secrets = map[string]string{}, map[string]string{}
+	for _, spec := range store.TokenTypes {
+		for _, st := range spec.Settings {
+			if st.Form != "" {
+				f.Values[st.Form] = strings.TrimSpace(pf.Get(st.Form))
+			}
+		}
+		for _, c := range spec.Entered() {
+			// Like the CLI's --*-stdin: only line breaks are trimmed.
+			if v := strings.Trim(pf.Get(c.Form), "\r\n"); v != "" {
+				f.secrets[c.Form] = v
+			}
 		}
 	}
 }
@@ -408,40 +447,34 @@ func (f *tokenForm) apply(t *store.Token, now time.Time) error {
 		}
 		t.Expires = exp
 	}
-	sec := f.secrets
-	switch t.Type {
-	case store.TypeBasic:
-		t.Username = f.Username
-		setIf(&t.Secret.Password, sec["password"])
-	case store.TypeAPIKey:
+	if t.Type == store.TypeAPIKey {
 		t.KeyHeader, t.KeyQuery, t.KeyPrefix = "", "", ""
 		if f.KeyIn == "query" {
 			t.KeyQuery = f.KeyName
 		} else {
 			t.KeyHeader, t.KeyPrefix = f.KeyName, f.KeyPrefix
 		}
-		setIf(&t.Secret.APIKey, sec["api_key"])
-	case store.TypeBearer:
-		setIf(&t.Secret.AccessToken, sec["bearer_token"])
-	case store.TypeHMACBody:
-		t.HMACAlgorithm = f.Algorithm
-		setIf(&t.Secret.APIToken, sec["api_token"])
-		setIf(&t.Secret.APISecret, sec["api_secret"])
+	}
+	spec := t.Spec()
+	for _, st := range spec.Settings {
+		if st.Form != "" {
+			*st.Field(t) = f.Values[st.Form]
+		}
+	}
+	for _, c := range spec.Entered() {
+		if v := f.secrets[c.Form]; v != "" {
+			*c.Field(&t.Secret) = v
+		}
 	}
 	return nil
-}
-
-func setIf(dst *string, v string) {
-	if v != "" {
-		*dst = v
-	}
 }
 
 // typedForeign reports a credential typed into a field of another type (a
 // tampered or stale form): it is refused rather than dropped silently.
 func (f *tokenForm) typedForeign(typ string) bool {
+	spec, _ := store.TypeOf(typ)
 	for name := range f.secrets {
-		if !slices.Contains(credentialFields[typ], name) {
+		if !slices.ContainsFunc(spec.Entered(), func(c store.Credential) bool { return c.Form == name }) {
 			return true
 		}
 	}
@@ -527,7 +560,12 @@ func (s *Server) tokenEdit(w http.ResponseWriter, r *http.Request, sess *session
 // editForm is the edit form of a stored token.
 func editForm(t store.Token) tokenForm {
 	f := tokenForm{Name: t.Name, Type: t.Type, Provider: t.Provider, Prompt: t.Prompt, Scopes: strings.Join(t.Scopes, " "),
-		BaseURL: t.BaseURL, Active: t.Active, Username: t.Username, KeyPrefix: t.KeyPrefix, Algorithm: t.HMACAlgorithm}
+		BaseURL: t.BaseURL, Active: t.Active, KeyPrefix: t.KeyPrefix, Values: map[string]string{}}
+	for _, st := range t.Spec().Settings {
+		if st.Form != "" {
+			f.Values[st.Form] = *st.Field(&t)
+		}
+	}
 	f.KeyIn, f.KeyName = "header", t.KeyHeader
 	if t.KeyQuery != "" {
 		f.KeyIn, f.KeyName = "query", t.KeyQuery
@@ -542,12 +580,9 @@ func editForm(t store.Token) tokenForm {
 // fillMasks sets the masks of the stored credentials, the placeholders of
 // the write-only fields.
 func (f *tokenForm) fillMasks(t store.Token) {
-	f.Masks = map[string]string{
-		"password": store.Mask(t.Secret.Password), "api_key": store.Mask(t.Secret.APIKey),
-		"api_token": store.Mask(t.Secret.APIToken), "api_secret": store.Mask(t.Secret.APISecret),
-	}
-	if t.Type == store.TypeBearer {
-		f.Masks["bearer_token"] = store.Mask(t.Secret.AccessToken)
+	f.Masks = map[string]string{}
+	for _, c := range t.Spec().Entered() {
+		f.Masks[c.Form] = store.Mask(*c.Field(&t.Secret))
 	}
 }
 

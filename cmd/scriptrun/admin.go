@@ -1,11 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
-	"io"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -89,11 +86,10 @@ func readNewPassword(stdio Stdio) (string, error) {
 		return first, nil
 	}
 	// Two bytes over the limit, so a longer password is refused, not cut.
-	line, err := bufio.NewReader(io.LimitReader(stdio.In, store.MaxAdminPasswordLen+2)).ReadString('\n')
-	if err != nil && err != io.EOF {
+	line, err := readLine(stdio.In, store.MaxAdminPasswordLen+2)
+	if err != nil {
 		return "", usageErr("reading the password from standard input: %v", err)
 	}
-	line = strings.TrimRight(line, "\r\n")
 	if line == "" {
 		return "", usageErr("standard input was empty: pipe the password in, e.g. `printf '%%s\\n' \"$PASSWORD\" | scriptrun admin password`, or run it in a terminal")
 	}

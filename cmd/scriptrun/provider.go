@@ -25,7 +25,7 @@ type providerFlags struct {
 	clientID, authURL, tokenURL, revocationURL, scopes, description, authStyle, grantType string
 	pkce                                                                                  bool
 	authParams, tokenParams                                                               []string
-	secret                                                                                secretFlags
+	secret                                                                                credFlag
 	template, tenant, instance                                                            string
 	params                                                                                []string
 }
@@ -43,7 +43,7 @@ func (f *providerFlags) register(c *cobra.Command) {
 	fl.BoolVar(&f.pkce, "pkce", true, "send a PKCE S256 challenge when authorizing")
 	fl.StringArrayVar(&f.authParams, "auth-param", nil, "extra authorization-URL parameter KEY=VALUE (repeatable), e.g. access_type=offline")
 	fl.StringArrayVar(&f.tokenParams, "token-param", nil, "extra token-request parameter KEY=VALUE (repeatable), e.g. audience=api.example.com")
-	f.secret.register(c)
+	f.secret.register(c, "client-secret", "the client secret")
 }
 
 func (f *providerFlags) registerTemplate(c *cobra.Command) {
@@ -192,7 +192,7 @@ func providerAddCmd(a *app, update bool) *cobra.Command {
 		if err := f.apply(c, &p); err != nil {
 			return err
 		}
-		secret, err := f.secret.read(a)
+		secret, err := f.secret.read(a, new(bool))
 		if err != nil {
 			return err
 		}

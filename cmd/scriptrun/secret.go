@@ -9,48 +9,67 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// secretFlags are the only ways a client secret reaches scriptrun: standard
-// input or a named environment variable. A plain argument would end up in
-// shell history and in every `ps` listing.
-type secretFlags struct {
+// credFlag is one secret on the command line: a provider's client secret,
+// or a part of a token's credential (a password, an API key, a bearer
+// token, an HMAC API token or secret). It comes only from standard input
+// (--NAME-stdin) or a named environment variable (--NAME-env): a plain
+// --NAME VALUE would end up in shell history and process listings, and is
+// refused without repeating the value.
+type credFlag struct {
+	name  string // the flag stem, e.g. "password"
+	what  string // in words, e.g. "the password"
+	cmd   *cobra.Command
 	stdin bool
 	env   string
-	plain string // --client-secret, accepted only to be refused with advice
+	plain string
 }
 
-func (s *secretFlags) register(c *cobra.Command) {
-	c.Flags().BoolVar(&s.stdin, "client-secret-stdin", false, "read the client secret from standard input (one line)")
-	c.Flags().StringVar(&s.env, "client-secret-env", "", "read the client secret from this environment variable")
-	c.Flags().StringVar(&s.plain, "client-secret", "", "not accepted: use --client-secret-stdin or --client-secret-env")
-	c.Flags().MarkHidden("client-secret")
+func (f *credFlag) register(c *cobra.Command, name, what string) {
+	f.name, f.what, f.cmd = name, what, c
+	c.Flags().BoolVar(&f.stdin, name+"-stdin", false, "read "+what+" from standard input (one line)")
+	c.Flags().StringVar(&f.env, name+"-env", "", "read "+what+" from this environment variable")
+	c.Flags().StringVar(&f.plain, name, "", "not accepted: use --"+name+"-stdin or --"+name+"-env")
+	c.Flags().MarkHidden(name)
 }
 
-// given reports whether the command line supplies a secret.
-func (s *secretFlags) given() bool { return s.stdin || s.env != "" }
+// read returns the secret from stdin or the environment ("" when not
+// given). stdinTaken tells whether another secret already read standard
+// input, which holds one line for one secret.
+func (f *credFlag) read(a *app, stdinTaken *bool) (string, error) {
+	if f.plain != "" {
+		return "", usageErr("--%s is not accepted: a secret on the command line ends up in shell history and process listings; use --%s-stdin (e.g. `pass show api | %s ...`) or --%s-env VAR", f.name, f.name, f.cmd.CommandPath(), f.name)
+	}
+	if f.stdin && f.env != "" {
+		return "", usageErr("give %s once: --%s-stdin or --%s-env, not both", f.what, f.name, f.name)
+	}
+	if f.env != "" {
+		return readEnvFlag(a, f.name+"-env", f.env)
+	}
+	if !f.stdin {
+		return "", nil
+	}
+	if *stdinTaken {
+		return "", usageErr("--%s-stdin: standard input already holds another secret; give this one with --%s-env VAR", f.name, f.name)
+	}
+	*stdinTaken = true
+	line, err := readLine(a.stdio.In, 64<<10)
+	if err != nil {
+		return "", usageErr("--%s-stdin: reading standard input: %v", f.name, err)
+	}
+	if strings.TrimSpace(line) == "" {
+		return "", usageErr("--%s-stdin: standard input was empty: pipe %s in, e.g. `printf %%s \"$SECRET\" | %s ...`", f.name, f.what, f.cmd.CommandPath())
+	}
+	return line, nil
+}
 
-// read returns the secret from stdin or the environment.
-func (s *secretFlags) read(a *app) (string, error) {
-	if s.plain != "" {
-		return "", usageErr("--client-secret is not accepted: a secret on the command line ends up in shell history and process listings; use --client-secret-stdin (e.g. `pass show graph | scriptrun provider add ...`) or --client-secret-env VAR")
+// readLine reads one line of at most limit bytes from in, without its line
+// break: how every secret and password is read from standard input.
+func readLine(in io.Reader, limit int64) (string, error) {
+	line, err := bufio.NewReader(io.LimitReader(in, limit)).ReadString('\n')
+	if err != nil && err != io.EOF {
+		return "", err
 	}
-	if s.stdin && s.env != "" {
-		return "", usageErr("give the client secret once: --client-secret-stdin or --client-secret-env, not both")
-	}
-	if s.env != "" {
-		return readEnvFlag(a, "client-secret-env", s.env)
-	}
-	if s.stdin {
-		line, err := bufio.NewReader(io.LimitReader(a.stdio.In, 64<<10)).ReadString('\n')
-		if err != nil && err != io.EOF {
-			return "", usageErr("--client-secret-stdin: reading standard input: %v", err)
-		}
-		line = strings.TrimRight(line, "\r\n")
-		if strings.TrimSpace(line) == "" {
-			return "", usageErr("--client-secret-stdin: standard input was empty: pipe the secret in, e.g. `printf %%s \"$SECRET\" | scriptrun ...`")
-		}
-		return line, nil
-	}
-	return "", nil
+	return strings.TrimRight(line, "\r\n"), nil
 }
 
 // envVarName is what a --…-env flag takes: the name of a variable.

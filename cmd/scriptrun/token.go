@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -24,55 +25,65 @@ func newTokenCmd(a *app) *cobra.Command {
 	return c
 }
 
-// tokenFlags are the flags of token add and update. Each type has its own;
-// flagTypes says which type a flag belongs to.
+// tokenFlags are the flags of token add and update. Each type has its own:
+// oauth2's here, the others' from store.TokenTypes.
 type tokenFlags struct {
 	provider, prompt, scopes, baseURL, typ, active string
 	inactive                                       bool
-	username                                       string   // basic
-	password                                       credFlag // basic
-	header, query, prefix                          string   // api-key
-	key                                            credFlag // api-key
-	bearer                                         credFlag // bearer
-	apiToken, apiSecret                            credFlag // hmac-body
-	algorithm                                      string   // hmac-body
-	expires                                        string   // every type but oauth2
+	expires                                        string             // every type but oauth2
+	settings                                       map[string]*string // by flag, every type's settings
+	creds                                          []tokenCred        // every type's credentials
 }
+
+// tokenCred is a credential part of a type and the flags that carry it.
+type tokenCred struct {
+	store.Credential
+	flag credFlag
+}
+
+// oauth2Flags are the flags of oauth2 tokens, which its table entry does
+// not list: a provider to name, scopes as a list.
+var oauth2Flags = []string{"provider", "prompt", "scopes"}
 
 // flagTypes maps each type-specific flag to the token type it applies to
 // ("static" = every type without an authorization step).
-var flagTypes = map[string]string{
-	"provider": store.TypeOAuth2, "prompt": store.TypeOAuth2, "scopes": store.TypeOAuth2,
-	"username": store.TypeBasic, "password-stdin": store.TypeBasic, "password-env": store.TypeBasic,
-	"header": store.TypeAPIKey, "query": store.TypeAPIKey, "prefix": store.TypeAPIKey, "key-stdin": store.TypeAPIKey, "key-env": store.TypeAPIKey,
-	"token-stdin": store.TypeBearer, "token-env": store.TypeBearer,
-	"api-token-stdin": store.TypeHMACBody, "api-token-env": store.TypeHMACBody,
-	"api-secret-stdin": store.TypeHMACBody, "api-secret-env": store.TypeHMACBody, "algorithm": store.TypeHMACBody,
-	"expires": "static",
-}
+var flagTypes = func() map[string]string {
+	m := map[string]string{"expires": "static"}
+	for _, name := range oauth2Flags {
+		m[name] = store.TypeOAuth2
+	}
+	for _, spec := range store.TokenTypes {
+		for _, st := range spec.Settings {
+			m[st.Flag] = spec.Type
+		}
+		for _, c := range spec.Entered() {
+			m[c.Flag+"-stdin"], m[c.Flag+"-env"] = spec.Type, spec.Type
+		}
+	}
+	return m
+}()
 
-const tokenAddHelp = `Token types and their flags (secrets only from standard input or a named
-environment variable, never as plain arguments):
-
-  oauth2     --provider P [--prompt consent] [--scopes "a b"]
-             then "Get authorization token" (scriptrun token authorize NAME); a
-             provider with grant type client_credentials needs no authorization
-  basic      --username U (--password-stdin | --password-env VAR)
-  api-key    (--header X-API-Key [--prefix "Token "] | --query api_key)
-             (--key-stdin | --key-env VAR)
-  bearer     (--token-stdin | --token-env VAR)
-  hmac-body  (--api-token-stdin | --api-token-env VAR) (--api-secret-stdin | --api-secret-env VAR)
-             [--algorithm sha256|sha512]    requests signed as hmacsig documents
-
+// tokenAddHelp is the help of token add and update: the flags of each type
+// (store.TypeSpec.Synopsis), then examples.
+var tokenAddHelp = func() string {
+	var b strings.Builder
+	b.WriteString("Token types and their flags (secrets only from standard input or a named\nenvironment variable, never as plain arguments):\n\n")
+	for _, spec := range store.TokenTypes {
+		fmt.Fprintf(&b, "  %-11s%s\n", spec.Type, strings.ReplaceAll(spec.Synopsis, "\n", "\n             "))
+	}
+	b.WriteString(`
   every type [--base-url URL] (requests to other hosts are refused; a path in it binds too:
              https://gitlab.example.com/api/v4/projects/42/ signs only paths under it)
   all but oauth2 [--expires 2027-01-01T00:00:00Z] (after it: TOKEN_EXPIRED)
 
-Examples:
-  scriptrun token add crm --type basic --username svc --password-env CRM_PASSWORD --base-url https://crm.example.com
-  scriptrun token add maps --type api-key --query key --key-env MAPS_KEY --base-url https://maps.example.com
-  printf %s "$TOKEN" | scriptrun token add gh --type bearer --token-stdin --expires 2027-01-01T00:00:00Z --base-url https://api.github.com
-  scriptrun token add hooks --type hmac-body --api-token-env HOOK_TOKEN --api-secret-env HOOK_SECRET --base-url https://hooks.example.com`
+Examples:`)
+	for _, spec := range store.TokenTypes {
+		if spec.Example != "" {
+			b.WriteString("\n  " + spec.Example)
+		}
+	}
+	return b.String()
+}()
 
 func (f *tokenFlags) register(c *cobra.Command, update bool) {
 	fl := c.Flags()
@@ -80,16 +91,18 @@ func (f *tokenFlags) register(c *cobra.Command, update bool) {
 	fl.StringVar(&f.prompt, "prompt", "", "oauth2: OAuth prompt sent when authorizing: consent, select_account, login, none, or empty")
 	fl.StringVar(&f.scopes, "scopes", "", `oauth2: scopes, space-separated; override the provider's (empty: use the provider's)`)
 	fl.StringVar(&f.baseURL, "base-url", "", "the API this token is for (e.g. https://graph.microsoft.com); requests to other hosts, and to paths outside the URL's path if it has one, are refused")
-	fl.StringVar(&f.username, "username", "", "basic: the user name")
-	f.password.register(c, "password", "the basic password")
-	fl.StringVar(&f.header, "header", "", "api-key: send the key in this header (e.g. X-API-Key)")
-	fl.StringVar(&f.query, "query", "", "api-key: send the key in this query parameter (e.g. api_key); a header is safer: URLs end up in logs")
-	fl.StringVar(&f.prefix, "prefix", "", `api-key: text before the key in the header (e.g. "Token ")`)
-	f.key.register(c, "key", "the API key")
-	f.bearer.register(c, "token", "the bearer token")
-	f.apiToken.register(c, "api-token", "the HMAC API token")
-	f.apiSecret.register(c, "api-secret", "the HMAC API secret")
-	fl.StringVar(&f.algorithm, "algorithm", "", "hmac-body: sha256 (default) or sha512")
+	f.settings = map[string]*string{}
+	for _, spec := range store.TokenTypes {
+		for _, st := range spec.Settings {
+			f.settings[st.Flag] = fl.String(st.Flag, "", st.Usage)
+		}
+	}
+	creds := store.EnteredCredentials()
+	f.creds = make([]tokenCred, len(creds))
+	for i, cr := range creds {
+		f.creds[i].Credential = cr
+		f.creds[i].flag.register(c, cr.Flag, cr.What)
+	}
 	fl.StringVar(&f.expires, "expires", "", `all but oauth2: when the credential expires (RFC 3339 or YYYY-MM-DD, UTC); after it scripts get TOKEN_EXPIRED; "never" clears it`)
 	if update {
 		fl.StringVar(&f.active, "active", "", "true or false: whether scripts may use the token")
@@ -112,8 +125,25 @@ func (f *tokenFlags) checkTypeFlags(c *cobra.Command, typ string) error {
 	if len(bad) > 0 {
 		return usageErr("%s do(es) not apply to %s tokens; see `scriptrun token add --help` for the flags of each type", strings.Join(bad, ", "), typ)
 	}
-	if f.header != "" && f.query != "" {
+	if *f.settings["header"] != "" && *f.settings["query"] != "" {
 		return usageErr("give --header or --query for the API key, not both")
+	}
+	return nil
+}
+
+// checkRequired refuses a new token of type typ without the flags it needs.
+func (f *tokenFlags) checkRequired(c *cobra.Command, typ string) error {
+	switch {
+	case typ == store.TypeOAuth2 && !c.Flags().Changed("provider"):
+		return usageErr("token add needs --provider NAME (see `scriptrun provider list`), or a --type without a provider; usage: %s", c.UseLine())
+	case typ == store.TypeAPIKey && *f.settings["header"] == "" && *f.settings["query"] == "":
+		return usageErr("an api-key token needs --header NAME or --query NAME to say where the key goes (e.g. --header X-API-Key)")
+	}
+	spec, _ := store.TypeOf(typ)
+	for _, st := range spec.Settings {
+		if st.Required && *f.settings[st.Flag] == "" {
+			return usageErr("a %s token needs --%s", typ, st.Flag)
+		}
 	}
 	return nil
 }
@@ -143,20 +173,21 @@ func (f *tokenFlags) apply(c *cobra.Command, t *store.Token) error {
 		}
 		t.Active = v
 	}
-	if set("username") {
-		t.Username = f.username
-	}
-	if set("header") {
-		t.KeyHeader, t.KeyQuery = strings.TrimSpace(f.header), ""
-	}
-	if set("query") {
-		t.KeyQuery, t.KeyHeader, t.KeyPrefix = strings.TrimSpace(f.query), "", ""
-	}
-	if set("prefix") {
-		t.KeyPrefix = f.prefix
-	}
-	if set("algorithm") {
-		t.HMACAlgorithm = strings.ToLower(f.algorithm)
+	for _, spec := range store.TokenTypes {
+		for _, st := range spec.Settings {
+			if !set(st.Flag) {
+				continue
+			}
+			v := *f.settings[st.Flag]
+			if st.Clean != nil {
+				v = st.Clean(v)
+			}
+			*st.Field(t) = v
+			for _, key := range st.Clears {
+				other, _ := spec.Setting(key)
+				*other.Field(t) = ""
+			}
+		}
 	}
 	if set("expires") {
 		exp, err := parseExpires(f.expires, time.Now())
@@ -182,16 +213,14 @@ func parseExpires(s string, now time.Time) (time.Time, error) {
 func (f *tokenFlags) credentials(a *app, sec *store.Secret) (bool, error) {
 	stdin := false
 	given := false
-	for _, cf := range []struct {
-		flag *credFlag
-		dst  *string
-	}{{&f.password, &sec.Password}, {&f.key, &sec.APIKey}, {&f.bearer, &sec.AccessToken}, {&f.apiToken, &sec.APIToken}, {&f.apiSecret, &sec.APISecret}} {
-		v, err := cf.flag.read(a, &stdin)
+	for i := range f.creds {
+		cr := &f.creds[i]
+		v, err := cr.flag.read(a, &stdin)
 		if err != nil {
 			return false, err
 		}
 		if v != "" {
-			*cf.dst, given = v, true
+			*cr.Field(sec), given = v, true
 		}
 	}
 	return given, nil
@@ -200,7 +229,7 @@ func (f *tokenFlags) credentials(a *app, sec *store.Secret) (bool, error) {
 func tokenAddCmd(a *app, update bool) *cobra.Command {
 	var f tokenFlags
 	c := &cobra.Command{
-		Use:   "add NAME [--type oauth2|basic|api-key|bearer|hmac-body] [flags of the type] [--base-url URL] [--inactive]",
+		Use:   "add NAME [--type " + strings.Join(store.Types, "|") + "] [flags of the type] [--base-url URL] [--inactive]",
 		Short: "Create an outbound token (an oauth2 one is then authorized with `token authorize NAME`)",
 		Long:  "Create an outbound token.\n\n" + tokenAddHelp,
 		Args:  exactArgs(1, "the token's NAME"),
@@ -216,9 +245,9 @@ func tokenAddCmd(a *app, update bool) *cobra.Command {
 		if err := store.ValidateName("token", name); err != nil {
 			return usageErr("%v", err)
 		}
-		for _, cf := range []*credFlag{&f.password, &f.key, &f.bearer, &f.apiToken, &f.apiSecret} {
-			if cf.plain != "" {
-				_, err := cf.read(a, new(bool)) // refuses, without the value
+		for _, cr := range f.creds {
+			if cr.flag.plain != "" {
+				_, err := cr.flag.read(a, new(bool)) // refuses, without the value
 				return err
 			}
 		}
@@ -232,14 +261,8 @@ func tokenAddCmd(a *app, update bool) *cobra.Command {
 		if err := f.checkTypeFlags(c, typ); err != nil {
 			return err
 		}
-		if typ == store.TypeOAuth2 && !c.Flags().Changed("provider") {
-			return usageErr("token add needs --provider NAME (see `scriptrun provider list`), or a --type without a provider; usage: %s", c.UseLine())
-		}
-		if typ == store.TypeAPIKey && f.header == "" && f.query == "" {
-			return usageErr("an api-key token needs --header NAME or --query NAME to say where the key goes (e.g. --header X-API-Key)")
-		}
-		if typ == store.TypeBasic && f.username == "" {
-			return usageErr("a basic token needs --username")
+		if err := f.checkRequired(c, typ); err != nil {
+			return err
 		}
 		t := store.Token{Name: name, Type: typ, Active: !f.inactive, State: store.StateUnauthorized}
 		if err := f.apply(c, &t); err != nil {
@@ -315,12 +338,9 @@ func tokenUpdate(a *app, c *cobra.Command, f *tokenFlags, name string) error {
 		if err := f.apply(c, &cur); err != nil {
 			return err
 		}
-		for _, p := range []struct{ src, dst *string }{
-			{&sec.Password, &cur.Secret.Password}, {&sec.APIKey, &cur.Secret.APIKey}, {&sec.AccessToken, &cur.Secret.AccessToken},
-			{&sec.APIToken, &cur.Secret.APIToken}, {&sec.APISecret, &cur.Secret.APISecret},
-		} {
-			if *p.src != "" {
-				*p.dst = *p.src
+		for _, cr := range f.creds {
+			if v := *cr.Field(&sec); v != "" {
+				*cr.Field(&cur.Secret) = v
 			}
 		}
 		if err := tx.PutToken(cur); err != nil {
@@ -390,14 +410,32 @@ func viewToken(t store.Token) tokenView {
 		Expires: stamp(t.Expires), Scopes: strings.Join(t.Scopes, " "), LastMessage: t.LastMessage, BaseURL: t.BaseURL, BoundTo: tokens.DescribeBinding(t.BaseURL),
 		HasRefreshToken: t.Secret.RefreshToken != "", RefreshFailures: t.RefreshFailures, RefreshFailed: stamp(t.RefreshFailed),
 		Created: stamp(t.Created), Updated: stamp(t.Updated), LastRefreshed: stamp(t.LastRefreshed), LastUsed: stamp(t.LastUsed),
-		Username: t.Username, KeyHeader: t.KeyHeader, KeyQuery: t.KeyQuery, KeyPrefix: t.KeyPrefix, HMACAlgorithm: t.HMACAlgorithm,
-		Password: store.Mask(t.Secret.Password), APIKey: store.Mask(t.Secret.APIKey),
-		APIToken: store.Mask(t.Secret.APIToken), APISecret: store.Mask(t.Secret.APISecret),
 	}
-	if t.Type == store.TypeBearer {
-		v.BearerToken = store.Mask(t.Secret.AccessToken)
+	// The type's settings and masked credentials go in by their keys in the
+	// table, which are tokenView's JSON names (a test checks every one).
+	b, err := json.Marshal(typeFields(t, store.Mask))
+	if err == nil {
+		err = json.Unmarshal(b, &v)
+	}
+	if err != nil {
+		panic(fmt.Sprintf("token %s: the fields of type %s do not fit tokenView: %v", t.Name, t.Type, err))
 	}
 	return v
+}
+
+// typeFields are the settings of t's type and its credentials as mask
+// shows them (credentials an admin does not enter left out), by their keys
+// in store.TokenTypes.
+func typeFields(t store.Token, mask func(string) string) map[string]string {
+	spec := t.Spec()
+	m := map[string]string{}
+	for _, st := range spec.Settings {
+		m[st.Key] = *st.Field(&t)
+	}
+	for _, c := range spec.Entered() {
+		m[c.Key] = mask(*c.Field(&t.Secret))
+	}
+	return m
 }
 
 func tokenListCmd(a *app) *cobra.Command {
@@ -500,7 +538,7 @@ func tokenShowCmd(a *app) *cobra.Command {
 		} else {
 			fields = append(fields, [2]string{"active", fmt.Sprint(v.Active)}, [2]string{"state", v.State}, [2]string{"expires", expires},
 				[2]string{"baseUrl", v.BaseURL}, [2]string{"boundTo", v.BoundTo})
-			fields = append(fields, credentialFields(t, v)...)
+			fields = append(fields, credentialFields(t)...)
 		}
 		fields = append(fields, [2]string{"created", v.Created}, [2]string{"updated", v.Updated}, [2]string{"lastUsed", v.LastUsed})
 		if err := printFields(a.stdio.Out, fields); err != nil {
@@ -522,31 +560,33 @@ func tokenShowCmd(a *app) *cobra.Command {
 
 // credentialFields are the lines `token show` prints for the settings and
 // the masked credential of a token of a static type.
-func credentialFields(t store.Token, v tokenView) [][2]string {
-	none := func(s string) string {
-		if s == "" {
-			return "(none)"
-		}
-		return s
-	}
-	switch t.Type {
-	case store.TypeBasic:
-		return [][2]string{{"username", v.Username}, {"password", none(v.Password)}}
-	case store.TypeAPIKey:
-		where := "query parameter " + v.KeyQuery
-		if v.KeyHeader != "" {
-			where = "header " + v.KeyHeader
-			if v.KeyPrefix != "" {
-				where += fmt.Sprintf(" (after %q)", v.KeyPrefix)
+func credentialFields(t store.Token) [][2]string {
+	var out [][2]string
+	if t.Type == store.TypeAPIKey {
+		// Where the key goes, in one line rather than three settings.
+		where := "query parameter " + t.KeyQuery
+		if t.KeyHeader != "" {
+			where = "header " + t.KeyHeader
+			if t.KeyPrefix != "" {
+				where += fmt.Sprintf(" (after %q)", t.KeyPrefix)
 			}
 		}
-		return [][2]string{{"keyIn", where}, {"apiKey", none(v.APIKey)}}
-	case store.TypeBearer:
-		return [][2]string{{"token", none(v.BearerToken)}}
-	case store.TypeHMACBody:
-		return [][2]string{{"algorithm", v.HMACAlgorithm}, {"apiToken", none(v.APIToken)}, {"apiSecret", none(v.APISecret)}}
+		out = append(out, [2]string{"keyIn", where})
 	}
-	return nil
+	spec := t.Spec()
+	for _, st := range spec.Settings {
+		if st.Show != "" {
+			out = append(out, [2]string{st.Show, *st.Field(&t)})
+		}
+	}
+	for _, c := range spec.Entered() {
+		m := store.Mask(*c.Field(&t.Secret))
+		if m == "" {
+			m = "(none)"
+		}
+		out = append(out, [2]string{c.Key, m})
+	}
+	return out
 }
 
 func yesNo(b bool) string {

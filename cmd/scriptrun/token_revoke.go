@@ -26,9 +26,8 @@ Then erases the stored credential and sets the state to unauthorized, for
 every token type. A new "Get authorization token" (or, for the other types,
 ` + "`scriptrun token update`" + ` with a new credential) brings it back.
 
-Credentials of the types basic, api-key, bearer and hmac-body were issued
-elsewhere: revoke erases them here; revoke them where they were issued too
-if they may have leaked.`,
+Credentials of every type but oauth2 were issued elsewhere: revoke erases
+them here; revoke them where they were issued too if they may have leaked.`,
 		Args: exactArgs(1, "the token's NAME"),
 	}
 	c.Flags().BoolVar(&local, "local", false, "only erase the stored credential; do not call the provider (the tokens stay valid there until they expire)")
