@@ -272,3 +272,19 @@ func TestProviderRejectionFlags(t *testing.T) {
 		t.Errorf("export -> apply -> export differs:\n%s\n---\n%s", exported, again)
 	}
 }
+
+// `provider add --template marketo` brings the template's rejection along.
+func TestProviderRejectionFromTemplate(t *testing.T) {
+	c := newCLI(t)
+	c.must("provider", "add", "mkto", "--template", "marketo", "--param", "munchkin=123-ABC-456", "--client-id", "app-1")
+	var v providerView
+	if err := json.Unmarshal([]byte(c.must("provider", "show", "mkto", "--json")), &v); err != nil {
+		t.Fatal(err)
+	}
+	if v.GrantType != "client_credentials" || v.RejectedBody != `"code"\s*:\s*"60[12]"` || !slices.Equal(v.RejectedBodyStatuses, []int{200}) || !slices.Equal(v.RejectedStatuses, []int{401}) {
+		t.Errorf("provider from the marketo template: %+v", v)
+	}
+	if out := c.must("provider", "templates"); !strings.Contains(out, "marketo") || !strings.Contains(out, "601 or 602") {
+		t.Errorf("provider templates does not list marketo's quirk:\n%s", out)
+	}
+}
