@@ -34,6 +34,8 @@ func TestRejectionValidate(t *testing.T) {
 		{name: "optional only", r: Rejection{BodyPattern: `(601)?`}, fields: []string{RejectionBodyPattern}, want: "matches an empty body"},
 		{name: "too long", r: Rejection{BodyPattern: long}, fields: []string{RejectionBodyPattern}, want: "at most 256"},
 		{name: "too large compiled", r: Rejection{BodyPattern: `[a-z]{1000}`}, fields: []string{RejectionBodyPattern}, want: "too complex"},
+		{name: "costly repeat", r: Rejection{BodyPattern: `[a-z]{0,50}Q`}, fields: []string{RejectionBodyPattern}, want: "more than 100 instructions"},
+		{name: "long literal", r: Rejection{BodyPattern: `"detail"\s*:\s*"Authentication credentials were not provided\."`, BodyStatuses: []int{403}}},
 		{name: "every problem at once", r: Rejection{Statuses: []int{200}, BodyPattern: "(", BodyStatuses: []int{100}},
 			fields: []string{RejectionStatuses, RejectionBodyStatuses, RejectionBodyPattern}},
 	}
