@@ -312,12 +312,7 @@ func rejectionErrors(r store.Rejection, at loc) Errors {
 		return nil
 	}
 	var es Errors
-	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
-		var re *store.RejectionError
-		if !errors.As(e, &re) {
-			es = append(es, *at.fieldErr("rejection", e))
-			continue
-		}
+	for _, re := range store.RejectionErrors(err) {
 		fe := at.fieldErr("rejection", errors.New(re.Msg))
 		if _, v := at.field("rejection"); v != nil {
 			fe = loc{line: fe.Line, path: fe.Path, node: v}.fieldErr(re.Field, errors.New(re.Msg))

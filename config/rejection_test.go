@@ -61,18 +61,7 @@ func TestRejectionRoundTrip(t *testing.T) {
 		if !strings.Contains(out.String(), "bodyPattern") || !strings.Contains(out.String(), "403") {
 			t.Errorf("%s export lacks the rejections:\n%s", format, out.String())
 		}
-		dst := newDB(t)
-		apply(t, dst, out.String(), Options{})
-		again, _ := Read(dst)
-		var a, b bytes.Buffer
-		Write(&a, f, "json")
-		Write(&b, again, "json")
-		if a.String() != b.String() {
-			t.Errorf("%s: export -> apply -> export differs:\n%s\n---\n%s", format, a.String(), b.String())
-		}
-		if plan := apply(t, dst, out.String(), Options{}); len(plan) != 0 {
-			t.Errorf("%s: applying the export again: %s", format, planText(plan))
-		}
+		checkReapply(t, f, format, out.String(), Options{})
 	}
 	plain := strings.Replace(rejectionSample, "    rejection:\n      statuses: [401, 403]\n", "", 1)
 	if plan := planText(apply(t, src, plain, Options{})); plan != "update provider django (rejection)" {

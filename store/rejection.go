@@ -104,8 +104,26 @@ var rejectionLabels = map[string]string{
 // Error names the field and says what is wrong.
 func (e *RejectionError) Error() string { return rejectionLabels[e.Field] + ": " + e.Msg }
 
+// RejectionErrors lists the problems in an error Rejection.Validate
+// returned, in order.
+func RejectionErrors(err error) []*RejectionError {
+	var out []*RejectionError
+	var joined interface{ Unwrap() []error }
+	errs := []error{err}
+	if errors.As(err, &joined) {
+		errs = joined.Unwrap()
+	}
+	for _, e := range errs {
+		var re *RejectionError
+		if errors.As(e, &re) {
+			out = append(out, re)
+		}
+	}
+	return out
+}
+
 // Validate checks r and returns every problem at once (errors.Join of
-// *RejectionError), or nil.
+// *RejectionError; see RejectionErrors), or nil.
 func (r Rejection) Validate() error {
 	var errs []error
 	bad := func(field, format string, args ...any) {

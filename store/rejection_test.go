@@ -43,14 +43,8 @@ func TestRejectionValidate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			err := tt.r.Validate()
 			var fields []string
-			if err != nil {
-				for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
-					var re *RejectionError
-					if !errors.As(e, &re) {
-						t.Fatalf("Validate: %T %v, want *RejectionError", e, e)
-					}
-					fields = append(fields, re.Field)
-				}
+			for _, re := range RejectionErrors(err) {
+				fields = append(fields, re.Field)
 			}
 			if !slices.Equal(fields, tt.fields) {
 				t.Fatalf("Validate(%+v) refused %v (%v), want %v", tt.r, fields, err, tt.fields)

@@ -21,9 +21,9 @@ func builtins(t *testing.T) *Set {
 	return s
 }
 
-// authURL registers the provider a template makes and returns the
-// authorization URL the token manager builds for a token of it.
-func authURL(t *testing.T, p store.Provider) url.Values {
+// register stores p, as client-1, in a new home with an oauth2 token tk of
+// it.
+func register(t *testing.T, p store.Provider) *store.DB {
 	t.Helper()
 	db, err := store.Open(filepath.Join(t.TempDir(), "scriptrun.db"), bytes.Repeat([]byte{1}, store.KeySize), store.Options{})
 	if err != nil {
@@ -38,7 +38,14 @@ func authURL(t *testing.T, p store.Provider) url.Values {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	a, err := tokens.New(tokens.Options{DB: db}).Authorize("tk", "http://127.0.0.1:8080/oauth/callback")
+	return db
+}
+
+// authURL registers the provider a template makes and returns the
+// authorization URL the token manager builds for a token of it.
+func authURL(t *testing.T, p store.Provider) url.Values {
+	t.Helper()
+	a, err := tokens.New(tokens.Options{DB: register(t, p)}).Authorize("tk", "http://127.0.0.1:8080/oauth/callback")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,20 +217,7 @@ func TestUserTemplates(t *testing.T) {
 // 602) for a refusal, and nothing else.
 func checkMarketoRejection(t *testing.T, p store.Provider) {
 	t.Helper()
-	db, err := store.Open(filepath.Join(t.TempDir(), "scriptrun.db"), bytes.Repeat([]byte{1}, store.KeySize), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.ClientID = "client-1"
-	if err := db.Update(func(tx *store.Tx) error {
-		if err := tx.CreateProvider(p); err != nil {
-			return err
-		}
-		return tx.CreateToken(store.Token{Name: "tk", Type: store.TypeOAuth2, Provider: p.Name, Active: true, State: store.StateUnauthorized})
-	}); err != nil {
-		t.Fatal(err)
-	}
-	m := tokens.New(tokens.Options{DB: db})
+	m := tokens.New(tokens.Options{DB: register(t, p)})
 	defer m.Close()
 	tests := []struct {
 		status   int

@@ -284,8 +284,8 @@ func (f *providerForm) rejection() (store.Rejection, error) {
 	}
 	if len(msgs) == 0 {
 		if err := r.Validate(); err != nil {
-			for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
-				msgs = append(msgs, upperFirst(e.Error()))
+			for _, re := range store.RejectionErrors(err) {
+				msgs = append(msgs, upperFirst(re.Error()))
 			}
 		}
 	}

@@ -184,13 +184,8 @@ func checkRejection(r store.Rejection) error {
 		return nil
 	}
 	var lines []string
-	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
-		var re *store.RejectionError
-		if errors.As(e, &re) {
-			lines = append(lines, rejectionFlags[re.Field]+": "+re.Msg)
-		} else {
-			lines = append(lines, e.Error())
-		}
+	for _, re := range store.RejectionErrors(err) {
+		lines = append(lines, rejectionFlags[re.Field]+": "+re.Msg)
 	}
 	return usageErr("%s", strings.Join(lines, "\n"))
 }
