@@ -34,7 +34,9 @@
 //     asks for the body do they read its start (at most MaxRejectionPeek
 //     bytes) and ask again, and the script then gets that start and the
 //     rest as one body. The retry's answer is not asked about: it is the
-//     script's, whatever it says.
+//     script's, whatever it says. Neither is an answer from where a
+//     redirect took the request without the credential (another origin, or
+//     outside the token's binding): it says nothing about the token.
 //   - .timeout(ms) covers signing (including a token refresh), sending, the
 //     retry and reading the body.
 //   - Response bodies are read into memory, up to Options.MaxResponseBytes.

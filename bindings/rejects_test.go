@@ -216,3 +216,39 @@ func TestRejectsNotAskedUnsigned(t *testing.T) {
 		t.Errorf("Rejects asked %d times for an unsigned request, want 0", len(s.bodies))
 	}
 }
+
+// A refusal from a host the credential did not reach (a redirect to
+// another origin, where bindings drop it) is the script's: the Signer is
+// not asked and nothing is refreshed. On the same origin it is asked.
+func TestRejectsOnlyWhereTheCredentialWent(t *testing.T) {
+	refusing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusUnauthorized)
+	}))
+	defer refusing.Close()
+	var mux http.ServeMux
+	origin := httptest.NewServer(&mux)
+	defer origin.Close()
+	mux.HandleFunc("/away", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, refusing.URL+"/x", http.StatusFound) })
+	mux.HandleFunc("/here", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/refuse", http.StatusFound) })
+	mux.HandleFunc("/refuse", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusUnauthorized) })
+	tests := []struct {
+		path     string
+		asked    int
+		rejected int
+	}{
+		{"/away", 0, 0},
+		{"/here", 1, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			s := newStaleSigner(rule{})
+			src := `const res = http.get(URL).apiTokenAuth('api').send(); assertEq(res.status, 401, 'status');`
+			if err := runJS(context.Background(), "redirect.js", src, bindings.Options{Signer: s}, map[string]any{"URL": origin.URL + tt.path}); err != nil {
+				t.Fatal(err)
+			}
+			if _, rejected := s.counts(); len(s.bodies) != tt.asked || rejected != tt.rejected {
+				t.Errorf("Rejects asked %d times, Rejected called %d times; want %d and %d", len(s.bodies), rejected, tt.asked, tt.rejected)
+			}
+		})
+	}
+}

@@ -73,7 +73,7 @@ func (a *api) do(ctx context.Context, r *request) (*result, error) {
 		return nil, err
 	}
 	var head []byte // the start of the body, when the Signer needed it to tell
-	if r.token != "" {
+	if r.token != "" && a.credentialReached(r, sent, resp) {
 		var rejected bool
 		if rejected, head, err = a.rejects(ctx, r, resp); err != nil {
 			resp.Body.Close()
@@ -120,6 +120,18 @@ func (a *api) do(ctx context.Context, r *request) (*result, error) {
 		}
 	}
 	return res, nil
+}
+
+// credentialReached reports whether the request that got resp carried what
+// the Signer added. After a redirect that left the signed request's origin
+// or the token's binding it did not (guardRedirects removed it), and a
+// refusal from there says nothing about the token: nothing is refreshed.
+func (a *api) credentialReached(r *request, sent *http.Request, resp *http.Response) bool {
+	final := resp.Request
+	if final == nil || final == sent || final.URL == nil {
+		return true
+	}
+	return sameOrigin(final.URL, sent.URL) && a.signer.Permits(r.token, final.URL)
 }
 
 // rejects asks the Signer whether resp, the answer to a signed request,
