@@ -24,9 +24,20 @@ type Signer interface {
 	// Sign sets the credential of the named token on req (e.g. the Authorization
 	// header), refreshing it first when needed.
 	Sign(ctx context.Context, token string, req *http.Request) error
-	// Rejected reports that the API answered 401 to req, which Sign signed; it
-	// refreshes the token unless another caller already has. The caller then signs
-	// again and retries once.
+	// Rejects reports whether an API's answer to a request Sign signed with
+	// the named token means that the API refused the credential (an OAuth2
+	// access token expired or revoked): then bindings call Rejected, sign
+	// again and retry once. Bindings ask first with the status alone (body
+	// nil). When the answer depends on the body, Rejects returns peek > 0:
+	// bindings then read at most peek bytes of the body (no more than
+	// MaxRejectionPeek) and ask once more with them, and the script still
+	// gets the whole body. It is asked for every signed response, so for
+	// answers decided by the status it must be cheap and not allocate; it
+	// must not wait on the network.
+	Rejects(token string, status int, body []byte) (rejected bool, peek int)
+	// Rejected reports that the API refused req, which Sign signed (Rejects
+	// said so); it refreshes the token unless another caller already has. The
+	// caller then signs again and retries once.
 	Rejected(ctx context.Context, token string, req *http.Request) error
 	// Permits reports whether the named token's credential may be sent to u
 	// (for example, whether u is inside the token's base URL). Sign refuses
@@ -70,6 +81,10 @@ type Options struct {
 // DefaultMaxResponseBytes is the response size limit used when
 // Options.MaxResponseBytes is not set: 32 MiB.
 const DefaultMaxResponseBytes int64 = 32 << 20
+
+// MaxRejectionPeek caps the bytes of a response body bindings read to ask
+// Signer.Rejects, whatever peek it asks for: 64 KiB.
+const MaxRejectionPeek = 64 << 10
 
 // Codes of the errors thrown into JavaScript (the code property of the Error).
 // Signer errors keep their own codes (TOKEN_NOT_FOUND, TOKEN_INACTIVE,

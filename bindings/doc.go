@@ -25,9 +25,18 @@
 //
 // # Caveats
 //
-//   - A 401 answer to a signed request makes bindings call Signer.Rejected,
-//     sign again and retry exactly once. Builders always hold their body as
-//     bytes, so every request can be replayed.
+//   - An answer to a signed request that the Signer says refuses the
+//     credential (Signer.Rejects: by default a 401; a provider may add
+//     statuses such as 403, or a pattern in the body of a 200) makes
+//     bindings call Signer.Rejected, sign again and retry exactly once.
+//     Builders always hold their body as bytes, so every request can be
+//     replayed. Bindings ask Rejects with the status alone; only when it
+//     asks for the body do they read its start (at most MaxRejectionPeek
+//     bytes) and ask again, and the script then gets that start and the
+//     rest as one body. The retry's answer is not asked about: it is the
+//     script's, whatever it says. Neither is an answer from where a
+//     redirect took the request without the credential (another origin, or
+//     outside the token's binding): it says nothing about the token.
 //   - .timeout(ms) covers signing (including a token refresh), sending, the
 //     retry and reading the body.
 //   - Response bodies are read into memory, up to Options.MaxResponseBytes.

@@ -45,6 +45,8 @@ func (h *testHost) Enqueue() func(func() error) {
 type fakeSigner struct {
 	SignFn     func(ctx context.Context, token string, req *http.Request) error
 	RejectedFn func(ctx context.Context, token string, req *http.Request) error
+	// RejectsFn answers Rejects; nil rejects a 401 alone, as tokens do by default.
+	RejectsFn func(token string, status int, body []byte) (bool, int)
 	// PermitsFn answers Permits; nil permits every URL (an unbound token).
 	PermitsFn func(token string, u *neturl.URL) bool
 
@@ -60,6 +62,13 @@ func (s *fakeSigner) Sign(ctx context.Context, token string, req *http.Request) 
 	s.signs++
 	s.mu.Unlock()
 	return s.SignFn(ctx, token, req)
+}
+
+func (s *fakeSigner) Rejects(token string, status int, body []byte) (bool, int) {
+	if s.RejectsFn == nil {
+		return status == http.StatusUnauthorized, 0
+	}
+	return s.RejectsFn(token, status, body)
 }
 
 func (s *fakeSigner) Rejected(ctx context.Context, token string, req *http.Request) error {

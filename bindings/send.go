@@ -53,7 +53,8 @@ func (a *api) doSafe(ctx context.Context, r *request) (res *result, err error) {
 
 // do sends r and reads the response. It does not touch the JavaScript runtime.
 //
-// When r uses apiTokenAuth and the API answers 401, do tells the Signer
+// When r uses apiTokenAuth and the Signer says the answer means the API
+// refused the credential (Rejects: by default a 401), do tells the Signer
 // (Rejected), signs again and retries exactly once. That is always possible
 // because builders hold their body as bytes, so it can be replayed.
 //
@@ -73,13 +74,22 @@ func (a *api) do(ctx context.Context, r *request) (*result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if resp.StatusCode == http.StatusUnauthorized && r.token != "" {
-		drain(resp)
-		if err := a.signer.Rejected(ctx, r.token, sent); err != nil {
-			return nil, a.signerError(ctx, r, err)
+	var head []byte // the start of the body, when the Signer needed it to tell
+	if r.token != "" && a.credentialReached(r, sent, resp) {
+		var rejected bool
+		if rejected, head, err = a.rejects(ctx, r, resp); err != nil {
+			resp.Body.Close()
+			return nil, scrubbed(err, sig)
 		}
-		if resp, sent, sig, err = a.attempt(ctx, r, target); err != nil {
-			return nil, err
+		if rejected {
+			drain(resp)
+			if err := a.signer.Rejected(ctx, r.token, sent); err != nil {
+				return nil, a.signerError(ctx, r, err)
+			}
+			if resp, sent, sig, err = a.attempt(ctx, r, target); err != nil {
+				return nil, err
+			}
+			head = nil
 		}
 	}
 	defer resp.Body.Close()
@@ -107,11 +117,47 @@ func (a *api) do(ctx context.Context, r *request) (*result, error) {
 		res.url = sig.shownURL(u)
 	}
 	if r.method != http.MethodHead {
-		if res.body, err = a.readBody(ctx, r, resp); err != nil {
+		if res.body, err = a.readBody(ctx, r, resp, head); err != nil {
 			return nil, scrubbed(err, sig)
 		}
 	}
 	return res, nil
+}
+
+// credentialReached reports whether the request that got resp carried what
+// the Signer added. After a redirect that left the signed request's origin
+// or the token's binding it did not (guardRedirects removed it), and a
+// refusal from there says nothing about the token: nothing is refreshed.
+func (a *api) credentialReached(r *request, sent *http.Request, resp *http.Response) bool {
+	final := resp.Request
+	if final == nil || final == sent || final.URL == nil {
+		return true
+	}
+	return weborigin.Same(final.URL, sent.URL) && a.signer.Permits(r.token, final.URL)
+}
+
+// rejects asks the Signer whether resp, the answer to a signed request,
+// means the API refused the credential. For most answers the status tells
+// and nothing is read. When the Signer needs the body, rejects reads at most
+// the start it asks for (MaxRejectionPeek at most) and returns it as head:
+// the body is then head followed by what is left of resp.Body.
+func (a *api) rejects(ctx context.Context, r *request, resp *http.Response) (rejected bool, head []byte, err error) {
+	rejected, peek := a.signer.Rejects(r.token, resp.StatusCode, nil)
+	if rejected || peek <= 0 {
+		return rejected, nil, nil
+	}
+	peek = min(peek, MaxRejectionPeek)
+	if resp.ContentLength >= 0 && resp.ContentLength < int64(peek) {
+		peek = int(resp.ContentLength)
+	}
+	head = make([]byte, peek)
+	n, err := io.ReadFull(resp.Body, head)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return false, nil, a.transportError(ctx, r, fmt.Errorf("reading the response body: %w", err))
+	}
+	head = head[:n]
+	rejected, _ = a.signer.Rejects(r.token, resp.StatusCode, head)
+	return rejected, head, nil
 }
 
 // checkHostHeader refuses a signed request whose Host header names another
@@ -190,8 +236,9 @@ func (a *api) attempt(ctx context.Context, r *request, target string) (*http.Res
 	return resp, req, sig, nil
 }
 
-// readBody reads the whole body, failing with BODY_TOO_LARGE beyond the limit.
-func (a *api) readBody(ctx context.Context, r *request, resp *http.Response) ([]byte, error) {
+// readBody reads the whole body, head (what rejects read of it) first,
+// failing with BODY_TOO_LARGE beyond the limit.
+func (a *api) readBody(ctx context.Context, r *request, resp *http.Response, head []byte) ([]byte, error) {
 	if resp.ContentLength > a.maxBytes {
 		return nil, a.tooLarge(r, resp.ContentLength)
 	}
@@ -199,7 +246,8 @@ func (a *api) readBody(ctx context.Context, r *request, resp *http.Response) ([]
 	if resp.ContentLength > 0 {
 		buf.Grow(int(resp.ContentLength) + 1)
 	}
-	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, a.maxBytes+1)); err != nil {
+	buf.Write(head)
+	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, a.maxBytes+1-int64(len(head)))); err != nil {
 		return nil, a.transportError(ctx, r, fmt.Errorf("reading the response body: %w", err))
 	}
 	if int64(buf.Len()) > a.maxBytes {

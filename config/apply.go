@@ -112,14 +112,23 @@ func (l loc) err(format string, args ...any) *Error {
 // fieldErr is a problem with one of the item's fields, on that field's line.
 func (l loc) fieldErr(field string, err error) *Error {
 	line := l.line
-	if l.node != nil {
-		for i := 0; i+1 < len(l.node.Content); i += 2 {
-			if l.node.Content[i].Value == field {
-				line = l.node.Content[i].Line
-			}
-		}
+	if k, _ := l.field(field); k != nil {
+		line = k.Line
 	}
 	return &Error{Line: line, Path: l.path + "." + field, Msg: err.Error()}
+}
+
+// field returns the key and value nodes of one of the item's fields, or nils.
+func (l loc) field(name string) (key, value *yaml.Node) {
+	if l.node == nil {
+		return nil, nil
+	}
+	for i := 0; i+1 < len(l.node.Content); i += 2 {
+		if l.node.Content[i].Value == name {
+			key, value = l.node.Content[i], l.node.Content[i+1]
+		}
+	}
+	return key, value
 }
 
 // Apply makes db match the configuration in data and returns the plan it
@@ -183,9 +192,7 @@ func parse(data []byte, opts Options) (*desired, error) {
 					continue
 				}
 				name = "provider/" + p.Name
-				if e := d.addProvider(p, at, opts); e != nil {
-					es = append(es, *e)
-				}
+				es = append(es, d.addProvider(p, at, opts)...)
 			case "tokens":
 				var t Token
 				if err := decode(item, &t); err != nil {
@@ -259,30 +266,35 @@ func yamlLine(err error) int {
 	return 1
 }
 
-func (d *desired) addProvider(c Provider, at loc, opts Options) *Error {
+// addProvider resolves a provider of the file, or returns its problems.
+func (d *desired) addProvider(c Provider, at loc, opts Options) Errors {
 	p := store.Provider{Name: c.Name, ClientID: c.ClientID, GrantType: c.GrantType, AuthURL: c.AuthorizationURL,
 		TokenURL: c.TokenURL, RevocationURL: c.RevocationURL, Scopes: c.Scopes, Description: c.Description,
-		AuthStyle: c.AuthStyle, PKCE: c.PKCE == nil || *c.PKCE, AuthParams: c.AuthParams, TokenParams: c.TokenParams}
+		AuthStyle: c.AuthStyle, PKCE: c.PKCE == nil || *c.PKCE, AuthParams: c.AuthParams, TokenParams: c.TokenParams,
+		Rejection: c.Rejection.store()}
 	if p.GrantType == "" {
 		p.GrantType = store.GrantAuthorizationCode
 	}
 	if p.AuthStyle == "" {
 		p.AuthStyle = store.AuthStyleHeader
 	}
+	if es := rejectionErrors(p.Rejection, at); es != nil {
+		return es
+	}
 	if err := p.Validate(); err != nil {
-		return at.err("%v", err)
+		return Errors{*at.err("%v", err)}
 	}
 	if c.ClientSecret != nil {
 		ref, err := checkRef(*c.ClientSecret, opts.Dir)
 		if err != nil {
-			return at.fieldErr("clientSecret", err)
+			return Errors{*at.fieldErr("clientSecret", err)}
 		}
 		d.uses = append(d.uses, SecretUse{Path: at.path + ".clientSecret", Kind: "provider", Name: p.Name, Field: "clientSecret",
 			From: ref.String(), SentTo: providerDestinations(p), Read: !opts.DryRun})
 		if !opts.DryRun {
 			secret, err := ref.read(opts)
 			if err != nil {
-				return at.fieldErr("clientSecret", err)
+				return Errors{*at.fieldErr("clientSecret", err)}
 			}
 			d.secrets[p.Name] = &secret
 		}
@@ -290,6 +302,26 @@ func (d *desired) addProvider(c Provider, at loc, opts Options) *Error {
 	d.providers = append(d.providers, p)
 	d.locs["provider/"+p.Name] = at
 	return nil
+}
+
+// rejectionErrors checks a provider's rejection, each problem on the line
+// and path of its field (providers[0].rejection.statuses).
+func rejectionErrors(r store.Rejection, at loc) Errors {
+	err := r.Validate()
+	if err == nil {
+		return nil
+	}
+	var es Errors
+	for _, re := range store.RejectionErrors(err) {
+		fe := at.fieldErr("rejection", errors.New(re.Msg))
+		if _, v := at.field("rejection"); v != nil {
+			fe = loc{line: fe.Line, path: fe.Path, node: v}.fieldErr(re.Field, errors.New(re.Msg))
+		} else {
+			fe.Path += "." + re.Field
+		}
+		es = append(es, *fe)
+	}
+	return es
 }
 
 // providerDestinations are where a provider's client authentication goes:
@@ -678,6 +710,8 @@ func providerDiff(a, b store.Provider) []string {
 	add("pkce", a.PKCE == b.PKCE)
 	add("authParams", mapsEqual(a.AuthParams, b.AuthParams))
 	add("tokenParams", mapsEqual(a.TokenParams, b.TokenParams))
+	add("rejection", slices.Equal(a.Rejection.Statuses, b.Rejection.Statuses) && a.Rejection.BodyPattern == b.Rejection.BodyPattern &&
+		slices.Equal(a.Rejection.BodyStatuses, b.Rejection.BodyStatuses))
 	return f
 }
 

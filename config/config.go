@@ -18,6 +18,8 @@ package config
 
 import (
 	"time"
+
+	"github.com/scriptrun/scriptrun/store"
 )
 
 // File is the document Export writes and Apply reads.
@@ -51,6 +53,31 @@ type Provider struct {
 	PKCE             *bool             `yaml:"pkce,omitempty" json:"pkce,omitempty"`
 	AuthParams       map[string]string `yaml:"authParams,omitempty" json:"authParams,omitempty"`
 	TokenParams      map[string]string `yaml:"tokenParams,omitempty" json:"tokenParams,omitempty"`
+	Rejection        *Rejection        `yaml:"rejection,omitempty" json:"rejection,omitempty"`
+}
+
+// Rejection says which API answers mean that an access token was refused
+// (store.Rejection); a provider without one keeps the default, a 401.
+type Rejection struct {
+	Statuses     []int  `yaml:"statuses,omitempty" json:"statuses,omitempty"`         // 400-599; default 401
+	BodyPattern  string `yaml:"bodyPattern,omitempty" json:"bodyPattern,omitempty"`   // Go RE2, searched in the first 4 KiB
+	BodyStatuses []int  `yaml:"bodyStatuses,omitempty" json:"bodyStatuses,omitempty"` // whose body is searched; default 200
+}
+
+// rejectionOf is the file's form of r: nil for the default.
+func rejectionOf(r store.Rejection) *Rejection {
+	if r.IsZero() {
+		return nil
+	}
+	return &Rejection{Statuses: r.Statuses, BodyPattern: r.BodyPattern, BodyStatuses: r.BodyStatuses}
+}
+
+// store is the store's form of r.
+func (r *Rejection) store() store.Rejection {
+	if r == nil {
+		return store.Rejection{}
+	}
+	return store.Rejection{Statuses: r.Statuses, BodyPattern: r.BodyPattern, BodyStatuses: r.BodyStatuses}
 }
 
 // Token is a token's definition: its settings, not its state. Static types

@@ -194,18 +194,26 @@ func TestExportRoundTrip(t *testing.T) {
 		if strings.Contains(out.String(), "graph-secret-value-42") {
 			t.Fatalf("%s export contains the client secret", format)
 		}
-		dst := newDB(t)
-		apply(t, dst, out.String(), Options{Dir: dir})
-		again, _ := Read(dst)
-		var a, b bytes.Buffer
-		Write(&a, f, "json")
-		Write(&b, again, "json")
-		if a.String() != b.String() {
-			t.Errorf("%s: export -> apply -> export differs:\n%s\n---\n%s", format, a.String(), b.String())
-		}
-		if plan := apply(t, dst, out.String(), Options{Dir: dir}); len(plan) != 0 {
-			t.Errorf("%s: applying the export again: %s", format, planText(plan))
-		}
+		checkReapply(t, f, format, out.String(), Options{Dir: dir})
+	}
+}
+
+// checkReapply applies exported, the export of f in format, to a new store
+// and checks that its export is f again, and that applying it once more
+// changes nothing.
+func checkReapply(t *testing.T, f File, format, exported string, opts Options) {
+	t.Helper()
+	dst := newDB(t)
+	apply(t, dst, exported, opts)
+	again, _ := Read(dst)
+	var a, b bytes.Buffer
+	Write(&a, f, "json")
+	Write(&b, again, "json")
+	if a.String() != b.String() {
+		t.Errorf("%s: export -> apply -> export differs:\n%s\n---\n%s", format, a.String(), b.String())
+	}
+	if plan := apply(t, dst, exported, opts); len(plan) != 0 {
+		t.Errorf("%s: applying the export again: %s", format, planText(plan))
 	}
 }
 

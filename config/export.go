@@ -28,7 +28,7 @@ func Read(db *store.DB) (File, error) {
 				Name: p.Name, ClientID: p.ClientID, GrantType: p.GrantType,
 				AuthorizationURL: p.AuthURL, TokenURL: p.TokenURL, RevocationURL: p.RevocationURL,
 				Scopes: p.Scopes, Description: p.Description, AuthStyle: p.AuthStyle, PKCE: ptr(p.PKCE),
-				AuthParams: p.AuthParams, TokenParams: p.TokenParams,
+				AuthParams: p.AuthParams, TokenParams: p.TokenParams, Rejection: rejectionOf(p.Rejection),
 			})
 		}
 		ts, err := tx.Tokens()

@@ -32,6 +32,7 @@ var _ bindings.Signer = fakeSigner{}
 func (f fakeSigner) Sign(ctx context.Context, name string, req *http.Request) error {
 	return f.SignFn(ctx, name, req)
 }
+func (f fakeSigner) Rejects(_ string, status int, _ []byte) (bool, int)    { return status == 401, 0 }
 func (f fakeSigner) Rejected(context.Context, string, *http.Request) error { return nil }
 func (f fakeSigner) Permits(string, *url.URL) bool                         { return true }
 

@@ -195,6 +195,8 @@ func (b bearer) Sign(_ context.Context, _ string, req *http.Request) error {
 	return nil
 }
 
+func (b bearer) Rejects(_ string, status int, _ []byte) (bool, int) { return status == 401, 0 }
+
 func (b bearer) Rejected(context.Context, string, *http.Request) error { return nil }
 
 func (b bearer) Permits(string, *url.URL) bool { return true }

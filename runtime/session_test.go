@@ -460,6 +460,8 @@ func (s staticSigner) Sign(_ context.Context, _ string, req *http.Request) error
 	return nil
 }
 
+func (s staticSigner) Rejects(_ string, status int, _ []byte) (bool, int) { return status == 401, 0 }
+
 func (s staticSigner) Rejected(context.Context, string, *http.Request) error { return nil }
 
 func (s staticSigner) Permits(string, *url.URL) bool { return true }

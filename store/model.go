@@ -62,6 +62,7 @@ type Provider struct {
 	PKCE          bool              `json:"pkce"`
 	AuthParams    map[string]string `json:"authParams,omitempty"`  // extra authorization-URL parameters
 	TokenParams   map[string]string `json:"tokenParams,omitempty"` // extra token-request parameters
+	Rejection     Rejection         `json:"rejection,omitzero"`    // how its APIs say they refused an access token (default: 401)
 	Created       time.Time         `json:"created"`
 	Updated       time.Time         `json:"updated"`
 }
@@ -181,7 +182,7 @@ func (p Provider) Validate() error {
 			return err
 		}
 	}
-	return nil
+	return p.Rejection.Validate()
 }
 
 // Validate checks the fields of t that do not depend on other records. Its

@@ -30,6 +30,7 @@ type Template struct {
 	Title            string            `json:"title"`
 	Quirk            string            `json:"quirk"` // one line: what is special about this provider, and how the template handles it
 	Params           map[string]Param  `json:"params,omitempty"`
+	GrantType        string            `json:"grantType,omitempty"` // default authorization_code
 	AuthorizationURL string            `json:"authorizationUrl"`
 	TokenURL         string            `json:"tokenUrl"`
 	RevocationURL    string            `json:"revocationUrl,omitempty"`
@@ -38,8 +39,9 @@ type Template struct {
 	PKCE             bool              `json:"pkce"`
 	AuthParams       map[string]string `json:"authParams,omitempty"`
 	TokenParams      map[string]string `json:"tokenParams,omitempty"`
-	BaseURL          string            `json:"baseUrl,omitempty"` // the API tokens of this provider are usually for
-	Source           string            `json:"-"`                 // "built in" or the file it came from
+	BaseURL          string            `json:"baseUrl,omitempty"`  // the API tokens of this provider are usually for
+	Rejection        store.Rejection   `json:"rejection,omitzero"` // how its API refuses an access token, when not with a 401 alone
+	Source           string            `json:"-"`                  // "built in" or the file it came from
 }
 
 // Param is a value filled into a template's URLs, such as a tenant.
@@ -47,6 +49,10 @@ type Param struct {
 	Default string `json:"default,omitempty"`
 	Pattern string `json:"pattern"` // a value must match it whole
 	Help    string `json:"help"`
+	// Example is a value that matches Pattern, used to check the template
+	// when there is no Default and neither "acme" nor "acme.example.com"
+	// would do (a Marketo Munchkin id: 123-ABC-456).
+	Example string `json:"example,omitempty"`
 }
 
 // Set is a list of templates by name.
@@ -143,6 +149,9 @@ func (t Template) Validate() error {
 		if p.Default != "" && !matchWhole(p.Pattern, p.Default) {
 			return fmt.Errorf("template %q: parameter %q: default %q does not match its own pattern", t.Name, name, p.Default)
 		}
+		if p.Example != "" && !matchWhole(p.Pattern, p.Example) {
+			return fmt.Errorf("template %q: parameter %q: example %q does not match its own pattern", t.Name, name, p.Example)
+		}
 	}
 	for _, u := range []string{t.AuthorizationURL, t.TokenURL, t.RevocationURL, t.BaseURL} {
 		for _, m := range placeholder.FindAllStringSubmatch(u, -1) {
@@ -163,6 +172,8 @@ func (t Template) exampleParams() map[string]string {
 		switch {
 		case p.Default != "":
 			out[name] = p.Default
+		case p.Example != "":
+			out[name] = p.Example
 		case matchWhole(p.Pattern, "acme"):
 			out[name] = "acme"
 		default:
@@ -204,11 +215,17 @@ func (t Template) Provider(name string, params map[string]string) (store.Provide
 	fill := func(s string) string {
 		return placeholder.ReplaceAllStringFunc(s, func(m string) string { return values[m[1:len(m)-1]] })
 	}
+	grant := t.GrantType
+	if grant == "" {
+		grant = store.GrantAuthorizationCode
+	}
 	p := store.Provider{
-		Name: name, ClientID: "template-check", GrantType: store.GrantAuthorizationCode,
+		Name: name, ClientID: "template-check", GrantType: grant,
 		AuthURL: fill(t.AuthorizationURL), TokenURL: fill(t.TokenURL), RevocationURL: fill(t.RevocationURL),
 		Scopes: slices.Clone(t.Scopes), Description: t.Title + ". " + t.Quirk, AuthStyle: t.AuthStyle, PKCE: t.PKCE,
 		AuthParams: maps.Clone(t.AuthParams), TokenParams: maps.Clone(t.TokenParams),
+		Rejection: store.Rejection{Statuses: slices.Clone(t.Rejection.Statuses), BodyPattern: t.Rejection.BodyPattern,
+			BodyStatuses: slices.Clone(t.Rejection.BodyStatuses)},
 	}
 	if err := p.Validate(); err != nil {
 		return store.Provider{}, fmt.Errorf("template %q: %w", t.Name, err)

@@ -21,9 +21,9 @@ func builtins(t *testing.T) *Set {
 	return s
 }
 
-// authURL registers the provider a template makes and returns the
-// authorization URL the token manager builds for a token of it.
-func authURL(t *testing.T, p store.Provider) url.Values {
+// register stores p, as client-1, in a new home with an oauth2 token tk of
+// it.
+func register(t *testing.T, p store.Provider) *store.DB {
 	t.Helper()
 	db, err := store.Open(filepath.Join(t.TempDir(), "scriptrun.db"), bytes.Repeat([]byte{1}, store.KeySize), store.Options{})
 	if err != nil {
@@ -38,7 +38,14 @@ func authURL(t *testing.T, p store.Provider) url.Values {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	a, err := tokens.New(tokens.Options{DB: db}).Authorize("tk", "http://127.0.0.1:8080/oauth/callback")
+	return db
+}
+
+// authURL registers the provider a template makes and returns the
+// authorization URL the token manager builds for a token of it.
+func authURL(t *testing.T, p store.Provider) url.Values {
+	t.Helper()
+	a, err := tokens.New(tokens.Options{DB: register(t, p)}).Authorize("tk", "http://127.0.0.1:8080/oauth/callback")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,6 +124,12 @@ func TestQuirks(t *testing.T) {
 				t.Errorf("Servicely token URL %s", p.TokenURL)
 			}
 		}},
+		{"marketo", map[string]string{"munchkin": "123-ABC-456"}, func(t *testing.T, p store.Provider, q url.Values) {
+			if p.GrantType != store.GrantClientCredentials || p.TokenURL != "https://123-ABC-456.mktorest.com/identity/oauth/token" {
+				t.Errorf("Marketo grant %s, token URL %s", p.GrantType, p.TokenURL)
+			}
+			checkMarketoRejection(t, p)
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -127,6 +140,10 @@ func TestQuirks(t *testing.T) {
 			p, err := tmpl.Provider(tt.name, tt.params)
 			if err != nil {
 				t.Fatalf("Provider: %v", err)
+			}
+			if p.GrantType == store.GrantClientCredentials {
+				tt.check(t, p, nil) // no authorization step, no authorization URL
+				return
 			}
 			q := authURL(t, p)
 			if q.Get("client_id") != "client-1" || q.Get("response_type") != "code" {
@@ -191,6 +208,35 @@ func TestUserTemplates(t *testing.T) {
 		os.WriteFile(filepath.Join(bad, name), []byte(content), 0o600)
 		if _, err := Load(bad); err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("%s: %v, want an error naming the file", name, err)
+		}
+	}
+}
+
+// checkMarketoRejection registers p with a token and checks that the token
+// manager takes Marketo's answers to an expired token (200, code 601 or
+// 602) for a refusal, and nothing else.
+func checkMarketoRejection(t *testing.T, p store.Provider) {
+	t.Helper()
+	m := tokens.New(tokens.Options{DB: register(t, p)})
+	defer m.Close()
+	tests := []struct {
+		status   int
+		body     string
+		rejected bool
+	}{
+		{200, `{"requestId":"e42b#14272d07d78","success":false,"errors":[{"code":"601","message":"Access token invalid"}]}`, true},
+		{200, `{"requestId":"e42b#14272d07d79","success":false,"errors":[{"code":"602","message":"Access token expired"}]}`, true},
+		{200, `{"requestId":"e42b#14272d07d80","success":false,"errors":[{"code":"606","message":"Max rate limit '100' exceeded with in '20' secs"}]}`, false},
+		{200, `{"requestId":"e42b#14272d07d81","result":[{"id":601,"email":"code601@example.com"}],"success":true}`, false},
+		{401, ``, true},
+	}
+	for _, tt := range tests {
+		rejected, peek := m.Rejects("tk", tt.status, nil)
+		if peek > 0 {
+			rejected, _ = m.Rejects("tk", tt.status, []byte(tt.body))
+		}
+		if rejected != tt.rejected {
+			t.Errorf("Marketo answer %d %s: rejected = %v, want %v", tt.status, tt.body, rejected, tt.rejected)
 		}
 	}
 }

@@ -12,11 +12,11 @@ import (
 // Tokens of a client_credentials provider (machine to machine) have no
 // authorization step and no refresh token: the client's own id and secret
 // fetch an access token on first use, and fetch a new one when it is inside
-// the refresh margin, expired, or refused with 401. Fetches run exactly like
-// refreshes: one flight per token in a process, under the token's
-// cross-process lock, re-reading the token first, and storing the answer
-// before anyone uses it (refresh.go: the action is fetch instead of
-// refresh).
+// the refresh margin, expired, or refused by an API (a 401, or what the
+// provider declares: Rejects). Fetches run exactly like refreshes: one
+// flight per token in a process, under the token's cross-process lock,
+// re-reading the token first, and storing the answer before anyone uses it
+// (refresh.go: the action is fetch instead of refresh).
 
 // clientCredentialsConfig builds the x/oauth2 client-credentials request for
 // a provider and token: the token's scopes (else the provider's), and the

@@ -78,6 +78,36 @@
 // to reauth_required under its lock, so no process sends that refresh token
 // again. Other failures leave it authorized.
 //
+// # Refused access tokens
+//
+// An API that refuses an access token the manager believed valid (revoked,
+// expired early, rotated by another client) makes bindings call Rejected,
+// which renews the token unless another caller already has (decide, reason
+// rejected, compares the refused access token with the stored one), so a
+// burst of refusals costs one refresh; bindings then retry once. Which
+// answers are refusals is the provider's to say (store.Rejection), and
+// Manager.Rejects answers bindings for each signed response:
+//
+//   - by default a 401 alone, as RFC 6750 says; a provider may list other
+//     statuses instead (Django OAuth Toolkit behind Django REST framework
+//     answers 403: 401,403);
+//   - a provider may add a body pattern for APIs that answer a refused token
+//     with a success (Marketo: 200 with error 601 or 602). It is searched
+//     only in answers whose status the provider names (200 by default), only
+//     in their first store.RejectionPeekBytes (4 KiB), and it is an RE2
+//     expression (no backtracking) of at most 256 bytes and 100 compiled
+//     instructions that must not match an empty body: whatever an API
+//     sends, one search is bounded (4 KiB × 100 steps, about 3 ms for the
+//     worst pattern; well under a microsecond for an error-code pattern),
+//     and no answer can make every call a refusal by being empty.
+//
+// The rule is compiled once per cached entry. For the default rule Rejects
+// reads the cache and allocates nothing, and bindings read nothing of the
+// body; only for a status with a body rule does bindings read the start of
+// the body (and hand it back to the script with the rest). A static
+// credential's refusal only drops its cached copy (decide: reload), since
+// there is nothing to refresh.
+//
 // # Events
 //
 // Options.OnEvent receives an Event for every outcome (refreshed, fetched,

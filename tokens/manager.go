@@ -70,6 +70,7 @@ type entry struct {
 	token         store.Token
 	provider      *store.Provider // nil for the static types, and when the provider is gone
 	binding       *binding        // where the token may be sent (origin, path prefix); nil = anywhere
+	rejection     *rejection      // how its API refuses the access token; nil = a 401
 	readAt        time.Time
 	authorization string // the Authorization header value, for the types with a fixed one
 }
@@ -137,7 +138,7 @@ func (m *Manager) Sign(ctx context.Context, name string, req *http.Request) erro
 }
 
 // Rejected reports that an API refused req, which Sign signed with the named
-// token. Unless the token has changed since (another caller already renewed
+// token (Rejects said its answer means so). Unless the token has changed since (another caller already renewed
 // it), an oauth2 token is refreshed (or fetched again) now. A static
 // credential has nothing to refresh: its cached copy is dropped, so the retry
 // uses what is stored now (an admin may just have replaced it). The caller
@@ -277,6 +278,11 @@ func newEntry(t store.Token, p *store.Provider, now time.Time) (*entry, error) {
 		}
 		e.binding = b
 	}
+	r, err := newRejection(p)
+	if err != nil {
+		return nil, newError(CodeStore, t.Name, err, "token %q: %v: fix it with `scriptrun provider update %s --rejected-body PATTERN`", t.Name, err, t.Provider)
+	}
+	e.rejection = r
 	return e, nil
 }
 

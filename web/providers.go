@@ -34,16 +34,32 @@ type providerView struct {
 	Scopes, Description, AuthStyle        string
 	PKCE                                  bool
 	AuthParams, TokenParams               []string // KEY=VALUE, sorted
+	Rejection                             store.Rejection
 	Tokens                                []string // tokens using it
 	Created, Updated                      time.Time
 }
+
+// RejectedStatuses lists the answers that by themselves mean the API
+// refused the access token: "401" unless the provider says otherwise.
+func (v providerView) RejectedStatuses() string {
+	return store.FormatStatuses(v.Rejection.EffectiveStatuses())
+}
+
+// RejectedBodyStatuses lists the statuses whose body is searched for the
+// pattern, or "".
+func (v providerView) RejectedBodyStatuses() string {
+	return store.FormatStatuses(v.Rejection.EffectiveBodyStatuses())
+}
+
+// RejectionPeekKiB is how much of a body the pattern is searched in.
+func (v providerView) RejectionPeekKiB() int { return store.RejectionPeekBytes >> 10 }
 
 func viewProvider(p store.Provider, users []string) providerView {
 	return providerView{
 		Name: p.Name, ClientID: p.ClientID, SecretMask: store.Mask(p.ClientSecret), GrantType: p.GrantType,
 		AuthURL: p.AuthURL, TokenURL: p.TokenURL, RevocationURL: p.RevocationURL,
 		Scopes: strings.Join(p.Scopes, " "), Description: p.Description, AuthStyle: p.AuthStyle, PKCE: p.PKCE,
-		AuthParams: paramLines(p.AuthParams), TokenParams: paramLines(p.TokenParams), Tokens: users,
+		AuthParams: paramLines(p.AuthParams), TokenParams: paramLines(p.TokenParams), Rejection: p.Rejection, Tokens: users,
 		Created: p.Created, Updated: p.Updated,
 	}
 }
@@ -148,6 +164,10 @@ type providerForm struct {
 	authParams, tokenParams       map[string]string
 	authParamsErr, tokenParamsErr error
 	secret                        string
+
+	// How the provider's APIs refuse an access token, as typed: status
+	// lists ("401,403") and a pattern. Empty lists are the defaults.
+	RejectedStatus, RejectedBody, RejectedBodyStatus string
 }
 
 func (s *Server) newProviderForm() providerForm {
@@ -200,6 +220,9 @@ func readProviderForm(r *http.Request, f *providerForm) {
 	f.PKCE = pf.Get("pkce") == "on"
 	f.AuthParams = strings.TrimSpace(pf.Get("auth_params"))
 	f.TokenParams = strings.TrimSpace(pf.Get("token_params"))
+	f.RejectedStatus = strings.TrimSpace(pf.Get("rejected_status"))
+	f.RejectedBody = pf.Get("rejected_body") // a pattern: spaces may matter
+	f.RejectedBodyStatus = strings.TrimSpace(pf.Get("rejected_body_status"))
 	f.ClearSecret = pf.Get("clear_secret") == "on"
 	if name := pf.Get("template"); f.New && name != "" {
 		f.Template = &templateCard{Name: name, Values: templateParams(pf)}
@@ -241,7 +264,43 @@ func (f *providerForm) apply(p *store.Provider) error {
 	p.Scopes = strings.Fields(f.Scopes)
 	p.Description, p.AuthStyle, p.PKCE = f.Description, f.AuthStyle, f.PKCE
 	p.AuthParams, p.TokenParams = f.authParams, f.tokenParams
-	return nil
+	r, err := f.rejection()
+	p.Rejection = r
+	return err
+}
+
+// rejection reads the rejection fields and checks them, every problem at
+// once, each named by its field's label.
+func (f *providerForm) rejection() (store.Rejection, error) {
+	var r store.Rejection
+	var msgs []string
+	var err error
+	if r.Statuses, err = store.ParseStatuses(f.RejectedStatus); err != nil {
+		msgs = append(msgs, "Rejected statuses: "+err.Error())
+	}
+	r.BodyPattern = f.RejectedBody
+	if r.BodyStatuses, err = store.ParseStatuses(f.RejectedBodyStatus); err != nil {
+		msgs = append(msgs, "Rejected body statuses: "+err.Error())
+	}
+	if len(msgs) == 0 {
+		if err := r.Validate(); err != nil {
+			for _, re := range store.RejectionErrors(err) {
+				msgs = append(msgs, upperFirst(re.Error()))
+			}
+		}
+	}
+	if len(msgs) > 0 {
+		return r, errors.New(strings.Join(msgs, ". "))
+	}
+	return r, nil
+}
+
+// rejectionFields fills the rejection fields of the form from r, leaving
+// the defaults empty.
+func (f *providerForm) rejectionFields(r store.Rejection) {
+	f.RejectedStatus = store.FormatStatuses(r.Statuses)
+	f.RejectedBody = r.BodyPattern
+	f.RejectedBodyStatus = store.FormatStatuses(r.BodyStatuses)
 }
 
 func (s *Server) providerCreate(w http.ResponseWriter, r *http.Request, sess *session) error {
@@ -285,6 +344,7 @@ func (s *Server) providerEdit(w http.ResponseWriter, r *http.Request, sess *sess
 		RevocationURL: p.RevocationURL, Scopes: v.Scopes, Description: p.Description, AuthStyle: p.AuthStyle, PKCE: p.PKCE,
 		AuthParams: strings.Join(v.AuthParams, "\n"), TokenParams: strings.Join(v.TokenParams, "\n"), SecretMask: v.SecretMask,
 	}
+	f.rejectionFields(p.Rejection)
 	s.fillProviderForm(&f)
 	s.render(w, r, sess, http.StatusOK, "provider_form", view{Title: "Edit provider " + name, Data: f})
 	return nil
@@ -468,6 +528,7 @@ func (s *Server) fillFromTemplate(f *providerForm, name string, params map[strin
 	f.Name, f.GrantType, f.AuthURL, f.TokenURL, f.RevocationURL = p.Name, p.GrantType, p.AuthURL, p.TokenURL, p.RevocationURL
 	f.Scopes, f.Description, f.AuthStyle, f.PKCE = v.Scopes, p.Description, p.AuthStyle, p.PKCE
 	f.AuthParams, f.TokenParams = strings.Join(v.AuthParams, "\n"), strings.Join(v.TokenParams, "\n")
+	f.rejectionFields(p.Rejection)
 	f.Template.Values = given
 	return nil
 }

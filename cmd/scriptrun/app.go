@@ -150,6 +150,16 @@ func (s lazySigner) Sign(ctx context.Context, name string, req *http.Request) er
 	return m.Sign(ctx, name, req)
 }
 
+// Rejects is asked only for answers to requests Sign signed, so the home is
+// open by then; if it is not, a 401 alone is a rejection.
+func (s lazySigner) Rejects(name string, status int, body []byte) (bool, int) {
+	_, m, err := s.a.open()
+	if err != nil {
+		return status == http.StatusUnauthorized, 0
+	}
+	return m.Rejects(name, status, body)
+}
+
 func (s lazySigner) Rejected(ctx context.Context, name string, req *http.Request) error {
 	_, m, err := s.a.open()
 	if err != nil {

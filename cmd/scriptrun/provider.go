@@ -28,6 +28,7 @@ type providerFlags struct {
 	secret                                                                                credFlag
 	template, tenant, instance                                                            string
 	params                                                                                []string
+	rejectedStatus, rejectedBody, rejectedBodyStatus                                      string
 }
 
 func (f *providerFlags) register(c *cobra.Command) {
@@ -43,6 +44,9 @@ func (f *providerFlags) register(c *cobra.Command) {
 	fl.BoolVar(&f.pkce, "pkce", true, "send a PKCE S256 challenge when authorizing")
 	fl.StringArrayVar(&f.authParams, "auth-param", nil, "extra authorization-URL parameter KEY=VALUE (repeatable), e.g. access_type=offline")
 	fl.StringArrayVar(&f.tokenParams, "token-param", nil, "extra token-request parameter KEY=VALUE (repeatable), e.g. audience=api.example.com")
+	fl.StringVar(&f.rejectedStatus, "rejected-status", "", "API answers that mean the access token was refused, so it is refreshed and the call retried once: status codes 400-599 (default 401; a list replaces it, e.g. 401,403 for Django OAuth Toolkit)")
+	fl.StringVar(&f.rejectedBody, "rejected-body", "", `a regular expression (Go RE2, at most 256 bytes) that marks a refused access token in the first 4 KiB of an answer's body, e.g. '"code"\s*:\s*"60[12]"' for Marketo; "" removes it`)
+	fl.StringVar(&f.rejectedBodyStatus, "rejected-body-status", "", "the statuses whose body --rejected-body searches: 200-299 or 400-599 (default 200)")
 	f.secret.register(c, "client-secret", "the client secret")
 }
 
@@ -126,7 +130,64 @@ func (f *providerFlags) apply(c *cobra.Command, p *store.Provider) error {
 			return err
 		}
 	}
+	return f.applyRejection(c, &p.Rejection)
+}
+
+// rejectionFlags name the flags of each field of a store.Rejection.
+var rejectionFlags = map[string]string{
+	store.RejectionStatuses:     "--rejected-status",
+	store.RejectionBodyPattern:  "--rejected-body",
+	store.RejectionBodyStatuses: "--rejected-body-status",
+}
+
+// applyRejection sets the rejection flags that were given on r. Removing
+// the body pattern (--rejected-body "") removes the statuses it searched
+// too, unless they are given. checkRejection checks the result.
+func (f *providerFlags) applyRejection(c *cobra.Command, r *store.Rejection) error {
+	set := c.Flags().Changed
+	if !set("rejected-status") && !set("rejected-body") && !set("rejected-body-status") {
+		return nil
+	}
+	var errs []string
+	if set("rejected-status") {
+		codes, err := store.ParseStatuses(f.rejectedStatus)
+		if err != nil {
+			errs = append(errs, "--rejected-status: "+err.Error())
+		}
+		r.Statuses = codes
+	}
+	if set("rejected-body") {
+		r.BodyPattern = f.rejectedBody
+		if f.rejectedBody == "" && !set("rejected-body-status") {
+			r.BodyStatuses = nil
+		}
+	}
+	if set("rejected-body-status") {
+		codes, err := store.ParseStatuses(f.rejectedBodyStatus)
+		if err != nil {
+			errs = append(errs, "--rejected-body-status: "+err.Error())
+		}
+		r.BodyStatuses = codes
+	}
+	if len(errs) > 0 {
+		return usageErr("%s", strings.Join(errs, "\n"))
+	}
 	return nil
+}
+
+// checkRejection checks a provider's rejection as the flags left it, as a
+// usage error that names the flag of every problem. (Update checks it on
+// the stored provider: a flag may complete what is stored.)
+func checkRejection(r store.Rejection) error {
+	err := r.Validate()
+	if err == nil {
+		return nil
+	}
+	var lines []string
+	for _, re := range store.RejectionErrors(err) {
+		lines = append(lines, rejectionFlags[re.Field]+": "+re.Msg)
+	}
+	return usageErr("%s", strings.Join(lines, "\n"))
 }
 
 func parseParams(flag string, kvs []string) (map[string]string, error) {
@@ -192,6 +253,11 @@ func providerAddCmd(a *app, update bool) *cobra.Command {
 		if err := f.apply(c, &p); err != nil {
 			return err
 		}
+		if !update {
+			if err := checkRejection(p.Rejection); err != nil {
+				return err
+			}
+		}
 		secret, err := f.secret.read(a, new(bool))
 		if err != nil {
 			return err
@@ -210,6 +276,9 @@ func providerAddCmd(a *app, update bool) *cobra.Command {
 				return err
 			}
 			if err := f.apply(c, &cur); err != nil {
+				return err
+			}
+			if err := checkRejection(cur.Rejection); err != nil {
 				return err
 			}
 			if secret != "" {
@@ -251,8 +320,13 @@ type providerView struct {
 	PKCE             bool              `json:"pkce"`
 	AuthParams       map[string]string `json:"authParams,omitempty"`
 	TokenParams      map[string]string `json:"tokenParams,omitempty"`
-	Created          string            `json:"created"`
-	Updated          string            `json:"updated"`
+	// RejectedStatuses, RejectedBody and RejectedBodyStatuses say which API
+	// answers refuse an access token, defaults filled in.
+	RejectedStatuses     []int  `json:"rejectedStatuses"`
+	RejectedBody         string `json:"rejectedBody,omitempty"`
+	RejectedBodyStatuses []int  `json:"rejectedBodyStatuses,omitempty"`
+	Created              string `json:"created"`
+	Updated              string `json:"updated"`
 	// State is "damaged" for a provider that cannot be used (list only).
 	State string `json:"state,omitempty"`
 }
@@ -263,8 +337,17 @@ func viewProvider(p store.Provider) providerView {
 		AuthorizationURL: p.AuthURL, TokenURL: p.TokenURL, RevocationURL: p.RevocationURL,
 		Scopes: strings.Join(p.Scopes, " "), Description: p.Description, AuthStyle: p.AuthStyle, PKCE: p.PKCE,
 		AuthParams: p.AuthParams, TokenParams: p.TokenParams,
+		RejectedStatuses: p.Rejection.EffectiveStatuses(), RejectedBody: p.Rejection.BodyPattern, RejectedBodyStatuses: p.Rejection.EffectiveBodyStatuses(),
 		Created: stamp(p.Created), Updated: stamp(p.Updated),
 	}
+}
+
+// rejectedBodyText says where the body pattern is looked for, or "".
+func (v providerView) rejectedBodyText() string {
+	if v.RejectedBody == "" {
+		return ""
+	}
+	return fmt.Sprintf("%s (in the first %d KiB of %s answers)", v.RejectedBody, store.RejectionPeekBytes>>10, store.FormatStatuses(v.RejectedBodyStatuses))
 }
 
 func providerListCmd(a *app) *cobra.Command {
@@ -344,6 +427,7 @@ func providerShowCmd(a *app) *cobra.Command {
 			{"authorizationUrl", v.AuthorizationURL}, {"tokenUrl", v.TokenURL}, {"revocationUrl", v.RevocationURL},
 			{"scopes", v.Scopes}, {"description", v.Description}, {"authStyle", v.AuthStyle},
 			{"pkce", fmt.Sprint(v.PKCE)}, {"authParams", params(v.AuthParams)}, {"tokenParams", params(v.TokenParams)},
+			{"rejectedStatus", store.FormatStatuses(v.RejectedStatuses)}, {"rejectedBody", v.rejectedBodyText()},
 			{"tokens", strings.Join(users, ", ")}, {"created", v.Created}, {"updated", v.Updated},
 		}
 		return printFields(a.stdio.Out, fields)
