@@ -54,6 +54,14 @@ const (
 	MaxJobArgs        = 64
 	MaxJobArgBytes    = 4096
 	maxScheduleLen    = 200
+
+	// DefaultJobMaxMemory caps a run's memory when a job sets none; a run
+	// that grows past its cap is stopped and recorded as failed.
+	DefaultJobMaxMemory int64 = 2 << 30
+	// MinJobMaxMemory and MaxJobMaxMemory bound a job's memory cap: below
+	// the minimum a runtime cannot start, above the maximum is a typo.
+	MinJobMaxMemory int64 = 64 << 20
+	MaxJobMaxMemory int64 = 1 << 40
 )
 
 // Job is a script on a schedule. Its script is the source captured when the
@@ -76,6 +84,8 @@ type Job struct {
 	Args    []string      `json:"args,omitempty"`
 	Timeout time.Duration `json:"timeout"`
 	Overlap Overlap       `json:"overlap"`
+	// MaxMemory caps a run's memory in bytes (0 means DefaultJobMaxMemory).
+	MaxMemory int64 `json:"maxMemory,omitempty"`
 	// History is how many runs are kept (0 means DefaultRunHistory).
 	History int       `json:"history,omitempty"`
 	Enabled bool      `json:"enabled"`
@@ -93,6 +103,14 @@ func (j Job) KeepRuns() int {
 		return DefaultRunHistory
 	}
 	return j.History
+}
+
+// MemoryLimit is the job's memory cap in bytes.
+func (j Job) MemoryLimit() int64 {
+	if j.MaxMemory <= 0 {
+		return DefaultJobMaxMemory
+	}
+	return j.MaxMemory
 }
 
 // ScriptDigest returns the hex SHA-256 of a script's source, as shown for a
@@ -135,6 +153,10 @@ func (j Job) Validate() error {
 	case OverlapSkip, OverlapQueue, OverlapReplace:
 	default:
 		return fmt.Errorf("job overlap policy %q is not valid: use skip, queue or replace", j.Overlap)
+	}
+	if j.MaxMemory != 0 && (j.MaxMemory < MinJobMaxMemory || j.MaxMemory > MaxJobMaxMemory) {
+		return fmt.Errorf("job memory cap %s is not valid: give %s to %s, e.g. 512MiB (0 means %s)",
+			FormatBytes(j.MaxMemory), FormatBytes(MinJobMaxMemory), FormatBytes(MaxJobMaxMemory), FormatBytes(DefaultJobMaxMemory))
 	}
 	if j.History < 0 || j.History > MaxRunHistory {
 		return fmt.Errorf("job history %d is not valid: keep 1 to %d runs (0 means %d)", j.History, MaxRunHistory, DefaultRunHistory)
