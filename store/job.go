@@ -113,6 +113,24 @@ func (j Job) MemoryLimit() int64 {
 	return j.MaxMemory
 }
 
+// ParseJobMaxMemory reads a job's memory cap as people write it (512MiB,
+// 2GiB) and checks its range.
+func ParseJobMaxMemory(s string) (int64, error) {
+	n, err := ParseBytes(s)
+	if err != nil {
+		return 0, fmt.Errorf("job memory cap %w", err)
+	}
+	return n, validateMaxMemory(n)
+}
+
+func validateMaxMemory(n int64) error {
+	if n < MinJobMaxMemory || n > MaxJobMaxMemory {
+		return fmt.Errorf("job memory cap %s is not valid: give %s to %s, e.g. 512MiB (the default is %s)",
+			FormatBytes(n), FormatBytes(MinJobMaxMemory), FormatBytes(MaxJobMaxMemory), FormatBytes(DefaultJobMaxMemory))
+	}
+	return nil
+}
+
 // ScriptDigest returns the hex SHA-256 of a script's source, as shown for a
 // job so that an admin can tell what will run.
 func ScriptDigest(src string) string {
@@ -154,9 +172,10 @@ func (j Job) Validate() error {
 	default:
 		return fmt.Errorf("job overlap policy %q is not valid: use skip, queue or replace", j.Overlap)
 	}
-	if j.MaxMemory != 0 && (j.MaxMemory < MinJobMaxMemory || j.MaxMemory > MaxJobMaxMemory) {
-		return fmt.Errorf("job memory cap %s is not valid: give %s to %s, e.g. 512MiB (0 means %s)",
-			FormatBytes(j.MaxMemory), FormatBytes(MinJobMaxMemory), FormatBytes(MaxJobMaxMemory), FormatBytes(DefaultJobMaxMemory))
+	if j.MaxMemory != 0 {
+		if err := validateMaxMemory(j.MaxMemory); err != nil {
+			return err
+		}
 	}
 	if j.History < 0 || j.History > MaxRunHistory {
 		return fmt.Errorf("job history %d is not valid: keep 1 to %d runs (0 means %d)", j.History, MaxRunHistory, DefaultRunHistory)
