@@ -104,10 +104,10 @@ func newJobCmd(a *app) *cobra.Command {
 	}
 }
 
-// jobChild is one `scriptrun _job` process: it reports its end once, on
+// childRun is one `scriptrun _job` process: it reports its end once, on
 // the status pipe, whichever of the run, the memory watcher or the hard
 // deadline gets there first.
-type jobChild struct {
+type childRun struct {
 	a      *app
 	status io.Writer
 
@@ -117,7 +117,7 @@ type jobChild struct {
 
 // report writes the status line unless one was written; it says whether
 // this call wrote it.
-func (c *jobChild) report(st jobStatus) bool {
+func (c *childRun) report(st jobStatus) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.reported {
@@ -131,7 +131,7 @@ func (c *jobChild) report(st jobStatus) bool {
 
 // exit ends the process now, with st, because the JavaScript thread cannot
 // be stopped. Token refreshes in flight get a moment to be stored.
-func (c *jobChild) exit(st jobStatus, code int) {
+func (c *childRun) exit(st jobStatus, code int) {
 	if !c.report(st) {
 		return // the run ended on its own first and is on its way out
 	}
@@ -146,7 +146,7 @@ func (c *jobChild) exit(st jobStatus, code int) {
 
 // runJob is the child's side of the job process protocol.
 func (a *app) runJob(status io.Writer) error {
-	c := &jobChild{a: a, status: status}
+	c := &childRun{a: a, status: status}
 	var spec jobSpec
 	dec := json.NewDecoder(io.LimitReader(a.stdio.In, jobMaxSpecBytes))
 	if err := dec.Decode(&spec); err != nil || spec.Timeout <= 0 || spec.MaxMemory <= 0 || spec.ScriptName == "" {
@@ -227,7 +227,7 @@ const heapObjects = "/memory/classes/heap/objects:bytes"
 // watchMemory ends the process with status memory once the heap passes
 // limit. It samples from its own goroutine, which the Go scheduler runs
 // however long the JavaScript thread stays inside one built-in.
-func (c *jobChild) watchMemory(limit int64) (stop func()) {
+func (c *childRun) watchMemory(limit int64) (stop func()) {
 	done := make(chan struct{})
 	go func() {
 		t := time.NewTicker(jobMemoryEvery)

@@ -41,10 +41,11 @@ func rssLimit(maxMemory int64) int64 {
 // process (the protocol is in job.go), in its own process group, killed
 // with it when serve dies (Linux's parent-death signal).
 type jobProcess struct {
-	exe  string   // the scriptrun binary
-	home string   // passed as --home
-	env  []string // the child's environment
-	log  *slog.Logger
+	exe    string   // the scriptrun binary
+	home   string   // passed as --home
+	env    []string // the child's environment
+	log    *slog.Logger
+	spares spares // children started ahead of runs
 }
 
 var _ cron.Executor = (*jobProcess)(nil)
@@ -65,7 +66,78 @@ func (a *app) newJobProcess(log *slog.Logger) (*jobProcess, error) {
 	if key := a.getenv("SCRIPTRUN_MASTER_KEY"); key != "" && os.Getenv("SCRIPTRUN_MASTER_KEY") != key {
 		env = append(env, "SCRIPTRUN_MASTER_KEY="+key)
 	}
-	return &jobProcess{exe: exe, home: home, env: env, log: log}, nil
+	x := &jobProcess{exe: exe, home: home, env: env, log: log}
+	x.spares.max, x.spares.spawn = maxSpareJobs, x.spawn
+	return x, nil
+}
+
+// jobChild is a started `scriptrun _job` process that has not been given
+// its job yet (a spare, or one just started for a run).
+type jobChild struct {
+	cmd     *exec.Cmd
+	pid     int
+	stdin   io.WriteCloser
+	status  *os.File // read end of fd 3
+	out     *switchWriter
+	logs    *childLog
+	waited  chan struct{} // closed when Wait returned; waitErr is then set
+	waitErr error
+	born    time.Time
+}
+
+// close kills the spare children; runs in progress are the scheduler's to end.
+func (x *jobProcess) close() { x.spares.close() }
+
+// spawn starts a child that waits for its job on standard input.
+func (x *jobProcess) spawn() (*jobChild, error) {
+	statusR, statusW, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("status pipe: %w", err)
+	}
+	c := &jobChild{status: statusR, out: &switchWriter{}, logs: &childLog{}, waited: make(chan struct{}), born: time.Now()}
+	c.cmd = exec.Command(x.exe, "_job", "--home", x.home)
+	c.cmd.Env = x.env
+	if c.stdin, err = c.cmd.StdinPipe(); err != nil {
+		statusR.Close()
+		statusW.Close()
+		return nil, err
+	}
+	c.cmd.Stdout = c.out
+	c.cmd.Stderr = c.logs
+	c.cmd.ExtraFiles = []*os.File{statusW} // fd 3
+	c.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	c.cmd.WaitDelay = time.Second // output copying ends soon after the child, even if a descendant holds the pipes
+	err = c.cmd.Start()
+	statusW.Close()
+	if err != nil {
+		statusR.Close()
+		return nil, fmt.Errorf("start %s _job: %w", x.exe, err)
+	}
+	c.pid = c.cmd.Process.Pid
+	go func() {
+		c.waitErr = c.cmd.Wait()
+		close(c.waited)
+	}()
+	return c, nil
+}
+
+// alive reports whether the child has not ended.
+func (c *jobChild) alive() bool {
+	select {
+	case <-c.waited:
+		return false
+	default:
+		return true
+	}
+}
+
+// discard kills a child that will not run a job (a spare no longer wanted).
+func (c *jobChild) discard() {
+	if c.alive() {
+		killGroup(c.cmd, c.pid)
+	}
+	<-c.waited
+	c.status.Close()
 }
 
 // Execute runs the job in a child process and reports how it ended (see
@@ -76,33 +148,31 @@ func (x *jobProcess) Execute(ctx context.Context, j store.Job, out io.Writer) er
 	if err != nil {
 		return fmt.Errorf("encode job %s for its process: %w", j.Name, err)
 	}
-	statusR, statusW, err := os.Pipe()
-	if err != nil {
-		return fmt.Errorf("job %s: status pipe: %w", j.Name, err)
+	x.spares.note()
+	c := x.spares.take()
+	if c == nil {
+		if c, err = x.spawn(); err != nil {
+			return fmt.Errorf("job %s: %w", j.Name, err)
+		}
 	}
-	defer statusR.Close()
-	logs := &childLog{log: x.log.With("job", j.Name)}
-	cmd := exec.Command(x.exe, "_job", "--home", x.home)
-	cmd.Env = x.env
-	cmd.Stdin = bytes.NewReader(spec)
-	cmd.Stdout = out
-	cmd.Stderr = logs
-	cmd.ExtraFiles = []*os.File{statusW} // fd 3
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	cmd.WaitDelay = time.Second // output copying ends soon after the child, even if a descendant holds the pipes
-	err = cmd.Start()
-	statusW.Close()
-	if err != nil {
-		return fmt.Errorf("job %s: start its process: %w", j.Name, err)
-	}
-	pid := cmd.Process.Pid
+	defer c.status.Close()
+	c.out.set(out)
+	c.logs.setLog(x.log.With("job", j.Name))
+	// The spec goes in a goroutine: a child that died cannot block the run,
+	// which then ends as a crash below.
+	go func() {
+		_, _ = c.stdin.Write(spec)
+		c.stdin.Close()
+	}()
+	cmd, pid, statusR := c.cmd, c.pid, c.status
+	logs := c.logs
 	statusC := make(chan []byte, 1)
 	go func() {
 		b, _ := io.ReadAll(io.LimitReader(statusR, 64<<10))
 		statusC <- b
 	}()
 	waited := make(chan error, 1)
-	go func() { waited <- cmd.Wait() }()
+	go func() { <-c.waited; waited <- c.waitErr }()
 
 	// The parent's own limits, whatever the child does.
 	deadline := time.NewTimer(j.Timeout + jobHardStop + jobKillGrace)
@@ -256,7 +326,7 @@ func firstLine(s string) string {
 // and counted as before; other text (a Go crash report) is kept, the last
 // childTailBytes of it.
 type childLog struct {
-	log *slog.Logger
+	log *slog.Logger // nil until the child has its job: records are kept as text
 
 	mu      sync.Mutex
 	partial []byte
@@ -308,7 +378,7 @@ func (c *childLog) line(b []byte) {
 	if len(b) > 0 && b[0] == '{' {
 		var rec map[string]any
 		if json.Unmarshal(b, &rec) == nil {
-			if msg, ok := rec["msg"].(string); ok {
+			if msg, ok := rec["msg"].(string); ok && c.log != nil {
 				c.forward(msg, rec)
 				return
 			}
@@ -324,7 +394,13 @@ func (c *childLog) keep(b []byte) {
 	}
 }
 
-// forward logs a child's record through this process's logger.
+func (c *childLog) setLog(l *slog.Logger) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.log = l
+}
+
+// forward logs a child's record through this process's logger. c.mu is held.
 func (c *childLog) forward(msg string, rec map[string]any) {
 	var level slog.Level
 	if s, ok := rec["level"].(string); !ok || level.UnmarshalText([]byte(s)) != nil {
@@ -345,4 +421,26 @@ func (c *childLog) forward(msg string, rec map[string]any) {
 		}
 	}
 	_ = c.log.Handler().Handle(context.Background(), r)
+}
+
+// switchWriter is a child's standard output: discarded until the child has
+// its job, then written to the run's output.
+type switchWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *switchWriter) set(w io.Writer) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.w = w
+}
+
+func (s *switchWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.w == nil {
+		return len(p), nil
+	}
+	return s.w.Write(p)
 }
