@@ -13,10 +13,15 @@ import (
 // waiting for a job on their standard input, about as many as it started in
 // the busiest second of the last spareWindow (at most maxSpareJobs). An idle
 // spare holds about 2 MiB of private memory (the binary's pages are shared).
+//
+// Spares are started once the runs stop arriving for spareQuiet (at most
+// spareMaxDelay after the first): the runs of a burst need the CPU first.
 const (
-	maxSpareJobs = 128
-	spareWindow  = 2 * time.Minute
-	spareSeconds = int(spareWindow / time.Second)
+	maxSpareJobs  = 128
+	spareWindow   = 2 * time.Minute
+	spareSeconds  = int(spareWindow / time.Second)
+	spareQuiet    = 20 * time.Millisecond
+	spareMaxDelay = 250 * time.Millisecond
 )
 
 // spares are the idle children of a jobProcess. Its zero value keeps none;
@@ -102,6 +107,9 @@ func (s *spares) fill() {
 		case <-s.stop:
 			return
 		case <-s.wake:
+			if !s.settle() {
+				return
+			}
 		case <-tick.C:
 		}
 		for {
@@ -134,6 +142,27 @@ func (s *spares) fill() {
 			}
 			s.idle = append(s.idle, c)
 			s.mu.Unlock()
+		}
+	}
+}
+
+// settle waits until no run has started for spareQuiet, or spareMaxDelay
+// has passed; it reports false when the loop is to stop.
+func (s *spares) settle() bool {
+	quiet := time.NewTimer(spareQuiet)
+	defer quiet.Stop()
+	limit := time.NewTimer(spareMaxDelay)
+	defer limit.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return false
+		case <-s.wake:
+			quiet.Reset(spareQuiet)
+		case <-quiet.C:
+			return true
+		case <-limit.C:
+			return true
 		}
 	}
 }
