@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -157,5 +158,46 @@ func TestJobProcessChild(t *testing.T) {
 				t.Errorf("output %q, want %q", out.String(), tt.out)
 			}
 		})
+	}
+}
+
+// Spares: after a run, one child waits for the next (as many as runs
+// started in the busiest recent second); the next run takes it; close
+// kills the idle ones.
+func TestJobProcessSpares(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := &jobProcess{exe: exe, home: t.TempDir(), env: os.Environ(), log: slog.New(slog.DiscardHandler)}
+	x.spares.max, x.spares.spawn = 4, x.spawn
+	idle := func() []*jobChild {
+		x.spares.mu.Lock()
+		defer x.spares.mu.Unlock()
+		return slices.Clone(x.spares.idle)
+	}
+	j := store.Job{Name: "s", ScriptName: "s.js", Script: "console.log('ran')", Timeout: time.Minute, MaxMemory: 64 << 20}
+	run := func() {
+		t.Helper()
+		out := &lockedBuffer{}
+		if err := x.Execute(context.Background(), j, out); err != nil || out.String() != "ran\n" {
+			t.Fatalf("Execute: %v, output %q", err, out.String())
+		}
+	}
+	run()
+	waitFor(t, "a spare", 10*time.Second, func() bool { return len(idle()) == 1 })
+	spare := idle()[0]
+	run()
+	if spare.alive() {
+		t.Error("the run did not take the spare (it is still waiting)")
+	}
+	waitFor(t, "a new spare", 10*time.Second, func() bool { s := idle(); return len(s) == 1 && s[0] != spare })
+	last := idle()[0]
+	x.close()
+	if last.alive() || len(idle()) != 0 {
+		t.Error("close left a spare running")
+	}
+	if err := x.Execute(context.Background(), j, &lockedBuffer{}); err != nil {
+		t.Errorf("Execute after close (no spares): %v", err)
 	}
 }
