@@ -191,11 +191,17 @@ func TestJobProcessSpares(t *testing.T) {
 	if spare.alive() {
 		t.Error("the run did not take the spare (it is still waiting)")
 	}
-	waitFor(t, "a new spare", 10*time.Second, func() bool { s := idle(); return len(s) == 1 && s[0] != spare })
-	last := idle()[0]
+	// One spare, or two when both runs started within the same second.
+	waitFor(t, "a new spare", 10*time.Second, func() bool { s := idle(); return len(s) >= 1 && !slices.Contains(s, spare) })
+	left := idle()
 	x.close()
-	if last.alive() || len(idle()) != 0 {
-		t.Error("close left a spare running")
+	for _, c := range left {
+		if c.alive() {
+			t.Error("close left a spare running")
+		}
+	}
+	if len(idle()) != 0 {
+		t.Error("spares remain after close")
 	}
 	if err := x.Execute(context.Background(), j, &lockedBuffer{}); err != nil {
 		t.Errorf("Execute after close (no spares): %v", err)
