@@ -30,6 +30,9 @@ const (
 	jobRSSEvery = 100 * time.Millisecond
 )
 
+// selfExe names the running binary on Linux, whatever became of its file.
+const selfExe = "/proc/self/exe"
+
 // rssLimit is the resident memory at which the parent kills a child whose
 // own watcher did not end it: the cap, plus room for what is not Go heap
 // (the binary, stacks, memory the collector has not returned yet).
@@ -42,6 +45,7 @@ func rssLimit(maxMemory int64) int64 {
 // with it when serve dies (Linux's parent-death signal).
 type jobProcess struct {
 	exe    string   // the scriptrun binary
+	argv0  string   // what ps shows for it ("" = exe)
 	home   string   // passed as --home
 	env    []string // the child's environment
 	log    *slog.Logger
@@ -58,6 +62,12 @@ func (a *app) newJobProcess(log *slog.Logger) (*jobProcess, error) {
 	if err != nil {
 		return nil, configErr("cannot find the scriptrun binary to run cron jobs in (%v)", err)
 	}
+	argv0 := exe
+	// On Linux, the very binary serve runs, even after an upgrade replaced
+	// or removed its file: a child always speaks its parent's protocol.
+	if _, err := os.Stat(selfExe); err == nil {
+		exe = selfExe
+	}
 	home, err := a.homeDir()
 	if err != nil {
 		return nil, err
@@ -66,7 +76,7 @@ func (a *app) newJobProcess(log *slog.Logger) (*jobProcess, error) {
 	if key := a.getenv("SCRIPTRUN_MASTER_KEY"); key != "" && os.Getenv("SCRIPTRUN_MASTER_KEY") != key {
 		env = append(env, "SCRIPTRUN_MASTER_KEY="+key)
 	}
-	x := &jobProcess{exe: exe, home: home, env: env, log: log}
+	x := &jobProcess{exe: exe, argv0: argv0, home: home, env: env, log: log}
 	x.spares.max, x.spares.spawn = maxSpareJobs, x.spawn
 	return x, nil
 }
@@ -96,6 +106,9 @@ func (x *jobProcess) spawn() (*jobChild, error) {
 	}
 	c := &jobChild{status: statusR, out: &switchWriter{}, logs: &childLog{}, waited: make(chan struct{}), born: time.Now()}
 	c.cmd = exec.Command(x.exe, "_job", "--home", x.home)
+	if x.argv0 != "" {
+		c.cmd.Args[0] = x.argv0
+	}
 	c.cmd.Env = x.env
 	if c.stdin, err = c.cmd.StdinPipe(); err != nil {
 		statusR.Close()

@@ -242,3 +242,32 @@ func TestServeIsolatesCronRuns(t *testing.T) {
 	}
 	serve.stop(t)
 }
+
+// An upgrade replaces or removes serve's binary while it runs: its runs go
+// on in children of the binary it was started from.
+func TestServeRunsJobsAfterItsBinaryIsGone(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	b, err := os.ReadFile(binary(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "scriptrun")
+	if err := os.WriteFile(bin, b, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	home := t.TempDir()
+	c := newCLI(t)
+	c.home = home
+	c.must("cron", "add", "hello", "--schedule", "@daily", "--disabled", "--script", writeScript(t, t.TempDir(), "hello.js", "console.log('hello')"))
+	serve := startServeBinary(t, bin, home)
+	if err := os.Remove(bin); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := proc(t, home, "", "cron", "run", "hello")
+	if code != 0 || out != "hello\n" || !strings.Contains(errs, "started in serve") {
+		t.Errorf("cron run through a serve whose binary is gone: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+	serve.stop(t)
+}
