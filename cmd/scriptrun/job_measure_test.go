@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -143,8 +144,12 @@ func (x *timedExecutor) Execute(ctx context.Context, j store.Job, out io.Writer)
 // Date.now(), minus the due time; millisecond resolution), the child's part
 // of it, and how the runs ended:
 //
-//	SCRIPTRUN_CRON_JITTER=60s [SCRIPTRUN_CRON_JITTER_JOBS=100] [SCRIPTRUN_CRON_JITTER_SPARES=0] \
-//	    go test -run TestMeasureIsolatedJitter -v ./cmd/scriptrun
+//	SCRIPTRUN_CRON_JITTER=60s [SCRIPTRUN_CRON_JITTER_JOBS=100] [SCRIPTRUN_CRON_JITTER_SLOTS=64] \
+//	    [SCRIPTRUN_CRON_JITTER_MODE=spares|child|in-process] go test -run TestMeasureIsolatedJitter -v ./cmd/scriptrun
+//
+// Modes: spares (serve's: children started ahead), child (each run starts
+// its child), in-process (cron's default executor, for comparison). CPU
+// time per run counts this process and its children (getrusage).
 func TestMeasureIsolatedJitter(t *testing.T) {
 	spec := os.Getenv("SCRIPTRUN_CRON_JITTER")
 	if spec == "" {
@@ -170,12 +175,24 @@ func TestMeasureIsolatedJitter(t *testing.T) {
 		t.Fatal(err)
 	}
 	jp := &jobProcess{exe: binary(t), home: home, env: os.Environ(), log: slog.New(slog.DiscardHandler)}
-	if os.Getenv("SCRIPTRUN_CRON_JITTER_SPARES") != "0" {
+	mode := os.Getenv("SCRIPTRUN_CRON_JITTER_MODE")
+	if mode == "" {
+		mode = "spares"
+	}
+	if mode == "spares" {
 		jp.spares.max, jp.spares.spawn = maxSpareJobs, jp.spawn
 	}
 	defer jp.close()
 	x := &timedExecutor{next: jp}
-	s := cron.New(cron.Options{DB: db, Executor: x})
+	o := cron.Options{DB: db, Executor: x}
+	if mode == "in-process" {
+		o.Executor = nil
+	}
+	o.MaxConcurrentRuns, _ = strconv.Atoi(os.Getenv("SCRIPTRUN_CRON_JITTER_SLOTS")) // 0: the default
+	s := cron.New(o)
+	var self0, kids0 syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &self0)
+	syscall.Getrusage(syscall.RUSAGE_CHILDREN, &kids0)
 	if err := s.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -200,6 +217,13 @@ func TestMeasureIsolatedJitter(t *testing.T) {
 	}
 	if err := s.Stop(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+	jp.close()
+	var self1, kids1 syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &self1)
+	syscall.Getrusage(syscall.RUSAGE_CHILDREN, &kids1)
+	cpu := func(a, b syscall.Rusage) time.Duration {
+		return time.Duration(b.Utime.Nano()+b.Stime.Nano()-a.Utime.Nano()-a.Stime.Nano()) * time.Nanosecond
 	}
 
 	var recorded, script []time.Duration
@@ -235,8 +259,11 @@ func TestMeasureIsolatedJitter(t *testing.T) {
 		sum += v
 	}
 	load, _ := os.ReadFile("/proc/loadavg")
-	t.Logf("%d jobs @every 1s for %s on %d CPUs, each run a child process (load %s)", jobs, dur, goruntime.NumCPU(), strings.Join(strings.Fields(string(load))[:3], " "))
+	t.Logf("%d jobs @every 1s for %s on %d CPUs, mode %s (load %s)", jobs, dur, goruntime.NumCPU(), mode, strings.Join(strings.Fields(string(load))[:3], " "))
 	t.Logf("runs: %v", statuses)
+	if n := time.Duration(max(len(recorded), 1)); true {
+		t.Logf("CPU per run: scheduler process %v, children %v", (cpu(self0, self1) / n).Round(10*time.Microsecond), (cpu(kids0, kids1) / n).Round(10*time.Microsecond))
+	}
 	t.Logf("recorded start - due: p50 %s  p90 %s  p99 %s  max %s  (%d runs)", pct(recorded, .5), pct(recorded, .9), pct(recorded, .99), pct(recorded, 1), len(recorded))
 	t.Logf("script start - due:   p50 %s  p90 %s  p99 %s  max %s", pct(script, .5), pct(script, .9), pct(script, .99), pct(script, 1))
 	x.mu.Lock()
