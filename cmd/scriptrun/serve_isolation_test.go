@@ -271,3 +271,63 @@ func TestServeRunsJobsAfterItsBinaryIsGone(t *testing.T) {
 	}
 	serve.stop(t)
 }
+
+// A home whose key is only in SCRIPTRUN_MASTER_KEY: serve's runs sign their
+// requests in their own processes, with the key passed in the environment,
+// never on a command line.
+func TestServeRunsSignWithKeyFromEnvironment(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	t.Setenv("SCRIPTRUN_MASTER_KEY", strings.Repeat("5a", 32))
+	t.Setenv("BEARER", cliSecrets["BEARER"])
+	api := newAPIReceiver(t)
+	home := t.TempDir()
+	c := newCLI(t)
+	c.home = home
+	c.env["SCRIPTRUN_MASTER_KEY"] = os.Getenv("SCRIPTRUN_MASTER_KEY")
+	c.stdin = cliSecrets["BEARER"] + "\n"
+	c.must("token", "add", "api", "--type", "bearer", "--token-stdin", "--expires", "2099-01-01T00:00:00Z", "--base-url", api.URL)
+	c.must("cron", "add", "signed", "--schedule", "@every 1s", "--script", writeScript(t, t.TempDir(), "signed.js",
+		"const r = http.get(args[0] + '/hello').apiTokenAuth('api').send(); console.log('status', r.status)"), "--", api.URL)
+	if _, err := os.Stat(filepath.Join(home, "master.key")); err == nil {
+		t.Fatal("the home has a master.key file; the test needs the key in the environment only")
+	}
+	serve := startServe(t, home)
+	waitFor(t, "a signed run", 15*time.Second, func() bool { return countStatus(cronRuns(t, home, "signed"), "succeeded") >= 1 })
+	got := api.requests()
+	if len(got) == 0 || got[0].header.Get("Authorization") != "Bearer "+cliSecrets["BEARER"] {
+		t.Fatalf("the API got %d request(s), the first with Authorization %q", len(got), got[0].header.Get("Authorization"))
+	}
+	// The children's command lines name the home, nothing secret (after a
+	// run, a spare child waits for the next).
+	waitFor(t, "a job process", 10*time.Second, func() bool { return len(allJobChildren(servePIDOf(serve))) > 0 })
+	for _, pid := range allJobChildren(servePIDOf(serve)) {
+		cmdline, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+		if strings.Contains(string(cmdline), os.Getenv("SCRIPTRUN_MASTER_KEY")) || strings.Contains(string(cmdline), cliSecrets["BEARER"]) {
+			t.Errorf("a job process's command line holds a secret: %q", cmdline)
+		}
+	}
+	serve.stop(t)
+}
+
+func servePIDOf(p *serveProc) int { return p.cmd.Process.Pid }
+
+// allJobChildren lists every `scriptrun _job` child of pid (spares too).
+func allJobChildren(pid int) []int {
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	var kids []int
+	for _, f := range stats {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(fields) >= 2 && fields[1] == strconv.Itoa(pid) {
+			n, _ := strconv.Atoi(filepath.Base(filepath.Dir(f)))
+			kids = append(kids, n)
+		}
+	}
+	return kids
+}
