@@ -567,7 +567,8 @@ func cronRunCmd(a *app) *cobra.Command {
 		Short: "Run a job now, through serve if it is up (else here), and print its output",
 		Long: `Runs the job now, like a scheduled run: its captured script, arguments, timeout
 and overlap policy, recorded in its history. When a scriptrun serve is running
-on the home the run happens there; otherwise in this process. Exit codes: 0
+on the home the run happens there; otherwise here, in a process of its own
+with the job's timeout and memory limit (--max-memory). Exit codes: 0
 succeeded, 1 failed, skipped or cancelled, 124 timed out, 2 usage or
 configuration error.`,
 		Args: exactArgs(1, "the job's NAME"),
@@ -604,7 +605,13 @@ configuration error.`,
 				return a.reportRun(db, r)
 			}
 		}
-		s := cron.New(cron.Options{DB: db, Signer: manager, RunBy: fmt.Sprintf("scriptrun cron run (pid %d)", os.Getpid())})
+		// In a process of its own, as in serve: the job's memory limit and
+		// timeout hold whatever the script does.
+		jobs, err := a.newJobProcess(a.logger)
+		if err != nil {
+			return err
+		}
+		s := cron.New(cron.Options{DB: db, Signer: manager, Executor: jobs, RunBy: fmt.Sprintf("scriptrun cron run (pid %d)", os.Getpid())})
 		r, err = s.RunNow(ctx, name)
 		if err != nil {
 			s.Stop(context.Background())

@@ -76,9 +76,15 @@ func (a *app) newJobProcess(log *slog.Logger) (*jobProcess, error) {
 	if key := a.getenv("SCRIPTRUN_MASTER_KEY"); key != "" && os.Getenv("SCRIPTRUN_MASTER_KEY") != key {
 		env = append(env, "SCRIPTRUN_MASTER_KEY="+key)
 	}
-	x := &jobProcess{exe: exe, argv0: argv0, home: home, env: env, log: log}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &jobProcess{exe: exe, argv0: argv0, home: home, env: env, log: log}, nil
+}
+
+// keepSpares has x start children ahead of runs (serve, see job_spares.go).
+func (x *jobProcess) keepSpares() {
 	x.spares.max, x.spares.spawn = maxSpareJobs, x.spawn
-	return x, nil
 }
 
 // jobChild is a started `scriptrun _job` process that has not been given

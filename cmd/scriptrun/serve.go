@@ -152,6 +152,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener, cfg serveConfig) error
 	if err != nil {
 		return err
 	}
+	jobs.keepSpares()
 	defer jobs.close() // after the scheduler stopped (below)
 	host := &cronHost{db: db, log: logger, sched: cron.New(cron.Options{
 		DB: db, Signer: m, Refresher: m, Metrics: metrics, Logger: logger, Executor: jobs,
