@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -19,31 +20,35 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/scriptrun/scriptrun/runtime"
-	"github.com/scriptrun/scriptrun/store"
 )
 
 // The job process protocol: how `scriptrun serve` (jobProcess, the parent)
-// runs one cron run in a child `scriptrun _job --home HOME` (the child), so
+// runs cron runs in a child `scriptrun _job --home HOME` (the child), so
 // that a script that loops inside a built-in, allocates without bound or
 // crashes the runtime takes only its own process down.
 //
 //   - Environment: the parent's, passed through (it may hold
 //     SCRIPTRUN_MASTER_KEY). The child opens the home as `scriptrun run`
-//     does, only when the script first signs a request, and takes the same
+//     does, only when a script first signs a request, and takes the same
 //     cross-process token locks. Nothing secret is on the command line.
-//   - Standard input: one JSON jobSpec (the script's source, its name, args,
-//     timeout and memory cap), then end of file.
-//   - Standard output: what the script prints, console.log and
-//     console.error interleaved as written, streamed as it is written.
+//   - Standard input: JSON jobSpecs (a script's source, its name, args,
+//     timeout and memory cap), one at a time: the next is sent only after
+//     the previous run's status. End of file retires the child (exit 0).
+//   - Standard output: frames of a kind byte and a 4-byte big-endian length
+//     (jobFrame): an empty 'r' frame first, once the child is ready for
+//     specs (the parent starts only a few children at a time); 'o' frames carry what the script prints, console.log and
+//     console.error interleaved as written, streamed as written; one 's'
+//     frame per run carries its JSON jobStatus (succeeded, failed,
+//     timed_out, memory or cancelled, with the error), after all its output.
 //   - Standard error: the child's log records (token refreshes), one JSON
 //     object per line (log/slog's JSON form), which the parent logs as its
 //     own; anything else there is a crash report of the Go runtime.
-//   - File descriptor 3: one JSON jobStatus line, written once when the run
-//     ends: succeeded, failed, timed_out, memory or cancelled, with the error.
-//   - Exit code: 0 succeeded, 1 failed or cancelled, 2 bad input (no valid
-//     spec), 3 memory cap exceeded (exitMemory), 124 timed out. The status
-//     line is what counts; the code says the same for people reading ps.
-//     A child that ends without a status line crashed or was killed.
+//   - A run that succeeded or failed (the script threw) leaves the child
+//     ready for the next spec: each run gets a fresh JavaScript runtime, and
+//     the child gives back memory over jobKeepHeap. After any other status
+//     the child exits: 1 cancelled, 3 memory cap exceeded (exitMemory), 124
+//     timed out; 2 for a spec that is not valid. A child that ends without
+//     a status for its run crashed or was killed.
 //
 // The child enforces its limits itself: the script's timeout interrupts the
 // JavaScript; if a built-in call has not returned jobHardStop after it, the
@@ -56,14 +61,25 @@ import (
 // memory passes the cap with a margin (rssLimit), or when the run is
 // cancelled (SIGTERM first, SIGKILL jobKillGrace later).
 const (
-	jobStatusFD    = 3
 	exitMemory     = 3
 	jobHardStop    = time.Second
 	jobMemoryEvery = 10 * time.Millisecond
-	// jobMaxSpecBytes bounds the spec the child reads: the script (at most
-	// store.MaxScriptBytes, up to 6 bytes a byte once JSON-escaped) and args.
-	jobMaxSpecBytes = 8 * store.MaxScriptBytes
+	// jobKeepHeap: after a run whose heap outgrew it, the child returns
+	// memory to the system before it waits for the next spec.
+	jobKeepHeap = 16 << 20
+	// jobFrameMax bounds an output frame (longer writes are split).
+	jobFrameMax = 64 << 10
 )
+
+// Kinds of jobFrame.
+const (
+	frameReady  = 'r' // empty, once: the child has started and reads specs
+	frameOutput = 'o'
+	frameStatus = 's'
+)
+
+// jobFrameHeader is a frame's kind and payload length.
+const jobFrameHeader = 5
 
 // jobSpec is what the parent sends the child on standard input.
 type jobSpec struct {
@@ -84,7 +100,7 @@ const (
 	jobCancelled = "cancelled"
 )
 
-// jobStatus is the child's last word, on file descriptor 3.
+// jobStatus is how a run ended, in the run's 's' frame.
 type jobStatus struct {
 	Status string `json:"status"`
 	Error  string `json:"error,omitempty"`
@@ -95,45 +111,79 @@ type jobStatus struct {
 func newJobCmd(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:    "_job",
-		Short:  "Run one cron run for scriptrun serve (internal)",
+		Short:  "Run cron runs for scriptrun serve (internal)",
 		Hidden: true,
 		Args:   noArgs,
 		RunE: func(c *cobra.Command, args []string) error {
-			return a.runJob(os.NewFile(jobStatusFD, "status"))
+			return a.runJobs()
 		},
 	}
 }
 
-// childRun is one `scriptrun _job` process: it reports its end once, on
-// the status pipe, whichever of the run, the memory watcher or the hard
-// deadline gets there first.
-type childRun struct {
-	a      *app
-	status io.Writer
-
-	mu       sync.Mutex
-	reported bool
+// frameWriter writes jobFrames; it is safe for concurrent use.
+type frameWriter struct {
+	mu sync.Mutex
+	w  io.Writer
 }
 
-// report writes the status line unless one was written; it says whether
-// this call wrote it.
-func (c *childRun) report(st jobStatus) bool {
+func (f *frameWriter) frame(kind byte, p []byte) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	b := make([]byte, jobFrameHeader+len(p))
+	b[0] = kind
+	n := uint32(len(p))
+	b[1], b[2], b[3], b[4] = byte(n>>24), byte(n>>16), byte(n>>8), byte(n)
+	copy(b[jobFrameHeader:], p)
+	_, err := f.w.Write(b)
+	return err
+}
+
+// Write sends p as output frames.
+func (f *frameWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		k := min(len(p), jobFrameMax)
+		if err := f.frame(frameOutput, p[:k]); err != nil {
+			return n - len(p), err
+		}
+		p = p[k:]
+	}
+	return n, nil
+}
+
+// childJobs is one `scriptrun _job` process. Each run reports its end once,
+// whichever of the run, the memory watcher or the hard deadline gets there
+// first; gen tells runs apart, so a late watcher of one run cannot end the
+// next.
+type childJobs struct {
+	a   *app
+	out *frameWriter
+
+	mu       sync.Mutex // guards the fields below
+	gen      int
+	reported bool
+	cancel   context.CancelFunc // of the run in progress; nil between runs
+}
+
+// report sends run gen's status unless it was sent; it says whether this
+// call sent it.
+func (c *childJobs) report(gen int, st jobStatus) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.reported {
+	if c.reported || c.gen != gen {
 		return false
 	}
 	c.reported = true
 	line, _ := json.Marshal(st)
-	_, _ = c.status.Write(append(line, '\n'))
+	_ = c.out.frame(frameStatus, line)
 	return true
 }
 
-// exit ends the process now, with st, because the JavaScript thread cannot
-// be stopped. Token refreshes in flight get a moment to be stored.
-func (c *childRun) exit(st jobStatus, code int) {
-	if !c.report(st) {
-		return // the run ended on its own first and is on its way out
+// exit ends the process now, with st for run gen, because its JavaScript
+// cannot be stopped. Token refreshes in flight get a moment to be stored.
+func (c *childJobs) exit(gen int, st jobStatus, code int) {
+	if !c.report(gen, st) {
+		return // the run ended on its own first
 	}
 	done := make(chan struct{})
 	go func() { c.a.close(); close(done) }()
@@ -144,43 +194,78 @@ func (c *childRun) exit(st jobStatus, code int) {
 	os.Exit(code)
 }
 
-// runJob is the child's side of the job process protocol.
-func (a *app) runJob(status io.Writer) error {
-	c := &childRun{a: a, status: status}
-	var spec jobSpec
-	dec := json.NewDecoder(io.LimitReader(a.stdio.In, jobMaxSpecBytes))
-	if err := dec.Decode(&spec); err != nil || spec.Timeout <= 0 || spec.MaxMemory <= 0 || spec.ScriptName == "" {
-		err := usageErr("_job is run by scriptrun serve, with a job on standard input (got none that is valid: %v)", err)
-		c.report(jobStatus{Status: jobFailed, Error: err.Error()})
-		return err
-	}
+// runJobs is the child's side of the job process protocol.
+func (a *app) runJobs() error {
+	c := &childJobs{a: a, out: &frameWriter{w: a.stdio.Out}}
 	// The token manager's records go to the parent, which logs and counts them.
 	a.logger = slog.New(slog.NewJSONHandler(a.stdio.Err, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	// SIGTERM is the parent cancelling the run: stop the script, and end
+	// regardless if it is inside a call that does not return.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, os.Interrupt)
+	go func() {
+		for range sigs {
+			c.mu.Lock()
+			gen, cancel := c.gen, c.cancel
+			c.mu.Unlock()
+			if cancel == nil {
+				os.Exit(exitScript) // between runs: nothing to report
+			}
+			cancel()
+			time.AfterFunc(jobHardStop, func() { c.exit(gen, jobStatus{Status: jobCancelled}, exitScript) })
+		}
+	}()
+	_ = c.out.frame(frameReady, nil)
+	dec := json.NewDecoder(a.stdio.In)
+	for runs := 0; ; runs++ {
+		var spec jobSpec
+		err := dec.Decode(&spec)
+		if errors.Is(err, io.EOF) && runs > 0 {
+			return nil // retired
+		}
+		if err != nil || spec.Timeout <= 0 || spec.MaxMemory <= 0 || spec.ScriptName == "" {
+			err := usageErr("_job is run by scriptrun serve, with a job on standard input (got none that is valid: %v)", err)
+			c.report(c.gen, jobStatus{Status: jobFailed, Error: err.Error()})
+			return err
+		}
+		st, code := c.run(spec)
+		if code != exitOK && st.Status != jobFailed {
+			return &exitError{code: code, err: errJobReported}
+		}
+		// Idle children hold little: give back what this run grew.
+		if s := []metrics.Sample{{Name: heapObjects}}; true {
+			metrics.Read(s)
+			if s[0].Value.Uint64() > jobKeepHeap {
+				debug.FreeOSMemory()
+			}
+		}
+	}
+}
+
+// run runs one spec and reports how it ended.
+func (c *childJobs) run(spec jobSpec) (jobStatus, int) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c.mu.Lock()
+	c.gen++
+	gen := c.gen
+	c.reported, c.cancel = false, cancel
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.cancel = nil
+		c.mu.Unlock()
+	}()
 
 	debug.SetMemoryLimit(spec.MaxMemory)
-	stopWatch := c.watchMemory(spec.MaxMemory)
+	defer debug.SetMemoryLimit(math.MaxInt64)
+	stopWatch := c.watchMemory(gen, spec.MaxMemory)
 	defer stopWatch()
 	hard := time.AfterFunc(spec.Timeout+jobHardStop, func() {
-		c.exit(jobStatus{Status: jobTimedOut, Error: fmt.Sprintf(
+		c.exit(gen, jobStatus{Status: jobTimedOut, Error: fmt.Sprintf(
 			"script timed out after %s; it was inside a call that could not be interrupted, so its process was ended", spec.Timeout)}, exitTimeout)
 	})
 	defer hard.Stop()
-	// SIGTERM is the parent cancelling the run: stop the script, and end
-	// regardless if it is inside a call that does not return.
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGTERM, os.Interrupt)
-	defer signal.Stop(sigs)
-	go func() {
-		select {
-		case <-sigs:
-		case <-ctx.Done():
-			return // the run is over
-		}
-		cancel()
-		time.AfterFunc(jobHardStop, func() { c.exit(jobStatus{Status: jobCancelled}, exitScript) })
-	}()
 
 	err := func() error {
 		script, err := runtime.CompileSource(spec.ScriptName, spec.Script)
@@ -188,23 +273,23 @@ func (a *app) runJob(status io.Writer) error {
 			return err
 		}
 		return script.Run(ctx, runtime.Options{
-			Stdout: a.stdio.Out, Stderr: a.stdio.Out, Args: spec.Args, Timeout: spec.Timeout,
-			Signer: lazySigner{a}, Client: scriptClient(),
+			Stdout: c.out, Stderr: c.out, Args: spec.Args, Timeout: spec.Timeout,
+			Signer: lazySigner{c.a}, Client: jobClient(),
 		})
 	}()
 	st, code := jobOutcome(ctx, err)
-	if !c.report(st) {
+	if !c.report(gen, st) {
 		select {} // the watcher or the deadline is ending the process
 	}
-	if code == exitOK {
-		return nil
-	}
-	// The status line carries the message; stderr stays for log records.
-	return &exitError{code: code, err: errJobReported}
+	return st, code
 }
 
-// errJobReported ends a child whose failure is on its status line.
-var errJobReported = errors.New("the run's outcome is on the status pipe")
+// jobClient is the HTTP client of a child's runs, shared by them like
+// serve's was: connections to the same APIs are reused.
+var jobClient = sync.OnceValue(scriptClient)
+
+// errJobReported ends a child whose failure is in its status frame.
+var errJobReported = errors.New("the run's outcome is in its status frame")
 
 // jobOutcome turns what Script.Run returned into a status and exit code.
 func jobOutcome(ctx context.Context, err error) (jobStatus, int) {
@@ -227,7 +312,7 @@ const heapObjects = "/memory/classes/heap/objects:bytes"
 // watchMemory ends the process with status memory once the heap passes
 // limit. It samples from its own goroutine, which the Go scheduler runs
 // however long the JavaScript thread stays inside one built-in.
-func (c *childRun) watchMemory(limit int64) (stop func()) {
+func (c *childJobs) watchMemory(gen int, limit int64) (stop func()) {
 	done := make(chan struct{})
 	go func() {
 		t := time.NewTicker(jobMemoryEvery)
@@ -241,7 +326,7 @@ func (c *childRun) watchMemory(limit int64) (stop func()) {
 			}
 			metrics.Read(s)
 			if used := int64(s[0].Value.Uint64()); used > limit {
-				c.exit(jobStatus{Status: jobMemory, MemoryUsed: used}, exitMemory)
+				c.exit(gen, jobStatus{Status: jobMemory, MemoryUsed: used}, exitMemory)
 			}
 		}
 	}()

@@ -87,55 +87,86 @@ func (x *jobProcess) keepSpares() {
 	x.spares.max, x.spares.spawn = maxSpareJobs, x.spawn
 }
 
-// jobChild is a started `scriptrun _job` process that has not been given
-// its job yet (a spare, or one just started for a run).
+// jobChild is a started `scriptrun _job` process, waiting for a job (a
+// spare, one just started for a run, or one back from a run that ended
+// cleanly) or running one.
 type jobChild struct {
-	cmd     *exec.Cmd
-	pid     int
-	stdin   io.WriteCloser
-	status  *os.File // read end of fd 3
-	out     *switchWriter
-	logs    *childLog
-	waited  chan struct{} // closed when Wait returned; waitErr is then set
-	waitErr error
-	born    time.Time
+	cmd       *exec.Cmd
+	pid       int
+	stdin     io.WriteCloser
+	frames    *frameReader
+	logs      *childLog
+	waited    chan struct{} // closed when Wait returned (output read); waitErr is then set
+	waitErr   error
+	born      time.Time
+	runs      int       // given so far
+	idleSince time.Time // when it last became idle (spares)
+}
+
+// A child is retired after jobMaxRuns runs or jobMaxAge, so that what one
+// run may leave behind (fragmented memory) does not build up.
+const (
+	jobMaxRuns = 1000
+	jobMaxAge  = 30 * time.Minute
+)
+
+// spawn starts a child, waiting for a start slot: the fill loop's way.
+func (x *jobProcess) spawn() (*jobChild, error) {
+	x.spares.slots() <- struct{}{}
+	c, err := x.spawnInSlot()
+	if err != nil {
+		<-x.spares.slots()
+	}
+	return c, err
 }
 
 // close kills the spare children; runs in progress are the scheduler's to end.
 func (x *jobProcess) close() { x.spares.close() }
 
-// spawn starts a child that waits for its job on standard input.
-func (x *jobProcess) spawn() (*jobChild, error) {
-	statusR, statusW, err := os.Pipe()
-	if err != nil {
-		return nil, fmt.Errorf("status pipe: %w", err)
-	}
-	c := &jobChild{status: statusR, out: &switchWriter{}, logs: &childLog{}, waited: make(chan struct{}), born: time.Now()}
+// startChild starts a child that waits for its job on standard input.
+func (x *jobProcess) startChild() (*jobChild, error) {
+	c := &jobChild{frames: newFrameReader(), logs: &childLog{}, waited: make(chan struct{}), born: time.Now()}
 	c.cmd = exec.Command(x.exe, "_job", "--home", x.home)
 	if x.argv0 != "" {
 		c.cmd.Args[0] = x.argv0
 	}
 	c.cmd.Env = x.env
+	var err error
 	if c.stdin, err = c.cmd.StdinPipe(); err != nil {
-		statusR.Close()
-		statusW.Close()
 		return nil, err
 	}
-	c.cmd.Stdout = c.out
+	c.cmd.Stdout = c.frames
 	c.cmd.Stderr = c.logs
-	c.cmd.ExtraFiles = []*os.File{statusW} // fd 3
 	c.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	c.cmd.WaitDelay = time.Second // output copying ends soon after the child, even if a descendant holds the pipes
-	err = c.cmd.Start()
-	statusW.Close()
-	if err != nil {
-		statusR.Close()
+	if err := c.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s _job: %w", x.exe, err)
 	}
 	c.pid = c.cmd.Process.Pid
 	go func() {
 		c.waitErr = c.cmd.Wait()
 		close(c.waited)
+	}()
+	return c, nil
+}
+
+// jobStartLimit bounds how long a starting child holds its start slot.
+const jobStartLimit = 5 * time.Second
+
+// spawnInSlot starts a child in a start slot (the caller holds one),
+// released once the child is ready or gone.
+func (x *jobProcess) spawnInSlot() (*jobChild, error) {
+	c, err := x.startChild()
+	if err != nil {
+		return nil, err
+	}
+	go func() {
+		select {
+		case <-c.frames.ready:
+		case <-c.waited:
+		case <-time.After(jobStartLimit): // slow to start: let another try
+		}
+		<-x.spares.slots()
 	}()
 	return c, nil
 }
@@ -150,17 +181,64 @@ func (c *jobChild) alive() bool {
 	}
 }
 
-// discard kills a child that will not run a job (a spare no longer wanted).
+// discard ends a child that will run no more jobs: one waiting is retired
+// (end of its input), one that misbehaved is killed.
 func (c *jobChild) discard() {
-	if c.alive() {
+	c.stdin.Close()
+	select {
+	case <-c.waited:
+	case <-time.After(jobKillGrace):
 		killGroup(c.cmd, c.pid)
+		<-c.waited
 	}
-	<-c.waited
-	c.status.Close()
+}
+
+// acquire returns a child for a run: an idle one; else the first to come
+// back within jobWaitForChild; else a new one when fewer than jobStarting
+// are starting; else whichever of these comes first. A run takes a
+// millisecond or two on a ready child against several on one that starts:
+// when many runs are due at once, a few children serve them in turn rather
+// than many starting together and taking the CPU from each other.
+func (x *jobProcess) acquire(ctx context.Context) (*jobChild, error) {
+	patience := time.NewTimer(jobWaitForChild)
+	defer patience.Stop()
+	waited := x.spares.max <= 0 // nothing comes back without spares
+	for {
+		if c := x.spares.take(); c != nil {
+			return c, nil
+		}
+		back := x.spares.changed()
+		var slot chan struct{}
+		if waited {
+			slot = x.spares.slots()
+		}
+		select {
+		case slot <- struct{}{}:
+			c, err := x.spawnInSlot()
+			if err != nil {
+				<-x.spares.slots()
+				return nil, err
+			}
+			return c, nil
+		case <-back:
+		case <-patience.C:
+			waited = true
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// reusable reports whether a child may take another job after a run that
+// ended with st.
+func (c *jobChild) reusable(st jobStatus) bool {
+	return (st.Status == jobSucceeded || st.Status == jobFailed) && c.alive() && !c.frames.broken() &&
+		c.runs < jobMaxRuns && time.Since(c.born) < jobMaxAge
 }
 
 // Execute runs the job in a child process and reports how it ended (see
-// cron.Executor). Whatever the child does, it is gone when Execute returns.
+// cron.Executor). A child whose run did not end cleanly is gone when
+// Execute returns; one whose run did may serve the next.
 func (x *jobProcess) Execute(ctx context.Context, j store.Job, out io.Writer) error {
 	spec, err := json.Marshal(jobSpec{Job: j.Name, ScriptName: j.ScriptName, Script: j.Script, Args: j.Args,
 		Timeout: j.Timeout, MaxMemory: j.MemoryLimit()})
@@ -168,30 +246,17 @@ func (x *jobProcess) Execute(ctx context.Context, j store.Job, out io.Writer) er
 		return fmt.Errorf("encode job %s for its process: %w", j.Name, err)
 	}
 	x.spares.note()
-	c := x.spares.take()
-	if c == nil {
-		if c, err = x.spawn(); err != nil {
-			return fmt.Errorf("job %s: %w", j.Name, err)
-		}
+	c, err := x.acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("job %s: %w", j.Name, err)
 	}
-	defer c.status.Close()
-	c.out.set(out)
+	c.runs++
+	status := c.frames.start(out)
 	c.logs.setLog(x.log.With("job", j.Name))
 	// The spec goes in a goroutine: a child that died cannot block the run,
 	// which then ends as a crash below.
-	go func() {
-		_, _ = c.stdin.Write(spec)
-		c.stdin.Close()
-	}()
-	cmd, pid, statusR := c.cmd, c.pid, c.status
-	logs := c.logs
-	statusC := make(chan []byte, 1)
-	go func() {
-		b, _ := io.ReadAll(io.LimitReader(statusR, 64<<10))
-		statusC <- b
-	}()
-	waited := make(chan error, 1)
-	go func() { <-c.waited; waited <- c.waitErr }()
+	go func() { _, _ = c.stdin.Write(append(spec, '\n')) }()
+	cmd, pid, logs := c.cmd, c.pid, c.logs
 
 	// The parent's own limits, whatever the child does.
 	deadline := time.NewTimer(j.Timeout + jobHardStop + jobKillGrace)
@@ -201,11 +266,22 @@ func (x *jobProcess) Execute(ctx context.Context, j store.Job, out io.Writer) er
 	var killed string // why the parent killed it: "timeout", "memory", "cancel"
 	var usedRSS int64
 	var term <-chan time.Time
-	var waitErr error
+	var st jobStatus
+	hasStatus := false
 wait:
 	for {
 		select {
-		case waitErr = <-waited:
+		case st = <-status:
+			hasStatus = true
+			break wait
+		case <-c.waited:
+			// Wait returns once the output is read: a status sent before
+			// the child ended is in the channel by now.
+			select {
+			case st = <-status:
+				hasStatus = true
+			default:
+			}
 			break wait
 		case <-ctx.Done():
 			if killed == "" {
@@ -228,8 +304,13 @@ wait:
 			}
 		}
 	}
-	st, hasStatus := parseJobStatus(<-statusC)
+	c.frames.stop()
 	logs.flush()
+	if killed == "" && hasStatus && c.reusable(st) {
+		x.spares.put(c)
+	} else {
+		go c.discard()
+	}
 
 	switch killed {
 	case "cancel":
@@ -244,7 +325,8 @@ wait:
 		return &cron.RunError{Status: store.RunFailed, Message: memoryMessage(j, usedRSS, "resident")}
 	}
 	if !hasStatus {
-		return x.crashed(j, cmd.ProcessState, waitErr, logs.tail())
+		<-c.waited
+		return x.crashed(j, cmd.ProcessState, c.waitErr, logs.tail())
 	}
 	switch st.Status {
 	case jobSucceeded:
@@ -302,16 +384,6 @@ func (x *jobProcess) crashed(j store.Job, ps *os.ProcessState, waitErr error, ta
 func killGroup(cmd *exec.Cmd, pid int) {
 	_ = cmd.Process.Kill()
 	_ = syscall.Kill(-pid, syscall.SIGKILL)
-}
-
-// parseJobStatus reads the child's status line.
-func parseJobStatus(b []byte) (jobStatus, bool) {
-	var st jobStatus
-	line := bytes.TrimSpace(b)
-	if len(line) == 0 || json.Unmarshal(line, &st) != nil || st.Status == "" {
-		return jobStatus{}, false
-	}
-	return st, true
 }
 
 // residentBytes is a process's resident set size (Linux; 0 when unknown).
@@ -442,24 +514,93 @@ func (c *childLog) forward(msg string, rec map[string]any) {
 	_ = c.log.Handler().Handle(context.Background(), r)
 }
 
-// switchWriter is a child's standard output: discarded until the child has
-// its job, then written to the run's output.
-type switchWriter struct {
-	mu sync.Mutex
-	w  io.Writer
+// frameReader is a child's standard output: it reads the jobFrames, writes
+// output frames to the run's output and sends the status frame on the
+// run's channel. Frames that arrive while no run is on (there should be
+// none) are dropped; a malformed stream marks the child broken.
+type frameReader struct {
+	ready     chan struct{} // closed at the 'r' frame
+	readyOnce sync.Once
+	mu        sync.Mutex
+	out       io.Writer      // the run's output; nil between runs
+	status    chan jobStatus // the run's; nil between runs
+	hdr       []byte         // a header being read
+	left      int            // payload bytes of the current frame still to come
+	kind      byte
+	body      []byte // a status frame's payload so far
+	bad       bool
 }
 
-func (s *switchWriter) set(w io.Writer) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.w = w
+func newFrameReader() *frameReader {
+	return &frameReader{hdr: make([]byte, 0, jobFrameHeader), ready: make(chan struct{})}
 }
 
-func (s *switchWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.w == nil {
-		return len(p), nil
+// start directs frames to a run and returns the channel of its status.
+func (f *frameReader) start(out io.Writer) <-chan jobStatus {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.out, f.status = out, make(chan jobStatus, 1)
+	return f.status
+}
+
+// stop detaches the run.
+func (f *frameReader) stop() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.out, f.status = nil, nil
+}
+
+func (f *frameReader) broken() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.bad
+}
+
+func (f *frameReader) Write(p []byte) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := len(p)
+	for len(p) > 0 && !f.bad {
+		if f.left == 0 && f.kind == 0 {
+			k := min(jobFrameHeader-len(f.hdr), len(p))
+			f.hdr, p = append(f.hdr, p[:k]...), p[k:]
+			if len(f.hdr) < jobFrameHeader {
+				break
+			}
+			f.kind = f.hdr[0]
+			f.left = int(f.hdr[1])<<24 | int(f.hdr[2])<<16 | int(f.hdr[3])<<8 | int(f.hdr[4])
+			f.hdr = f.hdr[:0]
+			if (f.kind != frameOutput && f.kind != frameStatus && f.kind != frameReady) || (f.kind != frameOutput && f.left > 64<<10) {
+				f.bad = true
+				break
+			}
+		}
+		k := min(f.left, len(p))
+		chunk := p[:k]
+		p, f.left = p[k:], f.left-k
+		switch f.kind {
+		case frameOutput:
+			if f.out != nil {
+				_, _ = f.out.Write(chunk)
+			}
+		case frameStatus:
+			f.body = append(f.body, chunk...)
+		}
+		if f.left == 0 {
+			if f.kind == frameReady {
+				f.readyOnce.Do(func() { close(f.ready) })
+			}
+			if f.kind == frameStatus {
+				var st jobStatus
+				if json.Unmarshal(f.body, &st) != nil || st.Status == "" {
+					f.bad = true
+				} else if f.status != nil {
+					f.status <- st
+				}
+				f.body = f.body[:0]
+			}
+			f.kind = 0
+		}
 	}
-	return s.w.Write(p)
+	return n, nil
 }

@@ -47,6 +47,10 @@ func fakeChild(t *testing.T, sh string) (*jobProcess, *lockedBuffer) {
 	return &jobProcess{exe: exe, home: t.TempDir(), env: os.Environ(), log: slog.New(slog.NewTextHandler(logs, nil))}, logs
 }
 
+// printStarted is a shell command that reads the spec, then writes an
+// output frame "started\n".
+const printStarted = `read -r spec; printf 'o\000\000\000\010started\n'`
+
 func fakeJob(timeout time.Duration, maxMemory int64) store.Job {
 	return store.Job{Name: "fake", ScriptName: "fake.js", Script: "unused", Timeout: timeout, MaxMemory: maxMemory}
 }
@@ -56,7 +60,7 @@ func fakeJob(timeout time.Duration, maxMemory int64) store.Job {
 // ends without a status line as crashed, and logs the children's records.
 func TestJobProcessParentLimits(t *testing.T) {
 	t.Run("timeout", func(t *testing.T) {
-		x, _ := fakeChild(t, "trap '' TERM; echo started; exec sleep 60")
+		x, _ := fakeChild(t, "trap '' TERM; "+printStarted+"; exec sleep 60")
 		out := &lockedBuffer{}
 		began := time.Now()
 		err := x.Execute(context.Background(), fakeJob(100*time.Millisecond, 64<<20), out)
@@ -81,7 +85,7 @@ func TestJobProcessParentLimits(t *testing.T) {
 		}
 	})
 	t.Run("cancel", func(t *testing.T) {
-		x, _ := fakeChild(t, "trap '' TERM; echo started; exec sleep 60")
+		x, _ := fakeChild(t, "trap '' TERM; "+printStarted+"; exec sleep 60")
 		ctx, cancel := context.WithCancel(context.Background())
 		out := &lockedBuffer{}
 		done := make(chan error, 1)
@@ -161,49 +165,61 @@ func TestJobProcessChild(t *testing.T) {
 	}
 }
 
-// Spares: after a run, one child waits for the next (as many as runs
-// started in the busiest recent second); the next run takes it; close
-// kills the idle ones.
-func TestJobProcessSpares(t *testing.T) {
+// A child serves run after run while they end cleanly (succeeded, or the
+// script threw), each with its own output and status; one whose run timed
+// out is not reused; after a run one child waits for the next (spares);
+// close ends the idle ones.
+func TestJobProcessReuse(t *testing.T) {
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
 	x := &jobProcess{exe: exe, home: t.TempDir(), env: os.Environ(), log: slog.New(slog.DiscardHandler)}
-	x.spares.max, x.spares.spawn = 4, x.spawn
+	x.keepSpares()
 	idle := func() []*jobChild {
 		x.spares.mu.Lock()
 		defer x.spares.mu.Unlock()
 		return slices.Clone(x.spares.idle)
 	}
-	j := store.Job{Name: "s", ScriptName: "s.js", Script: "console.log('ran')", Timeout: time.Minute, MaxMemory: 64 << 20}
-	run := func() {
+	run := func(src string, timeout time.Duration) (string, error) {
 		t.Helper()
 		out := &lockedBuffer{}
-		if err := x.Execute(context.Background(), j, out); err != nil || out.String() != "ran\n" {
-			t.Fatalf("Execute: %v, output %q", err, out.String())
-		}
+		err := x.Execute(context.Background(), store.Job{Name: "r", ScriptName: "r.js", Script: src, Timeout: timeout, MaxMemory: 256 << 20}, out)
+		return out.String(), err
 	}
-	run()
-	waitFor(t, "a spare", 10*time.Second, func() bool { return len(idle()) == 1 })
-	spare := idle()[0]
-	run()
-	if spare.alive() {
-		t.Error("the run did not take the spare (it is still waiting)")
+	if out, err := run("console.log('one'); globalThis.leak = 'x'", time.Minute); err != nil || out != "one\n" {
+		t.Fatalf("first run: %v, output %q", err, out)
 	}
-	// One spare, or two when both runs started within the same second.
-	waitFor(t, "a new spare", 10*time.Second, func() bool { s := idle(); return len(s) >= 1 && !slices.Contains(s, spare) })
+	waitFor(t, "the child back, waiting", 10*time.Second, func() bool { return len(idle()) >= 1 })
+	first := idle()[len(idle())-1]
+	if out, err := run("console.log(typeof leak); throw new Error('two')", time.Minute); err == nil || !strings.Contains(err.Error(), "Error: two") || out != "undefined\n" {
+		t.Fatalf("second run: %v, output %q (want a fresh runtime and the error)", err, out)
+	}
+	if out, err := run("const a = new Array(3e6).fill('x'); console.log('three', a.length)", time.Minute); err != nil || out != "three 3000000\n" {
+		t.Fatalf("third run: %v, output %q", err, out)
+	}
+	if first.runs != 3 || !first.alive() {
+		t.Errorf("the first child ran %d of the 3 runs (alive %v), want all", first.runs, first.alive())
+	}
+	// Memory a run grew is given back before the next.
+	waitFor(t, "the child idle again", 10*time.Second, func() bool { return slices.Contains(idle(), first) })
+	waitFor(t, "the idle child's memory given back", 10*time.Second, func() bool { return residentBytes(first.pid) < 64<<20 })
+	if _, err := run("for (;;) {}", 200*time.Millisecond); err == nil || !strings.Contains(err.Error(), "timed out") {
+		t.Fatalf("timeout run: %v", err)
+	}
+	waitFor(t, "the timed-out child gone", 10*time.Second, func() bool { return !first.alive() })
+	waitFor(t, "a spare", 10*time.Second, func() bool { return len(idle()) >= 1 })
 	left := idle()
 	x.close()
 	for _, c := range left {
 		if c.alive() {
-			t.Error("close left a spare running")
+			t.Error("close left a child running")
 		}
 	}
 	if len(idle()) != 0 {
-		t.Error("spares remain after close")
+		t.Error("children remain after close")
 	}
-	if err := x.Execute(context.Background(), j, &lockedBuffer{}); err != nil {
+	if _, err := run("console.log('after close')", time.Minute); err != nil {
 		t.Errorf("Execute after close (no spares): %v", err)
 	}
 }

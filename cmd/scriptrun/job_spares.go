@@ -1,61 +1,74 @@
 package main
 
 import (
+	goruntime "runtime"
 	"sync"
 	"time"
 )
 
-// Spare job processes. Starting a `scriptrun _job` costs about 6 ms of CPU
-// (exec, the Go runtime, package initialisation), most of it before the
-// child reads its job. When many jobs are due on the same second, starting
-// their children one after the other on a small machine delays the last of
-// them by a few hundred milliseconds. So serve keeps children started ahead,
-// waiting for a job on their standard input, about as many as it started in
-// the busiest second of the last spareWindow (at most maxSpareJobs). An idle
-// spare holds about 2 MiB of private memory (the binary's pages are shared).
-//
-// Spares are started once the runs stop arriving for spareQuiet (at most
-// spareMaxDelay after the first): the runs of a burst need the CPU first.
+// Idle job processes. Starting a `scriptrun _job` costs about 6 ms of CPU
+// (exec, the Go runtime, package initialisation) before it reads its first
+// job; a run on a child that is ready takes about 1 ms. So a child whose run
+// ended cleanly waits for the next (see jobChild.reusable), and while runs
+// keep coming serve keeps at least one child ready. When many runs are due
+// at once, they share the ready children in turn: a run that finds none
+// waits jobWaitForChild for one to come back before it starts another, and
+// no more than jobStarting children start at a time. Idle children beyond
+// the one are ended once unused for spareWindow; at most maxSpareJobs wait.
+// An idle child holds about 2 MiB of private memory (the binary's pages are
+// shared) once it has given back what its last run grew.
 const (
-	maxSpareJobs  = 128
-	spareWindow   = 2 * time.Minute
-	spareSeconds  = int(spareWindow / time.Second)
+	maxSpareJobs    = 128
+	spareWindow     = 2 * time.Minute
+	jobWaitForChild = 5 * time.Millisecond
+	// Replacements start once runs stop arriving for spareQuiet (at most
+	// spareMaxDelay after the first): the runs of a burst need the CPU first.
 	spareQuiet    = 20 * time.Millisecond
 	spareMaxDelay = 250 * time.Millisecond
 )
 
-// spares are the idle children of a jobProcess. Its zero value keeps none;
-// max > 0 turns it on. Methods are safe for concurrent use.
+// jobStarting is how many children may be starting at once: on a small
+// machine more only slow each other down.
+var jobStarting = max(2, 2*goruntime.NumCPU())
+
+// spares are the idle children of a jobProcess. Its zero value keeps none
+// (a child is ended after its run); max > 0 turns it on. Methods are safe
+// for concurrent use.
 type spares struct {
 	max   int
 	spawn func() (*jobChild, error)
 
-	mu      sync.Mutex                           // guards the fields below
-	idle    []*jobChild                          // oldest first
-	starts  [spareSeconds]struct{ sec, n int64 } // runs started per second, a ring
-	wake    chan struct{}
-	stop    chan struct{}
-	running bool // the fill loop
-	closed  bool
-	loop    sync.WaitGroup
+	slotsOnce sync.Once
+	starting  chan struct{} // start slots: children starting, at most jobStarting
+
+	mu        sync.Mutex    // guards the fields below
+	idle      []*jobChild   // oldest first
+	change    chan struct{} // closed when a child is put back
+	lastStart time.Time
+	wake      chan struct{}
+	stop      chan struct{}
+	running   bool // the fill loop
+	closed    bool
+	loop      sync.WaitGroup
 }
 
-// note counts a run start, and has the fill loop replace the spare it may take.
+// slots returns the start slots.
+func (s *spares) slots() chan struct{} {
+	s.slotsOnce.Do(func() { s.starting = make(chan struct{}, jobStarting) })
+	return s.starting
+}
+
+// note records a run start, and has the fill loop keep a child ready.
 func (s *spares) note() {
 	if s.max <= 0 {
 		return
 	}
-	now := time.Now().Unix()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return
 	}
-	b := &s.starts[now%int64(spareSeconds)]
-	if b.sec != now {
-		b.sec, b.n = now, 0
-	}
-	b.n++
+	s.lastStart = time.Now()
 	if !s.running {
 		s.running = true
 		s.wake, s.stop = make(chan struct{}, 1), make(chan struct{})
@@ -83,21 +96,52 @@ func (s *spares) take() *jobChild {
 	return nil
 }
 
-// want is the busiest second's run starts within spareWindow. s.mu is held.
-func (s *spares) want() int {
-	now := time.Now().Unix()
-	var n int64
-	for _, b := range s.starts {
-		if now-b.sec < int64(spareSeconds) {
-			n = max(n, b.n)
-		}
+// changed returns a channel closed when a child is next put back.
+func (s *spares) changed() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.change == nil {
+		s.change = make(chan struct{})
 	}
-	return min(int(n), s.max)
+	return s.change
 }
 
-// fill keeps the number of idle children at want: it starts the missing
-// ones one at a time (leaving the other cores to the runs), and every second
-// retires those no longer wanted.
+// addLocked makes c idle and wakes the runs waiting for a child. s.mu is held.
+func (s *spares) addLocked(c *jobChild) {
+	c.idleSince = time.Now()
+	s.idle = append(s.idle, c)
+	if s.change != nil {
+		close(s.change)
+		s.change = nil
+	}
+}
+
+// put takes back a child whose run ended cleanly, to serve the next; with
+// spares off, or enough idle, it is retired.
+func (s *spares) put(c *jobChild) {
+	s.mu.Lock()
+	keep := s.max > 0 && !s.closed && len(s.idle) < s.max
+	if keep {
+		s.addLocked(c)
+	}
+	s.mu.Unlock()
+	if !keep {
+		go c.discard()
+	}
+}
+
+// want is how many children to keep ready: one while runs keep coming.
+// s.mu is held.
+func (s *spares) want() int {
+	if time.Since(s.lastStart) < spareWindow {
+		return 1
+	}
+	return 0
+}
+
+// fill keeps a child ready while runs keep coming, and ends children idle
+// for spareWindow beyond that one; it looks after each burst of runs and
+// every second.
 func (s *spares) fill() {
 	defer s.loop.Done()
 	tick := time.NewTicker(time.Second)
@@ -112,37 +156,34 @@ func (s *spares) fill() {
 			}
 		case <-tick.C:
 		}
-		for {
-			s.mu.Lock()
-			closed, have, want := s.closed, len(s.idle), s.want()
-			var extra *jobChild
-			if have > want {
-				extra, s.idle = s.idle[0], s.idle[1:]
-			}
-			s.mu.Unlock()
-			if closed {
-				return
-			}
-			if extra != nil {
-				extra.discard()
-				continue
-			}
-			if have == want {
-				break
-			}
-			c, err := s.spawn()
-			if err != nil {
-				break // the run that needs a child starts its own, and reports the error
-			}
-			s.mu.Lock()
-			if s.closed {
-				s.mu.Unlock()
-				c.discard()
-				return
-			}
-			s.idle = append(s.idle, c)
-			s.mu.Unlock()
+		var retire []*jobChild
+		s.mu.Lock()
+		for len(s.idle) > s.want() && time.Since(s.idle[0].idleSince) > spareWindow {
+			retire, s.idle = append(retire, s.idle[0]), s.idle[1:]
 		}
+		closed, short := s.closed, len(s.idle) < s.want()
+		s.mu.Unlock()
+		for _, c := range retire {
+			go c.discard()
+		}
+		if closed {
+			return
+		}
+		if !short {
+			continue
+		}
+		c, err := s.spawn()
+		if err != nil {
+			continue // the next run starts its own, and reports the error
+		}
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			c.discard()
+			return
+		}
+		s.addLocked(c)
+		s.mu.Unlock()
 	}
 }
 
@@ -167,7 +208,7 @@ func (s *spares) settle() bool {
 	}
 }
 
-// close stops the fill loop and kills the idle children.
+// close stops the fill loop and ends the idle children.
 func (s *spares) close() {
 	s.mu.Lock()
 	if s.closed {
@@ -182,7 +223,9 @@ func (s *spares) close() {
 	}
 	s.mu.Unlock()
 	s.loop.Wait()
+	var wg sync.WaitGroup
 	for _, c := range idle {
-		c.discard()
+		wg.Go(c.discard)
 	}
+	wg.Wait()
 }
