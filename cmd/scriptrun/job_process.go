@@ -40,9 +40,13 @@ func rssLimit(maxMemory int64) int64 {
 	return maxMemory + max(maxMemory/4, 64<<20)
 }
 
-// jobProcess is serve's cron.Executor: each run is a child `scriptrun _job`
-// process (the protocol is in job.go), in its own process group, killed
-// with it when serve dies (Linux's parent-death signal).
+// jobProcess is the cron.Executor of serve and `cron run`: each run
+// executes in a child `scriptrun _job` process (the protocol is in job.go),
+// in its own process group, killed with it when serve dies (Linux's
+// parent-death signal). A run that times out, passes its memory limit, is
+// cancelled or crashes ends its process; a child whose run ended cleanly
+// (succeeded, or the script threw) may serve a later run, in a fresh
+// JavaScript runtime (job_spares.go).
 type jobProcess struct {
 	exe    string   // the scriptrun binary
 	argv0  string   // what ps shows for it ("" = exe)

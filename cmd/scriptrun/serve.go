@@ -146,8 +146,8 @@ func (a *app) serve(ctx context.Context, ln net.Listener, cfg serveConfig) error
 	if grace <= 0 {
 		grace = cron.DefaultGracePeriod
 	}
-	// Each run is a child process, so that no script can take serve down;
-	// the children's log records reach a.logger, which counts refreshes.
+	// Runs execute in child processes, so that no script can take serve
+	// down; the children's log records reach a.logger, which counts refreshes.
 	jobs, err := a.newJobProcess(a.logger)
 	if err != nil {
 		return err
