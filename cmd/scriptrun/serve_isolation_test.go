@@ -331,3 +331,15 @@ func allJobChildren(pid int) []int {
 	}
 	return kids
 }
+
+// Without a serve, `cron run` runs the job in a process of its own too:
+// its memory limit holds there.
+func TestCronRunHereKeepsTheMemoryLimit(t *testing.T) {
+	c := newCLI(t)
+	c.must("cron", "add", "hog", "--schedule", "@daily", "--max-memory", "64MiB", "--script",
+		writeScript(t, t.TempDir(), "hog.js", "console.log('hog'); new Array(2**32-1).fill(0)"))
+	code, out, errs := c.run("cron", "run", "hog")
+	if code != exitScript || out != "hog\n" || !strings.Contains(errs, "memory limit 64 MiB exceeded") {
+		t.Errorf("cron run: exit %d, stdout %q, stderr %q; want 1 and the memory limit", code, out, errs)
+	}
+}
