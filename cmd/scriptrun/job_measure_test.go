@@ -111,7 +111,7 @@ func TestMeasureIsolation(t *testing.T) {
 	for _, r := range []struct {
 		name string
 		s    series
-	}{{"in-process", in}, {"child started for the run", cold}, {"spare child", warm}} {
+	}{{"in-process", in}, {"child started for the run", cold}, {"ready child (reused)", warm}} {
 		t.Logf("%-26s script start p50 %8v p90 %8v p99 %8v; whole run p50 %8v; added to the start: p50 %v",
 			r.name+":", pct(r.s.start, .5).Round(time.Microsecond), pct(r.s.start, .9).Round(time.Microsecond), pct(r.s.start, .99).Round(time.Microsecond),
 			pct(r.s.total, .5).Round(time.Microsecond), (pct(r.s.start, .5) - pct(in.start, .5)).Round(time.Microsecond))
