@@ -141,7 +141,7 @@ func (x *jobProcess) startChild() (*jobChild, error) {
 	}
 	c.cmd.Stdout = c.frames
 	c.cmd.Stderr = c.logs
-	c.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	c.cmd.SysProcAttr = jobProcAttr()
 	c.cmd.WaitDelay = time.Second // output copying ends soon after the child, even if a descendant holds the pipes
 	if err := c.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s _job: %w", x.exe, err)
