@@ -414,6 +414,13 @@ func (d *desired) addJob(c Job, at loc, opts Options) *Error {
 		}
 		j.Timeout = d
 	}
+	if c.MaxMemory != "" {
+		n, err := store.ParseJobMaxMemory(c.MaxMemory)
+		if err != nil {
+			return at.fieldErr("maxMemory", fmt.Errorf("job %s: maxMemory: %w", c.Name, err))
+		}
+		j.MaxMemory = n
+	}
 	switch {
 	case c.Script != "" && c.Source != "":
 		return at.err("job %s: give script (a file) or source, not both", c.Name)
@@ -769,6 +776,7 @@ func jobDiff(a, b store.Job) []string {
 	add("script", store.ScriptDigest(a.Script) == store.ScriptDigest(b.Script) && a.ScriptPath == b.ScriptPath)
 	add("args", slices.Equal(a.Args, b.Args))
 	add("timeout", a.Timeout == b.Timeout)
+	add("maxMemory", a.MemoryLimit() == b.MemoryLimit())
 	add("overlap", a.Overlap == b.Overlap)
 	add("history", a.History == b.History)
 	add("enabled", a.Enabled == b.Enabled)

@@ -116,9 +116,11 @@ type Job struct {
 	Source   string   `yaml:"source,omitempty" json:"source,omitempty"`
 	Args     []string `yaml:"args,omitempty" json:"args,omitempty"`
 	Timeout  string   `yaml:"timeout,omitempty" json:"timeout,omitempty"`
-	Overlap  string   `yaml:"overlap,omitempty" json:"overlap,omitempty"`
-	History  int      `yaml:"history,omitempty" json:"history,omitempty"`
-	Enabled  *bool    `yaml:"enabled,omitempty" json:"enabled,omitempty"`
+	// MaxMemory is the job's memory cap, e.g. 512MiB (default 2GiB).
+	MaxMemory string `yaml:"maxMemory,omitempty" json:"maxMemory,omitempty"`
+	Overlap   string `yaml:"overlap,omitempty" json:"overlap,omitempty"`
+	History   int    `yaml:"history,omitempty" json:"history,omitempty"`
+	Enabled   *bool  `yaml:"enabled,omitempty" json:"enabled,omitempty"`
 }
 
 func ptr[T any](v T) *T { return &v }

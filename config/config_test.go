@@ -46,6 +46,7 @@ jobs:
     timeZone: Europe/Berlin
     source: "console.log('sync')"
     timeout: 2m
+    maxMemory: 512MiB
     overlap: queue
 `
 
@@ -85,7 +86,7 @@ func TestApplyCreatesThenIsIdempotent(t *testing.T) {
 			t.Error("mail-off is active")
 		}
 		j, _ := tx.Job("sync")
-		if j.Overlap != store.OverlapQueue || j.TimeZone != "Europe/Berlin" || j.Timeout.Minutes() != 2 {
+		if j.Overlap != store.OverlapQueue || j.TimeZone != "Europe/Berlin" || j.Timeout.Minutes() != 2 || j.MaxMemory != 512<<20 {
 			t.Errorf("job: %+v", j)
 		}
 		return nil
@@ -144,6 +145,7 @@ func TestApplyRejectsBrokenFilesWhole(t *testing.T) {
 		{"unknown provider", "tokens:\n  - name: t\n    provider: ghost\n", "ghost", 2},
 		{"duplicate", "tokens:\n  - name: t\n    provider: g\n  - name: t\n    provider: g\n", "defined twice (first on line 2)", 4},
 		{"bad job", "jobs:\n  - name: j\n    schedule: every day\n    source: x\n", "job j", 2},
+		{"bad memory cap", "jobs:\n  - name: j\n    schedule: \"@hourly\"\n    source: x\n    maxMemory: 1MiB\n", "job j: maxMemory: job memory cap 1 MiB is not valid", 5},
 		{"unknown section", "crons: []\n", "unknown section", 1},
 	}
 	for _, tt := range tests {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -52,7 +53,7 @@ func Read(db *store.DB) (File, error) {
 		}
 		for _, j := range js {
 			cj := Job{Name: j.Name, Schedule: j.Schedule, TimeZone: j.TimeZone, Args: j.Args,
-				Timeout: durationText(j.Timeout), Overlap: string(j.Overlap), History: j.History, Enabled: ptr(j.Enabled)}
+				Timeout: durationText(j.Timeout), MaxMemory: memoryText(j.MaxMemory), Overlap: string(j.Overlap), History: j.History, Enabled: ptr(j.Enabled)}
 			if b, err := os.ReadFile(j.ScriptPath); j.ScriptPath != "" && err == nil && store.ScriptDigest(string(b)) == j.ScriptSHA256 {
 				cj.Script = j.ScriptPath
 			} else {
@@ -85,4 +86,18 @@ func Write(w io.Writer, f File, format string) error {
 		return enc.Encode(f)
 	}
 	return fmt.Errorf("format %q is not supported: use yaml or json", format)
+}
+
+// memoryText is a job's memory cap as a configuration gives it, exactly
+// ("" for the default).
+func memoryText(n int64) string {
+	switch {
+	case n == 0:
+		return ""
+	case n%(1<<30) == 0:
+		return strconv.FormatInt(n>>30, 10) + "GiB"
+	case n%(1<<20) == 0:
+		return strconv.FormatInt(n>>20, 10) + "MiB"
+	}
+	return strconv.FormatInt(n, 10)
 }

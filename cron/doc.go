@@ -1,7 +1,8 @@
 // Package cron runs the store's jobs on their schedules: a Scheduler lives
-// in `scriptrun serve`, fires jobs with gocron, runs each in a fresh
-// JavaScript runtime with the job's timeout and the token manager as its
-// signer, and records every run (status, timing, error with the JavaScript
+// in `scriptrun serve`, fires jobs with gocron, runs each through an
+// Executor with the job's timeout and memory cap (serve's runs each script
+// in a child process; the default, in a fresh JavaScript runtime in this
+// process with the token manager as its signer), and records every run (status, timing, error with the JavaScript
 // stack, output capped at 1 MiB) in a history bounded per job. It also keeps
 // idle tokens alive and counts what happens for Prometheus (Metrics).
 //
@@ -46,6 +47,9 @@
 //   - One scheduler per home: Start fails with ErrSchedulerRunning while
 //     another process holds the scheduler lock.
 //   - Run timeouts use real time even when Options.Clock is fake.
+//   - The default, in-process Executor cannot enforce a job's memory cap
+//     (the heap is the whole process's) nor stop a native built-in that
+//     does not return; `scriptrun serve` isolates each run in a process.
 //   - Deleting a job deletes its history; bbolt reuses the freed pages but
 //     does not shrink the file.
 package cron

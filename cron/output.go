@@ -65,11 +65,17 @@ func outcome(ctx context.Context, err error) (status store.RunStatus, errText, r
 	var te *runtime.TimeoutError
 	var se *runtime.ScriptError
 	var ce *runtime.CompileError
+	var re *RunError
 	switch {
 	case err == nil:
 		return store.RunSucceeded, "", ""
 	case errors.As(err, &te):
 		return store.RunTimedOut, te.Error(), ""
+	case errors.As(err, &re):
+		if re.Status != store.RunTimedOut {
+			return store.RunFailed, re.Message, ""
+		}
+		return store.RunTimedOut, re.Message, ""
 	case errors.Is(err, context.Canceled):
 		reason := "cancelled"
 		if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {

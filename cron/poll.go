@@ -170,13 +170,9 @@ func (s *Scheduler) reconcile(jobs []store.Job, version uint64) {
 		s.log.Info("cron job removed", "job", name)
 	}
 	// Forget compiled scripts no job uses any more.
-	s.scriptMu.Lock()
-	for sha := range s.scripts {
-		if !shas[sha] {
-			delete(s.scripts, sha)
-		}
+	if x, ok := s.exec.(*inProcess); ok {
+		x.keepOnly(shas)
 	}
-	s.scriptMu.Unlock()
 }
 
 // serveRequests runs the jobs other processes asked for (`scriptrun cron

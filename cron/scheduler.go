@@ -17,7 +17,6 @@ import (
 	"github.com/jonboulle/clockwork"
 
 	"github.com/scriptrun/scriptrun/bindings"
-	"github.com/scriptrun/scriptrun/runtime"
 	"github.com/scriptrun/scriptrun/store"
 )
 
@@ -71,6 +70,10 @@ type Options struct {
 	Clock clockwork.Clock
 	// HTTPClient sends scripts' requests (default http.DefaultClient).
 	HTTPClient *http.Client
+	// Executor runs the scripts (default: in this process, with Signer and
+	// HTTPClient, each in a fresh runtime). `scriptrun serve` runs each in
+	// a child process instead, which also enforces the job's memory cap.
+	Executor Executor
 	// Metrics collects counters (default: a new Metrics, see Scheduler.Metrics).
 	Metrics *Metrics
 	// PollInterval is how often the store is checked for changes made by
@@ -132,8 +135,7 @@ type Scheduler struct {
 
 	pollMu sync.Mutex // one poll at a time
 
-	scriptMu sync.Mutex
-	scripts  map[string]*runtime.Script // compiled, by SHA-256
+	exec Executor
 
 	// Test hooks: onEvent is told about each record written, onGrace that
 	// Stop started the grace period, afterPoll that a change was applied.
@@ -210,7 +212,10 @@ func New(o Options) *Scheduler {
 		writer:  newWriter(o.DB),
 		sem:     make(chan struct{}, o.MaxConcurrentRuns),
 		entries: map[string]*entry{},
-		scripts: map[string]*runtime.Script{},
+		exec:    o.Executor,
+	}
+	if s.exec == nil {
+		s.exec = newInProcess(o.Signer, o.HTTPClient)
 	}
 	s.runCtx, s.runCancel = context.WithCancelCause(context.Background())
 	o.Metrics.mu.Lock()
@@ -685,13 +690,7 @@ func (s *Scheduler) execute(e *entry, a *activeRun) {
 		s.metrics.started(a.run.Started.Sub(a.run.Scheduled))
 	}
 	out := &capture{max: s.o.MaxOutputBytes}
-	script, err := s.compile(a.job)
-	if err == nil {
-		err = script.Run(a.ctx, runtime.Options{
-			Stdout: out, Stderr: out, Args: a.job.Args, Timeout: a.job.Timeout,
-			Signer: s.o.Signer, Client: s.o.HTTPClient,
-		})
-	}
+	err := s.exec.Execute(a.ctx, a.job, out)
 	s.end(e, a, out, err)
 }
 
@@ -760,21 +759,6 @@ func (s *Scheduler) promoteLocked(e *entry) {
 	e.running = a
 	s.runs.Add(1)
 	go s.execute(e, a)
-}
-
-// compile returns the job's script, compiled once per source.
-func (s *Scheduler) compile(j store.Job) (*runtime.Script, error) {
-	s.scriptMu.Lock()
-	defer s.scriptMu.Unlock()
-	if sc := s.scripts[j.ScriptSHA256]; sc != nil {
-		return sc, nil
-	}
-	sc, err := runtime.CompileSource(j.ScriptName, j.Script)
-	if err != nil {
-		return nil, err
-	}
-	s.scripts[j.ScriptSHA256] = sc
-	return sc, nil
 }
 
 // RunNow runs the named job now, through its overlap policy like a

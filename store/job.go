@@ -54,6 +54,14 @@ const (
 	MaxJobArgs        = 64
 	MaxJobArgBytes    = 4096
 	maxScheduleLen    = 200
+
+	// DefaultJobMaxMemory caps a run's memory when a job sets none; a run
+	// that grows past its cap is stopped and recorded as failed.
+	DefaultJobMaxMemory int64 = 2 << 30
+	// MinJobMaxMemory and MaxJobMaxMemory bound a job's memory cap: below
+	// the minimum a runtime cannot start, above the maximum is a typo.
+	MinJobMaxMemory int64 = 64 << 20
+	MaxJobMaxMemory int64 = 1 << 40
 )
 
 // Job is a script on a schedule. Its script is the source captured when the
@@ -76,6 +84,8 @@ type Job struct {
 	Args    []string      `json:"args,omitempty"`
 	Timeout time.Duration `json:"timeout"`
 	Overlap Overlap       `json:"overlap"`
+	// MaxMemory caps a run's memory in bytes (0 means DefaultJobMaxMemory).
+	MaxMemory int64 `json:"maxMemory,omitempty"`
 	// History is how many runs are kept (0 means DefaultRunHistory).
 	History int       `json:"history,omitempty"`
 	Enabled bool      `json:"enabled"`
@@ -93,6 +103,32 @@ func (j Job) KeepRuns() int {
 		return DefaultRunHistory
 	}
 	return j.History
+}
+
+// MemoryLimit is the job's memory cap in bytes.
+func (j Job) MemoryLimit() int64 {
+	if j.MaxMemory <= 0 {
+		return DefaultJobMaxMemory
+	}
+	return j.MaxMemory
+}
+
+// ParseJobMaxMemory reads a job's memory cap as people write it (512MiB,
+// 2GiB) and checks its range.
+func ParseJobMaxMemory(s string) (int64, error) {
+	n, err := ParseBytes(s)
+	if err != nil {
+		return 0, fmt.Errorf("job memory cap %w", err)
+	}
+	return n, validateMaxMemory(n)
+}
+
+func validateMaxMemory(n int64) error {
+	if n < MinJobMaxMemory || n > MaxJobMaxMemory {
+		return fmt.Errorf("job memory cap %s is not valid: give %s to %s, e.g. 512MiB (the default is %s)",
+			FormatBytes(n), FormatBytes(MinJobMaxMemory), FormatBytes(MaxJobMaxMemory), FormatBytes(DefaultJobMaxMemory))
+	}
+	return nil
 }
 
 // ScriptDigest returns the hex SHA-256 of a script's source, as shown for a
@@ -135,6 +171,11 @@ func (j Job) Validate() error {
 	case OverlapSkip, OverlapQueue, OverlapReplace:
 	default:
 		return fmt.Errorf("job overlap policy %q is not valid: use skip, queue or replace", j.Overlap)
+	}
+	if j.MaxMemory != 0 {
+		if err := validateMaxMemory(j.MaxMemory); err != nil {
+			return err
+		}
 	}
 	if j.History < 0 || j.History > MaxRunHistory {
 		return fmt.Errorf("job history %d is not valid: keep 1 to %d runs (0 means %d)", j.History, MaxRunHistory, DefaultRunHistory)

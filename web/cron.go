@@ -186,6 +186,7 @@ func shortDuration(d time.Duration) string {
 type jobView struct {
 	Name, Schedule, TimeZone, Overlap string
 	Timeout                           time.Duration
+	MaxMemory                         int64
 	History                           int
 	Args                              []string
 	ScriptName, ScriptPath, ScriptSHA string
@@ -199,7 +200,7 @@ type jobView struct {
 func viewJob(j store.Job, now time.Time) jobView {
 	v := jobView{
 		Name: j.Name, Schedule: j.Schedule, TimeZone: j.TimeZone, Overlap: string(j.Overlap), Timeout: j.Timeout,
-		History: j.KeepRuns(), Args: j.Args, ScriptName: j.ScriptName, ScriptPath: j.ScriptPath, ScriptSHA: j.ScriptSHA256,
+		MaxMemory: j.MemoryLimit(), History: j.KeepRuns(), Args: j.Args, ScriptName: j.ScriptName, ScriptPath: j.ScriptPath, ScriptSHA: j.ScriptSHA256,
 		Enabled: j.Enabled, Created: j.Created, Updated: j.Updated,
 	}
 	sched, err := cron.ParseSchedule(j.Schedule, j.TimeZone)
@@ -213,6 +214,9 @@ func viewJob(j store.Job, now time.Time) jobView {
 
 // ShortSHA is the start of the script's SHA-256, enough to tell scripts apart.
 func (v jobView) ShortSHA() string { return shortSHA(v.ScriptSHA) }
+
+// MemoryText is the memory limit as a person reads it.
+func (v jobView) MemoryText() string { return store.FormatBytes(v.MaxMemory) }
 
 // TimeoutText is the timeout as a person reads it.
 func (v jobView) TimeoutText() string { return durationText(v.Timeout) }

@@ -37,6 +37,7 @@ type jobForm struct {
 	New                               bool
 	Name, Schedule, TimeZone, Timeout string
 	Overlap, History, Args            string
+	MaxMemory                         string
 	Enabled                           bool
 	From, Source, Path                string
 	CheckedSHA                        string            // what Check showed; Save refuses a file that changed since
@@ -107,7 +108,7 @@ func (s *Server) fillJobForm(f *jobForm) error {
 func (s *Server) cronNew(w http.ResponseWriter, r *http.Request, sess *session) error {
 	f := jobForm{
 		New: true, TimeZone: "UTC", Timeout: shortDuration(store.DefaultJobTimeout), Overlap: string(store.OverlapSkip),
-		History: strconv.Itoa(store.DefaultRunHistory), Enabled: true, From: fromPaste,
+		History: strconv.Itoa(store.DefaultRunHistory), MaxMemory: memoryField(store.DefaultJobMaxMemory), Enabled: true, From: fromPaste,
 		Source: "// Runs with the same API as `scriptrun run`: http, fetch, console, args.\n",
 	}
 	if err := s.fillJobForm(&f); err != nil {
@@ -126,7 +127,7 @@ func (s *Server) cronEdit(w http.ResponseWriter, r *http.Request, sess *session)
 	cur := viewJob(j, s.now())
 	f := jobForm{
 		Name: j.Name, Schedule: j.Schedule, TimeZone: j.TimeZone, Timeout: shortDuration(j.Timeout), Overlap: string(j.Overlap),
-		History: strconv.Itoa(j.KeepRuns()), Args: argLines(j.Args), Enabled: j.Enabled,
+		History: strconv.Itoa(j.KeepRuns()), MaxMemory: memoryField(j.MemoryLimit()), Args: argLines(j.Args), Enabled: j.Enabled,
 		From: fromKeep, Source: j.Script, Path: j.ScriptPath, Current: &cur,
 	}
 	if err := s.fillJobForm(&f); err != nil {
@@ -154,6 +155,7 @@ func readJobForm(r *http.Request, f *jobForm) {
 	f.Timeout = strings.TrimSpace(pf.Get("timeout"))
 	f.Overlap = pf.Get("overlap")
 	f.History = strings.TrimSpace(pf.Get("history"))
+	f.MaxMemory = strings.TrimSpace(pf.Get("max_memory"))
 	f.Args = normalizeText(pf.Get("args"))
 	f.Enabled = pf.Get("enabled") == "on"
 	f.From = pf.Get("script_from")
@@ -195,6 +197,14 @@ func (f *jobForm) check(base store.Job, now time.Time) {
 		j.Overlap = o
 	default:
 		f.Errors["overlap"] = "Choose skip, queue or replace."
+	}
+	j.MaxMemory = 0 // empty: the default
+	if f.MaxMemory != "" {
+		if n, err := store.ParseJobMaxMemory(f.MaxMemory); err != nil {
+			f.Errors["max_memory"] = upperFirst(err.Error()) + "."
+		} else {
+			j.MaxMemory = n
+		}
 	}
 	if n, err := strconv.Atoi(f.History); err != nil || n < 1 || n > store.MaxRunHistory {
 		f.Errors["history"] = fmt.Sprintf("Keep 1 to %d runs, e.g. %d.", store.MaxRunHistory, store.DefaultRunHistory)
@@ -467,4 +477,16 @@ func (s *Server) cronUpdate(w http.ResponseWriter, r *http.Request, sess *sessio
 	f := jobForm{Name: r.PathValue("name")}
 	readJobForm(r, &f)
 	return s.cronSave(w, r, sess, &f)
+}
+
+// memoryField is a memory cap as the form shows it: exact, and short when
+// it is a whole number of MiB or GiB.
+func memoryField(n int64) string {
+	switch {
+	case n%(1<<30) == 0:
+		return strconv.FormatInt(n>>30, 10) + "GiB"
+	case n%(1<<20) == 0:
+		return strconv.FormatInt(n>>20, 10) + "MiB"
+	}
+	return strconv.FormatInt(n, 10)
 }

@@ -171,7 +171,7 @@ func TestCronJobPages(t *testing.T) {
 	}
 	page := b.follow(r)
 	mustContain(t, "job page", page, "Job sync created", "Next run in", "*/5 * * * *", "Europe/Berlin", j.ScriptSHA256,
-		"pasted in the console", "--since", "1h", "the last 20 runs are kept", "2 min", "No runs yet", "Run now", "Disable")
+		"pasted in the console", "--since", "1h", "the last 20 runs are kept", "2 min", "2 GiB", "No runs yet", "Run now", "Disable")
 	if !strings.Contains(page.body, "console.log(&#39;sync&#39;, args.join(&#39; &#39;));") {
 		t.Error("the job page does not show the captured source")
 	}
@@ -188,13 +188,16 @@ func TestCronJobPages(t *testing.T) {
 		t.Error("the edit form does not keep the script by default")
 	}
 	// The browser sends back what the form showed, line ends as CRLF.
-	edit := b.form("schedule", "@every 10m", "tz", "UTC", "timeout", "30s", "overlap", "skip", "history", "5",
+	if !strings.Contains(r.body, `name="max_memory" value="2GiB"`) {
+		t.Error("the edit form does not show the job's memory limit")
+	}
+	edit := b.form("schedule", "@every 10m", "tz", "UTC", "timeout", "30s", "overlap", "skip", "history", "5", "max_memory", "512MiB",
 		"args", "--since\r\n1h", "enabled", "on", "script_from", "keep", "source", strings.ReplaceAll(src, "\n", "\r\n"), "path", "", "action", "save")
 	if r := b.post("/cron/sync/edit", edit); r.status != http.StatusSeeOther {
 		t.Fatalf("edit: %d\n%s", r.status, text(r.body))
 	}
 	j2, _ := e.job("sync")
-	if j2.Schedule != "@every 10m" || j2.TimeZone != "UTC" || j2.Timeout != 30*time.Second || j2.History != 5 || j2.Overlap != store.OverlapSkip ||
+	if j2.Schedule != "@every 10m" || j2.TimeZone != "UTC" || j2.Timeout != 30*time.Second || j2.History != 5 || j2.Overlap != store.OverlapSkip || j2.MaxMemory != 512<<20 ||
 		j2.ScriptSHA256 != j.ScriptSHA256 || !j2.Created.Equal(j.Created) {
 		t.Errorf("after edit: %+v", j2)
 	}
@@ -287,6 +290,8 @@ func TestCronFormRefusals(t *testing.T) {
 		{"bad timeout", []string{"timeout", "soon"}, "timeout", []string{"Timeout \"soon\" is not valid", "30s, 5m or 1h30m"}},
 		{"zero timeout", []string{"timeout", "0s"}, "timeout", []string{"positive duration"}},
 		{"bad history", []string{"history", "0"}, "history", []string{"Keep 1 to 10000 runs"}},
+		{"tiny memory limit", []string{"max_memory", "1MiB"}, "max_memory", []string{"Job memory cap 1 MiB is not valid", "e.g. 512MiB"}},
+		{"memory limit not a size", []string{"max_memory", "lots"}, "max_memory", []string{"is not a size"}},
 		{"bad overlap", []string{"overlap", "never"}, "overlap", []string{"Choose skip, queue or replace"}},
 		{"bad name", []string{"name", "my job"}, "name", []string{`Job name "my job" is not valid`}},
 		{"empty script", []string{"source", " \r\n"}, "source", []string{"The script is empty"}},

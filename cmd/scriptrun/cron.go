@@ -37,6 +37,10 @@ running serve within seconds). A job runs the script source captured by
 what will run, and ` + "`cron show`" + ` warns when the file has changed since. Captured
 scripts cannot require() files of their folder: bundle helpers into one file.
 
+serve runs each run in a process of its own, stopped at the job's --timeout
+or when its memory grows past --max-memory (default 2GiB); a run that does
+either, or crashes, is recorded and nothing else is affected.
+
 Schedules: 5 fields (minute hour day-of-month month day-of-week), 6 with
 seconds first, or @hourly, @daily, @weekly, @monthly, @yearly, @every 10m;
 read in --tz (an IANA zone, default UTC).`,
@@ -49,6 +53,7 @@ read in --tz (an IANA zone, default UTC).`,
 
 type cronFlags struct {
 	schedule, script, timeout, overlap, tz string
+	maxMemory                              string
 	history                                int
 	disabled                               bool
 
@@ -70,6 +75,7 @@ func (f *cronFlags) register(c *cobra.Command, update bool) {
 	fl.StringVar(&f.schedule, "schedule", "", `when to run: "*/5 * * * *", "0 30 9 * * 1-5" (seconds first), @hourly, "@every 10m"`)
 	fl.StringVar(&f.script, "script", "", "the script file; its source is captured now")
 	fl.StringVar(&f.timeout, "timeout", store.DefaultJobTimeout.String(), "stop a run after this long")
+	fl.StringVar(&f.maxMemory, "max-memory", store.FormatBytes(store.DefaultJobMaxMemory), "stop a run whose memory grows past this (scriptrun serve), e.g. 512MiB")
 	fl.StringVar(&f.overlap, "overlap", string(store.OverlapSkip), "when due while the last run still runs: skip, queue (one waits) or replace (cancel it)")
 	fl.StringVar(&f.tz, "tz", "UTC", "the time zone the schedule is read in (IANA, e.g. Europe/Berlin)")
 	fl.IntVar(&f.history, "history", store.DefaultRunHistory, "how many runs to keep")
@@ -103,6 +109,13 @@ func (f *cronFlags) apply(c *cobra.Command, j *store.Job) error {
 			return usageErr("--timeout %q is not valid: give a positive duration up to %s, e.g. --timeout 5m", f.timeout, store.MaxJobTimeout)
 		}
 		j.Timeout = d
+	}
+	if set("max-memory") {
+		n, err := store.ParseJobMaxMemory(f.maxMemory)
+		if err != nil {
+			return usageErr("--max-memory: %v", err)
+		}
+		j.MaxMemory = n
 	}
 	if set("overlap") || j.Overlap == "" {
 		switch o := store.Overlap(f.overlap); o {
@@ -159,12 +172,12 @@ func readJobScript(file string) (src, abs string, err error) {
 func cronAddCmd(a *app, update bool) *cobra.Command {
 	var f cronFlags
 	c := &cobra.Command{
-		Use:   "add NAME --schedule SPEC --script FILE.js [--timeout 5m] [--overlap skip|queue|replace] [--tz ZONE] [--history 100] [--disabled] [-- ARGS...]",
+		Use:   "add NAME --schedule SPEC --script FILE.js [--timeout 5m] [--max-memory 2GiB] [--overlap skip|queue|replace] [--tz ZONE] [--history 100] [--disabled] [-- ARGS...]",
 		Short: "Add a job: a script on a schedule (arguments after -- reach the script's args)",
 		Args:  cobra.ArbitraryArgs,
 	}
 	if update {
-		c.Use = "update NAME [--schedule SPEC] [--script FILE.js] [--timeout D] [--overlap P] [--tz ZONE] [--history N] [-- ARGS...]"
+		c.Use = "update NAME [--schedule SPEC] [--script FILE.js] [--timeout D] [--max-memory SIZE] [--overlap P] [--tz ZONE] [--history N] [-- ARGS...]"
 		c.Short = "Change a job (only what is given; --script captures the file again; -- ARGS replaces the arguments)"
 	}
 	f.register(c, update)
@@ -258,6 +271,7 @@ type jobView struct {
 	ScheduleError string   `json:"scheduleError,omitempty"`
 	Overlap       string   `json:"overlap"`
 	Timeout       string   `json:"timeout"`
+	MaxMemory     string   `json:"maxMemory"`
 	History       int      `json:"history"`
 	Args          []string `json:"args"`
 	ScriptName    string   `json:"scriptName"`
@@ -278,7 +292,7 @@ func viewJob(st cron.JobStatus) jobView {
 	j := st.Job
 	v := jobView{
 		Name: j.Name, Enabled: j.Enabled, Schedule: j.Schedule, TimeZone: j.TimeZone, Next: stamp(st.Next),
-		ScheduleError: st.ScheduleError, Overlap: string(j.Overlap), Timeout: j.Timeout.String(), History: j.KeepRuns(),
+		ScheduleError: st.ScheduleError, Overlap: string(j.Overlap), Timeout: j.Timeout.String(), MaxMemory: store.FormatBytes(j.MemoryLimit()), History: j.KeepRuns(),
 		Args: j.Args, ScriptName: j.ScriptName, ScriptSHA256: j.ScriptSHA256, ScriptPath: j.ScriptPath,
 		ScriptFile: scriptFileState(j), Created: stamp(j.Created), Updated: stamp(j.Updated),
 	}
@@ -483,7 +497,7 @@ func cronShowCmd(a *app) *cobra.Command {
 		}
 		if err := printFields(a.stdio.Out, [][2]string{
 			{"name", v.Name}, {"enabled", strconv.FormatBool(v.Enabled)}, {"schedule", v.Schedule}, {"timeZone", v.TimeZone},
-			{"nextRuns", next}, {"scheduleError", v.ScheduleError}, {"overlap", v.Overlap}, {"timeout", v.Timeout},
+			{"nextRuns", next}, {"scheduleError", v.ScheduleError}, {"overlap", v.Overlap}, {"timeout", v.Timeout}, {"maxMemory", v.MaxMemory},
 			{"history", fmt.Sprintf("last %d runs", v.History)}, {"args", scriptArgs},
 			{"script", v.ScriptName}, {"sha256", v.ScriptSHA256}, {"capturedFrom", v.ScriptPath},
 			{"created", v.Created}, {"updated", v.Updated}, {"lastRun", last},
@@ -553,7 +567,8 @@ func cronRunCmd(a *app) *cobra.Command {
 		Short: "Run a job now, through serve if it is up (else here), and print its output",
 		Long: `Runs the job now, like a scheduled run: its captured script, arguments, timeout
 and overlap policy, recorded in its history. When a scriptrun serve is running
-on the home the run happens there; otherwise in this process. Exit codes: 0
+on the home the run happens there; otherwise here, in a process of its own
+with the job's timeout and memory limit (--max-memory). Exit codes: 0
 succeeded, 1 failed, skipped or cancelled, 124 timed out, 2 usage or
 configuration error.`,
 		Args: exactArgs(1, "the job's NAME"),
@@ -590,7 +605,13 @@ configuration error.`,
 				return a.reportRun(db, r)
 			}
 		}
-		s := cron.New(cron.Options{DB: db, Signer: manager, RunBy: fmt.Sprintf("scriptrun cron run (pid %d)", os.Getpid())})
+		// In a process of its own, as in serve: the job's memory limit and
+		// timeout hold whatever the script does.
+		jobs, err := a.newJobProcess(a.logger)
+		if err != nil {
+			return err
+		}
+		s := cron.New(cron.Options{DB: db, Signer: manager, Executor: jobs, RunBy: fmt.Sprintf("scriptrun cron run (pid %d)", os.Getpid())})
 		r, err = s.RunNow(ctx, name)
 		if err != nil {
 			s.Stop(context.Background())

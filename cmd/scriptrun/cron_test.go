@@ -32,6 +32,8 @@ func TestCronUsageErrors(t *testing.T) {
 		{"unknown zone", []string{"cron", "add", "j", "--schedule", "@hourly", "--tz", "Berlin", "--script", good}, []string{"--tz", "Europe/Berlin"}},
 		{"bad overlap", []string{"cron", "add", "j", "--schedule", "@hourly", "--overlap", "never", "--script", good}, []string{"--overlap", "skip", "queue", "replace"}},
 		{"bad timeout", []string{"cron", "add", "j", "--schedule", "@hourly", "--timeout", "0s", "--script", good}, []string{"--timeout", "e.g. --timeout 5m"}},
+		{"tiny memory cap", []string{"cron", "add", "j", "--schedule", "@hourly", "--max-memory", "1MiB", "--script", good}, []string{"--max-memory", "1 MiB is not valid", "e.g. 512MiB"}},
+		{"memory cap not a size", []string{"cron", "add", "j", "--schedule", "@hourly", "--max-memory", "lots", "--script", good}, []string{"--max-memory", `"lots" is not a size`}},
 		{"bad history", []string{"cron", "add", "j", "--schedule", "@hourly", "--history", "0", "--script", good}, []string{"--history"}},
 		{"missing script", []string{"cron", "add", "j", "--schedule", "@hourly", "--script", filepath.Join(dir, "nope.js")}, []string{"does not exist"}},
 		{"script does not compile", []string{"cron", "add", "j", "--schedule", "@hourly", "--script", bad}, []string{"does not compile", "bad.js:1:9: SyntaxError"}},
@@ -143,9 +145,12 @@ func TestCronLifecycle(t *testing.T) {
 	if out := c.must("cron", "show", "hello"); strings.Contains(out, "warning") || !strings.Contains(out, `"z"`) || !regexp.MustCompile(`overlap:\s+queue`).MatchString(out) {
 		t.Errorf("cron show after update:\n%s", out)
 	}
-	c.must("cron", "update", "hello", "--timeout", "30s", "--tz", "UTC")
-	if err := json.Unmarshal([]byte(c.must("cron", "show", "hello", "--json")), &shown); err != nil || shown.Timeout != "30s" || shown.TimeZone != "UTC" || shown.Args[0] != "z" {
-		t.Errorf("after update of timeout and zone: %+v", shown)
+	if shown.MaxMemory != "2 GiB" {
+		t.Errorf("default memory cap shown as %q", shown.MaxMemory)
+	}
+	c.must("cron", "update", "hello", "--timeout", "30s", "--tz", "UTC", "--max-memory", "512MiB")
+	if err := json.Unmarshal([]byte(c.must("cron", "show", "hello", "--json")), &shown); err != nil || shown.Timeout != "30s" || shown.TimeZone != "UTC" || shown.Args[0] != "z" || shown.MaxMemory != "512 MiB" {
+		t.Errorf("after update of timeout, zone and memory cap: %+v", shown)
 	}
 
 	c.must("cron", "disable", "hello")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -23,7 +24,7 @@ func Main(args []string, stdio Stdio, getenv func(string) string) int {
 	root.SetErr(stdio.Err)
 	err := root.Execute()
 	a.close()
-	if err != nil {
+	if err != nil && !errors.Is(err, errJobReported) {
 		fmt.Fprintln(stdio.Err, "scriptrun: "+termtext.Text(strings.TrimRight(err.Error(), "\n")))
 	}
 	return exitCode(err)
@@ -49,7 +50,7 @@ scripts.
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageErr("%v\nsee `%s --help`", err, c.CommandPath())
 	})
-	root.AddCommand(newRunCmd(a), newProviderCmd(a), newTokenCmd(a), newDemoCmd(a), newServeCmd(a), newAdminCmd(a), newReplCmd(a), newCronCmd(a), newDoctorCmd(a), newExportCmd(a), newApplyCmd(a))
+	root.AddCommand(newRunCmd(a), newProviderCmd(a), newTokenCmd(a), newDemoCmd(a), newServeCmd(a), newAdminCmd(a), newReplCmd(a), newCronCmd(a), newDoctorCmd(a), newExportCmd(a), newApplyCmd(a), newJobCmd(a))
 	return root
 }
 

@@ -146,8 +146,16 @@ func (a *app) serve(ctx context.Context, ln net.Listener, cfg serveConfig) error
 	if grace <= 0 {
 		grace = cron.DefaultGracePeriod
 	}
+	// Runs execute in child processes, so that no script can take serve
+	// down; the children's log records reach a.logger, which counts refreshes.
+	jobs, err := a.newJobProcess(a.logger)
+	if err != nil {
+		return err
+	}
+	jobs.keepSpares()
+	defer jobs.close() // after the scheduler stopped (below)
 	host := &cronHost{db: db, log: logger, sched: cron.New(cron.Options{
-		DB: db, Signer: m, Refresher: m, Metrics: metrics, Logger: logger, HTTPClient: scriptClient(),
+		DB: db, Signer: m, Refresher: m, Metrics: metrics, Logger: logger, Executor: jobs,
 		RunBy: fmt.Sprintf("serve (pid %d)", os.Getpid()), GracePeriod: grace,
 	})}
 	consoleHosts := append(listenHosts(cfg.addr, ln.Addr().(*net.TCPAddr)), cfg.allowedHosts...)

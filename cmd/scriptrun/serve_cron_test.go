@@ -39,9 +39,15 @@ type serveProc struct {
 // waits until it has said where it listens and whether it runs the jobs.
 func startServe(t *testing.T, home string, args ...string) *serveProc {
 	t.Helper()
+	return startServeBinary(t, binary(t), home, args...)
+}
+
+// startServeBinary is startServe with the scriptrun binary at bin.
+func startServeBinary(t *testing.T, bin, home string, args ...string) *serveProc {
+	t.Helper()
 	args = append([]string{"serve", "--addr", "127.0.0.1:0", "--callback-url", "http://127.0.0.1:0/oauth/callback"}, args...)
 	p := &serveProc{home: home, stdout: &syncBuffer{}, logs: &syncBuffer{}, done: make(chan error, 1)}
-	p.cmd = exec.Command(binary(t), args...)
+	p.cmd = exec.Command(bin, args...)
 	p.cmd.Env = append(os.Environ(), "SCRIPTRUN_HOME="+home)
 	out, _ := p.cmd.StdoutPipe()
 	p.cmd.Stderr = p.logs

@@ -1,0 +1,334 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"runtime/metrics"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/scriptrun/scriptrun/runtime"
+)
+
+// The job process protocol: how `scriptrun serve` (jobProcess, the parent)
+// runs cron runs in a child `scriptrun _job --home HOME` (the child), so
+// that a script that loops inside a built-in, allocates without bound or
+// crashes the runtime takes only its own process down.
+//
+//   - Environment: the parent's, passed through (it may hold
+//     SCRIPTRUN_MASTER_KEY). The child opens the home as `scriptrun run`
+//     does, only when a script first signs a request, and takes the same
+//     cross-process token locks. Nothing secret is on the command line.
+//   - Standard input: JSON jobSpecs (a script's source, its name, args,
+//     timeout and memory cap), one at a time: the next is sent only after
+//     the previous run's status. End of file retires the child (exit 0).
+//   - Standard output: frames of a kind byte and a 4-byte big-endian length
+//     (jobFrame): an empty 'r' frame first, once the child is ready for
+//     specs (the parent starts only a few children at a time); 'o' frames carry what the script prints, console.log and
+//     console.error interleaved as written, streamed as written; one 's'
+//     frame per run carries its JSON jobStatus (succeeded, failed,
+//     timed_out, memory or cancelled, with the error), after all its output.
+//   - Standard error: the child's log records (token refreshes), one JSON
+//     object per line (log/slog's JSON form), which the parent logs as its
+//     own; anything else there is a crash report of the Go runtime.
+//   - A run that succeeded or failed (the script threw) leaves the child
+//     ready for the next spec: each run gets a fresh JavaScript runtime, and
+//     the child gives back memory over jobKeepHeap. After any other status
+//     the child exits: 1 cancelled, 3 memory cap exceeded (exitMemory), 124
+//     timed out; 2 for a spec that is not valid. A child that ends without
+//     a status for its run crashed or was killed.
+//
+// The child enforces its limits itself: the script's timeout interrupts the
+// JavaScript; if a built-in call has not returned jobHardStop after it, the
+// child writes timed_out and exits. A watcher samples the Go heap every
+// jobMemoryEvery and, past the cap, writes memory and exits: a single
+// built-in call cannot stop it. debug.SetMemoryLimit makes the garbage
+// collector work harder as the heap nears the cap. The parent does not rely
+// on any of this: it kills the child's process group when the timeout plus
+// jobHardStop plus jobKillGrace has passed, or when the child's resident
+// memory passes the cap with a margin (rssLimit), or when the run is
+// cancelled (SIGTERM first, SIGKILL jobKillGrace later).
+const (
+	exitMemory     = 3
+	jobHardStop    = time.Second
+	jobMemoryEvery = 10 * time.Millisecond
+	// jobKeepHeap: after a run whose heap outgrew it, the child returns
+	// memory to the system before it waits for the next spec.
+	jobKeepHeap = 16 << 20
+	// jobFrameMax bounds an output frame (longer writes are split).
+	jobFrameMax = 64 << 10
+)
+
+// Kinds of jobFrame.
+const (
+	frameReady  = 'r' // empty, once: the child has started and reads specs
+	frameOutput = 'o'
+	frameStatus = 's'
+)
+
+// jobFrameHeader is a frame's kind and payload length.
+const jobFrameHeader = 5
+
+// jobSpec is what the parent sends the child on standard input.
+type jobSpec struct {
+	Job        string        `json:"job"` // the job's name, for messages
+	ScriptName string        `json:"scriptName"`
+	Script     string        `json:"script"`
+	Args       []string      `json:"args,omitempty"`
+	Timeout    time.Duration `json:"timeout"`
+	MaxMemory  int64         `json:"maxMemory"`
+}
+
+// Statuses of a jobStatus.
+const (
+	jobSucceeded = "succeeded"
+	jobFailed    = "failed"
+	jobTimedOut  = "timed_out"
+	jobMemory    = "memory"
+	jobCancelled = "cancelled"
+)
+
+// jobStatus is how a run ended, in the run's 's' frame.
+type jobStatus struct {
+	Status string `json:"status"`
+	Error  string `json:"error,omitempty"`
+	// MemoryUsed is the heap size that crossed the cap (status memory).
+	MemoryUsed int64 `json:"memoryUsed,omitempty"`
+}
+
+func newJobCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:    "_job",
+		Short:  "Run cron runs for scriptrun serve (internal)",
+		Hidden: true,
+		Args:   noArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			return a.runJobs()
+		},
+	}
+}
+
+// frameWriter writes jobFrames; it is safe for concurrent use.
+type frameWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (f *frameWriter) frame(kind byte, p []byte) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	b := make([]byte, jobFrameHeader+len(p))
+	b[0] = kind
+	n := uint32(len(p))
+	b[1], b[2], b[3], b[4] = byte(n>>24), byte(n>>16), byte(n>>8), byte(n)
+	copy(b[jobFrameHeader:], p)
+	_, err := f.w.Write(b)
+	return err
+}
+
+// Write sends p as output frames.
+func (f *frameWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		k := min(len(p), jobFrameMax)
+		if err := f.frame(frameOutput, p[:k]); err != nil {
+			return n - len(p), err
+		}
+		p = p[k:]
+	}
+	return n, nil
+}
+
+// childJobs is one `scriptrun _job` process. Each run reports its end once,
+// whichever of the run, the memory watcher or the hard deadline gets there
+// first; gen tells runs apart, so a late watcher of one run cannot end the
+// next.
+type childJobs struct {
+	a   *app
+	out *frameWriter
+
+	mu       sync.Mutex // guards the fields below
+	gen      int
+	reported bool
+	cancel   context.CancelFunc // of the run in progress; nil between runs
+}
+
+// report sends run gen's status unless it was sent; it says whether this
+// call sent it.
+func (c *childJobs) report(gen int, st jobStatus) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.reported || c.gen != gen {
+		return false
+	}
+	c.reported = true
+	line, _ := json.Marshal(st)
+	_ = c.out.frame(frameStatus, line)
+	return true
+}
+
+// exit ends the process now, with st for run gen, because its JavaScript
+// cannot be stopped. Token refreshes in flight get a moment to be stored.
+func (c *childJobs) exit(gen int, st jobStatus, code int) {
+	if !c.report(gen, st) {
+		return // the run ended on its own first
+	}
+	done := make(chan struct{})
+	go func() { c.a.close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(jobHardStop):
+	}
+	os.Exit(code)
+}
+
+// runJobs is the child's side of the job process protocol.
+func (a *app) runJobs() error {
+	c := &childJobs{a: a, out: &frameWriter{w: a.stdio.Out}}
+	// The token manager's records go to the parent, which logs and counts them.
+	a.logger = slog.New(slog.NewJSONHandler(a.stdio.Err, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	// SIGTERM is the parent cancelling the run: stop the script, and end
+	// regardless if it is inside a call that does not return.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, os.Interrupt)
+	go func() {
+		for range sigs {
+			c.mu.Lock()
+			gen, cancel := c.gen, c.cancel
+			c.mu.Unlock()
+			if cancel == nil {
+				os.Exit(exitScript) // between runs: nothing to report
+			}
+			cancel()
+			time.AfterFunc(jobHardStop, func() { c.exit(gen, jobStatus{Status: jobCancelled}, exitScript) })
+		}
+	}()
+	_ = c.out.frame(frameReady, nil)
+	dec := json.NewDecoder(a.stdio.In)
+	for runs := 0; ; runs++ {
+		var spec jobSpec
+		err := dec.Decode(&spec)
+		if errors.Is(err, io.EOF) && runs > 0 {
+			return nil // retired
+		}
+		if err != nil || spec.Timeout <= 0 || spec.MaxMemory <= 0 || spec.ScriptName == "" {
+			err := usageErr("_job is run by scriptrun serve, with a job on standard input (got none that is valid: %v)", err)
+			c.report(c.gen, jobStatus{Status: jobFailed, Error: err.Error()})
+			return err
+		}
+		st, code := c.run(spec)
+		if code != exitOK && st.Status != jobFailed {
+			return &exitError{code: code, err: errJobReported}
+		}
+		// Idle children hold little: give back what this run grew.
+		if s := []metrics.Sample{{Name: heapObjects}}; true {
+			metrics.Read(s)
+			if s[0].Value.Uint64() > jobKeepHeap {
+				debug.FreeOSMemory()
+			}
+		}
+	}
+}
+
+// run runs one spec and reports how it ended.
+func (c *childJobs) run(spec jobSpec) (jobStatus, int) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c.mu.Lock()
+	c.gen++
+	gen := c.gen
+	c.reported, c.cancel = false, cancel
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.cancel = nil
+		c.mu.Unlock()
+	}()
+
+	debug.SetMemoryLimit(spec.MaxMemory)
+	defer debug.SetMemoryLimit(math.MaxInt64)
+	stopWatch := c.watchMemory(gen, spec.MaxMemory)
+	defer stopWatch()
+	hard := time.AfterFunc(spec.Timeout+jobHardStop, func() {
+		c.exit(gen, jobStatus{Status: jobTimedOut, Error: fmt.Sprintf(
+			"script timed out after %s; it was inside a call that could not be interrupted, so its process was ended", spec.Timeout)}, exitTimeout)
+	})
+	defer hard.Stop()
+
+	err := func() error {
+		script, err := runtime.CompileSource(spec.ScriptName, spec.Script)
+		if err != nil {
+			return err
+		}
+		return script.Run(ctx, runtime.Options{
+			Stdout: c.out, Stderr: c.out, Args: spec.Args, Timeout: spec.Timeout,
+			Signer: lazySigner{c.a}, Client: jobClient(),
+		})
+	}()
+	st, code := jobOutcome(ctx, err)
+	if !c.report(gen, st) {
+		select {} // the watcher or the deadline is ending the process
+	}
+	return st, code
+}
+
+// jobClient is the HTTP client of a child's runs, shared by them like
+// serve's was: connections to the same APIs are reused.
+var jobClient = sync.OnceValue(scriptClient)
+
+// errJobReported ends a child whose failure is in its status frame.
+var errJobReported = errors.New("the run's outcome is in its status frame")
+
+// jobOutcome turns what Script.Run returned into a status and exit code.
+func jobOutcome(ctx context.Context, err error) (jobStatus, int) {
+	var te *runtime.TimeoutError
+	switch {
+	case err == nil:
+		return jobStatus{Status: jobSucceeded}, exitOK
+	case errors.As(err, &te):
+		return jobStatus{Status: jobTimedOut, Error: te.Error()}, exitTimeout
+	case ctx.Err() != nil && errors.Is(err, context.Canceled):
+		return jobStatus{Status: jobCancelled}, exitScript
+	}
+	return jobStatus{Status: jobFailed, Error: strings.TrimPrefix(err.Error(), "runtime: ")}, exitScript
+}
+
+// heapObjects is the Go heap held by live and unswept objects: what a
+// script's data occupies.
+const heapObjects = "/memory/classes/heap/objects:bytes"
+
+// watchMemory ends the process with status memory once the heap passes
+// limit. It samples from its own goroutine, which the Go scheduler runs
+// however long the JavaScript thread stays inside one built-in.
+func (c *childJobs) watchMemory(gen int, limit int64) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(jobMemoryEvery)
+		defer t.Stop()
+		s := []metrics.Sample{{Name: heapObjects}}
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			metrics.Read(s)
+			if used := int64(s[0].Value.Uint64()); used > limit {
+				c.exit(gen, jobStatus{Status: jobMemory, MemoryUsed: used}, exitMemory)
+			}
+		}
+	}()
+	return func() { close(done) }
+}
