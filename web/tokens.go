@@ -247,15 +247,8 @@ func (s *Server) tokenShow(w http.ResponseWriter, r *http.Request, sess *session
 	var t store.Token
 	var p *store.Provider
 	err := s.db.View(func(tx *store.Tx) (err error) {
-		if t, err = tx.Token(name); err != nil {
-			return err
-		}
-		if pv, err := tx.Provider(t.Provider); err == nil {
-			p = &pv
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		return nil
+		t, p, err = tx.TokenWithProvider(name)
+		return err
 	})
 	if err != nil {
 		return recordError("token", name, err)
@@ -498,13 +491,14 @@ func (s *Server) tokenCreate(w http.ResponseWriter, r *http.Request, sess *sessi
 			if err := tx.CreateToken(t); err != nil {
 				return err
 			}
-			if t, err = tx.Token(t.Name); err != nil {
-				return err
+			var p *store.Provider
+			if t, p, err = tx.TokenWithProvider(t.Name); store.IsProviderDamaged(err) {
+				err = nil // the token page says so
 			}
-			if p, err := tx.Provider(t.Provider); err == nil {
+			if p != nil {
 				grant = p.GrantType
 			}
-			return nil
+			return err
 		})
 	}
 	if err != nil {
@@ -710,18 +704,8 @@ func (s *Server) readTokenView(name string) (tokenView, error) {
 	var t store.Token
 	var p *store.Provider
 	err := s.db.View(func(tx *store.Tx) (err error) {
-		if t, err = tx.Token(name); err != nil {
-			return err
-		}
-		if t.Type != store.TypeOAuth2 {
-			return nil
-		}
-		if pv, err := tx.Provider(t.Provider); err == nil {
-			p = &pv
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		return nil
+		t, p, err = tx.TokenWithProvider(name)
+		return err
 	})
 	if err != nil {
 		return tokenView{}, recordError("token", name, err)

@@ -280,13 +280,14 @@ func tokenAddCmd(a *app, update bool) *cobra.Command {
 			if err := tx.CreateToken(t); err != nil {
 				return err
 			}
-			if t, err = tx.Token(name); err != nil {
-				return err
+			var p *store.Provider
+			if t, p, err = tx.TokenWithProvider(name); store.IsProviderDamaged(err) {
+				err = nil // token show says so
 			}
-			if p, err := tx.Provider(t.Provider); err == nil {
+			if p != nil {
 				grant = p.GrantType
 			}
-			return nil
+			return err
 		})
 		if err != nil {
 			return storeErr(err)
@@ -498,16 +499,14 @@ func tokenShowCmd(a *app) *cobra.Command {
 			return err
 		}
 		var t store.Token
-		var p store.Provider
-		var perr error
-		if err := db.View(func(tx *store.Tx) error {
-			if t, err = tx.Token(args[0]); err != nil {
-				return err
+		var p *store.Provider
+		var perr error // the provider is damaged
+		if err := db.View(func(tx *store.Tx) (err error) {
+			t, p, err = tx.TokenWithProvider(args[0])
+			if store.IsProviderDamaged(err) {
+				perr, err = err, nil
 			}
-			if t.Type == store.TypeOAuth2 {
-				p, perr = tx.Provider(t.Provider)
-			}
-			return nil
+			return err
 		}); err != nil {
 			return storeErr(err)
 		}
@@ -523,12 +522,12 @@ func tokenShowCmd(a *app) *cobra.Command {
 		fields := [][2]string{{"name", v.Name}, {"type", v.Type + " (" + tokens.DescribeType(v.Type) + ")"}}
 		if t.Type == store.TypeOAuth2 {
 			scopes := v.Scopes
-			if scopes == "" && perr == nil {
-				scopes = strings.Join(p.Scopes, " ") + " (the provider's)"
-			}
 			grant := ""
-			if perr == nil {
+			if p != nil {
 				grant = p.GrantType
+				if scopes == "" {
+					scopes = strings.Join(p.Scopes, " ") + " (the provider's)"
+				}
 			}
 			fields = append(fields, [2]string{"provider", v.Provider}, [2]string{"grantType", grant}, [2]string{"prompt", v.Prompt})
 			fields = append(fields, [2]string{"active", fmt.Sprint(v.Active)}, [2]string{"state", v.State}, [2]string{"expires", expires},
@@ -547,7 +546,10 @@ func tokenShowCmd(a *app) *cobra.Command {
 		if t.BaseURL == "" {
 			fmt.Fprintf(a.stdio.Out, "warning: no base URL: scripts may send this token to any host; bind it with `scriptrun token update %s --base-url URL`\n", t.Name)
 		}
-		if t.Type == store.TypeOAuth2 && perr != nil {
+		switch {
+		case perr != nil:
+			fmt.Fprintf(a.stdio.Out, "warning: the token cannot be refreshed or authorized: %v\n", perr)
+		case t.Type == store.TypeOAuth2 && p == nil:
 			fmt.Fprintf(a.stdio.Out, "warning: provider %s does not exist; the token cannot be refreshed or authorized\n", t.Provider)
 		}
 		if t.Static() && t.State != store.StateAuthorized {
