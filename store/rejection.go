@@ -80,20 +80,13 @@ func (r Rejection) EffectiveBodyStatuses() []int {
 	return r.BodyStatuses
 }
 
-// Fields of a Rejection, as RejectionError names them.
+// Fields of a Rejection, as its FieldErrors name them (a provider's are
+// under "rejection.").
 const (
 	RejectionStatuses     = "statuses"
 	RejectionBodyPattern  = "bodyPattern"
 	RejectionBodyStatuses = "bodyStatuses"
 )
-
-// A RejectionError is a problem with one field of a Rejection. Field is
-// RejectionStatuses, RejectionBodyPattern or RejectionBodyStatuses, so the
-// command line, the console and `apply` can each name it their way.
-type RejectionError struct {
-	Field string
-	Msg   string
-}
 
 var rejectionLabels = map[string]string{
 	RejectionStatuses:     "rejected statuses",
@@ -101,33 +94,13 @@ var rejectionLabels = map[string]string{
 	RejectionBodyStatuses: "rejected body statuses",
 }
 
-// Error names the field and says what is wrong.
-func (e *RejectionError) Error() string { return rejectionLabels[e.Field] + ": " + e.Msg }
-
-// RejectionErrors lists the problems in an error Rejection.Validate
-// returned, in order.
-func RejectionErrors(err error) []*RejectionError {
-	var out []*RejectionError
-	var joined interface{ Unwrap() []error }
-	errs := []error{err}
-	if errors.As(err, &joined) {
-		errs = joined.Unwrap()
-	}
-	for _, e := range errs {
-		var re *RejectionError
-		if errors.As(e, &re) {
-			out = append(out, re)
-		}
-	}
-	return out
-}
-
-// Validate checks r and returns every problem at once (errors.Join of
-// *RejectionError; see RejectionErrors), or nil.
+// Validate checks r and returns every problem at once (FieldErrors, each
+// Field one of RejectionStatuses, RejectionBodyPattern or
+// RejectionBodyStatuses), or nil.
 func (r Rejection) Validate() error {
-	var errs []error
+	var es FieldErrors
 	bad := func(field, format string, args ...any) {
-		errs = append(errs, &RejectionError{Field: field, Msg: fmt.Sprintf(format, args...)})
+		es.add(field, rejectionLabels[field], format, args...)
 	}
 	if msg := checkStatuses(r.Statuses, false); msg != "" {
 		bad(RejectionStatuses, "%s", msg)
@@ -149,7 +122,7 @@ func (r Rejection) Validate() error {
 			bad(RejectionBodyPattern, "%v", err)
 		}
 	}
-	return errors.Join(errs...)
+	return es.err()
 }
 
 // checkStatuses checks a list of status codes: 400–599, and 200–299 too
@@ -241,3 +214,26 @@ func shortText(s string, n int) string {
 }
 
 func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }
+
+// RejectionError is a problem with one field of a Rejection.
+//
+// Deprecated: Rejection.Validate returns FieldErrors; use AsFieldErrors.
+type RejectionError struct {
+	Field string
+	Msg   string
+}
+
+// Error names the field and says what is wrong.
+func (e *RejectionError) Error() string { return rejectionLabels[e.Field] + ": " + e.Msg }
+
+// RejectionErrors lists the problems in an error Rejection.Validate
+// returned, in order.
+//
+// Deprecated: use AsFieldErrors.
+func RejectionErrors(err error) []*RejectionError {
+	var out []*RejectionError
+	for _, fe := range AsFieldErrors(err) {
+		out = append(out, &RejectionError{Field: fe.Field, Msg: fe.Message})
+	}
+	return out
+}
