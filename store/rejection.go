@@ -214,26 +214,3 @@ func shortText(s string, n int) string {
 }
 
 func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }
-
-// RejectionError is a problem with one field of a Rejection.
-//
-// Deprecated: Rejection.Validate returns FieldErrors; use AsFieldErrors.
-type RejectionError struct {
-	Field string
-	Msg   string
-}
-
-// Error names the field and says what is wrong.
-func (e *RejectionError) Error() string { return rejectionLabels[e.Field] + ": " + e.Msg }
-
-// RejectionErrors lists the problems in an error Rejection.Validate
-// returned, in order.
-//
-// Deprecated: use AsFieldErrors.
-func RejectionErrors(err error) []*RejectionError {
-	var out []*RejectionError
-	for _, fe := range AsFieldErrors(err) {
-		out = append(out, &RejectionError{Field: fe.Field, Msg: fe.Message})
-	}
-	return out
-}
