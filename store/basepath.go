@@ -10,8 +10,9 @@ import (
 // basePathProblem says what is wrong with a base URL whose path servers
 // could read in more than one way, or "". A token is bound to its base
 // URL's path (package tokens compares request paths with it segment by
-// segment), so the path must be plain: no empty, "." or ".." segments, no encoded "/" or "\", no
-// path parameters (";"), no "%25", valid UTF-8 without control characters.
+// segment), so the path must be plain: no empty, "." or ".." segments,
+// no encoded "/" or "\", no path parameters (";"), no "%25", valid UTF-8
+// without control characters.
 func basePathProblem(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
