@@ -193,6 +193,19 @@ func ParseStatuses(s string) ([]int, error) {
 	return slices.Compact(codes), nil
 }
 
+// ParseProviderStatuses reads one of a provider's status lists as
+// ParseStatuses does: field is RejectionStatuses or RejectionBodyStatuses.
+// A list that cannot be read is a FieldError on that field of the
+// provider ("rejection.statuses"), to be shown with validation's
+// (JoinFieldErrors).
+func ParseProviderStatuses(field, s string) ([]int, *FieldError) {
+	codes, err := ParseStatuses(s)
+	if err != nil {
+		return nil, &FieldError{Field: "rejection." + field, Label: rejectionLabels[field], Message: err.Error()}
+	}
+	return codes, nil
+}
+
 // FormatStatuses writes codes as ParseStatuses reads them: "401,403".
 func FormatStatuses(codes []int) string {
 	parts := make([]string, len(codes))

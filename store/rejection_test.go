@@ -119,3 +119,24 @@ func TestProviderRejectionStored(t *testing.T) {
 		t.Errorf("CreateProvider with rejected status 200: %v, want a field error on rejection.statuses", err)
 	}
 }
+
+func TestParseProviderStatuses(t *testing.T) {
+	tests := []struct {
+		field, in string
+		want      []int
+		wantField string // of the error; "" for none
+	}{
+		{RejectionStatuses, "403,401", []int{401, 403}, ""},
+		{RejectionStatuses, "forbidden", nil, "rejection.statuses"},
+		{RejectionBodyStatuses, "200 x", nil, "rejection.bodyStatuses"},
+	}
+	for _, tt := range tests {
+		got, fe := ParseProviderStatuses(tt.field, tt.in)
+		switch {
+		case tt.wantField == "" && (fe != nil || !slices.Equal(got, tt.want)):
+			t.Errorf("ParseProviderStatuses(%s, %q) = %v, %v; want %v", tt.field, tt.in, got, fe, tt.want)
+		case tt.wantField != "" && (fe == nil || fe.Field != tt.wantField || fe.Label == ""):
+			t.Errorf("ParseProviderStatuses(%s, %q) error = %+v, want one on %s with a label", tt.field, tt.in, fe, tt.wantField)
+		}
+	}
+}

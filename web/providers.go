@@ -282,13 +282,13 @@ func (f *providerForm) check(p *store.Provider) error {
 	p.AuthParams, p.TokenParams = f.authParams, f.tokenParams
 	parsed := f.parsed
 	var r store.Rejection
-	var err error
-	if r.Statuses, err = store.ParseStatuses(f.RejectedStatus); err != nil {
-		parsed = append(parsed, store.FieldError{Field: "rejection." + store.RejectionStatuses, Label: "rejected statuses", Message: err.Error()})
+	var fe *store.FieldError
+	if r.Statuses, fe = store.ParseProviderStatuses(store.RejectionStatuses, f.RejectedStatus); fe != nil {
+		parsed = append(parsed, *fe)
 	}
 	r.BodyPattern = f.RejectedBody
-	if r.BodyStatuses, err = store.ParseStatuses(f.RejectedBodyStatus); err != nil {
-		parsed = append(parsed, store.FieldError{Field: "rejection." + store.RejectionBodyStatuses, Label: "rejected body statuses", Message: err.Error()})
+	if r.BodyStatuses, fe = store.ParseProviderStatuses(store.RejectionBodyStatuses, f.RejectedBodyStatus); fe != nil {
+		parsed = append(parsed, *fe)
 	}
 	p.Rejection = r
 	return store.JoinFieldErrors(parsed, p.Validate())

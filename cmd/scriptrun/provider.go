@@ -153,9 +153,9 @@ func (f *providerFlags) applyRejection(c *cobra.Command, r *store.Rejection) err
 	set := c.Flags().Changed
 	var parsed store.FieldErrors
 	if set("rejected-status") {
-		codes, err := store.ParseStatuses(f.rejectedStatus)
-		if err != nil {
-			parsed = append(parsed, store.FieldError{Field: "rejection." + store.RejectionStatuses, Label: "rejected statuses", Message: err.Error()})
+		codes, fe := store.ParseProviderStatuses(store.RejectionStatuses, f.rejectedStatus)
+		if fe != nil {
+			parsed = append(parsed, *fe)
 		}
 		r.Statuses = codes
 	}
@@ -166,9 +166,9 @@ func (f *providerFlags) applyRejection(c *cobra.Command, r *store.Rejection) err
 		}
 	}
 	if set("rejected-body-status") {
-		codes, err := store.ParseStatuses(f.rejectedBodyStatus)
-		if err != nil {
-			parsed = append(parsed, store.FieldError{Field: "rejection." + store.RejectionBodyStatuses, Label: "rejected body statuses", Message: err.Error()})
+		codes, fe := store.ParseProviderStatuses(store.RejectionBodyStatuses, f.rejectedBodyStatus)
+		if fe != nil {
+			parsed = append(parsed, *fe)
 		}
 		r.BodyStatuses = codes
 	}
