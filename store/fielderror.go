@@ -93,3 +93,24 @@ func JoinFieldErrors(first FieldErrors, err error) error {
 	}
 	return out
 }
+
+// SplitFieldErrors separates the field errors err holds from a failure
+// JoinFieldErrors joined with them (a missing record, a damaged file):
+// rest is nil when there is none, and err itself when err holds no field
+// errors.
+func SplitFieldErrors(err error) (fes FieldErrors, rest error) {
+	if fes = AsFieldErrors(err); fes == nil {
+		return nil, err
+	}
+	joined, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return fes, nil
+	}
+	var others []error
+	for _, e := range joined.Unwrap() {
+		if AsFieldErrors(e) == nil {
+			others = append(others, e)
+		}
+	}
+	return fes, errors.Join(others...)
+}

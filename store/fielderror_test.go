@@ -94,3 +94,35 @@ func TestPutReturnsFieldErrors(t *testing.T) {
 		t.Error("a missing token gives field errors")
 	}
 }
+
+func TestJoinAndSplitFieldErrors(t *testing.T) {
+	parsed := FieldErrors{{Field: "rejection.statuses", Label: "rejected statuses", Message: "not a number"}}
+	validated := FieldErrors{{Field: "rejection.statuses", Label: "rejected statuses", Message: "required"}, {Field: "tokenUrl", Label: "token URL", Message: "required"}}
+	tests := []struct {
+		name       string
+		err        error
+		wantFields []string
+		wantRest   error
+	}{
+		{"parsed alone", JoinFieldErrors(parsed, nil), []string{"rejection.statuses"}, nil},
+		{"parsed then validation, each field once", JoinFieldErrors(parsed, validated), []string{"rejection.statuses", "tokenUrl"}, nil},
+		{"validation alone", JoinFieldErrors(nil, validated), []string{"rejection.statuses", "tokenUrl"}, nil},
+		{"with a missing record", JoinFieldErrors(parsed, ErrNotFound), []string{"rejection.statuses"}, ErrNotFound},
+		{"a missing record alone", JoinFieldErrors(nil, ErrNotFound), nil, ErrNotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fes, rest := SplitFieldErrors(tt.err)
+			var fields []string
+			for _, fe := range fes {
+				fields = append(fields, fe.Field)
+			}
+			if !slices.Equal(fields, tt.wantFields) {
+				t.Errorf("fields %q, want %q", fields, tt.wantFields)
+			}
+			if (rest == nil) != (tt.wantRest == nil) || (rest != nil && !errors.Is(rest, tt.wantRest)) {
+				t.Errorf("rest = %v, want %v", rest, tt.wantRest)
+			}
+		})
+	}
+}

@@ -74,3 +74,23 @@ func TestFormsShowEveryFieldError(t *testing.T) {
 		})
 	}
 }
+
+// TestFormShowsFieldAndRecordProblems checks that a form whose expiry
+// cannot be read and whose name is taken says both.
+func TestFormShowsFieldAndRecordProblems(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	b := e.signedIn()
+	f := b.form("name", "gh", "type", "bearer", "bearer_token", "tok-1", "base_url", "https://api.example.com")
+	if r := b.post("/tokens/-/new", f); r.status != http.StatusSeeOther {
+		t.Fatalf("create: %d %s", r.status, text(r.body))
+	}
+	f.Set("expires", "soon")
+	r := b.post("/tokens/-/new", f)
+	if r.status != http.StatusUnprocessableEntity {
+		t.Fatalf("create again: %d, want 422", r.status)
+	}
+	mustContain(t, "refused form", r, `A token named "gh" already exists`, `Expiry: "soon" is not a time`)
+	if m := fieldErrorRE.FindStringSubmatch(r.body); m == nil || m[1] != "expires" {
+		t.Errorf("the expiry's problem is not shown next to it: %v", m)
+	}
+}

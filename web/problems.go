@@ -20,12 +20,10 @@ func (p formProblems) Err(name string) string { return p.byField[name] }
 
 // set places the field errors err holds; formField maps a store field
 // (store.FieldError.Field) to its form field, "" for one the form has not
-// (which is then only listed). It reports whether err held any.
-func (p *formProblems) set(err error, formField func(string) string) bool {
-	fes := store.AsFieldErrors(err)
-	if fes == nil {
-		return false
-	}
+// (which is then only listed). It returns what err holds besides (a name
+// taken, a missing provider), or nil.
+func (p *formProblems) set(err error, formField func(string) string) error {
+	fes, rest := store.SplitFieldErrors(err)
 	p.byField = map[string]string{}
 	for _, fe := range fes {
 		p.List = append(p.List, upperFirst(fe.Error())+".")
@@ -39,5 +37,5 @@ func (p *formProblems) set(err error, formField func(string) string) bool {
 		}
 		p.byField[name] = msg
 	}
-	return true
+	return rest
 }

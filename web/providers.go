@@ -323,8 +323,8 @@ func (s *Server) providerCreate(w http.ResponseWriter, r *http.Request, sess *se
 }
 
 func (s *Server) providerFormFailed(w http.ResponseWriter, r *http.Request, sess *session, f *providerForm, err error, title string) error {
-	if !f.set(err, func(field string) string { return providerFormFields[field] }) {
-		f.Error = formError("provider", f.Name, err)
+	if rest := f.set(err, func(field string) string { return providerFormFields[field] }); rest != nil {
+		f.Error = formError("provider", f.Name, rest)
 	}
 	f.SecretDropped = f.secret != ""
 	f.secret = ""

@@ -558,8 +558,8 @@ func (s *Server) tokenCreate(w http.ResponseWriter, r *http.Request, sess *sessi
 // tokenFormFailed shows a refused form again with the reason; credentials
 // typed into it are not sent back.
 func (s *Server) tokenFormFailed(w http.ResponseWriter, r *http.Request, sess *session, f *tokenForm, err error, title string) error {
-	if !f.set(err, tokenFormField) {
-		f.Error = formError("token", f.Name, err)
+	if rest := f.set(err, tokenFormField); rest != nil {
+		f.Error = formError("token", f.Name, rest)
 	}
 	f.SecretDropped = len(f.secrets) > 0
 	f.secrets = nil

@@ -181,10 +181,10 @@ func (f *providerFlags) applyRejection(c *cobra.Command, r *store.Rejection) err
 // fieldsErr shows the problems validation found (store.FieldErrors), one
 // a line, each after the flag that sets its field (fieldFlag; a field
 // without one, such as the NAME argument, by its label), as a usage error
-// (exit 2). Any other failure is storeErr's.
+// (exit 2). Any other failure is storeErr's, whole.
 func fieldsErr(err error, fieldFlag func(field string) string) error {
-	fes := store.AsFieldErrors(err)
-	if fes == nil {
+	fes, rest := store.SplitFieldErrors(err)
+	if rest != nil {
 		return storeErr(err)
 	}
 	lines := make([]string, len(fes))
