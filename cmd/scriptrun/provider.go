@@ -244,12 +244,12 @@ func providerAddCmd(a *app, update bool) *cobra.Command {
 				return err
 			}
 		}
-		err := f.apply(c, &p)
-		if store.AsFieldErrors(err) == nil && err != nil {
+		parsed, err := store.SplitFieldErrors(f.apply(c, &p))
+		if err != nil {
 			return err
 		}
 		if !update {
-			if err := store.JoinFieldErrors(store.AsFieldErrors(err), p.Validate()); err != nil {
+			if err := store.JoinFieldErrors(parsed, p.Validate()); err != nil {
 				return fieldsErr(err, providerFlag)
 			}
 		}
@@ -270,14 +270,14 @@ func providerAddCmd(a *app, update bool) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			parsed := f.apply(c, &cur)
-			if store.AsFieldErrors(parsed) == nil && parsed != nil {
-				return parsed
+			parsed, err := store.SplitFieldErrors(f.apply(c, &cur))
+			if err != nil {
+				return err
 			}
 			if secret != "" {
 				cur.ClientSecret = secret
 			}
-			return store.JoinFieldErrors(store.AsFieldErrors(parsed), tx.PutProvider(cur))
+			return store.JoinFieldErrors(parsed, tx.PutProvider(cur))
 		})
 		if err != nil {
 			return fieldsErr(err, providerFlag)
