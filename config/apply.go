@@ -118,6 +118,35 @@ func (l loc) fieldErr(field string, err error) *Error {
 	return &Error{Line: line, Path: l.path + "." + field, Msg: err.Error()}
 }
 
+// pathErr is a problem with a field of the item given by its dotted path
+// (rejection.statuses), on the line of the deepest part the file has.
+func (l loc) pathErr(path string, err error) *Error {
+	line, cur := l.line, l
+	for _, part := range strings.Split(path, ".") {
+		k, v := cur.field(part)
+		if k == nil {
+			break
+		}
+		line, cur = k.Line, loc{node: v}
+	}
+	return &Error{Line: line, Path: l.path + "." + path, Msg: err.Error()}
+}
+
+// validationErrors places each problem validation found on its field's
+// line and path (providers[0].tokenUrl); an error that holds no field
+// errors is the item's.
+func validationErrors(err error, at loc) Errors {
+	fes := store.AsFieldErrors(err)
+	if fes == nil {
+		return Errors{*at.err("%v", err)}
+	}
+	es := make(Errors, len(fes))
+	for i, fe := range fes {
+		es[i] = *at.pathErr(fe.Field, errors.New(fe.Message))
+	}
+	return es
+}
+
 // field returns the key and value nodes of one of the item's fields, or nils.
 func (l loc) field(name string) (key, value *yaml.Node) {
 	if l.node == nil {
@@ -200,9 +229,7 @@ func parse(data []byte, opts Options) (*desired, error) {
 					continue
 				}
 				name = "token/" + t.Name
-				if e := d.addToken(t, at, opts); e != nil {
-					es = append(es, *e)
-				}
+				es = append(es, d.addToken(t, at, opts)...)
 			case "jobs":
 				var j Job
 				if err := decode(item, &j); err != nil {
@@ -278,11 +305,8 @@ func (d *desired) addProvider(c Provider, at loc, opts Options) Errors {
 	if p.AuthStyle == "" {
 		p.AuthStyle = store.AuthStyleHeader
 	}
-	if es := rejectionErrors(p.Rejection, at); es != nil {
-		return es
-	}
 	if err := p.Validate(); err != nil {
-		return Errors{*at.err("%v", err)}
+		return validationErrors(err, at)
 	}
 	if c.ClientSecret != nil {
 		ref, err := checkRef(*c.ClientSecret, opts.Dir)
@@ -304,26 +328,6 @@ func (d *desired) addProvider(c Provider, at loc, opts Options) Errors {
 	return nil
 }
 
-// rejectionErrors checks a provider's rejection, each problem on the line
-// and path of its field (providers[0].rejection.statuses).
-func rejectionErrors(r store.Rejection, at loc) Errors {
-	err := r.Validate()
-	if err == nil {
-		return nil
-	}
-	var es Errors
-	for _, re := range store.RejectionErrors(err) {
-		fe := at.fieldErr("rejection", errors.New(re.Msg))
-		if _, v := at.field("rejection"); v != nil {
-			fe = loc{line: fe.Line, path: fe.Path, node: v}.fieldErr(re.Field, errors.New(re.Msg))
-		} else {
-			fe.Path += "." + re.Field
-		}
-		es = append(es, *fe)
-	}
-	return es
-}
-
 // providerDestinations are where a provider's client authentication goes:
 // its token endpoint and, for revocation, its revocation endpoint.
 func providerDestinations(p store.Provider) []string {
@@ -343,31 +347,36 @@ func tokenDestinations(t store.Token) []string {
 	return []string{t.BaseURL}
 }
 
-func (d *desired) addToken(c Token, at loc, opts Options) *Error {
+// addToken resolves a token of the file, or returns its problems: every
+// field that validation refuses at once.
+func (d *desired) addToken(c Token, at loc, opts Options) Errors {
 	t := store.Token{Name: c.Name, Type: c.Type, Provider: c.Provider, Prompt: c.Prompt,
 		Active: c.Active == nil || *c.Active, Scopes: c.Scopes, BaseURL: c.BaseURL, State: store.StateUnauthorized}
 	if err := c.settingsTo(&t); err != nil {
-		return at.err("%v", err)
+		return Errors{*at.err("%v", err)}
 	}
 	if t.Type == "" {
 		t.Type = store.TypeOAuth2
 	}
+	if err := t.Validate(); err != nil {
+		return validationErrors(err, at)
+	}
 	if c.Expires != "" {
 		e, err := time.Parse(time.RFC3339, c.Expires)
 		if err != nil || !t.Static() {
-			return at.fieldErr("expires", fmt.Errorf("token %s: expires %q: give an RFC 3339 time such as 2027-01-01T00:00:00Z, on a static token type", c.Name, c.Expires))
+			return Errors{*at.fieldErr("expires", fmt.Errorf("token %s: expires %q: give an RFC 3339 time such as 2027-01-01T00:00:00Z, on a static token type", c.Name, c.Expires))}
 		}
 		t.Expires = e.UTC()
 	}
 	var cred store.Secret
 	refs, err := c.credentialRefs()
 	if err != nil {
-		return at.err("%v", err)
+		return Errors{*at.err("%v", err)}
 	}
 	for _, r := range refs {
 		ref, err := checkRef(r.ref, opts.Dir)
 		if err != nil {
-			return at.fieldErr(r.Key, fmt.Errorf("token %s: %w", c.Name, err))
+			return Errors{*at.fieldErr(r.Key, fmt.Errorf("token %s: %w", c.Name, err))}
 		}
 		d.uses = append(d.uses, SecretUse{Path: at.path + "." + r.Key, Kind: "token", Name: t.Name, Field: r.Key,
 			From: ref.String(), SentTo: tokenDestinations(t), Signs: true, Read: !opts.DryRun})
@@ -376,7 +385,7 @@ func (d *desired) addToken(c Token, at loc, opts Options) *Error {
 		}
 		v, err := ref.read(opts)
 		if err != nil {
-			return at.fieldErr(r.Key, fmt.Errorf("token %s: %w", c.Name, err))
+			return Errors{*at.fieldErr(r.Key, fmt.Errorf("token %s: %w", c.Name, err))}
 		}
 		*r.Field(&cred) = v
 	}
@@ -386,9 +395,12 @@ func (d *desired) addToken(c Token, at loc, opts Options) *Error {
 	if !cred.IsZero() {
 		d.creds[t.Name] = cred
 	}
+	// Again with the credential read: its own rules (lengths, characters).
+	t.Secret = cred
 	if err := t.Validate(); err != nil {
-		return at.err("%v", err)
+		return validationErrors(err, at)
 	}
+	t.Secret = store.Secret{}
 	d.tokens = append(d.tokens, t)
 	d.locs["token/"+t.Name] = at
 	return nil

@@ -16,8 +16,8 @@ func TestApplyBaseURLPath(t *testing.T) {
 	db := newDB(t)
 	_, err := Apply(db, []byte(head+"    baseUrl: https://gitlab.example.com/api/v4/projects/42/../43/\n"), Options{Getenv: func(string) string { return "" }})
 	var es Errors
-	if !errors.As(err, &es) || !strings.Contains(err.Error(), "dot segment") || es[0].Line != 7 {
-		t.Fatalf("Apply: %v; want an error on line 7 about the dot segment", err)
+	if !errors.As(err, &es) || !strings.Contains(err.Error(), "dot segment") || es[0].Line != 9 || es[0].Path != "tokens[0].baseUrl" {
+		t.Fatalf("Apply: %v; want an error on line 9, tokens[0].baseUrl, about the dot segment", err)
 	}
 	if _, err := Apply(db, []byte(head+"    baseUrl: https://gitlab.example.com/api/v4/projects/42/\n"), Options{Getenv: func(string) string { return "" }}); err != nil {
 		t.Fatalf("Apply with a plain path: %v", err)

@@ -139,7 +139,7 @@ func TestApplyRejectsBrokenFilesWhole(t *testing.T) {
 	}{
 		{"yaml syntax", "providers:\n  - name: x\n    clientId: x\n    scopes: [a, b\n", "not valid YAML", 0}, // the YAML library's own line, which may be off by one
 		{"unknown field", "providers:\n  - name: graph\n    clientID: typo\n", "clientID", 2},
-		{"bad URL", "providers:\n  - name: g\n    clientId: c\n    authorizationUrl: https://a.example.com/a\n    tokenUrl: http://plain.example.com/t\n", "plain http", 2},
+		{"bad URL", "providers:\n  - name: g\n    clientId: c\n    authorizationUrl: https://a.example.com/a\n    tokenUrl: http://plain.example.com/t\n", "providers[0].tokenUrl: \"http://plain.example.com/t\" uses plain http", 5},
 		{"secret in clear", "providers:\n  - name: g\n    clientId: c\n    clientSecret: hunter2\n    authorizationUrl: https://a.example.com/a\n    tokenUrl: https://a.example.com/t\n", "provider", 2},
 		{"missing env", "providers:\n  - name: g\n    clientId: c\n    clientSecret: {env: NOPE}\n    authorizationUrl: https://a.example.com/a\n    tokenUrl: https://a.example.com/t\n", "providers[0].clientSecret: environment variable NOPE is empty or not set", 4},
 		{"unknown provider", "tokens:\n  - name: t\n    provider: ghost\n", "ghost", 2},

@@ -7,19 +7,20 @@ import (
 	"unicode/utf8"
 )
 
-// checkBasePath refuses a base URL whose path servers could read in more
-// than one way. A token is bound to its base URL's path (package tokens
-// compares request paths with it segment by segment), so the path must be
-// plain: no empty, "." or ".." segments, no encoded "/" or "\", no
-// path parameters (";"), no "%25", valid UTF-8 without control characters.
-func checkBasePath(raw string) error {
+// basePathProblem says what is wrong with a base URL whose path servers
+// could read in more than one way, or "". A token is bound to its base
+// URL's path (package tokens compares request paths with it segment by
+// segment), so the path must be plain: no empty, "." or ".." segments,
+// no encoded "/" or "\", no path parameters (";"), no "%25", valid UTF-8
+// without control characters.
+func basePathProblem(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil // checkEndpoint reports it
+		return "" // endpointProblem reports it
 	}
 	p := u.EscapedPath()
 	if p == "" || p == "/" {
-		return nil
+		return ""
 	}
 	segs := strings.Split(strings.TrimPrefix(p, "/"), "/")
 	for i, s := range segs {
@@ -38,8 +39,8 @@ func checkBasePath(raw string) error {
 			why = "invalid UTF-8 or a control character"
 		}
 		if why != "" {
-			return fmt.Errorf("base URL %q: its path has %s, which servers read in different ways; a token is bound to its base URL's path, so give it plainly, such as https://gitlab.example.com/api/v4/projects/42/", raw, why)
+			return fmt.Sprintf("%q: its path has %s, which servers read in different ways; a token is bound to its base URL's path, so give it plainly, such as https://gitlab.example.com/api/v4/projects/42/", raw, why)
 		}
 	}
-	return nil
+	return ""
 }

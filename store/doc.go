@@ -17,6 +17,16 @@
 // console, `token show`, export and apply read it; package tokens adds one
 // signing function per type. A new type is an entry there and a signer.
 //
+// # Validation
+//
+// The rules of providers and tokens live here, once. Provider.Validate and
+// Token.Validate return every problem at once as FieldErrors, each naming
+// its field by its export/apply key (tokenUrl, rejection.statuses,
+// username) with a label and a message that never holds a secret; the
+// command line shows each after its flag, the console next to its form
+// field, apply on its document path. Tx.TokenWithProvider is the one read
+// of a token with its provider.
+//
 // # Record authentication (schema 2)
 //
 // Encryption keeps secrets secret but not where they go: the token URL,

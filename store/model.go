@@ -2,7 +2,6 @@ package store
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -134,86 +133,88 @@ func (t Token) EffectiveScopes(p Provider) []string {
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
-// ValidateName checks a provider or token name: 1 to 64 letters, digits,
-// dots, underscores or dashes, not only dots.
+// ValidateName checks a provider, token or job name: 1 to 64 letters,
+// digits, dots, underscores or dashes, not only dots.
 func ValidateName(kind, name string) error {
-	if !nameRE.MatchString(name) || strings.Trim(name, ".") == "" {
-		return fmt.Errorf("%s name %q is not valid: use 1 to 64 letters, digits, '.', '_' or '-' (for example graph-mail)", kind, name)
+	if msg := nameProblem(name); msg != "" {
+		return fmt.Errorf("%s name %s", kind, msg)
 	}
 	return nil
 }
 
-// Validate checks that p can be stored, naming the first field that is wrong.
+// nameProblem says what is wrong with a name, or "".
+func nameProblem(name string) string {
+	if !nameRE.MatchString(name) || strings.Trim(name, ".") == "" {
+		return fmt.Sprintf("%q is not valid: use 1 to 64 letters, digits, '.', '_' or '-' (for example graph-mail)", name)
+	}
+	return ""
+}
+
+// Validate checks that p can be stored and returns every problem at once,
+// by field (FieldErrors), or nil.
 func (p Provider) Validate() error {
-	if err := ValidateName("provider", p.Name); err != nil {
-		return err
+	var es FieldErrors
+	if msg := nameProblem(p.Name); msg != "" {
+		es.add("name", "provider name", "%s", msg)
 	}
 	if strings.TrimSpace(p.ClientID) == "" {
-		return errors.New("provider client id is empty: give the client (application) id the provider issued")
+		es.add("clientId", "client id", "required: give the client (application) id the provider issued")
 	}
 	switch p.GrantType {
 	case GrantAuthorizationCode:
-		if err := checkEndpoint("authorization URL", p.AuthURL, true); err != nil {
-			return err
-		}
+		es.endpoint("authorizationUrl", "authorization URL", p.AuthURL, true)
 	case GrantClientCredentials:
 		// No authorization step: an authorization URL is optional.
 		if p.AuthURL != "" {
-			if err := checkEndpoint("authorization URL", p.AuthURL, true); err != nil {
-				return err
-			}
+			es.endpoint("authorizationUrl", "authorization URL", p.AuthURL, true)
 		}
 	default:
-		return fmt.Errorf("provider grant type %q is not supported: use %q or %q", p.GrantType, GrantAuthorizationCode, GrantClientCredentials)
+		es.add("grantType", "grant type", "%q is not supported: use %q or %q", p.GrantType, GrantAuthorizationCode, GrantClientCredentials)
 	}
-	if err := checkEndpoint("token URL", p.TokenURL, true); err != nil {
-		return err
-	}
+	es.endpoint("tokenUrl", "token URL", p.TokenURL, true)
 	if p.RevocationURL != "" {
-		if err := checkEndpoint("revocation URL", p.RevocationURL, true); err != nil {
-			return err
-		}
+		es.endpoint("revocationUrl", "revocation URL", p.RevocationURL, true)
 	}
 	if p.AuthStyle != AuthStyleHeader && p.AuthStyle != AuthStyleBody {
-		return fmt.Errorf("provider auth style %q is not valid: use %q (client_secret_basic) or %q (client_secret_post)", p.AuthStyle, AuthStyleHeader, AuthStyleBody)
+		es.add("authStyle", "auth style", "%q is not a valid auth style: use %q (client_secret_basic) or %q (client_secret_post)", p.AuthStyle, AuthStyleHeader, AuthStyleBody)
 	}
-	for _, s := range p.Scopes {
-		if err := checkScope(s); err != nil {
-			return err
-		}
-	}
-	return p.Rejection.Validate()
+	es.scopes(p.Scopes)
+	es.nest("rejection", p.Rejection.Validate())
+	return es.err()
 }
 
-// Validate checks the fields of t that do not depend on other records. Its
-// messages name the field that is wrong and never repeat a secret.
+// Validate checks the fields of t that do not depend on other records and
+// returns every problem at once, by field (FieldErrors), or nil. Its
+// messages never repeat a secret.
 func (t Token) Validate() error {
-	if err := ValidateName("token", t.Name); err != nil {
-		return err
+	var es FieldErrors
+	if msg := nameProblem(t.Name); msg != "" {
+		es.add("name", "token name", "%s", msg)
 	}
-	if !slices.Contains(Types, t.Type) {
-		return fmt.Errorf("token type %q is not supported: use one of %s", t.Type, strings.Join(Types, ", "))
+	spec, known := TypeOf(t.Type)
+	if !known {
+		es.add("type", "token type", "%q is not supported: use one of %s", t.Type, strings.Join(Types, ", "))
 	}
 	switch t.State {
-	case StateUnauthorized, StateAuthorized, StateReauthRequired:
+	case StateUnauthorized, StateAuthorized:
+	case StateReauthRequired:
+		if t.Static() {
+			es.add("state", "token state", "%q applies to oauth2 tokens only", t.State)
+		}
 	default:
-		return fmt.Errorf("token state %q is not valid", t.State)
+		es.add("state", "token state", "%q is not valid", t.State)
 	}
-	if t.BaseURL != "" {
-		if err := checkEndpoint("base URL", t.BaseURL, false); err != nil {
-			return err
-		}
-		if err := checkBasePath(t.BaseURL); err != nil {
-			return err
+	if t.BaseURL != "" && es.endpoint("baseUrl", "base URL", t.BaseURL, false) {
+		if msg := basePathProblem(t.BaseURL); msg != "" {
+			es.add("baseUrl", "base URL", "%s", msg)
 		}
 	}
-	if err := t.checkForeignFields(); err != nil {
-		return err
+	t.checkForeignFields(&es)
+	if known {
+		t.normalizeSettings() // an empty setting is stored as its default
+		spec.validate(t, &es)
 	}
-	if t.Static() && t.State == StateReauthRequired {
-		return fmt.Errorf("token state %q applies to oauth2 tokens only", t.State)
-	}
-	return t.Spec().validate(t)
+	return es.err()
 }
 
 // Limits on credential fields: generous for real credentials, small enough
@@ -291,59 +292,68 @@ func validAPIToken(s string) bool {
 // break the request or be dropped.
 var reservedHeaders = []string{"host", "content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "trailer", "proxy-connection"}
 
-func checkHeaderName(h string) error {
+// headerNameProblem says what is wrong with a header name, or "".
+func headerNameProblem(h string) string {
 	if h == "" || len(h) > 128 {
-		return fmt.Errorf("header name %q is not valid", h)
+		return fmt.Sprintf("header name %q is not valid", h)
 	}
 	for i := 0; i < len(h); i++ {
 		c := h[i]
 		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
-			return fmt.Errorf("header name %q is not valid: use letters, digits and '-' (e.g. X-API-Key)", h)
+			return fmt.Sprintf("header name %q is not valid: use letters, digits and '-' (e.g. X-API-Key)", h)
 		}
 	}
 	if slices.Contains(reservedHeaders, strings.ToLower(h)) {
-		return fmt.Errorf("header %s is set by the HTTP client and cannot carry a key", h)
+		return fmt.Sprintf("header %s is set by the HTTP client and cannot carry a key", h)
 	}
-	return nil
+	return ""
 }
 
-func validPrompt(p string) bool {
-	for _, ok := range Prompts {
-		if p == ok {
-			return true
+// scopes records a scope that is not valid (the first one is enough to
+// show the rule).
+func (es *FieldErrors) scopes(scopes []string) {
+	for _, s := range scopes {
+		if s == "" || strings.ContainsAny(s, " \t\r\n\"\\") {
+			es.add("scopes", "scopes", "%q is not a valid scope: scopes are separated by spaces and contain no quotes or backslashes", s)
+			return
 		}
 	}
-	return false
 }
 
-func checkScope(s string) error {
-	if s == "" || strings.ContainsAny(s, " \t\r\n\"\\") {
-		return fmt.Errorf("scope %q is not valid: scopes are separated by spaces and contain no quotes or backslashes", s)
+// endpoint records a problem with an endpoint URL, and reports whether it
+// is fine.
+func (es *FieldErrors) endpoint(field, label, raw string, secretsTravel bool) bool {
+	if msg := endpointProblem(raw, secretsTravel); msg != "" {
+		es.add(field, label, "%s", msg)
+		return false
 	}
-	return nil
+	return true
 }
 
-// checkEndpoint requires an absolute http(s) URL. Secrets travel to these
-// URLs, so plain http is allowed only to loopback hosts (local development
-// and tests).
-func checkEndpoint(what, raw string, secretsTravel bool) error {
+// endpointProblem says what is wrong with an endpoint URL, or "". It must
+// be an absolute http(s) URL; secrets travel to it, so plain http is
+// allowed only to loopback hosts (local development and tests).
+func endpointProblem(raw string, secretsTravel bool) string {
+	if raw == "" {
+		return "required: give it like https://login.example.com/oauth2/token"
+	}
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return fmt.Errorf("%s %q is not an absolute http(s) URL: give it like https://login.example.com/oauth2/token", what, raw)
+		return fmt.Sprintf("%q is not an absolute http(s) URL: give it like https://login.example.com/oauth2/token", raw)
 	}
 	if u.User != nil {
-		return fmt.Errorf("%s %q must not carry a user name or password", what, redactUserinfo(u))
+		return fmt.Sprintf("%q must not carry a user name or password", redactUserinfo(u))
 	}
 	if u.Fragment != "" {
-		return fmt.Errorf("%s %q must not have a #fragment", what, raw)
+		return fmt.Sprintf("%q must not have a #fragment", raw)
 	}
 	if u.Scheme == "http" && !IsLoopback(u.Hostname()) {
 		if secretsTravel {
-			return fmt.Errorf("%s %q uses plain http: secrets would travel unencrypted; use https (http is allowed only for loopback hosts)", what, raw)
+			return fmt.Sprintf("%q uses plain http: secrets would travel unencrypted; use https (http is allowed only for loopback hosts)", raw)
 		}
-		return fmt.Errorf("%s %q uses plain http: the access token would travel unencrypted; use https (http is allowed only for loopback hosts)", what, raw)
+		return fmt.Sprintf("%q uses plain http: the access token would travel unencrypted; use https (http is allowed only for loopback hosts)", raw)
 	}
-	return nil
+	return ""
 }
 
 func redactUserinfo(u *url.URL) string {

@@ -80,20 +80,13 @@ func (r Rejection) EffectiveBodyStatuses() []int {
 	return r.BodyStatuses
 }
 
-// Fields of a Rejection, as RejectionError names them.
+// Fields of a Rejection, as its FieldErrors name them (a provider's are
+// under "rejection.").
 const (
 	RejectionStatuses     = "statuses"
 	RejectionBodyPattern  = "bodyPattern"
 	RejectionBodyStatuses = "bodyStatuses"
 )
-
-// A RejectionError is a problem with one field of a Rejection. Field is
-// RejectionStatuses, RejectionBodyPattern or RejectionBodyStatuses, so the
-// command line, the console and `apply` can each name it their way.
-type RejectionError struct {
-	Field string
-	Msg   string
-}
 
 var rejectionLabels = map[string]string{
 	RejectionStatuses:     "rejected statuses",
@@ -101,33 +94,13 @@ var rejectionLabels = map[string]string{
 	RejectionBodyStatuses: "rejected body statuses",
 }
 
-// Error names the field and says what is wrong.
-func (e *RejectionError) Error() string { return rejectionLabels[e.Field] + ": " + e.Msg }
-
-// RejectionErrors lists the problems in an error Rejection.Validate
-// returned, in order.
-func RejectionErrors(err error) []*RejectionError {
-	var out []*RejectionError
-	var joined interface{ Unwrap() []error }
-	errs := []error{err}
-	if errors.As(err, &joined) {
-		errs = joined.Unwrap()
-	}
-	for _, e := range errs {
-		var re *RejectionError
-		if errors.As(e, &re) {
-			out = append(out, re)
-		}
-	}
-	return out
-}
-
-// Validate checks r and returns every problem at once (errors.Join of
-// *RejectionError; see RejectionErrors), or nil.
+// Validate checks r and returns every problem at once (FieldErrors, each
+// Field one of RejectionStatuses, RejectionBodyPattern or
+// RejectionBodyStatuses), or nil.
 func (r Rejection) Validate() error {
-	var errs []error
+	var es FieldErrors
 	bad := func(field, format string, args ...any) {
-		errs = append(errs, &RejectionError{Field: field, Msg: fmt.Sprintf(format, args...)})
+		es.add(field, rejectionLabels[field], format, args...)
 	}
 	if msg := checkStatuses(r.Statuses, false); msg != "" {
 		bad(RejectionStatuses, "%s", msg)
@@ -149,7 +122,7 @@ func (r Rejection) Validate() error {
 			bad(RejectionBodyPattern, "%v", err)
 		}
 	}
-	return errors.Join(errs...)
+	return es.err()
 }
 
 // checkStatuses checks a list of status codes: 400–599, and 200–299 too
@@ -218,6 +191,19 @@ func ParseStatuses(s string) ([]int, error) {
 	}
 	slices.Sort(codes)
 	return slices.Compact(codes), nil
+}
+
+// ParseProviderStatuses reads one of a provider's status lists as
+// ParseStatuses does: field is RejectionStatuses or RejectionBodyStatuses.
+// A list that cannot be read is a FieldError on that field of the
+// provider ("rejection.statuses"), to be shown with validation's
+// (JoinFieldErrors).
+func ParseProviderStatuses(field, s string) ([]int, *FieldError) {
+	codes, err := ParseStatuses(s)
+	if err != nil {
+		return nil, &FieldError{Field: "rejection." + field, Label: rejectionLabels[field], Message: err.Error()}
+	}
+	return codes, nil
 }
 
 // FormatStatuses writes codes as ParseStatuses reads them: "401,403".

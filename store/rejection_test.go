@@ -2,7 +2,6 @@ package store
 
 import (
 	"bytes"
-	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -43,8 +42,8 @@ func TestRejectionValidate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			err := tt.r.Validate()
 			var fields []string
-			for _, re := range RejectionErrors(err) {
-				fields = append(fields, re.Field)
+			for _, fe := range AsFieldErrors(err) {
+				fields = append(fields, fe.Field)
 			}
 			if !slices.Equal(fields, tt.fields) {
 				t.Fatalf("Validate(%+v) refused %v (%v), want %v", tt.r, fields, err, tt.fields)
@@ -116,8 +115,28 @@ func TestProviderRejectionStored(t *testing.T) {
 	bad := testProvider("bad")
 	bad.Rejection = Rejection{Statuses: []int{200}}
 	err := db.Update(func(tx *Tx) error { return tx.CreateProvider(bad) })
-	var re *RejectionError
-	if !errors.As(err, &re) || re.Field != RejectionStatuses {
-		t.Errorf("CreateProvider with rejected status 200: %v, want a RejectionError on statuses", err)
+	if es := AsFieldErrors(err); len(es) != 1 || es[0].Field != "rejection."+RejectionStatuses {
+		t.Errorf("CreateProvider with rejected status 200: %v, want a field error on rejection.statuses", err)
+	}
+}
+
+func TestParseProviderStatuses(t *testing.T) {
+	tests := []struct {
+		field, in string
+		want      []int
+		wantField string // of the error; "" for none
+	}{
+		{RejectionStatuses, "403,401", []int{401, 403}, ""},
+		{RejectionStatuses, "forbidden", nil, "rejection.statuses"},
+		{RejectionBodyStatuses, "200 x", nil, "rejection.bodyStatuses"},
+	}
+	for _, tt := range tests {
+		got, fe := ParseProviderStatuses(tt.field, tt.in)
+		switch {
+		case tt.wantField == "" && (fe != nil || !slices.Equal(got, tt.want)):
+			t.Errorf("ParseProviderStatuses(%s, %q) = %v, %v; want %v", tt.field, tt.in, got, fe, tt.want)
+		case tt.wantField != "" && (fe == nil || fe.Field != tt.wantField || fe.Label == ""):
+			t.Errorf("ParseProviderStatuses(%s, %q) error = %+v, want one on %s with a label", tt.field, tt.in, fe, tt.wantField)
+		}
 	}
 }

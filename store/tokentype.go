@@ -1,7 +1,7 @@
 package store
 
 import (
-	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -33,10 +33,10 @@ type TypeSpec struct {
 	// Synopsis is the type's flags in `token add --help`; a second line, if
 	// any, is indented under the first.
 	Synopsis    string
-	Example     string       // a `token add` command line, for its help ("" for none)
-	Settings    []Setting    // fields that are not secret
-	Credentials []Credential // the secret parts, sealed in the token's Secret
-	validate    func(Token) error
+	Example     string                    // a `token add` command line, for its help ("" for none)
+	Settings    []Setting                 // fields that are not secret
+	Credentials []Credential              // the secret parts, sealed in the token's Secret
+	validate    func(Token, *FieldErrors) // records the problems of the type's own fields
 }
 
 // Setting is a field of a token type that is not secret.
@@ -243,51 +243,47 @@ func (t Token) Complete() bool {
 
 // checkForeignFields refuses settings that belong to another token type, so
 // a typo in a command line or form does not pass silently.
-func (t Token) checkForeignFields() error {
+func (t Token) checkForeignFields(es *FieldErrors) {
 	type field struct {
-		name string
-		set  bool
+		key, name string
+		set       bool
 	}
 	own := map[string]bool{}
 	owners := map[string][]string{}
 	var fields []field
-	add := func(typ, name string, set bool) {
+	add := func(typ, key, name string, set bool) {
 		if typ == t.Type {
 			own[name] = true
 		}
 		if len(owners[name]) == 0 {
-			fields = append(fields, field{name, set})
+			fields = append(fields, field{key, name, set})
 		}
 		owners[name] = append(owners[name], typ)
 	}
 	// oauth2's own settings are not in its table entry: the command line
 	// and the console treat them apart (a provider to pick, scopes as a list).
-	add(TypeOAuth2, "provider", t.Provider != "")
-	add(TypeOAuth2, "prompt", t.Prompt != "")
-	add(TypeOAuth2, "scopes", len(t.Scopes) > 0)
+	add(TypeOAuth2, "provider", "provider", t.Provider != "")
+	add(TypeOAuth2, "prompt", "prompt", t.Prompt != "")
+	add(TypeOAuth2, "scopes", "scopes", len(t.Scopes) > 0)
 	tt, s := t, t.Secret
 	for _, spec := range TokenTypes {
 		for _, st := range spec.Settings {
-			add(spec.Type, st.Name, *st.Field(&tt) != "")
+			add(spec.Type, st.Key, st.Name, *st.Field(&tt) != "")
 		}
 		for _, c := range spec.Credentials {
-			add(spec.Type, c.Name, *c.Field(&s) != "")
+			add(spec.Type, c.Key, c.Name, *c.Field(&s) != "")
 		}
 	}
-	// Fields of one type first, then those several types share (whose
-	// message names no owner).
-	for _, shared := range []bool{false, true} {
-		for _, f := range fields {
-			if !f.set || own[f.name] || (len(owners[f.name]) > 1) != shared {
-				continue
-			}
-			if shared {
-				return fmt.Errorf("token %q is of type %s, which has no %s", t.Name, t.Type, f.name)
-			}
-			return fmt.Errorf("token %q is of type %s, which has no %s (that belongs to %s tokens)", t.Name, t.Type, f.name, owners[f.name][0])
+	for _, f := range fields {
+		if !f.set || own[f.name] {
+			continue
+		}
+		if len(owners[f.name]) > 1 {
+			es.add(f.key, f.name, "a %s token has no %s", t.Type, f.name)
+		} else {
+			es.add(f.key, f.name, "a %s token has no %s (that belongs to %s tokens)", t.Type, f.name, owners[f.name][0])
 		}
 	}
-	return nil
 }
 
 // normalizeSettings stores each empty setting that has a default as its
@@ -300,72 +296,68 @@ func (t *Token) normalizeSettings() {
 	}
 }
 
-func validateOAuth2(t Token) error {
-	if err := ValidateName("provider", t.Provider); err != nil {
-		return err
+func validateOAuth2(t Token, es *FieldErrors) {
+	if t.Provider == "" {
+		es.add("provider", "provider", "required: name the provider that issues the token (see `scriptrun provider list`)")
+	} else if msg := nameProblem(t.Provider); msg != "" {
+		es.add("provider", "provider", "%s", msg)
 	}
-	if !validPrompt(t.Prompt) {
-		return fmt.Errorf("token prompt %q is not valid: use one of consent, select_account, login, none, or leave it empty", t.Prompt)
+	if !slices.Contains(Prompts, t.Prompt) {
+		es.add("prompt", "prompt", "%q is not a valid prompt: use one of consent, select_account, login, none, or leave it empty", t.Prompt)
 	}
-	for _, s := range t.Scopes {
-		if err := checkScope(s); err != nil {
-			return err
-		}
-	}
-	return nil
+	es.scopes(t.Scopes)
 }
 
-func validateBasic(t Token) error {
+func validateBasic(t Token, es *FieldErrors) {
 	switch {
 	case t.Username == "":
-		return fmt.Errorf("basic token %q needs a user name", t.Name)
+		es.add("username", "user name", "required: a basic token needs a user name")
 	case len(t.Username) > maxNameLen || strings.ContainsRune(t.Username, ':') || hasControl(t.Username):
-		return fmt.Errorf("basic token %q: the user name must have at most %d characters, no ':' and no control characters (RFC 7617)", t.Name, maxNameLen)
-	case len(t.Secret.Password) > maxSecretLen || hasControl(t.Secret.Password):
-		return fmt.Errorf("basic token %q: the password must have at most %d bytes and no control characters (line breaks, tabs)", t.Name, maxSecretLen)
+		es.add("username", "user name", "must have at most %d characters, no ':' and no control characters (RFC 7617)", maxNameLen)
 	}
-	return nil
+	if len(t.Secret.Password) > maxSecretLen || hasControl(t.Secret.Password) {
+		es.add("password", "password", "must have at most %d bytes and no control characters (line breaks, tabs)", maxSecretLen)
+	}
 }
 
-func validateAPIKey(t Token) error {
+func validateAPIKey(t Token, es *FieldErrors) {
 	switch {
 	case t.KeyHeader == "" && t.KeyQuery == "":
-		return fmt.Errorf("api-key token %q needs a header or a query parameter to carry the key (e.g. header X-API-Key)", t.Name)
+		es.add("keyHeader", "key header", "an api-key token needs a header or a query parameter to carry the key (e.g. header X-API-Key)")
 	case t.KeyHeader != "" && t.KeyQuery != "":
-		return fmt.Errorf("api-key token %q: give a header or a query parameter for the key, not both", t.Name)
+		es.add("keyQuery", "key query parameter", "give a header or a query parameter for the key, not both")
 	case t.KeyHeader != "":
-		if err := checkHeaderName(t.KeyHeader); err != nil {
-			return fmt.Errorf("api-key token %q: %w", t.Name, err)
+		if msg := headerNameProblem(t.KeyHeader); msg != "" {
+			es.add("keyHeader", "key header", "%s", msg)
 		}
 	default:
 		if len(t.KeyQuery) > maxNameLen || strings.ContainsAny(t.KeyQuery, " #&=") || hasControl(t.KeyQuery) {
-			return fmt.Errorf("api-key token %q: query parameter name %q is not valid: at most %d characters, no spaces, '#', '&' or '='", t.Name, t.KeyQuery, maxNameLen)
+			es.add("keyQuery", "key query parameter", "query parameter name %q is not valid: at most %d characters, no spaces, '#', '&' or '='", t.KeyQuery, maxNameLen)
 		}
 	}
 	if t.KeyPrefix != "" && (t.KeyHeader == "" || len(t.KeyPrefix) > 64 || hasControl(t.KeyPrefix)) {
-		return fmt.Errorf("api-key token %q: a key prefix (such as \"Token \") goes with a header, has at most 64 characters and no control characters", t.Name)
+		es.add("keyPrefix", "key prefix", "a key prefix (such as \"Token \") goes with a header, has at most 64 characters and no control characters")
 	}
 	if len(t.Secret.APIKey) > maxSecretLen || hasControl(t.Secret.APIKey) {
-		return fmt.Errorf("api-key token %q: the key must have at most %d bytes and no control characters (line breaks, tabs)", t.Name, maxSecretLen)
+		es.add("apiKey", "API key", "must have at most %d bytes and no control characters (line breaks, tabs)", maxSecretLen)
 	}
-	return nil
 }
 
-func validateBearer(t Token) error {
+func validateBearer(t Token, es *FieldErrors) {
 	if s := t.Secret.AccessToken; len(s) > maxSecretLen || strings.ContainsAny(s, " ") || hasControl(s) {
-		return fmt.Errorf("bearer token %q: the token must have at most %d bytes, no spaces and no control characters", t.Name, maxSecretLen)
+		es.add("token", "access token", "must have at most %d bytes, no spaces and no control characters", maxSecretLen)
 	}
-	return nil
 }
 
-func validateHMACBody(t Token) error {
-	switch s := t.Secret; {
-	case t.HMACAlgorithm != HMACSHA256 && t.HMACAlgorithm != HMACSHA512:
-		return fmt.Errorf("%s token %q: algorithm %q is not supported: use %s or %s", t.Type, t.Name, t.HMACAlgorithm, HMACSHA256, HMACSHA512)
-	case s.APIToken != "" && !validAPIToken(s.APIToken):
-		return fmt.Errorf("%s token %q: the API token must have 1 to 256 characters from A-Z a-z 0-9 . _ ~ + / = -", t.Type, t.Name)
-	case len(s.APISecret) > maxSecretLen:
-		return fmt.Errorf("%s token %q: the API secret must have at most %d bytes", t.Type, t.Name, maxSecretLen)
+func validateHMACBody(t Token, es *FieldErrors) {
+	s := t.Secret
+	if t.HMACAlgorithm != HMACSHA256 && t.HMACAlgorithm != HMACSHA512 {
+		es.add("hmacAlgorithm", "HMAC algorithm", "algorithm %q is not supported: use %s or %s", t.HMACAlgorithm, HMACSHA256, HMACSHA512)
 	}
-	return nil
+	if s.APIToken != "" && !validAPIToken(s.APIToken) {
+		es.add("apiToken", "API token", "the API token must have 1 to 256 characters from A-Z a-z 0-9 . _ ~ + / = -")
+	}
+	if len(s.APISecret) > maxSecretLen {
+		es.add("apiSecret", "API secret", "must have at most %d bytes", maxSecretLen)
+	}
 }

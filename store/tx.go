@@ -164,6 +164,35 @@ func (tx *Tx) Token(name string) (Token, error) {
 	return tx.decodeToken(name, v)
 }
 
+// TokenWithProvider returns the named token and, for an oauth2 token, its
+// provider: nil when the token's type has none, or when its provider is
+// not in the store (removed with --force; the token then cannot be
+// refreshed or authorized). The error wraps ErrNotFound when the token does
+// not exist. A damaged provider is a *RecordError of kind "provider"
+// returned with the token, so a caller that can do without the provider
+// (signing with a valid access token) still has the token.
+func (tx *Tx) TokenWithProvider(name string) (Token, *Provider, error) {
+	t, err := tx.Token(name)
+	if err != nil || t.Static() {
+		return t, nil, err
+	}
+	p, err := tx.Provider(t.Provider)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return t, nil, nil
+	case err != nil:
+		return t, nil, err // a *RecordError naming the provider
+	}
+	return t, &p, nil
+}
+
+// IsProviderDamaged reports whether err, from TokenWithProvider, says the
+// token's provider is damaged (as opposed to the token itself).
+func IsProviderDamaged(err error) bool {
+	var re *RecordError
+	return errors.As(err, &re) && re.Kind == kindProvider
+}
+
 // Tokens returns every token, ordered by name. Damaged tokens are left out
 // of the list and reported together in the error, one *RecordError each (see
 // DamagedRecords); the others are all returned.

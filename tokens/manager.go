@@ -248,17 +248,12 @@ func (m *Manager) load(name string) (*entry, error) {
 func (m *Manager) readForSigning(name string) (store.Token, *store.Provider, error) {
 	var t store.Token
 	var p *store.Provider
-	err := m.db.View(func(tx *store.Tx) error {
-		var err error
-		if t, err = tx.Token(name); err != nil {
-			return err
+	err := m.db.View(func(tx *store.Tx) (err error) {
+		t, p, err = tx.TokenWithProvider(name)
+		if store.IsProviderDamaged(err) {
+			return nil
 		}
-		if !t.Static() {
-			if pv, err := tx.Provider(t.Provider); err == nil {
-				p = &pv
-			}
-		}
-		return nil
+		return err
 	})
 	switch {
 	case errors.Is(err, store.ErrNotFound):

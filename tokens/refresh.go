@@ -111,17 +111,9 @@ func (m *Manager) renewWithTokenLock(ctx context.Context, name string, r reason)
 func (m *Manager) read(name string) (store.Token, *store.Provider, error) {
 	var t store.Token
 	var p *store.Provider
-	err := m.db.View(func(tx *store.Tx) error {
-		var err error
-		if t, err = tx.Token(name); err != nil {
-			return err
-		}
-		if pv, err := tx.Provider(t.Provider); err == nil {
-			p = &pv
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		return nil
+	err := m.db.View(func(tx *store.Tx) (err error) {
+		t, p, err = tx.TokenWithProvider(name)
+		return err
 	})
 	switch {
 	case errors.Is(err, store.ErrNotFound):

@@ -70,7 +70,7 @@ func TestProviderPages(t *testing.T) {
 		{"auth_url", "login.example.com/authorize", "not an absolute http(s) URL"},
 		{"token_url", "http://login.example.com/token", "plain http"},
 		{"auth_style", "auto", "auth style"},
-		{"client_id", "  ", "client id is empty"},
+		{"client_id", "  ", "Client id: required"},
 		{"auth_params", "novalue", "KEY=VALUE"},
 		{"scopes", `a "b"`, "scope"},
 	}
@@ -95,7 +95,7 @@ func TestProviderPages(t *testing.T) {
 		t.Errorf("duplicate provider: %d %s", r.status, text(r.body))
 	}
 	dup.Set("name", "bad name")
-	if r := b.post("/providers/-/new", dup); r.status != http.StatusUnprocessableEntity || !strings.Contains(text(r.body), `name "bad name" is not valid`) {
+	if r := b.post("/providers/-/new", dup); r.status != http.StatusUnprocessableEntity || !strings.Contains(text(r.body), `Provider name: "bad name" is not valid`) {
 		t.Errorf("bad provider name: %d", r.status)
 	}
 

@@ -150,20 +150,21 @@ type providerForm struct {
 	AuthParams, TokenParams          string // KEY=VALUE lines
 	SecretMask                       string // the stored secret, masked (edit)
 	ClearSecret                      bool
-	SecretDropped                    bool // a typed secret was not saved
-	Error                            string
+	SecretDropped                    bool   // a typed secret was not saved
+	Error                            string // a problem with no field (the name is taken)
+	formProblems                            // the fields' problems
 	CallbackURL                      string
 	AuthStyles                       []promptOption
 	GrantTypes                       []string
 	// Provider templates (new providers only): the choice offered, and the
 	// one the form was filled from.
-	Templates                     []templateCard
-	TemplatesError                string
-	Template                      *templateCard
-	TemplateError                 string
-	authParams, tokenParams       map[string]string
-	authParamsErr, tokenParamsErr error
-	secret                        string
+	Templates               []templateCard
+	TemplatesError          string
+	Template                *templateCard
+	TemplateError           string
+	authParams, tokenParams map[string]string
+	parsed                  store.FieldErrors // what could not be read
+	secret                  string
 
 	// How the provider's APIs refuse an access token, as typed: status
 	// lists ("401,403") and a pattern. Empty lists are the defaults.
@@ -229,12 +230,28 @@ func readProviderForm(r *http.Request, f *providerForm) {
 	}
 	// Like the CLI's --client-secret-stdin: only line breaks are trimmed.
 	f.secret = strings.Trim(pf.Get("client_secret"), "\r\n")
-	f.authParams, f.authParamsErr = parseParamLines("Extra authorization parameters", f.AuthParams)
-	f.tokenParams, f.tokenParamsErr = parseParamLines("Extra token parameters", f.TokenParams)
+	var err error
+	if f.authParams, err = parseParamLines(f.AuthParams); err != nil {
+		f.parsed = append(f.parsed, store.FieldError{Field: "authParams", Label: "extra authorization parameters", Message: err.Error()})
+	}
+	if f.tokenParams, err = parseParamLines(f.TokenParams); err != nil {
+		f.parsed = append(f.parsed, store.FieldError{Field: "tokenParams", Label: "extra token parameters", Message: err.Error()})
+	}
+}
+
+// providerFormFields maps the fields of a provider (store.FieldError) to
+// the form's.
+var providerFormFields = map[string]string{
+	"name": "name", "clientId": "client_id", "grantType": "grant_type", "authorizationUrl": "auth_url",
+	"tokenUrl": "token_url", "revocationUrl": "revocation_url", "scopes": "scopes", "authStyle": "auth_style",
+	"authParams": "auth_params", "tokenParams": "token_params",
+	"rejection." + store.RejectionStatuses:     "rejected_status",
+	"rejection." + store.RejectionBodyPattern:  "rejected_body",
+	"rejection." + store.RejectionBodyStatuses: "rejected_body_status",
 }
 
 // parseParamLines reads KEY=VALUE lines; blank lines are skipped.
-func parseParamLines(field, text string) (map[string]string, error) {
+func parseParamLines(text string) (map[string]string, error) {
 	var out map[string]string
 	for i, line := range strings.Split(text, "\n") {
 		line = strings.TrimSpace(line)
@@ -244,7 +261,7 @@ func parseParamLines(field, text string) (map[string]string, error) {
 		k, v, ok := strings.Cut(line, "=")
 		k = strings.TrimSpace(k)
 		if !ok || k == "" {
-			return nil, fmt.Errorf("%s, line %d (%q): write one KEY=VALUE per line, e.g. access_type=offline", field, i+1, line)
+			return nil, fmt.Errorf("line %d (%q): write one KEY=VALUE per line, e.g. access_type=offline", i+1, line)
 		}
 		if out == nil {
 			out = make(map[string]string)
@@ -254,45 +271,27 @@ func parseParamLines(field, text string) (map[string]string, error) {
 	return out, nil
 }
 
-// apply copies the form, except the secret, onto p.
-func (f *providerForm) apply(p *store.Provider) error {
-	if err := errors.Join(f.authParamsErr, f.tokenParamsErr); err != nil {
-		return err
-	}
+// check copies the form, except the secret, onto p and checks the result:
+// the problems of what could not be read, then the store's validation of
+// the rest, every problem at once (store.FieldErrors).
+func (f *providerForm) check(p *store.Provider) error {
 	p.ClientID, p.GrantType = f.ClientID, f.GrantType
 	p.AuthURL, p.TokenURL, p.RevocationURL = f.AuthURL, f.TokenURL, f.RevocationURL
 	p.Scopes = strings.Fields(f.Scopes)
 	p.Description, p.AuthStyle, p.PKCE = f.Description, f.AuthStyle, f.PKCE
 	p.AuthParams, p.TokenParams = f.authParams, f.tokenParams
-	r, err := f.rejection()
-	p.Rejection = r
-	return err
-}
-
-// rejection reads the rejection fields and checks them, every problem at
-// once, each named by its field's label.
-func (f *providerForm) rejection() (store.Rejection, error) {
+	parsed := f.parsed
 	var r store.Rejection
-	var msgs []string
-	var err error
-	if r.Statuses, err = store.ParseStatuses(f.RejectedStatus); err != nil {
-		msgs = append(msgs, "Rejected statuses: "+err.Error())
+	var fe *store.FieldError
+	if r.Statuses, fe = store.ParseProviderStatuses(store.RejectionStatuses, f.RejectedStatus); fe != nil {
+		parsed = append(parsed, *fe)
 	}
 	r.BodyPattern = f.RejectedBody
-	if r.BodyStatuses, err = store.ParseStatuses(f.RejectedBodyStatus); err != nil {
-		msgs = append(msgs, "Rejected body statuses: "+err.Error())
+	if r.BodyStatuses, fe = store.ParseProviderStatuses(store.RejectionBodyStatuses, f.RejectedBodyStatus); fe != nil {
+		parsed = append(parsed, *fe)
 	}
-	if len(msgs) == 0 {
-		if err := r.Validate(); err != nil {
-			for _, re := range store.RejectionErrors(err) {
-				msgs = append(msgs, upperFirst(re.Error()))
-			}
-		}
-	}
-	if len(msgs) > 0 {
-		return r, errors.New(strings.Join(msgs, ". "))
-	}
-	return r, nil
+	p.Rejection = r
+	return store.JoinFieldErrors(parsed, p.Validate())
 }
 
 // rejectionFields fills the rejection fields of the form from r, leaving
@@ -307,7 +306,7 @@ func (s *Server) providerCreate(w http.ResponseWriter, r *http.Request, sess *se
 	f := providerForm{New: true}
 	readProviderForm(r, &f)
 	p := store.Provider{Name: f.Name, ClientSecret: f.secret}
-	err := f.apply(&p)
+	err := f.check(&p)
 	if err == nil {
 		err = s.db.Update(func(tx *store.Tx) error { return tx.CreateProvider(p) })
 	}
@@ -324,7 +323,9 @@ func (s *Server) providerCreate(w http.ResponseWriter, r *http.Request, sess *se
 }
 
 func (s *Server) providerFormFailed(w http.ResponseWriter, r *http.Request, sess *session, f *providerForm, err error, title string) error {
-	f.Error = formError("provider", f.Name, err)
+	if rest := f.set(err, func(field string) string { return providerFormFields[field] }); rest != nil {
+		f.Error = formError("provider", f.Name, rest)
+	}
 	f.SecretDropped = f.secret != ""
 	f.secret = ""
 	s.fillProviderForm(f)
@@ -361,7 +362,7 @@ func (s *Server) providerUpdate(w http.ResponseWriter, r *http.Request, sess *se
 			return err
 		}
 		f.SecretMask = store.Mask(p.ClientSecret)
-		if err := f.apply(&p); err != nil {
+		if err := f.check(&p); err != nil {
 			return err
 		}
 		switch {

@@ -247,15 +247,8 @@ func (s *Server) tokenShow(w http.ResponseWriter, r *http.Request, sess *session
 	var t store.Token
 	var p *store.Provider
 	err := s.db.View(func(tx *store.Tx) (err error) {
-		if t, err = tx.Token(name); err != nil {
-			return err
-		}
-		if pv, err := tx.Provider(t.Provider); err == nil {
-			p = &pv
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		return nil
+		t, p, err = tx.TokenWithProvider(name)
+		return err
 	})
 	if err != nil {
 		return recordError("token", name, err)
@@ -284,7 +277,8 @@ type tokenForm struct {
 	Name, Type, Provider, Prompt, Scopes string
 	BaseURL                              string
 	Active                               bool
-	Error                                string
+	Error                                string // a problem with no field (the name is taken)
+	formProblems                                // the fields' problems
 	Providers                            []string
 	ProviderScopes                       map[string]string // default scopes, as the scopes field's hint
 	Prompts                              []promptOption
@@ -312,6 +306,7 @@ type formField struct {
 	Secret             bool
 	Mask               string        // the stored credential, masked (edit)
 	Help               template.HTML // a credential's first sentence
+	Err                string        // its problems in a refused form
 }
 
 // typeOption is one token type on the New token page.
@@ -357,10 +352,10 @@ func (s *Server) fillTokenForm(f *tokenForm) error {
 		if v == "" {
 			v = st.Default
 		}
-		f.Fields = append(f.Fields, formField{Name: st.Form, Label: st.Label, Value: v, Example: st.Example, Choices: st.Choices, Required: st.Required, MaxLen: st.MaxLen})
+		f.Fields = append(f.Fields, formField{Name: st.Form, Label: st.Label, Value: v, Example: st.Example, Choices: st.Choices, Required: st.Required, MaxLen: st.MaxLen, Err: f.Err(st.Form)})
 	}
 	for _, c := range spec.Entered() {
-		f.Fields = append(f.Fields, formField{Name: c.Form, Label: c.Label, Secret: true, Mask: f.Masks[c.Form], Help: codeSpans(c.Help)})
+		f.Fields = append(f.Fields, formField{Name: c.Form, Label: c.Label, Secret: true, Mask: f.Masks[c.Form], Help: codeSpans(c.Help), Err: f.Err(c.Form)})
 	}
 	if f.KeyIn == "" {
 		f.KeyIn = "header"
@@ -426,8 +421,9 @@ func readTokenForm(r *http.Request, f *tokenForm) {
 }
 
 // apply copies the form onto t: the fields of t's type, and the credentials
-// that were typed.
-func (f *tokenForm) apply(t *store.Token, now time.Time) error {
+// that were typed. It returns the problems of what could not be read (the
+// expiry); the store checks the rest.
+func (f *tokenForm) apply(t *store.Token, now time.Time) store.FieldErrors {
 	t.BaseURL = f.BaseURL
 	t.Active = f.Active
 	if t.Type == store.TypeOAuth2 {
@@ -435,6 +431,7 @@ func (f *tokenForm) apply(t *store.Token, now time.Time) error {
 		t.Scopes = strings.Fields(f.Scopes)
 		return nil
 	}
+	var parsed store.FieldErrors
 	switch {
 	case f.Expires == "":
 		t.Expires = time.Time{}
@@ -443,7 +440,7 @@ func (f *tokenForm) apply(t *store.Token, now time.Time) error {
 	default:
 		exp, err := store.ParseExpiry(f.Expires, now)
 		if err != nil {
-			return err
+			parsed = append(parsed, store.FieldError{Field: "expires", Label: "expiry", Message: strings.TrimPrefix(err.Error(), "expiry ")})
 		}
 		t.Expires = exp
 	}
@@ -466,7 +463,33 @@ func (f *tokenForm) apply(t *store.Token, now time.Time) error {
 			*c.Field(&t.Secret) = v
 		}
 	}
-	return nil
+	return parsed
+}
+
+// tokenFormField maps a field of a token (store.FieldError) to the form's,
+// "" for one the form has not.
+func tokenFormField(field string) string {
+	switch field {
+	case "name", "provider", "prompt", "scopes", "expires":
+		return field
+	case "baseUrl":
+		return "base_url"
+	case "keyHeader", "keyQuery":
+		return "key_name"
+	case "keyPrefix":
+		return "key_prefix"
+	}
+	for _, spec := range store.TokenTypes {
+		if st, ok := spec.Setting(field); ok {
+			return st.Form
+		}
+		for _, c := range spec.Entered() {
+			if c.Key == field {
+				return c.Form
+			}
+		}
+	}
+	return ""
 }
 
 // typedForeign reports a credential typed into a field of another type (a
@@ -488,23 +511,27 @@ func (s *Server) tokenCreate(w http.ResponseWriter, r *http.Request, sess *sessi
 	if f.Type == store.TypeOAuth2 {
 		t.Provider = f.Provider
 	}
-	err := f.apply(&t, s.now())
-	if err == nil && f.typedForeign(f.Type) {
+	parsed := f.apply(&t, s.now())
+	var err error
+	if f.typedForeign(f.Type) {
 		err = fmt.Errorf("a credential was given for another token type than %s: reload the form", f.Type)
 	}
 	var grant string
 	if err == nil {
 		err = s.db.Update(func(tx *store.Tx) error {
-			if err := tx.CreateToken(t); err != nil {
+			// With what could not be read, the store's problems with the
+			// rest are shown too, and nothing is written.
+			if err := store.JoinFieldErrors(parsed, tx.CreateToken(t)); err != nil {
 				return err
 			}
-			if t, err = tx.Token(t.Name); err != nil {
-				return err
+			var p *store.Provider
+			if t, p, err = tx.TokenWithProvider(t.Name); store.IsProviderDamaged(err) {
+				err = nil // the token page says so
 			}
-			if p, err := tx.Provider(t.Provider); err == nil {
+			if p != nil {
 				grant = p.GrantType
 			}
-			return nil
+			return err
 		})
 	}
 	if err != nil {
@@ -531,7 +558,9 @@ func (s *Server) tokenCreate(w http.ResponseWriter, r *http.Request, sess *sessi
 // tokenFormFailed shows a refused form again with the reason; credentials
 // typed into it are not sent back.
 func (s *Server) tokenFormFailed(w http.ResponseWriter, r *http.Request, sess *session, f *tokenForm, err error, title string) error {
-	f.Error = formError("token", f.Name, err)
+	if rest := f.set(err, tokenFormField); rest != nil {
+		f.Error = formError("token", f.Name, rest)
+	}
 	f.SecretDropped = len(f.secrets) > 0
 	f.secrets = nil
 	if ferr := s.fillTokenForm(f); ferr != nil {
@@ -603,10 +632,8 @@ func (s *Server) tokenUpdate(w http.ResponseWriter, r *http.Request, sess *sessi
 		if f.typedForeign(t.Type) {
 			return fmt.Errorf("a credential was given for another token type than %s: reload the form", t.Type)
 		}
-		if err := f.apply(&t, s.now()); err != nil {
-			return err
-		}
-		if err := tx.PutToken(t); err != nil {
+		parsed := f.apply(&t, s.now())
+		if err := store.JoinFieldErrors(parsed, tx.PutToken(t)); err != nil {
 			return err
 		}
 		saved, err = tx.Token(name)
@@ -710,18 +737,8 @@ func (s *Server) readTokenView(name string) (tokenView, error) {
 	var t store.Token
 	var p *store.Provider
 	err := s.db.View(func(tx *store.Tx) (err error) {
-		if t, err = tx.Token(name); err != nil {
-			return err
-		}
-		if t.Type != store.TypeOAuth2 {
-			return nil
-		}
-		if pv, err := tx.Provider(t.Provider); err == nil {
-			p = &pv
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		return nil
+		t, p, err = tx.TokenWithProvider(name)
+		return err
 	})
 	if err != nil {
 		return tokenView{}, recordError("token", name, err)

@@ -67,7 +67,7 @@ func TestUsageErrors(t *testing.T) {
 		{"unknown flag", []string{"token", "list", "--colour"}, "", "unknown flag", ""},
 		{"provider add without client id", []string{"provider", "add", "p", "--auth-url", "https://a/"}, "", "--client-id", ""},
 		{"bad provider name", append([]string{"provider", "add", "my provider"}, good...), "", "provider name", ""},
-		{"relative auth url", []string{"provider", "add", "p", "--client-id", "x", "--auth-url", "/authorize", "--token-url", "https://a/t"}, "", "authorization URL", ""},
+		{"relative auth url", []string{"provider", "add", "p", "--client-id", "x", "--auth-url", "/authorize", "--token-url", "https://a/t"}, "", `--auth-url: "/authorize" is not an absolute http(s) URL`, ""},
 		{"plain http token url", []string{"provider", "add", "p", "--client-id", "x", "--auth-url", "https://a/x", "--token-url", "http://login.example.com/t"}, "", "plain http", ""},
 		{"secret as argument", append([]string{"provider", "add", "p", "--client-secret", "s3cr3t-value"}, good...), "", "not accepted", "s3cr3t-value"},
 		{"secret env missing", append([]string{"provider", "add", "p", "--client-secret-env", "NOPE"}, good...), "", "NOPE", ""},
@@ -379,7 +379,7 @@ func TestExportApply(t *testing.T) {
 	}
 	os.WriteFile(file, []byte("tokens:\n  - name: t\n    provider: nope\n    prompt: always\n"), 0o600)
 	code, _, errs := other.run("apply", "-f", file)
-	if code != exitUsage || !strings.Contains(errs, "line 2") || !strings.Contains(errs, "nothing was changed") {
+	if code != exitUsage || !strings.Contains(errs, "line 4, tokens[0].prompt") || !strings.Contains(errs, "nothing was changed") {
 		t.Errorf("a broken file: exit %d, %q", code, errs)
 	}
 }

@@ -89,7 +89,9 @@ func (f *providerFlags) fromTemplate(a *app, name string) (store.Provider, strin
 	return p, t.TokenBaseURL(params), nil
 }
 
-// apply copies the flags that were given, except the secret, onto p.
+// apply copies the flags that were given, except the secret, onto p. A
+// status list that cannot be read is a store.FieldErrors, to be shown with
+// validation's (store.JoinFieldErrors).
 func (f *providerFlags) apply(c *cobra.Command, p *store.Provider) error {
 	set := c.Flags().Changed
 	if set("client-id") {
@@ -133,26 +135,27 @@ func (f *providerFlags) apply(c *cobra.Command, p *store.Provider) error {
 	return f.applyRejection(c, &p.Rejection)
 }
 
-// rejectionFlags name the flags of each field of a store.Rejection.
-var rejectionFlags = map[string]string{
-	store.RejectionStatuses:     "--rejected-status",
-	store.RejectionBodyPattern:  "--rejected-body",
-	store.RejectionBodyStatuses: "--rejected-body-status",
+// providerFieldFlags name the flag that sets each field of a provider
+// (store.FieldError.Field); the name is the NAME argument.
+var providerFieldFlags = map[string]string{
+	"clientId": "--client-id", "grantType": "--grant-type", "authorizationUrl": "--auth-url",
+	"tokenUrl": "--token-url", "revocationUrl": "--revocation-url", "scopes": "--scopes", "authStyle": "--auth-style",
+	"rejection." + store.RejectionStatuses:     "--rejected-status",
+	"rejection." + store.RejectionBodyPattern:  "--rejected-body",
+	"rejection." + store.RejectionBodyStatuses: "--rejected-body-status",
 }
 
 // applyRejection sets the rejection flags that were given on r. Removing
 // the body pattern (--rejected-body "") removes the statuses it searched
-// too, unless they are given. checkRejection checks the result.
+// too, unless they are given. A list that cannot be read is a
+// store.FieldErrors; validation checks the rest.
 func (f *providerFlags) applyRejection(c *cobra.Command, r *store.Rejection) error {
 	set := c.Flags().Changed
-	if !set("rejected-status") && !set("rejected-body") && !set("rejected-body-status") {
-		return nil
-	}
-	var errs []string
+	var parsed store.FieldErrors
 	if set("rejected-status") {
-		codes, err := store.ParseStatuses(f.rejectedStatus)
-		if err != nil {
-			errs = append(errs, "--rejected-status: "+err.Error())
+		codes, fe := store.ParseProviderStatuses(store.RejectionStatuses, f.rejectedStatus)
+		if fe != nil {
+			parsed = append(parsed, *fe)
 		}
 		r.Statuses = codes
 	}
@@ -163,32 +166,38 @@ func (f *providerFlags) applyRejection(c *cobra.Command, r *store.Rejection) err
 		}
 	}
 	if set("rejected-body-status") {
-		codes, err := store.ParseStatuses(f.rejectedBodyStatus)
-		if err != nil {
-			errs = append(errs, "--rejected-body-status: "+err.Error())
+		codes, fe := store.ParseProviderStatuses(store.RejectionBodyStatuses, f.rejectedBodyStatus)
+		if fe != nil {
+			parsed = append(parsed, *fe)
 		}
 		r.BodyStatuses = codes
 	}
-	if len(errs) > 0 {
-		return usageErr("%s", strings.Join(errs, "\n"))
+	if len(parsed) > 0 {
+		return parsed
 	}
 	return nil
 }
 
-// checkRejection checks a provider's rejection as the flags left it, as a
-// usage error that names the flag of every problem. (Update checks it on
-// the stored provider: a flag may complete what is stored.)
-func checkRejection(r store.Rejection) error {
-	err := r.Validate()
-	if err == nil {
-		return nil
+// fieldsErr shows the problems validation found (store.FieldErrors), one
+// a line, each after the flag that sets its field (fieldFlag; a field
+// without one, such as the NAME argument, by its label), as a usage error
+// (exit 2). Any other failure is storeErr's, whole.
+func fieldsErr(err error, fieldFlag func(field string) string) error {
+	fes, rest := store.SplitFieldErrors(err)
+	if rest != nil {
+		return storeErr(err)
 	}
-	var lines []string
-	for _, re := range store.RejectionErrors(err) {
-		lines = append(lines, rejectionFlags[re.Field]+": "+re.Msg)
+	lines := make([]string, len(fes))
+	for i, fe := range fes {
+		lines[i] = fe.Error()
+		if flag := fieldFlag(fe.Field); flag != "" {
+			lines[i] = flag + ": " + fe.Message
+		}
 	}
 	return usageErr("%s", strings.Join(lines, "\n"))
 }
+
+func providerFlag(field string) string { return providerFieldFlags[field] }
 
 func parseParams(flag string, kvs []string) (map[string]string, error) {
 	if len(kvs) == 0 {
@@ -222,26 +231,11 @@ func providerAddCmd(a *app, update bool) *cobra.Command {
 	}
 	c.RunE = func(c *cobra.Command, args []string) error {
 		name := args[0]
-		if err := store.ValidateName("provider", name); err != nil {
-			return usageErr("%v", err)
-		}
-		required := []string{"client-id", "auth-url", "token-url"}
-		if f.grantType == store.GrantClientCredentials {
-			required = []string{"client-id", "token-url"} // no authorization step
-		}
-		if f.template != "" {
-			required = required[:1]
-		} else if len(f.params) > 0 || f.tenant != "" || f.instance != "" {
+		if f.template == "" && (len(f.params) > 0 || f.tenant != "" || f.instance != "") {
 			return usageErr("--param, --tenant and --instance fill a --template; give one (see `scriptrun provider templates`)")
 		}
-		if !update {
-			for _, req := range required {
-				if !c.Flags().Changed(req) {
-					return usageErr("provider add needs --%s; usage: %s", req, c.UseLine())
-				}
-			}
-		}
-		// Check every flag and read the secret before opening anything.
+		// Check every flag and read the secret before opening anything:
+		// every problem at once, from the store's validation.
 		p := store.Provider{Name: name, PKCE: f.pkce}
 		baseURL := ""
 		if f.template != "" {
@@ -250,12 +244,13 @@ func providerAddCmd(a *app, update bool) *cobra.Command {
 				return err
 			}
 		}
-		if err := f.apply(c, &p); err != nil {
+		parsed, err := store.SplitFieldErrors(f.apply(c, &p))
+		if err != nil {
 			return err
 		}
 		if !update {
-			if err := checkRejection(p.Rejection); err != nil {
-				return err
+			if err := store.JoinFieldErrors(parsed, p.Validate()); err != nil {
+				return fieldsErr(err, providerFlag)
 			}
 		}
 		secret, err := f.secret.read(a, new(bool))
@@ -275,19 +270,17 @@ func providerAddCmd(a *app, update bool) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := f.apply(c, &cur); err != nil {
-				return err
-			}
-			if err := checkRejection(cur.Rejection); err != nil {
+			parsed, err := store.SplitFieldErrors(f.apply(c, &cur))
+			if err != nil {
 				return err
 			}
 			if secret != "" {
 				cur.ClientSecret = secret
 			}
-			return tx.PutProvider(cur)
+			return store.JoinFieldErrors(parsed, tx.PutProvider(cur))
 		})
 		if err != nil {
-			return storeErr(err)
+			return fieldsErr(err, providerFlag)
 		}
 		verb := "added"
 		if update {

@@ -131,21 +131,26 @@ func (f *tokenFlags) checkTypeFlags(c *cobra.Command, typ string) error {
 	return nil
 }
 
-// checkRequired refuses a new token of type typ without the flags it needs.
-func (f *tokenFlags) checkRequired(c *cobra.Command, typ string) error {
-	switch {
-	case typ == store.TypeOAuth2 && !c.Flags().Changed("provider"):
-		return usageErr("token add needs --provider NAME (see `scriptrun provider list`), or a --type without a provider; usage: %s", c.UseLine())
-	case typ == store.TypeAPIKey && *f.settings["header"] == "" && *f.settings["query"] == "":
-		return usageErr("an api-key token needs --header NAME or --query NAME to say where the key goes (e.g. --header X-API-Key)")
+// tokenFlag names the flag that sets a field of a token
+// (store.FieldError.Field), "" for none (the NAME argument, the state).
+func tokenFlag(field string) string {
+	switch field {
+	case "type", "provider", "prompt", "scopes":
+		return "--" + field
+	case "baseUrl":
+		return "--base-url"
 	}
-	spec, _ := store.TypeOf(typ)
-	for _, st := range spec.Settings {
-		if st.Required && *f.settings[st.Flag] == "" {
-			return usageErr("a %s token needs --%s", typ, st.Flag)
+	for _, spec := range store.TokenTypes {
+		if st, ok := spec.Setting(field); ok {
+			return "--" + st.Flag
+		}
+		for _, cr := range spec.Entered() {
+			if cr.Key == field {
+				return fmt.Sprintf("--%s-stdin/--%s-env", cr.Flag, cr.Flag)
+			}
 		}
 	}
-	return nil
+	return ""
 }
 
 // apply copies the flags that were given, except credentials, onto t.
@@ -242,9 +247,6 @@ func tokenAddCmd(a *app, update bool) *cobra.Command {
 	f.register(c, update)
 	c.RunE = func(c *cobra.Command, args []string) error {
 		name := args[0]
-		if err := store.ValidateName("token", name); err != nil {
-			return usageErr("%v", err)
-		}
 		for _, cr := range f.creds {
 			if cr.flag.plain != "" {
 				_, err := cr.flag.read(a, new(bool)) // refuses, without the value
@@ -255,18 +257,19 @@ func tokenAddCmd(a *app, update bool) *cobra.Command {
 			return tokenUpdate(a, c, &f, name)
 		}
 		typ := f.typ
-		if !slices.Contains(store.Types, typ) {
-			return usageErr("--type %q is not a token type: use one of %s", typ, strings.Join(store.Types, ", "))
-		}
-		if err := f.checkTypeFlags(c, typ); err != nil {
-			return err
-		}
-		if err := f.checkRequired(c, typ); err != nil {
-			return err
+		// An unknown type has no flags to check: validation names it.
+		if _, known := store.TypeOf(typ); known {
+			if err := f.checkTypeFlags(c, typ); err != nil {
+				return err
+			}
 		}
 		t := store.Token{Name: name, Type: typ, Active: !f.inactive, State: store.StateUnauthorized}
 		if err := f.apply(c, &t); err != nil {
 			return err
+		}
+		// Every problem of the settings at once, before a secret is read.
+		if err := t.Validate(); err != nil {
+			return fieldsErr(err, tokenFlag)
 		}
 		if _, err := f.credentials(a, &t.Secret); err != nil {
 			return err
@@ -280,16 +283,17 @@ func tokenAddCmd(a *app, update bool) *cobra.Command {
 			if err := tx.CreateToken(t); err != nil {
 				return err
 			}
-			if t, err = tx.Token(name); err != nil {
-				return err
+			var p *store.Provider
+			if t, p, err = tx.TokenWithProvider(name); store.IsProviderDamaged(err) {
+				err = nil // token show says so
 			}
-			if p, err := tx.Provider(t.Provider); err == nil {
+			if p != nil {
 				grant = p.GrantType
 			}
-			return nil
+			return err
 		})
 		if err != nil {
-			return storeErr(err)
+			return fieldsErr(err, tokenFlag)
 		}
 		switch {
 		case t.Static() && t.State == store.StateAuthorized:
@@ -350,7 +354,7 @@ func tokenUpdate(a *app, c *cobra.Command, f *tokenFlags, name string) error {
 		return err
 	})
 	if err != nil {
-		return storeErr(err)
+		return fieldsErr(err, tokenFlag)
 	}
 	msg := fmt.Sprintf("token %s updated", name)
 	if given {
@@ -498,16 +502,14 @@ func tokenShowCmd(a *app) *cobra.Command {
 			return err
 		}
 		var t store.Token
-		var p store.Provider
-		var perr error
-		if err := db.View(func(tx *store.Tx) error {
-			if t, err = tx.Token(args[0]); err != nil {
-				return err
+		var p *store.Provider
+		var perr error // the provider is damaged
+		if err := db.View(func(tx *store.Tx) (err error) {
+			t, p, err = tx.TokenWithProvider(args[0])
+			if store.IsProviderDamaged(err) {
+				perr, err = err, nil
 			}
-			if t.Type == store.TypeOAuth2 {
-				p, perr = tx.Provider(t.Provider)
-			}
-			return nil
+			return err
 		}); err != nil {
 			return storeErr(err)
 		}
@@ -523,12 +525,12 @@ func tokenShowCmd(a *app) *cobra.Command {
 		fields := [][2]string{{"name", v.Name}, {"type", v.Type + " (" + tokens.DescribeType(v.Type) + ")"}}
 		if t.Type == store.TypeOAuth2 {
 			scopes := v.Scopes
-			if scopes == "" && perr == nil {
-				scopes = strings.Join(p.Scopes, " ") + " (the provider's)"
-			}
 			grant := ""
-			if perr == nil {
+			if p != nil {
 				grant = p.GrantType
+				if scopes == "" {
+					scopes = strings.Join(p.Scopes, " ") + " (the provider's)"
+				}
 			}
 			fields = append(fields, [2]string{"provider", v.Provider}, [2]string{"grantType", grant}, [2]string{"prompt", v.Prompt})
 			fields = append(fields, [2]string{"active", fmt.Sprint(v.Active)}, [2]string{"state", v.State}, [2]string{"expires", expires},
@@ -547,7 +549,10 @@ func tokenShowCmd(a *app) *cobra.Command {
 		if t.BaseURL == "" {
 			fmt.Fprintf(a.stdio.Out, "warning: no base URL: scripts may send this token to any host; bind it with `scriptrun token update %s --base-url URL`\n", t.Name)
 		}
-		if t.Type == store.TypeOAuth2 && perr != nil {
+		switch {
+		case perr != nil:
+			fmt.Fprintf(a.stdio.Out, "warning: the token cannot be refreshed or authorized: %v\n", perr)
+		case t.Type == store.TypeOAuth2 && p == nil:
 			fmt.Fprintf(a.stdio.Out, "warning: provider %s does not exist; the token cannot be refreshed or authorized\n", t.Provider)
 		}
 		if t.Static() && t.State != store.StateAuthorized {

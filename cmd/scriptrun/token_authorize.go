@@ -192,15 +192,13 @@ func authorizeToken(ctx context.Context, m *tokens.Manager, name, callback strin
 func (a *app) authorizeSecrets(db *store.DB, name string) []string {
 	secrets := []string{a.getenv("SCRIPTRUN_MASTER_KEY")}
 	db.View(func(tx *store.Tx) error {
-		t, err := tx.Token(name)
-		if err != nil {
-			return err // authorizeToken says what is wrong
-		}
+		// A missing or damaged record: authorizeToken says what is wrong.
+		t, p, err := tx.TokenWithProvider(name)
 		secrets = append(secrets, t.Secret.AccessToken, t.Secret.RefreshToken)
-		if p, err := tx.Provider(t.Provider); err == nil {
+		if p != nil {
 			secrets = append(secrets, p.ClientSecret)
 		}
-		return nil
+		return err
 	})
 	return secrets
 }

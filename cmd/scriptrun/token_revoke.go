@@ -58,7 +58,7 @@ them here; revoke them where they were issued too if they may have leaked.`,
 		}
 		grant := ""
 		db.View(func(tx *store.Tx) error {
-			if p, err := tx.Provider(t.Provider); err == nil {
+			if _, p, _ := tx.TokenWithProvider(t.Name); p != nil {
 				grant = p.GrantType
 			}
 			return nil

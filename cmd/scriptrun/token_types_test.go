@@ -343,13 +343,13 @@ func TestTokenTypeUsageErrors(t *testing.T) {
 		want   string
 		absent string
 	}{
-		{"unknown type", []string{"token", "add", "t", "--type", "magic"}, "", `--type "magic" is not a token type`, ""},
+		{"unknown type", []string{"token", "add", "t", "--type", "magic"}, "", `--type: "magic" is not supported: use one of oauth2, basic`, ""},
 		{"password as argument", append([]string{"token", "add", "t", "--type", "basic", "--username", "u", "--password", "pl41n-PASSWORD"}, base...), "", "--password is not accepted", "pl41n-PASSWORD"},
 		{"key as argument", []string{"token", "add", "t", "--type", "api-key", "--header", "X-Key", "--key", "pl41n-KEY"}, "", "--key is not accepted", "pl41n-KEY"},
 		{"bearer token as argument", []string{"token", "add", "t", "--type", "bearer", "--token", "pl41n-TOKEN"}, "", "--token is not accepted", "pl41n-TOKEN"},
 		{"api secret as argument", []string{"token", "add", "t", "--type", "hmac-body", "--api-secret", "pl41n-SECRET"}, "", "--api-secret is not accepted", "pl41n-SECRET"},
-		{"basic without user", []string{"token", "add", "t", "--type", "basic", "--password-env", "P"}, "", "needs --username", ""},
-		{"api-key without place", []string{"token", "add", "t", "--type", "api-key", "--key-env", "P"}, "", "--header NAME or --query NAME", ""},
+		{"basic without user", []string{"token", "add", "t", "--type", "basic", "--password-env", "P"}, "", "--username: required", ""},
+		{"api-key without place", []string{"token", "add", "t", "--type", "api-key", "--key-env", "P"}, "", "--header: an api-key token needs a header or a query parameter", ""},
 		{"api-key with both places", []string{"token", "add", "t", "--type", "api-key", "--header", "X-Key", "--query", "k"}, "", "not both", ""},
 		{"flag of another type", []string{"token", "add", "t", "--type", "basic", "--username", "u", "--header", "X-Key", "--provider", "p"}, "", "--header, --provider do(es) not apply to basic tokens", ""},
 		{"expires on oauth2", []string{"token", "add", "t", "--provider", "p", "--expires", "2030-01-01"}, "", "--expires do(es) not apply to oauth2", ""},
