@@ -109,6 +109,7 @@ func Open(ctx context.Context, cfg Config) (*Client, error) {
 			return nil, fmt.Errorf("etcdkv: open %s: TLS files: %w", cfg.Target, err)
 		}
 	}
+	c := &Client{prefix: cfg.Target.Prefix, timeout: cfg.DialTimeout, maxReq: cfg.MaxRequestBytes, target: cfg.Target, sess: sessions{ttl: cfg.LockTTL}}
 	cli, err := clientv3.New(clientv3.Config{
 		Endpoints:            cfg.Target.Endpoints,
 		DialTimeout:          cfg.DialTimeout,
@@ -123,10 +124,13 @@ func Open(ctx context.Context, cfg Config) (*Client, error) {
 		Context:            context.WithoutCancel(ctx),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("etcdkv: open %s: %w", cfg.Target, err)
+		// With a user name, New already asks for an auth token.
+		return nil, fmt.Errorf("etcdkv: open %s: %w", cfg.Target, c.explain(err))
 	}
-	c := &Client{cli: cli, prefix: cfg.Target.Prefix, timeout: cfg.DialTimeout, maxReq: cfg.MaxRequestBytes, target: cfg.Target, sess: sessions{ttl: cfg.LockTTL}}
-	cctx, cancel := c.ctx(ctx)
+	c.cli = cli
+	// The dial timeout holds here even under a longer caller deadline:
+	// an unreachable cluster must be reported, not waited for.
+	cctx, cancel := context.WithTimeout(ctx, cfg.DialTimeout)
 	defer cancel()
 	if _, err := cli.Get(cctx, c.prefix, clientv3.WithPrefix(), clientv3.WithCountOnly()); err != nil {
 		cli.Close()
@@ -169,6 +173,7 @@ func (c *Client) explain(err error) error {
 	if err == nil {
 		return nil
 	}
+	err = rpctypes.Error(err) // a gRPC status into etcd's comparable error
 	switch {
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, rpctypes.ErrTimeout),
 		errors.Is(err, rpctypes.ErrNoLeader), errors.Is(err, rpctypes.ErrTimeoutDueToLeaderFail),
@@ -179,7 +184,9 @@ func (c *Client) explain(err error) error {
 		return fmt.Errorf("%w: the cluster refused the request as larger than its --max-request-bytes: %v", ErrTooLarge, err)
 	case errors.Is(err, rpctypes.ErrAuthFailed), errors.Is(err, rpctypes.ErrInvalidAuthToken):
 		return fmt.Errorf("etcd refused the user name or password (check $SCRIPTRUN_ETCD_USERNAME and $SCRIPTRUN_ETCD_PASSWORD): %w", err)
-	case errors.Is(err, rpctypes.ErrPermissionDenied), errors.Is(err, rpctypes.ErrUserEmpty):
+	case errors.Is(err, rpctypes.ErrUserEmpty):
+		return fmt.Errorf("etcd requires a user name and password: set $SCRIPTRUN_ETCD_USERNAME and $SCRIPTRUN_ETCD_PASSWORD: %w", err)
+	case errors.Is(err, rpctypes.ErrPermissionDenied):
 		return fmt.Errorf("etcd user may not use prefix %s (grant it a role with readwrite on that prefix): %w", c.prefix, err)
 	}
 	if s, ok := status.FromError(err); ok && s.Code() == codes.ResourceExhausted {
