@@ -35,6 +35,8 @@ func TestPrimitives(t *testing.T) {
 	t.Run("TTL", func(t *testing.T) { t.Parallel(); testTTL(t, c.Open(t, etcdkv.Config{})) })
 	t.Run("Take", func(t *testing.T) { testTake(t, c.Open(t, etcdkv.Config{})) })
 	t.Run("Watch", func(t *testing.T) { testWatch(t, c) })
+	t.Run("Txn", func(t *testing.T) { testTxn(t, c) })
+	t.Run("TryLock", func(t *testing.T) { testTryLock(t, c) })
 	t.Run("Prefixes", func(t *testing.T) { testPrefixes(t, c) })
 }
 

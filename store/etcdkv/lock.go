@@ -70,6 +70,36 @@ func (c *Client) Lock(ctx context.Context, name string) (*Lock, error) {
 	return &Lock{release: release, m: m, session: s, name: name, c: c}, nil
 }
 
+// ErrLocked: TryLock found the lock held by another process.
+var ErrLocked = errors.New("held by another process")
+
+// TryLock takes the named lock if no other process holds it, without
+// waiting; otherwise it returns an error wrapping ErrLocked (cron's
+// overlap check: a job already running anywhere on the cluster). Another
+// goroutine of this client holding it counts as held too.
+func (c *Client) TryLock(ctx context.Context, name string) (*Lock, error) {
+	release, err := c.local.tryLock(name)
+	if err != nil {
+		return nil, fmt.Errorf("etcdkv: lock %s: %w", name, ErrLocked)
+	}
+	s, err := c.session(ctx)
+	if err != nil {
+		release()
+		return nil, fmt.Errorf("etcdkv: lock %s: %w", name, err)
+	}
+	m := concurrency.NewMutex(s, c.key("locks/"+name))
+	tctx, tcancel := c.ctx(ctx)
+	defer tcancel()
+	if err := m.TryLock(tctx); err != nil {
+		release()
+		if errors.Is(err, concurrency.ErrLocked) {
+			return nil, fmt.Errorf("etcdkv: lock %s: %w", name, ErrLocked)
+		}
+		return nil, fmt.Errorf("etcdkv: lock %s: %w", name, c.explain(err))
+	}
+	return &Lock{release: release, m: m, session: s, name: name, c: c}, nil
+}
+
 // Lost is closed when the lock's lease has expired or been revoked: from
 // then on another process may hold the lock. See the type's doc for why
 // writes are fenced anyway.
@@ -165,7 +195,17 @@ type refLock struct {
 	refs int
 }
 
+// lock waits for key's turn until ctx is done.
 func (k *keyedMutex) lock(ctx context.Context, key string) (func(), error) {
+	return k.acquire(ctx, key, true)
+}
+
+// tryLock takes key's turn if it is free now, or returns errBusy.
+func (k *keyedMutex) tryLock(key string) (func(), error) {
+	return k.acquire(context.Background(), key, false)
+}
+
+func (k *keyedMutex) acquire(ctx context.Context, key string, wait bool) (func(), error) {
 	k.mu.Lock()
 	if k.m == nil {
 		k.m = make(map[string]*refLock)
@@ -184,6 +224,15 @@ func (k *keyedMutex) lock(ctx context.Context, key string) (func(), error) {
 		}
 		k.mu.Unlock()
 	}
+	if !wait {
+		select {
+		case l.ch <- struct{}{}:
+			return func() { <-l.ch; drop() }, nil
+		default:
+			drop()
+			return nil, errBusy
+		}
+	}
 	select {
 	case l.ch <- struct{}{}:
 		return func() { <-l.ch; drop() }, nil
@@ -192,3 +241,5 @@ func (k *keyedMutex) lock(ctx context.Context, key string) (func(), error) {
 		return nil, ctx.Err()
 	}
 }
+
+var errBusy = errors.New("busy in this process")
