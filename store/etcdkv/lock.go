@@ -22,17 +22,18 @@ const DefaultLockTTL = 10 * time.Second
 //
 // A Lock is held as long as its lease is kept alive. A holder that stalls
 // (a GC pause, a stopped VM, a partition) past the TTL loses the lease
-// while it still believes it holds the lock, and another process takes it;
-// etcd's documentation says so of its own lock ("a lease can expire while
-// the holder is still working"; see the etcd "Distributed locks" notes and
-// Kleppmann's fencing-token argument). Lost reports the loss, but only
-// after the fact: the holder may already be in the middle of a token
-// endpoint call. So a lock only keeps others waiting (it saves them work);
-// correctness comes from the write: it is a Commit fenced with Unchanged on
-// the revision of what was read under the lock. If the compare holds, the
-// write is right even if the lease has expired (and must be made: the
-// provider has already rotated the refresh token); if it fails, someone
-// else wrote in between, and the holder re-reads.
+// while it still believes it holds the lock, and another process takes it.
+// etcd's documentation says so of its own locks ("Notes on the usage of
+// lock and lease" in its API guarantees, and contrib/lock, after
+// Kleppmann): a lease-based lock alone cannot provide mutual exclusion; the
+// protected resource must validate a version number (a fencing token).
+// Lost reports the loss, but only after the fact: the holder may already be
+// in the middle of a token endpoint call. So a lock only keeps others
+// waiting (it saves them work); correctness comes from the write: a Commit
+// fenced with Unchanged on the revision of what was read under the lock.
+// If the compare holds, the write is right even if the lease has expired
+// (and must be made: the provider has already rotated the refresh token);
+// if it fails, someone else wrote in between, and the holder re-reads.
 type Lock struct {
 	release func() // the in-process turn
 	m       *concurrency.Mutex
