@@ -175,11 +175,16 @@ func (c *Client) explain(err error) error {
 	}
 	err = rpctypes.Error(err) // a gRPC status into etcd's comparable error
 	switch {
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, rpctypes.ErrTimeout),
-		errors.Is(err, rpctypes.ErrNoLeader), errors.Is(err, rpctypes.ErrTimeoutDueToLeaderFail),
-		errors.Is(err, rpctypes.ErrTimeoutDueToConnectionLost):
-		return fmt.Errorf("%w: no answer within %s from %s (is etcd running there, and a majority of its members up?): %v",
-			ErrUnavailable, c.timeout, strings.Join(c.target.Endpoints, ","), err)
+	case errors.Is(err, rpctypes.ErrTimeout), errors.Is(err, rpctypes.ErrTimeoutDueToLeaderFail),
+		errors.Is(err, rpctypes.ErrTimeoutDueToConnectionLost), errors.Is(err, rpctypes.ErrNoLeader):
+		// The cluster took the request but could not commit it in time
+		// (a leader change, lost quorum): a write may or may not have been
+		// applied, and the caller must read back before retrying.
+		return fmt.Errorf("%w: the cluster did not commit the request in time (leader lost or no quorum; a write may or may not have been applied): %v",
+			ErrUnavailable, err)
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("%w: no answer in time from %s (is etcd running there, and a majority of its members up?): %v",
+			ErrUnavailable, strings.Join(c.target.Endpoints, ","), err)
 	case errors.Is(err, rpctypes.ErrRequestTooLarge):
 		return fmt.Errorf("%w: the cluster refused the request as larger than its --max-request-bytes: %v", ErrTooLarge, err)
 	case errors.Is(err, rpctypes.ErrAuthFailed), errors.Is(err, rpctypes.ErrInvalidAuthToken):

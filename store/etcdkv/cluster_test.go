@@ -1,6 +1,7 @@
 package etcdkv_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -25,6 +26,7 @@ import (
 // TestOpenUnreachable: a cluster that is not there is an error within the
 // dial timeout, not a hang.
 func TestOpenUnreachable(t *testing.T) {
+	t.Parallel() // waits on timeouts and elections, not the CPU
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -53,6 +55,7 @@ func TestMemberGoingAway(t *testing.T) {
 	if testing.Short() {
 		t.Skip("3-member cluster: skipped with -short")
 	}
+	t.Parallel()
 	c := etcdtest.Start(t, etcdtest.Options{Members: 3})
 	cli := c.Open(t, etcdkv.Config{DialTimeout: 2 * time.Second})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -63,12 +66,16 @@ func TestMemberGoingAway(t *testing.T) {
 	}
 	<-events
 
-	c.Stop(0)
+	// The leader goes: the harder case (an election before any write).
+	leader := c.Leader()
+	if leader < 0 {
+		t.Fatal("no leader on a fresh 3-member cluster")
+	}
+	stopped := time.Now()
+	c.Stop(leader)
 	for i, key := range []string{"jobs/b", "jobs/c"} {
-		rev, err := cli.Create(ctx, key, []byte("x"))
-		if err != nil {
-			t.Fatalf("write %d after one of three members stopped: %v", i, err)
-		}
+		rev := createSurvivingFailover(t, cli, key, []byte("x"))
+		t.Logf("write %d committed %v after the leader stopped", i, time.Since(stopped).Round(time.Millisecond))
 		if kv, err := cli.Get(ctx, key); err != nil || kv.ModRevision != rev {
 			t.Fatalf("read after one member stopped: %+v, %v", kv, err)
 		}
@@ -80,9 +87,10 @@ func TestMemberGoingAway(t *testing.T) {
 		case <-time.After(5 * time.Second):
 			t.Fatalf("watch delivered no event for %s within 5 s after a member stopped", key)
 		}
+		t.Logf("write, read and watch event %d done %v after the stop", i, time.Since(stopped).Round(time.Millisecond))
 	}
 
-	c.Stop(1)
+	c.Stop((leader + 1) % 3)
 	start := time.Now()
 	_, err := cli.Put(context.Background(), "jobs/d", []byte("x"))
 	if !errors.Is(err, etcdkv.ErrUnavailable) {
@@ -97,9 +105,39 @@ func TestMemberGoingAway(t *testing.T) {
 	}
 }
 
+// createSurvivingFailover creates key as the store will have to across a
+// leader change: a write cut off by the election is indeterminate (it may
+// have been applied), so on ErrUnavailable it reads the key back and counts
+// it as done if it holds this writer's value, else tries again.
+func createSurvivingFailover(t *testing.T, cli *etcdkv.Client, key string, value []byte) int64 {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for attempt := 1; ; attempt++ {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		rev, err := cli.Create(ctx, key, value)
+		if err == nil {
+			cancel()
+			return rev
+		}
+		if errors.Is(err, etcdkv.ErrUnavailable) || errors.Is(err, etcdkv.ErrExists) {
+			if kv, gerr := cli.Get(ctx, key); gerr == nil && bytes.Equal(kv.Value, value) {
+				cancel()
+				t.Logf("attempt %d: %v; the key holds our value: it was applied", attempt, err)
+				return kv.ModRevision
+			}
+		}
+		cancel()
+		if !errors.Is(err, etcdkv.ErrUnavailable) || time.Now().After(deadline) {
+			t.Fatalf("create %s across a failover, attempt %d: %v", key, attempt, err)
+		}
+		t.Logf("attempt %d: %v", attempt, err)
+	}
+}
+
 // TestAuth: user name and password; a wrong one, or a user without rights
 // on the prefix, is a clear error from Open.
 func TestAuth(t *testing.T) {
+	t.Parallel() // waits on timeouts and elections, not the CPU
 	c := etcdtest.Start(t, etcdtest.Options{})
 	admin := c.Open(t, etcdkv.Config{})
 	raw := admin.Raw()
@@ -169,6 +207,7 @@ func prefixEnd(p string) string { b := []byte(p); b[len(b)-1]++; return string(b
 // TestTLS: a cluster that requires client certificates, reached with the CA,
 // certificate and key files of --etcd-ca/--etcd-cert/--etcd-key.
 func TestTLS(t *testing.T) {
+	t.Parallel() // waits on timeouts and elections, not the CPU
 	dir := t.TempDir()
 	files := writeTLSFiles(t, dir)
 	c := etcdtest.Start(t, etcdtest.Options{Configure: func(_ int, cfg *embed.Config) {

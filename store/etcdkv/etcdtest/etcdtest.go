@@ -51,6 +51,8 @@ type Cluster struct {
 	external []string
 	stopped  []bool
 	mu       sync.Mutex
+	closing  sync.WaitGroup // members' Close in progress
+	proxies  []*proxy       // in front of each member's client port (several members only)
 	// Scheme is "http" or, once Configure set client TLS, "https".
 	Scheme string
 }
@@ -124,6 +126,11 @@ func Start(t testing.TB, opts Options) *Cluster {
 			t.Fatalf("etcdtest: start member %d: %v", i, err)
 		}
 	}
+	if n > 1 {
+		for _, m := range c.Members {
+			c.proxies = append(c.proxies, newProxy(t, m.Config().AdvertiseClientUrls[0].Host))
+		}
+	}
 	deadline := time.After(30 * time.Second)
 	for i, m := range c.Members {
 		select {
@@ -168,12 +175,20 @@ func (c *Cluster) Endpoints() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var eps []string
-	for i, m := range c.Members {
+	for i := range c.Members {
 		if !c.stopped[i] {
-			eps = append(eps, m.Config().AdvertiseClientUrls[0].Host)
+			eps = append(eps, c.endpoint(i))
 		}
 	}
 	return eps
+}
+
+// endpoint is where clients reach member i: its proxy, if it has one.
+func (c *Cluster) endpoint(i int) string {
+	if c.proxies != nil {
+		return c.proxies[i].addr()
+	}
+	return c.Members[i].Config().AdvertiseClientUrls[0].Host
 }
 
 // AllEndpoints are the client addresses of every member, stopped or not.
@@ -182,20 +197,42 @@ func (c *Cluster) AllEndpoints() []string {
 		return c.external
 	}
 	var eps []string
-	for _, m := range c.Members {
-		eps = append(eps, m.Config().AdvertiseClientUrls[0].Host)
+	for i := range c.Members {
+		eps = append(eps, c.endpoint(i))
 	}
 	return eps
 }
 
-// Stop stops member i (it stays stopped).
+// Leader is the index of the member that leads now (-1: none known).
+func (c *Cluster) Leader() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, m := range c.Members {
+		if !c.stopped[i] && m.Server.Leader() == m.Server.MemberID() {
+			return i
+		}
+	}
+	return -1
+}
+
+// Stop stops member i at once, as a crash would (it stays stopped): its
+// raft node halts without handing on leadership and, on a cluster of
+// several members, every client connection to it is cut. (A graceful Close
+// alone keeps serving open streams for the request timeout, about 7 s.)
 func (c *Cluster) Stop(i int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.stopped[i] {
-		c.stopped[i] = true
-		c.Members[i].Close()
+	if c.stopped[i] {
+		return
 	}
+	c.stopped[i] = true
+	m := c.Members[i]
+	if c.proxies != nil {
+		c.proxies[i].cut()
+	}
+	m.Server.HardStop()
+	c.closing.Add(1)
+	go func() { defer c.closing.Done(); m.Close() }()
 }
 
 func (c *Cluster) stopAll() {
@@ -204,6 +241,7 @@ func (c *Cluster) stopAll() {
 			c.Stop(i)
 		}
 	}
+	c.closing.Wait()
 }
 
 // Target is a target on every member under a prefix of its own, so tests
