@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/scriptrun/scriptrun/store/etcdkv/etcdurl"
 	"strings"
 	"time"
 
@@ -47,8 +48,8 @@ const requestOverhead = 4 << 10
 // Config says how to reach a cluster. Only cmd reads flags and environment;
 // it fills a Config and calls Open.
 type Config struct {
-	// Target is the parsed store URL (ParseURL).
-	Target Target
+	// Target is the parsed store URL (etcdurl.Parse).
+	Target etcdurl.Target
 	// CAFile, CertFile, KeyFile are PEM files (--etcd-ca, --etcd-cert,
 	// --etcd-key). With CAFile set the connection uses TLS verified against
 	// it; CertFile and KeyFile add a client certificate.
@@ -77,7 +78,7 @@ type Client struct {
 	prefix  string
 	timeout time.Duration
 	maxReq  int
-	target  Target
+	target  etcdurl.Target
 	sess    sessions
 	local   keyedMutex // Lock's in-process queue per name
 }
@@ -150,7 +151,7 @@ func (c *Client) Close() error {
 }
 
 // Target is where this client is connected.
-func (c *Client) Target() Target { return c.target }
+func (c *Client) Target() etcdurl.Target { return c.target }
 
 // Raw is the underlying etcd client, for the rare call this package does not
 // wrap (cluster status in doctor, tests). Keys given to it are not prefixed.

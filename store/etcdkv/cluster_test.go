@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"github.com/scriptrun/scriptrun/store/etcdkv/etcdurl"
 	"math/big"
 	"net"
 	"os"
@@ -35,7 +36,7 @@ func TestOpenUnreachable(t *testing.T) {
 	l.Close() // nothing listens there now
 	start := time.Now()
 	_, err = etcdkv.Open(context.Background(), etcdkv.Config{
-		Target:      etcdkv.Target{Endpoints: []string{addr}, Prefix: etcdkv.DefaultPrefix},
+		Target:      etcdurl.Target{Endpoints: []string{addr}, Prefix: etcdurl.DefaultPrefix},
 		DialTimeout: time.Second,
 	})
 	took := time.Since(start)
@@ -175,7 +176,7 @@ func TestAuth(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cli, err := etcdkv.Open(ctx, etcdkv.Config{
-				Target:   etcdkv.Target{Endpoints: eps, Prefix: tt.prefix},
+				Target:   etcdurl.Target{Endpoints: eps, Prefix: tt.prefix},
 				Username: tt.user, Password: tt.password, DialTimeout: 2 * time.Second,
 			})
 			if tt.wantErr == "" {
@@ -218,7 +219,7 @@ func TestTLS(t *testing.T) {
 	}})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	target := etcdkv.Target{Endpoints: c.Endpoints(), Prefix: etcdkv.DefaultPrefix}
+	target := etcdurl.Target{Endpoints: c.Endpoints(), Prefix: etcdurl.DefaultPrefix}
 	tests := []struct {
 		name           string
 		ca, cert, key  string

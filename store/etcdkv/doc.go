@@ -22,7 +22,7 @@
 //     refused with ErrTooLarge before it is sent, and the cluster's own
 //     refusal is mapped to the same error.
 //
-// Every key is relative to the Client's prefix (ParseURL: etcd://h1,h2/p,
+// Every key is relative to the Client's prefix (etcdurl.Parse: etcd://h1,h2/p,
 // default "/scriptrun/"), so several installations share a cluster.
 //
 // etcdkv does not import store: store imports it (the etcd implementation of
@@ -43,7 +43,10 @@
 //     minimum (1.5 × the election timeout): a 1 s TTL lasts about 2 s on a
 //     default cluster (measured on etcd 3.4).
 //   - Watch delivers each change once per watch; a watcher that falls
-//     behind a compaction gets an error event and must re-read.
+//     behind a compaction gets an error event and must re-read. A hung
+//     member delays events by up to the keep-alive (about 8 s).
+//   - A write cut off by a leader change or lost quorum fails with
+//     ErrUnavailable but may have been applied: read back before retrying.
 //
 // The tests run against embedded etcd (etcdtest) or, with
 // $SCRIPTRUN_ETCD_ENDPOINTS set, an external cluster.

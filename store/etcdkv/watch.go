@@ -26,7 +26,10 @@ type Event struct {
 // from now) until ctx is done, in revision order; the channel is closed
 // then. A change is delivered as soon as the cluster commits it (well within
 // the second that issue 13 allows). The watch requires a leader, so a member
-// cut off from the others ends it with an error rather than going quiet.
+// cut off from the others ends it with an error rather than going quiet. A
+// member that hangs with its connections open keeps the watch silent until
+// the client's keep-alive (5 s + 3 s) moves it to another member, where it
+// resumes from the last revision delivered.
 func (c *Client) Watch(ctx context.Context, prefix string, after int64) <-chan Event {
 	opts := []clientv3.OpOption{clientv3.WithPrefix()}
 	if after > 0 {

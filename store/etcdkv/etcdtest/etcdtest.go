@@ -12,6 +12,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"github.com/scriptrun/scriptrun/store/etcdkv/etcdurl"
 	"net"
 	"net/url"
 	"os"
@@ -247,10 +248,10 @@ func (c *Cluster) stopAll() {
 // Target is a target on every member under a prefix of its own, so tests
 // sharing a cluster (an external one especially) do not see each other's
 // keys.
-func (c *Cluster) Target(t testing.TB) etcdkv.Target {
+func (c *Cluster) Target(t testing.TB) etcdurl.Target {
 	var b [6]byte
 	rand.Read(b[:])
-	return etcdkv.Target{Endpoints: c.AllEndpoints(), Prefix: "/scriptrun-test/" + hex.EncodeToString(b[:]) + "/"}
+	return etcdurl.Target{Endpoints: c.AllEndpoints(), Prefix: "/scriptrun-test/" + hex.EncodeToString(b[:]) + "/"}
 }
 
 // Open connects a client to the cluster under a fresh prefix, closed (and,

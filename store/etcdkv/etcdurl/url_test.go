@@ -1,4 +1,4 @@
-package etcdkv
+package etcdurl
 
 import (
 	"reflect"
@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-func TestParseURL(t *testing.T) {
+func TestParse(t *testing.T) {
 	tests := []struct {
 		in      string
 		want    Target
@@ -39,31 +39,31 @@ func TestParseURL(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			got, err := ParseURL(tt.in)
+			got, err := Parse(tt.in)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("ParseURL(%q) error = %v, want one containing %q", tt.in, err, tt.wantErr)
+					t.Fatalf("Parse(%q) error = %v, want one containing %q", tt.in, err, tt.wantErr)
 				}
 				return
 			}
 			if err != nil {
-				t.Fatalf("ParseURL(%q): %v", tt.in, err)
+				t.Fatalf("Parse(%q): %v", tt.in, err)
 			}
 			if !reflect.DeepEqual(got, tt.want) {
-				t.Fatalf("ParseURL(%q) = %+v, want %+v", tt.in, got, tt.want)
+				t.Fatalf("Parse(%q) = %+v, want %+v", tt.in, got, tt.want)
 			}
 		})
 	}
 }
 
-// FuzzParseURL checks that the parser never panics, that what it accepts is
+// FuzzParse checks that the parser never panics, that what it accepts is
 // well formed, and that a parsed target's String parses back to itself.
-func FuzzParseURL(f *testing.F) {
+func FuzzParse(f *testing.F) {
 	for _, s := range []string{"etcd://h1:2379", "etcd://a,b:1/p", "etcd://[::1]:2379/x/", "etcd://u@h", "etcd://h1/a/../b"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
-		got, err := ParseURL(raw)
+		got, err := Parse(raw)
 		if err != nil {
 			// User information (which may hold a password) is never
 			// echoed: the message for it quotes nothing of the URL.
@@ -76,9 +76,9 @@ func FuzzParseURL(f *testing.F) {
 			return
 		}
 		if len(got.Endpoints) == 0 || !strings.HasPrefix(got.Prefix, "/") || !strings.HasSuffix(got.Prefix, "/") {
-			t.Fatalf("ParseURL(%q) = %+v: malformed target", raw, got)
+			t.Fatalf("Parse(%q) = %+v: malformed target", raw, got)
 		}
-		again, err := ParseURL(got.String())
+		again, err := Parse(got.String())
 		if err != nil || !reflect.DeepEqual(again, got) {
 			t.Fatalf("round trip of %q: %q gives %+v, %v", raw, got.String(), again, err)
 		}

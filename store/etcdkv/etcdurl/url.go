@@ -1,4 +1,8 @@
-package etcdkv
+// Package etcdurl parses the store URL that selects etcd:
+// etcd://host1:2379,host2:2379[/prefix]. It is apart from etcdkv so that its
+// fuzz target builds without the etcd client and server (CI fuzzes every
+// target with a fresh build).
+package etcdurl
 
 import (
 	"fmt"
@@ -20,15 +24,15 @@ type Target struct {
 	Prefix string
 }
 
-// ParseURL parses "etcd://host1:2379,host2:2379[/prefix]". A host without a
+// Parse parses "etcd://host1:2379,host2:2379[/prefix]". A host without a
 // port gets 2379; a bracketed IPv6 host is accepted. The prefix is
 // normalised to start and end with "/" (default DefaultPrefix). User
 // information in the URL is refused: credentials come from the environment,
 // never from a flag that ps can show.
-func ParseURL(raw string) (Target, error) {
+func Parse(raw string) (Target, error) {
 	const scheme = "etcd://"
 	if len(raw) < len(scheme) || !strings.EqualFold(raw[:len(scheme)], scheme) {
-		return Target{}, fmt.Errorf("etcdkv: store URL %q: want etcd://host:port[,host:port…][/prefix]", clip(raw))
+		return Target{}, fmt.Errorf("etcdurl: store URL %q: want etcd://host:port[,host:port…][/prefix]", clip(raw))
 	}
 	rest := raw[len(scheme):]
 	hosts, path := rest, ""
@@ -36,30 +40,30 @@ func ParseURL(raw string) (Target, error) {
 		hosts, path = rest[:i], rest[i:]
 	}
 	if strings.ContainsAny(hosts, "@") {
-		return Target{}, fmt.Errorf("etcdkv: store URL: user information is not accepted in the URL; set $SCRIPTRUN_ETCD_USERNAME and $SCRIPTRUN_ETCD_PASSWORD")
+		return Target{}, fmt.Errorf("etcdurl: store URL: user information is not accepted in the URL; set $SCRIPTRUN_ETCD_USERNAME and $SCRIPTRUN_ETCD_PASSWORD")
 	}
 	if strings.ContainsAny(rest, "?#") {
-		return Target{}, fmt.Errorf("etcdkv: store URL %q: query and fragment are not accepted", clip(raw))
+		return Target{}, fmt.Errorf("etcdurl: store URL %q: query and fragment are not accepted", clip(raw))
 	}
 	if hosts == "" {
-		return Target{}, fmt.Errorf("etcdkv: store URL %q names no host", clip(raw))
+		return Target{}, fmt.Errorf("etcdurl: store URL %q names no host", clip(raw))
 	}
 	var t Target
 	seen := map[string]bool{}
 	for _, h := range strings.Split(hosts, ",") {
 		ep, err := parseEndpoint(h)
 		if err != nil {
-			return Target{}, fmt.Errorf("etcdkv: store URL %q: %w", clip(raw), err)
+			return Target{}, fmt.Errorf("etcdurl: store URL %q: %w", clip(raw), err)
 		}
 		if seen[ep] {
-			return Target{}, fmt.Errorf("etcdkv: store URL %q: endpoint %s is given twice", clip(raw), ep)
+			return Target{}, fmt.Errorf("etcdurl: store URL %q: endpoint %s is given twice", clip(raw), ep)
 		}
 		seen[ep] = true
 		t.Endpoints = append(t.Endpoints, ep)
 	}
 	prefix, err := normalizePrefix(path)
 	if err != nil {
-		return Target{}, fmt.Errorf("etcdkv: store URL %q: %w", clip(raw), err)
+		return Target{}, fmt.Errorf("etcdurl: store URL %q: %w", clip(raw), err)
 	}
 	t.Prefix = prefix
 	return t, nil
