@@ -250,6 +250,7 @@ func testLock(t *testing.T, c *etcdtest.Cluster) {
 	var inside atomic.Int32
 	var wg sync.WaitGroup
 	const per = 5
+	began := time.Now()
 	for _, cli := range clients {
 		for range 4 {
 			wg.Add(1)
@@ -289,6 +290,7 @@ func testLock(t *testing.T, c *etcdtest.Cluster) {
 	if want := fmt.Sprint(len(clients) * 4 * per); string(kv.Value) != want {
 		t.Fatalf("counter = %s after %s locked increments", kv.Value, want)
 	}
+	t.Logf("%d locked increments from %d clients in %v", len(clients)*4*per, len(clients), time.Since(began).Round(time.Millisecond))
 
 	// A waiter blocks while the lock is held and follows its release.
 	la, err := a.Lock(ctx, "token-y")
@@ -373,6 +375,13 @@ func testLockLost(t *testing.T, c *etcdtest.Cluster) {
 		t.Fatalf("another client could not take a lost lock: %v", err)
 	}
 	defer lb.Unlock(ctx)
+	// Held: a write that must not happen after a loss.
+	if _, err := a.Commit(ctx, []etcdkv.Cond{la.Held()}, []etcdkv.Op{etcdkv.OpPut("audit", []byte("a"))}); !errors.Is(err, etcdkv.ErrConflict) {
+		t.Fatalf("Commit under a lost lock's Held: err = %v, want ErrConflict", err)
+	}
+	if _, err := b.Commit(ctx, []etcdkv.Cond{lb.Held()}, []etcdkv.Op{etcdkv.OpPut("audit", []byte("b"))}); err != nil {
+		t.Fatalf("Commit under a held lock's Held: %v", err)
+	}
 	// No one wrote the token since a read it: a's answer still lands.
 	if _, err := a.PutIfUnchanged(ctx, "tokens/t", []byte("refresh token 2"), read.ModRevision); err != nil {
 		t.Fatalf("fenced write after the lease expired, record unchanged: %v (the rotated token would be lost)", err)

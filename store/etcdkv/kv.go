@@ -108,7 +108,8 @@ func (c *Client) PutIfUnchanged(ctx context.Context, key string, value []byte, m
 type Cond struct {
 	key    string
 	rev    int64
-	prefix bool // key is a prefix; holds while every ModRevision under it is <= rev
+	prefix bool          // key is a prefix; holds while every ModRevision under it is <= rev
+	cmp    *clientv3.Cmp // set for conditions built elsewhere (Lock.Held); its key is absolute
 }
 
 // Unchanged holds while key's ModRevision is modRev; modRev 0 means the key
@@ -159,7 +160,9 @@ func (c *Client) Commit(ctx context.Context, conds []Cond, ops []Op) (int64, err
 	}
 	cmps := make([]clientv3.Cmp, len(conds))
 	for i, cd := range conds {
-		if cd.prefix {
+		if cd.cmp != nil {
+			cmps[i] = *cd.cmp
+		} else if cd.prefix {
 			cmps[i] = clientv3.Compare(clientv3.ModRevision(c.key(cd.key)), "<", cd.rev+1).WithPrefix()
 		} else {
 			cmps[i] = clientv3.Compare(clientv3.ModRevision(c.key(cd.key)), "=", cd.rev)

@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
 )
 
@@ -36,7 +35,7 @@ const DefaultLockTTL = 10 * time.Second
 // if it fails, someone else wrote in between, and the holder re-reads.
 type Lock struct {
 	release func() // the in-process turn
-	m       *concurrency.Mutex
+	m       *mutex
 	session *concurrency.Session
 	name    string
 	c       *Client
@@ -60,12 +59,9 @@ func (c *Client) Lock(ctx context.Context, name string) (*Lock, error) {
 		release()
 		return nil, fmt.Errorf("etcdkv: lock %s: %w", name, err)
 	}
-	m := concurrency.NewMutex(s, c.key("locks/"+name))
-	if err := m.Lock(ctx); err != nil {
+	m := newMutex(c.cli, c.key("locks/"+name), s.Lease())
+	if err := m.lock(ctx); err != nil {
 		release()
-		if errors.Is(err, concurrency.ErrSessionExpired) {
-			err = ErrLockLost
-		}
 		return nil, fmt.Errorf("etcdkv: lock %s: %w", name, c.explain(err))
 	}
 	return &Lock{release: release, m: m, session: s, name: name, c: c}, nil
@@ -88,12 +84,12 @@ func (c *Client) TryLock(ctx context.Context, name string) (*Lock, error) {
 		release()
 		return nil, fmt.Errorf("etcdkv: lock %s: %w", name, err)
 	}
-	m := concurrency.NewMutex(s, c.key("locks/"+name))
+	m := newMutex(c.cli, c.key("locks/"+name), s.Lease())
 	tctx, tcancel := c.ctx(ctx)
 	defer tcancel()
-	if err := m.TryLock(tctx); err != nil {
+	if err := m.tryLock(tctx); err != nil {
 		release()
-		if errors.Is(err, concurrency.ErrLocked) {
+		if errors.Is(err, ErrLocked) {
 			return nil, fmt.Errorf("etcdkv: lock %s: %w", name, ErrLocked)
 		}
 		return nil, fmt.Errorf("etcdkv: lock %s: %w", name, c.explain(err))
@@ -109,7 +105,10 @@ func (l *Lock) Lost() <-chan struct{} { return l.session.Done() }
 // Held is a Commit condition that holds while this lock is still held,
 // for writes that must not happen after a loss (most do not need it: see
 // the type's doc).
-func (l *Lock) Held() clientv3.Cmp { return l.m.IsOwner() }
+func (l *Lock) Held() Cond {
+	cmp := l.m.held()
+	return Cond{key: "lock " + l.name, cmp: &cmp}
+}
 
 // Unlock releases the lock. Unlocking a lost lock is not an error. It must
 // be called once.
@@ -117,7 +116,7 @@ func (l *Lock) Unlock(ctx context.Context) error {
 	defer l.release()
 	ctx, cancel := l.c.ctx(ctx)
 	defer cancel()
-	if err := l.m.Unlock(ctx); err != nil {
+	if err := l.m.unlock(ctx); err != nil {
 		return fmt.Errorf("etcdkv: unlock %s: %w", l.name, l.c.explain(err))
 	}
 	return nil
