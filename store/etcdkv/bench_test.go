@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -141,4 +142,57 @@ func BenchmarkBoltLockUnlock(b *testing.B) {
 		}
 		unlock()
 	}
+}
+
+// The contended case of a refresh storm: two processes (clients, or two
+// DBs on one file) take turns on one token's lock; ns/op is per lock taken.
+func BenchmarkEtcdLockContended(b *testing.B) {
+	first := benchEtcd(b)
+	clients := []*etcdkv.Client{first, openLike(b, first)}
+	benchContended(b, func(i int) (func(), error) {
+		l, err := clients[i].Lock(context.Background(), "token-t")
+		if err != nil {
+			return nil, err
+		}
+		return func() { l.Unlock(context.Background()) }, nil
+	})
+}
+
+func BenchmarkBoltLockContended(b *testing.B) {
+	first := benchBolt(b)
+	second, err := store.Open(first.Path(), bytes.Repeat([]byte{7}, store.KeySize), store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	dbs := []*store.DB{first, second}
+	benchContended(b, func(i int) (func(), error) { return dbs[i].LockToken(context.Background(), "t") })
+}
+
+func openLike(b *testing.B, c *etcdkv.Client) *etcdkv.Client {
+	cli, err := etcdkv.Open(context.Background(), etcdkv.Config{Target: c.Target()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { cli.Close() })
+	return cli
+}
+
+func benchContended(b *testing.B, lock func(i int) (func(), error)) {
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	for i := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range b.N / 2 {
+				unlock, err := lock(i)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				unlock()
+			}
+		}()
+	}
+	wg.Wait()
 }

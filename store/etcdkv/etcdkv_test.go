@@ -336,6 +336,33 @@ func testLock(t *testing.T, c *etcdtest.Cluster) {
 		t.Fatalf("lock after a waiter gave up: %v", err)
 	}
 	lz.Unlock(ctx)
+
+	// A holder that dies (its lease ends) hands the lock to a waiter.
+	dying := c.Open(t, etcdkv.Config{Target: a.Target()})
+	if _, err := dying.Lock(ctx, "token-d"); err != nil {
+		t.Fatal(err)
+	}
+	waited := make(chan error, 1)
+	go func() {
+		l, err := b.Lock(ctx, "token-d")
+		if err == nil {
+			err = l.Unlock(ctx)
+		}
+		waited <- err
+	}()
+	died := time.Now()
+	if _, err := dying.Raw().Revoke(ctx, clientLease(dying)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-waited:
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("waiter took a dead holder's lock %v after its lease ended", time.Since(died).Round(time.Millisecond))
+	case <-time.After(5 * time.Second):
+		t.Fatal("waiter did not get a dead holder's lock within 5 s")
+	}
 }
 
 // testLockLost: the lease of a holder expires while it works; Lost says so,

@@ -19,8 +19,7 @@ import (
 // package watches the predecessor from the revision of its read, which
 // etcd serves as an "unsynced" watcher, caught up by a loop that runs every
 // 100 ms, so each hand-over waited 50 ms on average (measured: 33 ms per
-// contended increment). Watching from the next revision makes the watcher
-// synced, and a hand-over takes about one round trip.
+// contended increment). See waitPredecessors.
 type mutex struct {
 	cli   *clientv3.Client
 	pfx   string // ends in "/"
@@ -94,7 +93,23 @@ func (m *mutex) tryLock(ctx context.Context) error {
 	return ErrLocked
 }
 
+// waitPredecessors returns once no key created before this one is left.
+//
+// The watch is opened first, from "now", and its creation awaited: a watch
+// from now is synced, so etcd sends its events at once. (A watch from a
+// past revision, as concurrency.Mutex opens one, is caught up by a loop
+// that runs every 100 ms: each contended hand-over then waited ~50 ms.) A
+// delete after the watch's creation is seen; the Get that follows names
+// the key to wait for; a delete seen before it is harmless, since the loop
+// reads again.
 func (m *mutex) waitPredecessors(ctx context.Context) error {
+	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+	defer cancel()
+	wch := m.cli.Watch(wctx, m.pfx, clientv3.WithPrefix(), clientv3.WithFilterPut(), clientv3.WithCreatedNotify())
+	wr, ok := <-wch // the creation notice
+	if err := watchErr(ctx, wr, ok); err != nil {
+		return err
+	}
 	opts := append(clientv3.WithLastCreate(), clientv3.WithMaxCreateRev(m.rev-1))
 	for {
 		resp, err := m.cli.Get(ctx, m.pfx, opts...)
@@ -104,32 +119,35 @@ func (m *mutex) waitPredecessors(ctx context.Context) error {
 		if len(resp.Kvs) == 0 {
 			return nil
 		}
-		if err := m.waitDelete(ctx, string(resp.Kvs[0].Key), resp.Header.Revision+1); err != nil {
-			return err
+		pred := string(resp.Kvs[0].Key)
+	wait:
+		for {
+			wr, ok := <-wch
+			if err := watchErr(ctx, wr, ok); err != nil {
+				return err
+			}
+			for _, ev := range wr.Events {
+				if ev.Type == mvccpb.DELETE && string(ev.Kv.Key) == pred {
+					break wait
+				}
+			}
 		}
 	}
 }
 
-// waitDelete watches key from revision from (the one after the read that
-// saw it, so the watcher starts synced) until it is deleted.
-func (m *mutex) waitDelete(ctx context.Context, key string, from int64) error {
-	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
-	defer cancel()
-	var last clientv3.WatchResponse
-	for last = range m.cli.Watch(wctx, key, clientv3.WithRev(from), clientv3.WithFilterPut()) {
-		for _, ev := range last.Events {
-			if ev.Type == mvccpb.DELETE {
-				return nil
-			}
+// watchErr is the error that ended a watch, if wr (received with ok) is
+// its last response.
+func watchErr(ctx context.Context, wr clientv3.WatchResponse, ok bool) error {
+	if err := wr.Err(); err != nil {
+		return err
+	}
+	if !ok || wr.Canceled {
+		if err := ctx.Err(); err != nil {
+			return err
 		}
+		return errors.New("the watch ended before the lock's holder let go")
 	}
-	if err := last.Err(); err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return errors.New("the watch ended before the lock's holder let go")
+	return nil
 }
 
 // cleanup removes the key of a waiter that gave up, so it does not hold up
