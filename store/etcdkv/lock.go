@@ -42,13 +42,14 @@ type Lock struct {
 }
 
 // Lock takes the named lock (shared by every process on the cluster under
-// this prefix) and waits, watching the holder's key rather than polling,
-// until it is free or ctx is done. Processes are served in arrival order.
+// this prefix) and waits, on a watch of the lock's keys rather than by
+// polling, until it is free or ctx is done. Processes are served in arrival
+// order (see mutex).
 //
-// etcd's mutex belongs to a lease (its key is the name plus the lease id),
-// and a client's locks share one lease, so to etcd every goroutine of a
-// client is one holder: goroutines first queue in-process for the name, and
-// only the one at the front waits on the cluster.
+// etcd's lock recipe belongs to a lease (its key is the name plus the
+// lease id), and a client's locks share one lease, so to etcd every
+// goroutine of a client is one holder: goroutines first queue in-process
+// for the name, and only the one at the front waits on the cluster.
 func (c *Client) Lock(ctx context.Context, name string) (*Lock, error) {
 	release, err := c.local.lock(ctx, name)
 	if err != nil {
