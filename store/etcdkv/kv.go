@@ -128,10 +128,11 @@ func NothingNewUnder(prefix string, rev int64) Cond {
 
 // Op is a write of a Commit.
 type Op struct {
-	key   string
-	value []byte
-	del   bool
-	lease int64
+	key    string
+	value  []byte
+	del    bool
+	prefix bool // delete every key under key
+	lease  int64
 }
 
 // OpPut writes key.
@@ -147,7 +148,7 @@ func OpPutLease(key string, value []byte, lease int64) Op {
 func OpDelete(key string) Op { return Op{key: key, del: true} }
 
 // OpDeletePrefix removes every key under prefix.
-func OpDeletePrefix(prefix string) Op { return Op{key: prefix, del: true, value: []byte{}} }
+func OpDeletePrefix(prefix string) Op { return Op{key: prefix, del: true, prefix: true} }
 
 // Commit applies ops atomically if every cond holds, and returns the
 // revision of the write; if a cond fails it writes nothing and returns an
@@ -171,7 +172,7 @@ func (c *Client) Commit(ctx context.Context, conds []Cond, ops []Op) (int64, err
 	thens := make([]clientv3.Op, len(ops))
 	for i, op := range ops {
 		switch {
-		case op.del && op.value != nil:
+		case op.del && op.prefix:
 			thens[i] = clientv3.OpDelete(c.key(op.key), clientv3.WithPrefix())
 		case op.del:
 			thens[i] = clientv3.OpDelete(c.key(op.key))
