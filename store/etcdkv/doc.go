@@ -1,0 +1,53 @@
+// Package etcdkv is scriptrun's access to an etcd cluster: the few
+// primitives that the store's etcd implementation is built from, each a
+// thin, tested layer over etcd's v3 API (KV, Txn, Lease, Watch only, so
+// that Debian's etcd 3.4 serves as well as 3.6 and 3.7).
+//
+//   - Get, List (one revision, paged), Put, Delete, with each key's
+//     ModRevision;
+//   - View and Update: transactions as closures, as bbolt's, made
+//     optimistic (a snapshot read, the read set compared in the commit,
+//     the function re-run on conflict; see Client.Update);
+//   - Commit: writes applied atomically under conditions, Unchanged(key,
+//     rev) (compare-and-swap: the fence for a rotated token set) and
+//     NothingNewUnder(prefix, rev); Create (create-only: the claim of a
+//     (job, scheduled time)) and PutIfUnchanged are its common cases;
+//   - Lock and TryLock: a lease-based mutex per name, waiters watching rather than
+//     polling, whose loss is reported (Lock.Lost); see Lock for why the
+//     lease alone is not enough and the write is the fence;
+//   - PutTTL and Take: keys that expire with a lease (console sessions,
+//     OAuth state) and a read-and-delete that one caller wins;
+//   - Watch: changes under a prefix, delivered as they commit;
+//   - a size guard: a request over the cluster's --max-request-bytes is
+//     refused with ErrTooLarge before it is sent, and the cluster's own
+//     refusal is mapped to the same error.
+//
+// Every key is relative to the Client's prefix (etcdurl.Parse: etcd://h1,h2/p,
+// default "/scriptrun/"), so several installations share a cluster.
+//
+// etcdkv does not import store: store imports it (the etcd implementation of
+// the store interface lives in store, beside the bbolt one, and uses these
+// primitives), so the dependency points one way and etcdkv knows nothing of
+// records, sealing or MACs. Values are opaque bytes here.
+//
+// # Caveats
+//
+//   - A Client's locks share one lease (DefaultLockTTL, 10 s): a process
+//     that dies releases its locks within the TTL; one that is cut off
+//     learns of the loss at its next keep-alive (a third of the TTL).
+//   - Lock excludes goroutines of one Client in-process first; to etcd a
+//     Client is one holder.
+//   - NothingNewUnder does not see deletions: a transaction that depends on
+//     a list's membership must also fence on a key that deletes rewrite.
+//   - Lease expiry in etcd is driven by the leader's clock and raised to a
+//     minimum (1.5 × the election timeout): a 1 s TTL lasts about 2 s on a
+//     default cluster (measured on etcd 3.4).
+//   - Watch delivers each change once per watch; a watcher that falls
+//     behind a compaction gets an error event and must re-read. A hung
+//     member delays events by up to the keep-alive (about 8 s).
+//   - A write cut off by a leader change or lost quorum fails with
+//     ErrUnavailable but may have been applied: read back before retrying.
+//
+// The tests run against embedded etcd (etcdtest) or, with
+// $SCRIPTRUN_ETCD_ENDPOINTS set, an external cluster.
+package etcdkv

@@ -1,0 +1,200 @@
+package etcdkv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// Txn is one optimistic transaction, given to the function of View or
+// Update. It reads a consistent snapshot (every read at the revision of
+// its first one), buffers writes, and sees its own writes. It is valid only
+// inside that function and is not safe for concurrent use.
+type Txn struct {
+	c        *Client
+	ctx      context.Context
+	rev      int64                // snapshot; 0 until the first read
+	reads    map[string]int64     // key → ModRevision seen (0: absent)
+	lists    map[string]bool      // prefixes listed
+	writes   map[string]*bufWrite // key → last write
+	order    []string             // keys in first-write order
+	readOnly bool
+}
+
+type bufWrite struct {
+	value []byte
+	del   bool
+}
+
+// MaxAttempts is how often Update runs its function before it gives up on
+// a key that others keep changing.
+const MaxAttempts = 8
+
+// View runs fn on a snapshot of the cluster. Nothing is written.
+func (c *Client) View(ctx context.Context, fn func(*Txn) error) error {
+	tx := c.newTxn(ctx, true)
+	return fn(tx)
+}
+
+// Update runs fn and commits its writes in one etcd transaction, if and
+// only if nothing it read has changed since: every key read is compared on
+// its ModRevision (absent keys on not existing) and every listed prefix on
+// NothingNewUnder, together with the writes. If a compare fails, fn runs
+// again on a fresh snapshot, up to MaxAttempts times, then the error wraps
+// ErrConflict. This is software transactional memory over etcd's Txn, as
+// concurrency.NewSTM (serializable snapshot isolation), plus List.
+//
+// fn may therefore run more than once: it must have no effect other than
+// its writes through the Txn and setting variables it owns. An error from
+// fn aborts without writing and is returned as is.
+//
+// A listed prefix does not see deletions under it (see NothingNewUnder);
+// callers that must, read a key that deleters rewrite.
+func (c *Client) Update(ctx context.Context, fn func(*Txn) error) error {
+	var last error
+	for attempt := range MaxAttempts {
+		tx := c.newTxn(ctx, false)
+		if err := fn(tx); err != nil {
+			return err
+		}
+		err := tx.commit()
+		if !errors.Is(err, ErrConflict) {
+			return err
+		}
+		last = err
+		// Back off a little, growing, so that writers hot on one key
+		// do not keep invalidating each other in lock step.
+		t := time.NewTimer(time.Duration(1<<attempt) * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("etcdkv: update: %w", ctx.Err())
+		case <-t.C:
+		}
+	}
+	return fmt.Errorf("etcdkv: update gave up after %d attempts: %w", MaxAttempts, last)
+}
+
+func (c *Client) newTxn(ctx context.Context, readOnly bool) *Txn {
+	return &Txn{c: c, ctx: ctx, reads: map[string]int64{}, lists: map[string]bool{}, writes: map[string]*bufWrite{}, readOnly: readOnly}
+}
+
+// Rev is the snapshot's revision (0 before the first read).
+func (tx *Txn) Rev() int64 { return tx.rev }
+
+// Get reads key, or returns an error wrapping ErrNotFound. A key written
+// earlier in this transaction reads as written.
+func (tx *Txn) Get(key string) (KV, error) {
+	if w, ok := tx.writes[key]; ok {
+		if w.del {
+			return KV{}, fmt.Errorf("etcdkv: get %s: %w", key, ErrNotFound)
+		}
+		return KV{Key: key, Value: w.value}, nil
+	}
+	resp, err := tx.get(tx.c.key(key))
+	if err != nil {
+		return KV{}, fmt.Errorf("etcdkv: get %s: %w", key, tx.c.explain(err))
+	}
+	if len(resp.Kvs) == 0 {
+		tx.reads[key] = 0
+		return KV{}, fmt.Errorf("etcdkv: get %s: %w", key, ErrNotFound)
+	}
+	kv := resp.Kvs[0]
+	tx.reads[key] = kv.ModRevision
+	return tx.c.kv(kv.Key, kv.Value, kv.ModRevision, kv.CreateRevision, kv.Lease), nil
+}
+
+// List reads every key under prefix at the snapshot, with this
+// transaction's own writes applied, in key order.
+func (tx *Txn) List(prefix string) ([]KV, error) {
+	full := tx.c.key(prefix)
+	resp, err := tx.get(full, clientv3.WithPrefix())
+	if err != nil {
+		return nil, fmt.Errorf("etcdkv: list %s: %w", prefix, tx.c.explain(err))
+	}
+	tx.lists[prefix] = true
+	byKey := map[string]KV{}
+	for _, kv := range resp.Kvs {
+		k := tx.c.kv(kv.Key, kv.Value, kv.ModRevision, kv.CreateRevision, kv.Lease)
+		byKey[k.Key] = k
+	}
+	for k, w := range tx.writes {
+		if !strings.HasPrefix(k, prefix) {
+			continue
+		}
+		if w.del {
+			delete(byKey, k)
+		} else {
+			byKey[k] = KV{Key: k, Value: w.value}
+		}
+	}
+	out := make([]KV, 0, len(byKey))
+	for _, kv := range byKey {
+		out = append(out, kv)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out, nil
+}
+
+// get reads at the snapshot, fixing it on the first read. The first read is
+// linearizable; the others read that same revision.
+func (tx *Txn) get(key string, opts ...clientv3.OpOption) (*clientv3.GetResponse, error) {
+	if tx.rev > 0 {
+		opts = append(opts, clientv3.WithRev(tx.rev))
+	}
+	ctx, cancel := tx.c.ctx(tx.ctx)
+	defer cancel()
+	resp, err := tx.c.cli.Get(ctx, key, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if tx.rev == 0 {
+		tx.rev = resp.Header.Revision
+	}
+	return resp, nil
+}
+
+// Put buffers a write of key, applied at commit.
+func (tx *Txn) Put(key string, value []byte) { tx.write(key, &bufWrite{value: value}) }
+
+// Delete buffers a delete of key, applied at commit.
+func (tx *Txn) Delete(key string) { tx.write(key, &bufWrite{del: true}) }
+
+func (tx *Txn) write(key string, w *bufWrite) {
+	if tx.readOnly {
+		panic("etcdkv: write in View")
+	}
+	if _, ok := tx.writes[key]; !ok {
+		tx.order = append(tx.order, key)
+	}
+	tx.writes[key] = w
+}
+
+// commit sends the read set's compares and the writes in one Txn.
+func (tx *Txn) commit() error {
+	if len(tx.writes) == 0 {
+		return nil // a read-only run: its snapshot was consistent
+	}
+	conds := make([]Cond, 0, len(tx.reads)+len(tx.lists))
+	for k, rev := range tx.reads {
+		conds = append(conds, Unchanged(k, rev))
+	}
+	for p := range tx.lists {
+		conds = append(conds, NothingNewUnder(p, tx.rev))
+	}
+	ops := make([]Op, 0, len(tx.order))
+	for _, k := range tx.order {
+		if w := tx.writes[k]; w.del {
+			ops = append(ops, OpDelete(k))
+		} else {
+			ops = append(ops, OpPut(k, w.value))
+		}
+	}
+	_, err := tx.c.Commit(tx.ctx, conds, ops)
+	return err
+}
