@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
@@ -283,7 +282,7 @@ type cronJobData struct {
 	Job        jobView
 	NextRuns   []nextRun
 	Source     string
-	ScriptFile string // "changed" or "missing" when ScriptPath no longer holds the captured source
+	ScriptFile store.ScriptFileState // "changed" or "missing" when ScriptPath no longer holds the captured source
 	Runs       []runView
 	MoreRuns   bool
 	AllRuns    bool
@@ -345,37 +344,13 @@ func (s *Server) cronShow(w http.ResponseWriter, r *http.Request, sess *session)
 	if sched, err := cron.ParseSchedule(j.Schedule, j.TimeZone); err == nil && j.Enabled {
 		d.NextRuns = nextRuns(sched, now, 3)
 	}
-	d.ScriptFile = scriptFileState(j)
+	d.ScriptFile = j.ScriptFile()
 	if d.Active {
 		// Follow the run without JavaScript: the browser reloads the page.
 		w.Header().Set("Refresh", "3")
 	}
 	s.render(w, r, sess, http.StatusOK, "cron_job", view{Title: "Cron job " + name, Data: d})
 	return nil
-}
-
-// scriptFileState compares the file a job's script was captured from with
-// the captured source: "" when they match (or there is no file), "changed"
-// or "missing".
-func scriptFileState(j store.Job) string {
-	if j.ScriptPath == "" {
-		return ""
-	}
-	info, err := os.Stat(j.ScriptPath)
-	if err != nil || !info.Mode().IsRegular() {
-		return "missing"
-	}
-	if info.Size() > store.MaxScriptBytes {
-		return "changed"
-	}
-	b, err := os.ReadFile(j.ScriptPath)
-	switch {
-	case err != nil:
-		return "missing"
-	case store.ScriptDigest(string(b)) != j.ScriptSHA256:
-		return "changed"
-	}
-	return ""
 }
 
 func (s *Server) cronSetEnabled(enable bool) pageFunc {
