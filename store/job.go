@@ -163,9 +163,11 @@ func AsJobFieldErrors(err error) JobFieldErrors {
 }
 
 // JoinJobFieldErrors adds the problems found while reading a job's fields
-// from text (a timeout that is not a duration: first) to those Check found
-// in the job (err). A problem Check found in a field already in first is
-// left out: it would only repeat it about the zero value left there.
+// from text (a timeout that is not a duration, a script file that cannot be
+// captured: first) to those Check found in the job (err). A problem Check
+// found in a field already in first is left out: it would only repeat it
+// about the zero value left there; so is the script's name when the script
+// file could not be read, since the name is the file's.
 func JoinJobFieldErrors(first JobFieldErrors, err error) error {
 	if len(first) == 0 {
 		return err
@@ -174,9 +176,12 @@ func JoinJobFieldErrors(first JobFieldErrors, err error) error {
 	if err != nil && rest == nil {
 		return errors.Join(first, err)
 	}
+	in := func(field string) bool {
+		return slices.ContainsFunc(first, func(p JobFieldError) bool { return p.Field == field })
+	}
 	out := slices.Clone(first)
 	for _, fe := range rest {
-		if !slices.ContainsFunc(first, func(p JobFieldError) bool { return p.Field == fe.Field }) {
+		if !in(fe.Field) && !(fe.Field == "scriptName" && in("script")) {
 			out = append(out, fe)
 		}
 	}
