@@ -18,7 +18,7 @@ import (
 // *cron.Scheduler.
 type Scheduler interface {
 	// Status says where the home's jobs are scheduled.
-	Status() SchedulerStatus
+	Status() cron.Where
 	// RunNow starts a run of the named job now, through its overlap policy,
 	// where the jobs are scheduled, and returns its record (running, queued
 	// or skipped) without waiting for the run to end.
@@ -29,16 +29,6 @@ type Scheduler interface {
 	// Sync applies changes to jobs now instead of at the next poll.
 	Sync(ctx context.Context) error
 }
-
-// SchedulerStatus says where a home's cron jobs are scheduled.
-type SchedulerStatus int
-
-// Where jobs are scheduled.
-const (
-	SchedulerNone      SchedulerStatus = iota // no process schedules them: they do not run
-	SchedulerHere                             // this process (this serve) runs them
-	SchedulerElsewhere                        // another process (another serve) runs them
-)
 
 func (s *Server) cronSection() section {
 	return section{label: "Cron jobs", path: "/cron", routes: func(mux *http.ServeMux) {
@@ -60,9 +50,9 @@ func (s *Server) cronSection() section {
 }
 
 // schedulerStatus is where jobs run, as far as the console knows.
-func (s *Server) schedulerStatus() SchedulerStatus {
+func (s *Server) schedulerStatus() cron.Where {
 	if s.cron == nil {
-		return SchedulerNone
+		return cron.Nowhere
 	}
 	return s.cron.Status()
 }
@@ -73,9 +63,9 @@ type notice struct{ Kind, Text string }
 // schedulerNotice says, when jobs do not run in this serve, where they do.
 func (s *Server) schedulerNotice() *notice {
 	switch s.schedulerStatus() {
-	case SchedulerHere:
+	case cron.Here:
 		return nil
-	case SchedulerElsewhere:
+	case cron.Elsewhere:
 		return &notice{"warn", "Another scriptrun serve on this home runs the jobs (it holds the scheduler). " +
 			"This console shows and changes them from the store; that serve applies changes within a second or two, " +
 			"and Run now is handed to it. Runs it is running can be cancelled from its own console. " +
@@ -272,7 +262,7 @@ func (s *Server) cronList(w http.ResponseWriter, r *http.Request, sess *session)
 // canRun reports whether "Run now" can reach a scheduler.
 func (s *Server) canRun() bool {
 	st := s.schedulerStatus()
-	return st == SchedulerHere || st == SchedulerElsewhere
+	return st == cron.Here || st == cron.Elsewhere
 }
 
 // historyPage is how many runs the job page shows unless asked for all.

@@ -358,11 +358,11 @@ func (s *Server) cronSave(w http.ResponseWriter, r *http.Request, sess *session,
 	switch st := s.schedulerStatus(); {
 	case !j.Enabled:
 		msg += " It is disabled: enable it to run it on its schedule."
-	case st == SchedulerHere:
+	case st == cron.Here:
 		if sched, err := cron.ParseSchedule(j.Schedule, j.TimeZone); err == nil {
 			msg += " Next run " + relative(sched.Next(s.now()), s.now()) + "."
 		}
-	case st == SchedulerElsewhere:
+	case st == cron.Elsewhere:
 		msg += " The serve that runs the jobs applies it within a second or two."
 	}
 	s.sessions.addFlash(sess, "ok", msg)

@@ -19,30 +19,21 @@ import (
 	"github.com/scriptrun/scriptrun/store"
 )
 
-// testScheduler is a real scheduler on the test's home, with the status a
-// test gives it.
-type testScheduler struct {
-	*cron.Scheduler
-	status SchedulerStatus
-}
-
-func (t *testScheduler) Status() SchedulerStatus { return t.status }
-
 // fakeScheduler is a Scheduler whose answers a test sets: another serve's.
 type fakeScheduler struct {
 	mu       sync.Mutex
-	status   SchedulerStatus
+	status   cron.Where
 	RunNowFn func(ctx context.Context, name string) (store.Run, error)
 	ran      []string
 	syncs    int
 }
 
 var (
-	_ Scheduler = (*testScheduler)(nil)
+	_ Scheduler = (*cron.Host)(nil)
 	_ Scheduler = (*fakeScheduler)(nil)
 )
 
-func (f *fakeScheduler) Status() SchedulerStatus { return f.status }
+func (f *fakeScheduler) Status() cron.Where { return f.status }
 func (f *fakeScheduler) RunNow(ctx context.Context, name string) (store.Run, error) {
 	f.mu.Lock()
 	f.ran = append(f.ran, name)
@@ -62,14 +53,16 @@ func (f *fakeScheduler) Sync(context.Context) error {
 func newCronEnv(t *testing.T) (*env, *cron.Scheduler) {
 	t.Helper()
 	var sched *cron.Scheduler
+	var host *cron.Host
 	e := newEnv(t, envOpts{modify: func(o *Options) {
 		sched = cron.New(cron.Options{DB: o.DB.(*store.DB), GracePeriod: 200 * time.Millisecond, RunBy: "web test"})
-		o.Cron = &testScheduler{Scheduler: sched, status: SchedulerHere}
+		host = cron.NewHost(sched, cron.HostOptions{})
+		o.Cron = host
 	}})
-	if err := sched.Start(context.Background()); err != nil {
-		t.Fatal(err)
+	if !host.Start(context.Background()) {
+		t.Fatal("the scheduler did not start")
 	}
-	t.Cleanup(func() { sched.Stop(context.Background()) })
+	t.Cleanup(func() { host.Stop(context.Background()) })
 	return e, sched
 }
 
@@ -624,7 +617,7 @@ func TestCronRefusals(t *testing.T) {
 // When another serve runs the jobs, the pages work from the store, say so,
 // and hand Run now to that serve.
 func TestCronScheduledElsewhere(t *testing.T) {
-	fake := &fakeScheduler{status: SchedulerElsewhere, RunNowFn: func(ctx context.Context, name string) (store.Run, error) {
+	fake := &fakeScheduler{status: cron.Elsewhere, RunNowFn: func(ctx context.Context, name string) (store.Run, error) {
 		return store.Run{ID: 7, Job: name, Status: store.RunRunning}, nil
 	}}
 	e := newEnv(t, envOpts{modify: func(o *Options) { o.Cron = fake }})

@@ -568,47 +568,36 @@ configuration error.`,
 		}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		var r store.Run
-		if db.SchedulerRunning() {
-			r, err = cron.RequestRun(ctx, db, name, serveAnswerWait)
-			switch {
-			case errors.Is(err, cron.ErrNoScheduler):
-				fmt.Fprintf(a.stdio.Err, "note: serve did not answer within %s; running %s here\n", serveAnswerWait, name)
-			case err != nil:
-				return failErr(err)
-			default:
-				fmt.Fprintf(a.stdio.Err, "run %d of %s started in serve\n", r.ID, name)
-				if !r.Status.Final() {
-					if r, err = cron.FollowRun(ctx, db, r.ID, 200*time.Millisecond); err != nil {
-						if ctx.Err() != nil {
-							return failErr(fmt.Errorf("stopped waiting; run %d goes on in serve: see `scriptrun cron log %d`", r.ID, r.ID))
-						}
-						return failErr(err)
-					}
-				}
-				return a.reportRun(db, r)
-			}
-		}
-		// In a process of its own, as in serve: the job's memory limit and
-		// timeout hold whatever the script does.
+		// In a process of its own when it runs here, as in serve: the job's
+		// memory limit and timeout hold whatever the script does.
 		jobs, err := a.newJobProcess(a.logger)
 		if err != nil {
 			return err
 		}
 		s := cron.New(cron.Options{DB: db, Signer: manager, Executor: jobs, RunBy: fmt.Sprintf("scriptrun cron run (pid %d)", os.Getpid())})
-		r, err = s.RunNow(ctx, name)
+		host := cron.NewHost(s, cron.HostOptions{AnswerWait: serveAnswerWait, RunAlone: true})
+		defer host.Stop(context.Background())
+		served := host.Status() == cron.Elsewhere
+		r, where, err := host.Run(ctx, name)
 		if err != nil {
-			s.Stop(context.Background())
 			return failErr(err)
 		}
-		if !r.Status.Final() {
-			r, err = s.Wait(ctx, r.ID)
-			if ctx.Err() != nil {
-				s.CancelRun(r.ID, "interrupted (Ctrl-C in `scriptrun cron run`)")
-				r, err = s.Wait(context.Background(), r.ID)
+		switch {
+		case where == cron.Elsewhere:
+			fmt.Fprintf(a.stdio.Err, "run %d of %s started in serve\n", r.ID, name)
+		case served:
+			fmt.Fprintf(a.stdio.Err, "note: serve did not answer within %s; running %s here\n", serveAnswerWait, name)
+		}
+		if id := r.ID; !r.Status.Final() {
+			r, err = host.Wait(ctx, id)
+			switch {
+			case ctx.Err() != nil && where == cron.Elsewhere:
+				return failErr(fmt.Errorf("stopped waiting; run %d goes on in serve: see `scriptrun cron log %d`", id, id))
+			case ctx.Err() != nil:
+				host.CancelRun(id, "interrupted (Ctrl-C in `scriptrun cron run`)")
+				r, err = host.Wait(context.Background(), id)
 			}
 		}
-		s.Stop(context.Background())
 		if err != nil {
 			return storeErr(err)
 		}
