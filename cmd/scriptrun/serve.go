@@ -154,7 +154,8 @@ func (a *app) serve(ctx context.Context, ln net.Listener, cfg serveConfig) error
 	}
 	jobs.keepSpares()
 	defer jobs.close() // after the scheduler stopped (below)
-	takeOver := cfg.takeOverEvery // 0: the default
+
+	takeOver := cfg.takeOverEvery
 	host := cron.NewHost(cron.New(cron.Options{
 		DB: db, Signer: m, Refresher: m, Metrics: metrics, Logger: logger, Executor: jobs,
 		RunBy: fmt.Sprintf("serve (pid %d)", os.Getpid()), GracePeriod: grace,
