@@ -156,6 +156,9 @@ func (a *app) serve(ctx context.Context, ln net.Listener, cfg serveConfig) error
 	defer jobs.close() // after the scheduler stopped (below)
 
 	takeOver := cfg.takeOverEvery
+	if takeOver <= 0 {
+		takeOver = cron.DefaultTakeOverInterval
+	}
 	host := cron.NewHost(cron.New(cron.Options{
 		DB: db, Signer: m, Refresher: m, Metrics: metrics, Logger: logger, Executor: jobs,
 		RunBy: fmt.Sprintf("serve (pid %d)", os.Getpid()), GracePeriod: grace,
@@ -193,9 +196,6 @@ func (a *app) serve(ctx context.Context, ln net.Listener, cfg serveConfig) error
 	fmt.Fprintf(out, "scriptrun console: %s/\nOAuth callback (register it at your providers as the redirect URI): %s\nhome: %s\n", base, cb, home)
 	for _, w := range serveWarnings(ln.Addr().(*net.TCPAddr), tlsConfig != nil, cb) {
 		fmt.Fprintln(errw, "warning: "+w)
-	}
-	if takeOver <= 0 {
-		takeOver = cron.DefaultTakeOverInterval
 	}
 	if host.Start(ctx) {
 		fmt.Fprintln(out, "cron: this serve runs the home's jobs")
