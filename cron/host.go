@@ -23,6 +23,10 @@ const (
 	Elsewhere              // another process (another `scriptrun serve`) does
 )
 
+// ErrNotScheduled: no process schedules the home's jobs, so a Host without
+// RunAlone cannot run one now.
+var ErrNotScheduled = errors.New("cron: no scheduler is running on this home")
+
 // Defaults of HostOptions.
 const (
 	DefaultTakeOverInterval = 5 * time.Second
@@ -40,9 +44,10 @@ type HostOptions struct {
 	AnswerWait time.Duration
 	// RunAlone makes RunNow run the job in this process, unscheduled, when
 	// no process schedules the jobs or the one that does not answer (what
-	// `scriptrun cron run` does). Without it RunNow fails with an error
-	// wrapping ErrNoScheduler: a serve waiting to take the jobs over does
-	// not run them behind the back of the one that will.
+	// `scriptrun cron run` does). Without it RunNow fails with
+	// ErrNotScheduled or an error wrapping ErrNoScheduler: a serve waiting
+	// to take the jobs over does not run them behind the back of the one
+	// that will.
 	RunAlone bool
 	// Logger receives the take-over's events (default: discard).
 	Logger *slog.Logger
@@ -178,11 +183,11 @@ func (h *Host) Run(ctx context.Context, name string) (store.Run, Where, error) {
 		case !errors.Is(err, ErrNoScheduler):
 			return store.Run{}, Elsewhere, err
 		case !h.o.RunAlone:
-			return store.Run{}, Elsewhere, fmt.Errorf("the serve that runs this home's jobs did not take the run within %s: %w", h.o.AnswerWait, err)
+			return store.Run{}, Elsewhere, fmt.Errorf("%w: the process that schedules this home's jobs did not take the run within %s", err, h.o.AnswerWait)
 		}
 		h.log.Warn("cron: the process that schedules the jobs did not answer; running the job here", "job", name, "wait", h.o.AnswerWait)
 	} else if !h.o.RunAlone {
-		return store.Run{}, Nowhere, fmt.Errorf("no scheduler is running on this home: %w", ErrNoScheduler)
+		return store.Run{}, Nowhere, ErrNotScheduled
 	}
 	r, err := h.sched.RunNow(ctx, name)
 	return r, Here, err

@@ -84,7 +84,7 @@ func TestHostRun(t *testing.T) {
 		{"scheduled here", "here", false, Here, "host", nil},
 		{"scheduled elsewhere", "elsewhere", false, Elsewhere, "serve", nil},
 		{"elsewhere, alone allowed", "elsewhere", true, Elsewhere, "serve", nil},
-		{"nowhere", "none", false, Nowhere, "", ErrNoScheduler},
+		{"nowhere", "none", false, Nowhere, "", ErrNotScheduled},
 		{"nowhere, alone", "none", true, Here, "host", nil},
 		{"elsewhere but deaf", "deaf", false, Elsewhere, "", ErrNoScheduler},
 		{"elsewhere but deaf, alone", "deaf", true, Here, "host", nil},
