@@ -206,9 +206,8 @@ func (f *jobForm) check(base store.Job, now time.Time) {
 	}
 	collect(f.takeScript(&j, base))
 	f.job = j
-	if len(f.Errors) > 0 { // the script's choice is contradictory: nothing to check it with
-		return
-	}
+	// A field already marked (a contradictory choice of script) keeps that
+	// message; every other field gets the rules' first word on it.
 	for _, fe := range store.AsJobFieldErrors(store.JoinJobFieldErrors(parsed, cron.CheckJob(j))) {
 		field := formFields[fe.Field]
 		if field == "source" && f.From == fromFile {
