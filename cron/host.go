@@ -23,6 +23,17 @@ const (
 	Elsewhere              // another process (another `scriptrun serve`) does
 )
 
+// String names the place: "nowhere", "here" or "elsewhere".
+func (w Where) String() string {
+	switch w {
+	case Here:
+		return "here"
+	case Elsewhere:
+		return "elsewhere"
+	}
+	return "nowhere"
+}
+
 // ErrNotScheduled: no process schedules the home's jobs, so a Host without
 // RunAlone cannot run one now.
 var ErrNotScheduled = errors.New("cron: no scheduler is running on this home")
