@@ -47,8 +47,9 @@ type Options struct {
 	Protected []string
 	// Prune deletes providers, tokens and jobs the file does not name.
 	Prune bool
-	// Check validates a job beyond the store's rules (cron.CheckJob: the
-	// schedule parses, the script compiles).
+	// Check validates a job whole, with its schedule parsed and its script
+	// compiled (cron.CheckJob); nil checks the store's rules only
+	// (store.Job.Validate). Its field errors are reported by document path.
 	Check func(store.Job) error
 }
 
@@ -237,9 +238,7 @@ func parse(data []byte, opts Options) (*desired, error) {
 					continue
 				}
 				name = "job/" + j.Name
-				if e := d.addJob(j, at, opts); e != nil {
-					es = append(es, *e)
-				}
+				es = append(es, d.addJob(j, at, opts)...)
 			}
 			if name != "" {
 				if first, dup := seen[name]; dup {
@@ -406,11 +405,11 @@ func (d *desired) addToken(c Token, at loc, opts Options) Errors {
 	return nil
 }
 
-// maxJobScript bounds a job's script file, as the console's form does.
-const maxJobScript = 1 << 20
-
-func (d *desired) addJob(c Job, at loc, opts Options) *Error {
-	j := store.Job{Name: c.Name, Schedule: c.Schedule, TimeZone: c.TimeZone, Args: c.Args,
+// addJob resolves a job of the file, or returns its problems: every field
+// the store's rules refuse (Options.Check) at once, each on its line and
+// document path.
+func (d *desired) addJob(c Job, at loc, opts Options) Errors {
+	j := store.Job{Name: c.Name, Schedule: c.Schedule, TimeZone: c.TimeZone, Args: c.Args, Timeout: store.DefaultJobTimeout,
 		Overlap: store.Overlap(c.Overlap), History: c.History, Enabled: c.Enabled == nil || *c.Enabled}
 	if j.TimeZone == "" {
 		j.TimeZone = "UTC"
@@ -418,47 +417,57 @@ func (d *desired) addJob(c Job, at loc, opts Options) *Error {
 	if j.Overlap == "" {
 		j.Overlap = store.OverlapSkip
 	}
-	j.Timeout = store.DefaultJobTimeout
+	var parsed store.JobFieldErrors // fields that are not even of their type
+	collect := func(err error) { parsed = append(parsed, store.AsJobFieldErrors(err)...) }
+	var err error
 	if c.Timeout != "" {
-		d, err := time.ParseDuration(c.Timeout)
-		if err != nil || d <= 0 {
-			return at.fieldErr("timeout", fmt.Errorf("job %s: timeout %q is not a positive duration such as 5m", c.Name, c.Timeout))
-		}
-		j.Timeout = d
+		j.Timeout, err = store.ParseJobTimeout(c.Timeout)
+		collect(err)
 	}
 	if c.MaxMemory != "" {
-		n, err := store.ParseJobMaxMemory(c.MaxMemory)
-		if err != nil {
-			return at.fieldErr("maxMemory", fmt.Errorf("job %s: maxMemory: %w", c.Name, err))
-		}
-		j.MaxMemory = n
+		j.MaxMemory, err = store.ParseJobMaxMemory(c.MaxMemory)
+		collect(err)
 	}
+	scriptField := "source"
 	switch {
 	case c.Script != "" && c.Source != "":
-		return at.err("job %s: give script (a file) or source, not both", c.Name)
+		return Errors{*at.err("job %s: give script (a file) or source, not both", c.Name)}
 	case c.Script != "":
+		scriptField = "script"
 		path := c.Script
 		if !filepath.IsAbs(path) {
 			path = filepath.Join(opts.Dir, path)
 		}
-		// A FIFO or device named here must not hang or feed apply.
-		b, err := readRegularFile(path, maxJobScript, opts.Protected)
-		if err != nil {
-			return at.fieldErr("script", fmt.Errorf("job %s: script %w", c.Name, err))
+		if abs, err := filepath.Abs(path); err == nil {
+			path = abs
 		}
-		abs, _ := filepath.Abs(path)
-		j.Script, j.ScriptPath, j.ScriptName = string(b), abs, filepath.Base(abs)
+		src, clean, err := store.ReadJobScript(path, opts.Protected...)
+		collect(err)
+		j.Script, j.ScriptPath, j.ScriptName = src, clean, filepath.Base(clean)
 	case c.Source != "":
 		j.Script, j.ScriptName = c.Source, c.Name+".js"
 	default:
-		return at.err("job %s: give its script file (script: jobs/sync.js) or its source", c.Name)
+		return Errors{*at.err("job %s: give its script file (script: jobs/sync.js) or its source", c.Name)}
 	}
-	check := j.Validate
-	if opts.Check != nil {
-		check = func() error { return opts.Check(j) }
+	check := opts.Check
+	if check == nil {
+		check = store.Job.Validate
 	}
-	if err := check(); err != nil {
-		return at.err("job %s: %v", c.Name, err)
+	if err := store.JoinJobFieldErrors(parsed, check(j)); err != nil {
+		fes := store.AsJobFieldErrors(err)
+		if fes == nil {
+			return Errors{*at.err("job %s: %v", c.Name, err)}
+		}
+		var es Errors
+		for _, fe := range fes {
+			field := fe.Field
+			if field == "script" || field == "scriptName" {
+				field = scriptField
+			}
+			es = append(es, *at.fieldErr(field, errors.New(fe.Message)))
+		}
+		slices.SortStableFunc(es, func(a, b Error) int { return a.Line - b.Line }) // in the file's order
+		return es
 	}
 	d.jobs = append(d.jobs, j)
 	d.locs["job/"+j.Name] = at

@@ -145,7 +145,7 @@ func TestApplyRejectsBrokenFilesWhole(t *testing.T) {
 		{"unknown provider", "tokens:\n  - name: t\n    provider: ghost\n", "ghost", 2},
 		{"duplicate", "tokens:\n  - name: t\n    provider: g\n  - name: t\n    provider: g\n", "defined twice (first on line 2)", 4},
 		{"bad job", "jobs:\n  - name: j\n    schedule: every day\n    source: x\n", "job j", 2},
-		{"bad memory cap", "jobs:\n  - name: j\n    schedule: \"@hourly\"\n    source: x\n    maxMemory: 1MiB\n", "job j: maxMemory: job memory cap 1 MiB is not valid", 5},
+		{"bad memory cap", "jobs:\n  - name: j\n    schedule: \"@hourly\"\n    source: x\n    maxMemory: 1MiB\n", "jobs[0].maxMemory: 1 MiB is not valid", 5},
 		{"unknown section", "crons: []\n", "unknown section", 1},
 	}
 	for _, tt := range tests {
@@ -305,6 +305,9 @@ func TestApplySecretReferenceRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.Symlink(fifo, filepath.Join(dir, "link-to-fifo"))
+	if err := syscall.Mkfifo(filepath.Join(dir, "fifo.js"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	os.Mkdir(filepath.Join(dir, "folder"), 0o700)
 	write("big", MaxSecretFile+1)
 	write("empty", 0)
@@ -335,7 +338,8 @@ func TestApplySecretReferenceRefusals(t *testing.T) {
 		{"static token", "tokens:\n  - name: w\n    type: api-key\n    keyHeader: X-Key\n    baseUrl: https://api.example.com\n    apiKey: {env: SCRIPTRUN_MASTER_KEY}\n", 6, []string{"tokens[0].apiKey", "SCRIPTRUN_*"}},
 		{"second provider", "providers:\n  - name: ok\n    clientId: c\n    authorizationUrl: https://a.example.com/a\n    tokenUrl: https://a.example.com/t\n" +
 			strings.Replace(providerWith("{file: fifo}"), "providers:\n", "", 1), 8, []string{"providers[1].clientSecret", "named pipe"}},
-		{"job script fifo", "jobs:\n  - name: j\n    schedule: \"@hourly\"\n    script: fifo\n", 4, []string{"jobs[0].script", "named pipe"}},
+		{"job script fifo", "jobs:\n  - name: j\n    schedule: \"@hourly\"\n    script: fifo.js\n", 4, []string{"jobs[0].script", "fifo.js is not a regular file"}},
+		{"job script not a script", "jobs:\n  - name: j\n    schedule: \"@hourly\"\n    script: innocent\n", 4, []string{"jobs[0].script", "is not a script"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

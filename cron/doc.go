@@ -35,6 +35,13 @@
 // tenth of a millisecond), reloading jobs only when it moved. A run request
 // from `scriptrun cron run` travels the same way (RequestRun).
 //
+// A Host is where a process meets the home's one scheduler: `scriptrun
+// serve` starts its Scheduler through one, which, while another serve
+// holds the home's scheduler, takes the jobs over when that one stops;
+// "Run now" in any serve's console and `scriptrun cron run` go through a
+// Host, which starts the run here or hands it to the process that
+// schedules the jobs.
+//
 // On Start, runs that were due while no scheduler was running are recorded
 // as one skipped run with the count of missed runs, not replayed; the next
 // run is the next due time. Runs left queued or running by a process that

@@ -64,7 +64,13 @@ func (e *ScheduleError) Error() string {
 	if e.Field == "timeZone" {
 		return e.Reason
 	}
-	return fmt.Sprintf("schedule %q is not valid: %s; for example \"*/5 * * * *\" (every 5 minutes), \"0 30 9 * * 1-5\" (09:30:00 on weekdays, seconds first), \"@hourly\" or \"@every 10m\"", e.Value, e.Reason)
+	return "schedule " + e.problem()
+}
+
+// problem is the message without the field's name, as store.JobFieldError
+// words it.
+func (e *ScheduleError) problem() string {
+	return fmt.Sprintf("%q is not valid: %s; for example \"*/5 * * * *\" (every 5 minutes), \"0 30 9 * * 1-5\" (09:30:00 on weekdays, seconds first), \"@hourly\" or \"@every 10m\"", e.Value, e.Reason)
 }
 
 // ParseSchedule parses a cron spec read in the named IANA time zone ("" is
@@ -76,6 +82,11 @@ func ParseSchedule(spec, zone string) (*Schedule, error) {
 	if err != nil {
 		return nil, &ScheduleError{Field: "timeZone", Value: zone, Reason: err.Error()}
 	}
+	return parseSpec(spec, loc)
+}
+
+// parseSpec parses a cron spec read in loc.
+func parseSpec(spec string, loc *time.Location) (*Schedule, error) {
 	bad := func(format string, args ...any) error {
 		return &ScheduleError{Field: "schedule", Value: spec, Reason: fmt.Sprintf(format, args...)}
 	}
@@ -296,9 +307,27 @@ func (g gocronSchedule) IsValid(string, *time.Location, time.Time) error {
 
 func (g gocronSchedule) Next(last time.Time) time.Time { return g.s.Next(last) }
 
-// CheckJob checks a job as an editor of jobs (the console) should before
-// storing it: its fields (store.Job.Validate), its schedule and time zone
-// (a *ScheduleError), and that its script compiles (a *runtime.CompileError).
+// jobChecks are the checks of a job that store leaves to this package:
+// the schedule parses in the job's zone and the script compiles.
+var jobChecks = store.JobChecks{
+	Schedule: func(spec string, loc *time.Location) error {
+		_, err := parseSpec(spec, loc)
+		if se, ok := err.(*ScheduleError); ok {
+			return errors.New(se.problem())
+		}
+		return err
+	},
+	Script: func(name, source string) error {
+		_, err := runtime.CompileSource(name, source)
+		return err
+	},
+}
+
+// CheckJob checks a job as an editor of jobs (the console, the command line,
+// apply) should before storing it: every rule of store.Job.Check, with its
+// schedule parsed and its script compiled. It returns every problem at once
+// as store.JobFieldErrors, after filling the defaults PutJob fills (UTC,
+// skip).
 func CheckJob(j store.Job) error {
 	if j.TimeZone == "" {
 		j.TimeZone = "UTC"
@@ -306,14 +335,5 @@ func CheckJob(j store.Job) error {
 	if j.Overlap == "" {
 		j.Overlap = store.OverlapSkip
 	}
-	if err := j.Validate(); err != nil {
-		return err
-	}
-	if _, err := ParseSchedule(j.Schedule, j.TimeZone); err != nil {
-		return err
-	}
-	if _, err := runtime.CompileSource(j.ScriptName, j.Script); err != nil {
-		return err
-	}
-	return nil
+	return j.Check(jobChecks)
 }

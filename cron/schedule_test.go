@@ -196,20 +196,27 @@ func TestCheckJob(t *testing.T) {
 	tests := []struct {
 		name   string
 		change func(*store.Job)
+		fields []string
 		want   string
 	}{
-		{"good", func(*store.Job) {}, ""},
-		{"bad field", func(j *store.Job) { j.Timeout = 0 }, "timeout"},
-		{"bad schedule", func(j *store.Job) { j.Schedule = "@often" }, "unknown descriptor"},
-		{"bad zone", func(j *store.Job) { j.TimeZone = "Nowhere/City" }, "unknown"},
-		{"bad script", func(j *store.Job) { j.Script = "let = ;" }, "j.js:1:7: SyntaxError"},
+		{"good", func(*store.Job) {}, nil, ""},
+		{"bad field", func(j *store.Job) { j.Timeout = 0 }, []string{"timeout"}, "timeout"},
+		{"bad schedule", func(j *store.Job) { j.Schedule = "@often" }, []string{"schedule"}, "schedule: \"@often\" is not valid: unknown descriptor"},
+		{"bad zone", func(j *store.Job) { j.TimeZone = "Nowhere/City" }, []string{"timeZone"}, "unknown"},
+		{"bad script", func(j *store.Job) { j.Script = "let = ;" }, []string{"script"}, "j.js:1:7: SyntaxError"},
+		{"three at once", func(j *store.Job) { j.Schedule, j.TimeZone, j.Script = "* * * *", "Mars/Base", "let = ;" },
+			[]string{"schedule", "timeZone", "script"}, "4 fields"},
 	}
 	for _, tt := range tests {
 		j := good
 		tt.change(&j)
 		err := CheckJob(j)
-		if (tt.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tt.want)) {
-			t.Errorf("%s: CheckJob = %v, want %q", tt.name, err, tt.want)
+		var fields []string
+		for _, fe := range store.AsJobFieldErrors(err) {
+			fields = append(fields, fe.Field)
+		}
+		if (tt.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tt.want)) || strings.Join(fields, ",") != strings.Join(tt.fields, ",") {
+			t.Errorf("%s: CheckJob = %v (fields %v), want %q on %v", tt.name, err, fields, tt.want, tt.fields)
 		}
 	}
 }

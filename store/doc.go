@@ -53,6 +53,17 @@
 // than its high-water mark is refused as damaged (filecheck.go); a page
 // fault under bbolt is turned into an error too.
 //
+// # Jobs
+//
+// Job.Check states a job's rules once: it returns every problem at once as
+// JobFieldErrors, keyed as export and apply name the fields, for the
+// console, the command line and apply to show next to their own names of
+// them. What store cannot check itself (parse the schedule, compile the
+// script) package cron hands in as JobChecks (cron.CheckJob); PutJob runs
+// the rest. ReadJobScript is the one reader of a script file a job
+// captures, and Job.ScriptFile the one comparison of that file with the
+// captured source.
+//
 // # Several processes, one home
 //
 // bbolt lets one process at a time hold a file open for writing. A script, the

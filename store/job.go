@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -113,24 +114,6 @@ func (j Job) MemoryLimit() int64 {
 	return j.MaxMemory
 }
 
-// ParseJobMaxMemory reads a job's memory cap as people write it (512MiB,
-// 2GiB) and checks its range.
-func ParseJobMaxMemory(s string) (int64, error) {
-	n, err := ParseBytes(s)
-	if err != nil {
-		return 0, fmt.Errorf("job memory cap %w", err)
-	}
-	return n, validateMaxMemory(n)
-}
-
-func validateMaxMemory(n int64) error {
-	if n < MinJobMaxMemory || n > MaxJobMaxMemory {
-		return fmt.Errorf("job memory cap %s is not valid: give %s to %s, e.g. 512MiB (the default is %s)",
-			FormatBytes(n), FormatBytes(MinJobMaxMemory), FormatBytes(MaxJobMaxMemory), FormatBytes(DefaultJobMaxMemory))
-	}
-	return nil
-}
-
 // ScriptDigest returns the hex SHA-256 of a script's source, as shown for a
 // job so that an admin can tell what will run.
 func ScriptDigest(src string) string {
@@ -138,57 +121,230 @@ func ScriptDigest(src string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// Validate checks the fields of j that do not need a schedule parser (package
-// cron checks the schedule itself), naming the first field that is wrong.
-func (j Job) Validate() error {
-	if err := ValidateName("job", j.Name); err != nil {
+// JobFieldError is a problem with one field of a job. Job.Check returns
+// them, every problem at once, in JobFieldErrors; the command line, the
+// console and `apply` show each next to what they call the field (a flag, a
+// form field, a document path) instead of restating the rule. It has the
+// shape of the providers' and tokens' field errors.
+type JobFieldError struct {
+	// Field is the field's key as `export` writes it and `apply` reads it:
+	// name, schedule, timeZone, script, scriptName, args, timeout, overlap,
+	// maxMemory, history.
+	Field string
+	// Label names the field in words: "time zone".
+	Label string
+	// Message says what is wrong and what is expected, without the label.
+	Message string
+}
+
+// Error is the label and the message: "time zone: …".
+func (e JobFieldError) Error() string { return e.Label + ": " + e.Message }
+
+// JobFieldErrors is every problem found in a job, in the order of its
+// fields; it is never empty.
+type JobFieldErrors []JobFieldError
+
+// Error joins the problems, each with its label.
+func (es JobFieldErrors) Error() string {
+	parts := make([]string, len(es))
+	for i, e := range es {
+		parts[i] = e.Error()
+	}
+	return strings.Join(parts, "; ")
+}
+
+// AsJobFieldErrors returns the job field errors err holds, or nil.
+func AsJobFieldErrors(err error) JobFieldErrors {
+	var es JobFieldErrors
+	if errors.As(err, &es) {
+		return es
+	}
+	return nil
+}
+
+// JoinJobFieldErrors adds the problems found while reading a job's fields
+// from text (a timeout that is not a duration, a script file that cannot be
+// captured: first) to those Check found in the job (err). A problem Check
+// found in a field already in first is left out: it would only repeat it
+// about the zero value left there; so is the script's name when the script
+// file could not be read, since the name is the file's.
+func JoinJobFieldErrors(first JobFieldErrors, err error) error {
+	if len(first) == 0 {
 		return err
 	}
+	rest := AsJobFieldErrors(err)
+	if err != nil && rest == nil {
+		return errors.Join(first, err)
+	}
+	in := func(field string) bool {
+		return slices.ContainsFunc(first, func(p JobFieldError) bool { return p.Field == field })
+	}
+	out := slices.Clone(first)
+	for _, fe := range rest {
+		if !in(fe.Field) && !(fe.Field == "scriptName" && in("script")) {
+			out = append(out, fe)
+		}
+	}
+	return out
+}
+
+func (es *JobFieldErrors) add(field, label, format string, args ...any) {
+	*es = append(*es, JobFieldError{Field: field, Label: label, Message: fmt.Sprintf(format, args...)})
+}
+
+func (es JobFieldErrors) err() error {
+	if len(es) == 0 {
+		return nil
+	}
+	return es
+}
+
+// fieldError is a single problem as an error.
+func fieldError(field, label, format string, args ...any) error {
+	var es JobFieldErrors
+	es.add(field, label, format, args...)
+	return es
+}
+
+// JobChecks are the checks of a job that need packages which import store:
+// package cron parses schedules and compiles scripts, and hands them to
+// Check (cron.CheckJob). A nil check is skipped; PutJob runs none, so a job
+// written without them is checked for everything else.
+type JobChecks struct {
+	// Schedule checks spec, read in loc. Its error says what is wrong
+	// without naming the field: `"* * * *" is not valid: it has 4 fields…`.
+	Schedule func(spec string, loc *time.Location) error
+	// Script checks that source compiles; its error says where it does not.
+	Script func(name, source string) error
+}
+
+// Validate checks j without JobChecks: every rule of its own fields.
+func (j Job) Validate() error { return j.Check(JobChecks{}) }
+
+// Check checks every field of j, and with c its schedule and script, and
+// returns every problem at once as JobFieldErrors, or nil. These are the
+// rules of a job; nothing else restates them.
+func (j Job) Check(c JobChecks) error {
+	var es JobFieldErrors
+	if err := ValidateName("job", j.Name); err != nil {
+		es.add("name", "job name", "%s", strings.TrimPrefix(err.Error(), "job name "))
+	}
+	loc, zoneErr := LoadZone(j.TimeZone)
 	switch s := strings.TrimSpace(j.Schedule); {
 	case s == "":
-		return errors.New(`job schedule is empty: give a cron spec such as "*/5 * * * *", "@hourly" or "@every 10m"`)
+		es.add("schedule", "schedule", `required: give a cron spec such as "*/5 * * * *", "@hourly" or "@every 10m"`)
 	case len(j.Schedule) > maxScheduleLen:
-		return fmt.Errorf("job schedule is %d characters long: at most %d", len(j.Schedule), maxScheduleLen)
+		es.add("schedule", "schedule", "%d characters long: at most %d", len(j.Schedule), maxScheduleLen)
+	case c.Schedule != nil:
+		if zoneErr != nil {
+			loc = time.UTC // still check the spec
+		}
+		if err := c.Schedule(j.Schedule, loc); err != nil {
+			es.add("schedule", "schedule", "%v", err)
+		}
 	}
-	if _, err := LoadZone(j.TimeZone); err != nil {
-		return err
+	if zoneErr != nil {
+		es.add("timeZone", "time zone", "%s", strings.TrimPrefix(zoneErr.Error(), "time zone "))
 	}
-	switch {
-	case strings.TrimSpace(j.Script) == "":
-		return fmt.Errorf("job %q has an empty script", j.Name)
-	case len(j.Script) > MaxScriptBytes:
-		return fmt.Errorf("job %q: script is %d bytes: at most %d", j.Name, len(j.Script), MaxScriptBytes)
-	case !utf8.ValidString(j.Script):
-		return fmt.Errorf("job %q: script is not valid UTF-8 text", j.Name)
+	es.script(j, c)
+	if len(j.Args) > MaxJobArgs {
+		es.add("args", "arguments", "%d arguments: at most %d", len(j.Args), MaxJobArgs)
 	}
-	if n := j.ScriptName; n == "" || len(n) > 255 || filepath.Base(n) != n || strings.ContainsAny(n, "\x00\n") || n == "." || n == ".." {
-		return fmt.Errorf("job %q: script name %q is not a file name (e.g. sync.js)", j.Name, n)
+	for i, a := range j.Args {
+		if len(a) > MaxJobArgBytes || !utf8.ValidString(a) {
+			es.add("args", "arguments", "argument %d is not UTF-8 text of at most %d bytes", i+1, MaxJobArgBytes)
+			break
+		}
 	}
 	if j.Timeout <= 0 || j.Timeout > MaxJobTimeout {
-		return fmt.Errorf("job timeout %s is not valid: give a positive duration up to %s, e.g. 5m", j.Timeout, MaxJobTimeout)
+		es.add("timeout", "timeout", "%s", timeoutProblem(j.Timeout.String()))
 	}
 	switch j.Overlap {
 	case OverlapSkip, OverlapQueue, OverlapReplace:
 	default:
-		return fmt.Errorf("job overlap policy %q is not valid: use skip, queue or replace", j.Overlap)
+		es.add("overlap", "overlap", "%q is not valid: use skip (a run still going means the new one is skipped), queue (the new one waits; one at most) or replace (the running one is cancelled)", j.Overlap)
 	}
-	if j.MaxMemory != 0 {
-		if err := validateMaxMemory(j.MaxMemory); err != nil {
-			return err
-		}
+	if j.MaxMemory != 0 && (j.MaxMemory < MinJobMaxMemory || j.MaxMemory > MaxJobMaxMemory) {
+		es.add("maxMemory", "memory cap", "%s", maxMemoryProblem(FormatBytes(j.MaxMemory)))
 	}
 	if j.History < 0 || j.History > MaxRunHistory {
-		return fmt.Errorf("job history %d is not valid: keep 1 to %d runs (0 means %d)", j.History, MaxRunHistory, DefaultRunHistory)
+		es.add("history", "history", "%d is not valid: keep 1 to %d runs (0 means %d)", j.History, MaxRunHistory, DefaultRunHistory)
 	}
-	if len(j.Args) > MaxJobArgs {
-		return fmt.Errorf("job %q has %d arguments: at most %d", j.Name, len(j.Args), MaxJobArgs)
+	return es.err()
+}
+
+// script checks the job's script and its name; it compiles the script (c)
+// only when both are usable.
+func (es *JobFieldErrors) script(j Job, c JobChecks) {
+	usable := false
+	switch {
+	case strings.TrimSpace(j.Script) == "":
+		es.add("script", "script", "empty: give the script's source")
+	case len(j.Script) > MaxScriptBytes:
+		es.add("script", "script", "%s: a job's script may have at most %s", FormatBytes(int64(len(j.Script))), FormatBytes(MaxScriptBytes))
+	case !utf8.ValidString(j.Script):
+		es.add("script", "script", "not UTF-8 text")
+	default:
+		usable = true
 	}
-	for i, a := range j.Args {
-		if len(a) > MaxJobArgBytes || !utf8.ValidString(a) {
-			return fmt.Errorf("job %q: argument %d is not UTF-8 text of at most %d bytes", j.Name, i+1, MaxJobArgBytes)
-		}
+	if n := j.ScriptName; n == "" || len(n) > 255 || filepath.Base(n) != n || strings.ContainsAny(n, "\x00\n") || n == "." || n == ".." {
+		es.add("scriptName", "script name", "%q is not a file name (e.g. sync.js)", n)
+		usable = false
 	}
-	return nil
+	if !usable || c.Script == nil {
+		return
+	}
+	if err := c.Script(j.ScriptName, j.Script); err != nil {
+		es.add("script", "script", "does not compile: %v", err)
+	}
+}
+
+func timeoutProblem(text string) string {
+	return fmt.Sprintf("%s is not valid: give a positive duration up to %s, such as 30s, 5m or 1h30m", text, shortHours(MaxJobTimeout))
+}
+
+// shortHours writes 24h0m0s as 24h.
+func shortHours(d time.Duration) string {
+	return strings.TrimSuffix(d.String(), "0m0s")
+}
+
+func maxMemoryProblem(text string) string {
+	return fmt.Sprintf("%s is not valid: give %s to %s, e.g. 512MiB (the default is %s)",
+		text, FormatBytes(MinJobMaxMemory), FormatBytes(MaxJobMaxMemory), FormatBytes(DefaultJobMaxMemory))
+}
+
+// ParseJobTimeout reads a job's timeout as people write it (30s, 5m,
+// 1h30m) and checks its range; its error is a JobFieldErrors.
+func ParseJobTimeout(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(strings.TrimSpace(s))
+	if err != nil || d <= 0 || d > MaxJobTimeout {
+		return 0, fieldError("timeout", "timeout", "%s", timeoutProblem(strconv.Quote(s)))
+	}
+	return d, nil
+}
+
+// ParseJobMaxMemory reads a job's memory cap as people write it (512MiB,
+// 2GiB) and checks its range; its error is a JobFieldErrors.
+func ParseJobMaxMemory(s string) (int64, error) {
+	n, err := ParseBytes(s)
+	if err != nil {
+		return 0, fieldError("maxMemory", "memory cap", "%v", err)
+	}
+	if n < MinJobMaxMemory || n > MaxJobMaxMemory {
+		return 0, fieldError("maxMemory", "memory cap", "%s", maxMemoryProblem(FormatBytes(n)))
+	}
+	return n, nil
+}
+
+// ParseJobHistory reads how many runs a job keeps, as typed in a form or
+// given as a flag: 1 to MaxRunHistory (a stored 0 means the default, but
+// typing 0 is a mistake); its error is a JobFieldErrors.
+func ParseJobHistory(s string) (int, error) {
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || n < 1 || n > MaxRunHistory {
+		return 0, fieldError("history", "history", "%q is not valid: keep 1 to %d runs, e.g. %d", s, MaxRunHistory, DefaultRunHistory)
+	}
+	return n, nil
 }
 
 // LoadZone loads an IANA time zone for a job; "" is UTC. "Local" is refused:

@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -167,28 +168,29 @@ func TestJobValidation(t *testing.T) {
 	tests := []struct {
 		name   string
 		change func(*Job)
+		field  string
 		want   string
 	}{
-		{"bad name", func(j *Job) { j.Name = "my job" }, "job name"},
-		{"empty schedule", func(j *Job) { j.Schedule = "  " }, "schedule is empty"},
-		{"long schedule", func(j *Job) { j.Schedule = strings.Repeat("*", 300) }, "at most"},
-		{"unknown zone", func(j *Job) { j.TimeZone = "Mars/Olympus" }, "Europe/Berlin"},
-		{"local zone", func(j *Job) { j.TimeZone = "Local" }, "IANA"},
-		{"empty script", func(j *Job) { j.Script = "\n" }, "empty script"},
-		{"huge script", func(j *Job) { j.Script = strings.Repeat("x", MaxScriptBytes+1) }, "at most"},
-		{"binary script", func(j *Job) { j.Script = "\xff\xfe" }, "UTF-8"},
-		{"script name with folder", func(j *Job) { j.ScriptName = "../x.js" }, "file name"},
-		{"no script name", func(j *Job) { j.ScriptName = "" }, "file name"},
-		{"zero timeout", func(j *Job) { j.Timeout = 0 }, "timeout"},
-		{"long timeout", func(j *Job) { j.Timeout = 25 * time.Hour }, "timeout"},
-		{"bad overlap", func(j *Job) { j.Overlap = "never" }, "skip, queue or replace"},
-		{"tiny memory cap", func(j *Job) { j.MaxMemory = 1 << 20 }, "memory cap 1 MiB is not valid"},
-		{"negative memory cap", func(j *Job) { j.MaxMemory = -1 }, "memory cap"},
-		{"huge memory cap", func(j *Job) { j.MaxMemory = 2 << 40 }, "memory cap 2 TiB"},
-		{"negative history", func(j *Job) { j.History = -1 }, "history"},
-		{"huge history", func(j *Job) { j.History = MaxRunHistory + 1 }, "history"},
-		{"too many args", func(j *Job) { j.Args = make([]string, MaxJobArgs+1) }, "arguments"},
-		{"long arg", func(j *Job) { j.Args = []string{strings.Repeat("a", MaxJobArgBytes+1)} }, "argument 1"},
+		{"bad name", func(j *Job) { j.Name = "my job" }, "name", `job name: "my job" is not valid`},
+		{"empty schedule", func(j *Job) { j.Schedule = "  " }, "schedule", "schedule: required"},
+		{"long schedule", func(j *Job) { j.Schedule = strings.Repeat("*", 300) }, "schedule", "at most"},
+		{"unknown zone", func(j *Job) { j.TimeZone = "Mars/Olympus" }, "timeZone", "Europe/Berlin"},
+		{"local zone", func(j *Job) { j.TimeZone = "Local" }, "timeZone", "IANA"},
+		{"empty script", func(j *Job) { j.Script = "\n" }, "script", "script: empty"},
+		{"huge script", func(j *Job) { j.Script = strings.Repeat("x", MaxScriptBytes+1) }, "script", "at most 1 MiB"},
+		{"binary script", func(j *Job) { j.Script = "\xff\xfe" }, "script", "UTF-8"},
+		{"script name with folder", func(j *Job) { j.ScriptName = "../x.js" }, "scriptName", "file name"},
+		{"no script name", func(j *Job) { j.ScriptName = "" }, "scriptName", "file name"},
+		{"zero timeout", func(j *Job) { j.Timeout = 0 }, "timeout", "timeout: 0s is not valid"},
+		{"long timeout", func(j *Job) { j.Timeout = 25 * time.Hour }, "timeout", "up to 24h"},
+		{"bad overlap", func(j *Job) { j.Overlap = "never" }, "overlap", "skip (a run still going"},
+		{"tiny memory cap", func(j *Job) { j.MaxMemory = 1 << 20 }, "maxMemory", "memory cap: 1 MiB is not valid"},
+		{"negative memory cap", func(j *Job) { j.MaxMemory = -1 }, "maxMemory", "memory cap"},
+		{"huge memory cap", func(j *Job) { j.MaxMemory = 2 << 40 }, "maxMemory", "memory cap: 2 TiB"},
+		{"negative history", func(j *Job) { j.History = -1 }, "history", "history"},
+		{"huge history", func(j *Job) { j.History = MaxRunHistory + 1 }, "history", "history"},
+		{"too many args", func(j *Job) { j.Args = make([]string, MaxJobArgs+1) }, "args", "arguments"},
+		{"long arg", func(j *Job) { j.Args = []string{strings.Repeat("a", MaxJobArgBytes+1)} }, "args", "argument 1"},
 	}
 	db := openTestDB(t)
 	for _, tt := range tests {
@@ -196,8 +198,9 @@ func TestJobValidation(t *testing.T) {
 			j := testJob("job")
 			tt.change(&j)
 			err := db.Update(func(tx *Tx) error { return tx.PutJob(j) })
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("PutJob: %v, want an error saying %q", err, tt.want)
+			fes := AsJobFieldErrors(err)
+			if len(fes) != 1 || fes[0].Field != tt.field || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("PutJob: %v (%+v), want one problem with %s saying %q", err, fes, tt.field, tt.want)
 			}
 		})
 	}
@@ -211,6 +214,91 @@ func TestJobValidation(t *testing.T) {
 	must(t, db.View(func(tx *Tx) (err error) { j, err = tx.Job("defaults"); return err }))
 	if j.TimeZone != "UTC" || j.Overlap != OverlapSkip {
 		t.Errorf("defaults: zone %q overlap %q, want UTC and skip", j.TimeZone, j.Overlap)
+	}
+}
+
+// Every problem of a job is reported at once, by field, and the checks
+// handed in (schedule, script) run beside the store's own rules.
+func TestJobCheckReportsEveryProblem(t *testing.T) {
+	checks := JobChecks{
+		Schedule: func(spec string, loc *time.Location) error {
+			if spec == "never" {
+				return errors.New(`"never" is not valid`)
+			}
+			return nil
+		},
+		Script: func(name, src string) error {
+			if strings.Contains(src, "let = ;") {
+				return errors.New(name + ":1:5: SyntaxError")
+			}
+			return nil
+		},
+	}
+	tests := []struct {
+		name   string
+		change func(*Job)
+		fields []string
+	}{
+		{"none", func(*Job) {}, nil},
+		{"three", func(j *Job) { j.Schedule, j.TimeZone, j.Timeout = "never", "Mars/Base", 0 }, []string{"schedule", "timeZone", "timeout"}},
+		{"script and more", func(j *Job) { j.Script, j.Overlap, j.History = "let = ;", "often", -1 }, []string{"script", "overlap", "history"}},
+		{"unusable script not compiled", func(j *Job) { j.Script, j.ScriptName = "", "" }, []string{"script", "scriptName"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			j := testJob("job")
+			tt.change(&j)
+			var got []string
+			for _, fe := range AsJobFieldErrors(j.Check(checks)) {
+				got = append(got, fe.Field)
+			}
+			if !slices.Equal(got, tt.fields) {
+				t.Errorf("fields with problems = %v, want %v", got, tt.fields)
+			}
+		})
+	}
+}
+
+func TestParseJobFields(t *testing.T) {
+	tests := []struct {
+		name  string
+		parse func(string) (any, error)
+		in    string
+		want  any
+		field string // "" when valid
+	}{
+		{"timeout", func(s string) (any, error) { return ParseJobTimeout(s) }, "1h30m", 90 * time.Minute, ""},
+		{"timeout word", func(s string) (any, error) { return ParseJobTimeout(s) }, "soon", time.Duration(0), "timeout"},
+		{"timeout too long", func(s string) (any, error) { return ParseJobTimeout(s) }, "25h", time.Duration(0), "timeout"},
+		{"memory", func(s string) (any, error) { return ParseJobMaxMemory(s) }, "512MiB", int64(512 << 20), ""},
+		{"memory word", func(s string) (any, error) { return ParseJobMaxMemory(s) }, "lots", int64(0), "maxMemory"},
+		{"memory tiny", func(s string) (any, error) { return ParseJobMaxMemory(s) }, "1MiB", int64(0), "maxMemory"},
+		{"history", func(s string) (any, error) { return ParseJobHistory(s) }, "7", 7, ""},
+		{"history zero", func(s string) (any, error) { return ParseJobHistory(s) }, "0", 0, "history"},
+	}
+	for _, tt := range tests {
+		got, err := tt.parse(tt.in)
+		fes := AsJobFieldErrors(err)
+		if got != tt.want || (tt.field == "") != (err == nil) || (err != nil && (len(fes) != 1 || fes[0].Field != tt.field)) {
+			t.Errorf("%s(%q) = %v, %v; want %v and a problem with %q", tt.name, tt.in, got, err, tt.want, tt.field)
+		}
+	}
+}
+
+func TestJoinJobFieldErrors(t *testing.T) {
+	_, parseErr := ParseJobTimeout("soon")
+	j := testJob("job")
+	j.Timeout, j.Overlap = 0, "often"
+	err := JoinJobFieldErrors(AsJobFieldErrors(parseErr), j.Validate())
+	var got []string
+	for _, fe := range AsJobFieldErrors(err) {
+		got = append(got, fe.Field+": "+fe.Message)
+	}
+	if len(got) != 2 || !strings.Contains(got[0], `"soon"`) || !strings.HasPrefix(got[1], "overlap") {
+		t.Errorf("joined = %q, want the parse error on timeout and the overlap, once each", got)
+	}
+	if err := JoinJobFieldErrors(nil, nil); err != nil {
+		t.Errorf("nothing joined = %v", err)
 	}
 }
 

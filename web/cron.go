@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
@@ -19,7 +18,7 @@ import (
 // *cron.Scheduler.
 type Scheduler interface {
 	// Status says where the home's jobs are scheduled.
-	Status() SchedulerStatus
+	Status() cron.Where
 	// RunNow starts a run of the named job now, through its overlap policy,
 	// where the jobs are scheduled, and returns its record (running, queued
 	// or skipped) without waiting for the run to end.
@@ -30,16 +29,6 @@ type Scheduler interface {
 	// Sync applies changes to jobs now instead of at the next poll.
 	Sync(ctx context.Context) error
 }
-
-// SchedulerStatus says where a home's cron jobs are scheduled.
-type SchedulerStatus int
-
-// Where jobs are scheduled.
-const (
-	SchedulerNone      SchedulerStatus = iota // no process schedules them: they do not run
-	SchedulerHere                             // this process (this serve) runs them
-	SchedulerElsewhere                        // another process (another serve) runs them
-)
 
 func (s *Server) cronSection() section {
 	return section{label: "Cron jobs", path: "/cron", routes: func(mux *http.ServeMux) {
@@ -61,9 +50,9 @@ func (s *Server) cronSection() section {
 }
 
 // schedulerStatus is where jobs run, as far as the console knows.
-func (s *Server) schedulerStatus() SchedulerStatus {
+func (s *Server) schedulerStatus() cron.Where {
 	if s.cron == nil {
-		return SchedulerNone
+		return cron.Nowhere
 	}
 	return s.cron.Status()
 }
@@ -74,9 +63,9 @@ type notice struct{ Kind, Text string }
 // schedulerNotice says, when jobs do not run in this serve, where they do.
 func (s *Server) schedulerNotice() *notice {
 	switch s.schedulerStatus() {
-	case SchedulerHere:
+	case cron.Here:
 		return nil
-	case SchedulerElsewhere:
+	case cron.Elsewhere:
 		return &notice{"warn", "Another scriptrun serve on this home runs the jobs (it holds the scheduler). " +
 			"This console shows and changes them from the store; that serve applies changes within a second or two, " +
 			"and Run now is handed to it. Runs it is running can be cancelled from its own console. " +
@@ -273,7 +262,7 @@ func (s *Server) cronList(w http.ResponseWriter, r *http.Request, sess *session)
 // canRun reports whether "Run now" can reach a scheduler.
 func (s *Server) canRun() bool {
 	st := s.schedulerStatus()
-	return st == SchedulerHere || st == SchedulerElsewhere
+	return st == cron.Here || st == cron.Elsewhere
 }
 
 // historyPage is how many runs the job page shows unless asked for all.
@@ -283,7 +272,7 @@ type cronJobData struct {
 	Job        jobView
 	NextRuns   []nextRun
 	Source     string
-	ScriptFile string // "changed" or "missing" when ScriptPath no longer holds the captured source
+	ScriptFile store.ScriptFileState // "changed" or "missing" when ScriptPath no longer holds the captured source
 	Runs       []runView
 	MoreRuns   bool
 	AllRuns    bool
@@ -345,37 +334,13 @@ func (s *Server) cronShow(w http.ResponseWriter, r *http.Request, sess *session)
 	if sched, err := cron.ParseSchedule(j.Schedule, j.TimeZone); err == nil && j.Enabled {
 		d.NextRuns = nextRuns(sched, now, 3)
 	}
-	d.ScriptFile = scriptFileState(j)
+	d.ScriptFile = j.ScriptFile()
 	if d.Active {
 		// Follow the run without JavaScript: the browser reloads the page.
 		w.Header().Set("Refresh", "3")
 	}
 	s.render(w, r, sess, http.StatusOK, "cron_job", view{Title: "Cron job " + name, Data: d})
 	return nil
-}
-
-// scriptFileState compares the file a job's script was captured from with
-// the captured source: "" when they match (or there is no file), "changed"
-// or "missing".
-func scriptFileState(j store.Job) string {
-	if j.ScriptPath == "" {
-		return ""
-	}
-	info, err := os.Stat(j.ScriptPath)
-	if err != nil || !info.Mode().IsRegular() {
-		return "missing"
-	}
-	if info.Size() > store.MaxScriptBytes {
-		return "changed"
-	}
-	b, err := os.ReadFile(j.ScriptPath)
-	switch {
-	case err != nil:
-		return "missing"
-	case store.ScriptDigest(string(b)) != j.ScriptSHA256:
-		return "changed"
-	}
-	return ""
 }
 
 func (s *Server) cronSetEnabled(enable bool) pageFunc {

@@ -3,18 +3,14 @@ package web
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/scriptrun/scriptrun/cron"
-	"github.com/scriptrun/scriptrun/runtime"
 	"github.com/scriptrun/scriptrun/store"
 )
 
@@ -164,52 +160,37 @@ func readJobForm(r *http.Request, f *jobForm) {
 	f.CheckedSHA = pf.Get("checked_sha")
 }
 
+// formFields are the form's names of a job's fields (store.JobFieldError's
+// keys); the script's problems go to the source or the path, whichever the
+// script came from.
+var formFields = map[string]string{
+	"name": "name", "schedule": "schedule", "timeZone": "tz", "timeout": "timeout", "overlap": "overlap",
+	"history": "history", "args": "args", "maxMemory": "max_memory", "script": "source", "scriptName": "source",
+}
+
 // check builds the job the form describes onto base (the stored job when
-// editing) and checks every field, so that the form shows all that is wrong
-// at once, each with what is expected. cron.CheckJob has the last word.
+// editing) and checks it with cron.CheckJob, so that the form shows all
+// that is wrong at once, each next to its field, in the words of the rules
+// themselves.
 func (f *jobForm) check(base store.Job, now time.Time) {
 	f.Errors = map[string]string{}
 	j := base
 	if f.New {
 		j = store.Job{Name: f.Name}
-		if err := store.ValidateName("job", f.Name); err != nil {
-			f.Errors["name"] = upperFirst(err.Error()) + "."
-		}
 	}
 	j.Schedule, j.TimeZone, j.Enabled = f.Schedule, f.TimeZone, f.Enabled
-	zone := f.TimeZone
-	if _, err := store.LoadZone(f.TimeZone); err != nil {
-		f.Errors["tz"] = upperFirst(err.Error()) + "."
-		zone = "UTC" // still check the schedule
-	}
-	sched, err := cron.ParseSchedule(f.Schedule, zone)
-	if err != nil {
-		f.Errors["schedule"] = upperFirst(err.Error()) + "."
-	}
-
-	if d, err := time.ParseDuration(f.Timeout); err != nil || d <= 0 || d > store.MaxJobTimeout {
-		f.Errors["timeout"] = fmt.Sprintf("Timeout %q is not valid: give a positive duration up to %s, such as 30s, 5m or 1h30m.", f.Timeout, store.MaxJobTimeout)
-	} else {
-		j.Timeout = d
-	}
-	switch o := store.Overlap(f.Overlap); o {
-	case store.OverlapSkip, store.OverlapQueue, store.OverlapReplace:
-		j.Overlap = o
-	default:
-		f.Errors["overlap"] = "Choose skip, queue or replace."
-	}
+	j.Overlap = store.Overlap(f.Overlap)
+	var parsed store.JobFieldErrors // fields that are not even of their type
+	collect := func(err error) { parsed = append(parsed, store.AsJobFieldErrors(err)...) }
+	var err error
+	j.Timeout, err = store.ParseJobTimeout(f.Timeout)
+	collect(err)
+	j.History, err = store.ParseJobHistory(f.History)
+	collect(err)
 	j.MaxMemory = 0 // empty: the default
 	if f.MaxMemory != "" {
-		if n, err := store.ParseJobMaxMemory(f.MaxMemory); err != nil {
-			f.Errors["max_memory"] = upperFirst(err.Error()) + "."
-		} else {
-			j.MaxMemory = n
-		}
-	}
-	if n, err := strconv.Atoi(f.History); err != nil || n < 1 || n > store.MaxRunHistory {
-		f.Errors["history"] = fmt.Sprintf("Keep 1 to %d runs, e.g. %d.", store.MaxRunHistory, store.DefaultRunHistory)
-	} else {
-		j.History = n
+		j.MaxMemory, err = store.ParseJobMaxMemory(f.MaxMemory)
+		collect(err)
 	}
 	// Arguments the form cannot show (empty, or with a line break) survive
 	// an edit that does not touch them.
@@ -222,20 +203,21 @@ func (f *jobForm) check(base store.Job, now time.Time) {
 				j.Args = append(j.Args, line)
 			}
 		}
-		switch {
-		case len(j.Args) > store.MaxJobArgs:
-			f.Errors["args"] = fmt.Sprintf("%d arguments: at most %d.", len(j.Args), store.MaxJobArgs)
-		case slices.ContainsFunc(j.Args, func(a string) bool { return len(a) > store.MaxJobArgBytes || !utf8.ValidString(a) }):
-			f.Errors["args"] = fmt.Sprintf("Each argument is text of at most %d bytes.", store.MaxJobArgBytes)
+	}
+	collect(f.takeScript(&j, base))
+	f.job = j
+	// A field already marked (a contradictory choice of script) keeps that
+	// message; every other field gets the rules' first word on it.
+	for _, fe := range store.AsJobFieldErrors(store.JoinJobFieldErrors(parsed, cron.CheckJob(j))) {
+		field := formFields[fe.Field]
+		if field == "source" && f.From == fromFile {
+			field = "path"
+		}
+		if f.Errors[field] == "" {
+			f.Errors[field] = upperFirst(fe.Error()) + "."
 		}
 	}
-	f.checkScript(&j, base)
-	f.job = j
 	if len(f.Errors) > 0 {
-		return
-	}
-	if err := cron.CheckJob(j); err != nil {
-		f.Error = upperFirst(err.Error())
 		return
 	}
 	f.Preview = &jobPreview{SHA: store.ScriptDigest(j.Script), ScriptName: j.ScriptName, Bytes: len(j.Script), From: "the source in the form"}
@@ -245,123 +227,42 @@ func (f *jobForm) check(base store.Job, now time.Time) {
 	case fromKeep:
 		f.Preview.From = "the captured script, unchanged"
 	}
-	if sched != nil && j.Enabled {
+	if sched, err := cron.ParseSchedule(j.Schedule, j.TimeZone); err == nil && j.Enabled {
 		f.Preview.Next = nextRuns(sched, now, 3)
 	}
 }
 
-// checkScript captures the script the form says, as `cron add` does, and
-// checks that it compiles.
-func (f *jobForm) checkScript(j *store.Job, base store.Job) {
-	field := "source"
+// takeScript puts the script the form says into j, as `cron add` captures
+// it. A choice that contradicts the form is marked in f.Errors; a file that
+// cannot be captured is returned as a field error.
+func (f *jobForm) takeScript(j *store.Job, base store.Job) error {
 	switch f.From {
 	case fromKeep:
-		if f.New {
+		switch {
+		case f.New:
 			f.Errors["source"] = "A new job needs a script: paste it, or give a file."
-			return
-		}
-		if f.Source != normalizeText(base.Script) {
+		case f.Source != normalizeText(base.Script):
 			f.Errors["source"] = "You changed the source but chose to keep the captured script: choose “Use the source below” to save your changes, or undo them."
-			return
-		}
-		if f.Path != base.ScriptPath {
+		case f.Path != base.ScriptPath:
 			f.Errors["path"] = "You changed the file but chose to keep the captured script: choose “Capture the file” to read it, or undo the change."
-			return
 		}
-		return // j holds base's script
+		return nil // j holds base's script
 	case fromPaste:
 		j.Script, j.ScriptPath = f.Source, ""
 		if f.New || j.ScriptName == "" {
 			j.ScriptName = f.Name + ".js"
 		}
+		return nil
 	case fromFile:
-		field = "path"
-		src, path, err := readServerScript(f.Path)
+		src, path, err := store.ReadJobScript(f.Path)
 		if err != nil {
-			f.Errors["path"] = upperFirst(err.Error()) + "."
-			return
+			return err
 		}
 		j.Script, j.ScriptPath, j.ScriptName = src, path, filepath.Base(path)
-	default:
-		f.Errors["source"] = "Choose where the script comes from."
-		return
+		return nil
 	}
-	switch {
-	case strings.TrimSpace(j.Script) == "":
-		f.Errors[field] = "The script is empty."
-	case len(j.Script) > store.MaxScriptBytes:
-		f.Errors[field] = fmt.Sprintf("The script is %s: a job's script may have at most %s.", sizeText(int64(len(j.Script))), sizeText(store.MaxScriptBytes))
-	case !utf8.ValidString(j.Script):
-		f.Errors[field] = "The script is not UTF-8 text."
-	default:
-		if _, err := runtime.CompileSource(j.ScriptName, j.Script); err != nil {
-			f.Errors[field] = "The script does not compile: " + err.Error()
-		}
-	}
-}
-
-// scriptExts are the files the console captures from the server's disk.
-// Only scripts: the console must not become a way to read the server's
-// other files (the master key, the database, anything of its user's).
-var scriptExts = []string{".js", ".mjs", ".cjs"}
-
-func isScriptName(p string) bool {
-	return slices.Contains(scriptExts, strings.ToLower(filepath.Ext(p)))
-}
-
-// readServerScript reads a script file on the machine serve runs on, for a
-// job to capture: an absolute path to a regular .js, .mjs or .cjs file (also
-// after symbolic links) of at most store.MaxScriptBytes.
-func readServerScript(path string) (src, clean string, err error) {
-	const example = "e.g. /srv/scripts/sync.js"
-	switch {
-	case path == "":
-		return "", "", fmt.Errorf("give the absolute path of the script on the machine serve runs on, %s", example)
-	case !filepath.IsAbs(path):
-		return "", "", fmt.Errorf("%q is not an absolute path: give the full path on the machine serve runs on, %s", path, example)
-	}
-	clean = filepath.Clean(path)
-	if !isScriptName(clean) {
-		return "", "", fmt.Errorf("%s is not a script: the console captures only .js, .mjs and .cjs files", clean)
-	}
-	real, err := filepath.EvalSymlinks(clean)
-	if errors.Is(err, os.ErrNotExist) {
-		return "", "", fmt.Errorf("there is no file %s on the machine serve runs on", clean)
-	}
-	if err != nil {
-		return "", "", fmt.Errorf("%s cannot be read: %v", clean, cause(err))
-	}
-	if !isScriptName(real) {
-		return "", "", fmt.Errorf("%s leads to %s, which is not a script: the console captures only .js, .mjs and .cjs files", clean, real)
-	}
-	file, err := os.Open(real)
-	if err != nil {
-		return "", "", fmt.Errorf("%s cannot be read: %v", clean, cause(err))
-	}
-	defer file.Close()
-	info, err := file.Stat()
-	switch {
-	case err != nil:
-		return "", "", fmt.Errorf("%s cannot be read: %v", clean, err)
-	case !info.Mode().IsRegular():
-		return "", "", fmt.Errorf("%s is not a regular file: give the script file", clean)
-	}
-	b, err := io.ReadAll(io.LimitReader(file, store.MaxScriptBytes+1))
-	switch {
-	case err != nil:
-		return "", "", fmt.Errorf("%s cannot be read: %v", clean, err)
-	case len(b) > store.MaxScriptBytes:
-		return "", "", fmt.Errorf("%s is larger than %s, the most a job's script may have", clean, sizeText(store.MaxScriptBytes))
-	}
-	return string(b), clean, nil
-}
-
-// cause is the reason inside a *fs.PathError, which names the path again.
-func cause(err error) error {
-	if inner := errors.Unwrap(err); inner != nil {
-		return inner
-	}
-	return err
+	f.Errors["source"] = "Choose where the script comes from."
+	return nil
 }
 
 // cronSave handles Check and Save of the create and edit forms.
@@ -456,11 +357,11 @@ func (s *Server) cronSave(w http.ResponseWriter, r *http.Request, sess *session,
 	switch st := s.schedulerStatus(); {
 	case !j.Enabled:
 		msg += " It is disabled: enable it to run it on its schedule."
-	case st == SchedulerHere:
+	case st == cron.Here:
 		if sched, err := cron.ParseSchedule(j.Schedule, j.TimeZone); err == nil {
 			msg += " Next run " + relative(sched.Next(s.now()), s.now()) + "."
 		}
-	case st == SchedulerElsewhere:
+	case st == cron.Elsewhere:
 		msg += " The serve that runs the jobs applies it within a second or two."
 	}
 	s.sessions.addFlash(sess, "ok", msg)

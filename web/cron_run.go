@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"unicode/utf8"
 
+	"github.com/scriptrun/scriptrun/cron"
 	"github.com/scriptrun/scriptrun/store"
 )
 
@@ -92,7 +93,7 @@ func (s *Server) cronRunPage(w http.ResponseWriter, r *http.Request, sess *sessi
 		d.Cut = true
 	}
 	d.Output = string(shown)
-	d.CanCancel = d.Run.Active() && s.schedulerStatus() == SchedulerHere
+	d.CanCancel = d.Run.Active() && s.schedulerStatus() == cron.Here
 	if d.Run.Active() {
 		// Follow the run without JavaScript: the browser reloads the page.
 		w.Header().Set("Refresh", "2")
@@ -125,7 +126,7 @@ func (s *Server) cronRunCancel(w http.ResponseWriter, r *http.Request, sess *ses
 	switch {
 	case run.Status.Final():
 		s.sessions.addFlash(sess, "warn", fmt.Sprintf("Run %d had already ended (%s).", run.ID, viewRun(run).StatusLabel()))
-	case s.cron != nil && s.schedulerStatus() == SchedulerHere && s.cron.CancelRun(run.ID, "cancelled from the console"):
+	case s.cron != nil && s.schedulerStatus() == cron.Here && s.cron.CancelRun(run.ID, "cancelled from the console"):
 		s.log.Info("cron run cancelled from the console", "job", run.Job, "run", run.ID, "session", sess.logID(), "remote", clientAddr(r))
 		s.sessions.addFlash(sess, "ok", fmt.Sprintf("Run %d is being cancelled.", run.ID))
 	default:

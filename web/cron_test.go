@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"html"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -19,30 +20,21 @@ import (
 	"github.com/scriptrun/scriptrun/store"
 )
 
-// testScheduler is a real scheduler on the test's home, with the status a
-// test gives it.
-type testScheduler struct {
-	*cron.Scheduler
-	status SchedulerStatus
-}
-
-func (t *testScheduler) Status() SchedulerStatus { return t.status }
-
 // fakeScheduler is a Scheduler whose answers a test sets: another serve's.
 type fakeScheduler struct {
 	mu       sync.Mutex
-	status   SchedulerStatus
+	status   cron.Where
 	RunNowFn func(ctx context.Context, name string) (store.Run, error)
 	ran      []string
 	syncs    int
 }
 
 var (
-	_ Scheduler = (*testScheduler)(nil)
+	_ Scheduler = (*cron.Host)(nil)
 	_ Scheduler = (*fakeScheduler)(nil)
 )
 
-func (f *fakeScheduler) Status() SchedulerStatus { return f.status }
+func (f *fakeScheduler) Status() cron.Where { return f.status }
 func (f *fakeScheduler) RunNow(ctx context.Context, name string) (store.Run, error) {
 	f.mu.Lock()
 	f.ran = append(f.ran, name)
@@ -62,14 +54,16 @@ func (f *fakeScheduler) Sync(context.Context) error {
 func newCronEnv(t *testing.T) (*env, *cron.Scheduler) {
 	t.Helper()
 	var sched *cron.Scheduler
+	var host *cron.Host
 	e := newEnv(t, envOpts{modify: func(o *Options) {
 		sched = cron.New(cron.Options{DB: o.DB.(*store.DB), GracePeriod: 200 * time.Millisecond, RunBy: "web test"})
-		o.Cron = &testScheduler{Scheduler: sched, status: SchedulerHere}
+		host = cron.NewHost(sched, cron.HostOptions{})
+		o.Cron = host
 	}})
-	if err := sched.Start(context.Background()); err != nil {
-		t.Fatal(err)
+	if !host.Start(context.Background()) {
+		t.Fatal("the scheduler did not start")
 	}
-	t.Cleanup(func() { sched.Stop(context.Background()) })
+	t.Cleanup(func() { host.Stop(context.Background()) })
 	return e, sched
 }
 
@@ -285,26 +279,26 @@ func TestCronFormRefusals(t *testing.T) {
 		{"invalid spec", []string{"schedule", "* * * *"}, "schedule", []string{"has 4 fields", `for example "*/5 * * * *"`, "@every 10m"}},
 		{"unknown descriptor", []string{"schedule", "@often"}, "schedule", []string{"unknown descriptor @often"}},
 		{"invalid field", []string{"schedule", "61 * * * *"}, "schedule", []string{"minute field"}},
-		{"unknown zone", []string{"tz", "Berlin"}, "tz", []string{"Time zone \"Berlin\" is unknown", "Europe/Berlin"}},
+		{"unknown zone", []string{"tz", "Berlin"}, "tz", []string{"Time zone: \"Berlin\" is unknown", "Europe/Berlin"}},
 		{"Local zone", []string{"tz", "Local"}, "tz", []string{"is not valid"}},
-		{"bad timeout", []string{"timeout", "soon"}, "timeout", []string{"Timeout \"soon\" is not valid", "30s, 5m or 1h30m"}},
+		{"bad timeout", []string{"timeout", "soon"}, "timeout", []string{"Timeout: \"soon\" is not valid", "30s, 5m or 1h30m"}},
 		{"zero timeout", []string{"timeout", "0s"}, "timeout", []string{"positive duration"}},
-		{"bad history", []string{"history", "0"}, "history", []string{"Keep 1 to 10000 runs"}},
-		{"tiny memory limit", []string{"max_memory", "1MiB"}, "max_memory", []string{"Job memory cap 1 MiB is not valid", "e.g. 512MiB"}},
+		{"bad history", []string{"history", "0"}, "history", []string{"History: \"0\" is not valid: keep 1 to 10000 runs"}},
+		{"tiny memory limit", []string{"max_memory", "1MiB"}, "max_memory", []string{"Memory cap: 1 MiB is not valid", "e.g. 512MiB"}},
 		{"memory limit not a size", []string{"max_memory", "lots"}, "max_memory", []string{"is not a size"}},
-		{"bad overlap", []string{"overlap", "never"}, "overlap", []string{"Choose skip, queue or replace"}},
-		{"bad name", []string{"name", "my job"}, "name", []string{`Job name "my job" is not valid`}},
-		{"empty script", []string{"source", " \r\n"}, "source", []string{"The script is empty"}},
+		{"bad overlap", []string{"overlap", "never"}, "overlap", []string{"Overlap: \"never\" is not valid: use skip", "queue", "replace"}},
+		{"bad name", []string{"name", "my job"}, "name", []string{`Job name: "my job" is not valid`}},
+		{"empty script", []string{"source", " \r\n"}, "source", []string{"Script: empty"}},
 		{"syntax error", []string{"source", "let x = ;"}, "source", []string{"does not compile", "sync.js:1:9: SyntaxError"}},
 		{"no source choice", []string{"script_from", ""}, "source", []string{"Choose where the script comes from"}},
 		{"keep on a new job", []string{"script_from", "keep"}, "source", []string{"A new job needs a script"}},
 		{"relative path", []string{"script_from", "file", "path", "sync.js"}, "path", []string{"is not an absolute path"}},
-		{"missing file", []string{"script_from", "file", "path", filepath.Join(dir, "nope.js")}, "path", []string{"There is no file"}},
+		{"missing file", []string{"script_from", "file", "path", filepath.Join(dir, "nope.js")}, "path", []string{"there is no file"}},
 		{"not a script", []string{"script_from", "file", "path", notJS}, "path", []string{"is not a script", ".js, .mjs and .cjs"}},
 		{"link to a non-script", []string{"script_from", "file", "path", link}, "path", []string{"leads to", "which is not a script"}},
 		{"a folder", []string{"script_from", "file", "path", filepath.Join(dir, "folder.js")}, "path", []string{"is not a regular file"}},
-		{"file too large", []string{"script_from", "file", "path", big}, "path", []string{"is larger than 1.0 MiB"}},
-		{"pasted too large", []string{"source", "//" + strings.Repeat("y", store.MaxScriptBytes)}, "source", []string{"a job's script may have at most 1.0 MiB"}},
+		{"file too large", []string{"script_from", "file", "path", big}, "path", []string{"is larger than 1 MiB"}},
+		{"pasted too large", []string{"source", "//" + strings.Repeat("y", store.MaxScriptBytes)}, "source", []string{"a job's script may have at most 1 MiB"}},
 		{"too many args", []string{"args", strings.Repeat("a\n", store.MaxJobArgs+1)}, "args", []string{"65 arguments: at most 64"}},
 	}
 	for _, tt := range tests {
@@ -326,11 +320,6 @@ func TestCronFormRefusals(t *testing.T) {
 	}
 	// Several wrong fields at once are all marked.
 	r := b.post("/cron/-/new", b.jobForm("schedule", "nope", "tz", "Mars/Base", "timeout", "x", "source", "let = ;"))
-	for _, field := range []string{"schedule", "tz", "timeout", "source"} {
-		if !strings.Contains(r.body, `id="`+field+`-error"`) {
-			t.Errorf("with four wrong fields, %s is not marked", field)
-		}
-	}
 	// A refused form keeps what was typed.
 	if !strings.Contains(r.body, `value="nope"`) || !strings.Contains(r.body, "let = ;") {
 		t.Error("a refused form lost what was typed")
@@ -624,7 +613,7 @@ func TestCronRefusals(t *testing.T) {
 // When another serve runs the jobs, the pages work from the store, say so,
 // and hand Run now to that serve.
 func TestCronScheduledElsewhere(t *testing.T) {
-	fake := &fakeScheduler{status: SchedulerElsewhere, RunNowFn: func(ctx context.Context, name string) (store.Run, error) {
+	fake := &fakeScheduler{status: cron.Elsewhere, RunNowFn: func(ctx context.Context, name string) (store.Run, error) {
 		return store.Run{ID: 7, Job: name, Status: store.RunRunning}, nil
 	}}
 	e := newEnv(t, envOpts{modify: func(o *Options) { o.Cron = fake }})
@@ -758,4 +747,47 @@ func tamper(token string) string {
 		c = 'y'
 	}
 	return string(c) + token[1:]
+}
+
+// A job with several problems has each one shown next to its field, and
+// no other field marked.
+func TestCronFormReportsEveryProblem(t *testing.T) {
+	e, _ := newCronEnv(t)
+	b := e.signedIn()
+	dir := t.TempDir()
+	notJS := filepath.Join(dir, "notes.txt")
+	os.WriteFile(notJS, []byte("x"), 0o600)
+	allFields := []string{"name", "schedule", "tz", "timeout", "max_memory", "history", "overlap", "args", "source", "path"}
+	tests := []struct {
+		name   string
+		kv     []string
+		fields map[string]string // field: what its message says
+	}{
+		{"schedule, zone, timeout", []string{"schedule", "* * * *", "tz", "Mars/Base", "timeout", "soon"},
+			map[string]string{"schedule": "has 4 fields", "tz": `"Mars/Base" is unknown`, "timeout": `"soon" is not valid`}},
+		{"name, overlap, source", []string{"name", "my job", "overlap", "often", "source", "let = ;"},
+			map[string]string{"name": `"my job" is not valid`, "overlap": `"often" is not valid`, "source": "does not compile"}},
+		{"memory, history, file", []string{"max_memory", "1MiB", "history", "0", "script_from", "file", "path", notJS},
+			map[string]string{"max_memory": "1 MiB is not valid", "history": `"0" is not valid`, "path": "is not a script"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := b.post("/cron/-/new", b.jobForm(append(tt.kv, "action", "check")...))
+			if r.status != http.StatusUnprocessableEntity {
+				t.Fatalf("%d, want 422", r.status)
+			}
+			for _, field := range allFields {
+				msg := regexp.MustCompile(`id="` + field + `-error"[^>]*>([^<]*)<`).FindStringSubmatch(r.body)
+				want, marked := tt.fields[field]
+				switch {
+				case marked && msg == nil:
+					t.Errorf("%s is not marked", field)
+				case marked && !strings.Contains(html.UnescapeString(msg[1]), want):
+					t.Errorf("%s says %q, want %q", field, msg[1], want)
+				case !marked && msg != nil:
+					t.Errorf("%s is marked: %q", field, msg[1])
+				}
+			}
+		})
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -18,7 +17,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/scriptrun/scriptrun/cron"
-	"github.com/scriptrun/scriptrun/runtime"
 	"github.com/scriptrun/scriptrun/store"
 	"github.com/scriptrun/scriptrun/termtext"
 )
@@ -53,40 +51,63 @@ read in --tz (an IANA zone, default UTC).`,
 
 type cronFlags struct {
 	schedule, script, timeout, overlap, tz string
-	maxMemory                              string
-	history                                int
+	maxMemory, history                     string
 	disabled                               bool
 
-	src, abs string // the script read by load
-}
-
-// load reads and compiles --script, if given, before any transaction.
-func (f *cronFlags) load(c *cobra.Command) error {
-	if !c.Flags().Changed("script") {
-		return nil
-	}
-	var err error
-	f.src, f.abs, err = readJobScript(f.script)
-	return err
+	// What parse read from the flags' text.
+	src, abs  string // the script
+	timeoutD  time.Duration
+	memory    int64
+	keepRuns  int
+	protected []string // the home's own files, which --script may not name
 }
 
 func (f *cronFlags) register(c *cobra.Command, update bool) {
 	fl := c.Flags()
 	fl.StringVar(&f.schedule, "schedule", "", `when to run: "*/5 * * * *", "0 30 9 * * 1-5" (seconds first), @hourly, "@every 10m"`)
-	fl.StringVar(&f.script, "script", "", "the script file; its source is captured now")
+	fl.StringVar(&f.script, "script", "", "the script file (.js, .mjs or .cjs); its source is captured now")
 	fl.StringVar(&f.timeout, "timeout", store.DefaultJobTimeout.String(), "stop a run after this long")
 	fl.StringVar(&f.maxMemory, "max-memory", store.FormatBytes(store.DefaultJobMaxMemory), "stop a run whose memory grows past this (scriptrun serve), e.g. 512MiB")
 	fl.StringVar(&f.overlap, "overlap", string(store.OverlapSkip), "when due while the last run still runs: skip, queue (one waits) or replace (cancel it)")
 	fl.StringVar(&f.tz, "tz", "UTC", "the time zone the schedule is read in (IANA, e.g. Europe/Berlin)")
-	fl.IntVar(&f.history, "history", store.DefaultRunHistory, "how many runs to keep")
+	fl.StringVar(&f.history, "history", strconv.Itoa(store.DefaultRunHistory), "how many runs to keep")
 	if !update {
 		fl.BoolVar(&f.disabled, "disabled", false, "add it disabled (enable it with `cron enable NAME`)")
 	}
 }
 
-// apply sets the flags that were given on j, validating each with an
-// example of what is expected.
-func (f *cronFlags) apply(c *cobra.Command, j *store.Job) error {
+// parse reads the text of the flags that were given, and the script file,
+// before any transaction; what cannot be read is returned by field.
+func (f *cronFlags) parse(c *cobra.Command) store.JobFieldErrors {
+	set := c.Flags().Changed
+	var es store.JobFieldErrors
+	collect := func(err error) { es = append(es, store.AsJobFieldErrors(err)...) }
+	var err error
+	if set("timeout") {
+		f.timeoutD, err = store.ParseJobTimeout(f.timeout)
+		collect(err)
+	}
+	if set("max-memory") {
+		f.memory, err = store.ParseJobMaxMemory(f.maxMemory)
+		collect(err)
+	}
+	if set("history") {
+		f.keepRuns, err = store.ParseJobHistory(f.history)
+		collect(err)
+	}
+	if set("script") {
+		abs, err := filepath.Abs(f.script)
+		if err != nil {
+			abs = f.script // ReadJobScript says it is not absolute
+		}
+		f.src, f.abs, err = store.ReadJobScript(abs, f.protected...)
+		collect(err)
+	}
+	return es
+}
+
+// apply sets the flags that were given on j.
+func (f *cronFlags) apply(c *cobra.Command, j *store.Job) {
 	set := c.Flags().Changed
 	if set("schedule") {
 		j.Schedule = strings.TrimSpace(f.schedule)
@@ -94,80 +115,47 @@ func (f *cronFlags) apply(c *cobra.Command, j *store.Job) error {
 	if set("tz") {
 		j.TimeZone = strings.TrimSpace(f.tz)
 	}
-	if set("schedule") || set("tz") {
-		if _, err := cron.ParseSchedule(j.Schedule, j.TimeZone); err != nil {
-			var se *cron.ScheduleError
-			if errors.As(err, &se) && se.Field == "timeZone" {
-				return usageErr("--tz: %v", err)
-			}
-			return usageErr("--schedule: %v", err)
-		}
-	}
-	if set("timeout") || j.Timeout == 0 {
-		d, err := time.ParseDuration(f.timeout)
-		if err != nil || d <= 0 || d > store.MaxJobTimeout {
-			return usageErr("--timeout %q is not valid: give a positive duration up to %s, e.g. --timeout 5m", f.timeout, store.MaxJobTimeout)
-		}
-		j.Timeout = d
+	if set("timeout") {
+		j.Timeout = f.timeoutD
 	}
 	if set("max-memory") {
-		n, err := store.ParseJobMaxMemory(f.maxMemory)
-		if err != nil {
-			return usageErr("--max-memory: %v", err)
-		}
-		j.MaxMemory = n
+		j.MaxMemory = f.memory
 	}
-	if set("overlap") || j.Overlap == "" {
-		switch o := store.Overlap(f.overlap); o {
-		case store.OverlapSkip, store.OverlapQueue, store.OverlapReplace:
-			j.Overlap = o
-		default:
-			return usageErr("--overlap %q is not valid: use skip (a run still going means the new one is skipped), queue (the new one waits; one at most) or replace (the running one is cancelled)", f.overlap)
-		}
+	if set("overlap") {
+		j.Overlap = store.Overlap(f.overlap)
 	}
 	if set("history") {
-		if f.history < 1 || f.history > store.MaxRunHistory {
-			return usageErr("--history %d is not valid: keep 1 to %d runs, e.g. --history 100", f.history, store.MaxRunHistory)
-		}
-		j.History = f.history
+		j.History = f.keepRuns
 	}
 	if set("script") {
 		j.Script, j.ScriptPath, j.ScriptName = f.src, f.abs, filepath.Base(f.abs)
 	}
-	return nil
+}
+
+// jobFlags are the command line's names of a job's fields
+// (store.JobFieldError's keys).
+var jobFlags = map[string]string{
+	"name": "NAME", "schedule": "--schedule", "timeZone": "--tz", "script": "--script", "scriptName": "--script",
+	"args": "ARGS (after --)", "timeout": "--timeout", "overlap": "--overlap", "maxMemory": "--max-memory", "history": "--history",
+}
+
+// jobUsageErr prints every problem of a job, each with its flag (exit 2).
+func jobUsageErr(name string, err error) error {
+	fes := store.AsJobFieldErrors(err)
+	if fes == nil {
+		return storeErr(err)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "job %s was not saved:", name)
+	for _, fe := range fes {
+		fmt.Fprintf(&b, "\n  %s: %s", jobFlags[fe.Field], fe.Message)
+	}
+	return usageErr("%s", b.String())
 }
 
 // localRequire finds require('./x') and require('../x'), which captured
 // scripts cannot do.
 var localRequire = regexp.MustCompile(`require\s*\(\s*['"]\.{1,2}/`)
-
-// readJobScript reads and compiles a script for a job.
-func readJobScript(file string) (src, abs string, err error) {
-	abs, err = filepath.Abs(file)
-	if err != nil {
-		return "", "", usageErr("--script %s: %v", file, err)
-	}
-	info, err := os.Stat(abs)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return "", "", usageErr("--script %s does not exist", file)
-	case err != nil:
-		return "", "", usageErr("--script %s: %v", file, err)
-	case info.IsDir():
-		return "", "", usageErr("--script %s is a folder: give the script file", file)
-	case info.Size() > store.MaxScriptBytes:
-		return "", "", usageErr("--script %s is %d bytes: a job's script may have at most %d", file, info.Size(), store.MaxScriptBytes)
-	}
-	b, err := os.ReadFile(abs)
-	if err != nil {
-		return "", "", usageErr("--script %s: %v", file, err)
-	}
-	src = string(b)
-	if _, err := runtime.CompileSource(filepath.Base(abs), src); err != nil {
-		return "", "", configErr("--script %s does not compile: %v", file, err)
-	}
-	return src, abs, nil
-}
 
 func cronAddCmd(a *app, update bool) *cobra.Command {
 	var f cronFlags
@@ -192,24 +180,37 @@ func cronAddCmd(a *app, update bool) *cobra.Command {
 			return usageErr("%s takes the job's NAME (got %d argument(s)); usage: %s", c.CommandPath(), len(named), c.UseLine())
 		}
 		name := named[0]
-		if err := store.ValidateName("job", name); err != nil {
-			return usageErr("%v", err)
-		}
 		if !update && (!c.Flags().Changed("schedule") || !c.Flags().Changed("script")) {
 			return usageErr(`cron add needs --schedule and --script, e.g. scriptrun cron add %s --schedule "*/5 * * * *" --script sync.js --tz Europe/Berlin`, name)
 		}
-		if err := f.load(c); err != nil {
+		home, err := a.homeDir()
+		if err != nil {
 			return err
 		}
-		j := store.Job{Name: name, TimeZone: "UTC", Enabled: !f.disabled, Args: scriptArgs}
-		if !update {
-			if err := f.apply(c, &j); err != nil {
-				return err
+		f.protected = []string{filepath.Join(home, "master.key"), filepath.Join(home, "scriptrun.db")}
+		parsed := f.parse(c)
+		given := func(j *store.Job) {
+			f.apply(c, j)
+			if dash >= 0 {
+				j.Args = scriptArgs
 			}
 		}
 		db, _, err := a.open()
 		if err != nil {
 			return err
+		}
+		// The job as it will be is checked whole (compiling the script)
+		// before the write transaction, which then applies the same flags
+		// to the job as it is then.
+		j := store.Job{Name: name, TimeZone: "UTC", Timeout: store.DefaultJobTimeout, Overlap: store.OverlapSkip, Enabled: !f.disabled}
+		if update {
+			if err := db.View(func(tx *store.Tx) (err error) { j, err = tx.Job(name); return err }); err != nil {
+				return storeErr(err)
+			}
+		}
+		given(&j)
+		if err := store.JoinJobFieldErrors(parsed, cron.CheckJob(j)); err != nil {
+			return jobUsageErr(name, err)
 		}
 		err = db.Update(func(tx *store.Tx) error {
 			if !update {
@@ -219,15 +220,13 @@ func cronAddCmd(a *app, update bool) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := f.apply(c, &cur); err != nil {
-				return err
-			}
-			if dash >= 0 {
-				cur.Args = scriptArgs
-			}
+			given(&cur)
 			j = cur
 			return tx.PutJob(cur)
 		})
+		if store.AsJobFieldErrors(err) != nil {
+			return jobUsageErr(name, err)
+		}
 		if err != nil {
 			return storeErr(err)
 		}
@@ -294,7 +293,7 @@ func viewJob(st cron.JobStatus) jobView {
 		Name: j.Name, Enabled: j.Enabled, Schedule: j.Schedule, TimeZone: j.TimeZone, Next: stamp(st.Next),
 		ScheduleError: st.ScheduleError, Overlap: string(j.Overlap), Timeout: j.Timeout.String(), MaxMemory: store.FormatBytes(j.MemoryLimit()), History: j.KeepRuns(),
 		Args: j.Args, ScriptName: j.ScriptName, ScriptSHA256: j.ScriptSHA256, ScriptPath: j.ScriptPath,
-		ScriptFile: scriptFileState(j), Created: stamp(j.Created), Updated: stamp(j.Updated),
+		ScriptFile: string(j.ScriptFile()), Created: stamp(j.Created), Updated: stamp(j.Updated),
 	}
 	if v.Args == nil {
 		v.Args = []string{}
@@ -304,21 +303,6 @@ func viewJob(st cron.JobStatus) jobView {
 		v.LastRun = &r
 	}
 	return v
-}
-
-// scriptFileState compares the job's source file with what was captured.
-func scriptFileState(j store.Job) string {
-	if j.ScriptPath == "" {
-		return ""
-	}
-	b, err := os.ReadFile(j.ScriptPath)
-	switch {
-	case err != nil:
-		return "missing"
-	case store.ScriptDigest(string(b)) != j.ScriptSHA256:
-		return "changed"
-	}
-	return "unchanged"
 }
 
 // runView is what runs and log print about a run.
@@ -584,47 +568,36 @@ configuration error.`,
 		}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		var r store.Run
-		if db.SchedulerRunning() {
-			r, err = cron.RequestRun(ctx, db, name, serveAnswerWait)
-			switch {
-			case errors.Is(err, cron.ErrNoScheduler):
-				fmt.Fprintf(a.stdio.Err, "note: serve did not answer within %s; running %s here\n", serveAnswerWait, name)
-			case err != nil:
-				return failErr(err)
-			default:
-				fmt.Fprintf(a.stdio.Err, "run %d of %s started in serve\n", r.ID, name)
-				if !r.Status.Final() {
-					if r, err = cron.FollowRun(ctx, db, r.ID, 200*time.Millisecond); err != nil {
-						if ctx.Err() != nil {
-							return failErr(fmt.Errorf("stopped waiting; run %d goes on in serve: see `scriptrun cron log %d`", r.ID, r.ID))
-						}
-						return failErr(err)
-					}
-				}
-				return a.reportRun(db, r)
-			}
-		}
-		// In a process of its own, as in serve: the job's memory limit and
-		// timeout hold whatever the script does.
+		// In a process of its own when it runs here, as in serve: the job's
+		// memory limit and timeout hold whatever the script does.
 		jobs, err := a.newJobProcess(a.logger)
 		if err != nil {
 			return err
 		}
 		s := cron.New(cron.Options{DB: db, Signer: manager, Executor: jobs, RunBy: fmt.Sprintf("scriptrun cron run (pid %d)", os.Getpid())})
-		r, err = s.RunNow(ctx, name)
+		host := cron.NewHost(s, cron.HostOptions{AnswerWait: serveAnswerWait, RunAlone: true})
+		defer host.Stop(context.Background())
+		served := host.Status() == cron.Elsewhere
+		r, where, err := host.Run(ctx, name)
 		if err != nil {
-			s.Stop(context.Background())
 			return failErr(err)
 		}
-		if !r.Status.Final() {
-			r, err = s.Wait(ctx, r.ID)
-			if ctx.Err() != nil {
-				s.CancelRun(r.ID, "interrupted (Ctrl-C in `scriptrun cron run`)")
-				r, err = s.Wait(context.Background(), r.ID)
+		switch {
+		case where == cron.Elsewhere:
+			fmt.Fprintf(a.stdio.Err, "run %d of %s started in serve\n", r.ID, name)
+		case served:
+			fmt.Fprintf(a.stdio.Err, "note: serve did not answer within %s; running %s here\n", serveAnswerWait, name)
+		}
+		if id := r.ID; !r.Status.Final() {
+			r, err = host.Wait(ctx, id)
+			switch {
+			case ctx.Err() != nil && where == cron.Elsewhere:
+				return failErr(fmt.Errorf("stopped waiting; run %d goes on in serve: see `scriptrun cron log %d`", id, id))
+			case ctx.Err() != nil:
+				host.CancelRun(id, "interrupted (Ctrl-C in `scriptrun cron run`)")
+				r, err = host.Wait(context.Background(), id)
 			}
 		}
-		s.Stop(context.Background())
 		if err != nil {
 			return storeErr(err)
 		}

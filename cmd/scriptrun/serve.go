@@ -108,7 +108,7 @@ type serveConfig struct {
 	metricsAddr       string
 	metrics           net.Listener  // from --metrics-addr; nil = no metrics
 	cronGrace         time.Duration // 0 = cron.DefaultGracePeriod
-	takeOverEvery     time.Duration // 0 = takeOverInterval; tests shorten it
+	takeOverEvery     time.Duration // 0 = cron.DefaultTakeOverInterval; tests shorten it
 }
 
 // serve runs the console on ln until ctx ends, then shuts down gracefully.
@@ -154,10 +154,15 @@ func (a *app) serve(ctx context.Context, ln net.Listener, cfg serveConfig) error
 	}
 	jobs.keepSpares()
 	defer jobs.close() // after the scheduler stopped (below)
-	host := &cronHost{db: db, log: logger, sched: cron.New(cron.Options{
+
+	takeOver := cfg.takeOverEvery
+	if takeOver <= 0 {
+		takeOver = cron.DefaultTakeOverInterval
+	}
+	host := cron.NewHost(cron.New(cron.Options{
 		DB: db, Signer: m, Refresher: m, Metrics: metrics, Logger: logger, Executor: jobs,
 		RunBy: fmt.Sprintf("serve (pid %d)", os.Getpid()), GracePeriod: grace,
-	})}
+	}), cron.HostOptions{TakeOverInterval: takeOver, AnswerWait: serveAnswerWait, Logger: logger})
 	consoleHosts := append(listenHosts(cfg.addr, ln.Addr().(*net.TCPAddr)), cfg.allowedHosts...)
 	console, err := web.New(web.Options{
 		DB: db, Tokens: m, CallbackURL: cb.String(), Logger: logger,
@@ -192,11 +197,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener, cfg serveConfig) error
 	for _, w := range serveWarnings(ln.Addr().(*net.TCPAddr), tlsConfig != nil, cb) {
 		fmt.Fprintln(errw, "warning: "+w)
 	}
-	takeOver := cfg.takeOverEvery
-	if takeOver <= 0 {
-		takeOver = takeOverInterval
-	}
-	if host.start(ctx, takeOver) {
+	if host.Start(ctx) {
 		fmt.Fprintln(out, "cron: this serve runs the home's jobs")
 	} else if db.SchedulerRunning() {
 		fmt.Fprintln(errw, "warning: another scriptrun serve runs this home's cron jobs; this one serves the console only (its cron pages hand \"Run now\" to that serve) and takes the jobs over when that one stops")
@@ -235,7 +236,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener, cfg serveConfig) error
 	// runs their grace period; the token manager closes after both (Main).
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		if err := host.stop(context.Background()); err != nil {
+		if err := host.Stop(context.Background()); err != nil {
 			logger.Warn("cron: stopping the scheduler", "err", err)
 		}
 	})

@@ -31,7 +31,6 @@ type serveProc struct {
 	metrics string // http://ADDR/metrics, with --metrics-addr
 	stdout  *syncBuffer
 	logs    *syncBuffer
-	lines   chan string
 	done    chan error
 }
 
