@@ -417,8 +417,8 @@ func (d *desired) addJob(c Job, at loc, opts Options) Errors {
 	if j.Overlap == "" {
 		j.Overlap = store.OverlapSkip
 	}
-	var parsed store.JobFieldErrors // fields that are not even of their type
-	collect := func(err error) { parsed = append(parsed, store.AsJobFieldErrors(err)...) }
+	var parsed store.FieldErrors // fields that are not even of their type
+	collect := func(err error) { parsed = append(parsed, store.AsFieldErrors(err)...) }
 	var err error
 	if c.Timeout != "" {
 		j.Timeout, err = store.ParseJobTimeout(c.Timeout)
@@ -454,7 +454,7 @@ func (d *desired) addJob(c Job, at loc, opts Options) Errors {
 		check = store.Job.Validate
 	}
 	if err := store.JoinJobFieldErrors(parsed, check(j)); err != nil {
-		fes := store.AsJobFieldErrors(err)
+		fes := store.AsFieldErrors(err)
 		if fes == nil {
 			return Errors{*at.err("job %s: %v", c.Name, err)}
 		}

@@ -67,7 +67,7 @@ func (e *ScheduleError) Error() string {
 	return "schedule " + e.problem()
 }
 
-// problem is the message without the field's name, as store.JobFieldError
+// problem is the message without the field's name, as store.FieldError
 // words it.
 func (e *ScheduleError) problem() string {
 	return fmt.Sprintf("%q is not valid: %s; for example \"*/5 * * * *\" (every 5 minutes), \"0 30 9 * * 1-5\" (09:30:00 on weekdays, seconds first), \"@hourly\" or \"@every 10m\"", e.Value, e.Reason)
@@ -326,7 +326,7 @@ var jobChecks = store.JobChecks{
 // CheckJob checks a job as an editor of jobs (the console, the command line,
 // apply) should before storing it: every rule of store.Job.Check, with its
 // schedule parsed and its script compiled. It returns every problem at once
-// as store.JobFieldErrors, after filling the defaults PutJob fills (UTC,
+// as store.FieldErrors, after filling the defaults PutJob fills (UTC,
 // skip).
 func CheckJob(j store.Job) error {
 	if j.TimeZone == "" {

@@ -212,7 +212,7 @@ func TestCheckJob(t *testing.T) {
 		tt.change(&j)
 		err := CheckJob(j)
 		var fields []string
-		for _, fe := range store.AsJobFieldErrors(err) {
+		for _, fe := range store.AsFieldErrors(err) {
 			fields = append(fields, fe.Field)
 		}
 		if (tt.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tt.want)) || strings.Join(fields, ",") != strings.Join(tt.fields, ",") {

@@ -56,7 +56,7 @@
 // # Jobs
 //
 // Job.Check states a job's rules once: it returns every problem at once as
-// JobFieldErrors, keyed as export and apply name the fields, for the
+// FieldErrors, keyed as export and apply name the fields, for the
 // console, the command line and apply to show next to their own names of
 // them. What store cannot check itself (parse the schedule, compile the
 // script) package cron hands in as JobChecks (cron.CheckJob); PutJob runs

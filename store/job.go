@@ -121,87 +121,24 @@ func ScriptDigest(src string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// JobFieldError is a problem with one field of a job. Job.Check returns
-// them, every problem at once, in JobFieldErrors; the command line, the
-// console and `apply` show each next to what they call the field (a flag, a
-// form field, a document path) instead of restating the rule. It has the
-// shape of the providers' and tokens' field errors.
-type JobFieldError struct {
-	// Field is the field's key as `export` writes it and `apply` reads it:
-	// name, schedule, timeZone, script, scriptName, args, timeout, overlap,
-	// maxMemory, history.
-	Field string
-	// Label names the field in words: "time zone".
-	Label string
-	// Message says what is wrong and what is expected, without the label.
-	Message string
-}
-
-// Error is the label and the message: "time zone: …".
-func (e JobFieldError) Error() string { return e.Label + ": " + e.Message }
-
-// JobFieldErrors is every problem found in a job, in the order of its
-// fields; it is never empty.
-type JobFieldErrors []JobFieldError
-
-// Error joins the problems, each with its label.
-func (es JobFieldErrors) Error() string {
-	parts := make([]string, len(es))
-	for i, e := range es {
-		parts[i] = e.Error()
-	}
-	return strings.Join(parts, "; ")
-}
-
-// AsJobFieldErrors returns the job field errors err holds, or nil.
-func AsJobFieldErrors(err error) JobFieldErrors {
-	var es JobFieldErrors
-	if errors.As(err, &es) {
-		return es
-	}
-	return nil
-}
-
 // JoinJobFieldErrors adds the problems found while reading a job's fields
 // from text (a timeout that is not a duration, a script file that cannot be
 // captured: first) to those Check found in the job (err). A problem Check
 // found in a field already in first is left out: it would only repeat it
 // about the zero value left there; so is the script's name when the script
 // file could not be read, since the name is the file's.
-func JoinJobFieldErrors(first JobFieldErrors, err error) error {
-	if len(first) == 0 {
-		return err
-	}
-	rest := AsJobFieldErrors(err)
-	if err != nil && rest == nil {
-		return errors.Join(first, err)
-	}
-	in := func(field string) bool {
-		return slices.ContainsFunc(first, func(p JobFieldError) bool { return p.Field == field })
-	}
-	out := slices.Clone(first)
-	for _, fe := range rest {
-		if !in(fe.Field) && !(fe.Field == "scriptName" && in("script")) {
-			out = append(out, fe)
+func JoinJobFieldErrors(first FieldErrors, err error) error {
+	if slices.ContainsFunc(first, func(p FieldError) bool { return p.Field == "script" }) {
+		if rest := AsFieldErrors(err); rest != nil {
+			err = slices.DeleteFunc(slices.Clone(rest), func(p FieldError) bool { return p.Field == "scriptName" }).err()
 		}
 	}
-	return out
-}
-
-func (es *JobFieldErrors) add(field, label, format string, args ...any) {
-	*es = append(*es, JobFieldError{Field: field, Label: label, Message: fmt.Sprintf(format, args...)})
-}
-
-func (es JobFieldErrors) err() error {
-	if len(es) == 0 {
-		return nil
-	}
-	return es
+	return JoinFieldErrors(first, err)
 }
 
 // fieldError is a single problem as an error.
 func fieldError(field, label, format string, args ...any) error {
-	var es JobFieldErrors
+	var es FieldErrors
 	es.add(field, label, format, args...)
 	return es
 }
@@ -222,10 +159,10 @@ type JobChecks struct {
 func (j Job) Validate() error { return j.Check(JobChecks{}) }
 
 // Check checks every field of j, and with c its schedule and script, and
-// returns every problem at once as JobFieldErrors, or nil. These are the
+// returns every problem at once as FieldErrors, or nil. These are the
 // rules of a job; nothing else restates them.
 func (j Job) Check(c JobChecks) error {
-	var es JobFieldErrors
+	var es FieldErrors
 	if err := ValidateName("job", j.Name); err != nil {
 		es.add("name", "job name", "%s", strings.TrimPrefix(err.Error(), "job name "))
 	}
@@ -275,7 +212,7 @@ func (j Job) Check(c JobChecks) error {
 
 // script checks the job's script and its name; it compiles the script (c)
 // only when both are usable.
-func (es *JobFieldErrors) script(j Job, c JobChecks) {
+func (es *FieldErrors) script(j Job, c JobChecks) {
 	usable := false
 	switch {
 	case strings.TrimSpace(j.Script) == "":
@@ -314,7 +251,7 @@ func maxMemoryProblem(text string) string {
 }
 
 // ParseJobTimeout reads a job's timeout as people write it (30s, 5m,
-// 1h30m) and checks its range; its error is a JobFieldErrors.
+// 1h30m) and checks its range; its error is a FieldErrors.
 func ParseJobTimeout(s string) (time.Duration, error) {
 	d, err := time.ParseDuration(strings.TrimSpace(s))
 	if err != nil || d <= 0 || d > MaxJobTimeout {
@@ -324,7 +261,7 @@ func ParseJobTimeout(s string) (time.Duration, error) {
 }
 
 // ParseJobMaxMemory reads a job's memory cap as people write it (512MiB,
-// 2GiB) and checks its range; its error is a JobFieldErrors.
+// 2GiB) and checks its range; its error is a FieldErrors.
 func ParseJobMaxMemory(s string) (int64, error) {
 	n, err := ParseBytes(s)
 	if err != nil {
@@ -338,7 +275,7 @@ func ParseJobMaxMemory(s string) (int64, error) {
 
 // ParseJobHistory reads how many runs a job keeps, as typed in a form or
 // given as a flag: 1 to MaxRunHistory (a stored 0 means the default, but
-// typing 0 is a mistake); its error is a JobFieldErrors.
+// typing 0 is a mistake); its error is a FieldErrors.
 func ParseJobHistory(s string) (int, error) {
 	n, err := strconv.Atoi(strings.TrimSpace(s))
 	if err != nil || n < 1 || n > MaxRunHistory {

@@ -198,7 +198,7 @@ func TestJobValidation(t *testing.T) {
 			j := testJob("job")
 			tt.change(&j)
 			err := db.Update(func(tx *Tx) error { return tx.PutJob(j) })
-			fes := AsJobFieldErrors(err)
+			fes := AsFieldErrors(err)
 			if len(fes) != 1 || fes[0].Field != tt.field || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("PutJob: %v (%+v), want one problem with %s saying %q", err, fes, tt.field, tt.want)
 			}
@@ -249,7 +249,7 @@ func TestJobCheckReportsEveryProblem(t *testing.T) {
 			j := testJob("job")
 			tt.change(&j)
 			var got []string
-			for _, fe := range AsJobFieldErrors(j.Check(checks)) {
+			for _, fe := range AsFieldErrors(j.Check(checks)) {
 				got = append(got, fe.Field)
 			}
 			if !slices.Equal(got, tt.fields) {
@@ -278,7 +278,7 @@ func TestParseJobFields(t *testing.T) {
 	}
 	for _, tt := range tests {
 		got, err := tt.parse(tt.in)
-		fes := AsJobFieldErrors(err)
+		fes := AsFieldErrors(err)
 		if got != tt.want || (tt.field == "") != (err == nil) || (err != nil && (len(fes) != 1 || fes[0].Field != tt.field)) {
 			t.Errorf("%s(%q) = %v, %v; want %v and a problem with %q", tt.name, tt.in, got, err, tt.want, tt.field)
 		}
@@ -289,9 +289,9 @@ func TestJoinJobFieldErrors(t *testing.T) {
 	_, parseErr := ParseJobTimeout("soon")
 	j := testJob("job")
 	j.Timeout, j.Overlap = 0, "often"
-	err := JoinJobFieldErrors(AsJobFieldErrors(parseErr), j.Validate())
+	err := JoinJobFieldErrors(AsFieldErrors(parseErr), j.Validate())
 	var got []string
-	for _, fe := range AsJobFieldErrors(err) {
+	for _, fe := range AsFieldErrors(err) {
 		got = append(got, fe.Field+": "+fe.Message)
 	}
 	if len(got) != 2 || !strings.Contains(got[0], `"soon"`) || !strings.HasPrefix(got[1], "overlap") {

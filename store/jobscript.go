@@ -28,7 +28,7 @@ func isScriptName(p string) bool {
 // .js, .mjs or .cjs file, also after symbolic links, of at most
 // MaxScriptBytes, that is none of the protected files (the home's master
 // key and database, however it reaches them). It returns the source and the
-// cleaned path. Its error is a JobFieldErrors on the field "script".
+// cleaned path. Its error is a FieldErrors on the field "script".
 func ReadJobScript(path string, protected ...string) (src, clean string, err error) {
 	bad := func(format string, args ...any) (string, string, error) {
 		return "", "", fieldError("script", "script file", format, args...)

@@ -46,7 +46,7 @@ func TestReadJobScript(t *testing.T) {
 	}
 	for _, tt := range tests {
 		src, clean, err := ReadJobScript(tt.path, key)
-		fes := AsJobFieldErrors(err)
+		fes := AsFieldErrors(err)
 		switch {
 		case tt.want == "" && (err != nil || src != "console.log(1)" || clean != tt.path):
 			t.Errorf("%s: %q, %q, %v", tt.name, src, clean, err)

@@ -160,7 +160,7 @@ func readJobForm(r *http.Request, f *jobForm) {
 	f.CheckedSHA = pf.Get("checked_sha")
 }
 
-// formFields are the form's names of a job's fields (store.JobFieldError's
+// formFields are the form's names of a job's fields (store.FieldError's
 // keys); the script's problems go to the source or the path, whichever the
 // script came from.
 var formFields = map[string]string{
@@ -180,8 +180,8 @@ func (f *jobForm) check(base store.Job, now time.Time) {
 	}
 	j.Schedule, j.TimeZone, j.Enabled = f.Schedule, f.TimeZone, f.Enabled
 	j.Overlap = store.Overlap(f.Overlap)
-	var parsed store.JobFieldErrors // fields that are not even of their type
-	collect := func(err error) { parsed = append(parsed, store.AsJobFieldErrors(err)...) }
+	var parsed store.FieldErrors // fields that are not even of their type
+	collect := func(err error) { parsed = append(parsed, store.AsFieldErrors(err)...) }
 	var err error
 	j.Timeout, err = store.ParseJobTimeout(f.Timeout)
 	collect(err)
@@ -208,7 +208,7 @@ func (f *jobForm) check(base store.Job, now time.Time) {
 	f.job = j
 	// A field already marked (a contradictory choice of script) keeps that
 	// message; every other field gets the rules' first word on it.
-	for _, fe := range store.AsJobFieldErrors(store.JoinJobFieldErrors(parsed, cron.CheckJob(j))) {
+	for _, fe := range store.AsFieldErrors(store.JoinJobFieldErrors(parsed, cron.CheckJob(j))) {
 		field := formFields[fe.Field]
 		if field == "source" && f.From == fromFile {
 			field = "path"

@@ -78,10 +78,10 @@ func (f *cronFlags) register(c *cobra.Command, update bool) {
 
 // parse reads the text of the flags that were given, and the script file,
 // before any transaction; what cannot be read is returned by field.
-func (f *cronFlags) parse(c *cobra.Command) store.JobFieldErrors {
+func (f *cronFlags) parse(c *cobra.Command) store.FieldErrors {
 	set := c.Flags().Changed
-	var es store.JobFieldErrors
-	collect := func(err error) { es = append(es, store.AsJobFieldErrors(err)...) }
+	var es store.FieldErrors
+	collect := func(err error) { es = append(es, store.AsFieldErrors(err)...) }
 	var err error
 	if set("timeout") {
 		f.timeoutD, err = store.ParseJobTimeout(f.timeout)
@@ -133,7 +133,7 @@ func (f *cronFlags) apply(c *cobra.Command, j *store.Job) {
 }
 
 // jobFlags are the command line's names of a job's fields
-// (store.JobFieldError's keys).
+// (store.FieldError's keys).
 var jobFlags = map[string]string{
 	"name": "NAME", "schedule": "--schedule", "timeZone": "--tz", "script": "--script", "scriptName": "--script",
 	"args": "ARGS (after --)", "timeout": "--timeout", "overlap": "--overlap", "maxMemory": "--max-memory", "history": "--history",
@@ -141,7 +141,7 @@ var jobFlags = map[string]string{
 
 // jobUsageErr prints every problem of a job, each with its flag (exit 2).
 func jobUsageErr(name string, err error) error {
-	fes := store.AsJobFieldErrors(err)
+	fes := store.AsFieldErrors(err)
 	if fes == nil {
 		return storeErr(err)
 	}
@@ -224,7 +224,7 @@ func cronAddCmd(a *app, update bool) *cobra.Command {
 			j = cur
 			return tx.PutJob(cur)
 		})
-		if store.AsJobFieldErrors(err) != nil {
+		if store.AsFieldErrors(err) != nil {
 			return jobUsageErr(name, err)
 		}
 		if err != nil {
