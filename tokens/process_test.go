@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/scriptrun/scriptrun/store"
+	"github.com/scriptrun/scriptrun/store/storetest"
 )
 
 // TestMain lets the test binary act as one of several scriptrun processes
@@ -34,7 +35,7 @@ func helperProcess() int {
 	dbPath, api, start := os.Getenv("TOKENS_DB"), os.Getenv("TOKENS_API"), os.Getenv("TOKENS_START")
 	offset, _ := time.ParseDuration(os.Getenv("TOKENS_CLOCK_OFFSET"))
 	workers, _ := strconv.Atoi(os.Getenv("TOKENS_WORKERS"))
-	db, err := store.Open(dbPath, bytes.Repeat([]byte{3}, store.KeySize), store.Options{})
+	db, err := store.Open(dbPath, storetest.Key(), store.Options{})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2

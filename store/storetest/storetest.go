@@ -51,23 +51,30 @@ var allowed sync.Map // *store.DB → struct{}
 // it is damaged.
 func Open(t testing.TB, opts ...store.Options) *store.DB {
 	t.Helper()
+	home := filepath.Join(t.TempDir(), "home")
+	if err := os.Mkdir(home, 0o700); err != nil {
+		t.Fatalf("create home: %v", err)
+	}
+	return OpenIn(t, home, Key(), opts...)
+}
+
+// OpenIn opens (creating it if need be) the database of an existing home —
+// one a test runs scriptrun itself in — with key, and checks it as Open does
+// when the test ends.
+func OpenIn(t testing.TB, home string, key []byte, opts ...store.Options) *store.DB {
+	t.Helper()
 	if len(opts) > 1 {
-		t.Fatalf("storetest.Open: %d store.Options given, want at most one", len(opts))
+		t.Fatalf("storetest: %d store.Options given, want at most one", len(opts))
 	}
 	var o store.Options
 	if len(opts) == 1 {
 		o = opts[0]
 	}
-	home := filepath.Join(t.TempDir(), "home")
-	if err := os.Mkdir(home, 0o700); err != nil {
-		t.Fatalf("create home: %v", err)
-	}
-	db, err := store.Open(filepath.Join(home, "scriptrun.db"), Key(), o)
+	db, err := store.Open(filepath.Join(home, "scriptrun.db"), key, o)
 	if err != nil {
 		t.Fatalf("open database: %v", err)
 	}
 	t.Cleanup(func() {
-		t.Helper()
 		_, skipRecords := allowed.LoadAndDelete(db)
 		if err := Check(db, !skipRecords); err != nil {
 			t.Errorf("database left by the test: %v", err)
