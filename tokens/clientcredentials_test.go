@@ -6,10 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -279,28 +275,8 @@ func TestProcessesShareOneFetch(t *testing.T) {
 		t.Skip("starts several processes")
 	}
 	e := ccEnv(t, envOpts{}, nil)
-	start := filepath.Join(t.TempDir(), "start")
-	var cmds []*exec.Cmd
-	var outs []*bytes.Buffer
-	for range 3 {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), "TOKENS_TEST_PROCESS=1", "TOKENS_DB="+e.db.Path(), "TOKENS_API="+e.srv.APIURL(),
-			"TOKENS_START="+start, "TOKENS_CLOCK_OFFSET=0s", "TOKENS_WORKERS="+strconv.Itoa(30))
-		out := &bytes.Buffer{}
-		cmd.Stdout, cmd.Stderr = out, out
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		cmds, outs = append(cmds, cmd), append(outs, out)
-	}
-	time.Sleep(100 * time.Millisecond)
-	if err := os.WriteFile(start, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	for i, cmd := range cmds {
-		if err := cmd.Wait(); err != nil {
-			t.Errorf("process %d: %v\n%s", i, err, outs[i])
-		}
+	for _, err := range runHelpers(t, e, 3, 30, 0) {
+		t.Error(err)
 	}
 	if n := e.srv.Stats().TokenRequests["client_credentials"]; n != 1 {
 		t.Errorf("3 processes x 30 callers: %d token requests, want 1", n)
