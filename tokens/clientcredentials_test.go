@@ -142,15 +142,22 @@ func (e *env) wantFetches(t *testing.T, want int, when string) {
 // every call succeeds.
 func TestClientCredentialsConcurrentFirstUse(t *testing.T) {
 	e := ccEnv(t, envOpts{}, nil)
+	// The fetch is held at the provider until every caller has asked to
+	// sign: they pile up on the one flight.
+	release := make(chan struct{})
+	releaseOnce := sync.OnceFunc(func() { close(release) })
+	t.Cleanup(releaseOnce)
 	e.srv.SetTokenFault(func(w http.ResponseWriter, r *http.Request) bool {
-		time.Sleep(50 * time.Millisecond) // let every caller pile up on the flight
+		<-release
 		return false
 	})
-	var wg sync.WaitGroup
+	var wg, asked sync.WaitGroup
 	var failed atomic.Int32
+	asked.Add(100)
 	for range 100 {
 		wg.Go(func() {
 			req, _ := http.NewRequest("GET", e.srv.APIURL()+"/me", nil)
+			asked.Done()
 			if err := e.m.Sign(context.Background(), "api", req); err != nil {
 				t.Error(err)
 				failed.Add(1)
@@ -164,6 +171,8 @@ func TestClientCredentialsConcurrentFirstUse(t *testing.T) {
 			resp.Body.Close()
 		})
 	}
+	asked.Wait()
+	releaseOnce()
 	wg.Wait()
 	if n := e.srv.Stats().TokenRequests["client_credentials"]; n != 1 || failed.Load() != 0 {
 		t.Errorf("100 callers: %d token requests (want 1), %d failed calls (want 0)", n, failed.Load())

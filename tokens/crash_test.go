@@ -33,6 +33,8 @@ func crashProcess() int {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
+		// Not a wait: a random pause in this child fixture, so that the
+		// parent's kills fall at every step of a refresh and between them.
 		time.Sleep(time.Duration(rand.IntN(3000)) * time.Microsecond)
 	}
 }
