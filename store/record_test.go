@@ -157,6 +157,11 @@ func TestForgedRecordsRefused(t *testing.T) {
 			seedAll(t, db)
 			tamper(t, db.Path(), tt.bucket, []byte(tt.key), tt.edit)
 			checkRefused(t, db, tt.kind, tt.key)
+			// CheckRecords, the end-of-test check, finds it too, alone.
+			damaged, other := DamagedRecords(db.CheckRecords())
+			if other != nil || len(damaged) != 1 || damaged[0].Kind != tt.kind {
+				t.Errorf("CheckRecords: damaged %v, other %v; want the forged %s alone", damaged, other, tt.kind)
+			}
 		})
 	}
 }
