@@ -334,6 +334,7 @@ func newServer(t testing.TB) *server {
 	})
 	mux.HandleFunc("/delay", func(w http.ResponseWriter, r *http.Request) {
 		ms, _ := strconv.Atoi(r.URL.Query().Get("ms"))
+		// Not a wait: the latency of a slow API, which the test asks for.
 		time.Sleep(time.Duration(ms) * time.Millisecond)
 		fmt.Fprintf(w, `{"i": %q}`, r.URL.Query().Get("i"))
 	})

@@ -84,10 +84,9 @@ func (r rule) rejects(status int, body []byte) (bool, int) {
 // then with the fresh one (secret); it records each body Rejects was given.
 type staleSigner struct {
 	*fakeSigner
-	mu      sync.Mutex
-	fresh   bool
-	bodies  [][]byte // nil: asked with the status alone
-	maxPeek int
+	mu     sync.Mutex
+	fresh  bool
+	bodies [][]byte // nil: asked with the status alone
 }
 
 func newStaleSigner(r rule) *staleSigner {

@@ -11,15 +11,12 @@ import (
 	"time"
 
 	"github.com/scriptrun/scriptrun/store"
+	"github.com/scriptrun/scriptrun/store/storetest"
 )
 
 func newDB(t *testing.T) *store.DB {
 	t.Helper()
-	db, err := store.Open(filepath.Join(t.TempDir(), "scriptrun.db"), bytes.Repeat([]byte{5}, store.KeySize), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return db
+	return storetest.Open(t)
 }
 
 const sample = `

@@ -87,6 +87,7 @@ func testServer(t testing.TB) (*httptest.Server, chan struct{}, chan struct{}) {
 		switch r.URL.Path {
 		case "/delay":
 			ms, _ := strconv.Atoi(r.URL.Query().Get("ms"))
+			// Not a wait: the latency of a slow API, which the test asks for.
 			time.Sleep(time.Duration(ms) * time.Millisecond)
 			fmt.Fprint(w, "done")
 		case "/slow":
@@ -456,14 +457,51 @@ setTimeout(() => console.log(args[0], sum(Number(args[0])), globalThis.mark), 5)
 
 // syncBuffer is a bytes.Buffer safe for the session's goroutine and the test.
 type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu      sync.Mutex
+	b       bytes.Buffer
+	written chan struct{} // closed by the next Write, for waitFor
 }
 
 func (b *syncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.written != nil {
+		close(b.written)
+		b.written = nil
+	}
 	return b.b.Write(p)
+}
+
+// waitFor waits until what was written holds s, for up to 10 s, and fails
+// the test with the output if s never comes.
+func (b *syncBuffer) waitFor(t testing.TB, s string) {
+	t.Helper()
+	if !b.wait(s, 10*time.Second) {
+		t.Fatalf("output %q: %q never came", b.String(), s)
+	}
+}
+
+// wait reports whether what was written holds s within d, woken by each
+// write rather than polling.
+func (b *syncBuffer) wait(s string, d time.Duration) bool {
+	timeout := time.After(d)
+	for {
+		b.mu.Lock()
+		if strings.Contains(b.b.String(), s) {
+			b.mu.Unlock()
+			return true
+		}
+		if b.written == nil {
+			b.written = make(chan struct{})
+		}
+		written := b.written
+		b.mu.Unlock()
+		select {
+		case <-written:
+		case <-timeout:
+			return false
+		}
+	}
 }
 
 func (b *syncBuffer) String() string {

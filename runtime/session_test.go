@@ -172,7 +172,7 @@ func TestSession(t *testing.T) {
 
 	// Background errors are printed, not fatal.
 	ev.ok("setTimeout(() => { throw new Error('background') }, 1); 'scheduled'", "'scheduled'")
-	waitFor(t, func() bool { return strings.Contains(stderr.String(), "Uncaught Error: background") }, "stderr = %q, want the background error", &stderr)
+	stderr.waitFor(t, "Uncaught Error: background")
 	ev.ok("x", "40")
 
 	if err := s.Close(); err != nil {
@@ -180,18 +180,6 @@ func TestSession(t *testing.T) {
 	}
 	if _, err := s.Eval(ctx, "1"); !errors.Is(err, runtime.ErrSessionClosed) {
 		t.Errorf("after Close: %v", err)
-	}
-}
-
-// waitFor polls cond for up to 10 s.
-func waitFor(t *testing.T, cond func() bool, format string, args ...any) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf(format, args...)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -312,7 +300,7 @@ func TestSessionErrorPositions(t *testing.T) {
 	ev.fails("let ok = 1\nlet bad = nope", "REPL6:2:11")
 	ev.fails("let d = 1; let d = 2", "REPL7:1:16")
 	ev.ok("setTimeout(async () => { await null; boom }, 0); 1", "1")
-	waitFor(t, func() bool { return strings.Contains(stderr.String(), "REPL8:1:38") }, "background error %q lacks REPL8:1:38", &stderr)
+	stderr.waitFor(t, "REPL8:1:38") // the background error's position
 	ev.ok("const e = await Promise.resolve(new Error('made')); e", "Error<Error: made>")
 	v, _ := s.Eval(context.Background(), "e")
 	if !strings.Contains(v.Text, "REPL9:1:33") {
@@ -599,7 +587,7 @@ func TestSessionInterruptsBackgroundWork(t *testing.T) {
 	s := newSession(t, runtime.Options{Stdout: &stdout, Stderr: &stderr})
 	ev := evaluator{t, s}
 	ev.ok("setTimeout(() => { console.log('busy'); while (true) {} }, 0); 'started'", "'started'")
-	waitFor(t, func() bool { return strings.Contains(stdout.String(), "busy") }, "the busy timer never ran")
+	stdout.waitFor(t, "busy") // the busy timer ran
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	_, err := s.Eval(ctx, "1")
 	cancel()
@@ -623,8 +611,8 @@ func TestSessionInterruptsBackgroundWork(t *testing.T) {
 	ev.ok("let ticks = 0, kept = 0; setInterval(() => kept++, 5); 'interval'", "'interval'")
 	ctx, cancel = context.WithCancel(context.Background())
 	go func() {
-		for !strings.Contains(stdout.String(), "tick") {
-			time.Sleep(5 * time.Millisecond)
+		if !stdout.wait("tick", 10*time.Second) {
+			t.Error("the loop of awaits never ticked")
 		}
 		cancel()
 	}()

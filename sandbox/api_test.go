@@ -105,16 +105,14 @@ func TestSlowRecordsCancellation(t *testing.T) {
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.APIURL()+"/slow?ms=5000", nil)
 	req.Header.Set("Authorization", "Bearer "+tok)
-	start := time.Now()
 	_, err := http.DefaultClient.Do(req)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("slow call: %v, want the context deadline", err)
 	}
-	for s.Stats().APICancelled == 0 {
-		if time.Since(start) > 2*time.Second {
-			t.Fatal("the server did not record the cancelled call")
-		}
-		time.Sleep(5 * time.Millisecond)
+	wait, cancelWait := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancelWait()
+	if _, err := s.WaitStats(wait, func(st Stats) bool { return st.APICancelled > 0 }); err != nil {
+		t.Fatalf("the server did not record the cancelled call: %v", err)
 	}
 }
 
@@ -200,11 +198,36 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 		tr.CloseIdleConnections()
 		s.Close()
 	}
+	// Goroutines end with no event to wait for: poll, with a deadline.
 	deadline := time.Now().Add(2 * time.Second)
 	for runtime.NumGoroutine() > before {
 		if time.Now().After(deadline) {
 			t.Fatalf("%d goroutines after Start/Close, %d before", runtime.NumGoroutine(), before)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// WaitStats returns as soon as a request changes the counters it waits on,
+// and gives up with the context when they never do.
+func TestWaitStats(t *testing.T) {
+	t.Parallel()
+	s := start(t, Options{})
+	got := make(chan Stats, 1)
+	go func() {
+		st, err := s.WaitStats(t.Context(), func(st Stats) bool { return st.TokenRequests["client_credentials"] > 0 })
+		if err != nil {
+			t.Errorf("WaitStats: %v", err)
+		}
+		got <- st
+	}()
+	clientToken(t, s)
+	if st := <-got; st.TokenRequests["client_credentials"] != 1 {
+		t.Errorf("WaitStats returned %+v, want one client_credentials request", st)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := s.WaitStats(ctx, func(st Stats) bool { return st.Revocations > 0 }); !errors.Is(err, context.Canceled) {
+		t.Errorf("WaitStats on counters that never change: %v, want context.Canceled", err)
 	}
 }

@@ -189,6 +189,7 @@ func (s *Server) authorizeUser(w http.ResponseWriter, r *http.Request) (string, 
 		approved[sc] = true
 	}
 	s.stats.Authorizations++
+	s.statsChangedLocked()
 	s.mu.Unlock()
 	return sess.user, nil
 }

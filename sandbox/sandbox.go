@@ -148,10 +148,11 @@ type Server struct {
 	grantMu  sync.Mutex
 	redeemed map[string]struct{} // refresh tokens redeemed at least once; under grantMu
 
-	mu       sync.Mutex // guards the fields below
-	stats    Stats
-	fault    func(w http.ResponseWriter, r *http.Request) bool
-	sessions map[string]*session
+	mu           sync.Mutex // guards the fields below
+	stats        Stats
+	statsChanged chan struct{} // closed at the next change of stats, for WaitStats; nil when no one waits
+	fault        func(w http.ResponseWriter, r *http.Request) bool
+	sessions     map[string]*session
 }
 
 // Start validates opts, builds the authorization server and serves it on
@@ -344,6 +345,43 @@ func (s *Server) Stats() Stats {
 	return st
 }
 
+// WaitStats waits until cond holds for the server's counters and returns
+// them; it is woken by each change, so tests need not poll or sleep. It
+// gives up with ctx's error, returning the counters as they last were.
+func (s *Server) WaitStats(ctx context.Context, cond func(Stats) bool) (Stats, error) {
+	for {
+		st := s.Stats()
+		if cond(st) {
+			return st, nil
+		}
+		s.mu.Lock()
+		if s.statsChanged == nil {
+			s.statsChanged = make(chan struct{})
+		}
+		changed := s.statsChanged
+		s.mu.Unlock()
+		// A change between Stats and here closed no channel yet seen, so
+		// look once more before waiting.
+		if st2 := s.Stats(); cond(st2) {
+			return st2, nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return s.Stats(), ctx.Err()
+		}
+	}
+}
+
+// statsChangedLocked wakes WaitStats. Called with s.mu held, after a
+// change of s.stats.
+func (s *Server) statsChangedLocked() {
+	if s.statsChanged != nil {
+		close(s.statsChanged)
+		s.statsChanged = nil
+	}
+}
+
 // SetTokenFault installs a hook that sees every token-endpoint request
 // before the authorization server does; nil removes it. If the hook returns
 // true it has answered the request (a 503, an HTML page, truncated JSON, a
@@ -391,6 +429,7 @@ func (s *Server) count(f func(st *Stats)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f(&s.stats)
+	s.statsChangedLocked()
 }
 
 // client is the registered client; it compares secrets in constant time

@@ -79,6 +79,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 	if grant == "refresh_token" {
 		s.stats.RefreshRequests++
 	}
+	s.statsChangedLocked()
 	fault := s.fault
 	s.mu.Unlock()
 

@@ -265,11 +265,18 @@ func TestAccessTokenLifetime(t *testing.T) {
 	cb := newCallback(t)
 	s := start(t, Options{AccessTTL: time.Second})
 	cfg := config(s, cb.URI())
+	before := time.Now()
 	tok := authorize(t, s, cfg)
 	if r, body := call(t, s, http.MethodGet, "/api/me", tok.AccessToken, nil); r.StatusCode != 200 {
 		t.Fatalf("fresh token: %s %s", r.Status, body)
 	}
-	time.Sleep(1100 * time.Millisecond)
+	// expires_in is AccessTTL; the library's wall clock cannot be set, so
+	// the lifetime is made to pass with ExpireAccessTokens, which dates the
+	// token back by that expires_in.
+	if tok.Expiry.Before(before.Add(time.Second)) || tok.Expiry.After(time.Now().Add(time.Second)) {
+		t.Errorf("token expiry %v, want AccessTTL (1s) after it was issued at %v", tok.Expiry, before)
+	}
+	s.ExpireAccessTokens()
 	if r, body := call(t, s, http.MethodGet, "/api/me", tok.AccessToken, nil); r.StatusCode != 401 || !strings.Contains(string(body), "expired") {
 		t.Errorf("token after its lifetime: %s %s, want 401 expired", r.Status, body)
 	}

@@ -333,6 +333,34 @@ func (db *DB) Check() error {
 	})
 }
 
+// CheckRecords reads every record that carries a MAC — providers, tokens,
+// jobs, run requests and the admin password — and returns the damaged ones,
+// one *RecordError each (see DamagedRecords), joined with any other error.
+// It is nil for a file whose every record authenticates. Together with Check
+// it is what a test asserts of the file it leaves behind.
+func (db *DB) CheckRecords() error {
+	return db.View(func(tx *Tx) error {
+		var errs []error
+		for _, list := range []func() error{
+			func() error { _, err := tx.Providers(); return err },
+			func() error { _, err := tx.Tokens(); return err },
+			func() error { _, err := tx.Jobs(); return err },
+			func() error { _, err := tx.RunRequests(); return err },
+		} {
+			// Flattened, so that DamagedRecords splits the result.
+			damaged, other := DamagedRecords(list())
+			for _, re := range damaged {
+				errs = append(errs, re)
+			}
+			errs = append(errs, other)
+		}
+		if _, err := tx.AdminPassword(); !errors.Is(err, ErrNotFound) {
+			errs = append(errs, err)
+		}
+		return errors.Join(errs...)
+	})
+}
+
 // withFile opens the bbolt file for one transaction under the lock file.
 func (db *DB) withFile(write bool, fn func(*bolt.DB) error) (err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), db.timeout)

@@ -38,7 +38,8 @@
 // kind, its key and its whole JSON, so that fields added later are covered
 // too. A record that fails is refused with a *RecordError (ErrDamaged)
 // naming it and the fix; list reads go past it and report it
-// (DamagedRecords). A schema 1 file is migrated on its first open with the
+// (DamagedRecords); CheckRecords reads them all and reports every damaged
+// one, as tests do when they end (store/storetest). A schema 1 file is migrated on its first open with the
 // key, in one transaction; the sealed key check records the schema, so that
 // setting the schema number back cannot get forged records migrated.
 //

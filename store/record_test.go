@@ -153,9 +153,15 @@ func TestForgedRecordsRefused(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			db := openTestDB(t)
+			allowDamaged(db) // forged on purpose
 			seedAll(t, db)
 			tamper(t, db.Path(), tt.bucket, []byte(tt.key), tt.edit)
 			checkRefused(t, db, tt.kind, tt.key)
+			// CheckRecords, the end-of-test check, finds it too, alone.
+			damaged, other := DamagedRecords(db.CheckRecords())
+			if other != nil || len(damaged) != 1 || damaged[0].Kind != tt.kind {
+				t.Errorf("CheckRecords: damaged %v, other %v; want the forged %s alone", damaged, other, tt.kind)
+			}
 		})
 	}
 }
@@ -165,6 +171,7 @@ func TestForgedRecordsRefused(t *testing.T) {
 func TestUnauthenticatedAndMovedRecordsRefused(t *testing.T) {
 	t.Run("no MAC", func(t *testing.T) {
 		db := openTestDB(t)
+		allowDamaged(db) // forged on purpose
 		seedAll(t, db)
 		tamperRaw(t, db.Path(), bucketTokens, []byte("mail"), func(v []byte) []byte {
 			_, body := splitStored(v)
@@ -174,6 +181,7 @@ func TestUnauthenticatedAndMovedRecordsRefused(t *testing.T) {
 	})
 	t.Run("moved", func(t *testing.T) {
 		db := openTestDB(t)
+		allowDamaged(db) // forged on purpose
 		seedAll(t, db)
 		var fine []byte
 		must(t, db.View(func(tx *Tx) error { fine = bytes.Clone(tx.tx.Bucket(bucketTokens).Get([]byte("fine"))); return nil }))
@@ -187,6 +195,7 @@ func TestUnauthenticatedAndMovedRecordsRefused(t *testing.T) {
 // console) fails authentication: the MAC key is salted with the home's id.
 func TestRecordFromAnotherHomeRefused(t *testing.T) {
 	db := openTestDB(t)
+	allowDamaged(db) // forged on purpose
 	seedAll(t, db)
 	other, err := Open(filepath.Join(t.TempDir(), "scriptrun.db"), testKey(7), Options{})
 	must(t, err)
@@ -444,6 +453,7 @@ func TestMigrateSchema1Home(t *testing.T) {
 // making the file look like schema 1 again: the sealed key check says 2.
 func TestSchemaRollbackRefused(t *testing.T) {
 	db := openTestDB(t)
+	allowDamaged(db) // forged on purpose
 	seedAll(t, db)
 	tamper(t, db.Path(), bucketTokens, []byte("mail"), func(rec map[string]any) { rec["baseUrl"] = "https://attacker.example" })
 	tamperRaw(t, db.Path(), bucketTokens, []byte("mail"), func(v []byte) []byte { _, body := splitStored(v); return body })

@@ -1,7 +1,6 @@
 package templates
 
 import (
-	"bytes"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -9,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/scriptrun/scriptrun/store"
+	"github.com/scriptrun/scriptrun/store/storetest"
 	"github.com/scriptrun/scriptrun/tokens"
 )
 
@@ -25,10 +25,7 @@ func builtins(t *testing.T) *Set {
 // it.
 func register(t *testing.T, p store.Provider) *store.DB {
 	t.Helper()
-	db, err := store.Open(filepath.Join(t.TempDir(), "scriptrun.db"), bytes.Repeat([]byte{1}, store.KeySize), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := storetest.Open(t)
 	p.ClientID = "client-1"
 	if err := db.Update(func(tx *store.Tx) error {
 		if err := tx.CreateProvider(p); err != nil {

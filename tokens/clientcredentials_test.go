@@ -6,10 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -146,15 +142,22 @@ func (e *env) wantFetches(t *testing.T, want int, when string) {
 // every call succeeds.
 func TestClientCredentialsConcurrentFirstUse(t *testing.T) {
 	e := ccEnv(t, envOpts{}, nil)
+	// The fetch is held at the provider until every caller has asked to
+	// sign: they pile up on the one flight.
+	release := make(chan struct{})
+	releaseOnce := sync.OnceFunc(func() { close(release) })
+	t.Cleanup(releaseOnce)
 	e.srv.SetTokenFault(func(w http.ResponseWriter, r *http.Request) bool {
-		time.Sleep(50 * time.Millisecond) // let every caller pile up on the flight
+		<-release
 		return false
 	})
-	var wg sync.WaitGroup
+	var wg, asked sync.WaitGroup
 	var failed atomic.Int32
+	asked.Add(100)
 	for range 100 {
 		wg.Go(func() {
 			req, _ := http.NewRequest("GET", e.srv.APIURL()+"/me", nil)
+			asked.Done()
 			if err := e.m.Sign(context.Background(), "api", req); err != nil {
 				t.Error(err)
 				failed.Add(1)
@@ -168,6 +171,8 @@ func TestClientCredentialsConcurrentFirstUse(t *testing.T) {
 			resp.Body.Close()
 		})
 	}
+	asked.Wait()
+	releaseOnce()
 	wg.Wait()
 	if n := e.srv.Stats().TokenRequests["client_credentials"]; n != 1 || failed.Load() != 0 {
 		t.Errorf("100 callers: %d token requests (want 1), %d failed calls (want 0)", n, failed.Load())
@@ -279,28 +284,8 @@ func TestProcessesShareOneFetch(t *testing.T) {
 		t.Skip("starts several processes")
 	}
 	e := ccEnv(t, envOpts{}, nil)
-	start := filepath.Join(t.TempDir(), "start")
-	var cmds []*exec.Cmd
-	var outs []*bytes.Buffer
-	for range 3 {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), "TOKENS_TEST_PROCESS=1", "TOKENS_DB="+e.db.Path(), "TOKENS_API="+e.srv.APIURL(),
-			"TOKENS_START="+start, "TOKENS_CLOCK_OFFSET=0s", "TOKENS_WORKERS="+strconv.Itoa(30))
-		out := &bytes.Buffer{}
-		cmd.Stdout, cmd.Stderr = out, out
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		cmds, outs = append(cmds, cmd), append(outs, out)
-	}
-	time.Sleep(100 * time.Millisecond)
-	if err := os.WriteFile(start, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	for i, cmd := range cmds {
-		if err := cmd.Wait(); err != nil {
-			t.Errorf("process %d: %v\n%s", i, err, outs[i])
-		}
+	for _, err := range runHelpers(t, e, 3, 30, 0) {
+		t.Error(err)
 	}
 	if n := e.srv.Stats().TokenRequests["client_credentials"]; n != 1 {
 		t.Errorf("3 processes x 30 callers: %d token requests, want 1", n)

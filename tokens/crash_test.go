@@ -14,12 +14,13 @@ import (
 	"time"
 
 	"github.com/scriptrun/scriptrun/store"
+	"github.com/scriptrun/scriptrun/store/storetest"
 )
 
 // crashProcess refreshes the token over and over, printing each step of
 // every refresh, until it is killed.
 func crashProcess() int {
-	db, err := store.Open(os.Getenv("TOKENS_DB"), bytes.Repeat([]byte{3}, store.KeySize), store.Options{})
+	db, err := store.Open(os.Getenv("TOKENS_DB"), storetest.Key(), store.Options{})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
@@ -32,6 +33,8 @@ func crashProcess() int {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
+		// Not a wait: a random pause in this child fixture, so that the
+		// parent's kills fall at every step of a refresh and between them.
 		time.Sleep(time.Duration(rand.IntN(3000)) * time.Microsecond)
 	}
 }
@@ -54,7 +57,7 @@ func TestCrashDuringRefresh(t *testing.T) {
 	for i := range kills {
 		last := killRefreshing(t, e, i)
 		window := last == "sending" || last == "received"
-		db, err := store.Open(e.db.Path(), bytes.Repeat([]byte{3}, store.KeySize), store.Options{})
+		db, err := store.Open(e.db.Path(), storetest.Key(), store.Options{})
 		if err != nil {
 			t.Fatalf("kill %d: database does not open: %v", i, err)
 		}

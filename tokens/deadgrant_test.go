@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -97,7 +94,7 @@ func TestDexDeadRefreshTokenSentOnce(t *testing.T) {
 
 	if !testing.Short() {
 		// Three processes, ten callers each, all past the expiry at once.
-		runHelpers(t, e, 3, 10, 2*time.Hour)
+		runHelpers(t, e, 3, 10, 2*time.Hour) // callers may be refused: their errors are expected
 	}
 	e.clock.Add(2 * time.Hour)
 	callsRefused(t, e, 5)
@@ -134,30 +131,6 @@ func callsRefused(t *testing.T, e *env, n int) {
 	}
 	if _, err := e.m.Refresh(context.Background(), "api"); CodeOf(err) != CodeReauthRequired {
 		t.Errorf("token refresh: %v, want REAUTH_REQUIRED", err)
-	}
-}
-
-// runHelpers runs procs processes of workers callers each (helperProcess)
-// against e's home with their clocks offset, and waits for them. Their exit
-// status is not checked: callers may be refused.
-func runHelpers(t *testing.T, e *env, procs, workers int, offset time.Duration) {
-	t.Helper()
-	start := filepath.Join(t.TempDir(), "start")
-	var cmds []*exec.Cmd
-	for range procs {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), "TOKENS_TEST_PROCESS=1", "TOKENS_DB="+e.db.Path(), "TOKENS_API="+e.srv.APIURL(),
-			"TOKENS_START="+start, "TOKENS_CLOCK_OFFSET="+offset.String(), fmt.Sprintf("TOKENS_WORKERS=%d", workers))
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		cmds = append(cmds, cmd)
-	}
-	if err := os.WriteFile(start, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	for _, cmd := range cmds {
-		cmd.Wait()
 	}
 }
 

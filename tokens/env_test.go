@@ -1,17 +1,16 @@
 package tokens
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/scriptrun/scriptrun/sandbox"
 	"github.com/scriptrun/scriptrun/store"
+	"github.com/scriptrun/scriptrun/store/storetest"
 )
 
 // clock is a settable time source, so tests expire tokens without sleeping.
@@ -52,15 +51,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 		t.Fatalf("start sandbox: %v", err)
 	}
 	t.Cleanup(func() { srv.Close() })
-	db, err := store.Open(filepath.Join(t.TempDir(), "scriptrun.db"), bytes.Repeat([]byte{3}, store.KeySize), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := db.Check(); err != nil {
-			t.Errorf("database check: %v", err)
-		}
-	})
+	db := storetest.Open(t)
 	style := o.style
 	if style == "" {
 		style = store.AuthStyleHeader

@@ -521,8 +521,12 @@ func TestConcurrentSignOneRefresh(t *testing.T) {
 func TestRefreshOutlivesCaller(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	first := e.authorize(t, "api")
+	// The provider answers only once the caller has given up.
+	release := make(chan struct{})
+	releaseOnce := sync.OnceFunc(func() { close(release) })
+	t.Cleanup(releaseOnce)
 	e.srv.SetTokenFault(func(w http.ResponseWriter, r *http.Request) bool {
-		time.Sleep(200 * time.Millisecond)
+		<-release
 		return false // then let the real endpoint answer
 	})
 	e.clock.Add(2 * time.Hour)
@@ -532,6 +536,7 @@ func TestRefreshOutlivesCaller(t *testing.T) {
 	if err := e.m.Sign(ctx, "api", req); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Sign with a short deadline: %v, want a deadline error", err)
 	}
+	releaseOnce()
 	e.m.Close()
 	if tok := e.token(t, "api"); tok.Secret.RefreshToken == first.Secret.RefreshToken {
 		t.Error("the rotated refresh token was not stored after the caller gave up")

@@ -4,16 +4,17 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/scriptrun/scriptrun/store"
+	"github.com/scriptrun/scriptrun/store/storetest"
 )
 
 // TestMain lets the test binary act as one of several scriptrun processes
@@ -28,25 +29,22 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// helperProcess waits for the start file, then signs and sends requests from
+// helperProcess says "ready" and waits for its stdin to close (the start
+// signal, given to every helper at once), then signs and sends requests from
 // many goroutines with a clock set past the token's expiry.
 func helperProcess() int {
-	dbPath, api, start := os.Getenv("TOKENS_DB"), os.Getenv("TOKENS_API"), os.Getenv("TOKENS_START")
+	dbPath, api := os.Getenv("TOKENS_DB"), os.Getenv("TOKENS_API")
 	offset, _ := time.ParseDuration(os.Getenv("TOKENS_CLOCK_OFFSET"))
 	workers, _ := strconv.Atoi(os.Getenv("TOKENS_WORKERS"))
-	db, err := store.Open(dbPath, bytes.Repeat([]byte{3}, store.KeySize), store.Options{})
+	db, err := store.Open(dbPath, storetest.Key(), store.Options{})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
 	m := New(Options{DB: db, Now: func() time.Time { return time.Now().Add(offset) }})
 	defer m.Close()
-	for {
-		if _, err := os.Stat(start); err == nil {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+	os.Stdout.WriteString(helperReady)
+	io.Copy(io.Discard, os.Stdin) // until the parent closes it: the start signal
 	var wg sync.WaitGroup
 	errs := make(chan error, workers)
 	for range workers {
@@ -80,6 +78,85 @@ func helperProcess() int {
 	return 0
 }
 
+const helperReady = "ready\n"
+
+// helperOutput collects a helper process's output and closes ready once the
+// helper has said it is at the start line.
+type helperOutput struct {
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	ready chan struct{}
+}
+
+func (o *helperOutput) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	wasReady := bytes.Contains(o.buf.Bytes(), []byte(helperReady))
+	o.buf.Write(p)
+	if !wasReady && bytes.Contains(o.buf.Bytes(), []byte(helperReady)) {
+		close(o.ready)
+	}
+	return len(p), nil
+}
+
+func (o *helperOutput) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.buf.String()
+}
+
+// runHelpers runs procs helper processes of workers callers each against
+// e's home, their clocks offset, and waits for them. Every one first opens
+// the database and stands at the start line; then they all go at once. It
+// returns each failed helper's error with its output.
+func runHelpers(t *testing.T, e *env, procs, workers int, offset time.Duration) []error {
+	t.Helper()
+	n := procs
+	var cmds []*exec.Cmd
+	var outs []*helperOutput
+	var starts []io.Closer
+	for range n {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), "TOKENS_TEST_PROCESS=1", "TOKENS_DB="+e.db.Path(), "TOKENS_API="+e.srv.APIURL(),
+			"TOKENS_CLOCK_OFFSET="+offset.String(), "TOKENS_WORKERS="+strconv.Itoa(workers))
+		out := &helperOutput{ready: make(chan struct{})}
+		cmd.Stdout, cmd.Stderr = out, out
+		start, err := cmd.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { start.Close() }) // a helper never left waiting
+		cmds, outs, starts = append(cmds, cmd), append(outs, out), append(starts, start)
+	}
+	done := make([]chan error, n)
+	for i, cmd := range cmds {
+		done[i] = make(chan error, 1)
+		go func() { done[i] <- cmd.Wait() }()
+	}
+	for i, out := range outs {
+		select {
+		case <-out.ready:
+		case err := <-done[i]:
+			t.Fatalf("helper %d ended (%v) before the start line:\n%s", i, err, out)
+		case <-time.After(time.Minute):
+			t.Fatalf("helper %d did not reach the start line:\n%s", i, out)
+		}
+	}
+	for _, s := range starts {
+		s.Close()
+	}
+	var errs []error
+	for i := range cmds {
+		if err := <-done[i]; err != nil {
+			errs = append(errs, fmt.Errorf("process %d: %w\n%s", i, err, outs[i]))
+		}
+	}
+	return errs
+}
+
 // Several OS processes sharing one home hit an expired token at once, over
 // several expiries: each expiry costs exactly one token-endpoint call, every
 // request succeeds, and no refresh token is ever presented twice.
@@ -91,34 +168,8 @@ func TestProcessesShareOneRefresh(t *testing.T) {
 	e.authorize(t, "api")
 	const procs, workers, rounds = 3, 50, 3
 	for round := 1; round <= rounds; round++ {
-		start := filepath.Join(t.TempDir(), "start")
-		var cmds []*exec.Cmd
-		var outs []*bytes.Buffer
-		for range procs {
-			cmd := exec.Command(os.Args[0], "-test.run=^$")
-			cmd.Env = append(os.Environ(),
-				"TOKENS_TEST_PROCESS=1",
-				"TOKENS_DB="+e.db.Path(),
-				"TOKENS_API="+e.srv.APIURL(),
-				"TOKENS_START="+start,
-				"TOKENS_CLOCK_OFFSET="+(time.Duration(round)*2*time.Hour).String(),
-				"TOKENS_WORKERS="+strconv.Itoa(workers),
-			)
-			out := &bytes.Buffer{}
-			cmd.Stdout, cmd.Stderr = out, out
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			cmds, outs = append(cmds, cmd), append(outs, out)
-		}
-		time.Sleep(100 * time.Millisecond) // let them all reach the start line
-		if err := os.WriteFile(start, nil, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		for i, cmd := range cmds {
-			if err := cmd.Wait(); err != nil {
-				t.Errorf("round %d process %d: %v\n%s", round, i, err, outs[i])
-			}
+		for _, err := range runHelpers(t, e, procs, workers, time.Duration(round)*2*time.Hour) {
+			t.Errorf("round %d %v", round, err)
 		}
 		st := e.srv.Stats()
 		if st.RefreshRequests != round || st.RefreshTokenReuse != 0 {

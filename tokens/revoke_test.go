@@ -228,11 +228,15 @@ func TestRevokeDuringRefresh(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	e.provider(t, func(p *store.Provider) { p.RevocationURL = e.srv.RevocationURL() })
 	e.authorize(t, "api")
-	entered := make(chan struct{})
+	// The refresh is held at the provider (with the token's lock) until
+	// Revoke has been called.
+	entered, release := make(chan struct{}), make(chan struct{})
 	var once sync.Once
+	releaseOnce := sync.OnceFunc(func() { close(release) })
+	t.Cleanup(releaseOnce)
 	e.srv.SetTokenFault(func(w http.ResponseWriter, r *http.Request) bool {
 		once.Do(func() { close(entered) })
-		time.Sleep(200 * time.Millisecond)
+		<-release
 		return false
 	})
 	e.clock.Add(2 * time.Hour)
@@ -242,7 +246,23 @@ func TestRevokeDuringRefresh(t *testing.T) {
 		done <- e.m.Sign(context.Background(), "api", req)
 	}()
 	<-entered
-	if _, err := e.m.Revoke(context.Background(), "api", RevokeOptions{}); err != nil {
+	revoked, calling := make(chan error, 1), make(chan struct{})
+	go func() {
+		close(calling)
+		_, err := e.m.Revoke(context.Background(), "api", RevokeOptions{})
+		revoked <- err
+	}()
+	<-calling
+	select {
+	case err := <-revoked:
+		t.Fatalf("Revoke returned (%v) while a refresh held the token's lock", err)
+	default:
+	}
+	// Revoke reaches the token's lock long before the released refresh
+	// has stored its answer (an HTTP round trip and an fsync); should it
+	// come later, it still revokes what the refresh stored.
+	releaseOnce()
+	if err := <-revoked; err != nil {
 		t.Fatalf("Revoke during a refresh: %v", err)
 	}
 	if err := <-done; err != nil {

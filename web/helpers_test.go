@@ -11,7 +11,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/scriptrun/scriptrun/sandbox"
 	"github.com/scriptrun/scriptrun/store"
+	"github.com/scriptrun/scriptrun/store/storetest"
 	"github.com/scriptrun/scriptrun/tokens"
 )
 
@@ -92,15 +92,7 @@ type envOpts struct {
 
 func newEnv(t testing.TB, o envOpts) *env {
 	t.Helper()
-	db, err := store.Open(filepath.Join(t.TempDir(), "scriptrun.db"), bytes.Repeat([]byte{5}, store.KeySize), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := db.Check(); err != nil {
-			t.Errorf("database check: %v", err)
-		}
-	})
+	db := storetest.Open(t)
 	if !o.noPassword {
 		hash := passwordHash(t)
 		if err := db.Update(func(tx *store.Tx) error { return tx.SetAdminPassword(hash) }); err != nil {
@@ -118,6 +110,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 	if o.modify != nil {
 		o.modify(&opts)
 	}
+	var err error
 	if e.srv, err = New(opts); err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/scriptrun/scriptrun/sandbox"
+	"github.com/scriptrun/scriptrun/store"
+	"github.com/scriptrun/scriptrun/store/storetest"
 )
 
 var (
@@ -200,8 +202,10 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 		t.Errorf("after the script: %d refreshes (want >= 2), %d reused, %d refused", st.RefreshRequests, st.RefreshTokenReuse, st.APIRejected)
 	}
 
-	// Three processes at once on an expired token: one refresh.
-	time.Sleep(2100 * time.Millisecond)
+	// Three processes at once on an expired token: one refresh. The token
+	// is expired in the store, where the processes read its expiry, rather
+	// than waited for.
+	expireStoredToken(t, home, "api")
 	before := srv.Stats().RefreshRequests
 	burst := writeScript(t, dir, "burst.js", `
 Promise.all(Array.from({length: 30}, () => http.get(args[0] + '/me').apiTokenAuth('api').sendAsync()))
@@ -320,4 +324,27 @@ func authorizeCLI(t *testing.T, home string, srv *sandbox.Server, name string) (
 		t.Fatalf("token authorize: %v\n%s", err, out.String())
 	}
 	return out.String(), callback
+}
+
+// expireStoredToken sets the stored expiry of token name in home to a
+// minute ago, as if its lifetime had passed: the next process to use it
+// refreshes it first.
+func expireStoredToken(t *testing.T, home, name string) {
+	t.Helper()
+	key, err := store.LoadKey(filepath.Join(home, "master.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := storetest.OpenIn(t, home, key)
+	err = db.Update(func(tx *store.Tx) error {
+		tok, err := tx.Token(name)
+		if err != nil {
+			return err
+		}
+		tok.Expires = time.Now().Add(-time.Minute)
+		return tx.PutToken(tok)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"log"
 	"net/http"
@@ -112,12 +113,13 @@ type terminal struct {
 	ptmx *os.File
 	mu   sync.Mutex
 	buf  bytes.Buffer
-	seen int // the part of buf matched by expect so far
+	seen int           // the part of buf matched by expect so far
+	more chan struct{} // closed when more output arrives; under mu
 	done chan struct{}
 }
 
 func newTerminal(t *testing.T, ptmx *os.File) *terminal {
-	term := &terminal{t: t, ptmx: ptmx, done: make(chan struct{})}
+	term := &terminal{t: t, ptmx: ptmx, more: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(term.done)
 		b := make([]byte, 4096)
@@ -125,6 +127,8 @@ func newTerminal(t *testing.T, ptmx *os.File) *terminal {
 			n, err := ptmx.Read(b)
 			term.mu.Lock()
 			term.buf.Write(b[:n])
+			close(term.more)
+			term.more = make(chan struct{})
 			term.mu.Unlock()
 			if err != nil {
 				return
@@ -134,6 +138,28 @@ func newTerminal(t *testing.T, ptmx *os.File) *terminal {
 	return term
 }
 
+// waitReadingKeys waits until the program reads keys itself (ctrlCIsAKey):
+// liner switches the terminal just after it prints its prompt, and a Ctrl-C
+// sent before that becomes a signal. Nothing announces the switch, so this
+// polls the terminal's mode, with a deadline.
+func (term *terminal) waitReadingKeys() {
+	term.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		ok, err := ctrlCIsAKey(term.ptmx)
+		if err != nil {
+			term.t.Fatalf("read the terminal's mode: %v", err)
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			term.t.Fatal("waited 60s for the program to read keys itself")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // controlSequence matches the terminal control sequences liner writes.
 var controlSequence = regexp.MustCompile("\x1b\\[[0-9;?]*[A-Za-z]")
 
@@ -141,10 +167,11 @@ var controlSequence = regexp.MustCompile("\x1b\\[[0-9;?]*[A-Za-z]")
 // want (control sequences removed) and returns that output, raw.
 func (term *terminal) expect(want string) string {
 	term.t.Helper()
-	deadline := time.Now().Add(60 * time.Second) // a loaded 2-core CI machine
+	timeout := time.After(60 * time.Second) // a loaded 2-core CI machine
 	for {
 		term.mu.Lock()
 		raw := term.buf.String()[term.seen:]
+		more := term.more
 		term.mu.Unlock()
 		plain := controlSequence.ReplaceAllString(raw, "")
 		if i := strings.Index(plain, want); i >= 0 {
@@ -154,10 +181,10 @@ func (term *terminal) expect(want string) string {
 			term.mu.Unlock()
 			return raw[:j]
 		}
-		if time.Now().After(deadline) {
-			term.t.Fatalf("waited 60s for %q; the terminal shows:\n%s", want, plain)
-		}
 		select {
+		case <-more:
+		case <-timeout:
+			term.t.Fatalf("waited 60s for %q; the terminal shows:\n%s", want, plain)
 		case <-term.done:
 			term.mu.Lock()
 			raw = term.buf.String()[term.seen:]
@@ -166,7 +193,6 @@ func (term *terminal) expect(want string) string {
 				continue
 			}
 			term.t.Fatalf("the program ended before printing %q; the terminal shows:\n%s", want, controlSequence.ReplaceAllString(raw, ""))
-		case <-time.After(10 * time.Millisecond):
 		}
 	}
 }
@@ -321,11 +347,11 @@ func TestReplTerminal(t *testing.T) {
 	// request cancelled.
 	before := srv.Stats()
 	term.send("await fetch('" + api.URL + "/api/slow?ms=60000', {apiTokenAuth: 'api'})\r")
-	waitUntil(t, func() bool { return srv.Stats().APICalls > before.APICalls }, "the slow request never reached the server")
+	waitStats(t, srv, func(st sandbox.Stats) bool { return st.APICalls > before.APICalls }, "the slow request never reached the server")
 	term.send("\x03")
 	term.expect("Interrupted")
 	term.expect("> ")
-	waitUntil(t, func() bool { return srv.Stats().APICancelled > before.APICancelled }, "the server did not see the slow request cancelled")
+	waitStats(t, srv, func(st sandbox.Stats) bool { return st.APICancelled > before.APICancelled }, "the server did not see the slow request cancelled")
 	term.send("'still alive'\r")
 	term.expect("'still alive'")
 	term.expect("> ")
@@ -401,15 +427,14 @@ func TestReplTerminal(t *testing.T) {
 	}
 }
 
-// waitUntil polls cond for up to 60 s.
-func waitUntil(t *testing.T, cond func() bool, msg string) {
+// waitStats waits up to 60 s (a loaded 2-core machine) for the sandbox's
+// counters to satisfy cond, woken by each change.
+func waitStats(t *testing.T, srv *sandbox.Server, cond func(sandbox.Stats) bool, msg string) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal(msg)
-		}
-		time.Sleep(10 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	if st, err := srv.WaitStats(ctx, cond); err != nil {
+		t.Fatalf("%s (%v): %+v", msg, err, st)
 	}
 }
 
@@ -439,7 +464,7 @@ func TestReplTerminalExits(t *testing.T) {
 				// liner reads keys itself only while it shows the prompt.
 				term.expect("press Ctrl+C again")
 				term.expect("> ")
-				time.Sleep(100 * time.Millisecond)
+				term.waitReadingKeys()
 			}
 			term.send(string(k))
 		}

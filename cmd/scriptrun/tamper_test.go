@@ -18,6 +18,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/scriptrun/scriptrun/store"
+	"github.com/scriptrun/scriptrun/store/storetest"
 	"github.com/scriptrun/scriptrun/tokens"
 )
 
@@ -78,19 +79,17 @@ func newTamperHome(t *testing.T) *tamperHome {
 	})
 	h.api = newRecorder(t, nil)
 	h.bad = newRecorder(t, nil)
-	key := bytes.Repeat([]byte{0x5c}, store.KeySize)
+	key := storetest.Key()
 	h.c.env["SCRIPTRUN_MASTER_KEY"] = hex.EncodeToString(key)
 	h.db, h.key = filepath.Join(h.c.home, "scriptrun.db"), key
-	db, err := store.Open(h.db, key, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := storetest.OpenIn(t, h.c.home, key)
+	storetest.AllowDamaged(t, db) // the tests forge its records
 	past := time.Now().Add(-time.Hour).UTC()
 	job := func(name, url string) store.Job {
 		return store.Job{Name: name, Schedule: "@daily", ScriptName: name + ".js", Timeout: 10 * time.Second, Enabled: true,
 			Script: fmt.Sprintf("const r = http.get(%q).send(); console.log('status', r.status)\n", url)}
 	}
-	err = db.Update(func(tx *store.Tx) error {
+	err := db.Update(func(tx *store.Tx) error {
 		if err := tx.CreateProvider(store.Provider{
 			Name: "graph", ClientID: "app-1", ClientSecret: tamperClientSecret, GrantType: store.GrantAuthorizationCode,
 			AuthURL: h.provider.URL + "/authorize", TokenURL: h.provider.URL + "/token", AuthStyle: store.AuthStyleBody,
