@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/scriptrun/scriptrun/bindings"
 )
@@ -131,4 +132,26 @@ func boolJS(b bool) string {
 		return "true"
 	}
 	return "false"
+}
+
+// A script stopped while waitForResponse or execute() holds the loop gets
+// the run's TIMEOUT thrown, not a response with haveError() to carry on
+// with, and the server sees the request cancelled.
+func TestServiceNowScriptStopped(t *testing.T) {
+	api := newServer(t)
+	for _, call := range []string{"m.executeAsync().waitForResponse(60)", "m.execute()"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		err := runJS(ctx, "stopped.js", `var m = new sn_ws.RESTMessageV2();
+m.setEndpoint(BASE + '/slow');
+assertThrows(function () { `+call+`; }, 'TIMEOUT', 'ran out of time', 'stopped');`, bindings.Options{}, map[string]any{"BASE": api.URL})
+		cancel()
+		if err != nil {
+			t.Errorf("%s: %v", call, err)
+		}
+		select {
+		case <-api.cancelled:
+		case <-time.After(5 * time.Second):
+			t.Errorf("%s: the server did not see the request cancelled", call)
+		}
+	}
 }
