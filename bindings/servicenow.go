@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"reflect"
 	"sort"
 	"strings"
 	"time"
@@ -504,6 +505,30 @@ func (rs *restResponse) queryString() string {
 	}
 	u.User = nil
 	return u.String()
+}
+
+var restResponseType = reflect.TypeOf((*restResponse)(nil))
+
+// inspectRESTResponse is InspectResponse for a RESTResponseV2: what it holds
+// once an answer came. It never waits: an executeAsync still in flight, or a
+// transport failure, is not shown as a response.
+func inspectRESTResponse(o *goja.Object) (ResponseInfo, bool) {
+	rs, ok := o.Export().(*restResponse)
+	if !ok {
+		return ResponseInfo{}, false
+	}
+	if rs.done != nil {
+		select {
+		case <-rs.done:
+		default:
+			return ResponseInfo{}, false
+		}
+	}
+	if rs.res == nil {
+		return ResponseInfo{}, false
+	}
+	r := rs.res
+	return ResponseInfo{Status: r.status, StatusText: r.statusText, URL: r.url, Header: r.header, Body: r.body}, true
 }
 
 func statusOK(status int) bool { return status >= 200 && status <= 299 }
