@@ -155,3 +155,19 @@ assertThrows(function () { `+call+`; }, 'TIMEOUT', 'ran out of time', 'stopped')
 		}
 	}
 }
+
+// A body over the response limit throws BODY_TOO_LARGE from execute(), as
+// from send(): there is no body to show.
+func TestServiceNowBodyTooLarge(t *testing.T) {
+	api := newServer(t)
+	err := runJS(context.Background(), "big.js", `var m = new sn_ws.RESTMessageV2();
+m.setEndpoint(BASE + '/big?n=5000');
+assertThrows(function () { m.execute(); }, 'BODY_TOO_LARGE', 'larger than the limit', 'execute');
+var r = m.executeAsync();
+assertThrows(function () { r.waitForResponse(30); }, 'BODY_TOO_LARGE', 'larger than the limit', 'executeAsync');
+m.setEndpoint(BASE + '/big?n=1000');
+assertEq(m.execute().getBody().length, 1000, 'a body under the limit');`, bindings.Options{MaxResponseBytes: 1024}, map[string]any{"BASE": api.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
