@@ -137,9 +137,10 @@ type api struct {
 	fetchResponseProto *goja.Object
 	headersCtor        *goja.Object
 	headersProto       *goja.Object
+	restResponseProto  *goja.Object // sn_ws RESTResponseV2 (servicenow.go)
 }
 
-// Enable installs the globals http, fetch and Headers into vm. Requests are
+// Enable installs the globals http, fetch, Headers and sn_ws into vm. Requests are
 // sent with opts.Client, signed by opts.Signer when a script calls
 // apiTokenAuth(name), and made with host.Context() so that stopping the script
 // aborts them. Enable must be called on the goroutine that owns vm.
@@ -177,6 +178,7 @@ func Enable(vm *goja.Runtime, host Host, opts Options) {
 	_ = g.Set("http", httpObj)
 	_ = g.Set("fetch", a.fn("fetch", a.fetch))
 	js.LazyGlobal(vm, "Headers", func() goja.Value { return a.headers() })
+	js.LazyGlobal(vm, "sn_ws", a.serviceNow)
 }
 
 // fn wraps f as a JavaScript function with a readable name (vm.ToValue would

@@ -19,6 +19,11 @@
 //	const r = await fetch(url, { method, headers, body, apiTokenAuth: 'graph-mail', timeout: 5000 });
 //	r.ok; r.status; r.statusText; r.url; r.headers.get(name); await r.text(); await r.json();
 //
+//	var sm = new sn_ws.RESTMessageV2();     // ServiceNow style (servicenow.go, docs/SERVICENOW.md)
+//	sm.setEndpoint(url); sm.setAuthenticationProfile('oauth2', 'graph-mail');
+//	var response = sm.execute();            // the same path as send(); HTTP and transport
+//	response.haveError(); response.getBody(); // failures are responses, token problems throw
+//
 // Errors thrown into JavaScript are Error objects with a code property: the
 // Signer's code (TOKEN_NOT_FOUND, REAUTH_REQUIRED, …) or one of the Code*
 // constants. A non-2xx status is not an error.

@@ -31,9 +31,12 @@ type ResponseInfo struct {
 }
 
 // InspectResponse reports whether v is a response object (from send(),
-// sendAsync() or fetch()) and what it holds. It runs no JavaScript.
+// sendAsync(), fetch() or an sn_ws execute() that got an answer) and what it holds. It runs no JavaScript.
 func InspectResponse(v goja.Value) (ResponseInfo, bool) {
 	o, ok := v.(*goja.Object)
+	if ok && o.ExportType() == restResponseType {
+		return inspectRESTResponse(o) // sn_ws (servicenow.go)
+	}
 	if !ok || o.ExportType() != responseType {
 		return ResponseInfo{}, false
 	}

@@ -36,6 +36,14 @@ func TestInspect(t *testing.T) {
 		t.Errorf("InspectResponse: %+v, %v", r, ok)
 	}
 
+	sn, err := vm.RunString("var sm = new sn_ws.RESTMessageV2(); sm.setEndpoint(u); sm.setAuthenticationProfile('oauth2', 't'); sm.execute()")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, ok := bindings.InspectResponse(sn); !ok || r.Status != 200 || string(r.Body) != "body" || r.Header.Get("Authorization") != "" {
+		t.Errorf("InspectResponse of an sn_ws response: %+v, %v", r, ok)
+	}
+
 	req, _ := vm.RunString("http.post(u).apiTokenAuth('t').header('Accept', 'text/plain').json({a: 1}).timeout(250)")
 	q, ok := bindings.InspectRequest(req)
 	if !ok || q.Method != "POST" || q.Token != "t" || q.Timeout != 250 || q.BodyLen != 7 || q.Header.Get("Accept") != "text/plain" {

@@ -160,6 +160,7 @@ func (e *env) setup(vm *goja.Runtime) {
 
 	e.console = e.newConsole()
 	_ = g.Set("console", e.console)
+	js.LazyGlobal(vm, "gs", e.newGlideSystem) // ServiceNow-style logging (gs.go)
 
 	e.modules = e.registry.Enable(vm)
 	_ = g.Set("require", e.fn("require", e.require))
