@@ -1,9 +1,7 @@
 package cron
 
 import (
-	"bytes"
 	"context"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -54,7 +52,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	metrics := NewMetrics()
-	manager := tokens.New(tokens.Options{DB: serveDB, Logger: slog.New(metrics.TokenLogHandler(nil))})
+	manager := tokens.New(tokens.Options{DB: serveDB, OnEvent: metrics.TokenEvent})
 	defer manager.Close()
 
 	err = cli.Update(func(tx *store.Tx) error {
@@ -188,17 +186,13 @@ console.log(res.json().user);`}
 		t.Errorf("token after a failed keep-alive: state %s, lastMessage %q", tk.State, tk.LastMessage)
 	}
 
-	var b bytes.Buffer
-	s.WriteMetrics(&b)
-	for _, want := range []string{
-		`scriptrun_token_refreshes_total{token="api",result="ok"} 1`,
-		`scriptrun_token_refreshes_total{token="api",result="failed"} 1`,
-		`scriptrun_token_keepalive_refreshes_total{token="api",result="ok"} 1`,
-		`scriptrun_cron_runs_total{job="broken",status="failed"}`,
-		`scriptrun_cron_schedule_delay_seconds_count`,
-	} {
-		if !strings.Contains(b.String(), want) {
-			t.Errorf("metrics lack %s", want)
-		}
+	got := scrape(t, s.Metrics())
+	got.check(t, map[string]float64{
+		series("scriptrun_token_refreshes_total", "token", "api", "result", "ok"):           1,
+		series("scriptrun_token_refreshes_total", "token", "api", "result", "failed"):       1,
+		series("scriptrun_token_keepalive_refreshes_total", "token", "api", "result", "ok"): 1,
+	})
+	if got[series("scriptrun_cron_runs_total", "job", "broken", "status", "failed")] < 1 || got[series("scriptrun_cron_schedule_delay_seconds_count")] < 1 {
+		t.Errorf("runs of broken and the schedule delay are not counted")
 	}
 }

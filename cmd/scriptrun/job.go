@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"math"
 	"os"
 	"os/signal"
@@ -20,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/scriptrun/scriptrun/runtime"
+	"github.com/scriptrun/scriptrun/tokens"
 )
 
 // The job process protocol: how `scriptrun serve` (jobProcess, the parent)
@@ -36,13 +36,16 @@ import (
 //     the previous run's status. End of file retires the child (exit 0).
 //   - Standard output: frames of a kind byte and a 4-byte big-endian length
 //     (jobFrame): an empty 'r' frame first, once the child is ready for
-//     specs (the parent starts only a few children at a time); 'o' frames carry what the script prints, console.log and
-//     console.error interleaved as written, streamed as written; one 's'
-//     frame per run carries its JSON jobStatus (succeeded, failed,
-//     timed_out, memory or cancelled, with the error), after all its output.
-//   - Standard error: the child's log records (token refreshes), one JSON
-//     object per line (log/slog's JSON form), which the parent logs as its
-//     own; anything else there is a crash report of the Go runtime.
+//     specs (the parent starts only a few children at a time); 'o' frames
+//     carry what the script prints, console.log and console.error
+//     interleaved as written, streamed as written; 'e' frames carry the
+//     token manager's events (a JSON tokens.Event: refreshes, fetches and
+//     their failures, never a secret), which the parent logs and counts as
+//     its own, whenever they happen; one 's' frame per run carries its JSON
+//     jobStatus (succeeded, failed, timed_out, memory or cancelled, with
+//     the error), after all its output and the events of its calls.
+//   - Standard error: nothing but a crash report of the Go runtime, whose
+//     tail the parent keeps for the run's error.
 //   - A run that succeeded or failed (the script threw) leaves the child
 //     ready for the next spec: each run gets a fresh JavaScript runtime, and
 //     the child gives back memory over jobKeepHeap. After any other status
@@ -75,6 +78,7 @@ const (
 const (
 	frameReady  = 'r' // empty, once: the child has started and reads specs
 	frameOutput = 'o'
+	frameEvent  = 'e' // a JSON tokens.Event
 	frameStatus = 's'
 )
 
@@ -179,6 +183,16 @@ func (c *childJobs) report(gen int, st jobStatus) bool {
 	return true
 }
 
+// event sends one of the token manager's events to the parent
+// (tokens.Options.OnEvent).
+func (c *childJobs) event(ev tokens.Event) {
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return // an Event always encodes
+	}
+	_ = c.out.frame(frameEvent, b)
+}
+
 // exit ends the process now, with st for run gen, because its JavaScript
 // cannot be stopped. Token refreshes in flight get a moment to be stored.
 func (c *childJobs) exit(gen int, st jobStatus, code int) {
@@ -197,8 +211,9 @@ func (c *childJobs) exit(gen int, st jobStatus, code int) {
 // runJobs is the child's side of the job process protocol.
 func (a *app) runJobs() error {
 	c := &childJobs{a: a, out: &frameWriter{w: a.stdio.Out}}
-	// The token manager's records go to the parent, which logs and counts them.
-	a.logger = slog.New(slog.NewJSONHandler(a.stdio.Err, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	// The token manager's events go to the parent, which logs and counts
+	// them; the child logs nothing itself.
+	a.logger, a.onEvent = nil, c.event
 	// SIGTERM is the parent cancelling the run: stop the script, and end
 	// regardless if it is inside a call that does not return.
 	sigs := make(chan os.Signal, 1)
