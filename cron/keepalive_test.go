@@ -1,14 +1,9 @@
 package cron
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
-	"log/slog"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -87,79 +82,10 @@ func TestKeepAlive(t *testing.T) {
 	if !slices.Equal(ref.refreshed, want) || ok != len(want)-1 || failed != 1 {
 		t.Errorf("refreshed %v (%d ok, %d failed), want %v with one failure", ref.refreshed, ok, failed, want)
 	}
-	var b bytes.Buffer
-	e.s.WriteMetrics(&b)
-	for _, line := range []string{
-		`scriptrun_token_keepalive_refreshes_total{token="idle",result="ok"} 1`,
-		`scriptrun_token_keepalive_refreshes_total{token="fails",result="failed"} 1`,
-	} {
-		if !strings.Contains(b.String(), line) {
-			t.Errorf("metrics lack %s", line)
-		}
-	}
-}
-
-// sample is one line of the exposition format.
-var sample = regexp.MustCompile(`^([a-z_]+)(\{([a-z_]+="(?:[^"\\]|\\.)*",?)*\})? ([0-9.e+-]+|\+Inf)$`)
-
-func TestMetrics(t *testing.T) {
-	e := newEnv(t, t0, nil)
-	e.put(t, job("ok", "@daily", "console.log(1)"))
-	e.put(t, job("bad", "@daily", "throw new Error('x')"))
-	for _, name := range []string{"ok", "ok", "bad"} {
-		r, err := e.s.RunNow(context.Background(), name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		e.s.Wait(context.Background(), r.ID)
-	}
-	logger := slog.New(e.s.Metrics().TokenLogHandler(nil))
-	logger.Info("token refreshed", "token", `odd"name`)
-	logger.With("token", "graph").Warn("token refresh failed", "code", "REFRESH_FAILED")
-	logger.Info("token authorized", "token", "graph") // not a refresh
-
-	var b bytes.Buffer
-	if err := e.s.WriteMetrics(&b); err != nil {
-		t.Fatal(err)
-	}
-	text := b.String()
-	for _, want := range []string{
-		`scriptrun_cron_runs_total{job="ok",status="succeeded"} 2`,
-		`scriptrun_cron_runs_total{job="bad",status="failed"} 1`,
-		`scriptrun_cron_run_duration_seconds_count{job="ok"} 2`,
-		`scriptrun_cron_run_duration_seconds_bucket{job="bad",le="+Inf"} 1`,
-		`scriptrun_cron_jobs 2`,
-		`scriptrun_cron_runs_active 0`,
-		`scriptrun_token_refreshes_total{token="odd\"name",result="ok"} 1`,
-		`scriptrun_token_refreshes_total{token="graph",result="failed"} 1`,
-		"# TYPE scriptrun_cron_run_duration_seconds histogram",
-	} {
-		if !strings.Contains(text, want) {
-			t.Errorf("metrics lack %s\n%s", want, text)
-		}
-	}
-	// Every line is a comment or a well-formed sample; buckets only grow.
-	last := map[string]float64{}
-	sc := bufio.NewScanner(strings.NewReader(text))
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "# HELP ") || strings.HasPrefix(line, "# TYPE ") {
-			continue
-		}
-		m := sample.FindStringSubmatch(line)
-		if m == nil {
-			t.Errorf("malformed line %q", line)
-			continue
-		}
-		if strings.HasSuffix(m[1], "_bucket") {
-			key := m[1] + strings.Split(line, "le=")[0]
-			v, _ := strconv.ParseFloat(m[len(m)-1], 64)
-			if v < last[key] {
-				t.Errorf("bucket %q decreases", line)
-			}
-			last[key] = v
-		}
-	}
+	scrape(t, e.s.Metrics()).check(t, map[string]float64{
+		series("scriptrun_token_keepalive_refreshes_total", "token", "idle", "result", "ok"):      1,
+		series("scriptrun_token_keepalive_refreshes_total", "token", "fails", "result", "failed"): 1,
+	})
 }
 
 func TestCaptureAndOutcome(t *testing.T) {

@@ -1,18 +1,13 @@
 package cron
 
 import (
-	"bufio"
-	"context"
-	"fmt"
-	"io"
-	"log/slog"
-	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/scriptrun/scriptrun/store"
+	"github.com/scriptrun/scriptrun/tokens"
 )
 
 // Bucket bounds (seconds) of the histograms.
@@ -22,83 +17,141 @@ var (
 )
 
 // Metrics counts what the scheduler and the token manager do, for
-// Prometheus. It is safe for concurrent use. One Metrics is shared by a
-// Scheduler (Options.Metrics) and, through TokenLogHandler, the token
-// manager's logger; WriteMetrics renders both.
+// Prometheus. It is a prometheus.Collector of:
+//
+//	scriptrun_cron_runs_total{job,status}            counter
+//	scriptrun_cron_run_duration_seconds{job}         histogram
+//	scriptrun_cron_schedule_delay_seconds            histogram (start minus due time)
+//	scriptrun_cron_missed_runs_total{job}            counter
+//	scriptrun_cron_jobs, scriptrun_cron_jobs_enabled, scriptrun_cron_runs_active  gauges (once a Scheduler uses it)
+//	scriptrun_token_refreshes_total{token,result}    counter (refreshes and client-credentials fetches, see TokenEvent)
+//	scriptrun_token_keepalive_refreshes_total{token,result}  counter
+//
+// One Metrics is shared by a Scheduler (Options.Metrics) and the token
+// manager (tokens.Options.OnEvent: TokenEvent); register it with a
+// prometheus.Registerer to serve it. Its methods are safe for concurrent use.
+//
+//	m := cron.NewMetrics()
+//	manager := tokens.New(tokens.Options{DB: db, OnEvent: m.TokenEvent})
+//	sched := cron.New(cron.Options{DB: db, Signer: manager, Refresher: manager, Metrics: m})
+//	reg := prometheus.NewRegistry()
+//	reg.MustRegister(m)
 type Metrics struct {
-	mu        sync.Mutex
-	runs      map[[2]string]uint64 // job, status
-	durations map[string]*histogram
-	delay     histogram
-	missed    map[string]uint64
-	refreshes map[[2]string]uint64 // token, result
-	keepAlive map[[2]string]uint64 // token, result
-	gauges    func() (jobs, enabled, active int)
+	runs      *prometheus.CounterVec   // job, status
+	durations *prometheus.HistogramVec // job
+	delay     prometheus.Histogram
+	missed    *prometheus.CounterVec // job
+	refreshes *prometheus.CounterVec // token, result
+	keepAlive *prometheus.CounterVec // token, result
+
+	jobsDesc, enabledDesc, activeDesc *prometheus.Desc
+
+	mu     sync.Mutex // guards gauges
+	gauges func() (jobs, enabled, active int)
 }
 
-type histogram struct {
-	counts []uint64 // per bucket, not cumulative
-	sum    float64
-	count  uint64
-}
-
-func (h *histogram) observe(bounds []float64, v float64) {
-	if h.counts == nil {
-		h.counts = make([]uint64, len(bounds))
-	}
-	if i, _ := slices.BinarySearch(bounds, v); i < len(bounds) {
-		h.counts[i]++
-	}
-	h.sum += v
-	h.count++
-}
+var _ prometheus.Collector = (*Metrics)(nil)
 
 // NewMetrics returns empty metrics.
 func NewMetrics() *Metrics {
 	return &Metrics{
-		runs:      map[[2]string]uint64{},
-		durations: map[string]*histogram{},
-		missed:    map[string]uint64{},
-		refreshes: map[[2]string]uint64{},
-		keepAlive: map[[2]string]uint64{},
+		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "scriptrun_cron_runs_total", Help: "Runs of cron jobs by final status.",
+		}, []string{"job", "status"}),
+		durations: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "scriptrun_cron_run_duration_seconds", Help: "How long runs of cron jobs took.", Buckets: durationBuckets,
+		}, []string{"job"}),
+		delay: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "scriptrun_cron_schedule_delay_seconds", Help: "How long after their due time scheduled runs started.", Buckets: delayBuckets,
+		}),
+		missed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "scriptrun_cron_missed_runs_total", Help: "Scheduled runs that did not happen because no scheduler was running.",
+		}, []string{"job"}),
+		refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "scriptrun_token_refreshes_total", Help: "Token refreshes and client-credentials fetches by result.",
+		}, []string{"token", "result"}),
+		keepAlive: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "scriptrun_token_keepalive_refreshes_total", Help: "Refreshes of idle tokens by the keep-alive, by result.",
+		}, []string{"token", "result"}),
+		jobsDesc:    prometheus.NewDesc("scriptrun_cron_jobs", "Cron jobs known to the scheduler.", nil, nil),
+		enabledDesc: prometheus.NewDesc("scriptrun_cron_jobs_enabled", "Cron jobs that are enabled.", nil, nil),
+		activeDesc:  prometheus.NewDesc("scriptrun_cron_runs_active", "Runs queued or running.", nil, nil),
 	}
+}
+
+// collectors are the metrics kept by client_golang itself.
+func (m *Metrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.runs, m.durations, m.delay, m.missed, m.refreshes, m.keepAlive}
+}
+
+// Describe sends the descriptions of every metric (prometheus.Collector).
+func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
+	for _, c := range m.collectors() {
+		c.Describe(ch)
+	}
+	ch <- m.jobsDesc
+	ch <- m.enabledDesc
+	ch <- m.activeDesc
+}
+
+// Collect sends the current values (prometheus.Collector); the job gauges
+// are read from the scheduler, when one uses these metrics.
+func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
+	for _, c := range m.collectors() {
+		c.Collect(ch)
+	}
+	m.mu.Lock()
+	gauges := m.gauges
+	m.mu.Unlock()
+	if gauges == nil {
+		return
+	}
+	jobs, enabled, active := gauges()
+	ch <- prometheus.MustNewConstMetric(m.jobsDesc, prometheus.GaugeValue, float64(jobs))
+	ch <- prometheus.MustNewConstMetric(m.enabledDesc, prometheus.GaugeValue, float64(enabled))
+	ch <- prometheus.MustNewConstMetric(m.activeDesc, prometheus.GaugeValue, float64(active))
+}
+
+// setGauges has Collect read the job gauges from f.
+func (m *Metrics) setGauges(f func() (jobs, enabled, active int)) {
+	m.mu.Lock()
+	m.gauges = f
+	m.mu.Unlock()
 }
 
 // run records a finished (or skipped) run.
 func (m *Metrics) run(r store.Run) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.runs[[2]string{r.Job, string(r.Status)}]++
+	m.runs.WithLabelValues(r.Job, string(r.Status)).Inc()
 	if r.Missed > 0 {
-		m.missed[r.Job] += uint64(r.Missed)
+		m.missed.WithLabelValues(r.Job).Add(float64(r.Missed))
 	}
 	if d := r.Duration(); d > 0 || !r.Started.IsZero() {
-		h := m.durations[r.Job]
-		if h == nil {
-			h = &histogram{}
-			m.durations[r.Job] = h
-		}
-		h.observe(durationBuckets, d.Seconds())
+		m.durations.WithLabelValues(r.Job).Observe(d.Seconds())
 	}
 }
 
 // started records how late a scheduled run started.
 func (m *Metrics) started(delay time.Duration) {
-	m.mu.Lock()
-	m.delay.observe(delayBuckets, max(delay, 0).Seconds())
-	m.mu.Unlock()
+	m.delay.Observe(max(delay, 0).Seconds())
 }
 
-func (m *Metrics) tokenRefresh(token string, ok bool) {
-	m.mu.Lock()
-	m.refreshes[[2]string{token, result(ok)}]++
-	m.mu.Unlock()
+// TokenEvent counts a token manager's event (tokens.Options.OnEvent): each
+// refresh and client-credentials fetch in scriptrun_token_refreshes_total,
+// by result ("ok"; "failed" for a failure that may pass and for a token
+// that needs authorizing again). Events of the manager of another process
+// (a cron run's) are counted the same way once they reach this one. Other
+// kinds are not counted.
+func (m *Metrics) TokenEvent(ev tokens.Event) {
+	switch ev.Kind {
+	case tokens.EventRefreshed, tokens.EventFetched:
+		m.refreshes.WithLabelValues(ev.Token, result(true)).Inc()
+	case tokens.EventRefreshFailed, tokens.EventFetchFailed, tokens.EventReauthRequired:
+		m.refreshes.WithLabelValues(ev.Token, result(false)).Inc()
+	}
 }
 
 func (m *Metrics) keepAliveRefresh(token string, ok bool) {
-	m.mu.Lock()
-	m.keepAlive[[2]string{token, result(ok)}]++
-	m.mu.Unlock()
+	m.keepAlive.WithLabelValues(token, result(ok)).Inc()
 }
 
 func result(ok bool) string {
@@ -106,158 +159,4 @@ func result(ok bool) string {
 		return "ok"
 	}
 	return "failed"
-}
-
-// WriteMetrics writes the metrics in the Prometheus text exposition format
-// (version 0.0.4):
-//
-//	scriptrun_cron_runs_total{job,status}            counter
-//	scriptrun_cron_run_duration_seconds{job}         histogram
-//	scriptrun_cron_schedule_delay_seconds            histogram (start minus due time)
-//	scriptrun_cron_missed_runs_total{job}            counter
-//	scriptrun_cron_jobs, scriptrun_cron_jobs_enabled, scriptrun_cron_runs_active  gauges
-//	scriptrun_token_refreshes_total{token,result}    counter (all refreshes, see TokenLogHandler)
-//	scriptrun_token_keepalive_refreshes_total{token,result}  counter
-func (m *Metrics) WriteMetrics(w io.Writer) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	b := bufio.NewWriter(w)
-
-	header(b, "scriptrun_cron_runs_total", "counter", "Runs of cron jobs by final status.")
-	for _, k := range sortedKeys(m.runs) {
-		fmt.Fprintf(b, "scriptrun_cron_runs_total{job=%s,status=%s} %d\n", label(k[0]), label(k[1]), m.runs[k])
-	}
-	header(b, "scriptrun_cron_run_duration_seconds", "histogram", "How long runs of cron jobs took.")
-	jobs := make([]string, 0, len(m.durations))
-	for j := range m.durations {
-		jobs = append(jobs, j)
-	}
-	slices.Sort(jobs)
-	for _, j := range jobs {
-		writeHistogram(b, "scriptrun_cron_run_duration_seconds", "job="+label(j)+",", durationBuckets, m.durations[j])
-	}
-	header(b, "scriptrun_cron_schedule_delay_seconds", "histogram", "How long after their due time scheduled runs started.")
-	writeHistogram(b, "scriptrun_cron_schedule_delay_seconds", "", delayBuckets, &m.delay)
-	header(b, "scriptrun_cron_missed_runs_total", "counter", "Scheduled runs that did not happen because no scheduler was running.")
-	for _, j := range sortedKeys(m.missed) {
-		fmt.Fprintf(b, "scriptrun_cron_missed_runs_total{job=%s} %d\n", label(j), m.missed[j])
-	}
-	if m.gauges != nil {
-		jobs, enabled, active := m.gauges()
-		header(b, "scriptrun_cron_jobs", "gauge", "Cron jobs known to the scheduler.")
-		fmt.Fprintf(b, "scriptrun_cron_jobs %d\n", jobs)
-		header(b, "scriptrun_cron_jobs_enabled", "gauge", "Cron jobs that are enabled.")
-		fmt.Fprintf(b, "scriptrun_cron_jobs_enabled %d\n", enabled)
-		header(b, "scriptrun_cron_runs_active", "gauge", "Runs queued or running.")
-		fmt.Fprintf(b, "scriptrun_cron_runs_active %d\n", active)
-	}
-	header(b, "scriptrun_token_refreshes_total", "counter", "Token refreshes by result.")
-	for _, k := range sortedKeys(m.refreshes) {
-		fmt.Fprintf(b, "scriptrun_token_refreshes_total{token=%s,result=%s} %d\n", label(k[0]), label(k[1]), m.refreshes[k])
-	}
-	header(b, "scriptrun_token_keepalive_refreshes_total", "counter", "Refreshes of idle tokens by the keep-alive, by result.")
-	for _, k := range sortedKeys(m.keepAlive) {
-		fmt.Fprintf(b, "scriptrun_token_keepalive_refreshes_total{token=%s,result=%s} %d\n", label(k[0]), label(k[1]), m.keepAlive[k])
-	}
-	return b.Flush()
-}
-
-func header(w io.Writer, name, typ, help string) {
-	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
-}
-
-func writeHistogram(w io.Writer, name, labels string, bounds []float64, h *histogram) {
-	var cum uint64
-	for i, le := range bounds {
-		if h.counts != nil {
-			cum += h.counts[i]
-		}
-		fmt.Fprintf(w, "%s_bucket{%sle=%q} %d\n", name, labels, strconv.FormatFloat(le, 'g', -1, 64), cum)
-	}
-	fmt.Fprintf(w, "%s_bucket{%sle=\"+Inf\"} %d\n", name, labels, h.count)
-	trimmed := strings.TrimSuffix(labels, ",")
-	if trimmed != "" {
-		trimmed = "{" + trimmed + "}"
-	}
-	fmt.Fprintf(w, "%s_sum%s %s\n", name, trimmed, strconv.FormatFloat(h.sum, 'g', -1, 64))
-	fmt.Fprintf(w, "%s_count%s %d\n", name, trimmed, h.count)
-}
-
-// label quotes a label value as the exposition format wants.
-func label(v string) string {
-	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
-	return `"` + r.Replace(v) + `"`
-}
-
-func sortedKeys[K interface{ ~string | ~[2]string }, V any](m map[K]V) []K {
-	keys := make([]K, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b K) int { return strings.Compare(fmt.Sprint(a), fmt.Sprint(b)) })
-	return keys
-}
-
-// Messages the token manager logs for refreshes (package tokens). A test in
-// this package checks them against a real manager.
-const (
-	msgTokenRefreshed     = "token refreshed"
-	msgTokenRefreshFailed = "token refresh failed"
-)
-
-// TokenLogHandler wraps the handler of the token manager's logger so that
-// its refresh events ("token refreshed", "token refresh failed", with the
-// attribute token) are counted in scriptrun_token_refreshes_total. Records
-// pass through to next unchanged; next may be nil to count only.
-//
-//	m := cron.NewMetrics()
-//	manager := tokens.New(tokens.Options{DB: db, Logger: slog.New(m.TokenLogHandler(h))})
-//	sched := cron.New(cron.Options{DB: db, Signer: manager, Refresher: manager, Metrics: m})
-func (m *Metrics) TokenLogHandler(next slog.Handler) slog.Handler {
-	if next == nil {
-		next = slog.DiscardHandler
-	}
-	return &tokenLogHandler{m: m, next: next}
-}
-
-type tokenLogHandler struct {
-	m     *Metrics
-	next  slog.Handler
-	attrs []slog.Attr // from WithAttrs, to find the token name
-}
-
-func (h *tokenLogHandler) Enabled(ctx context.Context, l slog.Level) bool {
-	// Refresh events are counted whatever the level the output keeps.
-	return l >= slog.LevelInfo || h.next.Enabled(ctx, l)
-}
-
-func (h *tokenLogHandler) Handle(ctx context.Context, r slog.Record) error {
-	if r.Message == msgTokenRefreshed || r.Message == msgTokenRefreshFailed {
-		token := ""
-		for _, a := range h.attrs {
-			if a.Key == "token" {
-				token = a.Value.String()
-			}
-		}
-		r.Attrs(func(a slog.Attr) bool {
-			if a.Key == "token" {
-				token = a.Value.String()
-				return false
-			}
-			return true
-		})
-		h.m.tokenRefresh(token, r.Message == msgTokenRefreshed)
-	}
-	if h.next.Enabled(ctx, r.Level) {
-		return h.next.Handle(ctx, r)
-	}
-	return nil
-}
-
-func (h *tokenLogHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return &tokenLogHandler{m: h.m, next: h.next.WithAttrs(attrs), attrs: append(slices.Clone(h.attrs), attrs...)}
-}
-
-func (h *tokenLogHandler) WithGroup(name string) slog.Handler {
-	return &tokenLogHandler{m: h.m, next: h.next.WithGroup(name), attrs: h.attrs}
 }

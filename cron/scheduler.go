@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -218,17 +217,12 @@ func New(o Options) *Scheduler {
 		s.exec = newInProcess(o.Signer, o.HTTPClient)
 	}
 	s.runCtx, s.runCancel = context.WithCancelCause(context.Background())
-	o.Metrics.mu.Lock()
-	o.Metrics.gauges = s.gauges
-	o.Metrics.mu.Unlock()
+	o.Metrics.setGauges(s.gauges)
 	return s
 }
 
 // Metrics returns the scheduler's metrics.
 func (s *Scheduler) Metrics() *Metrics { return s.metrics }
-
-// WriteMetrics writes the scheduler's metrics in the Prometheus text format.
-func (s *Scheduler) WriteMetrics(w io.Writer) error { return s.metrics.WriteMetrics(w) }
 
 func (s *Scheduler) gauges() (jobs, enabled, active int) {
 	s.mu.Lock()

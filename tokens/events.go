@@ -49,19 +49,20 @@ const (
 // An Event is one outcome in a token's life, as Options.OnEvent receives it.
 // It never carries a secret: Message is the text stored in the token's
 // lastMessage, built from the provider's error code and description with
-// every secret of the request masked.
+// every secret of the request masked. Its JSON form (the field tags) is how
+// a process hands its events to another (scriptrun's cron runs to serve).
 type Event struct {
-	Kind     EventKind
-	Time     time.Time     // when it happened (the Manager's clock)
-	Token    string        // the token's name
-	Type     string        // the token's type (store.TypeOAuth2, ...)
-	Provider string        // the token's provider ("" for the static types)
-	Duration time.Duration // how long the token or revocation endpoint took, when one was called
-	Code     string        // a failure's code (CodeRefreshFailed, CodeReauthRequired, ...); "" on success
-	Message  string        // a failure's message
-	Rotated  bool          // EventRefreshed: the provider sent a new refresh token
-	Expires  time.Time     // EventRefreshed, EventFetched, EventAuthorized: the new access token's expiry (zero: none given)
-	Revoked  []string      // EventRevoked: what the provider confirmed revoked ("refresh_token", "access_token")
+	Kind     EventKind     `json:"kind"`
+	Time     time.Time     `json:"time"`               // when it happened (the Manager's clock)
+	Token    string        `json:"token"`              // the token's name
+	Type     string        `json:"type,omitempty"`     // the token's type (store.TypeOAuth2, ...)
+	Provider string        `json:"provider,omitempty"` // the token's provider ("" for the static types)
+	Duration time.Duration `json:"duration,omitempty"` // how long the token or revocation endpoint took, when one was called
+	Code     string        `json:"code,omitempty"`     // a failure's code (CodeRefreshFailed, CodeReauthRequired, ...); "" on success
+	Message  string        `json:"message,omitempty"`  // a failure's message
+	Rotated  bool          `json:"rotated,omitempty"`  // EventRefreshed: the provider sent a new refresh token
+	Expires  time.Time     `json:"expires,omitzero"`   // EventRefreshed, EventFetched, EventAuthorized: the new access token's expiry (zero: none given)
+	Revoked  []string      `json:"revoked,omitempty"`  // EventRevoked: what the provider confirmed revoked ("refresh_token", "access_token")
 }
 
 // Failed reports whether the event is a failure.
@@ -73,15 +74,14 @@ func (m *Manager) emit(ev Event) {
 	if ev.Time.IsZero() {
 		ev.Time = m.now()
 	}
-	m.logEvent(ev)
+	LogEvent(m.log, ev)
 	if m.onEvent != nil {
 		m.onEvent(ev)
 	}
 }
 
-// logMessages are the log messages of each kind. cron's metrics count
-// "token refreshed" and "token refresh failed" (until they listen to
-// OnEvent): keep them.
+// logMessages are the log messages of each kind; metrics count events, not
+// these.
 var logMessages = map[EventKind]string{
 	EventRefreshed:       "token refreshed",
 	EventRefreshFailed:   "token refresh failed",
@@ -96,9 +96,12 @@ var logMessages = map[EventKind]string{
 	EventUseNotRecorded:  "record token use",
 }
 
-// logEvent writes ev to the Manager's logger: failures as warnings, a
-// rejection as debug, the rest as information.
-func (m *Manager) logEvent(ev Event) {
+// LogEvent writes ev to log as a Manager does with its own events: failures
+// as warnings, a rejection as debug, the rest as information, with the
+// token's name and what the kind has to say (never a secret). A process
+// that receives another's events (serve, from its cron runs) logs them with
+// it. An event of a kind this package does not know is logged by its kind.
+func LogEvent(log *slog.Logger, ev Event) {
 	level := slog.LevelInfo
 	switch {
 	case ev.Failed() || ev.Kind == EventUseNotRecorded:
@@ -106,7 +109,11 @@ func (m *Manager) logEvent(ev Event) {
 	case ev.Kind == EventRejected:
 		level = slog.LevelDebug
 	}
-	m.log.Log(context.Background(), level, logMessages[ev.Kind], eventAttrs(ev)...)
+	msg, ok := logMessages[ev.Kind]
+	if !ok {
+		msg = "token event " + string(ev.Kind)
+	}
+	log.Log(context.Background(), level, msg, eventAttrs(ev)...)
 }
 
 // eventAttrs are the log attributes of ev.

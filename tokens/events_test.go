@@ -35,8 +35,8 @@ func (r *recorder) take() ([]EventKind, []Event) {
 }
 
 // Every outcome of an authorization-code token reaches OnEvent, and the log
-// records are written from the same events with the messages cron's
-// metrics match; neither carries a secret.
+// records are written from the same events (LogEvent); neither carries a
+// secret.
 func TestEvents(t *testing.T) {
 	var rec recorder
 	var logs syncBuffer
@@ -71,7 +71,7 @@ func TestEvents(t *testing.T) {
 	checkLog(t, logs.String(), fmt.Sprintf("%+v", evs), secrets)
 }
 
-// checkLog checks that the log has the records cron's metrics count, and
+// checkLog checks that the log has a record of each outcome, and
 // that neither it nor the events carry a secret.
 func checkLog(t *testing.T, log, events string, secrets []string) {
 	t.Helper()

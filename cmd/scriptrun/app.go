@@ -35,7 +35,8 @@ type app struct {
 	db      *store.DB
 	manager *tokens.Manager
 	openErr error
-	logger  *slog.Logger // refresh events; nil = discard
+	logger  *slog.Logger       // the token manager's events as log records; nil = discard
+	onEvent func(tokens.Event) // the token manager's events (tokens.Options.OnEvent); nil = none
 
 	// liveManager is manager once open has made it, for exitStuck, which
 	// runs on another goroutine while a script may be opening the home.
@@ -86,7 +87,7 @@ func (a *app) open() (*store.DB, *tokens.Manager, error) {
 			return
 		}
 		a.db = db
-		a.manager = tokens.New(tokens.Options{DB: db, Logger: a.logger, Client: &http.Client{Timeout: defaultRefreshTimeout}})
+		a.manager = tokens.New(tokens.Options{DB: db, Logger: a.logger, OnEvent: a.onEvent, Client: &http.Client{Timeout: defaultRefreshTimeout}})
 		a.liveManager.Store(a.manager)
 	})
 	return a.db, a.manager, a.openErr

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
-	"math"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -20,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/scriptrun/scriptrun/runtime"
+	"github.com/scriptrun/scriptrun/tokens"
 )
 
 // The job process protocol: how `scriptrun serve` (jobProcess, the parent)
@@ -36,34 +35,36 @@ import (
 //     the previous run's status. End of file retires the child (exit 0).
 //   - Standard output: frames of a kind byte and a 4-byte big-endian length
 //     (jobFrame): an empty 'r' frame first, once the child is ready for
-//     specs (the parent starts only a few children at a time); 'o' frames carry what the script prints, console.log and
-//     console.error interleaved as written, streamed as written; one 's'
-//     frame per run carries its JSON jobStatus (succeeded, failed,
-//     timed_out, memory or cancelled, with the error), after all its output.
-//   - Standard error: the child's log records (token refreshes), one JSON
-//     object per line (log/slog's JSON form), which the parent logs as its
-//     own; anything else there is a crash report of the Go runtime.
+//     specs (the parent starts only a few children at a time); 'o' frames
+//     carry what the script prints, console.log and console.error
+//     interleaved as written, streamed as written; 'e' frames carry the
+//     token manager's events (a JSON tokens.Event: refreshes, fetches and
+//     their failures, never a secret), which the parent logs and counts as
+//     its own, whenever they happen; one 's' frame per run carries its JSON
+//     jobStatus (succeeded, failed, timed_out, memory, cancelled or aborted,
+//     with the error), after all its output and the events of its calls.
+//   - Standard error: nothing but a crash report of the Go runtime, whose
+//     tail the parent keeps for the run's error.
 //   - A run that succeeded or failed (the script threw) leaves the child
 //     ready for the next spec: each run gets a fresh JavaScript runtime, and
 //     the child gives back memory over jobKeepHeap. After any other status
-//     the child exits: 1 cancelled, 3 memory cap exceeded (exitMemory), 124
-//     timed out; 2 for a spec that is not valid. A child that ends without
-//     a status for its run crashed or was killed.
+//     the child exits: 1 cancelled or aborted, 3 memory cap exceeded
+//     (exitMemory), 124 timed out; 2 for a spec that is not valid. A child
+//     that ends without a status for its run crashed or was killed.
 //
-// The child enforces its limits itself: the script's timeout interrupts the
-// JavaScript; if a built-in call has not returned jobHardStop after it, the
-// child writes timed_out and exits. A watcher samples the Go heap every
-// jobMemoryEvery and, past the cap, writes memory and exits: a single
-// built-in call cannot stop it. debug.SetMemoryLimit makes the garbage
-// collector work harder as the heap nears the cap. The parent does not rely
-// on any of this: it kills the child's process group when the timeout plus
+// The child enforces its limits itself, as `scriptrun run` does
+// (a.runLimited: runtime.Options.Timeout, MaxMemory and Stuck, and the Go
+// memory limit): a stop interrupts the JavaScript; if it is inside a
+// built-in call that does not return within jobHardStop (a memory stop:
+// sooner), the runtime calls Stuck and the child writes the status the
+// stop would have given and exits. The parent does not rely on any of
+// this: it kills the child's process group when the timeout plus
 // jobHardStop plus jobKillGrace has passed, or when the child's resident
 // memory passes the cap with a margin (rssLimit), or when the run is
 // cancelled (SIGTERM first, SIGKILL jobKillGrace later).
 const (
-	exitMemory     = 3
-	jobHardStop    = time.Second
-	jobMemoryEvery = 10 * time.Millisecond
+	exitMemory  = 3
+	jobHardStop = time.Second
 	// jobKeepHeap: after a run whose heap outgrew it, the child returns
 	// memory to the system before it waits for the next spec.
 	jobKeepHeap = 16 << 20
@@ -75,6 +76,7 @@ const (
 const (
 	frameReady  = 'r' // empty, once: the child has started and reads specs
 	frameOutput = 'o'
+	frameEvent  = 'e' // a JSON tokens.Event
 	frameStatus = 's'
 )
 
@@ -98,6 +100,10 @@ const (
 	jobTimedOut  = "timed_out"
 	jobMemory    = "memory"
 	jobCancelled = "cancelled"
+	// jobAborted: a stop other than the timeout, the memory cap or a
+	// cancellation (a built-in's stack grew too deep) could not take
+	// effect; the run failed and the child exits.
+	jobAborted = "aborted"
 )
 
 // jobStatus is how a run ended, in the run's 's' frame.
@@ -152,9 +158,8 @@ func (f *frameWriter) Write(p []byte) (int, error) {
 }
 
 // childJobs is one `scriptrun _job` process. Each run reports its end once,
-// whichever of the run, the memory watcher or the hard deadline gets there
-// first; gen tells runs apart, so a late watcher of one run cannot end the
-// next.
+// whichever of the run and its Stuck gets there first; gen tells runs
+// apart, so a late stop of one run cannot end the next.
 type childJobs struct {
 	a   *app
 	out *frameWriter
@@ -179,40 +184,76 @@ func (c *childJobs) report(gen int, st jobStatus) bool {
 	return true
 }
 
+// event sends one of the token manager's events to the parent
+// (tokens.Options.OnEvent).
+func (c *childJobs) event(ev tokens.Event) {
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return // an Event always encodes
+	}
+	_ = c.out.frame(frameEvent, b)
+}
+
+// stuck is runtime.Options.Stuck of run gen: its stop (reason) did not take
+// effect because the JavaScript is inside a built-in call, so the process
+// ends with the status and exit code the stop would have given.
+func (c *childJobs) stuck(gen int, reason error) {
+	st, code := stuckOutcome(reason)
+	c.exit(gen, st, code)
+}
+
+// stuckOutcome is the status and exit code of a run whose stop (reason)
+// could not take effect.
+func stuckOutcome(reason error) (jobStatus, int) {
+	const ended = "it was inside a call that could not be interrupted, so its process was ended"
+	var me *runtime.MemoryError
+	var te *runtime.TimeoutError
+	switch {
+	case errors.As(reason, &me):
+		return jobStatus{Status: jobMemory, MemoryUsed: me.Used}, exitMemory
+	case errors.As(reason, &te):
+		return jobStatus{Status: jobTimedOut, Error: fmt.Sprintf("script timed out after %s; %s", te.Timeout, ended)}, exitTimeout
+	case errors.Is(reason, context.Canceled):
+		return jobStatus{Status: jobCancelled}, exitScript
+	}
+	// A *runtime.StackError.
+	return jobStatus{Status: jobAborted, Error: reason.Error() + "; " + ended}, exitScript
+}
+
 // exit ends the process now, with st for run gen, because its JavaScript
-// cannot be stopped. Token refreshes in flight get a moment to be stored.
+// cannot be stopped. Token refreshes in flight get a moment to be stored
+// (less after a memory stop: the built-in keeps allocating).
 func (c *childJobs) exit(gen int, st jobStatus, code int) {
 	if !c.report(gen, st) {
 		return // the run ended on its own first
 	}
-	done := make(chan struct{})
-	go func() { c.a.close(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(jobHardStop):
+	wait := jobHardStop
+	if st.Status == jobMemory || st.Status == jobAborted {
+		wait = flightWaitMemory
 	}
+	c.a.waitFlights(wait)
 	os.Exit(code)
 }
 
 // runJobs is the child's side of the job process protocol.
 func (a *app) runJobs() error {
 	c := &childJobs{a: a, out: &frameWriter{w: a.stdio.Out}}
-	// The token manager's records go to the parent, which logs and counts them.
-	a.logger = slog.New(slog.NewJSONHandler(a.stdio.Err, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	// SIGTERM is the parent cancelling the run: stop the script, and end
-	// regardless if it is inside a call that does not return.
+	// The token manager's events go to the parent, which logs and counts
+	// them; the child logs nothing itself.
+	a.logger, a.onEvent = nil, c.event
+	// SIGTERM is the parent cancelling the run: stop the script; if it is
+	// inside a call that does not return, its Stuck ends the process.
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, os.Interrupt)
 	go func() {
 		for range sigs {
 			c.mu.Lock()
-			gen, cancel := c.gen, c.cancel
+			cancel := c.cancel
 			c.mu.Unlock()
 			if cancel == nil {
 				os.Exit(exitScript) // between runs: nothing to report
 			}
 			cancel()
-			time.AfterFunc(jobHardStop, func() { c.exit(gen, jobStatus{Status: jobCancelled}, exitScript) })
 		}
 	}()
 	_ = c.out.frame(frameReady, nil)
@@ -257,29 +298,21 @@ func (c *childJobs) run(spec jobSpec) (jobStatus, int) {
 		c.mu.Unlock()
 	}()
 
-	debug.SetMemoryLimit(spec.MaxMemory)
-	defer debug.SetMemoryLimit(math.MaxInt64)
-	stopWatch := c.watchMemory(gen, spec.MaxMemory)
-	defer stopWatch()
-	hard := time.AfterFunc(spec.Timeout+jobHardStop, func() {
-		c.exit(gen, jobStatus{Status: jobTimedOut, Error: fmt.Sprintf(
-			"script timed out after %s; it was inside a call that could not be interrupted, so its process was ended", spec.Timeout)}, exitTimeout)
-	})
-	defer hard.Stop()
-
 	err := func() error {
 		script, err := runtime.CompileSource(spec.ScriptName, spec.Script)
 		if err != nil {
 			return err
 		}
-		return script.Run(ctx, runtime.Options{
-			Stdout: c.out, Stderr: c.out, Args: spec.Args, Timeout: spec.Timeout,
+		return c.a.runLimited(ctx, script, scriptLimits{timeout: spec.Timeout, maxMemory: spec.MaxMemory}, runtime.Options{
+			Stdout: c.out, Stderr: c.out, Args: spec.Args,
 			Signer: lazySigner{c.a}, Client: jobClient(),
+			StopGrace: jobHardStop,
+			Stuck:     func(reason error) { c.stuck(gen, reason) },
 		})
 	}()
 	st, code := jobOutcome(ctx, err)
 	if !c.report(gen, st) {
-		select {} // the watcher or the deadline is ending the process
+		select {} // Stuck is ending the process
 	}
 	return st, code
 }
@@ -294,9 +327,12 @@ var errJobReported = errors.New("the run's outcome is in its status frame")
 // jobOutcome turns what Script.Run returned into a status and exit code.
 func jobOutcome(ctx context.Context, err error) (jobStatus, int) {
 	var te *runtime.TimeoutError
+	var me *runtime.MemoryError
 	switch {
 	case err == nil:
 		return jobStatus{Status: jobSucceeded}, exitOK
+	case errors.As(err, &me):
+		return jobStatus{Status: jobMemory, MemoryUsed: me.Used}, exitMemory
 	case errors.As(err, &te):
 		return jobStatus{Status: jobTimedOut, Error: te.Error()}, exitTimeout
 	case ctx.Err() != nil && errors.Is(err, context.Canceled):
@@ -306,29 +342,5 @@ func jobOutcome(ctx context.Context, err error) (jobStatus, int) {
 }
 
 // heapObjects is the Go heap held by live and unswept objects: what a
-// script's data occupies.
+// script's data occupied, given back after the run (jobKeepHeap).
 const heapObjects = "/memory/classes/heap/objects:bytes"
-
-// watchMemory ends the process with status memory once the heap passes
-// limit. It samples from its own goroutine, which the Go scheduler runs
-// however long the JavaScript thread stays inside one built-in.
-func (c *childJobs) watchMemory(gen int, limit int64) (stop func()) {
-	done := make(chan struct{})
-	go func() {
-		t := time.NewTicker(jobMemoryEvery)
-		defer t.Stop()
-		s := []metrics.Sample{{Name: heapObjects}}
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-			}
-			metrics.Read(s)
-			if used := int64(s[0].Value.Uint64()); used > limit {
-				c.exit(gen, jobStatus{Status: jobMemory, MemoryUsed: used}, exitMemory)
-			}
-		}
-	}()
-	return func() { close(done) }
-}

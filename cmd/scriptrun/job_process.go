@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"os"
 	"os/exec"
 	"slices"
@@ -19,6 +17,7 @@ import (
 
 	"github.com/scriptrun/scriptrun/cron"
 	"github.com/scriptrun/scriptrun/store"
+	"github.com/scriptrun/scriptrun/tokens"
 )
 
 // Parent-side limits of a job process (see the protocol in job.go).
@@ -48,12 +47,16 @@ func rssLimit(maxMemory int64) int64 {
 // (succeeded, or the script threw) may serve a later run, in a fresh
 // JavaScript runtime (job_spares.go).
 type jobProcess struct {
-	exe    string   // the scriptrun binary
-	argv0  string   // what ps shows for it ("" = exe)
-	home   string   // passed as --home
-	env    []string // the child's environment
-	log    *slog.Logger
-	spares spares // children started ahead of runs
+	exe   string   // the scriptrun binary
+	argv0 string   // what ps shows for it ("" = exe)
+	home  string   // passed as --home
+	env   []string // the child's environment
+	log   *slog.Logger
+	// onEvent receives the token events of the children's runs (their
+	// refreshes and fetches), after they are logged to log; nil = log only.
+	// Set it before the first run.
+	onEvent func(tokens.Event)
+	spares  spares // children started ahead of runs
 }
 
 var _ cron.Executor = (*jobProcess)(nil)
@@ -99,7 +102,7 @@ type jobChild struct {
 	pid       int
 	stdin     io.WriteCloser
 	frames    *frameReader
-	logs      *childLog
+	stderr    *childStderr
 	waited    chan struct{} // closed when Wait returned (output read); waitErr is then set
 	waitErr   error
 	born      time.Time
@@ -129,7 +132,7 @@ func (x *jobProcess) close() { x.spares.close() }
 
 // startChild starts a child that waits for its job on standard input.
 func (x *jobProcess) startChild() (*jobChild, error) {
-	c := &jobChild{frames: newFrameReader(), logs: &childLog{}, waited: make(chan struct{}), born: time.Now()}
+	c := &jobChild{frames: newFrameReader(x.childEvent), stderr: &childStderr{}, waited: make(chan struct{}), born: time.Now()}
 	c.cmd = exec.Command(x.exe, "_job", "--home", x.home)
 	if x.argv0 != "" {
 		c.cmd.Args[0] = x.argv0
@@ -140,7 +143,7 @@ func (x *jobProcess) startChild() (*jobChild, error) {
 		return nil, err
 	}
 	c.cmd.Stdout = c.frames
-	c.cmd.Stderr = c.logs
+	c.cmd.Stderr = c.stderr
 	c.cmd.SysProcAttr = jobProcAttr()
 	c.cmd.WaitDelay = time.Second // output copying ends soon after the child, even if a descendant holds the pipes
 	if err := c.cmd.Start(); err != nil {
@@ -255,12 +258,11 @@ func (x *jobProcess) Execute(ctx context.Context, j store.Job, out io.Writer) er
 		return fmt.Errorf("job %s: %w", j.Name, err)
 	}
 	c.runs++
-	status := c.frames.start(out)
-	c.logs.setLog(x.log.With("job", j.Name))
+	status := c.frames.start(out, j.Name)
 	// The spec goes in a goroutine: a child that died cannot block the run,
 	// which then ends as a crash below.
 	go func() { _, _ = c.stdin.Write(append(spec, '\n')) }()
-	cmd, pid, logs := c.cmd, c.pid, c.logs
+	cmd, pid, stderr := c.cmd, c.pid, c.stderr
 
 	// The parent's own limits, whatever the child does.
 	deadline := time.NewTimer(j.Timeout + jobHardStop + jobKillGrace)
@@ -309,7 +311,6 @@ wait:
 		}
 	}
 	c.frames.stop()
-	logs.flush()
 	if killed == "" && hasStatus && c.reusable(st) {
 		x.spares.put(c)
 	} else {
@@ -330,7 +331,7 @@ wait:
 	}
 	if !hasStatus {
 		<-c.waited
-		return x.crashed(j, cmd.ProcessState, c.waitErr, logs.tail())
+		return x.crashed(j, cmd.ProcessState, c.waitErr, stderr.tail())
 	}
 	switch st.Status {
 	case jobSucceeded:
@@ -416,134 +417,74 @@ func firstLine(s string) string {
 	return s
 }
 
-// childLog receives a child's standard error: log records (JSON lines) are
-// logged as this process's own, so token refreshes made by runs are logged
-// and counted as before; other text (a Go crash report) is kept, the last
-// childTailBytes of it.
-type childLog struct {
-	log *slog.Logger // nil until the child has its job: records are kept as text
-
-	mu      sync.Mutex
-	partial []byte
-	other   []byte
+// childEvent logs and counts a token event a child sent while it ran job
+// ("" between runs: a refresh that outlived its run).
+func (x *jobProcess) childEvent(job string, ev tokens.Event) {
+	log := x.log
+	if job != "" {
+		log = log.With("job", job)
+	}
+	tokens.LogEvent(log, ev)
+	if x.onEvent != nil {
+		x.onEvent(ev)
+	}
 }
 
-const (
-	childTailBytes = 8 << 10
-	childLineMax   = 64 << 10
-)
+// childStderr receives a child's standard error, where only a crash report
+// of the Go runtime is written: it keeps the last childTailBytes.
+type childStderr struct {
+	mu    sync.Mutex
+	other []byte
+}
 
-func (c *childLog) Write(p []byte) (int, error) {
+const childTailBytes = 8 << 10
+
+func (c *childStderr) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.partial = append(c.partial, p...)
-	for {
-		i := bytes.IndexByte(c.partial, '\n')
-		if i < 0 {
-			break
-		}
-		c.line(c.partial[:i])
-		c.partial = c.partial[i+1:]
-	}
-	if len(c.partial) > childLineMax {
-		c.keep(c.partial)
-		c.partial = nil
+	c.other = append(c.other, p...)
+	if n := len(c.other); n > childTailBytes {
+		c.other = append([]byte(nil), c.other[n-childTailBytes:]...)
 	}
 	return len(p), nil
 }
 
-// flush handles a last line without a newline.
-func (c *childLog) flush() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.partial) > 0 {
-		c.line(c.partial)
-		c.partial = nil
-	}
-}
-
-func (c *childLog) tail() string {
+func (c *childStderr) tail() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return string(c.other)
 }
 
-// line logs a record, or keeps text that is not one. c.mu is held.
-func (c *childLog) line(b []byte) {
-	if len(b) > 0 && b[0] == '{' {
-		var rec map[string]any
-		if json.Unmarshal(b, &rec) == nil {
-			if msg, ok := rec["msg"].(string); ok && c.log != nil {
-				c.forward(msg, rec)
-				return
-			}
-		}
-	}
-	c.keep(append(b, '\n'))
-}
-
-func (c *childLog) keep(b []byte) {
-	c.other = append(c.other, b...)
-	if n := len(c.other); n > childTailBytes {
-		c.other = append([]byte(nil), c.other[n-childTailBytes:]...)
-	}
-}
-
-func (c *childLog) setLog(l *slog.Logger) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.log = l
-}
-
-// forward logs a child's record through this process's logger. c.mu is held.
-func (c *childLog) forward(msg string, rec map[string]any) {
-	var level slog.Level
-	if s, ok := rec["level"].(string); !ok || level.UnmarshalText([]byte(s)) != nil {
-		level = slog.LevelInfo
-	}
-	if !c.log.Enabled(context.Background(), level) {
-		return
-	}
-	r := slog.NewRecord(time.Now(), level, msg, 0)
-	if s, ok := rec["time"].(string); ok {
-		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-			r.Time = t
-		}
-	}
-	for _, k := range slices.Sorted(maps.Keys(rec)) {
-		if k != "time" && k != "level" && k != "msg" {
-			r.AddAttrs(slog.Any(k, rec[k]))
-		}
-	}
-	_ = c.log.Handler().Handle(context.Background(), r)
-}
-
 // frameReader is a child's standard output: it reads the jobFrames, writes
-// output frames to the run's output and sends the status frame on the
-// run's channel. Frames that arrive while no run is on (there should be
-// none) are dropped; a malformed stream marks the child broken.
+// output frames to the run's output, hands event frames to onEvent (in
+// order, before any later frame is read, so a run's events are counted by
+// the time its status arrives) and sends the status frame on the run's
+// channel. Output and status frames that arrive while no run is on (there
+// should be none) are dropped; a malformed stream marks the child broken.
 type frameReader struct {
 	ready     chan struct{} // closed at the 'r' frame
 	readyOnce sync.Once
+	onEvent   func(job string, ev tokens.Event)
 	mu        sync.Mutex
 	out       io.Writer      // the run's output; nil between runs
 	status    chan jobStatus // the run's; nil between runs
+	job       string         // the run's job; "" between runs
 	hdr       []byte         // a header being read
 	left      int            // payload bytes of the current frame still to come
 	kind      byte
-	body      []byte // a status frame's payload so far
+	body      []byte // a status or event frame's payload so far
 	bad       bool
 }
 
-func newFrameReader() *frameReader {
-	return &frameReader{hdr: make([]byte, 0, jobFrameHeader), ready: make(chan struct{})}
+func newFrameReader(onEvent func(job string, ev tokens.Event)) *frameReader {
+	return &frameReader{hdr: make([]byte, 0, jobFrameHeader), ready: make(chan struct{}), onEvent: onEvent}
 }
 
-// start directs frames to a run and returns the channel of its status.
-func (f *frameReader) start(out io.Writer) <-chan jobStatus {
+// start directs frames to a run of job and returns the channel of its status.
+func (f *frameReader) start(out io.Writer, job string) <-chan jobStatus {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.out, f.status = out, make(chan jobStatus, 1)
+	f.out, f.status, f.job = out, make(chan jobStatus, 1), job
 	return f.status
 }
 
@@ -551,7 +492,7 @@ func (f *frameReader) start(out io.Writer) <-chan jobStatus {
 func (f *frameReader) stop() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.out, f.status = nil, nil
+	f.out, f.status, f.job = nil, nil, ""
 }
 
 func (f *frameReader) broken() bool {
@@ -574,7 +515,7 @@ func (f *frameReader) Write(p []byte) (int, error) {
 			f.kind = f.hdr[0]
 			f.left = int(f.hdr[1])<<24 | int(f.hdr[2])<<16 | int(f.hdr[3])<<8 | int(f.hdr[4])
 			f.hdr = f.hdr[:0]
-			if (f.kind != frameOutput && f.kind != frameStatus && f.kind != frameReady) || (f.kind != frameOutput && f.left > 64<<10) {
+			if !slices.Contains([]byte{frameOutput, frameStatus, frameEvent, frameReady}, f.kind) || (f.kind != frameOutput && f.left > jobFrameMax) {
 				f.bad = true
 				break
 			}
@@ -587,22 +528,30 @@ func (f *frameReader) Write(p []byte) (int, error) {
 			if f.out != nil {
 				_, _ = f.out.Write(chunk)
 			}
-		case frameStatus:
+		case frameStatus, frameEvent:
 			f.body = append(f.body, chunk...)
 		}
 		if f.left == 0 {
 			if f.kind == frameReady {
 				f.readyOnce.Do(func() { close(f.ready) })
 			}
-			if f.kind == frameStatus {
+			switch f.kind {
+			case frameStatus:
 				var st jobStatus
 				if json.Unmarshal(f.body, &st) != nil || st.Status == "" {
 					f.bad = true
 				} else if f.status != nil {
 					f.status <- st
 				}
-				f.body = f.body[:0]
+			case frameEvent:
+				var ev tokens.Event
+				if json.Unmarshal(f.body, &ev) != nil || ev.Kind == "" || ev.Token == "" {
+					f.bad = true
+				} else if f.onEvent != nil {
+					f.onEvent(f.job, ev)
+				}
 			}
+			f.body = f.body[:0]
 			f.kind = 0
 		}
 	}

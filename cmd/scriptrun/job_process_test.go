@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/scriptrun/scriptrun/cron"
 	"github.com/scriptrun/scriptrun/store"
+	"github.com/scriptrun/scriptrun/tokens"
 )
 
 // lockedBuffer is a bytes.Buffer safe for the writes of a child's output.
@@ -45,6 +47,13 @@ func fakeChild(t *testing.T, sh string) (*jobProcess, *lockedBuffer) {
 	}
 	logs := &lockedBuffer{}
 	return &jobProcess{exe: exe, home: t.TempDir(), env: os.Environ(), log: slog.New(slog.NewTextHandler(logs, nil))}, logs
+}
+
+// shFrame is a shell command that writes a jobFrame of kind with payload
+// (which must hold no ' or %).
+func shFrame(kind byte, payload string) string {
+	n := len(payload)
+	return fmt.Sprintf(`printf '%c\%03o\%03o\%03o\%03o%s'`, kind, n>>24&0xff, n>>16&0xff, n>>8&0xff, n&0xff, payload)
 }
 
 // printStarted is a shell command that reads the spec, then writes an
@@ -102,15 +111,20 @@ func TestJobProcessParentLimits(t *testing.T) {
 		}
 	})
 	t.Run("crash", func(t *testing.T) {
-		x, logs := fakeChild(t, `read -r spec; echo '{"time":"2026-01-02T03:04:05Z","level":"INFO","msg":"token refreshed","token":"api"}' >&2
-echo 'fatal error: something broke' >&2; exit 2`)
+		x, logs := fakeChild(t, "read -r spec; "+shFrame(frameEvent, `{"kind":"refreshed","time":"2026-01-02T03:04:05Z","token":"api","rotated":true}`)+
+			"\necho 'fatal error: something broke' >&2; exit 2")
+		var events []tokens.Event
+		x.onEvent = func(ev tokens.Event) { events = append(events, ev) } // called by Execute's reader, before Execute returns
 		err := x.Execute(context.Background(), fakeJob(time.Minute, 64<<20), &lockedBuffer{})
 		var re *cron.RunError
 		if !errors.As(err, &re) || re.Status != store.RunFailed || re.Message != "the run's process ended before the run finished: it exited with code 2 (fatal error: something broke)" {
 			t.Fatalf("Execute: %v", err)
 		}
-		if l := logs.String(); !strings.Contains(l, `msg="token refreshed" job=fake token=api`) || !strings.Contains(l, "cron run's process crashed") {
+		if l := logs.String(); !strings.Contains(l, `msg="token refreshed" job=fake token=api rotated=true`) || !strings.Contains(l, "cron run's process crashed") {
 			t.Errorf("serve's log:\n%s", l)
+		}
+		if len(events) != 1 || events[0].Kind != tokens.EventRefreshed || events[0].Token != "api" || !events[0].Rotated {
+			t.Errorf("events from the child: %+v, want the one refresh", events)
 		}
 	})
 	t.Run("out of memory", func(t *testing.T) {
@@ -181,10 +195,14 @@ func TestJobProcessReuse(t *testing.T) {
 		defer x.spares.mu.Unlock()
 		return slices.Clone(x.spares.idle)
 	}
+	maxMemory := int64(512 << 20)
+	if raceEnabled {
+		maxMemory = 2 << 30 // the detector's shadow memory passes the parent's resident limit of 512 MiB (640 MiB) now and then
+	}
 	run := func(src string, timeout time.Duration) (string, error) {
 		t.Helper()
 		out := &lockedBuffer{}
-		err := x.Execute(context.Background(), store.Job{Name: "r", ScriptName: "r.js", Script: src, Timeout: timeout, MaxMemory: 512 << 20}, out)
+		err := x.Execute(context.Background(), store.Job{Name: "r", ScriptName: "r.js", Script: src, Timeout: timeout, MaxMemory: maxMemory}, out)
 		return out.String(), err
 	}
 	if out, err := run("console.log('one'); globalThis.leak = 'x'", time.Minute); err != nil || out != "one\n" {

@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/scriptrun/scriptrun/cron"
@@ -60,7 +61,8 @@ the first), and takes the jobs over when the first stops.
 
 --metrics-addr serves Prometheus metrics at /metrics on a loopback address
 (they have no sign-in): runs by job and status, durations, missed runs, token
-refreshes.`,
+refreshes and fetches (the runs' included), and the Go runtime's and the
+process's own (go_*, process_*).`,
 		Args: noArgs,
 	}
 	c.Flags().StringVar(&addr, "addr", defaultServeAddr, "address to listen on; anything but loopback should use TLS")
@@ -132,12 +134,11 @@ func (a *app) serve(ctx context.Context, ln net.Listener, cfg serveConfig) error
 		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 
-	// One log for the console and the scheduler. The token manager's goes
-	// through the metrics, which count its refresh events; it must be set
-	// before open builds the manager.
+	// One log for the console, the scheduler and the token manager, whose
+	// events the metrics also count (set before open builds the manager).
 	logger := slog.New(slog.NewTextHandler(errw, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	metrics := cron.NewMetrics()
-	a.logger = slog.New(metrics.TokenLogHandler(logger.Handler()))
+	a.logger, a.onEvent = logger, metrics.TokenEvent
 	db, m, err := a.open()
 	if err != nil {
 		return err
@@ -147,11 +148,12 @@ func (a *app) serve(ctx context.Context, ln net.Listener, cfg serveConfig) error
 		grace = cron.DefaultGracePeriod
 	}
 	// Runs execute in child processes, so that no script can take serve
-	// down; the children's log records reach a.logger, which counts refreshes.
-	jobs, err := a.newJobProcess(a.logger)
+	// down; the token events of their runs are logged and counted here.
+	jobs, err := a.newJobProcess(logger)
 	if err != nil {
 		return err
 	}
+	jobs.onEvent = metrics.TokenEvent
 	jobs.keepSpares()
 	defer jobs.close() // after the scheduler stopped (below)
 
@@ -176,8 +178,12 @@ func (a *app) serve(ctx context.Context, ln net.Listener, cfg serveConfig) error
 	}
 	// The metrics have no sign-in: a rebinding page must not read them either.
 	var metricsHosts *web.AllowedHosts
+	var metricsReg *prometheus.Registry
 	if cfg.metrics != nil {
 		if metricsHosts, err = web.ParseAllowedHosts(append(listenHosts(cfg.metricsAddr, cfg.metrics.Addr().(*net.TCPAddr)), cfg.allowedHosts...)...); err != nil {
+			return failErr(err)
+		}
+		if metricsReg, err = metricsRegistry(metrics, func() bool { return host.Status() == cron.Here }); err != nil {
 			return failErr(err)
 		}
 	}
@@ -206,7 +212,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener, cfg serveConfig) error
 	}
 	var metricsSrv *http.Server
 	if cfg.metrics != nil {
-		metricsSrv = &http.Server{Handler: metricsHosts.Handler(metricsHandler(metrics, host, logger), logger), ReadHeaderTimeout: 10 * time.Second, WriteTimeout: time.Minute,
+		metricsSrv = &http.Server{Handler: metricsHosts.Handler(metricsHandler(metricsReg, logger), logger), ReadHeaderTimeout: 10 * time.Second, WriteTimeout: time.Minute,
 			ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 		fmt.Fprintf(out, "metrics: http://%s/metrics\n", cfg.metrics.Addr())
 		go metricsSrv.Serve(cfg.metrics)

@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/expfmt"
+
 	"github.com/scriptrun/scriptrun/sandbox"
 )
 
@@ -172,12 +174,11 @@ func authorize(t *testing.T, home string, srv *sandbox.Server, name string) {
 
 // metricValue reads one sample from Prometheus text; -1 when it is absent.
 func metricValue(text, sample string) int {
-	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(sample) + ` (\d+)$`).FindStringSubmatch(text)
-	if m == nil {
+	v, ok := metricSample(text, sample)
+	if !ok {
 		return -1
 	}
-	n, _ := strconv.Atoi(m[1])
-	return n
+	return int(v)
 }
 
 func getMetrics(t *testing.T, u string) string {
@@ -188,7 +189,7 @@ func getMetrics(t *testing.T, u string) string {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/plain; version=0.0.4; charset=utf-8" {
+	if resp.StatusCode != http.StatusOK || expfmt.ResponseFormat(resp.Header).FormatType() != expfmt.TypeTextPlain {
 		t.Fatalf("GET %s: %d %q", u, resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 	return string(b)
