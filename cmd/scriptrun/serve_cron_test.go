@@ -256,15 +256,25 @@ console.log('user ' + res.json().user);`), "--", srv.APIURL())
 		}
 	}
 
-	// Disabled from the command line: runs stop.
+	// Disabled from the command line: runs stop. A witness job that stays
+	// enabled is the clock: once serve has seen the change (the enabled
+	// gauge) and no run of tick is in flight, two more runs of the witness
+	// span two of tick's due times, and tick must not have run at either.
+	must("cron", "add", "witness", "--schedule", "@every 1s", "--script", writeScript(t, dir, "witness.js", "console.log('w')"))
 	must("cron", "disable", "tick")
 	must("cron", "disable", "api")
-	time.Sleep(2 * time.Second) // a run in flight when disabled ends; serve polls every second
+	waitFor(t, "serve to see tick and api disabled", 10*time.Second, func() bool {
+		return metricValue(getMetrics(t, serve.metrics), "scriptrun_cron_jobs_enabled") == 1 && countStatus(cronRuns(t, home, "tick"), "running") == 0
+	})
 	before := len(cronRuns(t, home, "tick"))
-	time.Sleep(2500 * time.Millisecond)
+	witnessed := countStatus(cronRuns(t, home, "witness"), "succeeded")
+	waitFor(t, "two more runs of the witness", 10*time.Second, func() bool {
+		return countStatus(cronRuns(t, home, "witness"), "succeeded") >= witnessed+2
+	})
 	if after := cronRuns(t, home, "tick"); len(after) != before {
 		t.Errorf("tick ran %d more times after it was disabled", len(after)-before)
 	}
+	must("cron", "rm", "witness")
 
 	// cron run goes through the running serve, with the token.
 	code, out, errs := proc(t, home, "", "cron", "run", "api")
@@ -283,7 +293,11 @@ console.log('user ' + res.json().user);`), "--", srv.APIURL())
 	if n := metricValue(metrics, `scriptrun_cron_runs_total{job="api",status="succeeded"}`); n < 3 {
 		t.Errorf("metrics count %d succeeded runs of api", n)
 	}
-	if metricValue(metrics, "scriptrun_cron_scheduling") != 1 || metricValue(metrics, "scriptrun_cron_jobs") != 2 {
+	waitFor(t, "the metrics to count two jobs once the witness is removed", 10*time.Second, func() bool {
+		metrics = getMetrics(t, serve.metrics)
+		return metricValue(metrics, "scriptrun_cron_jobs") == 2
+	})
+	if metricValue(metrics, "scriptrun_cron_scheduling") != 1 {
 		t.Errorf("metrics gauges:\n%s", metrics)
 	}
 	if resp, err := http.Get(strings.TrimSuffix(serve.metrics, "/metrics") + "/tokens"); err != nil || resp.StatusCode != http.StatusNotFound {
