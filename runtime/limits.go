@@ -56,9 +56,12 @@ func sampleDelay(used, maxMemory int64) time.Duration {
 }
 
 // memoryStopGrace is how long a memory stop may take to take effect before
-// Options.Stuck is called: unlike a timeout, waiting costs memory. The
-// interrupt of interpreted JavaScript takes effect in microseconds.
-const memoryStopGrace = 100 * time.Millisecond
+// Options.Stuck is called when memory does not grow meanwhile. A stuck
+// built-in that keeps allocating is caught sooner, by heapGrowthMargin; one
+// that holds still costs nothing while it waits, and a loaded machine (or the
+// race detector) may take well over 100 ms to let the interrupted JavaScript
+// thread run again.
+const memoryStopGrace = time.Second
 
 // MemoryError reports that a run was stopped because the process's memory
 // (Go heap objects and goroutine stacks) grew past Options.MaxMemory.
