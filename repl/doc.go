@@ -11,6 +11,26 @@
 // other goja hosts use. Without a terminal, Run reads its input line by line
 // and prints results without prompts or colour, for automation.
 //
+// # Keys and pastes
+//
+// liner reads os.Stdin only, and knows neither bracketed paste nor whether
+// the line was empty when Ctrl-C was pressed. So on a terminal os.Stdin is
+// replaced by a pipe fed by a filter on the terminal (keys.go), which turns
+// the keys liner cannot report into line breaks and records why:
+//
+//   - Bracketed paste is turned on while the prompt is shown (and off while
+//     an evaluation runs and at exit). A paste with line breaks is one input:
+//     its lines are shown after continuation prompts and evaluated together,
+//     never line by line and never as dot-commands. A paste that does not end
+//     with a line break leaves its last line in the editor; Enter evaluates
+//     the whole paste. Tabs and control characters are typed into the editor
+//     as spaces, but the lines liner did not edit keep them.
+//   - Ctrl-C on a line with text drops the line (and any input it
+//     continued) and never leaves; Ctrl-C on an empty line arms the exit,
+//     and a second one in a row leaves, as in Node.
+//   - .editor takes lines until Ctrl-D, even on a line with text, and
+//     evaluates them as one input; Ctrl-C drops them.
+//
 // # History
 //
 // The history file keeps the last HistoryLimit lines, mode 0600. Inputs
@@ -28,10 +48,11 @@
 //
 // # Caveats
 //
-//   - liner does not say whether the line was empty when Ctrl-C was
-//     pressed at the prompt, so any Ctrl-C at the prompt clears the line and
-//     arms the exit: a second Ctrl-C in a row leaves (Node needs the line to
-//     be empty the first time too).
+//   - The goroutine reading the terminal cannot be stopped: it ends with
+//     the process, so nothing may read standard input after an interactive
+//     REPL.
+//   - Text pasted into the middle of a line ends up before the rest of
+//     that line when the paste has line breaks.
 //   - A line that is complete is evaluated at once, so a builder chain over
 //     several lines needs the dot at the end of each line
 //     (http.get(u).↵ apiTokenAuth('x').↵ send()) or enclosing parentheses.

@@ -167,7 +167,9 @@ func run(ctx context.Context, opts Options, reader lineReader) error {
 			reader.AddHistory(l)
 		}
 	case opts.Terminal:
-		reader = newTerminalReader(r.comp.complete, past)
+		if reader, err = newTerminalReader(r.comp.complete, past); err != nil {
+			return err
+		}
 	default:
 		reader = newPlainReader(opts.In)
 	}
@@ -232,12 +234,13 @@ func (r *repl) watchInterrupts(done <-chan struct{}) {
 func (r *repl) loop(ctx context.Context) error {
 	var pending []string // lines of an input that is not complete yet
 	armed := false       // Ctrl-C was pressed on an empty prompt
+	open := false        // the last line read was a paste that goes on in the editor
 	for {
 		p := prompt
 		if len(pending) > 0 {
 			p = continuation
 		}
-		line, err := r.reader.ReadLine(ctx, p)
+		in, err := r.reader.ReadLine(ctx, p)
 		switch {
 		case errors.Is(err, io.EOF):
 			if len(pending) > 0 && !r.opts.Terminal {
@@ -247,9 +250,14 @@ func (r *repl) loop(ctx context.Context) error {
 				fmt.Fprintln(r.opts.Out)
 			}
 			return nil
+		case errors.Is(err, errCleared):
+			// Ctrl-C on a line with text drops it (and the input it
+			// continued) and never leaves.
+			pending, armed, open = nil, false, false
+			continue
 		case errors.Is(err, errAborted):
 			if len(pending) > 0 {
-				pending, armed = nil, false
+				pending, armed, open = nil, false, false
 				continue
 			}
 			if armed {
@@ -265,9 +273,13 @@ func (r *repl) loop(ctx context.Context) error {
 			return err
 		}
 		armed = false
-		r.reader.AddHistory(line)
+		line := in.text
+		for l := range strings.SplitSeq(line, "\n") {
+			r.reader.AddHistory(l)
+		}
 
-		if cmd, arg, ok := parseCommand(line); ok && (len(pending) == 0 || cmd.name == "break" || cmd.name == "exit") {
+		// A dot-command is a line of its own: never part of a paste.
+		if cmd, arg, ok := parseCommand(line); ok && !in.paste && !open && (len(pending) == 0 || cmd.name == "break" || cmd.name == "exit") {
 			if cmd.name == "break" {
 				pending = nil
 			}
@@ -280,12 +292,15 @@ func (r *repl) loop(ctx context.Context) error {
 			}
 			continue
 		}
-		if len(pending) == 0 && strings.HasPrefix(line, ".") && len(line) > 1 && isLetter(line[1]) {
+		if len(pending) == 0 && !in.paste && strings.HasPrefix(line, ".") && len(line) > 1 && isLetter(line[1]) {
 			word, _, _ := strings.Cut(line[1:], " ")
 			r.commandError(fmt.Sprintf("Unknown REPL command .%s; .help lists them", word))
 			continue
 		}
 		pending = append(pending, line)
+		if open = in.open; open {
+			continue // the paste's last line is being finished in the editor
+		}
 		src := strings.Join(pending, "\n")
 		if strings.TrimSpace(src) == "" {
 			pending = nil
