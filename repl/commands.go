@@ -98,13 +98,21 @@ Type JavaScript: results print as they would in Node, and top-level await works:
 _ holds the last value, _error the last error. A line that is not complete
 (an open bracket, a trailing dot or operator) continues on the next line.
 
-A paste is one input, run as pasted, even with lines that start with a dot.
+A paste is one input, run as pasted. Typed, a line that starts with a dot and
+a name (.send()) continues the last input on the value it produced, or on the
+variable it declared or assigned, without running it again:
+  const res = http.get(u)
+    .apiTokenAuth('my-token')      res is now the builder with the token
+    .send()                        and now the response
+It needs the last input to have run and to end without a semicolon. A dot and
+a command's name alone (.help) is the command.
 
 Keys: Tab completes names, properties, request builder methods and token names
 in apiTokenAuth('…'); Up, Down and Ctrl-R search the history; Ctrl-C cancels a
 running evaluation and its HTTP requests, or clears the line; Ctrl-C twice on
-an empty line, or Ctrl-D on an empty line, leaves. Lines that look like they hold a secret (a
-bearer token, a password, …) or start with a space are not saved in the history.
+an empty line, or Ctrl-D on an empty line, leaves. Lines that look like they
+hold a secret (a bearer token, a password, …) or start with a space are not
+saved in the history.
 `)
 	fmt.Fprint(r.opts.Out, b.String())
 	return false
@@ -136,6 +144,7 @@ func (r *repl) load(ctx context.Context, arg string) bool {
 	v, err := r.run(ctx, func(ctx context.Context) (*runtime.Value, error) { return r.session().Load(ctx, arg) })
 	if err == nil {
 		r.inputs = append(r.inputs, "// .load "+arg)
+		r.lastTyped = false
 	}
 	r.show(v, err)
 	return false

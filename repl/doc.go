@@ -31,6 +31,23 @@
 //   - .editor takes lines until Ctrl-D, even on a line with text, and
 //     evaluates them as one input; Ctrl-C drops them.
 //
+// # Lines that start with a dot
+//
+// A complete line is evaluated at Enter, as in Node. Then a typed line that
+// starts (after its indentation) with a dot and a name, such as
+// `  .apiTokenAuth('x')`, continues that input, so that the README's
+// example typed or pasted without bracketed paste works line by line. The
+// rule (runtime.Session.Continue): the line is applied to the value the
+// last input produced, or, when that input ended by declaring or assigning
+// one variable (`const res = http.get(u)`), to the variable, which takes
+// the result. The last input is never run again, so a request it sent is
+// not sent twice. The last input must have run without error and must not
+// end with a semicolon, as in a file; otherwise the line is taken for an
+// unknown dot-command. A dot followed by a command's name alone or with an
+// argument (`.help`, `.load f.js`) is that command; `.clear()` is not.
+// A continuation that throws leaves the last input as it was, to continue
+// with a corrected line. .save writes a chain as it was typed.
+//
 // # History
 //
 // The history file keeps the last HistoryLimit lines, mode 0600. Inputs
@@ -53,9 +70,13 @@
 //     REPL.
 //   - Text pasted into the middle of a line ends up before the rest of
 //     that line when the paste has line breaks.
-//   - A line that is complete is evaluated at once, so a builder chain over
-//     several lines needs the dot at the end of each line
-//     (http.get(u).↵ apiTokenAuth('x').↵ send()) or enclosing parentheses.
+//   - A typed line that starts with a dot and a name continues the last
+//     input on its value, not on its text (see below): `x++` then
+//     `.toString()` does not increment twice, but a chain whose first part
+//     returns a fresh object each time differs from the chain on one line
+//     only in what is printed between the lines.
+//   - A mistyped command after an input that can be continued (`.hepl`) is
+//     looked up on the value and usually prints undefined.
 //   - Output that background work prints while the prompt is shown is
 //     written over the prompt line; press Enter for a fresh prompt.
 package repl

@@ -234,6 +234,53 @@ func TestPaste(t *testing.T) {
 	}
 }
 
+// A line that starts with a dot continues the last input, on its value:
+// the input is not run again.
+func TestLeadingDotContinues(t *testing.T) {
+	dir := t.TempDir()
+	h := newHarness(t, runtime.Options{Folder: dir})
+	h.opts.Folder = dir
+	in := &scripted{lines: []any{
+		"const counter = { hits: 0, hit() { this.hits++; return this } }",
+		"counter.hit()",
+		"  .hit()", // on the value: hit() is not called again
+		"counter.hits",
+		"const s = 'ab'",
+		"  .toUpperCase()", // s takes the result
+		"s",
+		"[1, 2]",
+		".map(n =>", // a continuation over several lines
+		"  n * 10)",
+		".nope()", // fails: the last input stays [10, 20]
+		".length", //
+		".help",   // a dot-command stays one
+		"'x';",    // a semicolon ends it
+		".length", // so this is not JavaScript
+		".save s.js",
+	}}
+	if err := h.interactive(in); err != nil {
+		t.Fatal(err)
+	}
+	out, errs := h.out.String(), h.err.String()
+	for _, want := range []string{"2\n", "'AB'", "[ 10, 20 ]", "show this help"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "hits: 3") || !strings.Contains(out, "\n2\n") {
+		t.Errorf("the continued input ran again:\n%s", out)
+	}
+	for _, want := range []string{"has no member 'nope'", "Unknown REPL command .length"} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("errors lack %q:\n%s", want, errs)
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "s.js"))
+	if err != nil || !strings.Contains(string(b), "const s = 'ab'\n  .toUpperCase()\n") || !strings.Contains(string(b), "[1, 2]\n.map(n =>\n  n * 10)\n.length") {
+		t.Errorf(".save wrote %q (%v): want each chain as typed", b, err)
+	}
+}
+
 // .editor takes lines until Ctrl-D and runs them as one input; Ctrl-C
 // drops them.
 func TestEditor(t *testing.T) {

@@ -528,7 +528,9 @@ func TestReplTerminalPaste(t *testing.T) {
 		t.Skip("builds and runs the binary")
 	}
 	var got atomic.Value
+	var requests atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
 		got.Store(r.URL.RawQuery + " " + r.Header.Get("X-Demo"))
 		w.Write([]byte(`{"value": [1, 2]}`))
 	}))
@@ -564,13 +566,24 @@ func TestReplTerminalPaste(t *testing.T) {
 	term.expect("'2+4+6'")
 	term.expect("> ")
 
-	// Without markers (a terminal without bracketed paste), lines run as
-	// typed; a multi-line input still continues.
+	// Without markers (a terminal without bracketed paste) the lines come
+	// as if typed: each line that starts with a dot continues the request,
+	// which is sent once.
+	got.Store("")
+	term.send(strings.ReplaceAll(example, "pasted", "typed"))
+	term.expect("200 2")
+	term.expect("> ")
+	if q, _ := got.Load().(string); q != "$top=10 typed" {
+		t.Errorf("typed line by line, the server saw %q", q)
+	}
 	term.send("function twice(n) {\r  return 2 * n\r}\rtwice(21)\r")
 	term.expect("42")
 	term.expect("> ")
 	term.send(".exit\r")
 	waitExit(t, exited, ".exit")
+	if n := requests.Load(); n != 2 {
+		t.Errorf("the server saw %d requests, want 2 (one per paste of the example)", n)
+	}
 }
 
 // Ctrl-C on a line with text clears it and never leaves; Ctrl-C twice on an
