@@ -666,9 +666,37 @@ func (p *positionWriter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// Close stops the session: it cancels evaluations and requests still
-// running, stops the event loop and clears its timers.
+// warnUnsent warns, as a run does at its end, about requests built with
+// apiTokenAuth and never sent, while the loop still runs. In a REPL a
+// builder is often sent by a later input, so the session warns only when it
+// ends. The wait is bounded: background work may keep the loop busy, and the
+// warning is not worth hanging for.
+func (s *Session) warnUnsent() {
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return
+	}
+	done := make(chan struct{})
+	if !s.e.loop.RunOnLoop(func(*goja.Runtime) { defer close(done); s.e.warnUnsent() }) {
+		return
+	}
+	timer := time.NewTimer(time.Second)
+	defer timer.Stop()
+	select {
+	case <-done:
+	case <-s.loopDone:
+	case <-timer.C:
+	}
+}
+
+// Close stops the session: it warns on Options.Stderr about requests built
+// with apiTokenAuth and never sent (as a run does when it ends), cancels
+// evaluations and requests still running, stops the event loop and clears
+// its timers.
 func (s *Session) Close() error {
+	s.warnUnsent()
 	s.cancel(ErrSessionClosed)
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -579,7 +579,15 @@ func TestReplTerminalPaste(t *testing.T) {
 	term.send("function twice(n) {\r  return 2 * n\r}\rtwice(21)\r")
 	term.expect("42")
 	term.expect("> ")
+
+	// A builder with a token that is never sent: the REPL says so when it
+	// ends (a later input could still have sent it).
+	term.send("http.get('" + srv.URL + "/forgotten')\r")
+	term.expect("> ")
+	term.send("  .apiTokenAuth('crm')\r")
+	term.expect("> ")
 	term.send(".exit\r")
+	term.expect("Warning: request built but never sent at REPL")
 	waitExit(t, exited, ".exit")
 	if n := requests.Load(); n != 2 {
 		t.Errorf("the server saw %d requests, want 2 (one per paste of the example)", n)
@@ -637,4 +645,16 @@ func TestReplTerminalCtrlC(t *testing.T) {
 	term.waitReadingKeys()
 	term.send("\x03")
 	waitExit(t, exited, "Ctrl-C twice on an empty line")
+}
+
+// `scriptrun run` ends a script that built a request with apiTokenAuth and
+// never sent it with a warning naming the line; the run still succeeds.
+func TestRunWarnsUnsent(t *testing.T) {
+	c := newCLI(t)
+	path := filepath.Join(t.TempDir(), "forgot.js")
+	os.WriteFile(path, []byte("const req = http.get('https://api.example.com/me')\n  .apiTokenAuth('graph-mail')\nconsole.log('done')\n"), 0o644)
+	code, out, errs := c.run("run", path)
+	if code != 0 || out != "done\n" || !strings.Contains(errs, "request built but never sent at forgot.js:2:16") {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errs)
+	}
 }
