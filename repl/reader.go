@@ -131,6 +131,10 @@ type terminalReader struct {
 	fromKey *os.File  // liner's end of the pipe
 }
 
+// maxListed is the most completion candidates shown: liner lists up to
+// 100 without asking first.
+const maxListed = 100
+
 func newTerminalReader(complete liner.WordCompleter, history []string) (*terminalReader, error) {
 	r, w, err := os.Pipe()
 	if err != nil {
@@ -145,7 +149,13 @@ func newTerminalReader(complete liner.WordCompleter, history []string) (*termina
 	t.l = liner.NewLiner()
 	t.l.SetCtrlCAborts(true)
 	t.l.SetTabCompletionStyle(liner.TabPrints)
-	t.l.SetWordCompleter(complete)
+	t.l.SetWordCompleter(func(line string, pos int) (string, []string, string) {
+		head, list, tail := complete(line, pos)
+		// Over maxListed candidates liner asks "Display all?" and swallows
+		// the line breaks keyFilter sends, which would pair the next line
+		// with the wrong reason. Typing more narrows the list.
+		return head, list[:min(len(list), maxListed)], tail
+	})
 	t.l.SetMultiLineMode(true)
 	for _, h := range history {
 		t.l.AppendHistory(h)
