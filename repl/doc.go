@@ -40,7 +40,9 @@
 // rule (runtime.Session.Continue): the line is applied to the value the
 // last input produced, or, when that input ended by declaring or assigning
 // one variable (`const res = http.get(u)`), to the variable, which takes
-// the result. The last input is never run again, so a request it sent is
+// the result; a value the input awaited is awaited again (`const r = await
+// fetch(u)` then `.json()` leaves the body in r). The last input is never
+// run again, so a request it sent is
 // not sent twice. The last input must have run without error and must not
 // end with a semicolon, as in a file; otherwise the line is taken for an
 // unknown dot-command. A dot followed by a command's name alone or with an

@@ -712,6 +712,11 @@ func TestSessionContinue(t *testing.T) {
 	cont(".inc().n", "3")
 	ev.ok("calls", "2")
 
+	// A value that was awaited is awaited again when continued.
+	ev.ok("const body = await Promise.resolve({ json() { return Promise.resolve(42) } })", "undefined")
+	cont(".json()", "undefined")
+	ev.ok("body", "42")
+
 	// A failed continuation keeps the input to continue; its positions are
 	// those of the line.
 	ev.ok("let text = 'ab'", "undefined")

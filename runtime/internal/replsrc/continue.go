@@ -16,7 +16,8 @@ import (
 // the input ends by declaring or assigning one variable, that variable's
 // (`const res = http.get(u)` then `.send()` gives res the response). Head
 // is the text that declares or assigns it again ("const res = "), "" for
-// the input's value.
+// the input's value; it ends with "await " when the input awaited the value
+// continued.
 type Continuation struct {
 	Head   string
 	Target string // the variable whose value continues; "" for the input's value
@@ -39,12 +40,12 @@ func (r *rewriter) continuation(last ast.Statement) *Continuation {
 		if a, ok := s.Expression.(*ast.AssignExpression); ok && a.Operator == token.ASSIGN {
 			if id, ok := a.Left.(*ast.Identifier); ok {
 				if head, ok := r.head(int(id.Idx), int(id.Idx1())); ok {
-					return &Continuation{Head: head}
+					return &Continuation{Head: head + awaited(a.Right)}
 				}
 				return nil
 			}
 		}
-		return &Continuation{}
+		return &Continuation{Head: awaited(s.Expression)}
 	case *ast.LexicalDeclaration:
 		if len(s.List) == 1 {
 			return r.declared(int(s.Idx), s.List[0])
@@ -57,6 +58,16 @@ func (r *rewriter) continuation(last ast.Statement) *Continuation {
 	return nil
 }
 
+// awaited is "await " when the value continued was awaited: the
+// continuation's is too (`const r = await fetch(u)` then `.json()` leaves
+// the parsed body in r).
+func awaited(e ast.Expression) string {
+	if _, ok := e.(*ast.AwaitExpression); ok {
+		return "await "
+	}
+	return ""
+}
+
 // declared is the continuation of `let|const|var name = value`.
 func (r *rewriter) declared(start int, b *ast.Binding) *Continuation {
 	id, ok := b.Target.(*ast.Identifier)
@@ -67,7 +78,7 @@ func (r *rewriter) declared(start int, b *ast.Binding) *Continuation {
 	if !ok {
 		return nil
 	}
-	return &Continuation{Head: head, Target: id.Name.String()}
+	return &Continuation{Head: head + awaited(b.Initializer), Target: id.Name.String()}
 }
 
 // head returns the text from start to the = that follows the name ending at
