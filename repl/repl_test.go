@@ -281,6 +281,17 @@ func TestLeadingDotContinues(t *testing.T) {
 	}
 }
 
+// Piped input follows the same rule: a script's chain runs line by line.
+func TestLeadingDotContinuesPiped(t *testing.T) {
+	h := newHarness(t, runtime.Options{})
+	if err := h.piped("const n = [1, 2, 3]\n  .map(x => x * 2)\n  .reduce((a, b) => a + b)\nn\n"); err != nil {
+		t.Fatalf("%v\n%s", err, h.err.String())
+	}
+	if got := h.out.String(); got != "12\n" {
+		t.Errorf("stdout %q, want 12", got)
+	}
+}
+
 // .editor takes lines until Ctrl-D and runs them as one input; Ctrl-C
 // drops them.
 func TestEditor(t *testing.T) {
