@@ -138,13 +138,19 @@ type api struct {
 	headersCtor        *goja.Object
 	headersProto       *goja.Object
 	restResponseProto  *goja.Object // sn_ws RESTResponseV2 (servicenow.go)
+
+	// Builders given a token and not sent yet (unsent.go).
+	unsent    map[*request]unsentSite
+	unsentSeq int
+	frames    []goja.StackFrame // reused by each call of apiTokenAuth
 }
 
 // Enable installs the globals http, fetch, Headers and sn_ws into vm. Requests are
 // sent with opts.Client, signed by opts.Signer when a script calls
 // apiTokenAuth(name), and made with host.Context() so that stopping the script
-// aborts them. Enable must be called on the goroutine that owns vm.
-func Enable(vm *goja.Runtime, host Host, opts Options) {
+// aborts them. Enable must be called on the goroutine that owns vm. The host
+// asks the result, at the end of a run, for requests built but never sent.
+func Enable(vm *goja.Runtime, host Host, opts Options) *Installed {
 	a := &api{
 		vm:       vm,
 		host:     host,
@@ -179,6 +185,7 @@ func Enable(vm *goja.Runtime, host Host, opts Options) {
 	_ = g.Set("fetch", a.fn("fetch", a.fetch))
 	js.LazyGlobal(vm, "Headers", func() goja.Value { return a.headers() })
 	js.LazyGlobal(vm, "sn_ws", a.serviceNow)
+	return &Installed{a: a}
 }
 
 // fn wraps f as a JavaScript function with a readable name (vm.ToValue would

@@ -544,6 +544,7 @@ func (a *api) reqToken(r *request, call goja.FunctionCall) {
 		a.badRequest(".apiTokenAuth(name): name must be the non-empty name of an outbound token (see `scriptrun token list`), got %s", describe(v))
 	}
 	r.token = v.String()
+	a.built(r)
 }
 
 // reqTimeout implements .timeout(ms); 0 removes the timeout.
@@ -574,6 +575,7 @@ func timeoutArg(v goja.Value, what string) (time.Duration, error) {
 // reqSend implements .send(): the request runs synchronously on the event loop.
 func (a *api) reqSend(call goja.FunctionCall) goja.Value {
 	r := a.thisRequest(call, "send")
+	a.sent(r)
 	res, err := a.do(a.host.Context(), r)
 	if err != nil {
 		a.throw(err)
@@ -585,6 +587,7 @@ func (a *api) reqSend(call goja.FunctionCall) goja.Value {
 // runs on its own goroutine.
 func (a *api) reqSendAsync(call goja.FunctionCall) goja.Value {
 	r := a.thisRequest(call, "sendAsync")
+	a.sent(r)
 	return a.start(r.clone(), false)
 }
 

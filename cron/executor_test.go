@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -85,5 +86,25 @@ func TestExecutorOutcomes(t *testing.T) {
 				t.Errorf("output %q", out)
 			}
 		})
+	}
+}
+
+// A job that builds a request with apiTokenAuth and never sends it ends
+// with the warning in its run's output, naming the line.
+func TestExecutorWarnsUnsent(t *testing.T) {
+	e := newEnv(t, time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC), nil)
+	j := e.put(t, job("forgot", "@hourly", "const req = http.get('https://crm.example.com/items')\n  .apiTokenAuth('crm')\nconsole.log('built')\n"))
+	r, err := e.s.RunNow(context.Background(), j.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	if r, err = e.s.Wait(ctx, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	want := "built\nWarning: request built but never sent at forgot.js:2:16: GET https://crm.example.com/items with apiTokenAuth(\"crm\")"
+	if out := e.output(t, r.ID); r.Status != store.RunSucceeded || !strings.HasPrefix(out, want) {
+		t.Errorf("run %s, output %q; want it to succeed with %q", r.Status, out, want)
 	}
 }

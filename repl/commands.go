@@ -2,7 +2,9 @@ package repl
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,6 +27,7 @@ func init() {
 	commands = []command{
 		{"break", "", "abandon the input being typed over several lines", func(*repl, context.Context, string) bool { return false }},
 		{"clear", "", "start a fresh session: globals, _ and what .save writes are reset", (*repl).clear},
+		{"editor", "", "enter the editor mode: type lines, Ctrl-D runs them as one input, Ctrl-C cancels", (*repl).editor},
 		{"exit", "", "leave the REPL (also Ctrl-D, or Ctrl-C twice)", func(*repl, context.Context, string) bool { return true }},
 		{"help", "", "show this help", (*repl).help},
 		{"load", "FILE", "run a .js file from this folder in the session (the folder rule of require)", (*repl).load},
@@ -49,6 +52,38 @@ func parseCommand(line string) (command, string, bool) {
 	return command{}, "", false
 }
 
+// editor reads lines until Ctrl-D (or the end of the input) and evaluates
+// them as one input, as Node's .editor does; Ctrl-C drops them. No line is
+// evaluated on its own and none is taken as a dot-command.
+func (r *repl) editor(ctx context.Context, _ string) bool {
+	fmt.Fprintln(r.opts.Out, "// Entering editor mode (Ctrl+D to finish, Ctrl+C to cancel)")
+	r.reader.Editor(true)
+	defer r.reader.Editor(false)
+	var lines []string
+	for done := false; !done; {
+		in, err := r.reader.ReadLine(ctx, "")
+		switch {
+		case errors.Is(err, errAborted) || errors.Is(err, errCleared):
+			return false
+		case errors.Is(err, io.EOF):
+			done = true
+		case err != nil:
+			return false
+		default:
+			for l := range strings.SplitSeq(in.text, "\n") {
+				r.reader.AddHistory(l)
+			}
+			if done = in.finish; !done || in.text != "" {
+				lines = append(lines, in.text)
+			}
+		}
+	}
+	if strings.TrimSpace(strings.Join(lines, "\n")) != "" {
+		r.eval(ctx, strings.Join(lines, "\n"), lines)
+	}
+	return false
+}
+
 func (r *repl) help(context.Context, string) bool {
 	var b strings.Builder
 	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
@@ -63,11 +98,21 @@ Type JavaScript: results print as they would in Node, and top-level await works:
 _ holds the last value, _error the last error. A line that is not complete
 (an open bracket, a trailing dot or operator) continues on the next line.
 
+A paste is one input, run as pasted. Typed, a line that starts with a dot and
+a name (.send()) continues the last input on the value it produced, or on the
+variable it declared or assigned, without running it again:
+  const res = http.get(u)
+    .apiTokenAuth('my-token')      res is now the builder with the token
+    .send()                        and now the response
+It needs the last input to have run and to end without a semicolon. A dot and
+a command's name alone (.help) is the command.
+
 Keys: Tab completes names, properties, request builder methods and token names
 in apiTokenAuth('…'); Up, Down and Ctrl-R search the history; Ctrl-C cancels a
-running evaluation and its HTTP requests, or clears the line; Ctrl-C twice or
-Ctrl-D on an empty line leaves. Lines that look like they hold a secret (a
-bearer token, a password, …) or start with a space are not saved in the history.
+running evaluation and its HTTP requests, or clears the line; Ctrl-C twice on
+an empty line, or Ctrl-D on an empty line, leaves. Lines that look like they
+hold a secret (a bearer token, a password, …) or start with a space are not
+saved in the history.
 `)
 	fmt.Fprint(r.opts.Out, b.String())
 	return false
@@ -99,6 +144,7 @@ func (r *repl) load(ctx context.Context, arg string) bool {
 	v, err := r.run(ctx, func(ctx context.Context) (*runtime.Value, error) { return r.session().Load(ctx, arg) })
 	if err == nil {
 		r.inputs = append(r.inputs, "// .load "+arg)
+		r.lastTyped = false
 	}
 	r.show(v, err)
 	return false

@@ -20,6 +20,9 @@ type Session interface {
 	Eval(ctx context.Context, src string) (*runtime.Value, error)
 	// Load evaluates a file from the session's folder.
 	Load(ctx context.Context, path string) (*runtime.Value, error)
+	// Continue evaluates a line that starts with a dot as the continuation
+	// of the last input (runtime.ErrNoContinuation when there is none).
+	Continue(ctx context.Context, line string) (*runtime.Value, error)
 	// Names lists what can follow expr and a dot (globals for "").
 	Names(ctx context.Context, expr string) ([]string, error)
 	Close() error
@@ -106,6 +109,7 @@ type repl struct {
 
 	inputs          []string // that ran without error, for .save
 	failed, total   int
+	lastTyped       bool // the last input was typed and ran: .save adds its continuations to it
 	historyWarned   bool
 	interruptedEval bool
 
@@ -167,7 +171,9 @@ func run(ctx context.Context, opts Options, reader lineReader) error {
 			reader.AddHistory(l)
 		}
 	case opts.Terminal:
-		reader = newTerminalReader(r.comp.complete, past)
+		if reader, err = newTerminalReader(r.comp.complete, past); err != nil {
+			return err
+		}
 	default:
 		reader = newPlainReader(opts.In)
 	}
@@ -232,12 +238,14 @@ func (r *repl) watchInterrupts(done <-chan struct{}) {
 func (r *repl) loop(ctx context.Context) error {
 	var pending []string // lines of an input that is not complete yet
 	armed := false       // Ctrl-C was pressed on an empty prompt
+	open := false        // the last line read was a paste that goes on in the editor
+	cont := false        // pending continues the last input (its first line starts with a dot)
 	for {
 		p := prompt
 		if len(pending) > 0 {
 			p = continuation
 		}
-		line, err := r.reader.ReadLine(ctx, p)
+		in, err := r.reader.ReadLine(ctx, p)
 		switch {
 		case errors.Is(err, io.EOF):
 			if len(pending) > 0 && !r.opts.Terminal {
@@ -247,9 +255,14 @@ func (r *repl) loop(ctx context.Context) error {
 				fmt.Fprintln(r.opts.Out)
 			}
 			return nil
+		case errors.Is(err, errCleared):
+			// Ctrl-C on a line with text drops it (and the input it
+			// continued) and never leaves.
+			pending, armed, open = nil, false, false
+			continue
 		case errors.Is(err, errAborted):
 			if len(pending) > 0 {
-				pending, armed = nil, false
+				pending, armed, open = nil, false, false
 				continue
 			}
 			if armed {
@@ -265,9 +278,13 @@ func (r *repl) loop(ctx context.Context) error {
 			return err
 		}
 		armed = false
-		r.reader.AddHistory(line)
+		line := in.text
+		for l := range strings.SplitSeq(line, "\n") {
+			r.reader.AddHistory(l)
+		}
 
-		if cmd, arg, ok := parseCommand(line); ok && (len(pending) == 0 || cmd.name == "break" || cmd.name == "exit") {
+		// A dot-command is a line of its own: never part of a paste.
+		if cmd, arg, ok := parseCommand(line); ok && !in.paste && !open && (len(pending) == 0 || cmd.name == "break" || cmd.name == "exit") {
 			if cmd.name == "break" {
 				pending = nil
 			}
@@ -280,23 +297,29 @@ func (r *repl) loop(ctx context.Context) error {
 			}
 			continue
 		}
-		if len(pending) == 0 && strings.HasPrefix(line, ".") && len(line) > 1 && isLetter(line[1]) {
-			word, _, _ := strings.Cut(line[1:], " ")
-			r.commandError(fmt.Sprintf("Unknown REPL command .%s; .help lists them", word))
-			continue
+		if len(pending) == 0 {
+			cont = !in.paste && continues(line)
 		}
 		pending = append(pending, line)
+		if open = in.open; open {
+			continue // the paste's last line is being finished in the editor
+		}
 		src := strings.Join(pending, "\n")
 		if strings.TrimSpace(src) == "" {
 			pending = nil
 			continue
 		}
-		if runtime.Incomplete(src) {
+		// A continuation is complete when it would be after any value.
+		if cont && runtime.Incomplete("_"+src) || !cont && runtime.Incomplete(src) {
 			continue
 		}
 		lines := pending
 		pending = nil
-		r.eval(ctx, src, lines)
+		if cont {
+			r.continueWith(ctx, src, lines)
+		} else {
+			r.eval(ctx, src, lines)
+		}
 		if r.isStopped() {
 			return ErrInterrupted
 		}
@@ -309,6 +332,36 @@ func (r *repl) commandError(msg string) {
 	r.failed++
 	r.total++
 	fmt.Fprintln(r.opts.Err, r.printer.Error(msg))
+}
+
+// continues reports whether a line that is not a dot-command continues
+// the last input: after its indentation, a dot and the start of a name
+// (.send(), .status). A line starting with a dot and a digit is a number.
+func continues(line string) bool {
+	t := strings.TrimLeft(line, " \t")
+	return len(t) > 1 && t[0] == '.' && (isLetter(t[1]) || t[1] == '_' || t[1] == '$')
+}
+
+// continueWith evaluates a line that starts with a dot as the continuation
+// of the last input, and keeps it with that input for .save, so that the
+// saved script holds the chain as typed.
+func (r *repl) continueWith(ctx context.Context, src string, lines []string) {
+	r.remember(lines)
+	v, err := r.run(ctx, func(ctx context.Context) (*runtime.Value, error) { return r.session().Continue(ctx, src) })
+	if errors.Is(err, runtime.ErrNoContinuation) {
+		word, _, _ := strings.Cut(strings.TrimLeft(lines[0], " \t")[1:], " ")
+		fmt.Fprintln(r.opts.Err, r.printer.Error(fmt.Sprintf("Unknown REPL command .%s; .help lists them. "+
+			"(A line starting with a dot continues the last input only if it ran without error and ended with a value, without a semicolon.)", word)))
+		return
+	}
+	if err == nil {
+		if r.lastTyped && len(r.inputs) > 0 {
+			r.inputs[len(r.inputs)-1] += "\n" + src
+		} else {
+			r.inputs = append(r.inputs, src)
+		}
+	}
+	r.show(v, err)
 }
 
 func isLetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
@@ -338,6 +391,7 @@ func (r *repl) eval(ctx context.Context, src string, lines []string) {
 	if err == nil {
 		r.inputs = append(r.inputs, src)
 	}
+	r.lastTyped = err == nil
 	r.show(v, err)
 }
 

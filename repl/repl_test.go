@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -45,9 +46,10 @@ type scripted struct {
 	lines   []any
 	prompts []string
 	history []string
+	editor  []bool // calls of Editor
 }
 
-func (s *scripted) ReadLine(_ context.Context, prompt string) (string, error) {
+func (s *scripted) ReadLine(_ context.Context, prompt string) (input, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.prompts = append(s.prompts, prompt)
@@ -56,14 +58,22 @@ func (s *scripted) ReadLine(_ context.Context, prompt string) (string, error) {
 		s.lines = s.lines[1:]
 		switch x := next.(type) {
 		case string:
+			return input{text: x}, nil
+		case input:
 			return x, nil
 		case error:
-			return "", x
+			return input{}, x
 		case func():
 			x()
 		}
 	}
-	return "", io.EOF
+	return input{}, io.EOF
+}
+
+func (s *scripted) Editor(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.editor = append(s.editor, on)
 }
 
 func (s *scripted) AddHistory(line string) {
@@ -167,6 +177,143 @@ func TestCtrlCAtThePrompt(t *testing.T) {
 	}
 	if in.prompts[1] != "... " || in.prompts[2] != "> " {
 		t.Errorf("Ctrl-C did not abandon the multi-line input: prompts %q", in.prompts)
+	}
+}
+
+// Ctrl-C on a line with text drops the line and never arms the exit, even
+// when it comes right after one on an empty line.
+func TestCtrlCClearsALine(t *testing.T) {
+	h := newHarness(t, runtime.Options{})
+	in := &scripted{lines: []any{
+		errCleared, errCleared, errCleared, // as often as you like
+		errAborted, errCleared, errAborted, // the clear disarms
+		"'still here'",
+		"[1,", errCleared, "'fresh'", // drops the pending input too
+	}}
+	if err := h.interactive(in); err != nil {
+		t.Fatal(err)
+	}
+	out := h.out.String()
+	if !strings.Contains(out, "'still here'") || !strings.Contains(out, "'fresh'") {
+		t.Errorf("Ctrl-C on a line with text ended the REPL or kept the input:\n%s", out)
+	}
+	if got := strings.Count(out, exitHint); got != 2 {
+		t.Errorf("exit hint shown %d times, want 2 (once per Ctrl-C on an empty line):\n%s", got, out)
+	}
+}
+
+// A paste is one input: its lines are not evaluated one by one, dot-commands
+// in it are not commands, and one that ends without a line break waits for
+// its last line.
+func TestPaste(t *testing.T) {
+	h := newHarness(t, runtime.Options{})
+	in := &scripted{lines: []any{
+		input{text: "const s = [3, 1, 2]\n  .sort()\n  .join('-')\ns + '!'", paste: true},
+		input{text: "const n = [1, 2]", paste: true, open: true},
+		"  .length", // the paste's last line, finished in the editor
+		"n",
+		input{text: ".help", paste: true}, // JavaScript, not the command
+	}}
+	if err := h.interactive(in); err != nil {
+		t.Fatal(err)
+	}
+	out, errs := h.out.String(), h.err.String()
+	for _, want := range []string{"'1-2-3!'", "2\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "dot-commands") || !strings.Contains(errs, "SyntaxError") {
+		t.Errorf("a pasted .help ran the command, or did not fail as JavaScript: %s\n%s", out, errs)
+	}
+	if want := []string{"> ", "> ", "... ", "> ", "> ", "> "}; !slices.Equal(in.prompts, want) {
+		t.Errorf("prompts %q, want %q", in.prompts, want)
+	}
+	if !slices.Contains(in.history, "  .sort()") {
+		t.Errorf("the paste's lines are not in the history one by one: %q", in.history)
+	}
+}
+
+// A line that starts with a dot continues the last input, on its value:
+// the input is not run again.
+func TestLeadingDotContinues(t *testing.T) {
+	dir := t.TempDir()
+	h := newHarness(t, runtime.Options{Folder: dir})
+	h.opts.Folder = dir
+	in := &scripted{lines: []any{
+		"const counter = { hits: 0, hit() { this.hits++; return this } }",
+		"counter.hit()",
+		"  .hit()", // on the value: hit() is not called again
+		"counter.hits",
+		"const s = 'ab'",
+		"  .toUpperCase()", // s takes the result
+		"s",
+		"[1, 2]",
+		".map(n =>", // a continuation over several lines
+		"  n * 10)",
+		".nope()", // fails: the last input stays [10, 20]
+		".length", //
+		".help",   // a dot-command stays one
+		"'x';",    // a semicolon ends it
+		".length", // so this is not JavaScript
+		".save s.js",
+	}}
+	if err := h.interactive(in); err != nil {
+		t.Fatal(err)
+	}
+	out, errs := h.out.String(), h.err.String()
+	for _, want := range []string{"2\n", "'AB'", "[ 10, 20 ]", "show this help"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "hits: 3") || !strings.Contains(out, "\n2\n") {
+		t.Errorf("the continued input ran again:\n%s", out)
+	}
+	for _, want := range []string{"has no member 'nope'", "Unknown REPL command .length"} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("errors lack %q:\n%s", want, errs)
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "s.js"))
+	if err != nil || !strings.Contains(string(b), "const s = 'ab'\n  .toUpperCase()\n") || !strings.Contains(string(b), "[1, 2]\n.map(n =>\n  n * 10)\n.length") {
+		t.Errorf(".save wrote %q (%v): want each chain as typed", b, err)
+	}
+}
+
+// Piped input follows the same rule: a script's chain runs line by line.
+func TestLeadingDotContinuesPiped(t *testing.T) {
+	h := newHarness(t, runtime.Options{})
+	if err := h.piped("const n = [1, 2, 3]\n  .map(x => x * 2)\n  .reduce((a, b) => a + b)\nn\n"); err != nil {
+		t.Fatalf("%v\n%s", err, h.err.String())
+	}
+	if got := h.out.String(); got != "12\n" {
+		t.Errorf("stdout %q, want 12", got)
+	}
+}
+
+// .editor takes lines until Ctrl-D and runs them as one input; Ctrl-C
+// drops them.
+func TestEditor(t *testing.T) {
+	h := newHarness(t, runtime.Options{})
+	in := &scripted{lines: []any{
+		".editor", "const v = [1, 2]", "// .exit here is a comment, not the command", "v.length", input{text: "  + 40", finish: true},
+		".editor", "'dropped'", errCleared,
+		".editor", "1 +", input{finish: true}, // a syntax error, reported
+		"'after'",
+	}}
+	if err := h.interactive(in); err != nil {
+		t.Fatal(err)
+	}
+	out, errs := h.out.String(), h.err.String()
+	if strings.Count(out, "// Entering editor mode") != 3 || !strings.Contains(out, "42") || !strings.Contains(out, "'after'") {
+		t.Errorf("output:\n%s", out)
+	}
+	if strings.Contains(out, "'dropped'") || !strings.Contains(errs, "SyntaxError") {
+		t.Errorf("Ctrl-C did not drop the editor's lines, or the incomplete input was not reported:\n%s\n%s", out, errs)
+	}
+	if want := []bool{true, false, true, false, true, false}; !slices.Equal(in.editor, want) {
+		t.Errorf("Editor calls %v, want %v", in.editor, want)
 	}
 }
 

@@ -95,6 +95,7 @@ type env struct {
 	format    *formatter
 	errorCtor *goja.Object
 	then      goja.Callable // Promise.prototype.then, kept before session code runs
+	requests  *bindings.Installed
 
 	// ctx is the bindings.Host context: cancelled when the run stops.
 	ctx    context.Context
@@ -175,7 +176,7 @@ func (e *env) setup(vm *goja.Runtime) {
 	}
 	_ = g.Set("args", vm.NewArray(args...))
 
-	bindings.Enable(vm, e, bindings.Options{
+	e.requests = bindings.Enable(vm, e, bindings.Options{
 		Signer:           e.opts.Signer,
 		Client:           e.opts.Client,
 		MaxResponseBytes: e.opts.MaxResponseBytes,
@@ -507,7 +508,9 @@ func (e *env) awaitStop(reason error, stopped <-chan struct{}) {
 // unhandled promise rejection; a *TimeoutError when opts.Timeout or ctx's
 // deadline passes; and an error satisfying errors.Is(err, context.Canceled)
 // when ctx is cancelled. Stopping a run interrupts running JavaScript and
-// aborts HTTP requests in flight.
+// aborts HTTP requests in flight. A run that succeeds ends with a warning on
+// opts.Stderr, naming file:line:column, for each request the script built
+// with apiTokenAuth and never sent (almost always a forgotten .send()).
 func (s *Script) Run(ctx context.Context, opts Options) (err error) {
 	if ctx.Err() != nil {
 		return stopError(ctx)
@@ -534,10 +537,31 @@ func (s *Script) Run(ctx context.Context, opts Options) (err error) {
 	if e.stopReason() == nil && e.failure == nil {
 		e.checkRejections()
 	}
+	if e.stopReason() == nil && e.failure == nil {
+		// Only a run that ended well: after an error, a request that was
+		// not sent is the error's consequence, not a forgotten .send().
+		e.warnUnsent()
+	}
 	stopWatch()
 	e.stopped = true
 	e.loop.Terminate() // clears leftover timers after a failure or a timeout
 	return e.result()
+}
+
+// warnUnsent writes a warning to stderr for each request the script built
+// with apiTokenAuth and never sent. It runs on the event loop, or after it.
+func (e *env) warnUnsent() {
+	if e.requests == nil {
+		return
+	}
+	for _, u := range e.requests.Unsent() {
+		at := ""
+		if u.Position != "" {
+			at = " at " + u.Position
+		}
+		fmt.Fprintf(e.stderr, "Warning: request built but never sent%s: %s %s with apiTokenAuth(%q); call .send() or .sendAsync() to send it\n",
+			at, u.Method, u.URL, u.Token)
+	}
 }
 
 // result is the outcome of a finished run.

@@ -24,6 +24,14 @@ var promiseType = reflect.TypeOf((*goja.Promise)(nil))
 // ErrSessionClosed is returned by Eval after Close.
 var ErrSessionClosed = errors.New("runtime: session is closed")
 
+// ErrNoContinuation is returned by Continue when the last input cannot be
+// continued.
+var ErrNoContinuation = errors.New("runtime: nothing to continue: a line starting with a dot continues the last input if it ran without error and ended, without a semicolon, with an expression or with a declaration of or assignment to one variable")
+
+// prevName is the global through which the code a continuation runs reads
+// the value it continues.
+const prevName = "__scriptrun_prev"
+
 // maxFiles is how many evaluations a session remembers the rewriting of, to
 // report positions in the input as it was typed.
 const maxFiles = 200
@@ -54,6 +62,7 @@ type Session struct {
 	closed  bool
 	n       int                       // evaluations so far, to name them REPL1, REPL2, …
 	cancels []context.CancelCauseFunc // of evaluations, whose background work may still run
+	cont    *replsrc.Continuation     // how Continue continues the last input; nil: it cannot
 
 	// Used on the event loop only.
 	bindings     map[string]*binding       // top-level let, const and class
@@ -61,6 +70,8 @@ type Session struct {
 	fixed        map[*goja.Object]bool     // errors whose stack positions were mapped
 	fileOrder    []string
 	last, errVal goja.Value // _ and _error
+	value        goja.Value // the last input's value, for Continue (whatever _ is)
+	prev         goja.Value // what the running continuation continues (__scriptrun_prev)
 	userLast     bool       // the user assigned _ (Node then stops updating it)
 	userErr      bool       // … or _error
 	gopd         goja.Callable
@@ -164,7 +175,21 @@ type evalResult struct {
 // JavaScript that is running and aborts the evaluation's HTTP requests; the
 // session stays usable.
 func (s *Session) Eval(ctx context.Context, src string) (*Value, error) {
-	return s.eval(ctx, "", src)
+	return s.eval(ctx, "", src, false)
+}
+
+// Continue evaluates line, which starts with a dot (`.send()`), as the
+// continuation of the last input: it is applied to the value that input
+// produced, or, when that input ended by declaring or assigning one
+// variable, to the variable, which takes the result (`const res =
+// http.get(u)` then `.send()` leaves the response in res). The last input
+// is not run again, so what it did happens once. The input must have run
+// without error and must not end with a semicolon; otherwise Continue
+// returns ErrNoContinuation. A continuation that fails leaves the last
+// input as it was, to be continued by a corrected line; one that succeeds
+// is the last input for the next.
+func (s *Session) Continue(ctx context.Context, line string) (*Value, error) {
+	return s.eval(ctx, "", line, true)
 }
 
 // Load evaluates the file at path in the session, like input typed at the
@@ -190,21 +215,44 @@ func (s *Session) Load(ctx context.Context, path string) (*Value, error) {
 	case err != nil:
 		return nil, fmt.Errorf("load %s: %w", path, unwrapPathError(err))
 	}
-	return s.eval(ctx, filepath.ToSlash(rel), string(src))
+	return s.eval(ctx, filepath.ToSlash(rel), string(src), false)
 }
 
 // eval runs one input; name is "" for typed input (named REPL1, REPL2, …).
-func (s *Session) eval(ctx context.Context, name, src string) (*Value, error) {
+// cont makes it a continuation of the last input (Continue).
+func (s *Session) eval(ctx context.Context, name, src string, cont bool) (v *Value, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return nil, ErrSessionClosed
 	}
+	var c replsrc.Continuation
+	if cont {
+		if s.cont == nil {
+			return nil, ErrNoContinuation
+		}
+		c = *s.cont
+	}
 	if name == "" {
 		s.n++
 		name = "REPL" + strconv.Itoa(s.n)
 	}
-	in, err := replsrc.Prepare(name, src)
+	var in *replsrc.Input
+	if cont {
+		in, err = replsrc.PrepareContinued(name, c.Head+prevName, src)
+	} else {
+		in, err = replsrc.Prepare(name, src)
+	}
+	defer func() {
+		switch {
+		case err == nil:
+			s.cont = in.Continue
+		case !cont:
+			s.cont = nil
+		case c.Target != "":
+			s.e.loop.RunOnLoop(func(*goja.Runtime) { s.restore(c.Target) })
+		}
+	}()
 	if err != nil {
 		var re *replsrc.Error
 		if errors.As(err, &re) {
@@ -243,6 +291,18 @@ func (s *Session) eval(ctx context.Context, name, src string) (*Value, error) {
 		}()
 		e.ctx = evalCtx
 		s.remember(in)
+		if cont {
+			s.prev = s.value
+			if c.Target != "" {
+				// Read before declare puts a declared name back in its
+				// temporal dead zone.
+				s.prev = goja.Undefined()
+				if ex := vm.Try(func() { s.prev = vm.GlobalObject().Get(c.Target) }); ex != nil {
+					deliver(evalResult{err: s.failed(evalCtx, ex)})
+					return
+				}
+			}
+		}
 		if err := s.declare(in); err != nil {
 			deliver(evalResult{err: err})
 			return
@@ -293,6 +353,15 @@ wait:
 	}
 	e.awaitStop(reason, s.stop(evalCtx, cancelEval, reason))
 	return nil, reason
+}
+
+// restore gives the variable a failed continuation declared again the
+// value it continued, so that it is not left in its temporal dead zone.
+// It runs on the event loop.
+func (s *Session) restore(name string) {
+	if b := s.bindings[name]; b != nil && !b.ready {
+		b.value, b.ready = s.prev, true
+	}
 }
 
 // stop ends an evaluation early: it cancels its context (aborting its HTTP
@@ -362,6 +431,7 @@ func (s *Session) await(v goja.Value, deliver func(evalResult)) {
 	e := s.e
 	settle := func(v goja.Value) {
 		s.setLast(v)
+		s.value = v
 		deliver(evalResult{value: s.describe(v)})
 	}
 	if o, ok := v.(*goja.Object); ok && e.then != nil && o.ExportType() == promiseType {
@@ -500,6 +570,13 @@ func (s *Session) defineLast() {
 	}
 	define("_", func() goja.Value { return s.last }, &s.userLast)
 	define("_error", func() goja.Value { return s.errVal }, &s.userErr)
+	prev := vm.ToValue(func(goja.FunctionCall) goja.Value {
+		if s.prev == nil {
+			return goja.Undefined()
+		}
+		return s.prev
+	})
+	_ = g.DefineAccessorProperty(prevName, prev, nil, goja.FLAG_FALSE, goja.FLAG_FALSE)
 }
 
 func (s *Session) setLast(v goja.Value) {
@@ -589,9 +666,37 @@ func (p *positionWriter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// Close stops the session: it cancels evaluations and requests still
-// running, stops the event loop and clears its timers.
+// warnUnsent warns, as a run does at its end, about requests built with
+// apiTokenAuth and never sent, while the loop still runs. In a REPL a
+// builder is often sent by a later input, so the session warns only when it
+// ends. The wait is bounded: background work may keep the loop busy, and the
+// warning is not worth hanging for.
+func (s *Session) warnUnsent() {
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return
+	}
+	done := make(chan struct{})
+	if !s.e.loop.RunOnLoop(func(*goja.Runtime) { defer close(done); s.e.warnUnsent() }) {
+		return
+	}
+	timer := time.NewTimer(time.Second)
+	defer timer.Stop()
+	select {
+	case <-done:
+	case <-s.loopDone:
+	case <-timer.C:
+	}
+}
+
+// Close stops the session: it warns on Options.Stderr about requests built
+// with apiTokenAuth and never sent (as a run does when it ends), cancels
+// evaluations and requests still running, stops the event loop and clears
+// its timers.
 func (s *Session) Close() error {
+	s.warnUnsent()
 	s.cancel(ErrSessionClosed)
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -179,7 +179,7 @@ func (n *namer) chain(o *goja.Object) []string {
 func filterNames(names []string) []string {
 	out := names[:0:0]
 	for _, k := range names {
-		if identifierPattern.MatchString(k) {
+		if identifierPattern.MatchString(k) && !strings.HasPrefix(k, "__scriptrun") {
 			out = append(out, k)
 		}
 	}

@@ -683,3 +683,62 @@ func BenchmarkEvalAwait(b *testing.B) {
 		}
 	}
 }
+
+// Continue applies a line to the last input's value, or to the variable it
+// declared, without running the input again.
+func TestSessionContinue(t *testing.T) {
+	s := newSession(t, runtime.Options{})
+	ev := evaluator{t, s}
+	ctx := context.Background()
+	cont := func(line, want string) {
+		t.Helper()
+		v, err := s.Continue(ctx, line)
+		if err != nil {
+			t.Fatalf("Continue(%q): %v; want %s", line, err, want)
+		}
+		if got := show(v); got != want {
+			t.Fatalf("Continue(%q) = %s; want %s", line, got, want)
+		}
+	}
+	if _, err := s.Continue(ctx, ".x"); !errors.Is(err, runtime.ErrNoContinuation) {
+		t.Fatalf("Continue before any input: %v", err)
+	}
+	ev.ok("var calls = 0; function make() { calls++; return { n: 1, inc() { this.n++; return this } } }", "undefined")
+	ev.ok("const o = make()", "undefined")
+	cont("  .inc()", "undefined") // o is redeclared with the result
+	cont(".inc()", "undefined")
+	ev.ok("o.n + ' ' + calls", "'3 1'")
+	ev.ok("make().inc()", "{n: 2, inc: [Function: inc]}")
+	cont(".inc().n", "3")
+	ev.ok("calls", "2")
+
+	// A value that was awaited is awaited again when continued.
+	ev.ok("const body = await Promise.resolve({ json() { return Promise.resolve(42) } })", "undefined")
+	cont(".json()", "undefined")
+	ev.ok("body", "42")
+
+	// A failed continuation keeps the input to continue; its positions are
+	// those of the line.
+	ev.ok("let text = 'ab'", "undefined")
+	_, err := s.Continue(ctx, "\n  .nope()")
+	var se *runtime.ScriptError
+	if !errors.As(err, &se) || !strings.Contains(se.Stack, ":2:") {
+		t.Errorf("a failing continuation: %v; want a position on the line's own line 2", err)
+	}
+	cont(".toUpperCase()", "undefined")
+	ev.ok("text", "'AB'")
+
+	// A semicolon, a failure or a statement ends what can be continued.
+	for _, src := range []string{"1;", "nope()", "if (true) 1"} {
+		_, _ = s.Eval(ctx, src)
+		if _, err := s.Continue(ctx, ".x"); !errors.Is(err, runtime.ErrNoContinuation) {
+			t.Errorf("Continue after %q: %v, want ErrNoContinuation", src, err)
+		}
+	}
+	names, _ := s.Names(ctx, "")
+	for _, n := range names {
+		if strings.HasPrefix(n, "__scriptrun") {
+			t.Errorf("completion offers %s", n)
+		}
+	}
+}

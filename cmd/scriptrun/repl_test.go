@@ -460,8 +460,7 @@ func TestReplTerminalExits(t *testing.T) {
 		term.expect("> ")
 		for i, k := range keys {
 			if i > 0 {
-				// A person presses the key again once the prompt is back:
-				// liner reads keys itself only while it shows the prompt.
+				// A person presses the key again once the prompt is back.
 				term.expect("press Ctrl+C again")
 				term.expect("> ")
 				term.waitReadingKeys()
@@ -480,5 +479,182 @@ func TestReplTerminalExits(t *testing.T) {
 			t.Errorf("%q did not end the REPL", keys)
 		}
 		ptmx.Close()
+	}
+}
+
+// startRepl runs `scriptrun repl` in a pseudo-terminal without colour and
+// waits for its first prompt.
+func startRepl(t *testing.T) (*terminal, <-chan error) {
+	t.Helper()
+	cmd := exec.Command(binary(t), "repl")
+	cmd.Dir = t.TempDir()
+	cmd.Env = []string{"SCRIPTRUN_HOME=" + t.TempDir(), "TERM=xterm", "NO_COLOR=1", "PATH=" + os.Getenv("PATH")}
+	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 50, Cols: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		select {
+		case <-exited:
+		default:
+			cmd.Process.Kill()
+		}
+		ptmx.Close()
+	})
+	term := newTerminal(t, ptmx)
+	term.expect("> ")
+	return term, exited
+}
+
+// waitExit waits for the REPL to end and checks it ended well.
+func waitExit(t *testing.T, exited <-chan error, what string) {
+	t.Helper()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("%s: exit %v", what, err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("%s did not end the REPL", what)
+	}
+}
+
+// A bracketed paste is one input: the README's example, builder lines
+// starting with a dot included, runs as pasted.
+func TestReplTerminalPaste(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	var got atomic.Value
+	var requests atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		got.Store(r.URL.RawQuery + " " + r.Header.Get("X-Demo"))
+		w.Write([]byte(`{"value": [1, 2]}`))
+	}))
+	defer srv.Close()
+	term, exited := startRepl(t)
+	term.mu.Lock()
+	on := strings.Contains(term.buf.String(), "\x1b[?2004h")
+	term.mu.Unlock()
+	if !on {
+		t.Error("bracketed paste was not turned on at the prompt")
+	}
+
+	example := "const res = http.get('" + srv.URL + "/me/messages')\r" +
+		"  .header('X-Demo', 'pasted')\r" +
+		"  .query({ $top: 10 })\r" +
+		"  .send();\r" +
+		"console.log(res.status, res.json().value.length)\r"
+	term.send("\x1b[200~" + example + "\x1b[201~")
+	out := term.expect("200 2")
+	term.expect("> ")
+	if q, _ := got.Load().(string); q != "$top=10 pasted" {
+		t.Errorf("the server saw %q", q)
+	}
+	if plain := controlSequence.ReplaceAllString(out, ""); !strings.Contains(plain, "...   .query({ $top: 10 })") {
+		t.Errorf("the pasted lines were not shown as input:\n%s", plain)
+	}
+
+	// A paste without a final line break waits for Enter; its last line can
+	// be edited first.
+	term.send("\x1b[200~[1, 2, 3]\r  .map(n => n * 2)\x1b[201~")
+	term.expect("... ")
+	term.send(".join('+')\r")
+	term.expect("'2+4+6'")
+	term.expect("> ")
+
+	// Without markers (a terminal without bracketed paste) the lines come
+	// as if typed: each line that starts with a dot continues the request,
+	// which is sent once.
+	got.Store("")
+	term.send(strings.ReplaceAll(example, "pasted", "typed"))
+	term.expect("200 2")
+	term.expect("> ")
+	if q, _ := got.Load().(string); q != "$top=10 typed" {
+		t.Errorf("typed line by line, the server saw %q", q)
+	}
+	term.send("function twice(n) {\r  return 2 * n\r}\rtwice(21)\r")
+	term.expect("42")
+	term.expect("> ")
+
+	// A builder with a token that is never sent: the REPL says so when it
+	// ends (a later input could still have sent it).
+	term.send("http.get('" + srv.URL + "/forgotten')\r")
+	term.expect("> ")
+	term.send("  .apiTokenAuth('crm')\r")
+	term.expect("> ")
+	term.send(".exit\r")
+	term.expect("Warning: request built but never sent at REPL")
+	waitExit(t, exited, ".exit")
+	if n := requests.Load(); n != 2 {
+		t.Errorf("the server saw %d requests, want 2 (one per paste of the example)", n)
+	}
+}
+
+// Ctrl-C on a line with text clears it and never leaves; Ctrl-C twice on an
+// empty line does. .editor runs its lines at Ctrl-D and drops them at Ctrl-C.
+func TestReplTerminalCtrlC(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	term, exited := startRepl(t)
+	for range 3 {
+		term.send("'some text'")
+		term.expect("'some text'")
+		term.send("\x03")
+		term.expect("> ")
+	}
+	term.send("[1,\r")
+	term.expect("... ")
+	term.send("2")
+	term.expect("2")
+	term.send("\x03")
+	term.expect("> ")
+	term.send("'alive'\r")
+	term.expect("'alive'")
+	term.expect("> ")
+	term.mu.Lock()
+	all := term.buf.String()
+	term.mu.Unlock()
+	if strings.Contains(all, "press Ctrl+C again") {
+		t.Errorf("Ctrl-C on a line with text armed the exit:\n%s", controlSequence.ReplaceAllString(all, ""))
+	}
+
+	term.send(".editor\r")
+	term.expect("Entering editor mode")
+	term.send("const z = 20\rz +\r  22\x04")
+	term.expect("42")
+	term.expect("> ")
+	term.send(".editor\r")
+	term.expect("Entering editor mode")
+	term.send("'dropped'\r'and this'")
+	term.expect("'and this'") // the editor reads its second line
+	term.send("\x03")
+	term.expect("> ")
+	term.send("typeof z\r")
+	term.expect("'number'")
+	term.expect("> ")
+
+	term.waitReadingKeys()
+	term.send("\x03")
+	term.expect("press Ctrl+C again")
+	term.expect("> ")
+	term.waitReadingKeys()
+	term.send("\x03")
+	waitExit(t, exited, "Ctrl-C twice on an empty line")
+}
+
+// `scriptrun run` ends a script that built a request with apiTokenAuth and
+// never sent it with a warning naming the line; the run still succeeds.
+func TestRunWarnsUnsent(t *testing.T) {
+	c := newCLI(t)
+	path := filepath.Join(t.TempDir(), "forgot.js")
+	os.WriteFile(path, []byte("const req = http.get('https://api.example.com/me')\n  .apiTokenAuth('graph-mail')\nconsole.log('done')\n"), 0o644)
+	code, out, errs := c.run("run", path)
+	if code != 0 || out != "done\n" || !strings.Contains(errs, "request built but never sent at forgot.js:2:16") {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errs)
 	}
 }

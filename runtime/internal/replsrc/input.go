@@ -64,6 +64,9 @@ type Input struct {
 	// Vars are, for async input, the var names to define on the global
 	// object (as undefined, unless they exist) before running Code.
 	Vars []string
+	// Continue says how a later line that starts with a dot continues this
+	// input; nil when it cannot be (see Continuation).
+	Continue *Continuation
 
 	edits []edit // how Code differs from Source, to map positions back
 }

@@ -157,6 +157,7 @@ func prepareScript(name, src string, prog *ast.Program) (*Input, error) {
 	}
 	in.Decls, in.edits = r.decls, r.edits
 	if n := len(prog.Body); n > 0 {
+		in.Continue = r.continuation(prog.Body[n-1])
 		switch prog.Body[n-1].(type) {
 		case *ast.LexicalDeclaration, *ast.ClassDeclaration:
 			in.Void = true
@@ -225,6 +226,10 @@ func prepareAsync(name, src string, object bool) (*Input, error) {
 			prelude += asyncParam + "(" + strconv.Quote(f) + "," + f + ");"
 		}
 		in := &Input{Name: name, Source: src, Async: true, Decls: r.decls, Vars: r.vars}
+		if n := len(body); n > 0 && !object {
+			// Offsets into text are offsets into src (text is src).
+			in.Continue = r.continuation(body[n-1])
+		}
 		in.edits = append(append([]edit{{at: 0, ins: prelude}}, edits...), edit{at: len(src), ins: asyncSuffix})
 		in.Code = apply(src, in.edits)
 		if _, err := parseScript(name, in.Code); err != nil {
