@@ -1,0 +1,39 @@
+// Package webapi gives scripts the parts of the Web platform that
+// integration scripts reach for besides fetch: atob and btoa, TextEncoder
+// and TextDecoder, crypto (randomUUID, getRandomValues and a subset of
+// crypto.subtle), DOMException, performance.now, queueMicrotask and
+// structuredClone. Each behaves as the WHATWG or W3C specification says, as
+// in Deno and Node 20 and later.
+//
+// Enable defines them on a runtime as globals that are built on first use,
+// so a script that uses none of them pays nothing.
+//
+// # crypto.subtle
+//
+//	digest   SHA-1, SHA-256, SHA-384, SHA-512
+//	importKey
+//	  HMAC                         raw, jwk
+//	  RSASSA-PKCS1-v1_5, RSA-PSS   pkcs8 and jwk private keys (sign); spki and jwk public keys (verify)
+//	  ECDSA P-256, P-384           pkcs8 and jwk private keys; spki, jwk and raw public keys
+//	sign, verify  with the algorithms above; ECDSA signatures in the IEEE P1363
+//	              form (r||s) that WebCrypto uses, not ASN.1 DER
+//
+// Keys are CryptoKey objects whose material stays in Go: scripts see type,
+// extractable, algorithm and usages, never the key bytes. exportKey,
+// generateKey, encrypt, decrypt, deriveKey and deriveBits are not offered and
+// throw NotSupportedError from a rejected promise.
+//
+// # Caveats
+//
+//   - crypto.subtle's promises are settled before the call returns, on the
+//     runtime's goroutine: the work (an RSA signature takes about a
+//     millisecond) is done while the script waits, as no other goroutine may
+//     touch the runtime. Reactions still run as microtasks.
+//   - Key material lives as long as the runtime, even after the script drops
+//     its CryptoKey.
+//   - queueMicrotask's callback runs as a promise reaction: an exception in it
+//     is reported as an unhandled rejection, which fails a run like any other
+//     uncaught error.
+//   - TextDecoder knows UTF-8 only; other labels throw RangeError.
+//   - Nothing here reads files, the environment or the process.
+package webapi
