@@ -20,6 +20,7 @@ import (
 
 	"github.com/scriptrun/scriptrun/bindings"
 	"github.com/scriptrun/scriptrun/internal/js"
+	"github.com/scriptrun/scriptrun/webapi"
 )
 
 // Options configures a run (Script.Run) or a session (NewSession).
@@ -167,6 +168,8 @@ func (e *env) setup(vm *goja.Runtime) {
 	// touch them, and building them is a fifth of the cost of a runtime.
 	e.lazyURLGlobal("URL")
 	e.lazyURLGlobal("URLSearchParams")
+	// atob, TextEncoder, crypto, structuredClone, …: built on first use too.
+	webapi.Enable(vm)
 
 	args := make([]any, len(e.opts.Args))
 	for i, a := range e.opts.Args {
