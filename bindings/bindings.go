@@ -76,6 +76,9 @@ type Options struct {
 	// larger bodies fail with BODY_TOO_LARGE. Zero or negative means
 	// DefaultMaxResponseBytes.
 	MaxResponseBytes int64
+	// Signal returns the AbortSignal a value is, for fetch's init.signal and
+	// the builders' .signal(s); when nil, both are refused.
+	Signal func(goja.Value) (Signal, bool)
 }
 
 // DefaultMaxResponseBytes is the response size limit used when
@@ -124,6 +127,7 @@ type api struct {
 	signer   Signer
 	client   *http.Client
 	maxBytes int64
+	signals  func(goja.Value) (Signal, bool)
 
 	errorCtor     *goja.Object
 	jsonObj       *goja.Object
@@ -150,6 +154,7 @@ func Enable(vm *goja.Runtime, host Host, opts Options) {
 		signer:   opts.Signer,
 		client:   opts.Client,
 		maxBytes: opts.MaxResponseBytes,
+		signals:  opts.Signal,
 	}
 	if a.client == nil {
 		a.client = http.DefaultClient

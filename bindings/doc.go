@@ -11,12 +11,13 @@
 //	  .header('Accept', 'application/json') // or .header({Accept: '…'}); undefined/null removes
 //	  .query({ $top: 10, id: [1, 2] })      // arrays repeat the key; undefined/null are skipped
 //	  .timeout(10000)                       // ms, for the whole call; 0 = none
+//	  .signal(controller.signal)            // an AbortSignal cancels the call; null removes it
 //	  .send();                              // synchronous; .sendAsync() returns a Promise
 //	res.status; res.ok; res.statusText; res.url; res.body; res.headers; // lower-case names, ", "-joined
 //	res.header('content-type'); res.json(); res.text();
 //	http.post(url).json(obj) | .form(obj) | .body(text, contentType)
 //
-//	const r = await fetch(url, { method, headers, body, apiTokenAuth: 'graph-mail', timeout: 5000 });
+//	const r = await fetch(url, { method, headers, body, apiTokenAuth: 'graph-mail', timeout: 5000, signal });
 //	r.ok; r.status; r.statusText; r.url; r.headers.get(name); await r.text(); await r.json();
 //
 // Errors thrown into JavaScript are Error objects with a code property: the
@@ -54,6 +55,14 @@
 //     values it set are scrubbed from messages.
 //   - Messages show URLs without their query or user info, since those may
 //     carry secrets.
-//   - fetch supports a subset of the standard: no streams, no AbortSignal
-//     (use init.timeout), bodies may be read more than once.
+//   - fetch supports a subset of the standard: no streams, bodies may be
+//     read more than once.
+//   - An AbortSignal (Options.Signal tells one from other values) cancels
+//     the request's context in whatever phase it is: signing, connecting,
+//     waiting for headers or reading the body. A request that fails once its
+//     signal has aborted throws or rejects with the signal's reason (an
+//     AbortError or TimeoutError DOMException unless the script gave
+//     another), as fetch does in browsers; one aborted before it is sent is
+//     not sent. net/http may finish a dial that was in progress in the
+//     background and keep the connection for later requests.
 package bindings

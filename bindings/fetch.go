@@ -82,8 +82,10 @@ func (a *api) fetchRequest(call goja.FunctionCall) *request {
 			a.throw(err)
 		}
 	}
-	if v := o.Get("signal"); !isNullish(v) {
-		a.badRequest("%s: init.signal (AbortSignal) is not supported; use init.timeout (milliseconds) to limit the time a request may take", what)
+	if r.signal = a.signalArg(o.Get("signal"), what+": init.signal"); r.signal != nil {
+		if reason := r.signal.Reason(); reason != nil {
+			panic(reason) // aborted already: fetch rejects with the reason and sends nothing
+		}
 	}
 	return r
 }

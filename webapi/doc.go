@@ -1,12 +1,14 @@
 // Package webapi gives scripts the parts of the Web platform that
 // integration scripts reach for besides fetch: atob and btoa, TextEncoder
 // and TextDecoder, crypto (randomUUID, getRandomValues and a subset of
-// crypto.subtle), DOMException, performance.now, queueMicrotask and
-// structuredClone. Each behaves as the WHATWG or W3C specification says, as
+// crypto.subtle), DOMException, AbortController and AbortSignal,
+// performance.now, queueMicrotask and structuredClone. Each behaves as the WHATWG or W3C specification says, as
 // in Deno and Node 20 and later.
 //
 // Enable defines them on a runtime as globals that are built on first use,
-// so a script that uses none of them pays nothing.
+// so a script that uses none of them pays nothing. It returns the Globals,
+// whose Signal method lets the code running a request (package bindings)
+// find the Go side of an AbortSignal: a channel closed when it aborts.
 //
 // # crypto.subtle
 //
@@ -35,5 +37,14 @@
 //     is reported as an unhandled rejection, which fails a run like any other
 //     uncaught error.
 //   - TextDecoder knows UTF-8 only; other labels throw RangeError.
+//   - AbortSignal.timeout runs on a Go timer and aborts through Host.Later,
+//     so it does not keep a run alive. While the loop is busy (a synchronous
+//     .send()), the signal's Done channel closes on time and the abort event
+//     fires as soon as the request's failure is reported.
+//   - An exception in an abort listener is reported through Host.Later as
+//     an uncaught error, after abort() returns, as the DOM says.
+//   - AbortSignal has the parts of EventTarget it needs (addEventListener
+//     with once and signal, removeEventListener, dispatchEvent, onabort);
+//     there is no EventTarget or Event global.
 //   - Nothing here reads files, the environment or the process.
 package webapi

@@ -12,21 +12,29 @@ import (
 // runtime's goroutine only.
 type api struct {
 	vm     *goja.Runtime
+	host   Host
 	origin time.Time // performance.timeOrigin; performance.now counts from it
 
 	domException *goja.Object         // built on first use
 	keyProto     *goja.Object         // CryptoKey.prototype, built on first use
 	microtask    goja.Callable        // queues a function as a promise reaction
 	clone        goja.Callable        // structuredClone, compiled on first use
+	abort        *abort               // AbortController and AbortSignal, built on first use
 	makeClass    goja.Callable        // builds the classes of ctor
 	objects      map[*goja.Object]any // native state of TextDecoder and CryptoKey objects
 }
 
+// Globals are the globals Enable defined on one runtime.
+type Globals struct{ a *api }
+
 // Enable defines atob, btoa, TextEncoder, TextDecoder, crypto, DOMException,
-// performance, queueMicrotask and structuredClone on vm as globals built on
-// first use. Call it on the runtime's goroutine, before any script runs.
-func Enable(vm *goja.Runtime) {
-	a := &api{vm: vm, origin: time.Now(), objects: map[*goja.Object]any{}}
+// AbortController, AbortSignal, performance, queueMicrotask and
+// structuredClone on vm as globals built on first use. host runs
+// AbortSignal.timeout's abort on the runtime's goroutine; with a nil host
+// such a signal aborts only when Signal.Reason is asked. Call Enable on the
+// runtime's goroutine, before any script runs.
+func Enable(vm *goja.Runtime, host Host) *Globals {
+	a := &api{vm: vm, host: host, origin: time.Now(), objects: map[*goja.Object]any{}}
 	lazyFunc := func(name string, length int, f func(goja.FunctionCall) goja.Value) {
 		js.LazyGlobal(vm, name, func() goja.Value { return a.fn(name, length, f) })
 	}
@@ -39,6 +47,9 @@ func Enable(vm *goja.Runtime) {
 	js.LazyGlobal(vm, "TextDecoder", func() goja.Value { return a.textDecoderCtor() })
 	js.LazyGlobal(vm, "crypto", func() goja.Value { return a.newCrypto() })
 	js.LazyGlobal(vm, "performance", func() goja.Value { return a.newPerformance() })
+	js.LazyGlobal(vm, "AbortController", func() goja.Value { return a.abortGlobals().controller })
+	js.LazyGlobal(vm, "AbortSignal", func() goja.Value { return a.abortGlobals().signal })
+	return &Globals{a: a}
 }
 
 // fn wraps f as a JavaScript function with the given name and length.

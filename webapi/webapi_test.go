@@ -83,12 +83,12 @@ func runJS(t *testing.T, vm *goja.Runtime, name string) {
 func newVM(t *testing.T) *goja.Runtime {
 	t.Helper()
 	vm := goja.New()
-	webapi.Enable(vm)
+	webapi.Enable(vm, nil)
 	return vm
 }
 
 func TestScripts(t *testing.T) {
-	for _, name := range []string{"base64.js", "encoding.js", "crypto.js", "clone.js", "timing.js", "domexception.js"} {
+	for _, name := range []string{"base64.js", "encoding.js", "crypto.js", "clone.js", "timing.js", "domexception.js", "abort.js"} {
 		t.Run(strings.TrimSuffix(name, ".js"), func(t *testing.T) {
 			runJS(t, newVM(t), name)
 		})
