@@ -141,6 +141,8 @@ type api struct {
 	fetchResponseProto *goja.Object
 	headersCtor        *goja.Object
 	headersProto       *goja.Object
+	requestCtor        *goja.Object
+	responseCtor       *goja.Object
 }
 
 // Enable installs the globals http, fetch and Headers into vm. Requests are
@@ -182,6 +184,8 @@ func Enable(vm *goja.Runtime, host Host, opts Options) {
 	_ = g.Set("http", httpObj)
 	_ = g.Set("fetch", a.fn("fetch", a.fetch))
 	js.LazyGlobal(vm, "Headers", func() goja.Value { return a.headers() })
+	js.LazyGlobal(vm, "Request", func() goja.Value { return a.requestConstructor() })
+	js.LazyGlobal(vm, "Response", func() goja.Value { return a.responseConstructor() })
 }
 
 // fn wraps f as a JavaScript function with a readable name (vm.ToValue would

@@ -1,6 +1,6 @@
 // Package bindings is the JavaScript API for outbound HTTP: the http.*
-// request builders, fetch, Headers, response objects and the error codes
-// scripts see. It knows nothing about OAuth or the store: requests that call
+// request builders, fetch, Headers, Request, Response, response objects and
+// the error codes scripts see. It knows nothing about OAuth or the store: requests that call
 // apiTokenAuth(name) are signed by a [Signer], and asynchronous work is handed
 // back to the event loop through a [Host].
 //
@@ -19,6 +19,12 @@
 //
 //	const r = await fetch(url, { method, headers, body, apiTokenAuth: 'graph-mail', timeout: 5000, signal });
 //	r.ok; r.status; r.statusText; r.url; r.headers.get(name); await r.text(); await r.json();
+//	await r.arrayBuffer(); r.clone(); r instanceof Response
+//
+//	const req = new Request(url, { method, headers, body, apiTokenAuth: 'graph-mail', signal });
+//	await fetch(req); await fetch(req, { method: 'PUT' }); req.clone(); await req.text();
+//	new Response(body, { status, statusText, headers }); Response.json(data, init)
+//	[...headers]  // sorted, lower-case names, values joined with ", ", each Set-Cookie apart; headers.getSetCookie()
 //
 // Errors thrown into JavaScript are Error objects with a code property: the
 // Signer's code (TOKEN_NOT_FOUND, REAUTH_REQUIRED, …) or one of the Code*
@@ -55,8 +61,15 @@
 //     values it set are scrubbed from messages.
 //   - Messages show URLs without their query or user info, since those may
 //     carry secrets.
-//   - fetch supports a subset of the standard: no streams, bodies may be
-//     read more than once.
+//   - fetch supports a subset of the standard: no streams, no Blob or
+//     FormData, bodies may be read more than once (there is no bodyUsed), and
+//     a response's type, redirected and Response.error/redirect are missing.
+//   - A Request made with apiTokenAuth keeps the token's name hidden: its
+//     properties are method, url, headers and signal, and fetch(request)
+//     (or a clone, or new Request(request)) is signed as fetch with
+//     init.apiTokenAuth would be. request.signal is null when it has none.
+//   - Request, Response and Headers can be called without new (goja's native
+//     constructors cannot tell); the standard throws a TypeError.
 //   - An AbortSignal (Options.Signal tells one from other values) cancels
 //     the request's context in whatever phase it is: signing, connecting,
 //     waiting for headers or reading the body. A request that fails once its
