@@ -17,9 +17,11 @@ func TestJobsHaveWebAPIs(t *testing.T) {
     btoa(String.fromCharCode(...mac)), atob('aGk='), new TextDecoder().decode(new Uint8Array([0xe2, 0x82, 0xac])),
     crypto.randomUUID().length, typeof performance.now(), structuredClone(new Map([[1, 2]])).get(1),
     require('buffer').Buffer.from('hi').toString('hex'), new DOMException('x', 'AbortError').code,
+    AbortSignal.abort().reason.name, new AbortController().signal.aborted,
+    await new Response('body', { status: 201 }).text(), new Request('https://example.com/', { method: 'post' }).method,
   ].join(' '));
 })();`
-	const want = "97yD9DBThCSxMpjmqm+xQ+9NWaFJRhdZl0edvC0aPNg= hi € 36 number 2 6869 20\n"
+	const want = "97yD9DBThCSxMpjmqm+xQ+9NWaFJRhdZl0edvC0aPNg= hi € 36 number 2 6869 20 AbortError false body POST\n"
 	e := newEnv(t, t0, nil)
 	e.put(t, job("web", "@daily", script))
 	r, err := e.s.RunNow(context.Background(), "web")

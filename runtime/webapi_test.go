@@ -20,12 +20,14 @@ const webAPIScript = `(async () => {
     btoa(String.fromCharCode(...mac)), atob('aGk='), new TextDecoder().decode(new Uint8Array([0xe2, 0x82, 0xac])),
     crypto.randomUUID().length, typeof performance.now(), structuredClone(new Map([[1, 2]])).get(1),
     require('buffer').Buffer.from('hi').toString('hex'), new DOMException('x', 'AbortError').code,
+    AbortSignal.abort().reason.name, new AbortController().signal.aborted,
+    await new Response('body', { status: 201 }).text(), new Request('https://example.com/', { method: 'post' }).method,
   ].join(' '));
 })();`
 
 // webAPIWant is what webAPIScript prints: the HMAC is Wikipedia's
 // HMAC_SHA256("key", "The quick brown fox jumps over the lazy dog").
-const webAPIWant = "97yD9DBThCSxMpjmqm+xQ+9NWaFJRhdZl0edvC0aPNg= hi € 36 number 2 6869 20\n"
+const webAPIWant = "97yD9DBThCSxMpjmqm+xQ+9NWaFJRhdZl0edvC0aPNg= hi € 36 number 2 6869 20 AbortError false body POST\n"
 
 // The Web globals are there, the same, in a run and in a REPL session.
 func TestWebAPIGlobals(t *testing.T) {
@@ -66,6 +68,21 @@ func TestWebAPIGlobals(t *testing.T) {
 		}
 		if out.String() != webAPIWant {
 			t.Errorf("session printed %q, want %q", out.String(), webAPIWant)
+		}
+		// The REPL shows what an input gives; these must describe, not fail.
+		for _, src := range []string{
+			"key", "crypto", "crypto.subtle", "new TextDecoder()", "new AbortController()", "AbortSignal.timeout(1000)",
+			"new Request('https://example.com/', { apiTokenAuth: 'secret-name' })", "new Response('x')", "performance",
+			"new DOMException('m', 'AbortError')", "structuredClone", "atob",
+		} {
+			v, err := s.Eval(context.Background(), src)
+			if err != nil {
+				t.Errorf("Eval(%q): %v", src, err)
+				continue
+			}
+			if got := show(v); strings.Contains(got, "secret-name") {
+				t.Errorf("Eval(%q) shows the token name: %s", src, got)
+			}
 		}
 	})
 }
