@@ -17,6 +17,7 @@
 //	  HMAC                         raw, jwk
 //	  RSASSA-PKCS1-v1_5, RSA-PSS   pkcs8 and jwk private keys (sign); spki and jwk public keys (verify)
 //	  ECDSA P-256, P-384           pkcs8 and jwk private keys; spki, jwk and raw public keys
+//	  Ed25519                      pkcs8 and jwk (OKP) private keys; spki, jwk and raw public keys
 //	sign, verify  with the algorithms above; ECDSA signatures in the IEEE P1363
 //	              form (r||s) that WebCrypto uses, not ASN.1 DER
 //

@@ -3,6 +3,7 @@ package webapi
 import (
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/hmac"
 	"crypto/rand"
@@ -58,7 +59,7 @@ func newHash(name string) func() hash.Hash {
 var algorithmNames = map[string]string{}
 
 func init() {
-	for _, n := range []string{"SHA-1", "SHA-256", "SHA-384", "SHA-512", "HMAC", "RSASSA-PKCS1-v1_5", "RSA-PSS", "ECDSA"} {
+	for _, n := range []string{"SHA-1", "SHA-256", "SHA-384", "SHA-512", "HMAC", "RSASSA-PKCS1-v1_5", "RSA-PSS", "ECDSA", "Ed25519"} {
 		algorithmNames[strings.ToUpper(n)] = n
 	}
 }
@@ -230,6 +231,8 @@ func (a *api) importKey(call goja.FunctionCall) goja.Value {
 			panic(a.domError("NotSupportedError", fmt.Sprintf("crypto.subtle.importKey: ECDSA namedCurve %q is not supported (want P-256 or P-384)", curve)))
 		}
 		err = a.importEC(k, curve, format, keyData, jwk)
+	case "Ed25519":
+		err = a.importEd25519(k, format, keyData, jwk)
 	default:
 		panic(a.domError("NotSupportedError", "crypto.subtle.importKey: "+alg+" keys cannot be imported"))
 	}
@@ -541,6 +544,74 @@ func (a *api) importEC(k *key, curve, format string, keyData goja.Value, jwk *go
 	return fmt.Errorf("EC keys are imported as pkcs8, spki, raw or jwk, not %s", format)
 }
 
+// importEd25519 reads Ed25519 keys (RFC 8032; JWK as RFC 8037 writes them).
+func (a *api) importEd25519(k *key, format string, keyData goja.Value, jwk *goja.Object) error {
+	switch format {
+	case "raw":
+		b := a.data(keyData, "crypto.subtle.importKey: keyData")
+		if len(b) != ed25519.PublicKeySize {
+			return dataError("a raw Ed25519 public key is %d bytes, got %d", ed25519.PublicKeySize, len(b))
+		}
+		k.typ, k.pub = "public", ed25519.PublicKey(b)
+	case "pkcs8":
+		p, err := x509.ParsePKCS8PrivateKey(a.data(keyData, "crypto.subtle.importKey: keyData"))
+		if err != nil {
+			return dataError("not a PKCS #8 private key: %v", err)
+		}
+		ek, ok := p.(ed25519.PrivateKey)
+		if !ok {
+			return dataError("the PKCS #8 key is a %T, not an Ed25519 key", p)
+		}
+		k.typ, k.priv, k.pub = "private", ek, ek.Public()
+	case "spki":
+		p, err := x509.ParsePKIXPublicKey(a.data(keyData, "crypto.subtle.importKey: keyData"))
+		if err != nil {
+			return dataError("not an SPKI public key: %v", err)
+		}
+		ek, ok := p.(ed25519.PublicKey)
+		if !ok {
+			return dataError("the SPKI key is a %T, not an Ed25519 key", p)
+		}
+		k.typ, k.pub = "public", ek
+	case "jwk":
+		if err := checkJWK(k, jwk, "OKP"); err != nil {
+			return err
+		}
+		if crv := jwkString(jwk, "crv"); crv != "Ed25519" {
+			return dataError("the jwk's crv is %q, not Ed25519", crv)
+		}
+		if alg := jwkString(jwk, "alg"); alg != "" && alg != "EdDSA" && alg != "Ed25519" {
+			return dataError("the jwk's alg is %q, want EdDSA or Ed25519", alg)
+		}
+		x, err := jwkBytes(jwk, "x")
+		if err != nil {
+			return err
+		}
+		if len(x) != ed25519.PublicKeySize {
+			return dataError("the jwk's x must be %d bytes", ed25519.PublicKeySize)
+		}
+		if jwkString(jwk, "d") == "" {
+			k.typ, k.pub = "public", ed25519.PublicKey(x)
+			return nil
+		}
+		d, err := jwkBytes(jwk, "d")
+		if err != nil {
+			return err
+		}
+		if len(d) != ed25519.SeedSize {
+			return dataError("the jwk's d must be %d bytes", ed25519.SeedSize)
+		}
+		priv := ed25519.NewKeyFromSeed(d)
+		if !priv.Public().(ed25519.PublicKey).Equal(ed25519.PublicKey(x)) {
+			return dataError("the jwk's d does not match its x")
+		}
+		k.typ, k.priv, k.pub = "private", priv, priv.Public()
+	default:
+		return fmt.Errorf("Ed25519 keys are imported as raw, pkcs8, spki or jwk, not %s", format)
+	}
+	return nil
+}
+
 // cryptoKey wraps k in a CryptoKey object.
 func (a *api) cryptoKey(k *key) *goja.Object {
 	if a.keyProto == nil {
@@ -591,6 +662,7 @@ func (a *api) keyAlgorithm(k *key) goja.Value {
 		_ = alg.Set("length", len(k.secret)*8)
 	case "ECDSA":
 		_ = alg.Set("namedCurve", k.hash)
+	case "Ed25519":
 	default:
 		pub := k.pub.(*rsa.PublicKey)
 		_ = alg.Set("hash", hashObj())
@@ -640,10 +712,13 @@ func (a *api) sign(call goja.FunctionCall) goja.Value {
 }
 
 func (a *api) signWith(alg string, algObj *goja.Object, k *key, h crypto.Hash, data []byte) ([]byte, error) {
-	if alg == "HMAC" {
+	switch alg {
+	case "HMAC":
 		m := hmac.New(newHash(k.hash), k.secret)
 		m.Write(data)
 		return m.Sum(nil), nil
+	case "Ed25519":
+		return ed25519.Sign(k.priv.(ed25519.PrivateKey), data), nil
 	}
 	w := h.New()
 	w.Write(data)
@@ -699,6 +774,8 @@ func (a *api) verify(call goja.FunctionCall) goja.Value {
 		m := hmac.New(newHash(k.hash), k.secret)
 		m.Write(data)
 		return a.vm.ToValue(hmac.Equal(m.Sum(nil), sig))
+	case "Ed25519":
+		return a.vm.ToValue(len(sig) == ed25519.SignatureSize && ed25519.Verify(k.pub.(ed25519.PublicKey), data, sig))
 	}
 	w := h.New()
 	w.Write(data)

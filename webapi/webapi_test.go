@@ -2,6 +2,7 @@ package webapi_test
 
 import (
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
@@ -120,7 +121,12 @@ func TestSubtle(t *testing.T) {
 	_ = fixtures.Set("ec384Public", der(x509.MarshalPKIXPublicKey(&ec.PublicKey)))
 	_ = fixtures.Set("rsaPrivate", der(x509.MarshalPKCS8PrivateKey(rk)))
 	_ = fixtures.Set("rsaPublic", der(x509.MarshalPKIXPublicKey(&rk.PublicKey)))
-	_ = fixtures.Set("ec384PublicDER", der(x509.MarshalPKIXPublicKey(&ec.PublicKey)))
+	edPub, edPriv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = fixtures.Set("edPrivate", der(x509.MarshalPKCS8PrivateKey(edPriv)))
+	_ = fixtures.Set("edPublic", der(x509.MarshalPKIXPublicKey(edPub)))
 	// goVerifyP384 checks an r||s signature of SHA-384(data) with Go's ecdsa.
 	_ = fixtures.Set("goVerifyP384", func(data, sig goja.ArrayBuffer) bool {
 		b := sig.Bytes()

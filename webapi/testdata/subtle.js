@@ -1,5 +1,6 @@
 // crypto.subtle against published vectors: FIPS 180-4 (via its examples),
-// RFC 4231 (HMAC-SHA-2), RFC 7515 appendix A (JWS HS256, RS256, ES256).
+// RFC 4231 (HMAC-SHA-2), RFC 7515 appendix A (JWS HS256, RS256, ES256),
+// RFC 8037 appendix A (Ed25519).
 const abc = utf8('abc');
 const m448 = utf8('abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq');
 const digests = {
@@ -135,6 +136,27 @@ assertEq(sig384.byteLength, 96, 'a P-384 signature is 96 bytes');
 assert(await crypto.subtle.verify({ name: 'ECDSA', hash: 'SHA-384' }, ecPub, sig384, abc), 'pkcs8/spki P-384 round trip');
 assert(fixtures.goVerifyP384(abc.buffer, sig384), "Go's ecdsa verifies the r||s signature");
 await assertRejects(crypto.subtle.importKey('spki', fixtures.ec384Public, p256, false, ['verify']), 'DataError', 'a P-384 key imported as P-256');
+
+// RFC 8037 A.1 key, A.4 signature (Ed25519 is deterministic), A.5 verification.
+const okp = { kty: 'OKP', crv: 'Ed25519', d: 'nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo' };
+const edInput = utf8('eyJhbGciOiJFZERTQSJ9.RXhhbXBsZSBvZiBFZDI1NTE5IHNpZ25pbmc');
+const edSig = 'hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR6dWbhijcNR4ki4iylGjg5BhVsPt9g7sVvpAr_MuM0KAg';
+const edPriv = await crypto.subtle.importKey('jwk', okp, 'Ed25519', false, ['sign']);
+assertEq(hex(await crypto.subtle.sign('Ed25519', edPriv, edInput)), hex(b64url(edSig)), 'RFC 8037 A.4 Ed25519 signature');
+assertEq(edPriv.algorithm, { name: 'Ed25519' }, 'Ed25519 key algorithm');
+const edPub = await crypto.subtle.importKey('jwk', { kty: 'OKP', crv: 'Ed25519', x: okp.x }, { name: 'Ed25519' }, false, ['verify']);
+assert(await crypto.subtle.verify('Ed25519', edPub, b64url(edSig), edInput), 'RFC 8037 A.5 verifies');
+assert(!(await crypto.subtle.verify('Ed25519', edPub, b64url(edSig), abc)), 'nor other data');
+assert(!(await crypto.subtle.verify('Ed25519', edPub, b64url(edSig).slice(0, 63), edInput)), 'a short signature is false, not an error');
+const edRaw = await crypto.subtle.importKey('raw', b64url(okp.x), 'Ed25519', false, ['verify']);
+assert(await crypto.subtle.verify('Ed25519', edRaw, b64url(edSig), edInput), 'raw public key');
+const edP8 = await crypto.subtle.importKey('pkcs8', fixtures.edPrivate, 'Ed25519', false, ['sign']);
+const edSpki = await crypto.subtle.importKey('spki', fixtures.edPublic, 'Ed25519', false, ['verify']);
+assert(await crypto.subtle.verify('Ed25519', edSpki, await crypto.subtle.sign('Ed25519', edP8, abc), abc), 'pkcs8/spki Ed25519 round trip');
+await assertRejects(crypto.subtle.importKey('jwk', { ...okp, x: a3.x }, 'Ed25519', false, ['sign']), 'DataError', 'd that does not match x');
+await assertRejects(crypto.subtle.importKey('jwk', { ...okp, crv: 'X25519' }, 'Ed25519', false, ['sign']), 'DataError', 'another curve');
+await assertRejects(crypto.subtle.importKey('raw', abc, 'Ed25519', false, ['verify']), 'DataError', 'a short raw key');
+await assertRejects(crypto.subtle.importKey('pkcs8', fixtures.ec384Private, 'Ed25519', false, ['sign']), 'DataError', 'an EC key is not Ed25519');
 
 // Argument checks reject, never throw.
 const p = crypto.subtle.sign('HMAC', {}, abc);
