@@ -231,8 +231,12 @@ func (a *api) abortGlobals() *abort {
 	ab.rethrow = rethrow
 	hooks := a.vm.NewObject()
 	_ = hooks.Set("aborted", func(call goja.FunctionCall) goja.Value {
-		if s, ok := ab.signals[call.Argument(0).(*goja.Object)]; ok {
+		o := call.Argument(0).(*goja.Object)
+		if s, ok := ab.signals[o]; ok {
 			s.close()
+			// Requests hold their *Signal; one asked for later is made
+			// again, already closed.
+			delete(ab.signals, o)
 		}
 		return goja.Undefined()
 	})

@@ -60,6 +60,9 @@ const structuredCloneJS = `(function (DOMException, kind) {
         const values = [...Set.prototype.values.call(v)];
         for (const val of values) out.add(clone(val));
         return out;
+      } else if (v instanceof DOMException) {
+        out = new DOMException(v.message, v.name);
+        if (typeof v.stack === 'string') Object.defineProperty(out, 'stack', { value: v.stack, writable: true, configurable: true });
       } else if (k === 'error') {
         const name = errorNames.includes(v.name) ? v.name : 'Error';
         out = new globalThis[name]();

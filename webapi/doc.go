@@ -32,8 +32,11 @@
 //     runtime's goroutine: the work (an RSA signature takes about a
 //     millisecond) is done while the script waits, as no other goroutine may
 //     touch the runtime. Reactions still run as microtasks.
-//   - Key material lives as long as the runtime, even after the script drops
-//     its CryptoKey.
+//   - Key material, the state of TextDecoders and the Go side of
+//     AbortSignals that were given to a request and never aborted live as
+//     long as the runtime, even after the script drops them: a run's
+//     runtime is its own, but a long REPL session or a script that makes
+//     such objects in a loop keeps them.
 //   - queueMicrotask's callback runs as a promise reaction: an exception in it
 //     is reported as an unhandled rejection, which fails a run like any other
 //     uncaught error.

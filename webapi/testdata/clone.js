@@ -27,6 +27,8 @@ assert(c.err instanceof RangeError && c.err.message === 'bad' && c.err.cause ===
 const view = new Uint8Array(new Uint8Array([1, 2, 3, 4]).buffer, 1, 2);
 const cv = structuredClone(view);
 assertEq([cv.byteOffset, cv.length, cv.buffer.byteLength, Array.from(cv)], [1, 2, 4, [2, 3]], 'a view keeps its offset in a copy of the whole buffer');
+const de = structuredClone(new DOMException('gone', 'AbortError'));
+assert(de instanceof DOMException && de.name === 'AbortError' && de.message === 'gone' && de.code === 20, 'DOMException');
 class Point { constructor() { this.x = 1; } get y() { return 2; } }
 const p = structuredClone(new Point());
 assertEq([Object.getPrototypeOf(p) === Object.prototype, p.x, p.y], [true, 1, undefined], 'class instances become plain objects');
