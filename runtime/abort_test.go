@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -186,8 +187,8 @@ assertEq(e && e.name, 'TimeoutError', 'sendAsync rejects with the TimeoutError')
 
 // Aborted before it is sent, a request is not sent at all.
 func TestAbortedBeforeSending(t *testing.T) {
-	hits := 0
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits++ }))
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
 	defer srv.Close()
 	s, err := runtime.CompileSource("before.js", `(async () => {
 const s = AbortSignal.abort('no');
@@ -195,10 +196,16 @@ assertEq(await fetch(args[0], { signal: s }).then(() => null, (e) => e), 'no', '
 assertEq(await http.get(args[0]).signal(s).sendAsync().then(() => null, (e) => e), 'no', 'sendAsync');
 let e; try { http.get(args[0]).signal(s).send(); } catch (x) { e = x; }
 assertEq(e, 'no', 'send');
+const req = new Request(args[0], { signal: s });
+assert(req.signal === s, 'request.signal is the signal given');
+assertEq(await fetch(req).then(() => null, (e) => e), 'no', 'fetch(request) with an aborted signal');
+assertEq(await fetch(req.clone()).then(() => null, (e) => e), 'no', 'a clone keeps the signal');
 let bad; try { http.get(args[0]).signal({}); } catch (x) { bad = x; }
 assertEq(bad && bad.code, 'BAD_REQUEST', 'a non-signal is refused');
 const ok = await http.get(args[0]).signal(s).signal(null).sendAsync();
 assertEq(ok.status, 200, '.signal(null) removes the signal');
+const ok2 = await fetch(req, { signal: null });
+assertEq([ok2.status, new Request(req, { signal: null }).signal], [200, null], 'init.signal null removes the Request\'s signal');
 })();`+assertJS)
 	if err != nil {
 		t.Fatal(err)
@@ -206,8 +213,8 @@ assertEq(ok.status, 200, '.signal(null) removes the signal');
 	if _, errOut, err := run(t, s, context.Background(), runtime.Options{Args: []string{srv.URL}}); err != nil {
 		t.Fatalf("run: %v\n%s", err, errOut)
 	}
-	if hits != 1 {
-		t.Errorf("the server got %d requests, want only the one without the signal", hits)
+	if n := hits.Load(); n != 2 {
+		t.Errorf("the server got %d requests, want only the two without the signal", n)
 	}
 }
 
