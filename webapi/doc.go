@@ -22,9 +22,10 @@
 //	              form (r||s) that WebCrypto uses, not ASN.1 DER
 //
 // Keys are CryptoKey objects whose material stays in Go: scripts see type,
-// extractable, algorithm and usages, never the key bytes. exportKey,
-// generateKey, encrypt, decrypt, deriveKey and deriveBits are not offered and
-// throw NotSupportedError from a rejected promise.
+// extractable, algorithm and usages, never the key bytes, unless the key
+// was imported with extractable true and exportKey (raw, spki, pkcs8, jwk)
+// is called. generateKey, encrypt, decrypt, deriveKey, deriveBits, wrapKey
+// and unwrapKey are not offered: they reject with NotSupportedError.
 //
 // # Caveats
 //

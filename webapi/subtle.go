@@ -86,7 +86,8 @@ func (a *api) newSubtle() *goja.Object {
 	a.method(s, "importKey", 5, a.promised(a.importKey))
 	a.method(s, "sign", 3, a.promised(a.sign))
 	a.method(s, "verify", 4, a.promised(a.verify))
-	for _, name := range []string{"encrypt", "decrypt", "generateKey", "deriveKey", "deriveBits", "exportKey", "wrapKey", "unwrapKey"} {
+	a.method(s, "exportKey", 2, a.promised(a.exportKey))
+	for _, name := range []string{"encrypt", "decrypt", "generateKey", "deriveKey", "deriveBits", "wrapKey", "unwrapKey"} {
 		a.method(s, name, 0, a.promised(func(goja.FunctionCall) goja.Value {
 			panic(a.domError("NotSupportedError", "crypto.subtle."+name+" is not supported by scriptrun"))
 		}))
@@ -793,4 +794,116 @@ func (a *api) verify(call goja.FunctionCall) goja.Value {
 	}
 	r, s := new(big.Int).SetBytes(sig[:size]), new(big.Int).SetBytes(sig[size:])
 	return a.vm.ToValue(ecdsa.Verify(pub, sum, r, s))
+}
+
+// exportKey is crypto.subtle.exportKey(format, key): only for a key
+// imported with extractable true, so key material leaves Go only when the
+// script asked for that twice.
+func (a *api) exportKey(call goja.FunctionCall) goja.Value {
+	format := call.Argument(0).String()
+	o, _ := call.Argument(1).(*goja.Object)
+	k, ok := a.objects[o].(*key)
+	if o == nil || !ok {
+		panic(a.vm.NewTypeError("crypto.subtle.exportKey: key must be a CryptoKey"))
+	}
+	if !k.extractable {
+		panic(a.domError("InvalidAccessError", "crypto.subtle.exportKey: the key is not extractable"))
+	}
+	wrongType := func() {
+		panic(a.domError("InvalidAccessError", fmt.Sprintf("crypto.subtle.exportKey: a %s %s key cannot be exported as %s", k.typ, k.alg, format)))
+	}
+	buffer := func(b []byte, err error) goja.Value {
+		if err != nil {
+			panic(a.domError("OperationError", "crypto.subtle.exportKey: "+err.Error()))
+		}
+		return a.vm.ToValue(a.vm.NewArrayBuffer(b))
+	}
+	switch format {
+	case "raw":
+		switch {
+		case k.alg == "HMAC":
+			return buffer(append([]byte(nil), k.secret...), nil)
+		case k.typ == "public" && k.alg == "ECDSA":
+			return buffer(k.pub.(*ecdsa.PublicKey).Bytes())
+		case k.typ == "public" && k.alg == "Ed25519":
+			return buffer(append([]byte(nil), k.pub.(ed25519.PublicKey)...), nil)
+		}
+	case "spki":
+		if k.typ == "public" {
+			return buffer(x509.MarshalPKIXPublicKey(k.pub))
+		}
+	case "pkcs8":
+		if k.typ == "private" {
+			return buffer(x509.MarshalPKCS8PrivateKey(k.priv))
+		}
+	case "jwk":
+		return a.exportJWK(k)
+	default:
+		panic(a.vm.NewTypeError("crypto.subtle.exportKey: unknown format %q (want raw, pkcs8, spki or jwk)", format))
+	}
+	wrongType()
+	return nil
+}
+
+// exportJWK writes k as a JSON Web Key (RFC 7517, 7518, 8037).
+func (a *api) exportJWK(k *key) goja.Value {
+	j := a.vm.NewObject()
+	b64 := func(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+	set := func(name string, v any) { _ = j.Set(name, v) }
+	switch k.alg {
+	case "HMAC":
+		set("kty", "oct")
+		set("k", b64(k.secret))
+		set("alg", "HS"+strings.TrimPrefix(k.hash, "SHA-"))
+	case "RSASSA-PKCS1-v1_5", "RSA-PSS":
+		pub := k.pub.(*rsa.PublicKey)
+		set("kty", "RSA")
+		prefix := "RS"
+		if k.alg == "RSA-PSS" {
+			prefix = "PS"
+		}
+		set("alg", prefix+strings.TrimPrefix(k.hash, "SHA-"))
+		set("n", b64(pub.N.Bytes()))
+		set("e", b64(big.NewInt(int64(pub.E)).Bytes()))
+		if priv, ok := k.priv.(*rsa.PrivateKey); ok {
+			priv.Precompute()
+			set("d", b64(priv.D.Bytes()))
+			set("p", b64(priv.Primes[0].Bytes()))
+			set("q", b64(priv.Primes[1].Bytes()))
+			set("dp", b64(priv.Precomputed.Dp.Bytes()))
+			set("dq", b64(priv.Precomputed.Dq.Bytes()))
+			set("qi", b64(priv.Precomputed.Qinv.Bytes()))
+		}
+	case "ECDSA":
+		point, err := k.pub.(*ecdsa.PublicKey).Bytes()
+		if err != nil {
+			panic(a.domError("OperationError", "crypto.subtle.exportKey: "+err.Error()))
+		}
+		size := (len(point) - 1) / 2
+		set("kty", "EC")
+		set("crv", k.hash)
+		set("x", b64(point[1:1+size]))
+		set("y", b64(point[1+size:]))
+		if priv, ok := k.priv.(*ecdsa.PrivateKey); ok {
+			d, err := priv.Bytes()
+			if err != nil {
+				panic(a.domError("OperationError", "crypto.subtle.exportKey: "+err.Error()))
+			}
+			set("d", b64(d))
+		}
+	case "Ed25519":
+		set("kty", "OKP")
+		set("crv", "Ed25519")
+		set("x", b64(k.pub.(ed25519.PublicKey)))
+		if priv, ok := k.priv.(ed25519.PrivateKey); ok {
+			set("d", b64(priv.Seed()))
+		}
+	}
+	ops := make([]any, len(k.usages))
+	for i, u := range k.usages {
+		ops[i] = u
+	}
+	set("key_ops", a.vm.NewArray(ops...))
+	set("ext", true)
+	return j
 }

@@ -171,5 +171,25 @@ await assertRejects(crypto.subtle.importKey('raw', abc, { name: 'HMAC', hash: 'S
 await assertRejects(crypto.subtle.importKey('jwk', { kty: 'oct', k: 'AyM1', ext: false }, { name: 'HMAC', hash: 'SHA-256' }, true, ['sign']), 'DataError', 'ext false but extractable');
 await assertRejects(crypto.subtle.importKey('jwk', { kty: 'RSA', k: 'AyM1' }, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']), 'DataError', 'kty must be oct');
 await assertRejects(crypto.subtle.importKey('raw', abc, 'AES-GCM', false, ['encrypt']), 'NotSupportedError', 'AES');
-await assertRejects(crypto.subtle.exportKey('jwk', a1Key), 'NotSupportedError', 'exportKey');
+
 await assertRejects(crypto.subtle.generateKey({ name: 'HMAC', hash: 'SHA-256' }, false, ['sign']), 'NotSupportedError', 'generateKey');
+
+// exportKey: only what was imported as extractable, giving back what went in.
+await assertRejects(crypto.subtle.exportKey('jwk', a1Key), 'InvalidAccessError', 'a key not extractable');
+await assertRejects(crypto.subtle.exportKey('raw', a2Priv), 'InvalidAccessError', 'nor an RSA key imported without extractable');
+const hx = await crypto.subtle.importKey('jwk', { kty: 'oct', k: 'AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow' }, { name: 'HMAC', hash: 'SHA-256' }, true, ['sign']);
+assertEq(hx.extractable, true, 'extractable');
+assertEq(await crypto.subtle.exportKey('jwk', hx), { kty: 'oct', k: 'AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow', alg: 'HS256', key_ops: ['sign'], ext: true }, 'HMAC jwk');
+assertEq(hex(await crypto.subtle.exportKey('raw', hx)), hex(b64url('AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow')), 'HMAC raw');
+const rx = await crypto.subtle.exportKey('jwk', await crypto.subtle.importKey('jwk', a2, rs256, true, ['sign']));
+assertEq([rx.kty, rx.alg, rx.n, rx.e, rx.d, rx.p, rx.q, rx.dp, rx.dq, rx.qi], ['RSA', 'RS256', a2.n, a2.e, a2.d, a2.p, a2.q, a2.dp, a2.dq, a2.qi], 'RSA private jwk, CRT values included');
+assertEq(hex(await crypto.subtle.exportKey('pkcs8', await crypto.subtle.importKey('pkcs8', fixtures.rsaPrivate, rs256, true, ['sign']))), hex(fixtures.rsaPrivate), 'RSA pkcs8');
+await assertRejects(crypto.subtle.exportKey('spki', await crypto.subtle.importKey('jwk', a2, rs256, true, ['sign'])), 'InvalidAccessError', 'a private key as spki');
+const ex = await crypto.subtle.exportKey('jwk', await crypto.subtle.importKey('jwk', a3, p256, true, ['sign']));
+assertEq([ex.kty, ex.crv, ex.x, ex.y, ex.d], ['EC', 'P-256', a3.x, a3.y, a3.d], 'EC private jwk');
+const epub = await crypto.subtle.importKey('spki', fixtures.ec384Public, { name: 'ECDSA', namedCurve: 'P-384' }, true, ['verify']);
+assertEq(hex(await crypto.subtle.exportKey('spki', epub)), hex(fixtures.ec384Public), 'EC spki');
+assertEq(new Uint8Array(await crypto.subtle.exportKey('raw', epub))[0], 4, 'EC raw is an uncompressed point');
+const okx = await crypto.subtle.exportKey('jwk', await crypto.subtle.importKey('jwk', okp, 'Ed25519', true, ['sign']));
+assertEq([okx.kty, okx.crv, okx.x, okx.d], ['OKP', 'Ed25519', okp.x, okp.d], 'Ed25519 jwk');
+await assertRejects(crypto.subtle.exportKey('pem', hx), 'TypeError', 'an unknown format');
