@@ -3,6 +3,7 @@ package runtime_test
 import (
 	"bytes"
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -82,6 +83,13 @@ func TestWebAPIGlobals(t *testing.T) {
 			}
 			if got := show(v); strings.Contains(got, "secret-name") {
 				t.Errorf("Eval(%q) shows the token name: %s", src, got)
+			}
+		}
+		// Tab completion knows the new globals and their methods.
+		for expr, want := range map[string]string{"": "structuredClone", "crypto.subtle": "importKey", "http.get(u)": "signal"} {
+			names, err := s.Names(context.Background(), expr)
+			if err != nil || !slices.Contains(names, want) {
+				t.Errorf("Names(%q) = %v, %v; want it to include %q", expr, names, err, want)
 			}
 		}
 	})
