@@ -76,6 +76,9 @@ type Options struct {
 	// larger bodies fail with BODY_TOO_LARGE. Zero or negative means
 	// DefaultMaxResponseBytes.
 	MaxResponseBytes int64
+	// Signal returns the AbortSignal a value is, for fetch's init.signal and
+	// the builders' .signal(s); when nil, both are refused.
+	Signal func(goja.Value) (Signal, bool)
 }
 
 // DefaultMaxResponseBytes is the response size limit used when
@@ -124,6 +127,7 @@ type api struct {
 	signer   Signer
 	client   *http.Client
 	maxBytes int64
+	signals  func(goja.Value) (Signal, bool)
 
 	errorCtor     *goja.Object
 	jsonObj       *goja.Object
@@ -138,6 +142,8 @@ type api struct {
 	headersCtor        *goja.Object
 	headersProto       *goja.Object
 	restResponseProto  *goja.Object // sn_ws RESTResponseV2 (servicenow.go)
+	requestCtor        *goja.Object
+	responseCtor       *goja.Object
 
 	// Builders given a token and not sent yet (unsent.go).
 	unsent    map[*request]unsentSite
@@ -157,6 +163,7 @@ func Enable(vm *goja.Runtime, host Host, opts Options) *Installed {
 		signer:   opts.Signer,
 		client:   opts.Client,
 		maxBytes: opts.MaxResponseBytes,
+		signals:  opts.Signal,
 	}
 	if a.client == nil {
 		a.client = http.DefaultClient
@@ -184,6 +191,8 @@ func Enable(vm *goja.Runtime, host Host, opts Options) *Installed {
 	_ = g.Set("http", httpObj)
 	_ = g.Set("fetch", a.fn("fetch", a.fetch))
 	js.LazyGlobal(vm, "Headers", func() goja.Value { return a.headers() })
+	js.LazyGlobal(vm, "Request", func() goja.Value { return a.requestConstructor() })
+	js.LazyGlobal(vm, "Response", func() goja.Value { return a.responseConstructor() })
 	js.LazyGlobal(vm, "sn_ws", a.serviceNow)
 	return &Installed{a: a}
 }

@@ -42,6 +42,7 @@ func TestScripts(t *testing.T) {
 		{file: "errors.js"},
 		{file: "async.js"},
 		{file: "fetch.js"},
+		{file: "fetchtypes.js"},
 		{file: "auth.js", signer: bearerSigner, check: func(t *testing.T, api, other *server, s *fakeSigner) {
 			for _, a := range other.authSeen() {
 				if a != "" {

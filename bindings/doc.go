@@ -1,6 +1,6 @@
 // Package bindings is the JavaScript API for outbound HTTP: the http.*
-// request builders, fetch, Headers, response objects and the error codes
-// scripts see. It knows nothing about OAuth or the store: requests that call
+// request builders, fetch, Headers, Request, Response, response objects and
+// the error codes scripts see. It knows nothing about OAuth or the store: requests that call
 // apiTokenAuth(name) are signed by a [Signer], and asynchronous work is handed
 // back to the event loop through a [Host].
 //
@@ -11,13 +11,20 @@
 //	  .header('Accept', 'application/json') // or .header({Accept: '…'}); undefined/null removes
 //	  .query({ $top: 10, id: [1, 2] })      // arrays repeat the key; undefined/null are skipped
 //	  .timeout(10000)                       // ms, for the whole call; 0 = none
+//	  .signal(controller.signal)            // an AbortSignal cancels the call; null removes it
 //	  .send();                              // synchronous; .sendAsync() returns a Promise
 //	res.status; res.ok; res.statusText; res.url; res.body; res.headers; // lower-case names, ", "-joined
 //	res.header('content-type'); res.json(); res.text();
 //	http.post(url).json(obj) | .form(obj) | .body(text, contentType)
 //
-//	const r = await fetch(url, { method, headers, body, apiTokenAuth: 'graph-mail', timeout: 5000 });
+//	const r = await fetch(url, { method, headers, body, apiTokenAuth: 'graph-mail', timeout: 5000, signal });
 //	r.ok; r.status; r.statusText; r.url; r.headers.get(name); await r.text(); await r.json();
+//	await r.arrayBuffer(); r.clone(); r instanceof Response
+//
+//	const req = new Request(url, { method, headers, body, apiTokenAuth: 'graph-mail', signal });
+//	await fetch(req); await fetch(req, { method: 'PUT' }); req.clone(); await req.text();
+//	new Response(body, { status, statusText, headers }); Response.json(data, init)
+//	[...headers]  // sorted, lower-case names, values joined with ", ", each Set-Cookie apart; headers.getSetCookie()
 //
 //	var sm = new sn_ws.RESTMessageV2();     // ServiceNow style (servicenow.go, docs/SERVICENOW.md)
 //	sm.setEndpoint(url); sm.setAuthenticationProfile('oauth2', 'graph-mail');
@@ -59,6 +66,21 @@
 //     values it set are scrubbed from messages.
 //   - Messages show URLs without their query or user info, since those may
 //     carry secrets.
-//   - fetch supports a subset of the standard: no streams, no AbortSignal
-//     (use init.timeout), bodies may be read more than once.
+//   - fetch supports a subset of the standard: no streams, no Blob or
+//     FormData, bodies may be read more than once (there is no bodyUsed), and
+//     a response's type, redirected and Response.error/redirect are missing.
+//   - A Request made with apiTokenAuth keeps the token's name hidden: its
+//     properties are method, url, headers and signal, and fetch(request)
+//     (or a clone, or new Request(request)) is signed as fetch with
+//     init.apiTokenAuth would be. request.signal is null when it has none.
+//   - Request, Response and Headers can be called without new (goja's native
+//     constructors cannot tell); the standard throws a TypeError.
+//   - An AbortSignal (Options.Signal tells one from other values) cancels
+//     the request's context in whatever phase it is: signing, connecting,
+//     waiting for headers or reading the body. A request that fails once its
+//     signal has aborted throws or rejects with the signal's reason (an
+//     AbortError or TimeoutError DOMException unless the script gave
+//     another), as fetch does in browsers; one aborted before it is sent is
+//     not sent. net/http may finish a dial that was in progress in the
+//     background and keep the connection for later requests.
 package bindings

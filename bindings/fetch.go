@@ -25,14 +25,39 @@ func (a *api) fetch(call goja.FunctionCall) goja.Value {
 // fetchRequest converts fetch's arguments into a request; it throws on bad input.
 func (a *api) fetchRequest(call goja.FunctionCall) *request {
 	const what = "fetch(url, init)"
-	u, err := a.parseURL(call.Argument(0), what)
+	r, _ := a.requestInput(call.Argument(0), what)
+	a.applyInit(r, call.Argument(1), what)
+	if r.signal != nil {
+		if reason := r.signal.Reason(); reason != nil {
+			panic(reason) // aborted already: fetch rejects with the reason and sends nothing
+		}
+	}
+	return r
+}
+
+// requestInput starts a request from fetch's or new Request's first
+// argument: a URL, or a Request, which is copied with its signal.
+func (a *api) requestInput(input goja.Value, what string) (*request, goja.Value) {
+	if o, ok := input.(*goja.Object); ok {
+		if ro, ok := o.Export().(*requestObj); ok {
+			c := ro.r.clone()
+			c.body = append([]byte(nil), ro.r.body...)
+			return c, ro.signal
+		}
+	}
+	u, err := a.parseURL(input, what)
 	if err != nil {
 		a.throw(err)
 	}
-	r := &request{a: a, method: http.MethodGet, url: u}
-	init := call.Argument(1)
+	return &request{a: a, method: http.MethodGet, url: u}, nil
+}
+
+// applyInit applies fetch's init (or new Request's) to r; it throws on bad
+// input.
+func (a *api) applyInit(r *request, init goja.Value, what string) {
+	var err error
 	if isNullish(init) {
-		return r
+		return
 	}
 	if !isPlainObject(init) {
 		a.badRequest("%s: init must be an object such as {method: \"POST\", headers: {...}, body: \"...\"}, got %s", what, js.TypeOf(init))
@@ -82,10 +107,9 @@ func (a *api) fetchRequest(call goja.FunctionCall) *request {
 			a.throw(err)
 		}
 	}
-	if v := o.Get("signal"); !isNullish(v) {
-		a.badRequest("%s: init.signal (AbortSignal) is not supported; use init.timeout (milliseconds) to limit the time a request may take", what)
+	if v := o.Get("signal"); v != nil && !goja.IsUndefined(v) {
+		r.signal = a.signalArg(v, what+": init.signal")
 	}
-	return r
 }
 
 // fillHeaders adds headers from a Headers object, an array of [name, value]
@@ -158,6 +182,14 @@ func (a *api) newFetchResponseProto() *goja.Object {
 			return a.settled(nil, a.toJS(err))
 		}
 		return a.settled(v, nil)
+	}))
+	_ = p.Set("clone", a.fn("clone", func(call goja.FunctionCall) goja.Value {
+		rs := a.thisResponse(call, "clone")
+		c := *rs.r
+		c.header = rs.r.header.Clone()
+		o := a.newResponse(&c, true)
+		o.Export().(*response).ownHeaders = rs.ownHeaders
+		return o
 	}))
 	_ = p.Set("arrayBuffer", a.fn("arrayBuffer", func(call goja.FunctionCall) goja.Value {
 		rs := a.thisResponse(call, "arrayBuffer")
@@ -249,6 +281,14 @@ func (a *api) newHeadersConstructor() *goja.Object {
 		_, ok := h.h[k]
 		return a.vm.ToValue(ok)
 	}))
+	_ = p.Set("getSetCookie", a.fn("getSetCookie", func(call goja.FunctionCall) goja.Value {
+		vs := this(call, "getSetCookie").h["Set-Cookie"]
+		items := make([]any, len(vs))
+		for i, v := range vs {
+			items[i] = v
+		}
+		return a.vm.NewArray(items...)
+	}))
 	_ = p.Set("set", a.fn("set", set("set", false)))
 	_ = p.Set("append", a.fn("append", set("append", true)))
 	_ = p.Set("delete", a.fn("delete", func(call goja.FunctionCall) goja.Value {
@@ -294,12 +334,20 @@ func (a *api) newHeadersConstructor() *goja.Object {
 }
 
 // sorted returns [lower-case name, joined value] pairs in name order, as the
-// standard's iteration does.
+// standard's iteration does ("sort and combine"): Set-Cookie, which cannot
+// be joined, gives one pair per value, in the order they came.
 func (h *headersObj) sorted() [][2]string {
 	out := make([][2]string, 0, len(h.h))
 	for k, vs := range h.h {
-		out = append(out, [2]string{strings.ToLower(k), strings.Join(vs, ", ")})
+		name := strings.ToLower(k)
+		if name == "set-cookie" {
+			for _, v := range vs {
+				out = append(out, [2]string{name, v})
+			}
+			continue
+		}
+		out = append(out, [2]string{name, strings.Join(vs, ", ")})
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i][0] < out[j][0] })
+	sort.SliceStable(out, func(i, j int) bool { return out[i][0] < out[j][0] })
 	return out
 }

@@ -32,6 +32,7 @@ type request struct {
 	ctFromBody bool
 	token      string
 	timeout    time.Duration
+	signal     Signal // cancels the request when it aborts; nil for none
 }
 
 // Get exposes method and url read-only, so printing a builder says what it is.
@@ -232,6 +233,7 @@ func (a *api) newRequestProto() *goja.Object {
 		{"body", a.reqBody},
 		{"apiTokenAuth", a.reqToken},
 		{"timeout", a.reqTimeout},
+		{"signal", a.reqSignal},
 	}
 	for _, m := range methods {
 		name, fn := m.name, m.fn
@@ -556,6 +558,12 @@ func (a *api) reqTimeout(r *request, call goja.FunctionCall) {
 	r.timeout = d
 }
 
+// reqSignal implements .signal(s): an AbortSignal that cancels the request;
+// null or undefined removes it.
+func (a *api) reqSignal(r *request, call goja.FunctionCall) {
+	r.signal = a.signalArg(call.Argument(0), ".signal(s): s")
+}
+
 // timeoutArg converts a number of milliseconds into a duration.
 func timeoutArg(v goja.Value, what string) (time.Duration, error) {
 	if !goja.IsNumber(v) {
@@ -576,8 +584,14 @@ func timeoutArg(v goja.Value, what string) (time.Duration, error) {
 func (a *api) reqSend(call goja.FunctionCall) goja.Value {
 	r := a.thisRequest(call, "send")
 	a.sent(r)
+	if reason := abortReason(r.signal); reason != nil {
+		panic(reason) // aborted before it was sent: nothing is sent
+	}
 	res, err := a.do(a.host.Context(), r)
 	if err != nil {
+		if reason := abortReason(r.signal); reason != nil {
+			panic(reason)
+		}
 		a.throw(err)
 	}
 	return a.newResponse(res, false)
@@ -588,6 +602,9 @@ func (a *api) reqSend(call goja.FunctionCall) goja.Value {
 func (a *api) reqSendAsync(call goja.FunctionCall) goja.Value {
 	r := a.thisRequest(call, "sendAsync")
 	a.sent(r)
+	if reason := abortReason(r.signal); reason != nil {
+		return a.settled(nil, reason)
+	}
 	return a.start(r.clone(), false)
 }
 
@@ -603,6 +620,9 @@ func (a *api) start(r *request, fetch bool) goja.Value {
 		res, err := a.doSafe(ctx, r)
 		done(func() error {
 			if err != nil {
+				if reason := abortReason(r.signal); reason != nil {
+					return reject(reason)
+				}
 				e := a.toJS(err)
 				setStack(a.vm, e, site)
 				return reject(e)

@@ -70,6 +70,9 @@ type response struct {
 	fetch   bool
 	body    goja.Value
 	headers goja.Value
+	// ownHeaders is true for a response made with new Response: its
+	// headers may be changed, unlike those of a response fetch received.
+	ownHeaders bool
 }
 
 var (
@@ -119,7 +122,7 @@ func (rs *response) Get(key string) goja.Value {
 	case "headers":
 		if rs.headers == nil {
 			if rs.fetch {
-				rs.headers = rs.a.newHeaders(rs.r.header, true)
+				rs.headers = rs.a.newHeaders(rs.r.header, !rs.ownHeaders)
 			} else {
 				rs.headers = rs.a.plainHeaders(rs.r)
 			}

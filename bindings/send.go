@@ -61,6 +61,8 @@ func (a *api) doSafe(ctx context.Context, r *request) (res *result, err error) {
 // The request's own timeout covers the whole call: signing (including a token
 // refresh), sending, the single retry and reading the body.
 func (a *api) do(ctx context.Context, r *request) (*result, error) {
+	ctx, release := withSignal(ctx, r.signal)
+	defer release()
 	if r.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeoutCause(ctx, r.timeout, &requestTimeout{r.timeout})

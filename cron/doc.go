@@ -13,7 +13,7 @@
 // A job runs the source captured when it was added or updated (store.Job),
 // never a file read at run time, so it runs exactly what its admin reviewed
 // and its SHA-256 says what that is. Such a script cannot require() files of
-// its own folder (only "url" and "console"): bundle helpers into the script.
+// its own folder (only "url", "buffer" and "console"): bundle helpers into the script.
 //
 // # When
 //

@@ -5,9 +5,12 @@
 //
 // Scripts get setTimeout/setInterval/setImmediate and their clear functions,
 // Promise and async/await, console, URL and URLSearchParams, args, http and
-// fetch (package bindings), and require() restricted to "url", "console" and
-// .js/.json files inside the script's folder. There is no process global,
-// no file system and no environment.
+// fetch (package bindings), the Web APIs of package webapi (atob, btoa,
+// TextEncoder, TextDecoder, crypto, DOMException, AbortController,
+// AbortSignal, performance, queueMicrotask, structuredClone), and require()
+// restricted to "url", "buffer", "console" and .js/.json files inside the
+// script's folder. There is no process global, no file system and no
+// environment.
 //
 // A run ends when the script and everything it started (timers, promises,
 // sendAsync, fetch) are done, when it throws an error it does not catch or

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/dop251/goja"
+	"github.com/dop251/goja_nodejs/buffer"
 	"github.com/dop251/goja_nodejs/require"
 	"github.com/dop251/goja_nodejs/url"
 
@@ -121,7 +122,11 @@ func isFilePath(p string) bool {
 	return p == "." || p == ".." || strings.HasPrefix(p, "/") || strings.HasPrefix(p, "./") || strings.HasPrefix(p, "../") || filepath.IsAbs(p)
 }
 
-// require is the global require(): the "url" and "console" modules, and .js
+// coreModules are the goja_nodejs modules scripts may require; none of
+// them reaches the file system, the environment or the process.
+var coreModules = map[string]string{"url": url.ModuleName, "buffer": buffer.ModuleName}
+
+// require is the global require(): the "url", "buffer" and "console" modules, and .js
 // and .json files inside the script's folder. Everything else — other core
 // modules (process, fs, …), node_modules packages, files outside the folder —
 // is refused with a message that says so.
@@ -134,8 +139,8 @@ func (e *env) require(call goja.FunctionCall) goja.Value {
 	switch name {
 	case "console", "node:console":
 		return e.console
-	case "url", "node:url":
-		v, err := e.modules.Require(url.ModuleName)
+	case "url", "node:url", "buffer", "node:buffer":
+		v, err := e.modules.Require(coreModules[strings.TrimPrefix(name, "node:")])
 		if err != nil {
 			js.RethrowUncatchable(err)
 			panic(e.newError(fmt.Sprintf("require(%q): %v", name, err)))
@@ -143,7 +148,7 @@ func (e *env) require(call goja.FunctionCall) goja.Value {
 		return v
 	}
 	if !isFilePath(name) {
-		panic(e.newError(fmt.Sprintf("require(%q): only \"url\", \"console\" and files in the script's folder (require(\"./file.js\")) can be required", name)))
+		panic(e.newError(fmt.Sprintf("require(%q): only \"url\", \"buffer\", \"console\" and files in the script's folder (require(\"./file.js\")) can be required", name)))
 	}
 	if e.folder == nil {
 		panic(e.newError(fmt.Sprintf("require(%q): %v", name, errNoFolder)))

@@ -20,6 +20,7 @@ import (
 
 	"github.com/scriptrun/scriptrun/bindings"
 	"github.com/scriptrun/scriptrun/internal/js"
+	"github.com/scriptrun/scriptrun/webapi"
 )
 
 // Options configures a run (Script.Run) or a session (NewSession).
@@ -169,6 +170,8 @@ func (e *env) setup(vm *goja.Runtime) {
 	// touch them, and building them is a fifth of the cost of a runtime.
 	e.lazyURLGlobal("URL")
 	e.lazyURLGlobal("URLSearchParams")
+	// atob, TextEncoder, crypto, AbortController, …: built on first use too.
+	web := webapi.Enable(vm, e)
 
 	args := make([]any, len(e.opts.Args))
 	for i, a := range e.opts.Args {
@@ -180,6 +183,12 @@ func (e *env) setup(vm *goja.Runtime) {
 		Signer:           e.opts.Signer,
 		Client:           e.opts.Client,
 		MaxResponseBytes: e.opts.MaxResponseBytes,
+		Signal: func(v goja.Value) (bindings.Signal, bool) {
+			if s, ok := web.Signal(v); ok {
+				return s, true
+			}
+			return nil, false
+		},
 	})
 }
 
@@ -290,6 +299,15 @@ func (e *env) callback(ctx context.Context, f func() error) {
 	defer func() { e.ctx = prev }()
 	if err := f(); err != nil {
 		e.fail(err)
+	}
+}
+
+// Later implements webapi.Host: the callbacks run on the loop like a timer's,
+// but nothing keeps the run alive for them.
+func (e *env) Later() func(cb func() error) {
+	ctx := e.ctx
+	return func(cb func() error) {
+		e.loop.RunOnLoop(func(*goja.Runtime) { e.callback(ctx, cb) })
 	}
 }
 

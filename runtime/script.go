@@ -62,7 +62,7 @@ func Compile(path string) (*Script, error) {
 }
 
 // CompileSource compiles src as a script called name (used in stack traces).
-// Such a script has no folder, so it can only require "url" and "console".
+// Such a script has no folder, so it can only require "url", "buffer" and "console".
 // A syntax error is returned as a *CompileError.
 func CompileSource(name, src string) (*Script, error) {
 	s, err := compileScript(name, src)

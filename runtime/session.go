@@ -50,7 +50,7 @@ const maxFiles = 200
 //
 // require() and Load read .js and .json files inside Options.Folder (the
 // REPL's working folder), with the same rules as a script's folder; without
-// a folder only "url" and "console" can be required.
+// a folder only "url", "buffer" and "console" can be required.
 type Session struct {
 	e        *env
 	ctx      context.Context // cancelled by Close

@@ -32,4 +32,14 @@
   assertEq((await fred.json()).authorized, false, 'fetch: credential dropped on a cross-origin redirect');
   const ared = await http.get(BASE + '/redirect?to=' + encodeURIComponent(OTHER + '/echo')).apiTokenAuth('graph-mail').sendAsync();
   assertEq(ared.json().authorized, false, 'sendAsync: credential dropped on a cross-origin redirect');
+
+  // A Request carries apiTokenAuth to fetch, and shows nothing of it.
+  const req = new Request(BASE + '/echo', { apiTokenAuth: 'graph-mail', headers: { 'X-A': 'a' } });
+  const shown = JSON.stringify([req, Object.keys(req), [...req.headers], req.clone()]);
+  assert(!shown.includes('graph-mail') && !shown.includes('s3cr3t'), 'a Request shows neither the token name nor the credential: ' + shown);
+  const rr = await (await fetch(req)).json();
+  assertEq([rr.authorized, rr.headers['x-a']], [true, 'a'], 'fetch(request) is signed and keeps the headers');
+  assertEq((await (await fetch(req.clone())).json()).authorized, true, 'a clone is signed too');
+  assertEq((await (await fetch(new Request(req))).json()).authorized, true, 'new Request(request) keeps apiTokenAuth');
+  assertEq((await (await fetch(req, { apiTokenAuth: null })).json()).authorized, true, 'init.apiTokenAuth null does not remove it');
 })();

@@ -19,7 +19,7 @@ const refused = [
   ['./sub/secret.js', ['is a link to', 'outside the script folder']],
   ['./notes.txt', 'notes.txt is not a .js or .json file'],
   ['./nope.js', 'no such file in the script folder ' + folder],
-  ['fs', 'only "url", "console"'],
+  ['fs', 'only "url", "buffer", "console"'],
 ];
 for (const [name, includes] of refused) {
   let msg = '';
