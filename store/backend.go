@@ -1,6 +1,9 @@
 package store
 
-import "strings"
+import (
+	"context"
+	"strings"
+)
 
 // backend is where records live: a bbolt file today (bolt.go), an etcd
 // cluster next (ETCD-DESIGN.md). It knows keys and bytes, nothing of
@@ -17,6 +20,17 @@ type backend interface {
 	// describe names the store in messages: the file's path, or the
 	// cluster's URL.
 	describe() string
+
+	// lock takes the named lock, which excludes every other goroutine and
+	// process using the store until unlock is called, waiting until ctx is
+	// done (the per-token refresh lock).
+	lock(ctx context.Context, name string) (unlock func(), err error)
+	// tryLock takes the named lock if it is free, else fails with an error
+	// wrapping ErrBusy (the per-job run lock).
+	tryLock(name string) (unlock func(), err error)
+	// held reports whether another holder has the named lock, without
+	// keeping it (SchedulerRunning).
+	held(name string) bool
 }
 
 // kvTx is one transaction on a backend. Keys are "space/name" strings made

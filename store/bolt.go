@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -21,17 +22,24 @@ import (
 // processes, one home"). Each key space is a bucket, created on first write.
 type boltBackend struct {
 	path     string
-	lockPath string
+	lockPath string // of the file: shared for view, exclusive for update
+	lockDir  string // of named locks (lock.go)
 	timeout  time.Duration
 
 	mu      sync.RWMutex              // in-process: view shares, update excludes
 	checked atomic.Pointer[fileStamp] // the file as checkFile last passed it
+	locks   keyedMutex                // in-process queues in front of named locks
 }
 
 var _ backend = (*boltBackend)(nil)
 
 func newBoltBackend(path string, timeout time.Duration) *boltBackend {
-	return &boltBackend{path: path, lockPath: path + ".lock", timeout: timeout}
+	return &boltBackend{
+		path:     path,
+		lockPath: path + ".lock",
+		lockDir:  filepath.Join(filepath.Dir(path), "locks"),
+		timeout:  timeout,
+	}
 }
 
 func (b *boltBackend) describe() string { return b.path }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"time"
 )
@@ -58,19 +57,16 @@ type Options struct {
 // DB is a scriptrun database file. It is safe for concurrent use by many
 // goroutines, and by many processes through their own DBs.
 type DB struct {
-	kv      backend
-	file    *boltBackend // kv, while bbolt is the only backend
-	path    string       // kv.describe(), for messages
-	lockDir string
-	seal    *sealer
-	mac     *recordMAC // set by Open once the home's id is known
+	kv   backend
+	file *boltBackend // kv, while bbolt is the only backend
+	path string       // kv.describe(), for messages
+	seal *sealer
+	mac  *recordMAC // set by Open once the home's id is known
 	// newMAC derives the record MAC key for a home id; only during Open,
 	// which holds the master key.
 	newMAC  func(homeID []byte) (*recordMAC, error)
 	timeout time.Duration
 	now     func() time.Time
-
-	tokenMu keyedMutex
 }
 
 // Open checks (and on first use creates) the database at path and returns a
@@ -86,7 +82,6 @@ func Open(path string, key []byte, opts Options) (*DB, error) {
 	defer clear(master)
 	db := &DB{
 		path:    path,
-		lockDir: filepath.Join(filepath.Dir(path), "locks"),
 		seal:    s,
 		newMAC:  func(homeID []byte) (*recordMAC, error) { return newRecordMAC(master, homeID) },
 		timeout: opts.LockTimeout,
@@ -101,7 +96,7 @@ func Open(path string, key []byte, opts Options) (*DB, error) {
 	if db.now == nil {
 		db.now = time.Now
 	}
-	if err := os.MkdirAll(db.lockDir, 0o700); err != nil {
+	if err := os.MkdirAll(db.file.lockDir, 0o700); err != nil {
 		return nil, fmt.Errorf("open database %s: create lock folder: %w", path, err)
 	}
 	// Most opens find the file initialized: check it read-only, and write

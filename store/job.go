@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -624,25 +623,22 @@ var ErrBusy = errors.New("busy")
 func (db *DB) LockScheduler(wait time.Duration) (unlock func(), err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
-	l, err := lockFile(ctx, db.schedulerLockPath(), true)
+	// Not queued in-process: a second scheduler in this process must fail
+	// like one in another process, not wait its turn.
+	unlock, err = db.file.lockFileOnly(ctx, schedulerLock)
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return nil, fmt.Errorf("another scheduler (a `scriptrun serve`) is running on %s: %w", filepath.Dir(db.path), ErrBusy)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("take scheduler lock %s: %w", db.schedulerLockPath(), err)
+		return nil, fmt.Errorf("take scheduler lock: %w", err)
 	}
-	return l.unlock, nil
+	return unlock, nil
 }
 
+const schedulerLock = "cron-scheduler"
+
 // SchedulerRunning reports whether a process holds the scheduler lock.
-func (db *DB) SchedulerRunning() bool {
-	l, err := tryLock(db.schedulerLockPath(), false)
-	if err != nil {
-		return errors.Is(err, ErrBusy)
-	}
-	l.unlock()
-	return false
-}
+func (db *DB) SchedulerRunning() bool { return db.kv.held(schedulerLock) }
 
 // TryLockJob takes the named job's run lock without waiting; a job runs in
 // one place at a time across processes (the scheduler in `scriptrun serve`
@@ -652,27 +648,9 @@ func (db *DB) TryLockJob(name string) (unlock func(), err error) {
 	if err := ValidateName("job", name); err != nil {
 		return nil, err
 	}
-	l, err := tryLock(filepath.Join(db.lockDir, "cron-"+name+".lock"), true)
+	unlock, err = db.kv.tryLock("cron-" + name)
 	if err != nil {
 		return nil, fmt.Errorf("job %q run lock: %w", name, err)
 	}
-	return l.unlock, nil
-}
-
-func (db *DB) schedulerLockPath() string {
-	return filepath.Join(db.lockDir, "cron-scheduler.lock")
-}
-
-// tryLock takes a file lock if it is free, else fails with ErrBusy.
-func tryLock(path string, exclusive bool) (*fileLock, error) {
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel() // lockFile tries once before it looks at ctx
-	l, err := lockFile(ctx, path, exclusive)
-	if errors.Is(err, context.Canceled) {
-		return nil, ErrBusy
-	}
-	if err != nil && errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("lock %s: %w (is the home's locks folder gone?)", path, err)
-	}
-	return l, err
+	return unlock, nil
 }
