@@ -74,6 +74,20 @@ type DB struct {
 // a key other than the one the file was created with is refused with
 // ErrWrongKey.
 func Open(path string, key []byte, opts Options) (*DB, error) {
+	if opts.LockTimeout <= 0 {
+		opts.LockTimeout = 10 * time.Second
+	}
+	file := newBoltBackend(path, opts.LockTimeout)
+	if err := os.MkdirAll(file.lockDir, 0o700); err != nil {
+		return nil, fmt.Errorf("open database %s: create lock folder: %w", path, err)
+	}
+	return open(file, file, key, opts)
+}
+
+// open checks (and on first use initializes) the store in kv. file is kv
+// when it is a bbolt file, else nil.
+func open(kv backend, file *boltBackend, key []byte, opts Options) (*DB, error) {
+	path := kv.describe()
 	s, err := newSealer(key)
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
@@ -81,6 +95,8 @@ func Open(path string, key []byte, opts Options) (*DB, error) {
 	master := bytes.Clone(key) // the caller may clear key once Open returns
 	defer clear(master)
 	db := &DB{
+		kv:      kv,
+		file:    file,
 		path:    path,
 		seal:    s,
 		newMAC:  func(homeID []byte) (*recordMAC, error) { return newRecordMAC(master, homeID) },
@@ -91,18 +107,14 @@ func Open(path string, key []byte, opts Options) (*DB, error) {
 	if db.timeout <= 0 {
 		db.timeout = 10 * time.Second
 	}
-	db.file = newBoltBackend(path, db.timeout)
-	db.kv = db.file
 	if db.now == nil {
 		db.now = time.Now
 	}
-	if err := os.MkdirAll(db.file.lockDir, 0o700); err != nil {
-		return nil, fmt.Errorf("open database %s: create lock folder: %w", path, err)
-	}
-	// Most opens find the file initialized: check it read-only, and write
-	// (with its fsync) only when something is missing.
+	// Most opens find the store initialized: check it read-only, and write
+	// (with its fsync) only when something is missing. A missing or empty
+	// file is initialized at once (a read-only open would fail).
 	ready, migrate := false, false
-	if db.file.exists() {
+	if file == nil || file.exists() {
 		err = db.kv.view(func(tx kvTx) error {
 			var err error
 			ready, migrate, err = db.check(tx)
@@ -291,8 +303,14 @@ func (db *DB) Update(fn func(*Tx) error) error {
 	return db.kv.update(func(kv kvTx) error { return fn(&Tx{db: db, kv: kv}) })
 }
 
-// Check verifies the file's internal consistency (bbolt's page checks).
-func (db *DB) Check() error { return db.file.check() }
+// Check verifies the file's internal consistency (bbolt's page checks). A
+// store that is not a bbolt file has no such check: nil.
+func (db *DB) Check() error {
+	if db.file == nil {
+		return nil
+	}
+	return db.file.check()
+}
 
 // CheckRecords reads every record that carries a MAC — providers, tokens,
 // jobs, run requests and the admin password — and returns the damaged ones,

@@ -623,6 +623,9 @@ var ErrBusy = errors.New("busy")
 func (db *DB) LockScheduler(wait time.Duration) (unlock func(), err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
+	if db.file == nil {
+		return nil, fmt.Errorf("the scheduler lock is kept only in a bbolt file, not in %s", db.path)
+	}
 	// Not queued in-process: a second scheduler in this process must fail
 	// like one in another process, not wait its turn.
 	unlock, err = db.file.lockFileOnly(ctx, schedulerLock)
