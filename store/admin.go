@@ -17,7 +17,7 @@ import (
 // The console's admin password lives in its own bucket, created on first
 // write, so databases made before the console existed need no migration.
 var (
-	bucketAdmin      = []byte("admin")
+	bucketAdmin      = []byte(spaceAdmin)
 	keyAdminPassword = []byte("password")
 )
 
@@ -157,11 +157,10 @@ func parseArgonHash(hash string) (argonParams, []byte, []byte, error) {
 // wrapping ErrNotFound when none has been set.
 func (tx *Tx) AdminPassword() (AdminPassword, error) {
 	notSet := fmt.Errorf("admin password %w: set it with `scriptrun admin password`", ErrNotFound)
-	b := tx.tx.Bucket(bucketAdmin)
-	if b == nil {
-		return AdminPassword{}, notSet
+	v, err := tx.kv.Get(key(spaceAdmin, string(keyAdminPassword)))
+	if err != nil {
+		return AdminPassword{}, fmt.Errorf("read admin password from %s: %w", tx.db.path, err)
 	}
-	v := b.Get(keyAdminPassword)
 	if v == nil {
 		return AdminPassword{}, notSet
 	}
@@ -185,12 +184,9 @@ func (tx *Tx) SetAdminPassword(hash string) error {
 	if _, _, _, err := parseArgonHash(hash); err != nil {
 		return fmt.Errorf("set admin password: not a hash from HashAdminPassword: %w", err)
 	}
-	if _, err := tx.tx.CreateBucketIfNotExists(bucketAdmin); err != nil {
-		return fmt.Errorf("set admin password in %s: %w", tx.db.path, err)
-	}
 	sealed, err := tx.db.sealJSON(adminSecret{Hash: hash}, adminAD)
 	if err != nil {
 		return fmt.Errorf("set admin password: %w", err)
 	}
-	return tx.putRecord(bucketAdmin, kindAdmin, keyAdminPassword, adminRecord{Set: tx.db.now().UTC(), Sealed: sealed})
+	return tx.putRecord(spaceAdmin, kindAdmin, string(keyAdminPassword), adminRecord{Set: tx.db.now().UTC(), Sealed: sealed})
 }

@@ -2,21 +2,12 @@ package store
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"runtime/debug"
 	"strconv"
-	"sync"
-	"sync/atomic"
-	"syscall"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
-	berrors "go.etcd.io/bbolt/errors"
 )
 
 // SchemaVersion is the version of the record layout this package writes.
@@ -36,9 +27,9 @@ var (
 )
 
 var (
-	bucketMeta      = []byte("meta")
-	bucketProviders = []byte("providers")
-	bucketTokens    = []byte("tokens")
+	bucketMeta      = []byte(spaceMeta)
+	bucketProviders = []byte(spaceProviders)
+	bucketTokens    = []byte(spaceTokens)
 	keySchema       = []byte("schema")
 	keyCheck        = []byte("keycheck")
 	keyCheckPlain   = []byte("scriptrun master key check")
@@ -66,20 +57,16 @@ type Options struct {
 // DB is a scriptrun database file. It is safe for concurrent use by many
 // goroutines, and by many processes through their own DBs.
 type DB struct {
-	path     string
-	lockPath string
-	lockDir  string
-	seal     *sealer
-	mac      *recordMAC // set by Open once the home's id is known
+	kv   backend
+	file *boltBackend // kv, while bbolt is the only backend
+	path string       // kv.describe(), for messages
+	seal *sealer
+	mac  *recordMAC // set by Open once the home's id is known
 	// newMAC derives the record MAC key for a home id; only during Open,
 	// which holds the master key.
 	newMAC  func(homeID []byte) (*recordMAC, error)
 	timeout time.Duration
 	now     func() time.Time
-
-	mu      sync.RWMutex              // in-process: View shares, Update excludes
-	checked atomic.Pointer[fileStamp] // the file as checkFile last passed it
-	tokenMu keyedMutex
 }
 
 // Open checks (and on first use creates) the database at path and returns a
@@ -87,6 +74,20 @@ type DB struct {
 // a key other than the one the file was created with is refused with
 // ErrWrongKey.
 func Open(path string, key []byte, opts Options) (*DB, error) {
+	if opts.LockTimeout <= 0 {
+		opts.LockTimeout = 10 * time.Second
+	}
+	file := newBoltBackend(path, opts.LockTimeout)
+	if err := os.MkdirAll(file.lockDir, 0o700); err != nil {
+		return nil, fmt.Errorf("open database %s: create lock folder: %w", path, err)
+	}
+	return open(file, file, key, opts)
+}
+
+// open checks (and on first use initializes) the store in kv. file is kv
+// when it is a bbolt file, else nil.
+func open(kv backend, file *boltBackend, key []byte, opts Options) (*DB, error) {
+	path := kv.describe()
 	s, err := newSealer(key)
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
@@ -94,13 +95,13 @@ func Open(path string, key []byte, opts Options) (*DB, error) {
 	master := bytes.Clone(key) // the caller may clear key once Open returns
 	defer clear(master)
 	db := &DB{
-		path:     path,
-		lockPath: path + ".lock",
-		lockDir:  filepath.Join(filepath.Dir(path), "locks"),
-		seal:     s,
-		newMAC:   func(homeID []byte) (*recordMAC, error) { return newRecordMAC(master, homeID) },
-		timeout:  opts.LockTimeout,
-		now:      opts.Now,
+		kv:      kv,
+		file:    file,
+		path:    path,
+		seal:    s,
+		newMAC:  func(homeID []byte) (*recordMAC, error) { return newRecordMAC(master, homeID) },
+		timeout: opts.LockTimeout,
+		now:     opts.Now,
 	}
 	defer func() { db.newMAC = nil }()
 	if db.timeout <= 0 {
@@ -109,14 +110,12 @@ func Open(path string, key []byte, opts Options) (*DB, error) {
 	if db.now == nil {
 		db.now = time.Now
 	}
-	if err := os.MkdirAll(db.lockDir, 0o700); err != nil {
-		return nil, fmt.Errorf("open database %s: create lock folder: %w", path, err)
-	}
-	// Most opens find the file initialized: check it read-only, and write
-	// (with its fsync) only when something is missing.
+	// Most opens find the store initialized: check it read-only, and write
+	// (with its fsync) only when something is missing. A missing or empty
+	// file is initialized at once (a read-only open would fail).
 	ready, migrate := false, false
-	if info, err := os.Stat(path); err == nil && info.Size() > 0 {
-		err = db.view(func(tx *bolt.Tx) error {
+	if file == nil || file.exists() {
+		err = db.kv.view(func(tx kvTx) error {
 			var err error
 			ready, migrate, err = db.check(tx)
 			return err
@@ -126,7 +125,7 @@ func Open(path string, key []byte, opts Options) (*DB, error) {
 		}
 	}
 	if !ready {
-		if err := db.update(db.initialize); err != nil {
+		if err := db.kv.update(db.initialize); err != nil {
 			if migrate {
 				return nil, fmt.Errorf("database %s needs a one-time upgrade to schema %d (record authentication), which writes to it; nothing was changed: %w", path, SchemaVersion, err)
 			}
@@ -139,14 +138,11 @@ func Open(path string, key []byte, opts Options) (*DB, error) {
 // check verifies an initialized file's schema and key, and reports whether
 // it is initialized and up to date (ready), or initialized with schema 1 and
 // so to be migrated. A file with the wrong key is never migrated.
-func (db *DB) check(tx *bolt.Tx) (ready, migrate bool, err error) {
-	for _, b := range [][]byte{bucketMeta, bucketProviders, bucketTokens} {
-		if tx.Bucket(b) == nil {
-			return false, false, nil
-		}
+func (db *DB) check(tx kvTx) (ready, migrate bool, err error) {
+	v, sealed, err := readMeta(tx)
+	if err != nil {
+		return false, false, err
 	}
-	meta := tx.Bucket(bucketMeta)
-	v, sealed := meta.Get(keySchema), meta.Get(keyCheck)
 	if v == nil || sealed == nil {
 		return false, false, nil
 	}
@@ -211,19 +207,28 @@ func (db *DB) wrongKey() error {
 // Path returns the database file's path.
 func (db *DB) Path() string { return db.path }
 
-func (db *DB) initialize(tx *bolt.Tx) error {
-	for _, b := range [][]byte{bucketMeta, bucketProviders, bucketTokens} {
-		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-			return err
-		}
+// readMeta returns the schema number and the sealed key check, nil when
+// missing.
+func readMeta(tx kvTx) (schema, sealed []byte, err error) {
+	if schema, err = tx.Get(key(spaceMeta, string(keySchema))); err != nil {
+		return nil, nil, err
 	}
-	meta := tx.Bucket(bucketMeta)
-	v, sealed := meta.Get(keySchema), meta.Get(keyCheck)
+	if sealed, err = tx.Get(key(spaceMeta, string(keyCheck))); err != nil {
+		return nil, nil, err
+	}
+	return schema, sealed, nil
+}
+
+func (db *DB) initialize(tx kvTx) error {
+	v, sealed, err := readMeta(tx)
+	if err != nil {
+		return err
+	}
 	switch {
 	case v == nil && sealed == nil:
 		// A new file (or one whose meta was wiped: its records then fail
 		// authentication, as they must).
-		return db.writeMeta(meta)
+		return db.writeMeta(tx)
 	case v == nil || sealed == nil:
 		return fmt.Errorf("%w: %s lacks its schema version or key check: move it aside and restore a backup", ErrDamaged, db.path)
 	}
@@ -241,15 +246,15 @@ func (db *DB) initialize(tx *bolt.Tx) error {
 
 // writeMeta writes the schema number and a key check with a new home id,
 // and derives that home's record MAC key.
-func (db *DB) writeMeta(meta *bolt.Bucket) error {
+func (db *DB) writeMeta(tx kvTx) error {
 	homeID := make([]byte, homeIDSize)
 	if _, err := rand.Read(homeID); err != nil {
 		return fmt.Errorf("create database %s: %w", db.path, err)
 	}
-	if err := meta.Put(keySchema, []byte(strconv.Itoa(SchemaVersion))); err != nil {
+	if err := tx.Put(key(spaceMeta, string(keySchema)), []byte(strconv.Itoa(SchemaVersion))); err != nil {
 		return err
 	}
-	if err := meta.Put(keyCheck, db.seal.seal(append(bytes.Clone(keyCheckPlain2), homeID...), keyCheck)); err != nil {
+	if err := tx.Put(key(spaceMeta, string(keyCheck)), db.seal.seal(append(bytes.Clone(keyCheckPlain2), homeID...), keyCheck)); err != nil {
 		return err
 	}
 	return db.setHome(homeID)
@@ -260,27 +265,25 @@ func (db *DB) writeMeta(meta *bolt.Bucket) error {
 // it is; then the schema number and key check say 2. Schema 1 records
 // were not authenticated, so the migration trusts what it finds: it runs
 // once, with the key, and never again (see schemaOf).
-func (db *DB) migrate(tx *bolt.Tx) error {
-	if err := db.writeMeta(tx.Bucket(bucketMeta)); err != nil {
+func (db *DB) migrate(tx kvTx) error {
+	if err := db.writeMeta(tx); err != nil {
 		return err
 	}
 	for _, ab := range authenticatedBuckets {
-		b := tx.Bucket(ab.bucket)
-		if b == nil {
-			continue
+		space := string(ab.bucket)
+		type kv struct {
+			k string
+			v []byte
 		}
-		type kv struct{ k, v []byte }
 		var recs []kv
-		if err := b.ForEach(func(k, v []byte) error {
-			if v != nil { // not a nested bucket
-				recs = append(recs, kv{bytes.Clone(k), db.mac.encode(ab.kind, k, v)})
-			}
+		if err := tx.List(key(space, ""), func(k string, v []byte) error {
+			recs = append(recs, kv{key(space, k), db.mac.encode(ab.kind, []byte(k), v)})
 			return nil
 		}); err != nil {
 			return err
 		}
 		for _, r := range recs {
-			if err := b.Put(r.k, r.v); err != nil {
+			if err := tx.Put(r.k, r.v); err != nil {
 				return fmt.Errorf("migrate %s: %w", ab.kind, err)
 			}
 		}
@@ -290,47 +293,23 @@ func (db *DB) migrate(tx *bolt.Tx) error {
 
 // View runs fn in a read-only transaction.
 func (db *DB) View(fn func(*Tx) error) error {
-	return db.view(func(btx *bolt.Tx) error { return fn(&Tx{db: db, tx: btx}) })
-}
-
-func (db *DB) view(fn func(*bolt.Tx) error) error {
-	db.mu.RLock()
-	defer db.mu.RUnlock()
-	return db.withFile(false, func(b *bolt.DB) error { return b.View(fn) })
+	return db.kv.view(func(kv kvTx) error { return fn(&Tx{db: db, kv: kv}) })
 }
 
 // Update runs fn in a read-write transaction, committed durably (fsync) when
 // fn returns nil and rolled back otherwise: a record is written whole or not
 // at all.
 func (db *DB) Update(fn func(*Tx) error) error {
-	return db.update(func(btx *bolt.Tx) error { return fn(&Tx{db: db, tx: btx}) })
+	return db.kv.update(func(kv kvTx) error { return fn(&Tx{db: db, kv: kv}) })
 }
 
-func (db *DB) update(fn func(*bolt.Tx) error) error {
-	db.mu.Lock()
-	defer db.mu.Unlock()
-	err := db.withFile(true, func(b *bolt.DB) error { return b.Update(fn) })
-	switch {
-	case errors.Is(err, syscall.ENOSPC):
-		return fmt.Errorf("database %s: the disk is full: free some space and try again; nothing was changed (%w)", db.path, err)
-	case errors.Is(err, syscall.EROFS):
-		return fmt.Errorf("database %s is on a read-only file system: nothing can be changed there; reading still works (%w)", db.path, err)
-	}
-	return err
-}
-
-// Check verifies the file's internal consistency (bbolt's page checks).
+// Check verifies the file's internal consistency (bbolt's page checks). A
+// store that is not a bbolt file has no such check: nil.
 func (db *DB) Check() error {
-	return db.View(func(tx *Tx) error {
-		var errs []error
-		for err := range tx.tx.Check() {
-			errs = append(errs, err)
-		}
-		if len(errs) > 0 {
-			return fmt.Errorf("%w: %s: %w", ErrDamaged, db.path, errors.Join(errs...))
-		}
+	if db.file == nil {
 		return nil
-	})
+	}
+	return db.file.check()
 }
 
 // CheckRecords reads every record that carries a MAC — providers, tokens,
@@ -359,62 +338,4 @@ func (db *DB) CheckRecords() error {
 		}
 		return errors.Join(errs...)
 	})
-}
-
-// withFile opens the bbolt file for one transaction under the lock file.
-func (db *DB) withFile(write bool, fn func(*bolt.DB) error) (err error) {
-	ctx, cancel := context.WithTimeout(context.Background(), db.timeout)
-	defer cancel()
-	l, err := lockFile(ctx, db.lockPath, write)
-	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) {
-			return fmt.Errorf("%w: %s is busy in another process (waited %s): let it finish or stop it, then retry", ErrLocked, db.path, db.timeout)
-		}
-		return fmt.Errorf("lock database %s: %w", db.path, err)
-	}
-	defer l.unlock()
-
-	info, err := os.Stat(db.path)
-	if err != nil && !write {
-		// A read-only open of a file that is not there would fail obscurely.
-		return fmt.Errorf("open database %s: %w", db.path, err)
-	}
-	if err == nil {
-		if err := db.checkFile(info); err != nil {
-			return err
-		}
-	}
-	// Should the file still be cut short under bbolt (by another program,
-	// since the lock file only binds scriptrun), a read of a missing page
-	// becomes a panic, reported below as damage, rather than SIGBUS.
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	defer func() {
-		// bbolt panics on some damaged pages (and, with panic-on-fault, on
-		// missing ones); report it as damage, not a crash.
-		if r := recover(); r != nil {
-			err = fmt.Errorf("%w: %s could not be read (%v): move it aside and restore a backup", ErrDamaged, db.path, r)
-		}
-	}()
-	b, err := bolt.Open(db.path, 0o600, &bolt.Options{ReadOnly: !write, Timeout: db.timeout})
-	if err != nil {
-		return db.explainOpen(err)
-	}
-	defer func() {
-		if cerr := b.Close(); cerr != nil && err == nil {
-			err = fmt.Errorf("close database %s: %w", db.path, cerr)
-		}
-	}()
-	return fn(b)
-}
-
-func (db *DB) explainOpen(err error) error {
-	switch {
-	case errors.Is(err, berrors.ErrTimeout):
-		return fmt.Errorf("%w: %s is held open by another program (waited %s): close it (an old scriptrun, or a bbolt tool) and retry", ErrLocked, db.path, db.timeout)
-	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrChecksum), errors.Is(err, berrors.ErrVersionMismatch), errors.Is(err, berrors.ErrInvalidMapping):
-		return fmt.Errorf("%w: %s is not a readable scriptrun database (%v): move it aside and restore a backup, or remove it to start empty", ErrDamaged, db.path, err)
-	case errors.Is(err, os.ErrPermission):
-		return fmt.Errorf("open database %s: permission denied: check the owner and mode of the file and its folder", db.path)
-	}
-	return fmt.Errorf("open database %s: %w", db.path, err)
 }

@@ -65,6 +65,16 @@
 // captures, and Job.ScriptFile the one comparison of that file with the
 // captured source.
 //
+// # Backends
+//
+// The record layer (model, validation, sealing, record MACs, key layout,
+// trimming, sequences) is written once over an unexported backend
+// interface (backend.go) of raw keys and bytes: View and Update closures
+// over Get, List, Put, Delete and NextSequence. Each key is "space/name";
+// the bbolt backend (bolt.go) keeps each space in a bucket of that name, so
+// files written before the interface existed read unchanged. The etcd
+// backend (ETCD-DESIGN.md) is to implement the same interface.
+//
 // # Several processes, one home
 //
 // bbolt lets one process at a time hold a file open for writing. A script, the

@@ -75,7 +75,7 @@ func stampOf(info os.FileInfo) fileStamp {
 
 // checkFile runs checkFileSize unless the file (as info shows it) is the
 // one it last passed.
-func (db *DB) checkFile(info os.FileInfo) error {
+func (db *boltBackend) checkFile(info os.FileInfo) error {
 	st := stampOf(info)
 	if last := db.checked.Load(); last != nil && *last == st {
 		return nil
@@ -91,7 +91,7 @@ func (db *DB) checkFile(info os.FileInfo) error {
 // (of size bytes) is shorter than its meta page says, or has no valid meta
 // page. An empty or missing file passes: bbolt initializes it (or the open
 // reports it).
-func (db *DB) checkFileSize(size int64) error {
+func (db *boltBackend) checkFileSize(size int64) error {
 	if size == 0 {
 		return nil
 	}

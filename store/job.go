@@ -8,30 +8,31 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
-
-	bolt "go.etcd.io/bbolt"
 )
 
-// Cron jobs, their runs and the scheduler's bookkeeping live in buckets that
-// are created on first write, so databases made before cron existed need no
-// migration; a read of a missing bucket sees nothing.
+// Cron jobs, their runs and the scheduler's bookkeeping live in key spaces
+// (on bbolt, buckets) that are created on first write, so databases made
+// before cron existed need no migration; a read of a missing one sees
+// nothing. What each holds:
+//
+//	cron          "version" -> BE counter (CronVersion)
+//	cronjobs      name -> jobRecord
+//	cronstate     name -> JobState
+//	cronruns      BE run id -> Run
+//	cronjobruns   name \x00 BE run id -> nothing: a job's runs in order
+//	cronoutput    BE run id -> captured output
+//	cronactive    BE run id -> job name: runs queued or running
+//	cronrequests  BE request id -> RunRequest
 var (
-	bucketCron         = []byte("cron")         // keyCronVersion
-	bucketCronJobs     = []byte("cronjobs")     // name -> jobRecord
-	bucketCronState    = []byte("cronstate")    // name -> JobState
-	bucketCronRuns     = []byte("cronruns")     // BE run id -> Run
-	bucketCronJobRuns  = []byte("cronjobruns")  // name \x00 BE run id -> nothing: a job's runs in order
-	bucketCronOutput   = []byte("cronoutput")   // BE run id -> captured output
-	bucketCronActive   = []byte("cronactive")   // BE run id -> job name: runs queued or running
-	bucketCronRequests = []byte("cronrequests") // BE request id -> RunRequest
-	keyCronVersion     = []byte("version")
+	bucketCronJobs     = []byte(spaceCronJobs)
+	bucketCronRequests = []byte(spaceCronRequests)
+	keyCronVersion     = key(spaceCron, "version")
 )
 
 // Overlap says what happens when a job is due while its previous run is
@@ -313,47 +314,25 @@ type JobState struct {
 	LastScheduled time.Time `json:"lastScheduled,omitzero"`
 }
 
-// cronBucket returns a cron bucket, creating it in a writable transaction;
-// in a read-only one a missing bucket is nil and reads see nothing.
-func (tx *Tx) cronBucket(name []byte) (*bolt.Bucket, error) {
-	if b := tx.tx.Bucket(name); b != nil || !tx.tx.Writable() {
-		return b, nil
-	}
-	b, err := tx.tx.CreateBucketIfNotExists(name)
-	if err != nil {
-		return nil, fmt.Errorf("create bucket %s in %s: %w", name, tx.db.path, err)
-	}
-	return b, nil
-}
-
 // CronVersion is a counter that every change to jobs (and every run request)
 // increases, so a scheduler in another process can notice changes with one
-// cheap read.
+// cheap read. A failed read gives 0: the version is only a hint to re-read.
 func (tx *Tx) CronVersion() uint64 {
-	b := tx.tx.Bucket(bucketCron)
-	if b == nil {
-		return 0
-	}
-	if v := b.Get(keyCronVersion); len(v) == 8 {
+	if v, _ := tx.kv.Get(keyCronVersion); len(v) == 8 {
 		return binary.BigEndian.Uint64(v)
 	}
 	return 0
 }
 
 func (tx *Tx) bumpCronVersion() error {
-	b, err := tx.cronBucket(bucketCron)
-	if err != nil {
-		return err
-	}
-	return b.Put(keyCronVersion, u64(tx.CronVersion()+1))
+	return tx.kv.Put(keyCronVersion, u64(tx.CronVersion()+1))
 }
 
 // Job returns the named job, or an error wrapping ErrNotFound.
 func (tx *Tx) Job(name string) (Job, error) {
-	b, _ := tx.cronBucket(bucketCronJobs)
-	var v []byte
-	if b != nil {
-		v = b.Get([]byte(name))
+	v, err := tx.kv.Get(key(spaceCronJobs, name))
+	if err != nil {
+		return Job{}, tx.readError("job", name, err)
 	}
 	if v == nil {
 		return Job{}, fmt.Errorf("job %q %w: list them with `scriptrun cron list`", name, ErrNotFound)
@@ -365,14 +344,10 @@ func (tx *Tx) Job(name string) (Job, error) {
 // list and reported together in the error, one *RecordError each (see
 // DamagedRecords); the others are all returned.
 func (tx *Tx) Jobs() ([]Job, error) {
-	b, _ := tx.cronBucket(bucketCronJobs)
-	if b == nil {
-		return nil, nil
-	}
 	var out []Job
 	var damaged []error
-	err := b.ForEach(func(k, v []byte) error {
-		j, err := tx.decodeJob(string(k), v)
+	err := tx.kv.List(key(spaceCronJobs, ""), func(k string, v []byte) error {
+		j, err := tx.decodeJob(k, v)
 		if err != nil {
 			if asRecordError(err, &damaged) {
 				return nil
@@ -436,10 +411,7 @@ func (tx *Tx) PutJob(j Job) error {
 	} else {
 		return err
 	}
-	if _, err := tx.cronBucket(bucketCronJobs); err != nil {
-		return err
-	}
-	if err := tx.putRecord(bucketCronJobs, kindJob, []byte(j.Name), jobRecord{Job: j}); err != nil {
+	if err := tx.putRecord(spaceCronJobs, kindJob, j.Name, jobRecord{Job: j}); err != nil {
 		return err
 	}
 	return tx.bumpCronVersion()
@@ -462,7 +434,10 @@ func (tx *Tx) SetJobEnabled(name string, enabled bool) (Job, error) {
 // pending run requests. A damaged job can be removed: that is how it is
 // re-created.
 func (tx *Tx) DeleteJob(name string) error {
-	if b := tx.tx.Bucket(bucketCronJobs); b == nil || b.Get([]byte(name)) == nil {
+	if ok, err := tx.exists(spaceCronJobs, "job", name); err != nil || !ok {
+		if err != nil {
+			return err
+		}
 		return fmt.Errorf("job %q %w: list them with `scriptrun cron list`", name, ErrNotFound)
 	}
 	ids, err := tx.jobRunIDs(name)
@@ -474,10 +449,8 @@ func (tx *Tx) DeleteJob(name string) error {
 			return err
 		}
 	}
-	if b, _ := tx.cronBucket(bucketCronState); b != nil {
-		if err := b.Delete([]byte(name)); err != nil {
-			return err
-		}
+	if err := tx.kv.Delete(key(spaceCronState, name)); err != nil {
+		return err
 	}
 	reqs, err := tx.RunRequests()
 	if _, other := DamagedRecords(err); other != nil {
@@ -490,7 +463,7 @@ func (tx *Tx) DeleteJob(name string) error {
 			}
 		}
 	}
-	if err := tx.tx.Bucket(bucketCronJobs).Delete([]byte(name)); err != nil {
+	if err := tx.kv.Delete(key(spaceCronJobs, name)); err != nil {
 		return err
 	}
 	return tx.bumpCronVersion()
@@ -499,11 +472,10 @@ func (tx *Tx) DeleteJob(name string) error {
 // JobState returns the scheduler's bookkeeping for a job (zero if none).
 func (tx *Tx) JobState(name string) (JobState, error) {
 	var st JobState
-	b, _ := tx.cronBucket(bucketCronState)
-	if b == nil {
-		return st, nil
+	v, err := tx.kv.Get(key(spaceCronState, name))
+	if err != nil {
+		return st, tx.readError("state of job", name, err)
 	}
-	v := b.Get([]byte(name))
 	if v == nil {
 		return st, nil
 	}
@@ -523,10 +495,7 @@ func (tx *Tx) noteScheduled(name string, t time.Time) error {
 		return nil
 	}
 	st.LastScheduled = t.UTC()
-	if _, err := tx.cronBucket(bucketCronState); err != nil {
-		return err
-	}
-	return tx.put(bucketCronState, name, st)
+	return tx.put(spaceCronState, "state of job", name, st)
 }
 
 // RunRequest asks the scheduler of another process (`scriptrun serve`) to
@@ -545,11 +514,7 @@ func (tx *Tx) RequestRun(job string) (RunRequest, error) {
 	if _, err := tx.Job(job); err != nil {
 		return RunRequest{}, err
 	}
-	b, err := tx.cronBucket(bucketCronRequests)
-	if err != nil {
-		return RunRequest{}, err
-	}
-	id, err := b.NextSequence()
+	id, err := tx.kv.NextSequence(spaceCronRequests)
 	if err != nil {
 		return RunRequest{}, err
 	}
@@ -561,7 +526,7 @@ func (tx *Tx) RequestRun(job string) (RunRequest, error) {
 }
 
 func (tx *Tx) putRequest(r RunRequest) error {
-	return tx.putRecord(bucketCronRequests, kindRunRequest, u64(r.ID), r)
+	return tx.putRecord(spaceCronRequests, kindRunRequest, string(u64(r.ID)), r)
 }
 
 func (tx *Tx) decodeRequest(id uint64, v []byte) (RunRequest, error) {
@@ -577,10 +542,9 @@ func (tx *Tx) decodeRequest(id uint64, v []byte) (RunRequest, error) {
 
 // RunRequest returns one run request, or an error wrapping ErrNotFound.
 func (tx *Tx) RunRequest(id uint64) (RunRequest, error) {
-	b, _ := tx.cronBucket(bucketCronRequests)
-	var v []byte
-	if b != nil {
-		v = b.Get(u64(id))
+	v, err := tx.kv.Get(key(spaceCronRequests, string(u64(id))))
+	if err != nil {
+		return RunRequest{}, fmt.Errorf("read run request %d from %s: %w", id, tx.db.path, err)
 	}
 	if v == nil {
 		return RunRequest{}, fmt.Errorf("run request %d %w", id, ErrNotFound)
@@ -593,18 +557,14 @@ func (tx *Tx) RunRequest(id uint64) (RunRequest, error) {
 // error, one *RecordError each (see DamagedRecords); the scheduler removes
 // them with DeleteRunRequest.
 func (tx *Tx) RunRequests() ([]RunRequest, error) {
-	b, _ := tx.cronBucket(bucketCronRequests)
-	if b == nil {
-		return nil, nil
-	}
 	var out []RunRequest
 	var damaged []error
-	err := b.ForEach(func(k, v []byte) error {
+	err := tx.kv.List(key(spaceCronRequests, ""), func(k string, v []byte) error {
 		if len(k) != 8 {
 			damaged = append(damaged, tx.recordError(kindRunRequest, fmt.Sprintf("%x", k), errUnreadable))
 			return nil
 		}
-		r, err := tx.decodeRequest(binary.BigEndian.Uint64(k), v)
+		r, err := tx.decodeRequest(binary.BigEndian.Uint64([]byte(k)), v)
 		if err != nil {
 			if asRecordError(err, &damaged) {
 				return nil
@@ -636,10 +596,15 @@ func (tx *Tx) ClaimRunRequest(id, runID uint64, errMsg string) error {
 
 // DeleteRunRequest removes a run request, damaged or not.
 func (tx *Tx) DeleteRunRequest(id uint64) error {
-	if b := tx.tx.Bucket(bucketCronRequests); b == nil || b.Get(u64(id)) == nil {
+	k := key(spaceCronRequests, string(u64(id)))
+	v, err := tx.kv.Get(k)
+	if err != nil {
+		return fmt.Errorf("read run request %d from %s: %w", id, tx.db.path, err)
+	}
+	if v == nil {
 		return fmt.Errorf("run request %d %w", id, ErrNotFound)
 	}
-	return tx.tx.Bucket(bucketCronRequests).Delete(u64(id))
+	return tx.kv.Delete(k)
 }
 
 func u64(n uint64) []byte {
@@ -658,25 +623,25 @@ var ErrBusy = errors.New("busy")
 func (db *DB) LockScheduler(wait time.Duration) (unlock func(), err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
-	l, err := lockFile(ctx, db.schedulerLockPath(), true)
+	if db.file == nil {
+		return nil, fmt.Errorf("the scheduler lock is kept only in a bbolt file, not in %s", db.path)
+	}
+	// Not queued in-process: a second scheduler in this process must fail
+	// like one in another process, not wait its turn.
+	unlock, err = db.file.lockFileOnly(ctx, schedulerLock)
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return nil, fmt.Errorf("another scheduler (a `scriptrun serve`) is running on %s: %w", filepath.Dir(db.path), ErrBusy)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("take scheduler lock %s: %w", db.schedulerLockPath(), err)
+		return nil, fmt.Errorf("take scheduler lock: %w", err)
 	}
-	return l.unlock, nil
+	return unlock, nil
 }
 
+const schedulerLock = "cron-scheduler"
+
 // SchedulerRunning reports whether a process holds the scheduler lock.
-func (db *DB) SchedulerRunning() bool {
-	l, err := tryLock(db.schedulerLockPath(), false)
-	if err != nil {
-		return errors.Is(err, ErrBusy)
-	}
-	l.unlock()
-	return false
-}
+func (db *DB) SchedulerRunning() bool { return db.kv.held(schedulerLock) }
 
 // TryLockJob takes the named job's run lock without waiting; a job runs in
 // one place at a time across processes (the scheduler in `scriptrun serve`
@@ -686,27 +651,9 @@ func (db *DB) TryLockJob(name string) (unlock func(), err error) {
 	if err := ValidateName("job", name); err != nil {
 		return nil, err
 	}
-	l, err := tryLock(filepath.Join(db.lockDir, "cron-"+name+".lock"), true)
+	unlock, err = db.kv.tryLock("cron-" + name)
 	if err != nil {
 		return nil, fmt.Errorf("job %q run lock: %w", name, err)
 	}
-	return l.unlock, nil
-}
-
-func (db *DB) schedulerLockPath() string {
-	return filepath.Join(db.lockDir, "cron-scheduler.lock")
-}
-
-// tryLock takes a file lock if it is free, else fails with ErrBusy.
-func tryLock(path string, exclusive bool) (*fileLock, error) {
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel() // lockFile tries once before it looks at ctx
-	l, err := lockFile(ctx, path, exclusive)
-	if errors.Is(err, context.Canceled) {
-		return nil, ErrBusy
-	}
-	if err != nil && errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("lock %s: %w (is the home's locks folder gone?)", path, err)
-	}
-	return l, err
+	return unlock, nil
 }

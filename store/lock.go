@@ -2,8 +2,10 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -112,18 +114,73 @@ func (db *DB) LockToken(ctx context.Context, name string) (unlock func(), err er
 	if err := ValidateName("token", name); err != nil {
 		return nil, err
 	}
-	release, err := db.tokenMu.lock(ctx, name)
+	unlock, err = db.kv.lock(ctx, "token-"+name)
 	if err != nil {
 		return nil, fmt.Errorf("wait for token %q lock: %w", name, err)
 	}
-	l, err := lockFile(ctx, db.tokenLockPath(name), true)
+	return unlock, nil
+}
+
+// Locks of the bbolt backend are files in the home's locks folder, each
+// behind an in-process queue (keyedMutex) so that goroutines of one process
+// wait in line before they poll the file lock.
+
+func (b *boltBackend) lockPathOf(name string) string {
+	return filepath.Join(b.lockDir, name+".lock")
+}
+
+func (b *boltBackend) lock(ctx context.Context, name string) (func(), error) {
+	release, err := b.locks.lock(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	path := b.lockPathOf(name)
+	l, err := lockFile(ctx, path, true)
 	if err != nil {
 		release()
-		return nil, fmt.Errorf("wait for token %q lock %s: %w", name, db.tokenLockPath(name), err)
+		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
 	return func() { l.unlock(); release() }, nil
 }
 
-func (db *DB) tokenLockPath(name string) string {
-	return db.lockDir + string(os.PathSeparator) + "token-" + name + ".lock"
+func (b *boltBackend) tryLock(name string) (func(), error) {
+	l, err := tryLock(b.lockPathOf(name), true)
+	if err != nil {
+		return nil, err
+	}
+	return l.unlock, nil
+}
+
+func (b *boltBackend) held(name string) bool {
+	l, err := tryLock(b.lockPathOf(name), false)
+	if err != nil {
+		return errors.Is(err, ErrBusy)
+	}
+	l.unlock()
+	return false
+}
+
+// tryLock takes a file lock if it is free, else fails with ErrBusy.
+func tryLock(path string, exclusive bool) (*fileLock, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // lockFile tries once before it looks at ctx
+	l, err := lockFile(ctx, path, exclusive)
+	if errors.Is(err, context.Canceled) {
+		return nil, ErrBusy
+	}
+	if err != nil && errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("lock %s: %w (is the home's locks folder gone?)", path, err)
+	}
+	return l, err
+}
+
+// lockFileOnly takes the named file lock without the in-process queue,
+// waiting until ctx is done.
+func (b *boltBackend) lockFileOnly(ctx context.Context, name string) (func(), error) {
+	path := b.lockPathOf(name)
+	l, err := lockFile(ctx, path, true)
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	return l.unlock, nil
 }

@@ -222,14 +222,15 @@ func (tx *Tx) getRecord(kind string, key []byte, name string, v []byte, rec any)
 	return nil
 }
 
-// putRecord stores rec as an authenticated record of kind under key in
-// bucket.
-func (tx *Tx) putRecord(bucket []byte, kind string, key []byte, rec any) error {
+// putRecord stores rec as an authenticated record of kind under name in
+// space. The MAC covers name, not the space: records written before the
+// backend existed authenticate unchanged.
+func (tx *Tx) putRecord(space, kind, name string, rec any) error {
 	v, err := json.Marshal(rec)
 	if err != nil {
-		return fmt.Errorf("encode %s %q: %w", kind, key, err)
+		return fmt.Errorf("encode %s %q: %w", kind, name, err)
 	}
-	return tx.tx.Bucket(bucket).Put(key, tx.db.mac.encode(kind, key, v))
+	return tx.kv.Put(key(space, name), tx.db.mac.encode(kind, []byte(name), v))
 }
 
 // listDamaged is the error of a list read that went past damaged records.

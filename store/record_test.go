@@ -71,7 +71,7 @@ func splitStored(v []byte) (header, body []byte) {
 // setSchema1 makes the file look as schema 1 wrote it: the meta says 1 with
 // a key check of schema 1. Records are left as they are.
 func setSchema1(tx *Tx) error {
-	meta := tx.tx.Bucket(bucketMeta)
+	meta := tx.bolt().Bucket(bucketMeta)
 	if err := meta.Put(keySchema, []byte("1")); err != nil {
 		return err
 	}
@@ -184,7 +184,7 @@ func TestUnauthenticatedAndMovedRecordsRefused(t *testing.T) {
 		allowDamaged(db) // forged on purpose
 		seedAll(t, db)
 		var fine []byte
-		must(t, db.View(func(tx *Tx) error { fine = bytes.Clone(tx.tx.Bucket(bucketTokens).Get([]byte("fine"))); return nil }))
+		must(t, db.View(func(tx *Tx) error { fine = bytes.Clone(tx.bolt().Bucket(bucketTokens).Get([]byte("fine"))); return nil }))
 		tamperRaw(t, db.Path(), bucketTokens, []byte("mail"), func([]byte) []byte { return fine })
 		checkRefused(t, db, kindToken, "mail")
 	})
@@ -204,7 +204,7 @@ func TestRecordFromAnotherHomeRefused(t *testing.T) {
 	must(t, other.Update(func(tx *Tx) error { return tx.CreateProvider(p) }))
 	var forged []byte
 	must(t, other.View(func(tx *Tx) error {
-		forged = bytes.Clone(tx.tx.Bucket(bucketProviders).Get([]byte("graph")))
+		forged = bytes.Clone(tx.bolt().Bucket(bucketProviders).Get([]byte("graph")))
 		return nil
 	}))
 	tamperRaw(t, db.Path(), bucketProviders, []byte("graph"), func([]byte) []byte { return forged })
@@ -382,7 +382,7 @@ func TestMigrateSchema1Home(t *testing.T) {
 	must(t, db.View(func(tx *Tx) (err error) {
 		// Every record of an authenticated kind has its MAC.
 		for _, ab := range authenticatedBuckets {
-			if b := tx.tx.Bucket(ab.bucket); b != nil {
+			if b := tx.bolt().Bucket(ab.bucket); b != nil {
 				if err := b.ForEach(func(k, v []byte) error {
 					_, err := tx.db.mac.decode(ab.kind, k, v)
 					return err
@@ -437,12 +437,12 @@ func TestMigrateSchema1Home(t *testing.T) {
 
 	// A second open finds schema 2 and writes nothing.
 	var txid int
-	must(t, db.View(func(tx *Tx) error { txid = tx.tx.ID(); return nil }))
+	must(t, db.View(func(tx *Tx) error { txid = tx.bolt().ID(); return nil }))
 	db2, err := Open(path, testKey(7), Options{})
 	must(t, err)
 	must(t, db2.View(func(tx *Tx) error {
-		if tx.tx.ID() != txid {
-			t.Errorf("second open committed (txid %d -> %d)", txid, tx.tx.ID())
+		if tx.bolt().ID() != txid {
+			t.Errorf("second open committed (txid %d -> %d)", txid, tx.bolt().ID())
 		}
 		return nil
 	}))

@@ -106,7 +106,7 @@ func TestProviderRejectionStored(t *testing.T) {
 		if got.Rejection.BodyPattern != marketo.Rejection.BodyPattern || !slices.Equal(got.Rejection.BodyStatuses, []int{200}) || !slices.Equal(got.Rejection.Statuses, []int{401}) {
 			t.Errorf("stored rejection = %+v, want %+v", got.Rejection, marketo.Rejection)
 		}
-		raw := tx.tx.Bucket(bucketProviders).Get([]byte("plain"))
+		raw := tx.bolt().Bucket(bucketProviders).Get([]byte("plain"))
 		if bytes.Contains(raw, []byte("rejection")) {
 			t.Errorf("a provider with the default rejection stores the field: %s", raw)
 		}

@@ -86,11 +86,11 @@ func (r Run) Duration() time.Duration {
 	return r.Finished.Sub(r.Started)
 }
 
-func runIndexKey(job string, id uint64) []byte {
+func runIndexKey(job string, id uint64) string {
 	k := make([]byte, 0, len(job)+9)
 	k = append(k, job...)
 	k = append(k, 0)
-	return binary.BigEndian.AppendUint64(k, id)
+	return string(binary.BigEndian.AppendUint64(k, id))
 }
 
 // AddRun records a new run of an existing job with output (nil for none),
@@ -105,21 +105,13 @@ func (tx *Tx) AddRun(r Run, output []byte) (Run, error) {
 	if err := checkRun(r, output); err != nil {
 		return Run{}, err
 	}
-	b, err := tx.cronBucket(bucketCronRuns)
-	if err != nil {
-		return Run{}, err
-	}
-	if r.ID, err = b.NextSequence(); err != nil {
+	if r.ID, err = tx.kv.NextSequence(spaceCronRuns); err != nil {
 		return Run{}, err
 	}
 	if r.Created.IsZero() {
 		r.Created = tx.db.now().UTC()
 	}
-	idx, err := tx.cronBucket(bucketCronJobRuns)
-	if err != nil {
-		return Run{}, err
-	}
-	if err := idx.Put(runIndexKey(r.Job, r.ID), nil); err != nil {
+	if err := tx.kv.Put(key(spaceCronJobRuns, runIndexKey(r.Job, r.ID)), nil); err != nil {
 		return Run{}, err
 	}
 	if err := tx.writeRun(r, output); err != nil {
@@ -148,10 +140,9 @@ func (tx *Tx) UpdateRun(r Run, output []byte) error {
 
 // jobKeepRuns reads only the history setting of a job (not its script).
 func (tx *Tx) jobKeepRuns(name string) (int, error) {
-	b, _ := tx.cronBucket(bucketCronJobs)
-	var v []byte
-	if b != nil {
-		v = b.Get([]byte(name))
+	v, err := tx.kv.Get(key(spaceCronJobs, name))
+	if err != nil {
+		return 0, tx.readError("job", name, err)
 	}
 	if v == nil {
 		return 0, fmt.Errorf("job %q %w: list them with `scriptrun cron list`", name, ErrNotFound)
@@ -183,35 +174,24 @@ func checkRun(r Run, output []byte) error {
 
 // writeRun stores the record, its output and its place among active runs.
 func (tx *Tx) writeRun(r Run, output []byte) error {
-	if _, err := tx.cronBucket(bucketCronRuns); err != nil {
-		return err
-	}
 	v, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("encode run %d: %w", r.ID, err)
 	}
-	key := u64(r.ID)
-	if err := tx.tx.Bucket(bucketCronRuns).Put(key, v); err != nil {
+	id := string(u64(r.ID))
+	if err := tx.kv.Put(key(spaceCronRuns, id), v); err != nil {
 		return err
 	}
 	if output != nil {
-		out, err := tx.cronBucket(bucketCronOutput)
-		if err != nil {
+		if err := tx.kv.Put(key(spaceCronOutput, id), output); err != nil {
 			return err
 		}
-		if err := out.Put(key, output); err != nil {
-			return err
-		}
-	}
-	active, err := tx.cronBucket(bucketCronActive)
-	if err != nil {
-		return err
 	}
 	if r.Status.Final() {
-		if err := active.Delete(key); err != nil {
+		if err := tx.kv.Delete(key(spaceCronActive, id)); err != nil {
 			return err
 		}
-	} else if err := active.Put(key, []byte(r.Job)); err != nil {
+	} else if err := tx.kv.Put(key(spaceCronActive, id), []byte(r.Job)); err != nil {
 		return err
 	}
 	if r.Trigger == TriggerSchedule && !r.Scheduled.IsZero() {
@@ -245,43 +225,35 @@ func (tx *Tx) trimRuns(job string, keep int) error {
 
 // jobRunIDs returns a job's run IDs, oldest first.
 func (tx *Tx) jobRunIDs(job string) ([]uint64, error) {
-	idx, _ := tx.cronBucket(bucketCronJobRuns)
-	if idx == nil {
-		return nil, nil
-	}
-	prefix := append([]byte(job), 0)
 	var ids []uint64
-	c := idx.Cursor()
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		if len(k) != len(prefix)+8 {
-			return nil, fmt.Errorf("%w: run index of job %q in %s is unreadable", ErrDamaged, job, tx.db.path)
+	err := tx.kv.List(key(spaceCronJobRuns, job+"\x00"), func(k string, _ []byte) error {
+		if len(k) != 8 {
+			return fmt.Errorf("%w: run index of job %q in %s is unreadable", ErrDamaged, job, tx.db.path)
 		}
-		ids = append(ids, binary.BigEndian.Uint64(k[len(prefix):]))
+		ids = append(ids, binary.BigEndian.Uint64([]byte(k)))
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return ids, nil
 }
 
 func (tx *Tx) deleteRun(job string, id uint64) error {
-	key := u64(id)
-	for _, name := range [][]byte{bucketCronRuns, bucketCronOutput, bucketCronActive} {
-		if b := tx.tx.Bucket(name); b != nil {
-			if err := b.Delete(key); err != nil {
-				return err
-			}
+	k := string(u64(id))
+	for _, space := range []string{spaceCronRuns, spaceCronOutput, spaceCronActive} {
+		if err := tx.kv.Delete(key(space, k)); err != nil {
+			return err
 		}
 	}
-	if b := tx.tx.Bucket(bucketCronJobRuns); b != nil {
-		return b.Delete(runIndexKey(job, id))
-	}
-	return nil
+	return tx.kv.Delete(key(spaceCronJobRuns, runIndexKey(job, id)))
 }
 
 // Run returns one run, or an error wrapping ErrNotFound.
 func (tx *Tx) Run(id uint64) (Run, error) {
-	b, _ := tx.cronBucket(bucketCronRuns)
-	var v []byte
-	if b != nil {
-		v = b.Get(u64(id))
+	v, err := tx.kv.Get(key(spaceCronRuns, string(u64(id))))
+	if err != nil {
+		return Run{}, fmt.Errorf("read run %d from %s: %w", id, tx.db.path, err)
 	}
 	if v == nil {
 		return Run{}, fmt.Errorf("run %d %w: list a job's runs with `scriptrun cron runs NAME`", id, ErrNotFound)
@@ -299,38 +271,28 @@ func (tx *Tx) RunOutput(id uint64) ([]byte, error) {
 	if _, err := tx.Run(id); err != nil {
 		return nil, err
 	}
-	b, _ := tx.cronBucket(bucketCronOutput)
-	if b == nil {
-		return nil, nil
+	v, err := tx.kv.Get(key(spaceCronOutput, string(u64(id))))
+	if err != nil {
+		return nil, fmt.Errorf("read output of run %d from %s: %w", id, tx.db.path, err)
 	}
-	return bytes.Clone(b.Get(u64(id))), nil
+	return bytes.Clone(v), nil
 }
 
 // Runs returns a job's runs, newest first, at most limit of them (all when
 // limit <= 0).
 func (tx *Tx) Runs(job string, limit int) ([]Run, error) {
-	idx, _ := tx.cronBucket(bucketCronJobRuns)
-	if idx == nil {
-		return nil, nil
-	}
-	prefix := append([]byte(job), 0)
-	c := idx.Cursor()
-	// The job's keys end before job\x01: find the last of them.
-	k, _ := c.Seek(append([]byte(job), 1))
-	if k == nil {
-		k, _ = c.Last()
-	} else {
-		k, _ = c.Prev()
+	// The index lists ids oldest first; a job keeps at most its history
+	// (KeepRuns) plus its unfinished runs, so reading them all is cheap.
+	ids, err := tx.jobRunIDs(job)
+	if err != nil {
+		return nil, err
 	}
 	var out []Run
-	for ; k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Prev() {
+	for i := len(ids) - 1; i >= 0; i-- {
 		if limit > 0 && len(out) == limit {
 			break
 		}
-		if len(k) != len(prefix)+8 {
-			return nil, fmt.Errorf("%w: run index of job %q in %s is unreadable", ErrDamaged, job, tx.db.path)
-		}
-		r, err := tx.Run(binary.BigEndian.Uint64(k[len(prefix):]))
+		r, err := tx.Run(ids[i])
 		if err != nil {
 			return nil, err
 		}
@@ -351,13 +313,9 @@ func (tx *Tx) LastRun(job string) (r Run, ok bool, err error) {
 // ActiveRuns returns the runs recorded as queued or running, oldest first.
 // After a crash some of them are stale: their process is gone.
 func (tx *Tx) ActiveRuns() ([]Run, error) {
-	b, _ := tx.cronBucket(bucketCronActive)
-	if b == nil {
-		return nil, nil
-	}
 	var out []Run
-	err := b.ForEach(func(k, _ []byte) error {
-		r, err := tx.Run(binary.BigEndian.Uint64(k))
+	err := tx.kv.List(key(spaceCronActive, ""), func(k string, _ []byte) error {
+		r, err := tx.Run(binary.BigEndian.Uint64([]byte(k)))
 		if errors.Is(err, ErrNotFound) {
 			return nil
 		}

@@ -196,7 +196,7 @@ func TestSealedSecretBoundToRecord(t *testing.T) {
 	// give it a valid MAC (as only the key's holder could): the seal alone
 	// must still refuse it.
 	if err := db.Update(func(tx *Tx) error {
-		b := tx.tx.Bucket(bucketTokens)
+		b := tx.bolt().Bucket(bucketTokens)
 		body, err := tx.db.mac.decode(kindToken, []byte("a"), b.Get([]byte("a")))
 		if err != nil {
 			return err
@@ -359,7 +359,7 @@ func TestLockedDatabase(t *testing.T) {
 	db, err := Open(filepath.Join(t.TempDir(), "scriptrun.db"), testKey(7), Options{LockTimeout: 100 * time.Millisecond})
 	must(t, err)
 	// Another process holding the lock file looks like this to us.
-	f, err := os.OpenFile(db.lockPath, os.O_RDWR, 0)
+	f, err := os.OpenFile(db.file.lockPath, os.O_RDWR, 0)
 	must(t, err)
 	defer f.Close()
 	must(t, syscall.Flock(int(f.Fd()), syscall.LOCK_EX))
@@ -551,12 +551,12 @@ func TestOpenDoesNotWrite(t *testing.T) {
 	before, err := os.Stat(db.Path())
 	must(t, err)
 	var txid int
-	must(t, db.View(func(tx *Tx) error { txid = tx.tx.ID(); return nil }))
+	must(t, db.View(func(tx *Tx) error { txid = tx.bolt().ID(); return nil }))
 	if _, err := Open(db.Path(), testKey(7), Options{}); err != nil {
 		t.Fatal(err)
 	}
 	var after int
-	must(t, db.View(func(tx *Tx) error { after = tx.tx.ID(); return nil }))
+	must(t, db.View(func(tx *Tx) error { after = tx.bolt().ID(); return nil }))
 	if after != txid {
 		t.Errorf("Open committed a transaction (txid %d -> %d)", txid, after)
 	}

@@ -6,15 +6,13 @@ import (
 	"fmt"
 	"strings"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // Tx is one transaction on a DB. It is valid only inside the function given to
 // View or Update.
 type Tx struct {
 	db *DB
-	tx *bolt.Tx
+	kv kvTx
 }
 
 type providerRecord struct {
@@ -36,7 +34,10 @@ func tokenAD(name string) []byte    { return []byte("token\x00" + name) }
 
 // Provider returns the named provider, or an error wrapping ErrNotFound.
 func (tx *Tx) Provider(name string) (Provider, error) {
-	v := tx.tx.Bucket(bucketProviders).Get([]byte(name))
+	v, err := tx.kv.Get(key(spaceProviders, name))
+	if err != nil {
+		return Provider{}, tx.readError("provider", name, err)
+	}
 	if v == nil {
 		return Provider{}, fmt.Errorf("provider %q %w: list them with `scriptrun provider list`", name, ErrNotFound)
 	}
@@ -49,8 +50,8 @@ func (tx *Tx) Provider(name string) (Provider, error) {
 func (tx *Tx) Providers() ([]Provider, error) {
 	var out []Provider
 	var damaged []error
-	err := tx.tx.Bucket(bucketProviders).ForEach(func(k, v []byte) error {
-		p, err := tx.decodeProvider(string(k), v)
+	err := tx.kv.List(key(spaceProviders, ""), func(k string, v []byte) error {
+		p, err := tx.decodeProvider(k, v)
 		if err != nil {
 			if asRecordError(err, &damaged) {
 				return nil
@@ -86,7 +87,10 @@ func (tx *Tx) decodeProvider(name string, v []byte) (Provider, error) {
 
 // CreateProvider stores a new provider; an existing name gives ErrExists.
 func (tx *Tx) CreateProvider(p Provider) error {
-	if tx.tx.Bucket(bucketProviders).Get([]byte(p.Name)) != nil {
+	if ok, err := tx.exists(spaceProviders, "provider", p.Name); err != nil || ok {
+		if err != nil {
+			return err
+		}
 		return fmt.Errorf("provider %q %w: change it with `scriptrun provider update %s`", p.Name, ErrExists, p.Name)
 	}
 	return tx.PutProvider(p)
@@ -113,7 +117,7 @@ func (tx *Tx) PutProvider(p Provider) error {
 		}
 		rec.Sealed = sealed
 	}
-	return tx.putRecord(bucketProviders, kindProvider, []byte(p.Name), rec)
+	return tx.putRecord(spaceProviders, kindProvider, p.Name, rec)
 }
 
 // DeleteProvider removes a provider. While tokens use it the delete is refused
@@ -121,7 +125,10 @@ func (tx *Tx) PutProvider(p Provider) error {
 // until the provider is added again).
 func (tx *Tx) DeleteProvider(name string, force bool) error {
 	// A damaged provider can be removed: that is how it is re-created.
-	if tx.tx.Bucket(bucketProviders).Get([]byte(name)) == nil {
+	if ok, err := tx.exists(spaceProviders, "provider", name); err != nil || !ok {
+		if err != nil {
+			return err
+		}
 		return fmt.Errorf("provider %q %w: list them with `scriptrun provider list`", name, ErrNotFound)
 	}
 	if !force {
@@ -133,22 +140,22 @@ func (tx *Tx) DeleteProvider(name string, force bool) error {
 			return fmt.Errorf("provider %q is %w by token(s) %s: remove or move them first, or pass --force", name, ErrInUse, strings.Join(users, ", "))
 		}
 	}
-	return tx.tx.Bucket(bucketProviders).Delete([]byte(name))
+	return tx.kv.Delete(key(spaceProviders, name))
 }
 
 func (tx *Tx) tokensUsing(provider string) ([]string, error) {
 	var names []string
-	err := tx.tx.Bucket(bucketTokens).ForEach(func(k, v []byte) error {
+	err := tx.kv.List(key(spaceTokens, ""), func(k string, v []byte) error {
 		// Only public fields are needed: skip decryption. A damaged token
 		// cannot use anything, so it does not hold its provider.
 		var rec struct {
 			Provider string `json:"provider"`
 		}
-		if err := tx.getRecord(kindToken, k, string(k), v, &rec); err != nil {
+		if err := tx.getRecord(kindToken, []byte(k), k, v, &rec); err != nil {
 			return nil
 		}
 		if rec.Provider == provider {
-			names = append(names, string(k))
+			names = append(names, k)
 		}
 		return nil
 	})
@@ -157,7 +164,10 @@ func (tx *Tx) tokensUsing(provider string) ([]string, error) {
 
 // Token returns the named token, or an error wrapping ErrNotFound.
 func (tx *Tx) Token(name string) (Token, error) {
-	v := tx.tx.Bucket(bucketTokens).Get([]byte(name))
+	v, err := tx.kv.Get(key(spaceTokens, name))
+	if err != nil {
+		return Token{}, tx.readError("token", name, err)
+	}
 	if v == nil {
 		return Token{}, fmt.Errorf("token %q %w: list them with `scriptrun token list`", name, ErrNotFound)
 	}
@@ -199,8 +209,8 @@ func IsProviderDamaged(err error) bool {
 func (tx *Tx) Tokens() ([]Token, error) {
 	var out []Token
 	var damaged []error
-	err := tx.tx.Bucket(bucketTokens).ForEach(func(k, v []byte) error {
-		t, err := tx.decodeToken(string(k), v)
+	err := tx.kv.List(key(spaceTokens, ""), func(k string, v []byte) error {
+		t, err := tx.decodeToken(k, v)
 		if err != nil {
 			if asRecordError(err, &damaged) {
 				return nil
@@ -234,7 +244,10 @@ func (tx *Tx) decodeToken(name string, v []byte) (Token, error) {
 
 // CreateToken stores a new token; an existing name gives ErrExists.
 func (tx *Tx) CreateToken(t Token) error {
-	if tx.tx.Bucket(bucketTokens).Get([]byte(t.Name)) != nil {
+	if ok, err := tx.exists(spaceTokens, "token", t.Name); err != nil || ok {
+		if err != nil {
+			return err
+		}
 		return fmt.Errorf("token %q %w: change it with `scriptrun token update %s`", t.Name, ErrExists, t.Name)
 	}
 	return tx.PutToken(t)
@@ -250,11 +263,21 @@ func (tx *Tx) PutToken(t Token) error {
 	if err := t.Validate(); err != nil {
 		return err
 	}
-	if t.Type == TypeOAuth2 && tx.tx.Bucket(bucketProviders).Get([]byte(t.Provider)) == nil {
-		return fmt.Errorf("token %q: provider %q %w: add it with `scriptrun provider add %s ...`", t.Name, t.Provider, ErrNotFound, t.Provider)
+	if t.Type == TypeOAuth2 {
+		ok, err := tx.exists(spaceProviders, "provider", t.Provider)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("token %q: provider %q %w: add it with `scriptrun provider add %s ...`", t.Name, t.Provider, ErrNotFound, t.Provider)
+		}
 	}
 	now := tx.db.now().UTC()
-	if v := tx.tx.Bucket(bucketTokens).Get([]byte(t.Name)); v != nil {
+	v, err := tx.kv.Get(key(spaceTokens, t.Name))
+	if err != nil {
+		return tx.readError("token", t.Name, err)
+	}
+	if v != nil {
 		var old struct {
 			Created time.Time `json:"created"`
 		}
@@ -274,24 +297,45 @@ func (tx *Tx) PutToken(t Token) error {
 		}
 		rec.Sealed = sealed
 	}
-	return tx.putRecord(bucketTokens, kindToken, []byte(t.Name), rec)
+	return tx.putRecord(spaceTokens, kindToken, t.Name, rec)
 }
 
 // DeleteToken removes a token and its secrets. A damaged token can be
 // removed: that is how it is re-created.
 func (tx *Tx) DeleteToken(name string) error {
-	if tx.tx.Bucket(bucketTokens).Get([]byte(name)) == nil {
+	if ok, err := tx.exists(spaceTokens, "token", name); err != nil || !ok {
+		if err != nil {
+			return err
+		}
 		return fmt.Errorf("token %q %w: list them with `scriptrun token list`", name, ErrNotFound)
 	}
-	return tx.tx.Bucket(bucketTokens).Delete([]byte(name))
+	return tx.kv.Delete(key(spaceTokens, name))
 }
 
-func (tx *Tx) put(bucket []byte, name string, rec any) error {
+// put stores rec as plain JSON (not authenticated: see doc.go) under name
+// in space; what names the value in an error.
+func (tx *Tx) put(space, what, name string, rec any) error {
 	v, err := json.Marshal(rec)
 	if err != nil {
-		return fmt.Errorf("encode %s %q: %w", bucket[:len(bucket)-1], name, err)
+		return fmt.Errorf("encode %s %q: %w", what, name, err)
 	}
-	return tx.tx.Bucket(bucket).Put([]byte(name), v)
+	return tx.kv.Put(key(space, name), v)
+}
+
+// exists reports whether space holds a value under name, damaged or not;
+// what names its kind in an error.
+func (tx *Tx) exists(space, what, name string) (bool, error) {
+	v, err := tx.kv.Get(key(space, name))
+	if err != nil {
+		return false, tx.readError(what, name, err)
+	}
+	return v != nil, nil
+}
+
+// readError is the error of a backend read that failed (not a damaged
+// record: the store could not be read).
+func (tx *Tx) readError(what, name string, err error) error {
+	return fmt.Errorf("read %s %q from %s: %w", what, name, tx.db.path, err)
 }
 
 func (db *DB) sealJSON(v any, ad []byte) ([]byte, error) {

@@ -210,10 +210,10 @@ func TestVersion1RecordsReadUnchanged(t *testing.T) {
 	}
 	db := openTestDB(t)
 	must(t, db.Update(func(tx *Tx) error {
-		if err := tx.tx.Bucket(bucketProviders).Put([]byte("graph"), recs["provider"]); err != nil {
+		if err := tx.kv.Put(key(spaceProviders, "graph"), recs["provider"]); err != nil {
 			return err
 		}
-		if err := tx.tx.Bucket(bucketTokens).Put([]byte("graph-mail"), recs["token"]); err != nil {
+		if err := tx.kv.Put(key(spaceTokens, "graph-mail"), recs["token"]); err != nil {
 			return err
 		}
 		return setSchema1(tx)
@@ -252,7 +252,7 @@ func TestVersion1RecordsReadUnchanged(t *testing.T) {
 	var before, after map[string]json.RawMessage
 	json.Unmarshal(recs["token"], &before)
 	must(t, db.View(func(tx *Tx) error {
-		body, err := tx.db.mac.decode(kindToken, []byte("graph-mail"), tx.tx.Bucket(bucketTokens).Get([]byte("graph-mail")))
+		body, err := tx.db.mac.decode(kindToken, []byte("graph-mail"), tx.bolt().Bucket(bucketTokens).Get([]byte("graph-mail")))
 		if err != nil {
 			return err
 		}
