@@ -193,3 +193,30 @@ func TestBundleSource(t *testing.T) {
 		t.Errorf("got %v, want an error at lib/greet.ts:5", err)
 	}
 }
+
+func TestSessionLoadTypeScript(t *testing.T) {
+	dir := tsProject(t)
+	var out syncBuffer
+	s, err := runtime.NewSession(runtime.Options{Folder: dir, Stdout: &out, Stderr: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Load(context.Background(), "main.ts"); err != nil {
+		t.Fatalf(".load main.ts: %v", err)
+	}
+	if got := out.String(); !strings.HasPrefix(got, "HELLO WORLD 4 aGk=\n") {
+		t.Errorf("output = %q, want HELLO WORLD 4 aGk= first", got)
+	}
+	// The session goes on after a bundle, and errors name the .ts file.
+	if _, err := s.Eval(context.Background(), "args = ['throw']"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Load(context.Background(), "main.ts")
+	if err == nil || !strings.Contains(err.Error(), "lib/greet.ts:5:") {
+		t.Errorf(".load with a throw: got %v, want an error at lib/greet.ts:5", err)
+	}
+	if _, err := s.Load(context.Background(), "../x.ts"); err == nil || !strings.Contains(err.Error(), "outside the folder") {
+		t.Errorf(".load ../x.ts: got %v, want it refused", err)
+	}
+}
