@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/scriptrun/scriptrun/cron"
+	"github.com/scriptrun/scriptrun/runtime"
 	"github.com/scriptrun/scriptrun/store"
 	"github.com/scriptrun/scriptrun/termtext"
 )
@@ -33,7 +34,10 @@ func newCronCmd(a *app) *cobra.Command {
 running serve within seconds). A job runs the script source captured by
 ` + "`cron add`" + ` or ` + "`cron update --script`" + `, not the file as it is later: its SHA-256 says
 what will run, and ` + "`cron show`" + ` warns when the file has changed since. Captured
-scripts cannot require() files of their folder: bundle helpers into one file.
+scripts cannot require() files of their folder: bundle helpers into one file,
+or use import: a TypeScript or module script (.ts, .mts, .mjs, or .js with
+import/export) is captured as one bundle of every file it imports (types
+stripped, not checked), which ` + "`cron show --source`" + ` prints.
 
 serve runs each run in a process of its own, stopped at the job's --timeout
 or when its memory grows past --max-memory (default 2GiB); a run that does
@@ -65,7 +69,7 @@ type cronFlags struct {
 func (f *cronFlags) register(c *cobra.Command, update bool) {
 	fl := c.Flags()
 	fl.StringVar(&f.schedule, "schedule", "", `when to run: "*/5 * * * *", "0 30 9 * * 1-5" (seconds first), @hourly, "@every 10m"`)
-	fl.StringVar(&f.script, "script", "", "the script file (.js, .mjs or .cjs); its source is captured now")
+	fl.StringVar(&f.script, "script", "", "the script file (.js, .mjs, .cjs, .ts or .mts); its source, with every file it imports, is captured now")
 	fl.StringVar(&f.timeout, "timeout", store.DefaultJobTimeout.String(), "stop a run after this long")
 	fl.StringVar(&f.maxMemory, "max-memory", store.FormatBytes(store.DefaultJobMaxMemory), "stop a run whose memory grows past this (scriptrun serve), e.g. 512MiB")
 	fl.StringVar(&f.overlap, "overlap", string(store.OverlapSkip), "when due while the last run still runs: skip, queue (one waits) or replace (cancel it)")
@@ -102,8 +106,23 @@ func (f *cronFlags) parse(c *cobra.Command) store.FieldErrors {
 		}
 		f.src, f.abs, err = store.ReadJobScript(abs, f.protected...)
 		collect(err)
+		if err == nil && runtime.NeedsBundle(f.abs, f.src) {
+			f.src, err = captureBundle(f.abs)
+			collect(err)
+		}
 	}
 	return es
+}
+
+// captureBundle bundles a TypeScript or module script with every file it
+// imports, so the job runs what was reviewed; the bundle's header lists the
+// files and their SHA-256, and `cron show --source` prints it all.
+func captureBundle(path string) (string, error) {
+	b, err := runtime.BundleScript(path, "")
+	if err != nil {
+		return "", store.FieldErrors{{Field: "script", Label: "script file", Message: "cannot be bundled: " + err.Error()}}
+	}
+	return b.Source, nil
 }
 
 // apply sets the flags that were given on j.
