@@ -17,7 +17,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/scriptrun/scriptrun/cron"
-	"github.com/scriptrun/scriptrun/runtime"
 	"github.com/scriptrun/scriptrun/store"
 	"github.com/scriptrun/scriptrun/termtext"
 )
@@ -104,25 +103,10 @@ func (f *cronFlags) parse(c *cobra.Command) store.FieldErrors {
 		if err != nil {
 			abs = f.script // ReadJobScript says it is not absolute
 		}
-		f.src, f.abs, err = store.ReadJobScript(abs, f.protected...)
+		f.src, f.abs, err = cron.CaptureScript(abs, f.protected...)
 		collect(err)
-		if err == nil && runtime.NeedsBundle(f.abs, f.src) {
-			f.src, err = captureBundle(f.abs)
-			collect(err)
-		}
 	}
 	return es
-}
-
-// captureBundle bundles a TypeScript or module script with every file it
-// imports, so the job runs what was reviewed; the bundle's header lists the
-// files and their SHA-256, and `cron show --source` prints it all.
-func captureBundle(path string) (string, error) {
-	b, err := runtime.BundleScript(path, "")
-	if err != nil {
-		return "", store.FieldErrors{{Field: "script", Label: "script file", Message: "cannot be bundled: " + err.Error()}}
-	}
-	return b.Source, nil
 }
 
 // apply sets the flags that were given on j.
