@@ -26,7 +26,7 @@ const bundleHeader = "// scriptrun bundle of "
 
 // bundleVersion names the transform: esbuild's version and our options.
 // It is part of every cache entry, so changing either rebuilds bundles.
-const bundleVersion = "esbuild 0.28.2; esm es2017 tla; wrap v1"
+const bundleVersion = "esbuild 0.28.2; esm es2017 tla; wrap v2"
 
 // namespaces of the bundler plugin: files of the script's folder, and the
 // modules the runtime provides (require("buffer") and friends).
@@ -404,7 +404,7 @@ func wrapBundle(entry string, files []BundleFile, code, smap []byte) (string, er
 			}
 		}
 	}
-	m["mappings"] = strings.Repeat(";", added) + fmt.Sprint(m["mappings"])
+	m["mappings"] = strings.Repeat(";", added) + shiftColumns(fmt.Sprint(m["mappings"]))
 	mapJSON, err := json.Marshal(m)
 	if err != nil {
 		return "", fmt.Errorf("runtime: bundle %s: source map: %w", entry, err)
@@ -419,6 +419,78 @@ func wrapBundle(entry string, files []BundleFile, code, smap []byte) (string, er
 	b.WriteString(base64.StdEncoding.EncodeToString(mapJSON))
 	b.WriteString("\n")
 	return b.String(), nil
+}
+
+// shiftColumns adds one to every original column of source map mappings.
+// goja reports the column a map gives, which is 0-based, where its own
+// positions are 1-based; original columns are coded relative to the
+// previous segment across the whole map, so shifting the first segment
+// shifts them all.
+func shiftColumns(mappings string) string {
+	start := strings.IndexFunc(mappings, func(r rune) bool { return r != ';' })
+	if start < 0 {
+		return mappings
+	}
+	end := strings.IndexAny(mappings[start:], ",;")
+	if end < 0 {
+		end = len(mappings) - start
+	}
+	fields, ok := decodeVLQ(mappings[start : start+end])
+	if !ok || len(fields) < 4 {
+		return mappings
+	}
+	fields[3]++
+	var b strings.Builder
+	for _, v := range fields {
+		b.WriteString(encodeVLQ(v))
+	}
+	return mappings[:start] + b.String() + mappings[start+end:]
+}
+
+const vlqDigits = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+// decodeVLQ decodes one source map segment (base64 VLQ numbers).
+func decodeVLQ(seg string) ([]int, bool) {
+	var out []int
+	shift, value := 0, 0
+	for i := 0; i < len(seg); i++ {
+		d := strings.IndexByte(vlqDigits, seg[i])
+		if d < 0 {
+			return nil, false
+		}
+		value += (d & 31) << shift
+		if d&32 != 0 {
+			shift += 5
+			continue
+		}
+		if value&1 != 0 {
+			out = append(out, -(value >> 1))
+		} else {
+			out = append(out, value>>1)
+		}
+		shift, value = 0, 0
+	}
+	return out, shift == 0
+}
+
+// encodeVLQ encodes one number of a source map segment.
+func encodeVLQ(v int) string {
+	u := v << 1
+	if v < 0 {
+		u = (-v << 1) | 1
+	}
+	var b strings.Builder
+	for {
+		d := u & 31
+		u >>= 5
+		if u > 0 {
+			d |= 32
+		}
+		b.WriteByte(vlqDigits[d])
+		if u == 0 {
+			return b.String()
+		}
+	}
 }
 
 // isBundle reports whether src is a bundle's source (Bundle.Source).

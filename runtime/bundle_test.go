@@ -56,8 +56,8 @@ func TestTypeScriptProject(t *testing.T) {
 	if !errors.As(err, &se) {
 		t.Fatalf("got %T %v, want *runtime.ScriptError", err, err)
 	}
-	if se.Message != "Error: greet: empty name" || !strings.Contains(se.Stack, "lib/greet.ts:5:") || !strings.Contains(se.Stack, "main.ts:15:") {
-		t.Errorf("error = %q\n%s\nwant it thrown at lib/greet.ts:5, called from main.ts:15", se.Message, se.Stack)
+	if se.Message != "Error: greet: empty name" || !strings.Contains(se.Stack, "at greet (lib/greet.ts:5:11)") || !strings.Contains(se.Stack, "main.ts:15:") {
+		t.Errorf("error = %q\n%s\nwant it thrown at lib/greet.ts:5:11 (the new), called from main.ts:15", se.Message, se.Stack)
 	}
 }
 

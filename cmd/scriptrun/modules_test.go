@@ -67,7 +67,7 @@ func TestTypeScriptProject(t *testing.T) {
 
 	// A thrown error: exit 1, the stack in the .ts files.
 	code, _, errs := proc(t, home, "", main, "throw")
-	if code != exitScript || !strings.Contains(errs, "Error: greet: empty name") || !strings.Contains(errs, "lib/greet.ts:5:") || !strings.Contains(errs, "main.ts:15:") {
+	if code != exitScript || !strings.Contains(errs, "Error: greet: empty name") || !strings.Contains(errs, "at greet (lib/greet.ts:5:11)") || !strings.Contains(errs, "main.ts:15:") {
 		t.Errorf("throw: exit %d, stderr %q; want exit %d and a stack at lib/greet.ts:5 and main.ts:15", code, errs, exitScript)
 	}
 
