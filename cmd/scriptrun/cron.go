@@ -491,12 +491,17 @@ func cronShowCmd(a *app) *cobra.Command {
 		}); err != nil {
 			return err
 		}
+		what := v.ScriptPath
+		if strings.HasPrefix(st.Job.Script, "// scriptrun bundle of ") {
+			// A bundle's state follows every file it was built from.
+			what = v.ScriptPath + " or a file it imports"
+		}
 		switch v.ScriptFile {
 		case "changed":
 			fmt.Fprintf(a.stdio.Out, "warning: %s has changed since it was captured; the job still runs the captured version (sha256 %s…). Review the file, then capture it with `scriptrun cron update %s --script %s`\n",
-				v.ScriptPath, shortSHA(v.ScriptSHA256), v.Name, v.ScriptPath)
+				what, shortSHA(v.ScriptSHA256), v.Name, v.ScriptPath)
 		case "missing":
-			fmt.Fprintf(a.stdio.Out, "note: %s is gone; the job runs its captured copy (see it with `scriptrun cron show %s --source`)\n", v.ScriptPath, v.Name)
+			fmt.Fprintf(a.stdio.Out, "note: %s is gone; the job runs its captured copy (see it with `scriptrun cron show %s --source`)\n", what, v.Name)
 		}
 		return nil
 	}

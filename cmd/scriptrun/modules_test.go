@@ -98,6 +98,9 @@ func TestTypeScriptProject(t *testing.T) {
 	if code, out, errs := c.run("cron", "run", "ts"); code != 0 || !strings.Contains(out, "HELLO WORLD 4") {
 		t.Errorf("cron run ts: exit %d, %q, %s", code, out, errs)
 	}
+	if show := c.must("cron", "show", "ts"); !strings.Contains(show, main+" or a file it imports is gone") {
+		t.Errorf("cron show after lib/ was removed does not say an imported file is gone:\n%s", show)
+	}
 }
 
 // TestModuleRefusals: imports that leave the folder fail before the script
