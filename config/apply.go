@@ -51,6 +51,9 @@ type Options struct {
 	// compiled (cron.CheckJob); nil checks the store's rules only
 	// (store.Job.Validate). Its field errors are reported by document path.
 	Check func(store.Job) error
+	// ReadScript reads a job's script file (cron.CaptureScript, which
+	// bundles TypeScript and modules); nil means store.ReadJobScript.
+	ReadScript func(path string, protected ...string) (src, clean string, err error)
 }
 
 // Error is a problem in a configuration file, with the line it is on and
@@ -441,7 +444,11 @@ func (d *desired) addJob(c Job, at loc, opts Options) Errors {
 		if abs, err := filepath.Abs(path); err == nil {
 			path = abs
 		}
-		src, clean, err := store.ReadJobScript(path, opts.Protected...)
+		read := store.ReadJobScript
+		if opts.ReadScript != nil {
+			read = opts.ReadScript
+		}
+		src, clean, err := read(path, opts.Protected...)
 		collect(err)
 		j.Script, j.ScriptPath, j.ScriptName = src, clean, filepath.Base(clean)
 	case c.Source != "":

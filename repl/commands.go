@@ -30,7 +30,7 @@ func init() {
 		{"editor", "", "enter the editor mode: type lines, Ctrl-D runs them as one input, Ctrl-C cancels", (*repl).editor},
 		{"exit", "", "leave the REPL (also Ctrl-D, or Ctrl-C twice)", func(*repl, context.Context, string) bool { return true }},
 		{"help", "", "show this help", (*repl).help},
-		{"load", "FILE", "run a .js file from this folder in the session (the folder rule of require)", (*repl).load},
+		{"load", "FILE", "run a .js or .ts file from this folder in the session (the folder rule of require)", (*repl).load},
 		{"save", "FILE", "write the inputs that ran without error to FILE, as a script", (*repl).save},
 		{"tokens", "", "list the stored tokens: name, state, expiry (never secrets)", (*repl).tokens},
 	}
@@ -138,7 +138,7 @@ func (r *repl) clear(context.Context, string) bool {
 // load runs a file in the session.
 func (r *repl) load(ctx context.Context, arg string) bool {
 	if arg == "" {
-		r.commandError("Usage: .load FILE (a .js file in this folder)")
+		r.commandError("Usage: .load FILE (a .js or .ts file in this folder)")
 		return false
 	}
 	v, err := r.run(ctx, func(ctx context.Context) (*runtime.Value, error) { return r.session().Load(ctx, arg) })

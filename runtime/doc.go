@@ -12,6 +12,14 @@
 // script's folder. There is no process global, no file system and no
 // environment.
 //
+// TypeScript (.ts, .mts), .mjs files and .js files with import/export or
+// top-level await are bundled with esbuild (BundleScript): types stripped,
+// not checked; imports confined to the script's folder as require() is,
+// enforced by an esbuild plugin that resolves and reads every file itself;
+// the result wrapped in an async function (top-level await) with an inline
+// source map, so errors name the original files. Plain CommonJS .js files
+// are not bundled.
+//
 // A run ends when the script and everything it started (timers, promises,
 // sendAsync, fetch) are done, when it throws an error it does not catch or
 // leaves a promise rejection unhandled (*ScriptError), or when it is stopped
@@ -36,6 +44,13 @@
 //     its base name (hello.js:3:7), required files as lib/util.js.
 //   - Files required by a script are compiled once per Script and cached, so
 //     edits to them are seen only after compiling the script again.
+//   - Bundles are cached (CompileOptions.CacheDir) by the script's path and
+//     checked against the SHA-256 of every file they were built from; a
+//     TypeScript import used only as a type is dropped, and is then neither
+//     read nor confined.
+//   - The bundler lowers syntax to ES2017 (goja lacks some later features),
+//     so column numbers in lowered code (class fields, object spread) can
+//     point near, not at, the original expression.
 //   - Recursion deeper than 10000 calls fails the run with "RangeError:
 //     Maximum call stack size exceeded"; scripts cannot catch it.
 //   - Once a run fails, JavaScript already queued as promise reactions of

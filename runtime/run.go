@@ -548,7 +548,11 @@ func (s *Script) Run(ctx context.Context, opts Options) (err error) {
 	e.loop.Run(func(vm *goja.Runtime) {
 		e.setup(vm)
 		stopWatch = e.watch(ctx, opts.Timeout, opts.MaxMemory)
-		if _, err := vm.RunProgram(s.prg); err != nil {
+		v, err := vm.RunProgram(s.prg)
+		if err == nil && s.async {
+			err = e.runAsync(v)
+		}
+		if err != nil {
 			e.fail(err)
 		}
 	})
@@ -564,6 +568,34 @@ func (s *Script) Run(ctx context.Context, opts Options) (err error) {
 	e.stopped = true
 	e.loop.Terminate() // clears leftover timers after a failure or a timeout
 	return e.result()
+}
+
+// runAsync calls the async function a bundle evaluates to, and fails the
+// run when its promise rejects, as an uncaught error (not "in promise"):
+// for the script's author it is the script's own top level that threw.
+func (e *env) runAsync(v goja.Value) error {
+	fn, ok := goja.AssertFunction(v)
+	if !ok {
+		return fmt.Errorf("runtime: internal error: a bundle evaluated to %s, not a function", js.TypeOf(v))
+	}
+	p, err := fn(goja.Undefined())
+	if err != nil {
+		return err
+	}
+	o, ok := p.(*goja.Object)
+	if !ok {
+		return nil
+	}
+	then, ok := goja.AssertFunction(o.Get("then"))
+	if !ok {
+		return nil
+	}
+	onReject := e.vm.ToValue(func(call goja.FunctionCall) goja.Value {
+		e.fail(e.scriptError(call.Argument(0), nil))
+		return goja.Undefined()
+	})
+	_, err = then(o, goja.Undefined(), onReject)
+	return err
 }
 
 // warnUnsent writes a warning to stderr for each request the script built

@@ -21,38 +21,59 @@ type Script struct {
 	prg      *goja.Program
 	folder   *folder // nil when compiled from source: such scripts cannot require files
 	registry *require.Registry
+	// async is set for bundles: the program evaluates to an async function
+	// holding the script, which Run calls (top-level await).
+	async bool
 }
 
 // Name is the name the script reports in stack traces: the file's base name
 // for Compile, the given name for CompileSource.
 func (s *Script) Name() string { return s.name }
 
-// Compile reads and compiles the script at path. Files it requires are
+// Compile reads and compiles the script at path, as CompileFile does
+// without a cache.
+func Compile(path string) (*Script, error) {
+	return CompileFile(path, CompileOptions{})
+}
+
+// CompileOptions configures CompileFile.
+type CompileOptions struct {
+	// CacheDir, when set, caches bundles (BundleScript) there, so an
+	// unchanged TypeScript or module script is not transformed again.
+	CacheDir string
+}
+
+// CompileFile reads and compiles the script at path. Files it requires are
 // resolved in the script's folder (after resolving symbolic links) and
 // compiled once, on first use. Stack traces name files relative to that
 // folder, so the script itself appears as its base name (hello.js:3:7).
-// A syntax error is returned as a *CompileError.
-func Compile(path string) (*Script, error) {
-	abs, err := filepath.Abs(path)
+//
+// TypeScript (.ts, .mts), .mjs files and .js files with import or export
+// statements or top-level await are bundled first (BundleScript): types are
+// stripped, not checked. A syntax error is returned as a *CompileError.
+func CompileFile(path string, o CompileOptions) (*Script, error) {
+	f, real, err := scriptFolder(path)
 	if err != nil {
-		return nil, fmt.Errorf("runtime: script %s: %w", path, err)
-	}
-	real, err := filepath.EvalSymlinks(abs)
-	if err != nil {
-		return nil, fmt.Errorf("runtime: script %s: %w", path, unwrapPathError(err))
+		return nil, err
 	}
 	src, err := os.ReadFile(real)
 	if err != nil {
 		return nil, fmt.Errorf("runtime: read script %s: %w", path, unwrapPathError(err))
 	}
-	// alt is the folder as the caller spelled it, when that is the same
-	// folder (it differs when a parent is a link, e.g. /tmp on macOS); when
-	// the script itself is a link, its real folder is the script's folder.
-	f := &folder{dir: filepath.Dir(real), alt: filepath.Dir(real)}
-	if d, err := filepath.EvalSymlinks(filepath.Dir(abs)); err == nil && d == f.dir {
-		f.alt = filepath.Dir(abs)
+	name := filepath.Base(real)
+	var s *Script
+	if NeedsBundle(real, string(src)) {
+		s, err = f.compileBundle(name, o.CacheDir)
+	} else {
+		s, err = compileScript(name, string(src))
+		var ce *CompileError
+		if errors.As(err, &ce) && strings.Contains(string(src), "await") {
+			// Top-level await in a plain .js file: a bundle runs it.
+			if b, berr := f.compileBundle(name, o.CacheDir); berr == nil {
+				s, err = b, nil
+			}
+		}
 	}
-	s, err := compileScript(filepath.Base(real), string(src))
 	if err != nil {
 		return nil, err
 	}
@@ -61,11 +82,39 @@ func Compile(path string) (*Script, error) {
 	return s, nil
 }
 
+func (f *folder) compileBundle(name, cacheDir string) (*Script, error) {
+	b, err := f.bundle(name, cacheDir)
+	if err != nil {
+		return nil, err
+	}
+	return compileBundleSource(name, b.Source)
+}
+
+// compileBundleSource compiles a bundle, reading its inline source map.
+func compileBundleSource(name, src string) (*Script, error) {
+	ast, err := parser.ParseFile(nil, name, src, 0, parser.WithSourceMapLoader(noSourceMapFiles))
+	if err != nil {
+		return nil, newCompileError(name, src, err)
+	}
+	prg, err := goja.CompileAST(ast, false)
+	if err != nil {
+		return nil, newCompileError(name, src, err)
+	}
+	return &Script{name: name, prg: prg, async: true}, nil
+}
+
 // CompileSource compiles src as a script called name (used in stack traces).
 // Such a script has no folder, so it can only require "url", "buffer" and "console".
 // A syntax error is returned as a *CompileError.
+//
+// A bundle's source (Bundle.Source, as a cron job captures it) runs as a
+// bundle: top-level await, positions in the original files.
 func CompileSource(name, src string) (*Script, error) {
-	s, err := compileScript(name, src)
+	compile := compileScript
+	if isBundle(src) {
+		compile = compileBundleSource
+	}
+	s, err := compile(name, src)
 	if err != nil {
 		return nil, err
 	}
@@ -108,13 +157,20 @@ type CompileError struct {
 	More int
 	// Source is the offending line of source, if known.
 	Source string
+	// Kind is what went wrong; empty means SyntaxError. A refused import
+	// of a bundled script is an ImportError.
+	Kind string
 }
 
 // Error returns "file:line:column: SyntaxError: message", the offending
 // line and a caret under the column.
 func (e *CompileError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s:%d:%d: SyntaxError: %s", e.File, e.Line, e.Column, e.Message)
+	kind := e.Kind
+	if kind == "" {
+		kind = "SyntaxError"
+	}
+	fmt.Fprintf(&b, "%s:%d:%d: %s: %s", e.File, e.Line, e.Column, kind, e.Message)
 	if e.Source != "" && len(e.Source) <= 200 {
 		b.WriteString("\n    ")
 		b.WriteString(strings.ReplaceAll(e.Source, "\t", " "))

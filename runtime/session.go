@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -205,7 +206,17 @@ func (s *Session) Load(ctx context.Context, path string) (*Value, error) {
 	if !inside(rel) {
 		return nil, fmt.Errorf("load %s: outside the folder %s; only files inside the folder the REPL started in can be loaded, as with require()", path, f.dir)
 	}
-	src, err := f.load(rel)
+	var src []byte
+	var err error
+	switch strings.ToLower(filepath.Ext(rel)) {
+	case ".ts", ".mts", ".cts", ".mjs":
+		src, err = f.read(rel)
+		if errors.Is(err, fs.ErrNotExist) {
+			err = require.ModuleFileDoesNotExistError
+		}
+	default:
+		src, err = f.load(rel)
+	}
 	var outside *errOutside
 	switch {
 	case errors.As(err, &outside):
@@ -215,12 +226,34 @@ func (s *Session) Load(ctx context.Context, path string) (*Value, error) {
 	case err != nil:
 		return nil, fmt.Errorf("load %s: %w", path, unwrapPathError(err))
 	}
+	if NeedsBundle(rel, string(src)) {
+		// TypeScript or a module: its bundle runs as one async input, so
+		// its declarations stay its own, as a module's do.
+		b, err := f.bundle(rel, "")
+		if err != nil {
+			return nil, err
+		}
+		return s.evalBundle(ctx, filepath.ToSlash(rel), b.Source)
+	}
 	return s.eval(ctx, filepath.ToSlash(rel), string(src), false)
+}
+
+// evalBundle runs a bundle (Bundle.Source) as one input: it evaluates to an
+// async function, which eval calls and awaits as it does input with
+// top-level await.
+func (s *Session) evalBundle(ctx context.Context, name, src string) (*Value, error) {
+	return s.evalInput(ctx, name, src, false, true)
 }
 
 // eval runs one input; name is "" for typed input (named REPL1, REPL2, …).
 // cont makes it a continuation of the last input (Continue).
 func (s *Session) eval(ctx context.Context, name, src string, cont bool) (v *Value, err error) {
+	return s.evalInput(ctx, name, src, cont, false)
+}
+
+// evalInput is eval; bundle says src is a bundle, compiled as it is with
+// its inline source map instead of rewritten by replsrc.
+func (s *Session) evalInput(ctx context.Context, name, src string, cont, bundle bool) (v *Value, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -238,9 +271,12 @@ func (s *Session) eval(ctx context.Context, name, src string, cont bool) (v *Val
 		name = "REPL" + strconv.Itoa(s.n)
 	}
 	var in *replsrc.Input
-	if cont {
+	switch {
+	case bundle:
+		in = &replsrc.Input{Name: name, Source: src, Code: src, Async: true}
+	case cont:
 		in, err = replsrc.PrepareContinued(name, c.Head+prevName, src)
-	} else {
+	default:
 		in, err = replsrc.Prepare(name, src)
 	}
 	defer func() {
@@ -260,7 +296,15 @@ func (s *Session) eval(ctx context.Context, name, src string, cont bool) (v *Val
 		}
 		return nil, fmt.Errorf("runtime: preparing %s: %w", name, err)
 	}
-	prg, err := compileProgram(name, in.Code)
+	var prg *goja.Program
+	if bundle {
+		var bs *Script
+		if bs, err = compileBundleSource(name, in.Code); err == nil {
+			prg = bs.prg
+		}
+	} else {
+		prg, err = compileProgram(name, in.Code)
+	}
 	if err != nil {
 		var ce *CompileError
 		if errors.As(err, &ce) {

@@ -16,7 +16,8 @@ import (
 // capturing must not become a way to read other files (the master key, the
 // database, anything of the user serve runs as) into a job that the console
 // and `cron show --source` display.
-var scriptExts = []string{".js", ".mjs", ".cjs"}
+// TypeScript files are captured as a bundle (package runtime bundles them).
+var scriptExts = []string{".js", ".mjs", ".cjs", ".ts", ".mts"}
 
 func isScriptName(p string) bool {
 	return slices.Contains(scriptExts, strings.ToLower(filepath.Ext(p)))
@@ -25,7 +26,7 @@ func isScriptName(p string) bool {
 // ReadJobScript reads the script file a job captures, for the command line,
 // the console and apply alike: path must be absolute (callers resolve
 // relative paths against what they are relative to) and name a regular
-// .js, .mjs or .cjs file, also after symbolic links, of at most
+// .js, .mjs, .cjs, .ts or .mts file, also after symbolic links, of at most
 // MaxScriptBytes, that is none of the protected files (the home's master
 // key and database, however it reaches them). It returns the source and the
 // cleaned path. Its error is a FieldErrors on the field "script".
@@ -42,7 +43,7 @@ func ReadJobScript(path string, protected ...string) (src, clean string, err err
 	}
 	clean = filepath.Clean(path)
 	if !isScriptName(clean) {
-		return bad("%s is not a script: a job captures only .js, .mjs and .cjs files", clean)
+		return bad("%s is not a script: a job captures only .js, .mjs, .cjs, .ts and .mts files", clean)
 	}
 	real, err := filepath.EvalSymlinks(clean)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -52,7 +53,7 @@ func ReadJobScript(path string, protected ...string) (src, clean string, err err
 		return bad("%s cannot be read: %v", clean, cause(err))
 	}
 	if !isScriptName(real) {
-		return bad("%s leads to %s, which is not a script: a job captures only .js, .mjs and .cjs files", clean, real)
+		return bad("%s leads to %s, which is not a script: a job captures only .js, .mjs, .cjs, .ts and .mts files", clean, real)
 	}
 	b, err := readRegular(real, MaxScriptBytes, protected)
 	switch {
@@ -87,6 +88,9 @@ func (j Job) ScriptFile() ScriptFileState {
 	if j.ScriptPath == "" {
 		return ScriptFileNone
 	}
+	if files, ok := bundleFiles(j.Script); ok {
+		return bundleFileState(filepath.Dir(j.ScriptPath), files)
+	}
 	b, err := readRegular(j.ScriptPath, MaxScriptBytes, nil)
 	switch {
 	case errors.Is(err, errTooLarge):
@@ -95,6 +99,50 @@ func (j Job) ScriptFile() ScriptFileState {
 		return ScriptFileMissing
 	case ScriptDigest(string(b)) != j.ScriptSHA256:
 		return ScriptFileChanged
+	}
+	return ScriptFileUnchanged
+}
+
+// bundleFiles reads the files of a bundle from its header, which package
+// runtime writes (runtime.Bundle.Source): a first line "// scriptrun bundle
+// of NAME …", then one "//   NAME sha256 HEX" line per file.
+func bundleFiles(src string) (map[string]string, bool) {
+	lines := strings.SplitN(src, "\n", 2)
+	if len(lines) < 2 || !strings.HasPrefix(lines[0], "// scriptrun bundle of ") {
+		return nil, false
+	}
+	files := map[string]string{}
+	for _, l := range strings.Split(lines[1], "\n") {
+		rest, ok := strings.CutPrefix(l, "//   ")
+		if !ok {
+			break
+		}
+		f := strings.Fields(rest)
+		if len(f) != 3 || f[1] != "sha256" {
+			break
+		}
+		files[f[0]] = f[2]
+	}
+	return files, len(files) > 0
+}
+
+// bundleFileState compares the files a bundle was built from, in dir, with
+// their hashes: changed when any one differs.
+func bundleFileState(dir string, files map[string]string) ScriptFileState {
+	for name, sum := range files {
+		rel := filepath.FromSlash(name)
+		if filepath.IsAbs(rel) || !filepath.IsLocal(rel) {
+			return ScriptFileChanged
+		}
+		b, err := readRegular(filepath.Join(dir, rel), MaxScriptBytes, nil)
+		switch {
+		case errors.Is(err, errTooLarge):
+			return ScriptFileChanged
+		case err != nil:
+			return ScriptFileMissing
+		case ScriptDigest(string(b)) != sum:
+			return ScriptFileChanged
+		}
 	}
 	return ScriptFileUnchanged
 }

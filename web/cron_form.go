@@ -254,7 +254,7 @@ func (f *jobForm) takeScript(j *store.Job, base store.Job) error {
 		}
 		return nil
 	case fromFile:
-		src, path, err := store.ReadJobScript(f.Path)
+		src, path, err := cron.CaptureScript(f.Path)
 		if err != nil {
 			return err
 		}

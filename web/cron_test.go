@@ -294,7 +294,7 @@ func TestCronFormRefusals(t *testing.T) {
 		{"keep on a new job", []string{"script_from", "keep"}, "source", []string{"A new job needs a script"}},
 		{"relative path", []string{"script_from", "file", "path", "sync.js"}, "path", []string{"is not an absolute path"}},
 		{"missing file", []string{"script_from", "file", "path", filepath.Join(dir, "nope.js")}, "path", []string{"there is no file"}},
-		{"not a script", []string{"script_from", "file", "path", notJS}, "path", []string{"is not a script", ".js, .mjs and .cjs"}},
+		{"not a script", []string{"script_from", "file", "path", notJS}, "path", []string{"is not a script", ".js, .mjs, .cjs, .ts and .mts"}},
 		{"link to a non-script", []string{"script_from", "file", "path", link}, "path", []string{"leads to", "which is not a script"}},
 		{"a folder", []string{"script_from", "file", "path", filepath.Join(dir, "folder.js")}, "path", []string{"is not a regular file"}},
 		{"file too large", []string{"script_from", "file", "path", big}, "path", []string{"is larger than 1 MiB"}},

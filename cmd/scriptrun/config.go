@@ -88,7 +88,7 @@ write.`,
 		if err != nil {
 			return err
 		}
-		plan, err := config.Apply(db, data, config.Options{Dir: dir, Getenv: a.getenv, DryRun: dryRun, Prune: prune, Check: cron.CheckJob,
+		plan, err := config.Apply(db, data, config.Options{Dir: dir, Getenv: a.getenv, DryRun: dryRun, Prune: prune, Check: cron.CheckJob, ReadScript: cron.CaptureScript,
 			Protected: []string{filepath.Join(home, "master.key"), filepath.Join(home, "scriptrun.db")}})
 		var es config.Errors
 		if errors.As(err, &es) {

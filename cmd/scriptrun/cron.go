@@ -33,7 +33,10 @@ func newCronCmd(a *app) *cobra.Command {
 running serve within seconds). A job runs the script source captured by
 ` + "`cron add`" + ` or ` + "`cron update --script`" + `, not the file as it is later: its SHA-256 says
 what will run, and ` + "`cron show`" + ` warns when the file has changed since. Captured
-scripts cannot require() files of their folder: bundle helpers into one file.
+scripts cannot require() files of their folder: bundle helpers into one file,
+or use import: a TypeScript or module script (.ts, .mts, .mjs, or .js with
+import/export) is captured as one bundle of every file it imports (types
+stripped, not checked), which ` + "`cron show --source`" + ` prints.
 
 serve runs each run in a process of its own, stopped at the job's --timeout
 or when its memory grows past --max-memory (default 2GiB); a run that does
@@ -65,7 +68,7 @@ type cronFlags struct {
 func (f *cronFlags) register(c *cobra.Command, update bool) {
 	fl := c.Flags()
 	fl.StringVar(&f.schedule, "schedule", "", `when to run: "*/5 * * * *", "0 30 9 * * 1-5" (seconds first), @hourly, "@every 10m"`)
-	fl.StringVar(&f.script, "script", "", "the script file (.js, .mjs or .cjs); its source is captured now")
+	fl.StringVar(&f.script, "script", "", "the script file (.js, .mjs, .cjs, .ts or .mts); its source, with every file it imports, is captured now")
 	fl.StringVar(&f.timeout, "timeout", store.DefaultJobTimeout.String(), "stop a run after this long")
 	fl.StringVar(&f.maxMemory, "max-memory", store.FormatBytes(store.DefaultJobMaxMemory), "stop a run whose memory grows past this (scriptrun serve), e.g. 512MiB")
 	fl.StringVar(&f.overlap, "overlap", string(store.OverlapSkip), "when due while the last run still runs: skip, queue (one waits) or replace (cancel it)")
@@ -100,7 +103,7 @@ func (f *cronFlags) parse(c *cobra.Command) store.FieldErrors {
 		if err != nil {
 			abs = f.script // ReadJobScript says it is not absolute
 		}
-		f.src, f.abs, err = store.ReadJobScript(abs, f.protected...)
+		f.src, f.abs, err = cron.CaptureScript(abs, f.protected...)
 		collect(err)
 	}
 	return es
@@ -488,12 +491,17 @@ func cronShowCmd(a *app) *cobra.Command {
 		}); err != nil {
 			return err
 		}
+		what := v.ScriptPath
+		if strings.HasPrefix(st.Job.Script, "// scriptrun bundle of ") {
+			// A bundle's state follows every file it was built from.
+			what = v.ScriptPath + " or a file it imports"
+		}
 		switch v.ScriptFile {
 		case "changed":
 			fmt.Fprintf(a.stdio.Out, "warning: %s has changed since it was captured; the job still runs the captured version (sha256 %s…). Review the file, then capture it with `scriptrun cron update %s --script %s`\n",
-				v.ScriptPath, shortSHA(v.ScriptSHA256), v.Name, v.ScriptPath)
+				what, shortSHA(v.ScriptSHA256), v.Name, v.ScriptPath)
 		case "missing":
-			fmt.Fprintf(a.stdio.Out, "note: %s is gone; the job runs its captured copy (see it with `scriptrun cron show %s --source`)\n", v.ScriptPath, v.Name)
+			fmt.Fprintf(a.stdio.Out, "note: %s is gone; the job runs its captured copy (see it with `scriptrun cron show %s --source`)\n", what, v.Name)
 		}
 		return nil
 	}

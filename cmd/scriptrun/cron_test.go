@@ -40,7 +40,7 @@ func TestCronUsageErrors(t *testing.T) {
 		{"two names", []string{"cron", "add", "a", "b", "--schedule", "@hourly", "--script", good}, []string{"NAME"}},
 		{"three problems at once", []string{"cron", "add", "j", "--schedule", "* * * *", "--tz", "Berlin", "--timeout", "soon", "--script", good},
 			[]string{"job j was not saved:", "--schedule: \"* * * *\" is not valid", "--tz: \"Berlin\" is unknown", "--timeout: \"soon\" is not valid"}},
-		{"not a script file", []string{"cron", "add", "j", "--schedule", "@hourly", "--script", writeScript(t, dir, "notes.txt", "x")}, []string{"--script:", "is not a script", ".js, .mjs and .cjs"}},
+		{"not a script file", []string{"cron", "add", "j", "--schedule", "@hourly", "--script", writeScript(t, dir, "notes.txt", "x")}, []string{"--script:", "is not a script", ".js, .mjs, .cjs, .ts and .mts"}},
 		{"show unknown", []string{"cron", "show", "nope"}, []string{`job "nope" not found`, "cron list"}},
 		{"update unknown", []string{"cron", "update", "nope", "--timeout", "1m"}, []string{`job "nope" not found`}},
 		{"rm unknown", []string{"cron", "rm", "nope"}, []string{`job "nope" not found`}},

@@ -73,7 +73,7 @@ func shorthand(args []string, root *cobra.Command) []string {
 		if c, _, err := root.Find([]string{arg}); err == nil && c != root {
 			return args
 		}
-		if strings.HasSuffix(arg, ".js") || strings.HasSuffix(arg, ".mjs") || strings.HasSuffix(arg, ".cjs") {
+		if isScriptFile(arg) {
 			out := append([]string{}, args[:i]...)
 			out = append(out, "run")
 			return append(out, args[i:]...)
@@ -81,6 +81,16 @@ func shorthand(args []string, root *cobra.Command) []string {
 		return args
 	}
 	return args
+}
+
+// isScriptFile reports whether arg names a script `scriptrun FILE` runs.
+func isScriptFile(arg string) bool {
+	for _, ext := range []string{".js", ".mjs", ".cjs", ".ts", ".mts", ".cts"} {
+		if strings.HasSuffix(arg, ext) {
+			return true
+		}
+	}
+	return false
 }
 
 // exactArgs is cobra.ExactArgs with a message that says what is expected.
