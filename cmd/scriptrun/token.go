@@ -389,6 +389,8 @@ type tokenView struct {
 	HasRefreshToken bool   `json:"hasRefreshToken"`
 	RefreshFailures int    `json:"refreshFailures"`
 	RefreshFailed   string `json:"refreshFailed,omitempty"`
+	NextAttempt     string `json:"nextRefreshAttempt,omitempty"` // after failures: no automatic refresh before (back-off or the provider's Retry-After)
+	RetryAfter      string `json:"retryAfter,omitempty"`         // the provider's Retry-After, when it sent one
 	Created         string `json:"created"`
 	Updated         string `json:"updated"`
 	LastRefreshed   string `json:"lastRefreshed,omitempty"`
@@ -413,6 +415,7 @@ func viewToken(t store.Token) tokenView {
 		Name: t.Name, Type: t.Type, Provider: t.Provider, Prompt: t.Prompt, Active: t.Active, State: string(t.State),
 		Expires: stamp(t.Expires), Scopes: strings.Join(t.Scopes, " "), LastMessage: t.LastMessage, BaseURL: t.BaseURL, BoundTo: tokens.DescribeBinding(t.BaseURL),
 		HasRefreshToken: t.Secret.RefreshToken != "", RefreshFailures: t.RefreshFailures, RefreshFailed: stamp(t.RefreshFailed),
+		NextAttempt: stamp(tokens.NextAttempt(t)), RetryAfter: stamp(t.RetryAfter),
 		Created: stamp(t.Created), Updated: stamp(t.Updated), LastRefreshed: stamp(t.LastRefreshed), LastUsed: stamp(t.LastUsed),
 	}
 	// The type's settings and masked credentials go in by their keys in the
@@ -536,7 +539,7 @@ func tokenShowCmd(a *app) *cobra.Command {
 			fields = append(fields, [2]string{"active", fmt.Sprint(v.Active)}, [2]string{"state", v.State}, [2]string{"expires", expires},
 				[2]string{"scopes", scopes}, [2]string{"baseUrl", v.BaseURL}, [2]string{"boundTo", v.BoundTo}, [2]string{"lastMessage", v.LastMessage},
 				[2]string{"refreshToken", yesNo(v.HasRefreshToken)}, [2]string{"refreshFailures", fmt.Sprint(v.RefreshFailures)},
-				[2]string{"refreshFailed", v.RefreshFailed}, [2]string{"lastRefreshed", v.LastRefreshed})
+				[2]string{"refreshFailed", v.RefreshFailed}, [2]string{"backOff", backOffLine(t, now)}, [2]string{"lastRefreshed", v.LastRefreshed})
 		} else {
 			fields = append(fields, [2]string{"active", fmt.Sprint(v.Active)}, [2]string{"state", v.State}, [2]string{"expires", expires},
 				[2]string{"baseUrl", v.BaseURL}, [2]string{"boundTo", v.BoundTo})
@@ -650,4 +653,21 @@ func tokenErr(err error) error {
 		return configErr("%v", err)
 	}
 	return failErr(err)
+}
+
+// backOffLine says when an automatic refresh is tried again after failures,
+// and whether that is the provider's Retry-After; "" when none failed.
+func backOffLine(t store.Token, now time.Time) string {
+	next := tokens.NextAttempt(t)
+	if next.IsZero() {
+		return ""
+	}
+	if !now.Before(next) {
+		return "over: the next use may refresh"
+	}
+	line := "next automatic refresh not before " + stamp(next) + " (" + relative(next, now) + ")"
+	if !t.RetryAfter.IsZero() && next.Equal(t.RetryAfter) {
+		line += ", as the provider asked (Retry-After)"
+	}
+	return line
 }
