@@ -200,6 +200,7 @@ func parse(data []byte, opts Options) (*desired, error) {
 	if doc.Kind != yaml.MappingNode {
 		return nil, Errors{{Line: doc.Line, Msg: "the file must be a mapping with providers, tokens and jobs"}}
 	}
+	problems := typeProblems(data)
 	seen := map[string]int{}
 	for i := 0; i+1 < len(doc.Content); i += 2 {
 		key, val := doc.Content[i], doc.Content[i+1]
@@ -214,6 +215,12 @@ func parse(data []byte, opts Options) (*desired, error) {
 		for i, item := range val.Content {
 			var name string
 			at := loc{line: item.Line, path: fmt.Sprintf("%s[%d]", key.Value, i), node: item}
+			if ies := itemProblems(problems, at); len(ies) > 0 {
+				// Every problem of the item at once, each on its line; its
+				// rules are checked once it decodes.
+				es = append(es, ies...)
+				continue
+			}
 			switch key.Value {
 			case "providers":
 				var p Provider
@@ -252,6 +259,23 @@ func parse(data []byte, opts Options) (*desired, error) {
 		return nil, es
 	}
 	return d, nil
+}
+
+// itemProblems are the strict decoding's problems inside the item at at.
+func itemProblems(problems []fileProblem, at loc) Errors {
+	var es Errors
+	for _, p := range problems {
+		sub, ok := pathAt(at.node, p.line)
+		if !ok {
+			continue
+		}
+		path := at.path
+		if sub != "" {
+			path += "." + sub
+		}
+		es = append(es, Error{Line: p.line, Path: path, Msg: p.msg})
+	}
+	return es
 }
 
 func decode(n *yaml.Node, v any) error {
