@@ -46,6 +46,9 @@ about each problem. Exit code 1 when a check failed.`,
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		fs := a.doctor(ctx, offline)
+		for i := range fs {
+			fs[i].What, fs[i].Fix = a.hint(fs[i].What), a.hint(fs[i].Fix)
+		}
 		failed := 0
 		for _, f := range fs {
 			if f.Level == "fail" {

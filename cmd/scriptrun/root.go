@@ -25,7 +25,7 @@ func Main(args []string, stdio Stdio, getenv func(string) string) int {
 	err := root.Execute()
 	a.close()
 	if err != nil && !errors.Is(err, errJobReported) {
-		fmt.Fprintln(stdio.Err, "scriptrun: "+termtext.Text(strings.TrimRight(err.Error(), "\n")))
+		fmt.Fprintln(stdio.Err, "scriptrun: "+termtext.Text(a.hint(strings.TrimRight(err.Error(), "\n"))))
 	}
 	return exitCode(err)
 }

@@ -299,14 +299,14 @@ func tokenAddCmd(a *app, update bool) *cobra.Command {
 		case t.Static() && t.State == store.StateAuthorized:
 			fmt.Fprintf(a.stdio.Out, "token %s added (type %s, state %s); scripts use it with apiTokenAuth('%s')\n", name, t.Type, t.State, name)
 		case t.Static():
-			fmt.Fprintf(a.stdio.Out, "token %s added (type %s, state %s); store its credential with: scriptrun token update %s %s\n", name, t.Type, t.State, name, credentialHint(t.Type))
+			fmt.Fprint(a.stdio.Out, a.hint(fmt.Sprintf("token %s added (type %s, state %s); store its credential with: scriptrun token update %s %s\n", name, t.Type, t.State, name, credentialHint(t.Type))))
 		case grant == store.GrantClientCredentials:
-			fmt.Fprintf(a.stdio.Out, "token %s added (state %s); provider %s uses client_credentials, so the token is fetched on first use (`scriptrun token refresh %s` fetches one now)\n", name, t.State, t.Provider, name)
+			fmt.Fprint(a.stdio.Out, a.hint(fmt.Sprintf("token %s added (state %s); provider %s uses client_credentials, so the token is fetched on first use (`scriptrun token refresh %s` fetches one now)\n", name, t.State, t.Provider, name)))
 		default:
-			fmt.Fprintf(a.stdio.Out, "token %s added (state %s); authorize it with: scriptrun token authorize %s\n", name, t.State, name)
+			fmt.Fprint(a.stdio.Out, a.hint(fmt.Sprintf("token %s added (state %s); authorize it with: scriptrun token authorize %s\n", name, t.State, name)))
 		}
 		if t.BaseURL == "" {
-			fmt.Fprintf(a.stdio.Err, "warning: token %s has no base URL, so scripts may send it to any host; bind it with `scriptrun token update %s --base-url https://api.example.com`\n", name, name)
+			fmt.Fprint(a.stdio.Err, a.hint(fmt.Sprintf("warning: token %s has no base URL, so scripts may send it to any host; bind it with `scriptrun token update %s --base-url https://api.example.com`\n", name, name)))
 		}
 		return nil
 	}
@@ -365,7 +365,7 @@ func tokenUpdate(a *app, c *cobra.Command, f *tokenFlags, name string) error {
 	}
 	fmt.Fprintln(a.stdio.Out, msg)
 	if t.BaseURL == "" {
-		fmt.Fprintf(a.stdio.Err, "warning: token %s has no base URL, so scripts may send it to any host; bind it with `scriptrun token update %s --base-url https://api.example.com`\n", name, name)
+		fmt.Fprint(a.stdio.Err, a.hint(fmt.Sprintf("warning: token %s has no base URL, so scripts may send it to any host; bind it with `scriptrun token update %s --base-url https://api.example.com`\n", name, name)))
 	}
 	return nil
 }
@@ -550,7 +550,7 @@ func tokenShowCmd(a *app) *cobra.Command {
 			return err
 		}
 		if t.BaseURL == "" {
-			fmt.Fprintf(a.stdio.Out, "warning: no base URL: scripts may send this token to any host; bind it with `scriptrun token update %s --base-url URL`\n", t.Name)
+			fmt.Fprint(a.stdio.Out, a.hint(fmt.Sprintf("warning: no base URL: scripts may send this token to any host; bind it with `scriptrun token update %s --base-url URL`\n", t.Name)))
 		}
 		switch {
 		case perr != nil:
@@ -559,7 +559,7 @@ func tokenShowCmd(a *app) *cobra.Command {
 			fmt.Fprintf(a.stdio.Out, "warning: provider %s does not exist; the token cannot be refreshed or authorized\n", t.Provider)
 		}
 		if t.Static() && t.State != store.StateAuthorized {
-			fmt.Fprintf(a.stdio.Out, "note: no credential stored; scripts get TOKEN_UNAUTHORIZED until one is: scriptrun token update %s %s\n", t.Name, credentialHint(t.Type))
+			fmt.Fprint(a.stdio.Out, a.hint(fmt.Sprintf("note: no credential stored; scripts get TOKEN_UNAUTHORIZED until one is: scriptrun token update %s %s\n", t.Name, credentialHint(t.Type))))
 		}
 		return nil
 	}
