@@ -34,3 +34,19 @@ func TestBackOffLine(t *testing.T) {
 		}
 	}
 }
+
+func TestUsedStamp(t *testing.T) {
+	tests := []struct {
+		at   time.Time
+		want string
+	}{
+		{time.Time{}, ""},
+		{time.Date(2026, 12, 7, 7, 10, 59, 999, time.UTC), "2026-12-07T07:10Z (to the minute)"},
+		{time.Date(2026, 12, 7, 8, 10, 5, 0, time.FixedZone("CET", 3600)), "2026-12-07T07:10Z (to the minute)"},
+	}
+	for _, tt := range tests {
+		if got := usedStamp(tt.at); got != tt.want {
+			t.Errorf("usedStamp(%v) = %q, want %q", tt.at, got, tt.want)
+		}
+	}
+}

@@ -545,7 +545,7 @@ func tokenShowCmd(a *app) *cobra.Command {
 				[2]string{"baseUrl", v.BaseURL}, [2]string{"boundTo", v.BoundTo})
 			fields = append(fields, credentialFields(t)...)
 		}
-		fields = append(fields, [2]string{"created", v.Created}, [2]string{"updated", v.Updated}, [2]string{"lastUsed", v.LastUsed})
+		fields = append(fields, [2]string{"created", v.Created}, [2]string{"updated", v.Updated}, [2]string{"lastUsed", usedStamp(t.LastUsed)})
 		if err := printFields(a.stdio.Out, fields); err != nil {
 			return err
 		}
@@ -670,4 +670,14 @@ func backOffLine(t store.Token, now time.Time) string {
 		line += ", as the provider asked (Retry-After)"
 	}
 	return line
+}
+
+// usedStamp shows when a token was last used to the minute: the manager
+// writes lastUsed at most once a minute, so seconds would claim a
+// precision the record does not have.
+func usedStamp(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Truncate(time.Minute).Format("2006-01-02T15:04Z") + " (to the minute)"
 }
