@@ -23,7 +23,9 @@ func TestDoctorComparesEndpointsWithDiscovery(t *testing.T) {
 			"token_endpoint":         srv.URL + "/oauth2/token",
 		})
 	})
-	mux.HandleFunc("/oauth2/authorize", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "missing client_id", http.StatusBadRequest) })
+	mux.HandleFunc("/oauth2/authorize", func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "missing client_id", http.StatusBadRequest)
+	})
 	mux.HandleFunc("/oauth2/token", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "use POST", http.StatusMethodNotAllowed) })
 
 	tests := []struct {
