@@ -86,3 +86,62 @@ func TestApplyScopesString(t *testing.T) {
 		})
 	}
 }
+
+// A provider created without a client secret (an exported file applied to
+// a new home) is flagged in the plan; RequireSecrets refuses the file.
+func TestApplyProviderWithoutSecret(t *testing.T) {
+	base := "providers:\n  - name: g\n    clientId: c\n    authorizationUrl: https://a.example.com/a\n    tokenUrl: https://a.example.com/t\n"
+	tests := []struct {
+		name        string
+		data        string
+		require     bool
+		seed        bool // the home already holds g with a secret
+		wantErr     string
+		wantWarning bool
+	}{
+		{"flagged", base, false, false, "", true},
+		{"refused", base, true, false, "providers[0]: provider g would have no client secret", false},
+		{"reference given", base + "    clientSecret: {env: G_SECRET}\n", true, false, "", false},
+		{"home holds one", base, true, true, "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db := newDB(t)
+			if tt.seed {
+				db.Update(func(tx *store.Tx) error {
+					return tx.CreateProvider(store.Provider{Name: "g", ClientID: "c", ClientSecret: "s3cret", GrantType: store.GrantAuthorizationCode,
+						AuthURL: "https://a.example.com/a", TokenURL: "https://a.example.com/t", AuthStyle: store.AuthStyleHeader})
+				})
+			}
+			env := func(k string) string {
+				if k == "G_SECRET" {
+					return "from-env"
+				}
+				return ""
+			}
+			plan, err := Apply(db, []byte(tt.data), Options{Getenv: env, RequireSecrets: tt.require})
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("Apply: %v, want an error with %q", err, tt.wantErr)
+				}
+				db.View(func(tx *store.Tx) error {
+					if _, err := tx.Provider("g"); err == nil {
+						t.Error("a refused file created the provider")
+					}
+					return nil
+				})
+				return
+			}
+			if err != nil {
+				t.Fatalf("Apply: %v", err)
+			}
+			warned := false
+			for _, ch := range plan.Changes {
+				warned = warned || strings.Contains(ch.String(), "warning: no client secret")
+			}
+			if warned != tt.wantWarning {
+				t.Errorf("plan %v: warned %v, want %v", plan.Changes, warned, tt.wantWarning)
+			}
+		})
+	}
+}
