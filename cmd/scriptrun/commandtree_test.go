@@ -2,26 +2,19 @@ package main
 
 import (
 	"bytes"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/spf13/cobra"
 )
 
-// walkCommands calls fn for c and every command below it.
-func walkCommands(c *cobra.Command, fn func(*cobra.Command)) {
-	fn(c)
-	for _, sub := range c.Commands() {
-		walkCommands(sub, fn)
-	}
-}
-
 // TestUnknownSubcommandIsUsageError walks the command tree: every command
 // that groups subcommands refuses a mistyped one with exit 2 instead of
 // printing its help and succeeding.
 func TestUnknownSubcommandIsUsageError(t *testing.T) {
 	var parents [][]string
-	walkCommands(newRoot(&app{}), func(c *cobra.Command) {
+	walkTree(newRoot(&app{}), func(c *cobra.Command) {
 		if c.HasSubCommands() {
 			path := strings.Fields(c.CommandPath())[1:]
 			parents = append(parents, path)
@@ -64,5 +57,40 @@ func TestUnknownSubcommandSuggests(t *testing.T) {
 		if code != tt.wantCode || !strings.Contains(errb.String(), tt.wantErr) {
 			t.Errorf("scriptrun %v: exit %d, stderr %q; want exit %d and %q", tt.args, code, errb.String(), tt.wantCode, tt.wantErr)
 		}
+	}
+}
+
+// TestHelpOfEveryCommand walks the command tree: every command's help has
+// an example and names what each flag takes, never a Go type.
+func TestHelpOfEveryCommand(t *testing.T) {
+	goType := regexp.MustCompile(`--[a-z-]+ (string|stringArray|strings|int|int64|duration|float64|stringSlice|uint)\b`)
+	n := 0
+	walkTree(newRoot(&app{}), func(c *cobra.Command) {
+		if c.Hidden {
+			return
+		}
+		n++
+		if strings.TrimSpace(c.Example) == "" {
+			t.Errorf("%s: no example in its help", c.CommandPath())
+		}
+		var out bytes.Buffer
+		c.SetOut(&out)
+		if err := c.Help(); err != nil {
+			t.Fatalf("%s --help: %v", c.CommandPath(), err)
+		}
+		if m := goType.FindString(out.String()); m != "" {
+			t.Errorf("%s --help shows a type where a placeholder belongs: %q", c.CommandPath(), m)
+		}
+		for _, line := range strings.Split(out.String(), "\n") {
+			if strings.HasPrefix(strings.TrimSpace(line), "-") && strings.Contains(line, "`") {
+				t.Errorf("%s --help: a flag's line keeps a backquote: %q", c.CommandPath(), line)
+			}
+		}
+		if c.CommandPath() == "scriptrun run" && !strings.Contains(out.String(), "--timeout DURATION") {
+			t.Errorf("run --help does not list --timeout:\n%s", out.String())
+		}
+	})
+	if n < 30 {
+		t.Errorf("walked %d commands, want every one", n)
 	}
 }

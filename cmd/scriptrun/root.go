@@ -52,6 +52,7 @@ scripts.
 	})
 	root.AddCommand(newRunCmd(a), newProviderCmd(a), newTokenCmd(a), newDemoCmd(a), newServeCmd(a), newAdminCmd(a), newReplCmd(a), newCronCmd(a), newDoctorCmd(a), newExportCmd(a), newApplyCmd(a), newJobCmd(a))
 	refuseUnknownSubcommands(root)
+	setUpHelp(root)
 	return root
 }
 
