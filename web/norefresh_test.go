@@ -51,3 +51,20 @@ func TestAuthorizationWithoutRefreshTokenWarns(t *testing.T) {
 		})
 	}
 }
+
+// The commands the console suggests carry the --home of the serve running
+// it, so a copied hint acts on the same home.
+func TestConsoleHintsNameHome(t *testing.T) {
+	tests := []struct {
+		name, command, want string
+	}{
+		{"default", "", "scriptrun admin password"},
+		{"with home", "scriptrun --home '/srv/my home'", "scriptrun --home '/srv/my home' admin password"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, envOpts{modify: func(o *Options) { o.Command = tt.command }})
+			mustContain(t, "login page", e.browser().get("/login"), tt.want)
+		})
+	}
+}

@@ -172,6 +172,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener, cfg serveConfig) error
 		SecureCookies: tlsConfig != nil || cb.Scheme == "https",
 		Cron:          host,
 		Templates:     a.templates,
+		Command:       strings.TrimSuffix(a.hint("scriptrun "), " "),
 	})
 	if err != nil {
 		return failErr(err)
