@@ -68,3 +68,19 @@ func TestConsoleHintsNameHome(t *testing.T) {
 		})
 	}
 }
+
+// A token's last message, written by the token manager, suggests commands
+// for the console's home too.
+func TestTokenMessageHintNamesHome(t *testing.T) {
+	e := newEnv(t, envOpts{modify: func(o *Options) { o.Command = "scriptrun --home /srv/sr" }})
+	e.withSandbox(sandbox.Options{})
+	e.db.Update(func(tx *store.Tx) error {
+		tk, err := tx.Token("api")
+		if err != nil {
+			return err
+		}
+		tk.LastMessage = "token \"api\" could not be refreshed: run `scriptrun token authorize api`"
+		return tx.PutToken(tk)
+	})
+	mustContain(t, "token page", e.signedIn().get("/tokens/api"), "scriptrun --home /srv/sr token authorize api")
+}
