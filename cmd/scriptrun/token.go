@@ -537,7 +537,7 @@ func tokenShowCmd(a *app) *cobra.Command {
 			}
 			fields = append(fields, [2]string{"provider", v.Provider}, [2]string{"grantType", grant}, [2]string{"prompt", v.Prompt})
 			fields = append(fields, [2]string{"active", fmt.Sprint(v.Active)}, [2]string{"state", v.State}, [2]string{"expires", expires},
-				[2]string{"scopes", scopes}, [2]string{"baseUrl", v.BaseURL}, [2]string{"boundTo", v.BoundTo}, [2]string{"lastMessage", v.LastMessage},
+				[2]string{"scopes", scopes}, [2]string{"baseUrl", v.BaseURL}, [2]string{"boundTo", v.BoundTo}, [2]string{"lastMessage", a.hint(v.LastMessage)},
 				[2]string{"refreshToken", yesNo(v.HasRefreshToken)}, [2]string{"refreshFailures", fmt.Sprint(v.RefreshFailures)},
 				[2]string{"refreshFailed", v.RefreshFailed}, [2]string{"backOff", backOffLine(t, now)}, [2]string{"lastRefreshed", v.LastRefreshed})
 		} else {
