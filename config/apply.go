@@ -21,12 +21,18 @@ type Change struct {
 	Kind   string // "provider", "token", "job"
 	Name   string
 	Fields []string // for updates: what changes
+	// Warnings are what the change leaves undone, e.g. a provider created
+	// without a client secret.
+	Warnings []string
 }
 
 func (c Change) String() string {
 	s := c.Action + " " + c.Kind + " " + c.Name
 	if len(c.Fields) > 0 {
 		s += " (" + strings.Join(c.Fields, ", ") + ")"
+	}
+	for _, w := range c.Warnings {
+		s += "; warning: " + w
 	}
 	return s
 }
@@ -47,6 +53,10 @@ type Options struct {
 	Protected []string
 	// Prune deletes providers, tokens and jobs the file does not name.
 	Prune bool
+	// RequireSecrets refuses the file when a provider would end up without
+	// a client secret (the file refers to none and the home holds none), as
+	// happens when a file exported from one home is applied to a new one.
+	RequireSecrets bool
 	// Check validates a job whole, with its schedule parsed and its script
 	// compiled (cron.CheckJob); nil checks the store's rules only
 	// (store.Job.Validate). Its field errors are reported by document path.
@@ -94,6 +104,7 @@ type Plan struct {
 type desired struct {
 	providers []store.Provider
 	secrets   map[string]*string // provider -> secret to set (nil entry: keep or, in a dry run, not read)
+	secretRef map[string]bool    // provider -> the file refers to its client secret
 	tokens    []store.Token
 	creds     map[string]store.Secret // token -> credential fields given by reference
 	jobs      []store.Job
@@ -194,7 +205,7 @@ func parse(data []byte, opts Options) (*desired, error) {
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, Errors{{Line: yamlLine(err), Msg: "not valid YAML or JSON: " + err.Error()}}
 	}
-	d := &desired{secrets: map[string]*string{}, creds: map[string]store.Secret{}, locs: map[string]loc{}}
+	d := &desired{secrets: map[string]*string{}, secretRef: map[string]bool{}, creds: map[string]store.Secret{}, locs: map[string]loc{}}
 	if len(root.Content) == 0 {
 		return d, nil
 	}
@@ -203,6 +214,7 @@ func parse(data []byte, opts Options) (*desired, error) {
 	if doc.Kind != yaml.MappingNode {
 		return nil, Errors{{Line: doc.Line, Msg: "the file must be a mapping with providers, tokens and jobs"}}
 	}
+	problems := typeProblems(data)
 	seen := map[string]int{}
 	for i := 0; i+1 < len(doc.Content); i += 2 {
 		key, val := doc.Content[i], doc.Content[i+1]
@@ -217,6 +229,12 @@ func parse(data []byte, opts Options) (*desired, error) {
 		for i, item := range val.Content {
 			var name string
 			at := loc{line: item.Line, path: fmt.Sprintf("%s[%d]", key.Value, i), node: item}
+			if ies := itemProblems(problems, at); len(ies) > 0 {
+				// Every problem of the item at once, each on its line; its
+				// rules are checked once it decodes.
+				es = append(es, ies...)
+				continue
+			}
 			switch key.Value {
 			case "providers":
 				var p Provider
@@ -255,6 +273,23 @@ func parse(data []byte, opts Options) (*desired, error) {
 		return nil, es
 	}
 	return d, nil
+}
+
+// itemProblems are the strict decoding's problems inside the item at at.
+func itemProblems(problems []fileProblem, at loc) Errors {
+	var es Errors
+	for _, p := range problems {
+		sub, ok := pathAt(at.node, p.line)
+		if !ok {
+			continue
+		}
+		path := at.path
+		if sub != "" {
+			path += "." + sub
+		}
+		es = append(es, Error{Line: p.line, Path: path, Msg: p.msg})
+	}
+	return es
 }
 
 func decode(n *yaml.Node, v any) error {
@@ -311,6 +346,7 @@ func (d *desired) addProvider(c Provider, at loc, opts Options) Errors {
 		return validationErrors(err, at)
 	}
 	if c.ClientSecret != nil {
+		d.secretRef[p.Name] = true
 		ref, err := checkRef(*c.ClientSecret, opts.Dir)
 		if err != nil {
 			return Errors{*at.fieldErr("clientSecret", err)}
@@ -562,6 +598,11 @@ func (d *desired) changes(tx *store.Tx, opts Options) ([]Change, error) {
 		return Errors{{Line: at.line, Path: at.path, Msg: err.Error()}}
 	}
 	names := map[string]bool{}
+	if opts.RequireSecrets {
+		if es := d.missingSecrets(tx); len(es) > 0 {
+			return nil, es
+		}
+	}
 	for _, p := range d.providers {
 		names["provider/"+p.Name] = true
 		cur, err := tx.Provider(p.Name)
@@ -571,7 +612,11 @@ func (d *desired) changes(tx *store.Tx, opts Options) ([]Change, error) {
 			if secret != nil {
 				p.ClientSecret = *secret
 			}
-			plan = append(plan, Change{Action: "create", Kind: "provider", Name: p.Name})
+			ch := Change{Action: "create", Kind: "provider", Name: p.Name}
+			if !d.secretRef[p.Name] {
+				ch.Warnings = append(ch.Warnings, noSecretWarning(p.Name))
+			}
+			plan = append(plan, ch)
 			if write {
 				if err := tx.CreateProvider(p); err != nil {
 					return plan, fail("provider", p.Name, err)
@@ -675,6 +720,29 @@ func (d *desired) changes(tx *store.Tx, opts Options) ([]Change, error) {
 		}
 	}
 	return plan, nil
+}
+
+// noSecretWarning is the plan's word for a provider created without a
+// client secret (export never writes one).
+func noSecretWarning(name string) string {
+	return "no client secret (the file refers to none), so authorizing fails unless it is a public client; add clientSecret: {env: VAR} to the file, or run `scriptrun provider update " + name + " --client-secret-stdin`"
+}
+
+// missingSecrets are the providers that would end up without a client
+// secret: the file refers to none and the home holds none.
+func (d *desired) missingSecrets(tx *store.Tx) Errors {
+	var es Errors
+	for _, p := range d.providers {
+		if d.secretRef[p.Name] {
+			continue
+		}
+		if cur, err := tx.Provider(p.Name); err == nil && cur.ClientSecret != "" {
+			continue
+		}
+		at := d.locs["provider/"+p.Name]
+		es = append(es, Error{Line: at.line, Path: at.path, Msg: "provider " + p.Name + " would have no client secret and --require-secrets is set: add clientSecret: {env: VAR} or {file: PATH} to the file"})
+	}
+	return es
 }
 
 // prune deletes what the file does not name: jobs and tokens before the

@@ -47,7 +47,7 @@ type Provider struct {
 	AuthorizationURL string            `yaml:"authorizationUrl" json:"authorizationUrl"`
 	TokenURL         string            `yaml:"tokenUrl" json:"tokenUrl"`
 	RevocationURL    string            `yaml:"revocationUrl,omitempty" json:"revocationUrl,omitempty"`
-	Scopes           []string          `yaml:"scopes,omitempty" json:"scopes,omitempty"`
+	Scopes           Scopes            `yaml:"scopes,omitempty" json:"scopes,omitempty"`
 	Description      string            `yaml:"description,omitempty" json:"description,omitempty"`
 	AuthStyle        string            `yaml:"authStyle,omitempty" json:"authStyle,omitempty"`
 	PKCE             *bool             `yaml:"pkce,omitempty" json:"pkce,omitempty"`
@@ -83,14 +83,17 @@ func (r *Rejection) store() store.Rejection {
 // Token is a token's definition: its settings, not its state. Static types
 // (basic, api-key, bearer, hmac-body) take their credential through secret
 // references; an omitted reference keeps the stored credential.
+// Token is a token definition: its type, provider or settings, and its
+// static credential by reference. OAuth credentials and state are never in
+// the file.
 type Token struct {
-	Name     string   `yaml:"name" json:"name"`
-	Type     string   `yaml:"type,omitempty" json:"type,omitempty"`
-	Provider string   `yaml:"provider,omitempty" json:"provider,omitempty"`
-	Prompt   string   `yaml:"prompt,omitempty" json:"prompt,omitempty"`
-	Active   *bool    `yaml:"active,omitempty" json:"active,omitempty"`
-	Scopes   []string `yaml:"scopes,omitempty" json:"scopes,omitempty"`
-	BaseURL  string   `yaml:"baseUrl,omitempty" json:"baseUrl,omitempty"`
+	Name     string `yaml:"name" json:"name"`
+	Type     string `yaml:"type,omitempty" json:"type,omitempty"`
+	Provider string `yaml:"provider,omitempty" json:"provider,omitempty"`
+	Prompt   string `yaml:"prompt,omitempty" json:"prompt,omitempty"`
+	Active   *bool  `yaml:"active,omitempty" json:"active,omitempty"`
+	Scopes   Scopes `yaml:"scopes,omitempty" json:"scopes,omitempty"`
+	BaseURL  string `yaml:"baseUrl,omitempty" json:"baseUrl,omitempty"`
 
 	Username      string `yaml:"username,omitempty" json:"username,omitempty"`           // basic
 	KeyHeader     string `yaml:"keyHeader,omitempty" json:"keyHeader,omitempty"`         // api-key

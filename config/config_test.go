@@ -135,9 +135,9 @@ func TestApplyRejectsBrokenFilesWhole(t *testing.T) {
 		line             int
 	}{
 		{"yaml syntax", "providers:\n  - name: x\n    clientId: x\n    scopes: [a, b\n", "not valid YAML", 0}, // the YAML library's own line, which may be off by one
-		{"unknown field", "providers:\n  - name: graph\n    clientID: typo\n", "clientID", 2},
+		{"unknown field", "providers:\n  - name: graph\n    clientID: typo\n", "providers[0].clientID: unknown field", 3},
 		{"bad URL", "providers:\n  - name: g\n    clientId: c\n    authorizationUrl: https://a.example.com/a\n    tokenUrl: http://plain.example.com/t\n", "providers[0].tokenUrl: \"http://plain.example.com/t\" uses plain http", 5},
-		{"secret in clear", "providers:\n  - name: g\n    clientId: c\n    clientSecret: hunter2\n    authorizationUrl: https://a.example.com/a\n    tokenUrl: https://a.example.com/t\n", "provider", 2},
+		{"secret in clear", "providers:\n  - name: g\n    clientId: c\n    clientSecret: hunter2\n    authorizationUrl: https://a.example.com/a\n    tokenUrl: https://a.example.com/t\n", "providers[0].clientSecret: expected {env: VAR} or {file: PATH}", 4},
 		{"missing env", "providers:\n  - name: g\n    clientId: c\n    clientSecret: {env: NOPE}\n    authorizationUrl: https://a.example.com/a\n    tokenUrl: https://a.example.com/t\n", "providers[0].clientSecret: environment variable NOPE is empty or not set", 4},
 		{"unknown provider", "tokens:\n  - name: t\n    provider: ghost\n", "ghost", 2},
 		{"duplicate", "tokens:\n  - name: t\n    provider: g\n  - name: t\n    provider: g\n", "defined twice (first on line 2)", 4},

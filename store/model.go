@@ -84,6 +84,7 @@ type Token struct {
 	BaseURL         string    `json:"baseUrl,omitempty"`
 	RefreshFailures int       `json:"refreshFailures,omitempty"` // consecutive failed refreshes
 	RefreshFailed   time.Time `json:"refreshFailed,omitzero"`    // when the last refresh failed
+	RetryAfter      time.Time `json:"retryAfter,omitzero"`       // the token endpoint's Retry-After (429/503): no automatic refresh before
 	Created         time.Time `json:"created"`
 	Updated         time.Time `json:"updated"`
 	LastRefreshed   time.Time `json:"lastRefreshed,omitzero"` // when the current token set was obtained

@@ -206,6 +206,9 @@ func margin(t *store.Token) time.Duration {
 // yet: while the access token still works, failures back off exponentially
 // (1 s, 2 s, 4 s ... up to 5 min, with jitter) instead of hitting the
 // provider on every call.
+//
+// A token endpoint that answered 429 or 503 with Retry-After is not asked
+// again before that time either (see NextAttempt).
 func backingOff(t *store.Token, now time.Time) bool {
 	if t.RefreshFailures == 0 || t.RefreshFailed.IsZero() {
 		return false
@@ -213,7 +216,24 @@ func backingOff(t *store.Token, now time.Time) bool {
 	if !now.Before(t.Expires) {
 		return false // expired: only a refresh helps, try it
 	}
-	return now.Sub(t.RefreshFailed) < coolDown(t.Name, t.RefreshFailures)
+	return now.Before(NextAttempt(*t))
+}
+
+// NextAttempt is the earliest time an automatic refresh of t is tried
+// again after failures: the exponential back-off from its last failure, or
+// the token endpoint's Retry-After when that is later. It is zero when no
+// refresh has failed. An expired token is refreshed regardless, and an
+// explicit refresh (`token refresh`, an API refusing the token) does not
+// wait.
+func NextAttempt(t store.Token) time.Time {
+	if t.RefreshFailures == 0 || t.RefreshFailed.IsZero() {
+		return time.Time{}
+	}
+	next := t.RefreshFailed.Add(coolDown(t.Name, t.RefreshFailures))
+	if t.RetryAfter.After(next) {
+		next = t.RetryAfter
+	}
+	return next
 }
 
 // coolDown is 2^(failures-1) seconds, at most 5 minutes, stretched by up to

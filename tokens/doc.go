@@ -50,7 +50,8 @@
 // before taking any lock, the flight asks it again on what it re-read under
 // the lock, and after a failed call it says whether the old access token may
 // still sign (keep: a failure that may pass, before the token expires;
-// failures back off exponentially meanwhile).
+// failures back off exponentially meanwhile, and no sooner than a 429 or
+// 503's Retry-After, at most an hour; see NextAttempt).
 //
 // # One refresh at a time
 //

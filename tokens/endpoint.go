@@ -55,10 +55,13 @@ func (m *Manager) tokenCall(ctx context.Context, p store.Provider, do func(ctx c
 	client := &http.Client{Transport: rt, Timeout: m.client.Timeout, CheckRedirect: noRedirects}
 	ctx = context.WithValue(ctx, oauth2.HTTPClient, client)
 	tok, err := do(ctx)
+	now := m.now()
 	if err != nil {
+		if until, ok := retryAfter(rt.status, rt.retryAfter, now); ok {
+			return tokenSet{}, &throttled{err: err, until: until}
+		}
 		return tokenSet{}, err
 	}
-	now := m.now()
 	set := tokenSet{secret: store.Secret{
 		AccessToken:  tok.AccessToken,
 		RefreshToken: tok.RefreshToken,
@@ -135,6 +138,8 @@ type capture struct {
 	params      map[string]string
 	contentType string
 	body        []byte
+	status      int    // the response's status code
+	retryAfter  string // its Retry-After header
 }
 
 func (c *capture) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -168,6 +173,8 @@ func (c *capture) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	c.contentType = resp.Header.Get("Content-Type")
+	c.status = resp.StatusCode
+	c.retryAfter = resp.Header.Get("Retry-After")
 	c.body = body
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	return resp, nil
@@ -392,4 +399,51 @@ func deadRefreshToken(err error) bool {
 		return false
 	}
 	return re.Response != nil && re.Response.StatusCode == http.StatusBadRequest
+}
+
+// maxRetryAfter bounds how long a token endpoint's Retry-After can hold
+// automatic refreshes back, so a wrong or hostile value cannot stop a token
+// from refreshing for days.
+const maxRetryAfter = time.Hour
+
+// throttled is a token-endpoint failure that came with a Retry-After (429
+// or 503): no automatic refresh is tried before until.
+type throttled struct {
+	err   error
+	until time.Time
+}
+
+func (e *throttled) Error() string { return e.err.Error() }
+func (e *throttled) Unwrap() error { return e.err }
+
+// retryAfter reads the Retry-After header of a 429 or 503 answer, in
+// seconds or as an HTTP date, as a time after now, at most maxRetryAfter
+// away. ok is false for other statuses and for a missing, unreadable or
+// past value (the usual back-off then applies).
+func retryAfter(status int, header string, now time.Time) (until time.Time, ok bool) {
+	if status != http.StatusTooManyRequests && status != http.StatusServiceUnavailable {
+		return time.Time{}, false
+	}
+	header = strings.TrimSpace(header)
+	if header == "" {
+		return time.Time{}, false
+	}
+	var wait time.Duration
+	if secs, err := strconv.ParseInt(header, 10, 64); err == nil {
+		if secs <= 0 {
+			return time.Time{}, false
+		}
+		wait = maxRetryAfter
+		if secs < int64(maxRetryAfter/time.Second) {
+			wait = time.Duration(secs) * time.Second
+		}
+	} else if at, err := http.ParseTime(header); err == nil {
+		wait = at.Sub(now)
+		if wait <= 0 {
+			return time.Time{}, false
+		}
+	} else {
+		return time.Time{}, false
+	}
+	return now.Add(min(wait, maxRetryAfter)), true
 }

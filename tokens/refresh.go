@@ -155,6 +155,10 @@ func callError(t store.Token, p store.Provider, a action, err error) *Error {
 		return newError(CodeRefreshFailed, t.Name, err, "token %q could not get an access token from provider %q (client_credentials): %s", t.Name, p.Name, what)
 	}
 	what := describe(err, t.Secret.RefreshToken, t.Secret.AccessToken, p.ClientSecret)
+	var th *throttled
+	if errors.As(err, &th) {
+		what += "; the provider asked not to be called again before " + th.until.UTC().Format(time.RFC3339) + " (Retry-After)"
+	}
 	if !deadRefreshToken(err) {
 		return newError(CodeRefreshFailed, t.Name, err, "token %q could not be refreshed: %s", t.Name, what)
 	}
@@ -225,6 +229,11 @@ func (m *Manager) recordFailure(name string, terr *Error) (store.Token, error) {
 		t.LastMessage = terr.Msg
 		t.RefreshFailures++
 		t.RefreshFailed = m.now().UTC()
+		t.RetryAfter = time.Time{}
+		var th *throttled
+		if errors.As(terr, &th) {
+			t.RetryAfter = th.until.UTC()
+		}
 		if terr.Code == CodeReauthRequired {
 			t.State = store.StateReauthRequired
 		}
@@ -258,6 +267,7 @@ func (m *Manager) save(name string, next func(old store.Secret) store.Secret, ex
 		t.LastMessage = ""
 		t.RefreshFailures = 0
 		t.RefreshFailed = time.Time{}
+		t.RetryAfter = time.Time{}
 		t.State = store.StateAuthorized
 		saved = t
 		return tx.PutToken(t)

@@ -115,6 +115,7 @@ func (m *Manager) erase(name string) (store.Token, error) {
 		t.LastMessage = ""
 		t.RefreshFailures = 0
 		t.RefreshFailed = time.Time{}
+		t.RetryAfter = time.Time{}
 		saved = t
 		return tx.PutToken(t)
 	})

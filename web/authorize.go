@@ -211,9 +211,19 @@ func (s *Server) oauthCallback(w http.ResponseWriter, r *http.Request) {
 	if !t.Expires.IsZero() {
 		msg += " Its access token expires " + relative(t.Expires, s.now()) + "."
 	}
+	var prov *store.Provider
 	if t.Secret.RefreshToken == "" {
+		// Only to word the warning: a missing provider was refused above.
+		_ = s.db.View(func(tx *store.Tx) (err error) { _, prov, err = tx.TokenWithProvider(name); return err })
+	}
+	warning := tokens.NoRefreshTokenWarning(t, prov)
+	if t.Secret.RefreshToken == "" && warning == "" {
 		msg += " The provider issued no refresh token, so it must be authorized again when it expires (ask for offline access)."
 	}
 	s.sessions.addFlash(sess, "ok", msg)
+	if warning != "" {
+		s.log.Warn("authorization returned no refresh token although it asked for offline access", "token", name, "provider", t.Provider)
+		s.sessions.addFlash(sess, "warn", upperFirst(warning)+".")
+	}
 	seeOther(w, r, "/tokens/"+name)
 }

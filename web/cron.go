@@ -383,7 +383,7 @@ func (s *Server) cronRunNow(w http.ResponseWriter, r *http.Request, sess *sessio
 		return recordError("job", name, err)
 	}
 	if !s.canRun() {
-		s.sessions.addFlash(sess, "error", "Job "+name+" was not run: no scheduler is running on this home. Run it from a terminal with `scriptrun cron run "+name+"`.")
+		s.sessions.addFlash(sess, "error", "Job "+name+" was not run: no scheduler is running on this home. Run it from a terminal with `"+s.command+" cron run "+name+"`.")
 		return seeOther(w, r, "/cron/"+name)
 	}
 	run, err := s.cron.RunNow(r.Context(), name)

@@ -107,6 +107,9 @@ func (s *Server) loadPages() (map[string]*template.Template, error) {
 
 func (s *Server) funcs() template.FuncMap {
 	return template.FuncMap{
+		// cmd is how a suggested command starts: scriptrun and the --home
+		// in use.
+		"cmd": func() string { return s.command },
 		// rel says when t is from now, in the viewer's terms: "in 42 min".
 		"rel": func(t time.Time) string { return relative(t, s.now()) },
 		// exact is the full time, shown on hover (time.js turns it local).

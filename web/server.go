@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -80,6 +81,11 @@ type Options struct {
 	// offers (templates.Load of the home's templates folder); it is called
 	// for each form, so templates added meanwhile appear. Nil: none.
 	Templates func() (*templates.Set, error)
+	// Command is how the console writes a scriptrun command it suggests,
+	// with the --home of the serve that runs it (so a copied hint acts on
+	// the same home), e.g. "scriptrun --home /srv/scriptrun". Empty:
+	// "scriptrun".
+	Command string
 }
 
 // Server is the console. It is an http.Handler, safe for concurrent use.
@@ -88,6 +94,7 @@ type Server struct {
 	tokens    TokenManager
 	cron      Scheduler
 	templates func() (*templates.Set, error)
+	command   string // Options.Command
 	callback  string
 	hosts     *AllowedHosts
 	secure    bool
@@ -135,6 +142,7 @@ func New(opts Options) (*Server, error) {
 		cron:      opts.Cron,
 		templates: opts.Templates,
 		callback:  opts.CallbackURL,
+		command:   cmp.Or(opts.Command, "scriptrun"),
 		hosts:     hosts,
 		secure:    opts.SecureCookies,
 		now:       opts.Now,

@@ -68,7 +68,21 @@ type settingPart struct {
 // credentialPart is one piece of a static credential as a page shows it.
 type credentialPart struct{ Label, Mask string }
 
-func viewToken(t store.Token, p *store.Provider) tokenView {
+// viewToken is viewTokenOf with the commands its last message suggests
+// written for this console's home (Options.Command).
+func (s *Server) viewToken(t store.Token, p *store.Provider) tokenView {
+	v := viewTokenOf(t, p)
+	v.LastMessage = s.hint(v.LastMessage)
+	return v
+}
+
+// hint writes the backquoted scriptrun commands msg suggests with the
+// console's command prefix (Options.Command), so they act on its home.
+func (s *Server) hint(msg string) string {
+	return strings.ReplaceAll(msg, "`scriptrun ", "`"+s.command+" ")
+}
+
+func viewTokenOf(t store.Token, p *store.Provider) tokenView {
 	v := tokenView{
 		Name: t.Name, Type: t.Type, Provider: t.Provider, Prompt: t.Prompt, Active: t.Active, State: string(t.State),
 		Expires: t.Expires, Scopes: strings.Join(t.Scopes, " "), LastMessage: t.LastMessage, BaseURL: t.BaseURL, BoundTo: tokens.DescribeBinding(t.BaseURL),
@@ -223,7 +237,7 @@ func (s *Server) tokenList(w http.ResponseWriter, r *http.Request, sess *session
 		d.HasProviders = len(ps) > 0
 		ts, err := tx.Tokens()
 		for _, t := range ts {
-			d.Tokens = append(d.Tokens, viewToken(t, byName[t.Provider]))
+			d.Tokens = append(d.Tokens, s.viewToken(t, byName[t.Provider]))
 		}
 		damaged, err := splitDamaged(err)
 		d.Damaged = append(d.Damaged, damaged...)
@@ -253,7 +267,7 @@ func (s *Server) tokenShow(w http.ResponseWriter, r *http.Request, sess *session
 	if err != nil {
 		return recordError("token", name, err)
 	}
-	d := tokenPageData{Token: viewToken(t, p), CallbackURL: s.callback}
+	d := tokenPageData{Token: s.viewToken(t, p), CallbackURL: s.callback}
 	var origins []string
 	if p != nil {
 		pv := viewProvider(*p, nil)
@@ -743,7 +757,7 @@ func (s *Server) readTokenView(name string) (tokenView, error) {
 	if err != nil {
 		return tokenView{}, recordError("token", name, err)
 	}
-	return viewToken(t, p), nil
+	return s.viewToken(t, p), nil
 }
 
 // tokenRevoke revokes the token at its provider (unless "Erase here only"

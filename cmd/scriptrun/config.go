@@ -41,9 +41,9 @@ func newExportCmd(a *app) *cobra.Command {
 
 func newApplyCmd(a *app) *cobra.Command {
 	var file string
-	var dryRun, prune bool
+	var dryRun, prune, requireSecrets bool
 	c := &cobra.Command{
-		Use:   "apply -f FILE [--dry-run] [--prune]",
+		Use:   "apply -f FILE [--dry-run] [--prune] [--require-secrets]",
 		Short: "Make the home match a configuration file (as written by export)",
 		Long: `Reads FILE (YAML or JSON; - for standard input), checks all of it, prints the
 plan (create/update/delete per object) and applies it in one transaction:
@@ -52,7 +52,10 @@ clientSecret: {env: VAR} or {file: PATH}; an omitted clientSecret keeps the
 stored one. A file reference names a regular file of at most 64 KiB
 (relative to FILE's folder); scriptrun's own SCRIPTRUN_* variables and its
 key and database files are refused. OAuth token credentials and state are
-never touched. --prune deletes what the file does not name.
+never touched. --prune deletes what the file does not name. A provider the
+file gives no clientSecret and the home holds none for (a file exported
+from another home) is flagged in the plan; --require-secrets refuses the
+file instead.
 
 The plan lists every secret the file refers to, where it is read from and
 where it will be sent (a provider's token URL, a static token's base URL),
@@ -64,6 +67,7 @@ write.`,
 	c.Flags().StringVarP(&file, "file", "f", "", "configuration file, or - for standard input")
 	c.Flags().BoolVar(&dryRun, "dry-run", false, "print the plan and change nothing; no secret is read")
 	c.Flags().BoolVar(&prune, "prune", false, "delete providers, tokens and jobs the file does not name")
+	c.Flags().BoolVar(&requireSecrets, "require-secrets", false, "refuse the file if a provider would have no client secret")
 	c.RunE = func(c *cobra.Command, args []string) error {
 		if file == "" {
 			return usageErr("apply needs -f FILE (see `scriptrun export` for the format)")
@@ -88,7 +92,7 @@ write.`,
 		if err != nil {
 			return err
 		}
-		plan, err := config.Apply(db, data, config.Options{Dir: dir, Getenv: a.getenv, DryRun: dryRun, Prune: prune, Check: cron.CheckJob, ReadScript: cron.CaptureScript,
+		plan, err := config.Apply(db, data, config.Options{Dir: dir, Getenv: a.getenv, DryRun: dryRun, Prune: prune, RequireSecrets: requireSecrets, Check: cron.CheckJob, ReadScript: cron.CaptureScript,
 			Protected: []string{filepath.Join(home, "master.key"), filepath.Join(home, "scriptrun.db")}})
 		var es config.Errors
 		if errors.As(err, &es) {
@@ -98,7 +102,7 @@ write.`,
 			return storeErr(err)
 		}
 		for _, ch := range plan.Changes {
-			fmt.Fprintln(a.stdio.Out, termtext.Text(fmt.Sprint(ch)))
+			fmt.Fprintln(a.stdio.Out, termtext.Text(a.hint(fmt.Sprint(ch))))
 		}
 		for _, s := range plan.Secrets {
 			fmt.Fprintln(a.stdio.Out, termtext.Text(fmt.Sprint(s)))

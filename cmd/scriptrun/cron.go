@@ -498,10 +498,10 @@ func cronShowCmd(a *app) *cobra.Command {
 		}
 		switch v.ScriptFile {
 		case "changed":
-			fmt.Fprintf(a.stdio.Out, "warning: %s has changed since it was captured; the job still runs the captured version (sha256 %s…). Review the file, then capture it with `scriptrun cron update %s --script %s`\n",
-				what, shortSHA(v.ScriptSHA256), v.Name, v.ScriptPath)
+			fmt.Fprint(a.stdio.Out, a.hint(fmt.Sprintf("warning: %s has changed since it was captured; the job still runs the captured version (sha256 %s…). Review the file, then capture it with `scriptrun cron update %s --script %s`\n",
+				what, shortSHA(v.ScriptSHA256), v.Name, v.ScriptPath)))
 		case "missing":
-			fmt.Fprintf(a.stdio.Out, "note: %s is gone; the job runs its captured copy (see it with `scriptrun cron show %s --source`)\n", what, v.Name)
+			fmt.Fprint(a.stdio.Out, a.hint(fmt.Sprintf("note: %s is gone; the job runs its captured copy (see it with `scriptrun cron show %s --source`)\n", what, v.Name)))
 		}
 		return nil
 	}

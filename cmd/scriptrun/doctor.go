@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -46,6 +47,9 @@ about each problem. Exit code 1 when a check failed.`,
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		fs := a.doctor(ctx, offline)
+		for i := range fs {
+			fs[i].What, fs[i].Fix = a.hint(fs[i].What), a.hint(fs[i].Fix)
+		}
 		failed := 0
 		for _, f := range fs {
 			if f.Level == "fail" {
@@ -215,18 +219,15 @@ func checkProviders(ctx context.Context, ps []store.Provider, offline bool) []fi
 			continue
 		}
 		wg.Go(func() {
-			for _, ep := range []struct{ what, url string }{{"token endpoint", p.TokenURL}, {"authorization endpoint", p.AuthURL}} {
-				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, ep.url, nil)
-				resp, err := client.Do(req)
-				if err != nil {
-					out[i] = append(out[i], finding{"fail", subject, ep.what + " unreachable: " + unwrapURLError(err), "check the URL with `scriptrun provider show " + p.Name + "` and the network"})
-					continue
-				}
-				resp.Body.Close()
-				out[i] = append(out[i], finding{"ok", subject, fmt.Sprintf("%s answers (HTTP %d)", ep.what, resp.StatusCode), ""})
+			docURL, meta := discovery(ctx, client, p)
+			for _, ep := range []struct{ what, url, listed, flag string }{
+				{"token endpoint", p.TokenURL, meta.TokenEndpoint, "--token-url"},
+				{"authorization endpoint", p.AuthURL, meta.AuthorizationEndpoint, "--auth-url"},
+			} {
+				out[i] = append(out[i], checkEndpoint(ctx, client, p.Name, ep.what, ep.url, ep.listed, ep.flag, docURL))
 			}
-			if d := discovery(ctx, client, p); d != "" {
-				out[i] = append(out[i], finding{"ok", subject, "publishes " + d, ""})
+			if docURL != "" {
+				out[i] = append(out[i], finding{"ok", subject, "publishes " + docURL, ""})
 			}
 		})
 	}
@@ -246,26 +247,66 @@ func unwrapURLError(err error) string {
 	return err.Error()
 }
 
+// endpointMetadata is what doctor reads from a discovery document (RFC 8414,
+// OpenID Connect Discovery).
+type endpointMetadata struct {
+	AuthorizationEndpoint string `json:"authorization_endpoint"`
+	TokenEndpoint         string `json:"token_endpoint"`
+}
+
 // discovery looks for an OAuth/OIDC metadata document beside the token
-// endpoint's host, and returns its URL when one answers.
-func discovery(ctx context.Context, client *http.Client, p store.Provider) string {
+// endpoint's host, and returns its URL and the endpoints it lists when one
+// answers.
+func discovery(ctx context.Context, client *http.Client, p store.Provider) (string, endpointMetadata) {
 	u, err := url.Parse(p.TokenURL)
 	if err != nil {
-		return ""
+		return "", endpointMetadata{}
 	}
 	for _, path := range []string{"/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"} {
 		d := u.Scheme + "://" + u.Host + path
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, d, nil)
 		resp, err := client.Do(req)
 		if err != nil {
-			return ""
+			return "", endpointMetadata{}
 		}
+		var meta endpointMetadata
+		ok := resp.StatusCode == http.StatusOK && strings.Contains(resp.Header.Get("Content-Type"), "json") &&
+			json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&meta) == nil
 		resp.Body.Close()
-		if resp.StatusCode == http.StatusOK && strings.Contains(resp.Header.Get("Content-Type"), "json") {
-			return d
+		if ok {
+			return d, meta
 		}
 	}
-	return ""
+	return "", endpointMetadata{}
+}
+
+// checkEndpoint asks one endpoint of provider name. Any answer but 404 or
+// 410 is fine (a token endpoint refuses a GET, an authorization endpoint a
+// request without parameters); when the URL is not the one the provider's
+// discovery document (docURL) lists, the fix names the listed one.
+func checkEndpoint(ctx context.Context, client *http.Client, name, what, endpoint, listed, flag, docURL string) finding {
+	subject := "provider " + name
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint, nil)
+	if err != nil {
+		return finding{"fail", subject, what + " is not a valid URL: " + unwrapURLError(err), "scriptrun provider update " + name + " " + flag + " URL"}
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return finding{"fail", subject, what + " unreachable: " + unwrapURLError(err), "check the URL with `scriptrun provider show " + name + "` and the network"}
+	}
+	resp.Body.Close()
+	differs := listed != "" && listed != endpoint
+	if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone {
+		what := fmt.Sprintf("%s %s answers HTTP %d (no such endpoint)", what, endpoint, resp.StatusCode)
+		if differs {
+			return finding{"fail", subject, what + "; " + docURL + " lists " + listed, "scriptrun provider update " + name + " " + flag + " " + listed}
+		}
+		return finding{"fail", subject, what, "check the provider's documentation, then: scriptrun provider update " + name + " " + flag + " URL"}
+	}
+	if differs {
+		return finding{"warn", subject, fmt.Sprintf("%s answers (HTTP %d) but %s lists %s", what, resp.StatusCode, docURL, listed), "if that is the right one: scriptrun provider update " + name + " " + flag + " " + listed}
+	}
+	return finding{"ok", subject, fmt.Sprintf("%s answers (HTTP %d)", what, resp.StatusCode), ""}
 }
 
 func checkTokens(ts []store.Token, ps []store.Provider, now time.Time) []finding {

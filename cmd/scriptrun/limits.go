@@ -77,7 +77,7 @@ func (a *app) waitFlights(d time.Duration) {
 	select {
 	case <-done:
 	case <-timer.C:
-		fmt.Fprintln(a.stdio.Err, "scriptrun: a token refresh was still in flight and may not have been stored; `scriptrun token show` tells whether the token needs authorizing again")
+		fmt.Fprintln(a.stdio.Err, a.hint("scriptrun: a token refresh was still in flight and may not have been stored; `scriptrun token show` tells whether the token needs authorizing again"))
 	}
 }
 

@@ -320,7 +320,7 @@ func TestDoctor(t *testing.T) {
 	c.addProvider()
 	c.must("token", "add", "mail", "--provider", "graph")
 	out := c.must("doctor", "--offline")
-	for _, want := range []string{"passes bbolt's consistency check", "token mail: not authorized yet", "scriptrun token authorize mail", "no base URL"} {
+	for _, want := range []string{"passes bbolt's consistency check", "token mail: not authorized yet", "scriptrun --home " + shellQuote(c.home) + " token authorize mail", "no base URL"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("doctor output lacks %q:\n%s", want, out)
 		}

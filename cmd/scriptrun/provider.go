@@ -288,10 +288,10 @@ func providerAddCmd(a *app, update bool) *cobra.Command {
 		}
 		fmt.Fprintf(a.stdio.Out, "provider %s %s\n", name, verb)
 		if baseURL != "" {
-			fmt.Fprintf(a.stdio.Out, "tokens for it usually call %s: scriptrun token add NAME --provider %s --base-url %s\n", baseURL, name, baseURL)
+			fmt.Fprint(a.stdio.Out, a.hint(fmt.Sprintf("tokens for it usually call %s: scriptrun token add NAME --provider %s --base-url %s\n", baseURL, name, baseURL)))
 		}
 		if !update && p.ClientSecret == "" {
-			fmt.Fprintf(a.stdio.Err, "note: provider %s has no client secret (public client); add one with `scriptrun provider update %s --client-secret-stdin` if the provider issued one\n", name, name)
+			fmt.Fprint(a.stdio.Err, a.hint(fmt.Sprintf("note: provider %s has no client secret (public client); add one with `scriptrun provider update %s --client-secret-stdin` if the provider issued one\n", name, name)))
 		}
 		return nil
 	}
@@ -503,7 +503,7 @@ func providerTemplatesCmd(a *app) *cobra.Command {
 				fmt.Fprintf(a.stdio.Out, "    from %s\n", termtext.Line(t.Source))
 			}
 		}
-		fmt.Fprintln(a.stdio.Out, "\nuse: scriptrun provider add NAME --template TEMPLATE [--param K=V] --client-id ID --client-secret-env VAR")
+		fmt.Fprintln(a.stdio.Out, a.hint("\nuse: scriptrun provider add NAME --template TEMPLATE [--param K=V] --client-id ID --client-secret-env VAR"))
 		return nil
 	}
 	return c

@@ -463,8 +463,10 @@ func TestReplTerminalExits(t *testing.T) {
 				// A person presses the key again once the prompt is back.
 				term.expect("press Ctrl+C again")
 				term.expect("> ")
-				term.waitReadingKeys()
 			}
+			// The prompt is drawn a moment before the line editor takes the
+			// terminal out of the mode that turns Ctrl-C into a signal.
+			term.waitReadingKeys()
 			term.send(string(k))
 		}
 		exited := make(chan error, 1)

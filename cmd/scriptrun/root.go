@@ -25,7 +25,7 @@ func Main(args []string, stdio Stdio, getenv func(string) string) int {
 	err := root.Execute()
 	a.close()
 	if err != nil && !errors.Is(err, errJobReported) {
-		fmt.Fprintln(stdio.Err, "scriptrun: "+termtext.Text(strings.TrimRight(err.Error(), "\n")))
+		fmt.Fprintln(stdio.Err, "scriptrun: "+termtext.Text(a.hint(strings.TrimRight(err.Error(), "\n"))))
 	}
 	return exitCode(err)
 }
@@ -51,7 +51,37 @@ scripts.
 		return usageErr("%v\nsee `%s --help`", err, c.CommandPath())
 	})
 	root.AddCommand(newRunCmd(a), newProviderCmd(a), newTokenCmd(a), newDemoCmd(a), newServeCmd(a), newAdminCmd(a), newReplCmd(a), newCronCmd(a), newDoctorCmd(a), newExportCmd(a), newApplyCmd(a), newJobCmd(a))
+	refuseUnknownSubcommands(root)
+	setUpHelp(root)
 	return root
+}
+
+// refuseUnknownSubcommands makes every command that only groups subcommands
+// refuse an argument that names none of them: cobra checks this for the root
+// only and otherwise prints the parent's help and succeeds, so a typo such as
+// `scriptrun token tset` would pass silently in a script or CI step.
+func refuseUnknownSubcommands(c *cobra.Command) {
+	if c.HasSubCommands() && c.Run == nil && c.RunE == nil {
+		c.Args = unknownSubcommand
+		c.SuggestionsMinimumDistance = 2
+		c.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
+	}
+	for _, sub := range c.Commands() {
+		refuseUnknownSubcommands(sub)
+	}
+}
+
+// unknownSubcommand is the usage error for an argument given to a command
+// that only groups subcommands, with cobra's "did you mean" suggestions.
+func unknownSubcommand(c *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("unknown command %q for %q", args[0], c.CommandPath())
+	if s := c.SuggestionsFor(args[0]); len(s) > 0 {
+		msg += "; did you mean " + strings.Join(s, " or ") + "?"
+	}
+	return usageErr("%s\nsee `%s --help`", msg, c.CommandPath())
 }
 
 // shorthand turns `scriptrun FILE.js ARGS...` into `scriptrun run FILE.js

@@ -172,6 +172,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener, cfg serveConfig) error
 		SecureCookies: tlsConfig != nil || cb.Scheme == "https",
 		Cron:          host,
 		Templates:     a.templates,
+		Command:       strings.TrimSuffix(a.hint("scriptrun "), " "),
 	})
 	if err != nil {
 		return failErr(err)
@@ -218,7 +219,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener, cfg serveConfig) error
 		go metricsSrv.Serve(cfg.metrics)
 	}
 	if setup := console.SetupPath(); setup != "" {
-		fmt.Fprintf(out, "\nNo admin password is set. Open this one-time link to choose one:\n\n  %s%s\n\n(or run `scriptrun admin password`)\n", base, setup)
+		fmt.Fprint(out, a.hint(fmt.Sprintf("\nNo admin password is set. Open this one-time link to choose one:\n\n  %s%s\n\n(or run `scriptrun admin password`)\n", base, setup)))
 	}
 	logger.Info("console listening", "addr", ln.Addr().String(), "tls", tlsConfig != nil,
 		"hosts", strings.Join(append(consoleHosts, cb.Host), " "))

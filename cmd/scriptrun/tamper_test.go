@@ -377,7 +377,7 @@ func TestDoctorReportsDamagedRecords(t *testing.T) {
 	h.forge(t, "tokens", "fine", func(r map[string]any) { r["active"] = false })
 	code, out, _ := h.c.run("doctor", "--offline")
 	if code != exitScript || !strings.Contains(out, "admin password: damaged") || !strings.Contains(out, "token fine: damaged") ||
-		!strings.Contains(out, "scriptrun admin password") {
+		!strings.Contains(out, "scriptrun --home "+shellQuote(h.c.home)+" admin password") {
 		t.Errorf("doctor: exit %d\n%s\nwant a failure for the admin password and token fine", code, out)
 	}
 }

@@ -299,14 +299,14 @@ func tokenAddCmd(a *app, update bool) *cobra.Command {
 		case t.Static() && t.State == store.StateAuthorized:
 			fmt.Fprintf(a.stdio.Out, "token %s added (type %s, state %s); scripts use it with apiTokenAuth('%s')\n", name, t.Type, t.State, name)
 		case t.Static():
-			fmt.Fprintf(a.stdio.Out, "token %s added (type %s, state %s); store its credential with: scriptrun token update %s %s\n", name, t.Type, t.State, name, credentialHint(t.Type))
+			fmt.Fprint(a.stdio.Out, a.hint(fmt.Sprintf("token %s added (type %s, state %s); store its credential with: scriptrun token update %s %s\n", name, t.Type, t.State, name, credentialHint(t.Type))))
 		case grant == store.GrantClientCredentials:
-			fmt.Fprintf(a.stdio.Out, "token %s added (state %s); provider %s uses client_credentials, so the token is fetched on first use (`scriptrun token refresh %s` fetches one now)\n", name, t.State, t.Provider, name)
+			fmt.Fprint(a.stdio.Out, a.hint(fmt.Sprintf("token %s added (state %s); provider %s uses client_credentials, so the token is fetched on first use (`scriptrun token refresh %s` fetches one now)\n", name, t.State, t.Provider, name)))
 		default:
-			fmt.Fprintf(a.stdio.Out, "token %s added (state %s); authorize it with: scriptrun token authorize %s\n", name, t.State, name)
+			fmt.Fprint(a.stdio.Out, a.hint(fmt.Sprintf("token %s added (state %s); authorize it with: scriptrun token authorize %s\n", name, t.State, name)))
 		}
 		if t.BaseURL == "" {
-			fmt.Fprintf(a.stdio.Err, "warning: token %s has no base URL, so scripts may send it to any host; bind it with `scriptrun token update %s --base-url https://api.example.com`\n", name, name)
+			fmt.Fprint(a.stdio.Err, a.hint(fmt.Sprintf("warning: token %s has no base URL, so scripts may send it to any host; bind it with `scriptrun token update %s --base-url https://api.example.com`\n", name, name)))
 		}
 		return nil
 	}
@@ -365,7 +365,7 @@ func tokenUpdate(a *app, c *cobra.Command, f *tokenFlags, name string) error {
 	}
 	fmt.Fprintln(a.stdio.Out, msg)
 	if t.BaseURL == "" {
-		fmt.Fprintf(a.stdio.Err, "warning: token %s has no base URL, so scripts may send it to any host; bind it with `scriptrun token update %s --base-url https://api.example.com`\n", name, name)
+		fmt.Fprint(a.stdio.Err, a.hint(fmt.Sprintf("warning: token %s has no base URL, so scripts may send it to any host; bind it with `scriptrun token update %s --base-url https://api.example.com`\n", name, name)))
 	}
 	return nil
 }
@@ -389,6 +389,8 @@ type tokenView struct {
 	HasRefreshToken bool   `json:"hasRefreshToken"`
 	RefreshFailures int    `json:"refreshFailures"`
 	RefreshFailed   string `json:"refreshFailed,omitempty"`
+	NextAttempt     string `json:"nextRefreshAttempt,omitempty"` // after failures: no automatic refresh before (back-off or the provider's Retry-After)
+	RetryAfter      string `json:"retryAfter,omitempty"`         // the provider's Retry-After, when it sent one
 	Created         string `json:"created"`
 	Updated         string `json:"updated"`
 	LastRefreshed   string `json:"lastRefreshed,omitempty"`
@@ -413,6 +415,7 @@ func viewToken(t store.Token) tokenView {
 		Name: t.Name, Type: t.Type, Provider: t.Provider, Prompt: t.Prompt, Active: t.Active, State: string(t.State),
 		Expires: stamp(t.Expires), Scopes: strings.Join(t.Scopes, " "), LastMessage: t.LastMessage, BaseURL: t.BaseURL, BoundTo: tokens.DescribeBinding(t.BaseURL),
 		HasRefreshToken: t.Secret.RefreshToken != "", RefreshFailures: t.RefreshFailures, RefreshFailed: stamp(t.RefreshFailed),
+		NextAttempt: stamp(tokens.NextAttempt(t)), RetryAfter: stamp(t.RetryAfter),
 		Created: stamp(t.Created), Updated: stamp(t.Updated), LastRefreshed: stamp(t.LastRefreshed), LastUsed: stamp(t.LastUsed),
 	}
 	// The type's settings and masked credentials go in by their keys in the
@@ -534,20 +537,20 @@ func tokenShowCmd(a *app) *cobra.Command {
 			}
 			fields = append(fields, [2]string{"provider", v.Provider}, [2]string{"grantType", grant}, [2]string{"prompt", v.Prompt})
 			fields = append(fields, [2]string{"active", fmt.Sprint(v.Active)}, [2]string{"state", v.State}, [2]string{"expires", expires},
-				[2]string{"scopes", scopes}, [2]string{"baseUrl", v.BaseURL}, [2]string{"boundTo", v.BoundTo}, [2]string{"lastMessage", v.LastMessage},
+				[2]string{"scopes", scopes}, [2]string{"baseUrl", v.BaseURL}, [2]string{"boundTo", v.BoundTo}, [2]string{"lastMessage", a.hint(v.LastMessage)},
 				[2]string{"refreshToken", yesNo(v.HasRefreshToken)}, [2]string{"refreshFailures", fmt.Sprint(v.RefreshFailures)},
-				[2]string{"refreshFailed", v.RefreshFailed}, [2]string{"lastRefreshed", v.LastRefreshed})
+				[2]string{"refreshFailed", v.RefreshFailed}, [2]string{"backOff", backOffLine(t, now)}, [2]string{"lastRefreshed", v.LastRefreshed})
 		} else {
 			fields = append(fields, [2]string{"active", fmt.Sprint(v.Active)}, [2]string{"state", v.State}, [2]string{"expires", expires},
 				[2]string{"baseUrl", v.BaseURL}, [2]string{"boundTo", v.BoundTo})
 			fields = append(fields, credentialFields(t)...)
 		}
-		fields = append(fields, [2]string{"created", v.Created}, [2]string{"updated", v.Updated}, [2]string{"lastUsed", v.LastUsed})
+		fields = append(fields, [2]string{"created", v.Created}, [2]string{"updated", v.Updated}, [2]string{"lastUsed", usedStamp(t.LastUsed)})
 		if err := printFields(a.stdio.Out, fields); err != nil {
 			return err
 		}
 		if t.BaseURL == "" {
-			fmt.Fprintf(a.stdio.Out, "warning: no base URL: scripts may send this token to any host; bind it with `scriptrun token update %s --base-url URL`\n", t.Name)
+			fmt.Fprint(a.stdio.Out, a.hint(fmt.Sprintf("warning: no base URL: scripts may send this token to any host; bind it with `scriptrun token update %s --base-url URL`\n", t.Name)))
 		}
 		switch {
 		case perr != nil:
@@ -556,7 +559,7 @@ func tokenShowCmd(a *app) *cobra.Command {
 			fmt.Fprintf(a.stdio.Out, "warning: provider %s does not exist; the token cannot be refreshed or authorized\n", t.Provider)
 		}
 		if t.Static() && t.State != store.StateAuthorized {
-			fmt.Fprintf(a.stdio.Out, "note: no credential stored; scripts get TOKEN_UNAUTHORIZED until one is: scriptrun token update %s %s\n", t.Name, credentialHint(t.Type))
+			fmt.Fprint(a.stdio.Out, a.hint(fmt.Sprintf("note: no credential stored; scripts get TOKEN_UNAUTHORIZED until one is: scriptrun token update %s %s\n", t.Name, credentialHint(t.Type))))
 		}
 		return nil
 	}
@@ -650,4 +653,31 @@ func tokenErr(err error) error {
 		return configErr("%v", err)
 	}
 	return failErr(err)
+}
+
+// backOffLine says when an automatic refresh is tried again after failures,
+// and whether that is the provider's Retry-After; "" when none failed.
+func backOffLine(t store.Token, now time.Time) string {
+	next := tokens.NextAttempt(t)
+	if next.IsZero() {
+		return ""
+	}
+	if !now.Before(next) {
+		return "over: the next use may refresh"
+	}
+	line := "next automatic refresh not before " + stamp(next) + " (" + relative(next, now) + ")"
+	if !t.RetryAfter.IsZero() && next.Equal(t.RetryAfter) {
+		line += ", as the provider asked (Retry-After)"
+	}
+	return line
+}
+
+// usedStamp shows when a token was last used to the minute: the manager
+// writes lastUsed at most once a minute, so seconds would claim a
+// precision the record does not have.
+func usedStamp(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Truncate(time.Minute).Format("2006-01-02T15:04Z") + " (to the minute)"
 }

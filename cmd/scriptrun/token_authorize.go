@@ -75,6 +75,14 @@ else $SCRIPTRUN_CALLBACK_URL, else ` + defaultCallbackURL + `.`,
 			fmt.Fprintf(a.stdio.Out, ", expires %s (%s)", stamp(t.Expires), relative(t.Expires, time.Now()))
 		}
 		fmt.Fprintln(a.stdio.Out)
+		var p *store.Provider
+		if t.Secret.RefreshToken == "" {
+			// Only to word the warning; a provider that vanished since is no news.
+			_ = db.View(func(tx *store.Tx) (err error) { _, p, err = tx.TokenWithProvider(t.Name); return err })
+		}
+		if w := tokens.NoRefreshTokenWarning(t, p); w != "" {
+			fmt.Fprintln(a.stdio.Err, a.hint("warning: "+w))
+		}
 		return nil
 	}
 	return c

@@ -65,11 +65,11 @@ them here; revoke them where they were issued too if they may have leaked.`,
 		})
 		switch {
 		case grant == store.GrantClientCredentials:
-			fmt.Fprintf(out, "its next use fetches a new access token; to stop that: scriptrun token update %s --active false\n", t.Name)
+			fmt.Fprint(out, a.hint(fmt.Sprintf("its next use fetches a new access token; to stop that: scriptrun token update %s --active false\n", t.Name)))
 		case t.Type == store.TypeOAuth2:
-			fmt.Fprintf(out, "authorize it again with: scriptrun token authorize %s\n", t.Name)
+			fmt.Fprint(out, a.hint(fmt.Sprintf("authorize it again with: scriptrun token authorize %s\n", t.Name)))
 		default:
-			fmt.Fprintf(out, "store a new credential with: scriptrun token update %s %s\n", t.Name, credentialHint(t.Type))
+			fmt.Fprint(out, a.hint(fmt.Sprintf("store a new credential with: scriptrun token update %s %s\n", t.Name, credentialHint(t.Type))))
 		}
 		return nil
 	}

@@ -1,0 +1,41 @@
+package main
+
+import (
+	"path/filepath"
+	"regexp"
+	"strings"
+)
+
+// hintCommand finds a scriptrun command line in a message: backquoted, after
+// "with: ", "e.g. ", a pipe, a colon or an arrow, or at the start of a
+// doctor's fix.
+var hintCommand = regexp.MustCompile("(^|`|: |e\\.g\\. |\\| |\\(or run `)scriptrun ")
+
+// hint returns msg with every scriptrun command it suggests repeating the
+// home in use (--home or $SCRIPTRUN_HOME), so a copied hint acts on the same
+// home instead of silently creating ~/.scriptrun with a new key.
+func (a *app) hint(msg string) string {
+	home := a.home
+	if home == "" && a.getenv != nil {
+		home = a.getenv("SCRIPTRUN_HOME")
+	}
+	if home == "" {
+		return msg
+	}
+	if abs, err := filepath.Abs(home); err == nil {
+		home = abs
+	}
+	return hintCommand.ReplaceAllString(msg, "${1}scriptrun --home "+shellQuote(home)+" ")
+}
+
+// shellQuote quotes s for POSIX shells when it holds anything but plain
+// path characters.
+func shellQuote(s string) string {
+	plain := s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._-+,:@%=", r))
+	}) < 0
+	if plain {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
