@@ -623,11 +623,26 @@ func TestSessionInterruptsBackgroundWork(t *testing.T) {
 	v1, _ := s.Eval(context.Background(), "[ticks, kept]")
 	// Ten more runs of the 5 ms interval, set before the loop's last 5 ms
 	// timer fired or was dropped: a live loop would have ticked meanwhile.
-	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
-	v2, err := s.Eval(ctx, "await new Promise(r => { const k = kept, t = setInterval(() => { if (kept >= k + 10) { clearInterval(t); r() } }, 1) }); [ticks, kept]")
-	cancel()
-	if err != nil {
-		t.Fatalf("waiting for the earlier evaluation's interval: %v (did Ctrl-C stop it?)", err)
+	// Read with plain evaluations, not an await: an await right after an
+	// unlucky Ctrl-C can hang today (goja may drop its promise-job queue when
+	// the interrupt lands while it runs; known, to be fixed), which is not
+	// what this test is about.
+	ev.ok("var keptAtStop = kept; 'marked'", "'marked'")
+	var v2 *runtime.Value
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		v, err := s.Eval(context.Background(), "kept >= keptAtStop + 10")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Text == "true" {
+			v2, _ = s.Eval(context.Background(), "[ticks, kept]")
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the earlier evaluation's interval did not run 10 more times in 10 s: did Ctrl-C stop it?")
+		}
+		// Each evaluation is a turn of the event loop, where the interval runs.
 	}
 	if v1.Entries[0].Value.Text != v2.Entries[0].Value.Text {
 		t.Errorf("the cancelled loop goes on: ticks %s, then %s", v1.Entries[0].Value.Text, v2.Entries[0].Value.Text)
