@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -209,19 +208,7 @@ func (f *folder) read(name string) ([]byte, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s is not a regular file", name)
 	}
-	file, err := os.Open(real)
-	if err != nil {
-		return nil, err
-	}
-	defer file.Close()
-	b, err := io.ReadAll(io.LimitReader(file, maxModuleBytes+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > maxModuleBytes {
-		return nil, fmt.Errorf("%s is larger than %d MiB", name, maxModuleBytes>>20)
-	}
-	return b, nil
+	return readModuleFile(name, real)
 }
 
 // build runs esbuild on the entry. esbuild reads no file itself: the

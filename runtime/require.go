@@ -101,6 +101,13 @@ func (f *folder) load(name string) ([]byte, error) {
 	if ext := filepath.Ext(real); ext != ".js" && ext != ".json" {
 		return nil, fmt.Errorf("%s is not a .js or .json file", name)
 	}
+	return readModuleFile(name, real)
+}
+
+// readModuleFile reads real, a file already checked to be inside the
+// script's folder, refusing one larger than maxModuleBytes; name is how the
+// script named it, for the error. require and the bundler both read this way.
+func readModuleFile(name, real string) ([]byte, error) {
 	file, err := os.Open(real)
 	if err != nil {
 		return nil, err
