@@ -86,9 +86,13 @@ func relative(t, now time.Time) string {
 		d = d.Round(time.Hour)
 	}
 	s := d.String()
-	s = strings.TrimSuffix(strings.TrimSuffix(s, "0s"), "0m")
-	if s == "" {
-		s = "0s"
+	// Drop the zero units the rounding left ("4m0s" → "4m", "2h0m0s" → "2h"),
+	// and only those: "40s" and "10m" keep their zeros.
+	if d >= time.Minute {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if d >= time.Hour {
+		s = strings.TrimSuffix(s, "0m")
 	}
 	return word + s + suffix
 }
