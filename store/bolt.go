@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/scriptrun/scriptrun/internal/keyedmutex"
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 )
@@ -28,7 +29,7 @@ type boltBackend struct {
 
 	mu      sync.RWMutex              // in-process: view shares, update excludes
 	checked atomic.Pointer[fileStamp] // the file as checkFile last passed it
-	locks   keyedMutex                // in-process queues in front of named locks
+	locks   keyedmutex.Map            // in-process queues in front of named locks
 }
 
 var _ backend = (*boltBackend)(nil)

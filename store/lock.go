@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"time"
 )
@@ -64,49 +63,6 @@ func (l *fileLock) unlock() {
 	l.f.Close()
 }
 
-// keyedMutex hands out one lock per key, so goroutines queue in-process
-// before they poll a file lock. Each lock is a one-slot channel, which, unlike
-// sync.Mutex, can be waited for with a context.
-type keyedMutex struct {
-	mu sync.Mutex
-	m  map[string]*refLock
-}
-
-type refLock struct {
-	ch   chan struct{}
-	refs int
-}
-
-func (k *keyedMutex) lock(ctx context.Context, key string) (func(), error) {
-	k.mu.Lock()
-	if k.m == nil {
-		k.m = make(map[string]*refLock)
-	}
-	l := k.m[key]
-	if l == nil {
-		l = &refLock{ch: make(chan struct{}, 1)}
-		k.m[key] = l
-	}
-	l.refs++
-	k.mu.Unlock()
-
-	release := func() {
-		k.mu.Lock()
-		l.refs--
-		if l.refs == 0 {
-			delete(k.m, key)
-		}
-		k.mu.Unlock()
-	}
-	select {
-	case l.ch <- struct{}{}:
-		return func() { <-l.ch; release() }, nil
-	case <-ctx.Done():
-		release()
-		return nil, ctx.Err()
-	}
-}
-
 // LockToken takes the named token's refresh lock, which excludes every other
 // goroutine and process using this database until the returned unlock is
 // called. It waits until ctx is done.
@@ -122,7 +78,7 @@ func (db *DB) LockToken(ctx context.Context, name string) (unlock func(), err er
 }
 
 // Locks of the bbolt backend are files in the home's locks folder, each
-// behind an in-process queue (keyedMutex) so that goroutines of one process
+// behind an in-process queue (keyedmutex.Map) so that goroutines of one process
 // wait in line before they poll the file lock.
 
 func (b *boltBackend) lockPathOf(name string) string {
@@ -130,7 +86,7 @@ func (b *boltBackend) lockPathOf(name string) string {
 }
 
 func (b *boltBackend) lock(ctx context.Context, name string) (func(), error) {
-	release, err := b.locks.lock(ctx, name)
+	release, err := b.locks.Lock(ctx, name)
 	if err != nil {
 		return nil, err
 	}

@@ -5,10 +5,11 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"github.com/scriptrun/scriptrun/store/etcdkv/etcdurl"
 	"strings"
 	"time"
 
+	"github.com/scriptrun/scriptrun/internal/keyedmutex"
+	"github.com/scriptrun/scriptrun/store/etcdkv/etcdurl"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -80,7 +81,7 @@ type Client struct {
 	maxReq  int
 	target  etcdurl.Target
 	sess    sessions
-	local   keyedMutex // Lock's in-process queue per name
+	local   keyedmutex.Map // Lock's in-process queue per name
 }
 
 // Open connects to the cluster and makes one round trip (a read of the

@@ -51,7 +51,7 @@ type Lock struct {
 // goroutine of a client is one holder: goroutines first queue in-process
 // for the name, and only the one at the front waits on the cluster.
 func (c *Client) Lock(ctx context.Context, name string) (*Lock, error) {
-	release, err := c.local.lock(ctx, name)
+	release, err := c.local.Lock(ctx, name)
 	if err != nil {
 		return nil, fmt.Errorf("etcdkv: lock %s: %w", name, err)
 	}
@@ -76,7 +76,7 @@ var ErrLocked = errors.New("held by another process")
 // overlap check: a job already running anywhere on the cluster). Another
 // goroutine of this client holding it counts as held too.
 func (c *Client) TryLock(ctx context.Context, name string) (*Lock, error) {
-	release, err := c.local.tryLock(name)
+	release, err := c.local.TryLock(name)
 	if err != nil {
 		return nil, fmt.Errorf("etcdkv: lock %s: %w", name, ErrLocked)
 	}
@@ -183,64 +183,3 @@ func (c *Client) LockLease() int64 {
 	}
 	return int64(c.sess.s.Lease())
 }
-
-// keyedMutex hands out one in-process lock per name; each is a one-slot
-// channel, which, unlike sync.Mutex, can be waited for with a context.
-type keyedMutex struct {
-	mu sync.Mutex
-	m  map[string]*refLock
-}
-
-type refLock struct {
-	ch   chan struct{}
-	refs int
-}
-
-// lock waits for key's turn until ctx is done.
-func (k *keyedMutex) lock(ctx context.Context, key string) (func(), error) {
-	return k.acquire(ctx, key, true)
-}
-
-// tryLock takes key's turn if it is free now, or returns errBusy.
-func (k *keyedMutex) tryLock(key string) (func(), error) {
-	return k.acquire(context.Background(), key, false)
-}
-
-func (k *keyedMutex) acquire(ctx context.Context, key string, wait bool) (func(), error) {
-	k.mu.Lock()
-	if k.m == nil {
-		k.m = make(map[string]*refLock)
-	}
-	l := k.m[key]
-	if l == nil {
-		l = &refLock{ch: make(chan struct{}, 1)}
-		k.m[key] = l
-	}
-	l.refs++
-	k.mu.Unlock()
-	drop := func() {
-		k.mu.Lock()
-		if l.refs--; l.refs == 0 {
-			delete(k.m, key)
-		}
-		k.mu.Unlock()
-	}
-	if !wait {
-		select {
-		case l.ch <- struct{}{}:
-			return func() { <-l.ch; drop() }, nil
-		default:
-			drop()
-			return nil, errBusy
-		}
-	}
-	select {
-	case l.ch <- struct{}{}:
-		return func() { <-l.ch; drop() }, nil
-	case <-ctx.Done():
-		drop()
-		return nil, ctx.Err()
-	}
-}
-
-var errBusy = errors.New("busy in this process")
