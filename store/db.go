@@ -8,6 +8,8 @@ import (
 	"os"
 	"strconv"
 	"time"
+
+	"github.com/scriptrun/scriptrun/store/etcdkv"
 )
 
 // SchemaVersion is the version of the record layout this package writes.
@@ -52,6 +54,12 @@ type Options struct {
 	LockTimeout time.Duration
 	// Now is the clock used for record timestamps (default time.Now).
 	Now func() time.Time
+	// Etcd configures the connection when OpenURL is given an etcd://
+	// URL: TLS files, credentials, limits. Target is ignored (the URL's).
+	Etcd etcdkv.Config
+	// Create lets OpenURL initialise an empty etcd prefix (store init,
+	// store migrate); without it an empty prefix is ErrNoStore.
+	Create bool
 }
 
 // DB is a scriptrun database file. It is safe for concurrent use by many
@@ -201,6 +209,9 @@ func (db *DB) checkSchema(v []byte) error {
 }
 
 func (db *DB) wrongKey() error {
+	if db.file == nil {
+		return fmt.Errorf("%w: the store at %s was created with another master key: every node needs the same SCRIPTRUN_MASTER_KEY or master.key", ErrWrongKey, db.path)
+	}
 	return fmt.Errorf("%w: %s was created with another master key: set SCRIPTRUN_MASTER_KEY or restore master.key to the key it was created with", ErrWrongKey, db.path)
 }
 

@@ -138,3 +138,16 @@ func (t etcdTx) NextSequence(space string) (uint64, error) {
 	n++
 	return n, t.Put(k, u64(n))
 }
+
+// empty reports whether the prefix holds no store (no schema record).
+func (e *etcdBackend) empty() (bool, error) {
+	var v []byte
+	err := e.view(func(tx kvTx) error {
+		var err error
+		v, err = tx.Get(key(spaceMeta, string(keySchema)))
+		return err
+	})
+	return v == nil, err
+}
+
+func (e *etcdBackend) close() error { return e.c.Close() }
