@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dop251/goja"
@@ -64,6 +65,7 @@ type Session struct {
 	n       int                       // evaluations so far, to name them REPL1, REPL2, …
 	cancels []context.CancelCauseFunc // of evaluations, whose background work may still run
 	cont    *replsrc.Continuation     // how Continue continues the last input; nil: it cannot
+	broken  atomic.Bool               // promise jobs no longer run (see stop)
 
 	// Used on the event loop only.
 	bindings     map[string]*binding       // top-level let, const and class
@@ -351,6 +353,10 @@ func (s *Session) evalInput(ctx context.Context, name, src string, cont, bundle 
 			deliver(evalResult{err: err})
 			return
 		}
+		if in.Async && s.broken.Load() {
+			deliver(evalResult{err: ErrPromisesBroken})
+			return
+		}
 		v, err := vm.RunProgram(prg)
 		switch {
 		case err == nil && in.Async:
@@ -409,32 +415,100 @@ func (s *Session) restore(name string) {
 }
 
 // stop ends an evaluation early: it cancels its context (aborting its HTTP
-// requests) and interrupts whatever JavaScript is running — the evaluation,
-// a continuation of it after an await, or background work that keeps the
-// loop busy — so that the loop is free for the next input. The interrupt is
-// cleared by a job queued behind it; JavaScript queued in between (timers of
-// earlier input that are due) is interrupted too.
+// requests and dropping its timers) and, if JavaScript still keeps the loop
+// busy after interruptGrace — the evaluation, a continuation of it after an
+// await, or background work — interrupts it, so that the loop is free for
+// the next input. A memory or stack stop interrupts at once. The interrupt
+// is cleared by a job queued behind it; JavaScript queued in between
+// (timers of earlier input that are due) is interrupted too.
 //
-// The returned channel is closed when that job has run: the loop is free
-// again. It stays open while the loop is inside a native call.
+// The grace matters: goja leaves its VM unable to run promise jobs when an
+// interrupt lands inside an async function resumed by a promise job (its
+// generator's frames are not unwound; later await and then never settle).
+// An evaluation waiting on a timer or a request is idle, so cancelling its
+// context is enough and no interrupt can land in a continuation by chance.
+// When one does land there (busy code after an await), the clear job sees
+// it (promisesWork) and the session says so instead of hanging later.
+//
+// The returned channel is closed when the clear job has run: the loop is
+// free again. It stays open while the loop is inside a native call.
 func (s *Session) stop(evalCtx context.Context, cancelEval context.CancelCauseFunc, reason error) (stopped <-chan struct{}) {
-	e := s.e
 	cancelEval(reason)
-	e.vm.Interrupt(reason)
+	if !stopAtOnce(reason) {
+		free := s.clearJob(evalCtx)
+		timer := time.NewTimer(interruptGrace)
+		defer timer.Stop()
+		select {
+		case <-free:
+			return free
+		case <-timer.C:
+		}
+	}
+	s.e.vm.Interrupt(reason)
+	return s.clearJob(evalCtx)
+}
+
+// interruptGrace is how long a stopped evaluation may keep the loop busy
+// before it is interrupted.
+const interruptGrace = 100 * time.Millisecond
+
+// stopAtOnce reports whether a stop must interrupt without a grace: memory
+// and stack stops, where waiting lets the script grow.
+func stopAtOnce(reason error) bool {
+	var me *MemoryError
+	var se *StackError
+	return errors.As(reason, &me) || errors.As(reason, &se)
+}
+
+// clearJob queues the job that clears an interrupt and checks that promise
+// jobs still run; the channel closes when it has run (or at once when the
+// loop has ended).
+func (s *Session) clearJob(evalCtx context.Context) <-chan struct{} {
+	e := s.e
 	cleared := make(chan struct{})
-	queued := e.loop.RunOnLoop(func(*goja.Runtime) {
+	queued := e.loop.RunOnLoop(func(vm *goja.Runtime) {
 		defer close(cleared)
-		e.vm.ClearInterrupt()
+		vm.ClearInterrupt()
 		// Background work that runs before the next evaluation must not
 		// inherit the cancelled context.
 		if e.ctx == evalCtx {
 			e.ctx = s.ctx
+		}
+		if !s.broken.Load() && !s.promisesWork(vm) {
+			s.broken.Store(true)
+			fmt.Fprintln(e.stderr, ErrPromisesBroken.Error()+".")
 		}
 	})
 	if !queued { // the loop has ended: nothing is running
 		close(cleared)
 	}
 	return cleared
+}
+
+// ErrPromisesBroken is the error of an evaluation that needs promise jobs
+// (await, a returned promise) in a session where an interrupt left goja
+// unable to run them.
+var ErrPromisesBroken = errors.New("runtime: interrupting that async code left this session's JavaScript engine unable to settle promises (a goja limitation): await and then no longer work here; keep your work with .save and start a new session")
+
+// promisesWork reports whether a promise job queued now runs before control
+// returns here, as it does in a healthy runtime. It runs on the loop.
+func (s *Session) promisesWork(vm *goja.Runtime) bool {
+	if s.e.then == nil {
+		return true
+	}
+	p, resolve, _ := vm.NewPromise()
+	if err := resolve(nil); err != nil {
+		return false
+	}
+	ran := false
+	onFulfilled := vm.ToValue(func(goja.FunctionCall) goja.Value {
+		ran = true
+		return goja.Undefined()
+	})
+	if _, err := s.e.then(vm.ToValue(p), onFulfilled); err != nil {
+		return false
+	}
+	return ran
 }
 
 // failed converts an error of RunProgram (or of starting the async wrapper)
@@ -479,6 +553,10 @@ func (s *Session) await(v goja.Value, deliver func(evalResult)) {
 		deliver(evalResult{value: s.describe(v)})
 	}
 	if o, ok := v.(*goja.Object); ok && e.then != nil && o.ExportType() == promiseType {
+		if s.broken.Load() {
+			deliver(evalResult{err: ErrPromisesBroken})
+			return
+		}
 		{
 			onFulfilled := e.vm.ToValue(func(call goja.FunctionCall) goja.Value {
 				settle(call.Argument(0))
