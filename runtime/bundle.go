@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/evanw/esbuild/pkg/api"
 )
@@ -122,6 +123,7 @@ func (f *folder) bundle(entry, cacheDir string) (*Bundle, error) {
 		sum := sha256.Sum256([]byte(bundleVersion + "\x00" + filepath.Join(f.dir, entry)))
 		cacheFile = filepath.Join(cacheDir, hex.EncodeToString(sum[:])+".json")
 		if b := f.cached(cacheFile); b != nil {
+			touchCache(cacheFile, time.Now())
 			return b, nil
 		}
 	}
@@ -131,9 +133,64 @@ func (f *folder) bundle(entry, cacheDir string) (*Bundle, error) {
 	}
 	if cacheFile != "" {
 		// A cache that cannot be written only costs time on the next run.
-		_ = writeCache(cacheFile, cacheEntry{Version: bundleVersion, Name: b.Name, Files: b.Files, Source: b.Source})
+		if writeCache(cacheFile, cacheEntry{Version: bundleVersion, Name: b.Name, Files: b.Files, Source: b.Source}) == nil {
+			trimCache(cacheDir, time.Now())
+		}
 	}
 	return b, nil
+}
+
+// The bundle cache keeps one entry per script path. Entries of scripts
+// that moved, were deleted or are no longer run are removed when a new
+// entry is written: those not used for cacheMaxAge, and the least
+// recently used beyond cacheMaxEntries. A hit marks its entry used (its
+// modification time, updated at most once a day).
+const (
+	cacheMaxAge     = 30 * 24 * time.Hour
+	cacheMaxEntries = 500
+	cacheTouchEvery = 24 * time.Hour
+)
+
+// touchCache marks a cache entry used.
+func touchCache(file string, now time.Time) {
+	if fi, err := os.Stat(file); err == nil && now.Sub(fi.ModTime()) > cacheTouchEvery {
+		_ = os.Chtimes(file, now, now)
+	}
+}
+
+// trimCache removes stale cache entries (see cacheMaxAge). Errors only
+// leave entries behind: the cache is an optimisation.
+func trimCache(dir string, now time.Time) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	type entry struct {
+		name string
+		used time.Time
+	}
+	var kept []entry
+	for _, e := range entries {
+		if !e.Type().IsRegular() || filepath.Ext(e.Name()) != ".json" {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil {
+			continue
+		}
+		if now.Sub(fi.ModTime()) > cacheMaxAge {
+			_ = os.Remove(filepath.Join(dir, e.Name()))
+			continue
+		}
+		kept = append(kept, entry{e.Name(), fi.ModTime()})
+	}
+	if len(kept) <= cacheMaxEntries {
+		return
+	}
+	slices.SortFunc(kept, func(a, b entry) int { return a.used.Compare(b.used) })
+	for _, e := range kept[:len(kept)-cacheMaxEntries] {
+		_ = os.Remove(filepath.Join(dir, e.name))
+	}
 }
 
 // cached returns the bundle in cacheFile if every file it was built from
