@@ -112,3 +112,20 @@ func TestRetryWaitEndsWhenTheRunStops(t *testing.T) {
 		t.Fatal("the run did not stop during the retry's 50 s wait")
 	}
 }
+
+// In the REPL, each evaluation's timeout bounds the waits the same way.
+func TestRetryStopsAtTheEvaluationsTimeout(t *testing.T) {
+	srv, _ := flakyServer(t, http.StatusServiceUnavailable, "30")
+	s, err := runtime.NewSession(runtime.Options{Timeout: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	v, err := s.Eval(context.Background(), "const r = http.get('"+srv.URL+"/flaky').retry().send(); [r.status, r.attempts].join(' ')")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := v.Text; got != "503 1" {
+		t.Errorf("status and attempts %q, want 503 1: the evaluation ends before 30 s", got)
+	}
+}
