@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/dop251/goja"
 
@@ -79,6 +80,12 @@ type Options struct {
 	// Signal returns the AbortSignal a value is, for fetch's init.signal and
 	// the builders' .signal(s); when nil, both are refused.
 	Signal func(goja.Value) (Signal, bool)
+	// Now and Sleep are the clock of .retry: Now reads it (Retry-After
+	// dates, the deadline check) and Sleep waits between attempts, returning
+	// early with ctx's error when ctx is done. nil means the real clock;
+	// tests pass fakes so they need not wait.
+	Now   func() time.Time
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // DefaultMaxResponseBytes is the response size limit used when
@@ -128,6 +135,8 @@ type api struct {
 	client   *http.Client
 	maxBytes int64
 	signals  func(goja.Value) (Signal, bool)
+	now      func() time.Time
+	sleep    func(ctx context.Context, d time.Duration) error
 
 	errorCtor     *goja.Object
 	jsonObj       *goja.Object
@@ -164,6 +173,14 @@ func Enable(vm *goja.Runtime, host Host, opts Options) *Installed {
 		client:   opts.Client,
 		maxBytes: opts.MaxResponseBytes,
 		signals:  opts.Signal,
+		now:      opts.Now,
+		sleep:    opts.Sleep,
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	if a.sleep == nil {
+		a.sleep = sleepCtx
 	}
 	if a.client == nil {
 		a.client = http.DefaultClient

@@ -12,12 +12,13 @@
 //	  .query({ $top: 10, id: [1, 2] })      // arrays repeat the key; undefined/null are skipped
 //	  .timeout(10000)                       // ms, for the whole call; 0 = none
 //	  .signal(controller.signal)            // an AbortSignal cancels the call; null removes it
+//	  .retry({ on: [429, 503], max: 3 })    // opt-in retries; .retry() = on [429, 502, 503, 504], max 3; null removes
 //	  .send();                              // synchronous; .sendAsync() returns a Promise
 //	res.status; res.ok; res.statusText; res.url; res.body; res.headers; // lower-case names, ", "-joined
 //	res.header('content-type'); res.json(); res.text();
 //	http.post(url).json(obj) | .form(obj) | .body(text, contentType)
 //
-//	const r = await fetch(url, { method, headers, body, apiTokenAuth: 'graph-mail', timeout: 5000, signal });
+//	const r = await fetch(url, { method, headers, body, apiTokenAuth: 'graph-mail', timeout: 5000, signal, retry: { max: 2 } });
 //	r.ok; r.status; r.statusText; r.url; r.headers.get(name); await r.text(); await r.json();
 //	await r.arrayBuffer(); r.clone(); r instanceof Response
 //
@@ -50,7 +51,28 @@
 //     redirect took the request without the credential (another origin, or
 //     outside the token's binding): it says nothing about the token.
 //   - .timeout(ms) covers signing (including a token refresh), sending, the
-//     retry and reading the body.
+//     retry, the retries of .retry with their waits, and reading the body.
+//   - .retry(options) and fetch's init.retry (true for the defaults) send a
+//     request again when its answer's status is listed in on (HTTP statuses
+//     400-599; default 429, 502, 503, 504), at most max more times (0-10,
+//     default 3); res.attempts (and r.attempts) says how many were made.
+//     Before each retry they wait what the answer's Retry-After says
+//     (seconds or an HTTP date), or else a random time up to 200 ms · 2^n
+//     (n = retries so far; at most 10 s: exponential back-off with full
+//     jitter). When the wait would end after the request's deadline (its
+//     .timeout, or the run's timeout) or Retry-After asks for more than
+//     60 s, they stop and the script gets that last answer: a response, not
+//     an error. A failure to connect or a reset (NETWORK) is retried only when
+//     on lists 'network': the server may have acted on a request whose
+//     answer was lost, so list it only for requests that are safe to repeat.
+//     Every body bindings send is held as bytes (strings, ArrayBuffers, typed
+//     arrays, JSON, forms), so every request can be replayed; there is no
+//     streaming body. Each attempt is signed afresh; the one resend after a
+//     refused credential (Signer.Rejects) happens once per call, not once
+//     per attempt. The waits never block the event loop for sendAsync and
+//     fetch (they run on their own goroutine); .send() blocks the script,
+//     as it does while waiting for an answer, and an AbortSignal, the
+//     request's timeout or the run's end stop the wait at once.
 //   - Response bodies are read into memory, up to Options.MaxResponseBytes.
 //   - A signed request goes to its URL's own host: a script-set Host header
 //     naming another host is refused with HOST_MISMATCH before the Signer is

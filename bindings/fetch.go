@@ -107,6 +107,9 @@ func (a *api) applyInit(r *request, init goja.Value, what string) {
 			a.throw(err)
 		}
 	}
+	if v := o.Get("retry"); v != nil && !goja.IsUndefined(v) {
+		r.retry = a.retryArg(v, what+": init.retry")
+	}
 	if v := o.Get("signal"); v != nil && !goja.IsUndefined(v) {
 		r.signal = a.signalArg(v, what+": init.signal")
 	}

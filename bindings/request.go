@@ -32,7 +32,8 @@ type request struct {
 	ctFromBody bool
 	token      string
 	timeout    time.Duration
-	signal     Signal // cancels the request when it aborts; nil for none
+	signal     Signal       // cancels the request when it aborts; nil for none
+	retry      *retryPolicy // from .retry(options) or init.retry; nil for none (retry.go)
 }
 
 // Get exposes method and url read-only, so printing a builder says what it is.
@@ -234,6 +235,7 @@ func (a *api) newRequestProto() *goja.Object {
 		{"apiTokenAuth", a.reqToken},
 		{"timeout", a.reqTimeout},
 		{"signal", a.reqSignal},
+		{"retry", a.reqRetry},
 	}
 	for _, m := range methods {
 		name, fn := m.name, m.fn

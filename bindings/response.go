@@ -103,6 +103,8 @@ func (rs *response) builtin(key string) bool {
 		return true
 	case "body":
 		return !rs.fetch
+	case "attempts":
+		return rs.r.attempts > 0
 	}
 	return false
 }
@@ -131,6 +133,10 @@ func (rs *response) Get(key string) goja.Value {
 	case "body":
 		if !rs.fetch {
 			return rs.bodyString()
+		}
+	case "attempts":
+		if rs.r.attempts > 0 {
+			return vm.ToValue(rs.r.attempts)
 		}
 	}
 	return rs.props.Get(key)

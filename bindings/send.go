@@ -32,6 +32,7 @@ type result struct {
 	url        string // final URL (after redirects) without user info, the Signer's query parameters masked
 	header     http.Header
 	body       []byte
+	attempts   int // requests .retry made (1 without retries); 0 for a Response the script made
 }
 
 // requestTimeout is the cancellation cause of a request whose .timeout(ms) elapsed.
@@ -59,7 +60,8 @@ func (a *api) doSafe(ctx context.Context, r *request) (res *result, err error) {
 // because builders hold their body as bytes, so it can be replayed.
 //
 // The request's own timeout covers the whole call: signing (including a token
-// refresh), sending, the single retry and reading the body.
+// refresh), sending, the single retry, the retries .retry asked for (and the
+// waits between them) and reading the body.
 func (a *api) do(ctx context.Context, r *request) (*result, error) {
 	ctx, release := withSignal(ctx, r.signal)
 	defer release()
@@ -72,18 +74,33 @@ func (a *api) do(ctx context.Context, r *request) (*result, error) {
 		return nil, err
 	}
 	target := r.targetURL()
+	if r.retry != nil {
+		return a.retrying(ctx, r, target)
+	}
+	return a.exchange(ctx, r, target, nil)
+}
+
+// exchange makes one attempt at r: it signs and sends the request, resends
+// it once when the Signer says the answer refused the credential, and reads
+// the answer. With retries (t not nil) the credential is resent once per
+// call, not once per attempt, and an answer t says to send again is drained
+// and reported as errRetry.
+func (a *api) exchange(ctx context.Context, r *request, target string, t *retrier) (*result, error) {
 	resp, sent, sig, err := a.attempt(ctx, r, target)
 	if err != nil {
 		return nil, err
 	}
 	var head []byte // the start of the body, when the Signer needed it to tell
-	if r.token != "" && a.credentialReached(r, sent, resp) {
+	if r.token != "" && (t == nil || !t.rejected) && a.credentialReached(r, sent, resp) {
 		var rejected bool
 		if rejected, head, err = a.rejects(ctx, r, resp); err != nil {
 			resp.Body.Close()
 			return nil, scrubbed(err, sig)
 		}
 		if rejected {
+			if t != nil {
+				t.rejected = true
+			}
 			drain(resp)
 			if err := a.signer.Rejected(ctx, r.token, sent); err != nil {
 				return nil, a.signerError(ctx, r, err)
@@ -94,6 +111,10 @@ func (a *api) do(ctx context.Context, r *request) (*result, error) {
 			head = nil
 		}
 	}
+	if t.again(ctx, resp.StatusCode, resp.Header) {
+		drain(resp)
+		return nil, errRetry
+	}
 	defer resp.Body.Close()
 
 	sig.maskHeaderURLs(resp.Header)
@@ -102,6 +123,7 @@ func (a *api) do(ctx context.Context, r *request) (*result, error) {
 		status:     resp.StatusCode,
 		statusText: statusText(resp),
 		header:     resp.Header,
+		attempts:   1,
 	}
 	switch {
 	case resp.Request != nil && resp.Request.URL != nil && resp.Request != sent:

@@ -26,7 +26,9 @@
 // by its timeout or its context (*TimeoutError, or an error that is
 // context.Canceled), or by its memory cap (*MemoryError); stopping
 // interrupts running JavaScript, even a busy loop, and aborts HTTP requests
-// in flight.
+// in flight. The context bindings get (bindings.Host.Context) reports the
+// timeout as its Deadline, though the watcher, not the context, enforces it:
+// so a request's .retry can tell that its next wait would outlast the run.
 //
 // Limits are enforced from outside the JavaScript goroutine (Script.Run's
 // watcher, Session.Eval's caller): a timer for the timeout and samples of

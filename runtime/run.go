@@ -536,7 +536,7 @@ func (s *Script) Run(ctx context.Context, opts Options) (err error) {
 	e := newEnv(opts, s.folder, s.registry, true)
 	hostCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(errRunFinished)
-	e.ctx, e.cancel = hostCtx, cancel
+	e.ctx, e.cancel = withDeadlineHint(hostCtx, opts.Timeout), cancel
 
 	stopWatch := func() {}
 	defer func() { stopWatch() }()

@@ -315,6 +315,7 @@ func (s *Session) evalInput(ctx context.Context, name, src string, cont, bundle 
 		return nil, err
 	}
 	evalCtx, cancelEval := context.WithCancelCause(s.ctx)
+	evalCtx = withDeadlineHint(evalCtx, s.e.opts.Timeout) // the timer below enforces it
 	s.cancels = append(s.cancels, cancelEval)
 
 	out := make(chan evalResult, 1)

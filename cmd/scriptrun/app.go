@@ -45,6 +45,8 @@ type app struct {
 	// (exitStuck); os.Exit in Main, so only subprocess tests reach it; nil
 	// leaves the run to end when the built-in does.
 	exit func(code int)
+	// clients hold the transport every HTTP request goes through (proxy.go).
+	clients httpClients
 }
 
 // homeDir is --home, else $SCRIPTRUN_HOME, else ~/.scriptrun.
@@ -87,7 +89,7 @@ func (a *app) open() (*store.DB, *tokens.Manager, error) {
 			return
 		}
 		a.db = db
-		a.manager = tokens.New(tokens.Options{DB: db, Logger: a.logger, OnEvent: a.onEvent, Client: &http.Client{Timeout: defaultRefreshTimeout}})
+		a.manager = tokens.New(tokens.Options{DB: db, Logger: a.logger, OnEvent: a.onEvent, Client: &http.Client{Timeout: defaultRefreshTimeout, Transport: a.transport()}})
 		a.liveManager.Store(a.manager)
 	})
 	return a.db, a.manager, a.openErr
@@ -126,17 +128,6 @@ func (a *app) close() {
 	if a.manager != nil {
 		a.manager.Close()
 	}
-}
-
-// scriptClient is the HTTP client scripts send through: net/http's defaults,
-// with an idle pool sized for scripts that keep many requests in flight
-// (the default keeps 2 connections per host, so 64 concurrent calls would
-// open and close connections all the time).
-func scriptClient() *http.Client {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConns = 256
-	tr.MaxIdleConnsPerHost = 128
-	return &http.Client{Transport: tr}
 }
 
 // lazySigner opens the home only when a script first signs a request, so

@@ -163,7 +163,7 @@ func (a *app) doctor(ctx context.Context, offline bool) []finding {
 	for _, d := range damaged {
 		add("fail", strings.TrimSpace(d.Kind+" "+d.Name), "damaged: "+d.Reason+"; it is refused until restored or re-created", d.Fix())
 	}
-	fs = append(fs, checkProviders(ctx, providers, offline)...)
+	fs = append(fs, checkProviders(ctx, a.transport(), providers, offline)...)
 	fs = append(fs, checkTokens(tokens, providers, time.Now())...)
 
 	jobs, err := cron.ListJobs(db, time.Now())
@@ -205,11 +205,12 @@ func (a *app) doctor(ctx context.Context, offline bool) []finding {
 	return fs
 }
 
-// checkProviders contacts each provider's endpoints (in parallel, bounded).
-func checkProviders(ctx context.Context, ps []store.Provider, offline bool) []finding {
+// checkProviders contacts each provider's endpoints (in parallel, bounded)
+// through tr, the app's transport (so through the proxy when one is set).
+func checkProviders(ctx context.Context, tr http.RoundTripper, ps []store.Provider, offline bool) []finding {
 	out := make([][]finding, len(ps))
 	var wg sync.WaitGroup
-	client := &http.Client{Timeout: 8 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	client := &http.Client{Transport: tr, Timeout: 8 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	for i, p := range ps {
 		subject := "provider " + p.Name
 		if p.ClientSecret == "" {

@@ -305,7 +305,7 @@ func (c *childJobs) run(spec jobSpec) (jobStatus, int) {
 		}
 		return c.a.runLimited(ctx, script, scriptLimits{timeout: spec.Timeout, maxMemory: spec.MaxMemory}, runtime.Options{
 			Stdout: c.out, Stderr: c.out, Args: spec.Args,
-			Signer: lazySigner{c.a}, Client: jobClient(),
+			Signer: lazySigner{c.a}, Client: c.a.scriptClient(), // one per process: runs reuse connections
 			StopGrace: jobHardStop,
 			Stuck:     func(reason error) { c.stuck(gen, reason) },
 		})
@@ -316,10 +316,6 @@ func (c *childJobs) run(spec jobSpec) (jobStatus, int) {
 	}
 	return st, code
 }
-
-// jobClient is the HTTP client of a child's runs, shared by them like
-// serve's was: connections to the same APIs are reused.
-var jobClient = sync.OnceValue(scriptClient)
 
 // errJobReported ends a child whose failure is in its status frame.
 var errJobReported = errors.New("the run's outcome is in its status frame")

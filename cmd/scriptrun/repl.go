@@ -94,7 +94,7 @@ func (a *app) repl(limits scriptLimits) error {
 				MaxMemory: limits.maxMemory,
 				Stuck:     a.exitStuck,
 				Signer:    lazySigner{a},
-				Client:    scriptClient(),
+				Client:    a.scriptClient(),
 				Folder:    folder,
 			})
 			if err != nil {

@@ -218,7 +218,7 @@ func (a *app) runScript(ctx context.Context, file string, limits scriptLimits, a
 		Stderr: a.stdio.Err,
 		Args:   args,
 		Signer: lazySigner{a},
-		Client: scriptClient(),
+		Client: a.scriptClient(),
 	})
 	if err == nil {
 		return nil
