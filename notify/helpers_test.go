@@ -52,10 +52,10 @@ type receiver struct {
 	secret string
 	now    func() time.Time
 
-	mu     sync.Mutex
-	fail   []int
-	got    []delivery
-	posts  int
+	mu    sync.Mutex
+	fail  []int
+	got   []delivery
+	posts int
 }
 
 func newReceiver(t *testing.T, now func() time.Time, fail ...int) *receiver {
