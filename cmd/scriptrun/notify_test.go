@@ -10,7 +10,9 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // verifyingReceiver accepts only deliveries whose Standard Webhooks
@@ -122,4 +124,58 @@ func TestNotifyUsageErrors(t *testing.T) {
 	}
 	// Plain http is accepted with --allow-http.
 	c.must("notify", "add", "x", "--url", "http://hooks.example.com/", "--allow-http")
+}
+
+// The real binary's serve announces a job's failure and its recovery to a
+// webhook added from the command line, signed with the secret given there.
+func TestServeNotifiesCronFailures(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	home := t.TempDir()
+	c := &cli{t: t, home: home, env: map[string]string{}}
+	r := newVerifyingReceiver(t)
+	r.secret = "whsec_" + base64.StdEncoding.EncodeToString([]byte("serve-test-key-0123456789abcdef!"))
+	c.env["HOOK_SECRET"] = r.secret
+	c.must("notify", "add", "ops", "--url", r.srv.URL+"/hook", "--secret-env", "HOOK_SECRET", "--events", "cron.failed,cron.recovered")
+	var healthy atomic.Bool
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if !healthy.Load() {
+			w.WriteHeader(http.StatusBadGateway)
+		}
+	}))
+	t.Cleanup(api.Close)
+	script := writeScript(t, t.TempDir(), "flaky.js", "const res = http.get(args[0]).send();\nif (!res.ok) throw new Error('upstream said ' + res.status);")
+	c.must("cron", "add", "flaky", "--schedule", "0 3 * * *", "--script", script, "--", api.URL)
+	serve := startServe(t, home)
+	received := func(typ string) func() bool {
+		return func() bool {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			for _, b := range r.bodies {
+				if strings.Contains(b, `"type":"`+typ+`"`) {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	if code, out, errs := proc(t, home, "", "cron", "run", "flaky"); code == 0 {
+		t.Fatalf("cron run of a failing job: exit 0\n%s%s", out, errs)
+	}
+	waitFor(t, "cron.failed at the receiver", 20*time.Second, received("cron.failed"))
+	healthy.Store(true)
+	if code, out, errs := proc(t, home, "", "cron", "run", "flaky"); code != 0 {
+		t.Fatalf("cron run: exit %d\n%s%s", code, out, errs)
+	}
+	waitFor(t, "cron.recovered at the receiver", 20*time.Second, received("cron.recovered"))
+	serve.stop(t)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.bodies) != 2 || r.bad != 0 {
+		t.Errorf("receiver verified %d deliveries and refused %d, want 2 and 0: %v", len(r.bodies), r.bad, r.bodies)
+	}
+	if strings.Contains(strings.Join(r.bodies, ""), "upstream said") {
+		t.Error("a delivery carries the run's error")
+	}
 }
