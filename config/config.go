@@ -1,9 +1,8 @@
 // Package config is scriptrun's declarative configuration: Export writes the
 // providers, token definitions, cron jobs and webhook notifiers of a store
 // as YAML or JSON (never a secret), and Apply makes a store match such a
-// file — idempotently,
-// in one transaction, after checking the whole file — reading secrets only
-// through references ({env: VAR} or {file: PATH}).
+// file — idempotently, in one transaction, after checking the whole file —
+// reading secrets only through references ({env: VAR} or {file: PATH}).
 //
 // # Caveats
 //
