@@ -35,8 +35,9 @@ func (s *Service) Check() (int, error) {
 		return 0, err
 	}
 	var created int
+	var announced []announcement
 	err = s.db.Update(func(tx *store.Tx) error {
-		created = 0 // the closure may run again (an optimistic store)
+		created, announced = 0, nil // the closure may run again (an optimistic store)
 		changes, gone, err := s.changes(tx, now)
 		if err != nil {
 			return err
@@ -46,8 +47,11 @@ func (s *Service) Check() (int, error) {
 			return other
 		}
 		for _, c := range changes {
-			n, err := s.apply(tx, c, notifiers)
-			created += n
+			as, err := apply(tx, c, notifiers)
+			for _, a := range as {
+				created += a.deliveries
+			}
+			announced = append(announced, as...)
 			if err != nil {
 				return err
 			}
@@ -62,26 +66,36 @@ func (s *Service) Check() (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("notify: record events: %w", err)
 	}
+	for _, a := range announced {
+		s.log.Info("notify: event", "type", a.ev.Type, "subject", a.subject, "id", a.ev.ID, "deliveries", a.deliveries)
+	}
 	return created, nil
 }
 
-func (s *Service) apply(tx *store.Tx, c change, notifiers []store.Notifier) (int, error) {
+// announcement is an event recorded by a check, for its log line.
+type announcement struct {
+	ev         Event
+	subject    string
+	deliveries int
+}
+
+// apply writes one subject's new state and its events' deliveries.
+func apply(tx *store.Tx, c change, notifiers []store.Notifier) ([]announcement, error) {
 	if !c.write {
-		return 0, nil
+		return nil, nil
 	}
 	if err := tx.PutWatchState(c.state); err != nil {
-		return 0, err
+		return nil, err
 	}
-	total := 0
+	var out []announcement
 	for _, ev := range c.events {
 		n, err := enqueue(tx, ev, notifiers)
-		total += n
 		if err != nil {
-			return total, err
+			return out, err
 		}
-		s.log.Info("notify: event", "type", ev.Type, "subject", c.state.Subject, "id", ev.ID, "deliveries", n)
+		out = append(out, announcement{ev: ev, subject: c.state.Subject, deliveries: n})
 	}
-	return total, nil
+	return out, nil
 }
 
 // changes reads every token and job and its watch state and returns what
