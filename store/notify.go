@@ -23,6 +23,9 @@ const (
 	spaceNotifiers   = "notifiers"
 	spaceNotifyOut   = "notifyoutbox"
 	spaceNotifyState = "notifystate"
+	// spaceNotifyPending indexes the deliveries still to be sent, so that
+	// a worker's poll reads those, not the whole log.
+	spaceNotifyPending = "notifypending"
 
 	kindNotifier       = "notifier"
 	kindNotifyDelivery = "notify delivery"
@@ -357,7 +360,13 @@ func (tx *Tx) PutDelivery(d Delivery) error {
 	if err := d.check(); err != nil {
 		return err
 	}
-	return tx.putRecord(spaceNotifyOut, kindNotifyDelivery, d.ID, d)
+	if err := tx.putRecord(spaceNotifyOut, kindNotifyDelivery, d.ID, d); err != nil {
+		return err
+	}
+	if d.Pending() {
+		return tx.kv.Put(key(spaceNotifyPending, d.ID), nil)
+	}
+	return tx.kv.Delete(key(spaceNotifyPending, d.ID))
 }
 
 // Deliveries returns the deliveries, newest first, at most limit (all when
@@ -366,7 +375,7 @@ func (tx *Tx) PutDelivery(d Delivery) error {
 func (tx *Tx) Deliveries(limit int, pendingOnly bool) ([]Delivery, error) {
 	var out []Delivery
 	var damaged []error
-	err := tx.kv.List(key(spaceNotifyOut, ""), func(k string, v []byte) error {
+	add := func(k string, v []byte) error {
 		var d Delivery
 		if err := tx.getRecord(kindNotifyDelivery, []byte(k), k, v, &d); err != nil {
 			if asRecordError(err, &damaged) {
@@ -378,7 +387,19 @@ func (tx *Tx) Deliveries(limit int, pendingOnly bool) ([]Delivery, error) {
 			out = append(out, d)
 		}
 		return nil
-	})
+	}
+	var err error
+	if pendingOnly {
+		err = tx.kv.List(key(spaceNotifyPending, ""), func(k string, _ []byte) error {
+			v, err := tx.kv.Get(key(spaceNotifyOut, k))
+			if err != nil || v == nil {
+				return err
+			}
+			return add(k, v)
+		})
+	} else {
+		err = tx.kv.List(key(spaceNotifyOut, ""), add)
+	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
 	if limit > 0 && len(out) > limit {
 		out = out[:limit]
