@@ -63,7 +63,10 @@ the first), and takes the jobs over when the first stops.
 --metrics-addr serves Prometheus metrics at /metrics on a loopback address
 (they have no sign-in): runs by job and status, durations, missed runs, token
 refreshes and fetches (the runs' included), and the Go runtime's and the
-process's own (go_*, process_*).`,
+process's own (go_*, process_*).
+
+Serve also sends the webhooks of scriptrun notify: it checks tokens and jobs
+when they change and once a minute, and retries deliveries for 24 h.`,
 		Args: noArgs,
 	}
 	c.Flags().StringVar(&addr, "addr", defaultServeAddr, "address to listen on; anything but loopback should use TLS")
