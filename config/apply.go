@@ -110,6 +110,9 @@ type desired struct {
 	jobs      []store.Job
 	uses      []SecretUse
 	locs      map[string]loc // "kind/name" -> where it is in the file
+
+	notifiers       []store.Notifier
+	notifierSecrets map[string]*string // notifier -> secret read from its reference (nil: none, or a dry run)
 }
 
 // loc is where an item is in the file.
@@ -205,7 +208,7 @@ func parse(data []byte, opts Options) (*desired, error) {
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, Errors{{Line: yamlLine(err), Msg: "not valid YAML or JSON: " + err.Error()}}
 	}
-	d := &desired{secrets: map[string]*string{}, secretRef: map[string]bool{}, creds: map[string]store.Secret{}, locs: map[string]loc{}}
+	d := &desired{secrets: map[string]*string{}, secretRef: map[string]bool{}, creds: map[string]store.Secret{}, locs: map[string]loc{}, notifierSecrets: map[string]*string{}}
 	if len(root.Content) == 0 {
 		return d, nil
 	}
@@ -218,8 +221,8 @@ func parse(data []byte, opts Options) (*desired, error) {
 	seen := map[string]int{}
 	for i := 0; i+1 < len(doc.Content); i += 2 {
 		key, val := doc.Content[i], doc.Content[i+1]
-		if key.Value != "providers" && key.Value != "tokens" && key.Value != "jobs" {
-			es = append(es, Error{key.Line, key.Value, "unknown section: use providers, tokens and jobs"})
+		if key.Value != "providers" && key.Value != "tokens" && key.Value != "jobs" && key.Value != "notifiers" {
+			es = append(es, Error{key.Line, key.Value, "unknown section: use providers, tokens, jobs and notifiers"})
 			continue
 		}
 		if val.Kind != yaml.SequenceNode && !(val.Kind == yaml.ScalarNode && val.Tag == "!!null") {
@@ -260,6 +263,14 @@ func parse(data []byte, opts Options) (*desired, error) {
 				}
 				name = "job/" + j.Name
 				es = append(es, d.addJob(j, at, opts)...)
+			case "notifiers":
+				var n Notifier
+				if err := decode(item, &n); err != nil {
+					es = append(es, Error{item.Line, at.path, "notifier: " + err.Error()})
+					continue
+				}
+				name = "notifier/" + n.Name
+				es = append(es, d.addNotifier(n, at, opts)...)
 			}
 			if name != "" {
 				if first, dup := seen[name]; dup {
@@ -712,8 +723,18 @@ func (d *desired) changes(tx *store.Tx, opts Options) ([]Change, error) {
 			}
 		}
 	}
+	notes, err := d.notifierChanges(tx, write, names)
+	plan = append(plan, notes...)
+	if err != nil {
+		return plan, err
+	}
 	if opts.Prune {
 		pruned, err := prune(tx, names, write)
+		plan = append(plan, pruned...)
+		if err != nil {
+			return plan, err
+		}
+		pruned, err = pruneNotifiers(tx, names, write)
 		plan = append(plan, pruned...)
 		if err != nil {
 			return plan, err

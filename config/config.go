@@ -1,8 +1,8 @@
 // Package config is scriptrun's declarative configuration: Export writes the
-// providers, token definitions and cron jobs of a store as YAML or JSON
-// (never a secret), and Apply makes a store match such a file — idempotently,
-// in one transaction, after checking the whole file — reading secrets only
-// through references ({env: VAR} or {file: PATH}).
+// providers, token definitions, cron jobs and webhook notifiers of a store
+// as YAML or JSON (never a secret), and Apply makes a store match such a
+// file — idempotently, in one transaction, after checking the whole file —
+// reading secrets only through references ({env: VAR} or {file: PATH}).
 //
 // # Caveats
 //
@@ -27,6 +27,7 @@ type File struct {
 	Providers []Provider `yaml:"providers,omitempty" json:"providers,omitempty"`
 	Tokens    []Token    `yaml:"tokens,omitempty" json:"tokens,omitempty"`
 	Jobs      []Job      `yaml:"jobs,omitempty" json:"jobs,omitempty"`
+	Notifiers []Notifier `yaml:"notifiers,omitempty" json:"notifiers,omitempty"`
 }
 
 // SecretRef says where Apply reads a secret from; the file never holds the

@@ -61,7 +61,8 @@ func Read(db *store.DB) (File, error) {
 			}
 			f.Jobs = append(f.Jobs, cj)
 		}
-		return nil
+		f.Notifiers, err = readNotifiers(tx)
+		return err
 	})
 	return f, err
 }

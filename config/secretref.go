@@ -24,8 +24,8 @@ const MaxSecretFile = 64 << 10
 // before anything is read or sent.
 type SecretUse struct {
 	Path   string   // where in the file, e.g. providers[2].clientSecret
-	Kind   string   // "provider" or "token"
-	Name   string   // the provider's or token's name
+	Kind   string   // "provider", "token" or "notifier"
+	Name   string   // the provider's, token's or notifier's name
 	Field  string   // clientSecret, password, apiKey, token, apiToken, apiSecret, credential, refresh token
 	From   string   // "env VAR", "file /abs/path", or "stored" (kept from the home)
 	SentTo []string // the provider's token (and revocation) URL; a static token's base URL; empty: any host

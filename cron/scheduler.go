@@ -99,6 +99,9 @@ type Options struct {
 	KeepAliveInterval time.Duration
 	// RunBy names this process in run records (default "pid N").
 	RunBy string
+	// OnRunFinished, when set, is told each run's final record once it is
+	// stored (notifications compare it with the job's earlier runs).
+	OnRunFinished func(store.Run)
 }
 
 // Scheduler runs the store's cron jobs on their schedules, in the process
@@ -517,6 +520,9 @@ func (s *Scheduler) record(r store.Run) (store.Run, error) {
 func (s *Scheduler) event(r store.Run) {
 	if s.onEvent != nil {
 		s.onEvent(r)
+	}
+	if r.Status.Final() && s.o.OnRunFinished != nil {
+		s.o.OnRunFinished(r)
 	}
 }
 

@@ -13,6 +13,8 @@ import (
 	"path"
 	"strings"
 	"time"
+
+	"github.com/scriptrun/scriptrun/notify"
 )
 
 //go:embed templates/*.html
@@ -36,6 +38,8 @@ type layoutData struct {
 	SignedIn bool
 	CSRF     string // the session's token, for the sign-out form
 	Flashes  []flash
+	// Problems are the failing tokens and jobs, for the banner.
+	Problems []notify.Problem
 	CSS, JS  string // asset URLs with a version for caching
 	Data     any
 }
@@ -53,6 +57,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, sess *session, s
 	if sess != nil {
 		ld.SignedIn, ld.CSRF = true, sess.csrf
 		ld.Flashes = s.sessions.takeFlashes(sess)
+		ld.Problems = s.problems()
 		for _, n := range s.nav {
 			ld.Nav = append(ld.Nav, navLink{Label: n.Label, Path: n.Path, Current: r.URL.Path == n.Path || strings.HasPrefix(r.URL.Path, n.Path+"/")})
 		}

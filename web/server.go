@@ -81,6 +81,9 @@ type Options struct {
 	// offers (templates.Load of the home's templates folder); it is called
 	// for each form, so templates added meanwhile appear. Nil: none.
 	Templates func() (*templates.Set, error)
+	// Notify sends the Notifications page's test events (serve's delivery
+	// worker). Nil: the page lists and edits notifiers but cannot test.
+	Notify Notifications
 	// Command is how the console writes a scriptrun command it suggests,
 	// with the --home of the serve that runs it (so a copied hint acts on
 	// the same home), e.g. "scriptrun --home /srv/scriptrun". Empty:
@@ -93,6 +96,7 @@ type Server struct {
 	db        DB
 	tokens    TokenManager
 	cron      Scheduler
+	notify    Notifications
 	templates func() (*templates.Set, error)
 	command   string // Options.Command
 	callback  string
@@ -140,6 +144,7 @@ func New(opts Options) (*Server, error) {
 		db:        opts.DB,
 		tokens:    opts.Tokens,
 		cron:      opts.Cron,
+		notify:    opts.Notify,
 		templates: opts.Templates,
 		callback:  opts.CallbackURL,
 		command:   cmp.Or(opts.Command, "scriptrun"),
@@ -211,7 +216,7 @@ type section struct {
 // sections lists the console's areas in navigation order. Adding one is a
 // file with a method returning its section, and a line here.
 func (s *Server) sections() []section {
-	return []section{s.tokenSection(), s.providerSection(), s.cronSection()}
+	return []section{s.tokenSection(), s.providerSection(), s.cronSection(), s.notifySection()}
 }
 
 type navItem struct{ Label, Path string }

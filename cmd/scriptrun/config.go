@@ -18,7 +18,7 @@ func newExportCmd(a *app) *cobra.Command {
 	var format string
 	c := &cobra.Command{
 		Use:   "export [--format yaml|json]",
-		Short: "Print providers, token definitions and cron jobs as a configuration file (never secrets)",
+		Short: "Print providers, token definitions, cron jobs and notifiers as a configuration file (never secrets)",
 		Args:  noArgs,
 	}
 	c.Flags().StringVar(&format, "format", "yaml", "yaml or json")
@@ -66,7 +66,7 @@ write.`,
 	}
 	c.Flags().StringVarP(&file, "file", "f", "", "configuration file, or - for standard input")
 	c.Flags().BoolVar(&dryRun, "dry-run", false, "print the plan and change nothing; no secret is read")
-	c.Flags().BoolVar(&prune, "prune", false, "delete providers, tokens and jobs the file does not name")
+	c.Flags().BoolVar(&prune, "prune", false, "delete providers, tokens, jobs and notifiers the file does not name")
 	c.Flags().BoolVar(&requireSecrets, "require-secrets", false, "refuse the file if a provider would have no client secret")
 	c.RunE = func(c *cobra.Command, args []string) error {
 		if file == "" {

@@ -50,7 +50,7 @@ scripts.
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageErr("%v\nsee `%s --help`", err, c.CommandPath())
 	})
-	root.AddCommand(newRunCmd(a), newProviderCmd(a), newTokenCmd(a), newDemoCmd(a), newServeCmd(a), newAdminCmd(a), newReplCmd(a), newCronCmd(a), newDoctorCmd(a), newExportCmd(a), newApplyCmd(a), newJobCmd(a))
+	root.AddCommand(newRunCmd(a), newProviderCmd(a), newTokenCmd(a), newDemoCmd(a), newServeCmd(a), newAdminCmd(a), newReplCmd(a), newCronCmd(a), newDoctorCmd(a), newExportCmd(a), newApplyCmd(a), newJobCmd(a), newNotifyCmd(a))
 	refuseUnknownSubcommands(root)
 	setUpHelp(root)
 	return root

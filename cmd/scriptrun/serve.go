@@ -21,6 +21,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/scriptrun/scriptrun/cron"
+	"github.com/scriptrun/scriptrun/notify"
 	"github.com/scriptrun/scriptrun/store"
 	"github.com/scriptrun/scriptrun/web"
 )
@@ -62,7 +63,10 @@ the first), and takes the jobs over when the first stops.
 --metrics-addr serves Prometheus metrics at /metrics on a loopback address
 (they have no sign-in): runs by job and status, durations, missed runs, token
 refreshes and fetches (the runs' included), and the Go runtime's and the
-process's own (go_*, process_*).`,
+process's own (go_*, process_*).
+
+Serve also sends the webhooks of scriptrun notify: it checks tokens and jobs
+when they change and once a minute, and retries deliveries for 24 h.`,
 		Args: noArgs,
 	}
 	c.Flags().StringVar(&addr, "addr", defaultServeAddr, "address to listen on; anything but loopback should use TLS")
@@ -72,9 +76,13 @@ process's own (go_*, process_*).`,
 	c.Flags().StringVar(&cfg.keyFile, "tls-key", "", "the private key (PEM) of --tls-cert")
 	c.Flags().StringVar(&cfg.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics; a loopback address, e.g. 127.0.0.1:9464 (default: off)")
 	c.Flags().DurationVar(&cfg.cronGrace, "cron-grace", cron.DefaultGracePeriod, "on shutdown, how long running cron jobs may finish before they are cancelled")
+	c.Flags().DurationVar(&cfg.failingAfter, "notify-failing-after", notify.DefaultFailingAfter, "send token.refresh_failing once a token's refreshes have failed this long (see scriptrun notify)")
 	c.RunE = func(c *cobra.Command, args []string) error {
 		if (cfg.certFile == "") != (cfg.keyFile == "") {
 			return usageErr("give --tls-cert and --tls-key together")
+		}
+		if cfg.failingAfter <= 0 {
+			return usageErr("--notify-failing-after %s is not valid: give a positive duration, e.g. --notify-failing-after 15m", cfg.failingAfter)
 		}
 		if cfg.cronGrace <= 0 || cfg.cronGrace > 24*time.Hour {
 			return usageErr("--cron-grace %s is not valid: give a positive duration up to 24h, e.g. --cron-grace 30s", cfg.cronGrace)
@@ -111,6 +119,7 @@ type serveConfig struct {
 	metrics           net.Listener  // from --metrics-addr; nil = no metrics
 	cronGrace         time.Duration // 0 = cron.DefaultGracePeriod
 	takeOverEvery     time.Duration // 0 = cron.DefaultTakeOverInterval; tests shorten it
+	failingAfter      time.Duration // 0 = notify.DefaultFailingAfter
 }
 
 // serve runs the console on ln until ctx ends, then shuts down gracefully.
@@ -138,11 +147,13 @@ func (a *app) serve(ctx context.Context, ln net.Listener, cfg serveConfig) error
 	// events the metrics also count (set before open builds the manager).
 	logger := slog.New(slog.NewTextHandler(errw, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	metrics := cron.NewMetrics()
-	a.logger, a.onEvent = logger, metrics.TokenEvent
+	notes := newServeNotify(logger, cfg.failingAfter)
+	a.logger, a.onEvent = logger, notes.tokenEvents(metrics.TokenEvent)
 	db, m, err := a.open()
 	if err != nil {
 		return err
 	}
+	defer notes.start(db)()
 	grace := cfg.cronGrace
 	if grace <= 0 {
 		grace = cron.DefaultGracePeriod
@@ -153,7 +164,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener, cfg serveConfig) error
 	if err != nil {
 		return err
 	}
-	jobs.onEvent = metrics.TokenEvent
+	jobs.onEvent = a.onEvent
 	jobs.keepSpares()
 	defer jobs.close() // after the scheduler stopped (below)
 
@@ -163,7 +174,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener, cfg serveConfig) error
 	}
 	host := cron.NewHost(cron.New(cron.Options{
 		DB: db, Signer: m, Refresher: m, Metrics: metrics, Logger: logger, Executor: jobs,
-		RunBy: fmt.Sprintf("serve (pid %d)", os.Getpid()), GracePeriod: grace,
+		RunBy: fmt.Sprintf("serve (pid %d)", os.Getpid()), GracePeriod: grace, OnRunFinished: notes.runFinished,
 	}), cron.HostOptions{TakeOverInterval: takeOver, AnswerWait: serveAnswerWait, Logger: logger})
 	consoleHosts := append(listenHosts(cfg.addr, ln.Addr().(*net.TCPAddr)), cfg.allowedHosts...)
 	console, err := web.New(web.Options{
@@ -172,6 +183,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener, cfg serveConfig) error
 		SecureCookies: tlsConfig != nil || cb.Scheme == "https",
 		Cron:          host,
 		Templates:     a.templates,
+		Notify:        notes.service(),
 		Command:       strings.TrimSuffix(a.hint("scriptrun "), " "),
 	})
 	if err != nil {
