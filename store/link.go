@@ -313,7 +313,11 @@ func (tx *Tx) RevokeReconnectLinks(token, id, by string) ([]ReconnectLink, error
 // the link is unknown (ErrNotFound) or cannot be used (Check); or when
 // its token no longer exists, is not oauth2 or lost its provider.
 func (tx *Tx) StartReconnect(secret string) (ReconnectLink, error) {
-	l, err := tx.usableLink(secret)
+	hash, ok := ReconnectHash(secret)
+	if !ok {
+		return ReconnectLink{}, fmt.Errorf("reconnect link %w", ErrNotFound)
+	}
+	l, err := tx.usableLink(hash)
 	if err != nil {
 		return l, err
 	}
@@ -322,10 +326,10 @@ func (tx *Tx) StartReconnect(secret string) (ReconnectLink, error) {
 	return l, tx.putRecord(spaceLinks, kindLink, l.Hash, l)
 }
 
-// usableLink is the link of secret when it can be used now, for a token
-// that can still be authorized.
-func (tx *Tx) usableLink(secret string) (ReconnectLink, error) {
-	l, err := tx.ReconnectLink(secret)
+// usableLink is the link of hash when it can be used now, for a token that
+// can still be authorized.
+func (tx *Tx) usableLink(hash string) (ReconnectLink, error) {
+	l, err := tx.linkByHash(hash)
 	if err != nil {
 		return l, err
 	}
@@ -339,13 +343,16 @@ func (tx *Tx) usableLink(secret string) (ReconnectLink, error) {
 	return l, reconnectable(t, p)
 }
 
-// ClaimReconnect marks the link whose secret is secret as used, at now,
-// from the address from, before the authorization it started is completed,
-// so that two sign-ins racing through one link cannot both complete. It
-// fails as StartReconnect does. When the completion fails, ReleaseReconnect
-// makes the link usable again.
-func (tx *Tx) ClaimReconnect(secret, from string) (ReconnectLink, error) {
-	l, err := tx.usableLink(secret)
+// ClaimReconnect marks the link whose hash (ReconnectLink.Hash) is hash as
+// used, at now, from the address from, before the authorization it started
+// is completed, so that two sign-ins racing through one link cannot both
+// complete. It fails as StartReconnect does. When the completion fails,
+// ReleaseReconnect makes the link usable again.
+func (tx *Tx) ClaimReconnect(hash, from string) (ReconnectLink, error) {
+	if len(hash) != 2*sha256.Size {
+		return ReconnectLink{}, fmt.Errorf("reconnect link %w", ErrNotFound)
+	}
+	l, err := tx.usableLink(hash)
 	if err != nil {
 		return l, err
 	}

@@ -64,14 +64,14 @@ func TestReconnectLinkLifecycle(t *testing.T) {
 	}
 	// Claimed, then released after a failed completion: usable again.
 	var claimed ReconnectLink
-	must(t, db.Update(func(tx *Tx) (err error) { claimed, err = tx.ClaimReconnect(secret, "192.0.2.7"); return err }))
-	if err := db.Update(func(tx *Tx) error { _, err := tx.ClaimReconnect(secret, "192.0.2.8"); return err }); !errors.Is(err, ErrLinkUsed) {
+	must(t, db.Update(func(tx *Tx) (err error) { claimed, err = tx.ClaimReconnect(made.Hash, "192.0.2.7"); return err }))
+	if err := db.Update(func(tx *Tx) error { _, err := tx.ClaimReconnect(made.Hash, "192.0.2.8"); return err }); !errors.Is(err, ErrLinkUsed) {
 		t.Fatalf("a second claim while the first is in progress = %v, want ErrLinkUsed", err)
 	}
 	must(t, db.Update(func(tx *Tx) error { return tx.ReleaseReconnect(claimed) }))
 	// Claimed for good.
 	*now = now.Add(time.Minute)
-	must(t, db.Update(func(tx *Tx) (err error) { claimed, err = tx.ClaimReconnect(secret, "192.0.2.7"); return err }))
+	must(t, db.Update(func(tx *Tx) (err error) { claimed, err = tx.ClaimReconnect(made.Hash, "192.0.2.7"); return err }))
 	var got ReconnectLink
 	must(t, db.View(func(tx *Tx) (err error) { got, err = tx.ReconnectLink(secret); return err }))
 	if got.Started != 2 || !got.Used.Equal(*now) || got.UsedFrom != "192.0.2.7" || got.State(*now) != "used" {
@@ -79,7 +79,7 @@ func TestReconnectLinkLifecycle(t *testing.T) {
 	}
 	for _, op := range []func(tx *Tx) error{
 		func(tx *Tx) error { _, err := tx.StartReconnect(secret); return err },
-		func(tx *Tx) error { _, err := tx.ClaimReconnect(secret, "x"); return err },
+		func(tx *Tx) error { _, err := tx.ClaimReconnect(made.Hash, "x"); return err },
 	} {
 		if err := db.Update(op); !errors.Is(err, ErrLinkUsed) {
 			t.Errorf("a used link: %v, want ErrLinkUsed", err)

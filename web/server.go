@@ -109,6 +109,8 @@ type Server struct {
 	// swap in a fast one.
 	checkHash func(hash, password string) (bool, error)
 
+	reconnect *reconnect // reconnect links (reconnect.go)
+
 	mu    sync.Mutex
 	setup string // one-time setup token while no password is set; "" after
 
@@ -229,6 +231,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /setup", s.setupPassword)
 	mux.HandleFunc("POST /logout", s.signedIn(s.logout))
 	mux.HandleFunc("GET /oauth/callback", s.oauthCallback)
+	s.reconnectRoutes(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
