@@ -22,6 +22,7 @@ var flagPlaceholders = map[string]string{
 	"rejected-body": "REGEXP", "rejected-body-status": "STATUSES", "rejected-status": "STATUSES",
 	"schedule": "SPEC", "scopes": "SCOPES", "script": "FILE.js", "template": "TEMPLATE", "tls-cert": "FILE",
 	"tls-key": "FILE", "type": "TYPE", "tz": "ZONE", "grant-type": "GRANT",
+	"console-url": "URL", "revoke": "ID|all", "url": "URL", "method": "METHOD",
 	"client-secret-env": "VAR", "password-env": "VAR", "key-env": "VAR", "token-env": "VAR", "api-token-env": "VAR", "api-secret-env": "VAR",
 	"client-secret": "SECRET", "password": "SECRET", "key": "SECRET", "token": "SECRET", "api-token": "SECRET", "api-secret": "SECRET",
 }
