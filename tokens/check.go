@@ -55,6 +55,44 @@ type CheckResult struct {
 // refused or failed.
 func (r CheckResult) Failed() bool { return r.Outcome == CheckRefused || r.Outcome == CheckFailed }
 
+// Summary is the result in one line, the same for the command line, the
+// console and doctor: "GET URL → HTTP 200 in 84 ms (token refreshed)", with
+// the problem after a colon.
+func (r CheckResult) Summary() string {
+	var b strings.Builder
+	b.WriteString(r.Method + " " + r.URL + " → ")
+	if r.Status == 0 {
+		b.WriteString("no answer")
+	} else {
+		fmt.Fprintf(&b, "HTTP %d in %s", r.Status, roundLatency(r.Latency))
+	}
+	var notes []string
+	if r.Refreshed {
+		notes = append(notes, "token refreshed")
+	}
+	if r.Retried {
+		notes = append(notes, "refused once, retried")
+	}
+	if len(notes) > 0 {
+		b.WriteString(" (" + strings.Join(notes, "; ") + ")")
+	}
+	if r.Problem != "" {
+		b.WriteString(": " + r.Problem)
+	}
+	return b.String()
+}
+
+// roundLatency keeps two or three significant digits: 0.84 ms, 84 ms, 1.2 s.
+func roundLatency(d time.Duration) time.Duration {
+	switch {
+	case d < time.Millisecond:
+		return d.Round(10 * time.Microsecond)
+	case d < time.Second:
+		return d.Round(100 * time.Microsecond)
+	}
+	return d.Round(10 * time.Millisecond)
+}
+
 // checkBodyLimit bounds what is read of an answer (to reuse the connection
 // and to find a rejection pattern); nothing of it is kept.
 const checkBodyLimit = 64 << 10
@@ -72,7 +110,9 @@ func (m *Manager) Check(ctx context.Context, name string, cr CheckRequest) (Chec
 	if err != nil {
 		return CheckResult{}, err
 	}
-	res := CheckResult{Token: name, Method: cr.Method, URL: target.String()}
+	shown := *target
+	shown.User = nil // a password typed into the URL is not repeated
+	res := CheckResult{Token: name, Method: cr.Method, URL: shown.String()}
 	if res.Method == "" {
 		res.Method = http.MethodGet
 	}
@@ -169,7 +209,7 @@ func (m *Manager) checkSend(ctx context.Context, name, method string, target *ur
 		if errors.As(err, &ue) {
 			err = ue.Err // its URL may carry a query credential
 		}
-		return nil, nil, fmt.Errorf("%s %s could not be reached: %w", method, origin(target), err)
+		return nil, nil, fmt.Errorf("the API could not be reached: %w", err)
 	}
 	return resp, req, nil
 }
@@ -191,9 +231,9 @@ func (m *Manager) checkRejected(name string, resp *http.Response) bool {
 func classify(resp *http.Response, rejected bool) (string, string) {
 	switch code := resp.StatusCode; {
 	case code == http.StatusUnauthorized || code == http.StatusForbidden:
-		return CheckRefused, fmt.Sprintf("the API refused the credential (HTTP %d)", code)
+		return CheckRefused, "the API refused the credential"
 	case rejected:
-		return CheckRefused, fmt.Sprintf("the API refused the credential (HTTP %d, as the provider's rejection rule reads it)", code)
+		return CheckRefused, "the API refused the credential (as the provider's rejection rule reads the answer)"
 	case code >= 200 && code < 300:
 		return CheckOK, ""
 	case code >= 300 && code < 400:
@@ -201,9 +241,9 @@ func classify(resp *http.Response, rejected bool) (string, string) {
 		if loc, err := resp.Location(); err == nil {
 			where = " to " + origin(loc) + shorten(loc.EscapedPath(), 120)
 		}
-		return CheckAnswered, fmt.Sprintf("the API redirected%s (HTTP %d): the credential was not refused, but try the URL of an endpoint that answers directly", where, code)
+		return CheckAnswered, "a redirect" + where + ", not followed: the credential was not refused, but try the URL of an endpoint that answers directly"
 	}
-	return CheckAnswered, fmt.Sprintf("the API answered HTTP %d: the credential was not refused, but this URL tells no more; try the URL of an endpoint that exists", resp.StatusCode)
+	return CheckAnswered, "the credential was not refused, but this URL tells no more: try the URL of an endpoint that exists"
 }
 
 // credentialState tells one token set from the next: when it was obtained and

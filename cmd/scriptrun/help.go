@@ -46,7 +46,7 @@ var examples = map[string]string{
 	"scriptrun cron show":          "  scriptrun cron show nightly --source",
 	"scriptrun cron update":        "  scriptrun cron update nightly --schedule \"30 2 * * *\"\n  scriptrun cron update nightly --script sync.js",
 	"scriptrun demo":               "  scriptrun demo",
-	"scriptrun doctor":             "  scriptrun doctor\n  scriptrun doctor --offline --json",
+	"scriptrun doctor":             "  scriptrun doctor\n  scriptrun doctor --test\n  scriptrun doctor --offline --json",
 	"scriptrun export":             "  scriptrun export > scriptrun.yaml\n  scriptrun export --format json",
 	"scriptrun provider":           "  scriptrun provider templates\n  scriptrun provider add google --template google --client-id ID --client-secret-env GOOGLE_SECRET",
 	"scriptrun provider add":       "  scriptrun provider add google --template google --client-id ID --client-secret-env GOOGLE_SECRET\n  scriptrun provider add acme --client-id ID --client-secret-stdin --auth-url https://id.acme.com/authorize --token-url https://id.acme.com/token --scopes \"openid offline_access\"",
