@@ -39,6 +39,9 @@ type TokenManager interface {
 	// Revoke revokes the named token at its provider (when it can) and
 	// erases its stored credential.
 	Revoke(ctx context.Context, name string, opts tokens.RevokeOptions) (tokens.Revocation, error)
+	// Check sends one request signed with the named token and says how
+	// the API answered (the Test button).
+	Check(ctx context.Context, name string, cr tokens.CheckRequest) (tokens.CheckResult, error)
 }
 
 var (
