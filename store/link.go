@@ -39,6 +39,9 @@ const (
 	MinReconnectTTL = 5 * time.Minute
 	// MaxReconnectLinks bounds the usable links of one token.
 	MaxReconnectLinks = 10
+	// MaxReconnectStarts bounds the sign-ins one link may start, so that
+	// its holder cannot crowd out the console's other authorizations.
+	MaxReconnectStarts = 20
 	// reconnectKeep is how long a link that ended stays listed, as a
 	// record of its use.
 	reconnectKeep = 30 * 24 * time.Hour
@@ -55,6 +58,11 @@ var (
 	ErrLinkExpired = errors.New("reconnect link expired")
 	ErrLinkUsed    = errors.New("reconnect link already used")
 	ErrLinkRevoked = errors.New("reconnect link revoked")
+	// ErrLinkTokenChanged: the link's token can no longer be authorized
+	// (made static, or its provider removed or without a sign-in).
+	ErrLinkTokenChanged = errors.New("reconnect link's token can no longer be signed in")
+	// ErrLinkOverused: the link started MaxReconnectStarts sign-ins.
+	ErrLinkOverused = errors.New("reconnect link started too many sign-ins")
 )
 
 // ReconnectLink is a stored reconnect link: never its secret, only the
@@ -313,34 +321,48 @@ func (tx *Tx) RevokeReconnectLinks(token, id, by string) ([]ReconnectLink, error
 // the link is unknown (ErrNotFound) or cannot be used (Check); or when
 // its token no longer exists, is not oauth2 or lost its provider.
 func (tx *Tx) StartReconnect(secret string) (ReconnectLink, error) {
-	hash, ok := ReconnectHash(secret)
-	if !ok {
-		return ReconnectLink{}, fmt.Errorf("reconnect link %w", ErrNotFound)
-	}
-	l, err := tx.usableLink(hash)
+	l, _, err := tx.UsableReconnectLink(secret)
 	if err != nil {
 		return l, err
+	}
+	if l.Started >= MaxReconnectStarts {
+		return l, fmt.Errorf("%w (%d): ask whoever sent it for a new one", ErrLinkOverused, l.Started)
 	}
 	l.Started++
 	l.LastStarted = tx.db.now().UTC()
 	return l, tx.putRecord(spaceLinks, kindLink, l.Hash, l)
 }
 
-// usableLink is the link of hash when it can be used now, for a token that
-// can still be authorized.
-func (tx *Tx) usableLink(hash string) (ReconnectLink, error) {
+// UsableReconnectLink returns the link whose secret is secret, with its
+// token's provider, when it can be used now. It fails with an error
+// wrapping ErrNotFound for an unknown link, the error of Check for one that
+// ended, and ErrLinkTokenChanged when its token can no longer be signed
+// in.
+func (tx *Tx) UsableReconnectLink(secret string) (ReconnectLink, *Provider, error) {
+	hash, ok := ReconnectHash(secret)
+	if !ok {
+		return ReconnectLink{}, nil, fmt.Errorf("reconnect link %w", ErrNotFound)
+	}
+	return tx.usableLink(hash)
+}
+
+// usableLink is UsableReconnectLink by the link's hash.
+func (tx *Tx) usableLink(hash string) (ReconnectLink, *Provider, error) {
 	l, err := tx.linkByHash(hash)
 	if err != nil {
-		return l, err
+		return l, nil, err
 	}
 	if err := l.Check(tx.db.now()); err != nil {
-		return l, err
+		return l, nil, err
 	}
 	t, p, err := tx.TokenWithProvider(l.Token)
 	if err != nil {
-		return l, err
+		return l, nil, err
 	}
-	return l, reconnectable(t, p)
+	if err := reconnectable(t, p); err != nil {
+		return l, nil, fmt.Errorf("%w: %v", ErrLinkTokenChanged, err)
+	}
+	return l, p, nil
 }
 
 // ClaimReconnect marks the link whose hash (ReconnectLink.Hash) is hash as
@@ -352,7 +374,7 @@ func (tx *Tx) ClaimReconnect(hash, from string) (ReconnectLink, error) {
 	if len(hash) != 2*sha256.Size {
 		return ReconnectLink{}, fmt.Errorf("reconnect link %w", ErrNotFound)
 	}
-	l, err := tx.usableLink(hash)
+	l, _, err := tx.usableLink(hash)
 	if err != nil {
 		return l, err
 	}

@@ -186,6 +186,37 @@ func TestReconnectLinkRefusals(t *testing.T) {
 	}
 }
 
+// A link stops working when its token can no longer be signed in, and
+// after MaxReconnectStarts sign-ins.
+func TestReconnectLinkLimits(t *testing.T) {
+	db, _ := linkDB(t)
+	var busy, changed string
+	must(t, db.Update(func(tx *Tx) (err error) {
+		if busy, _, err = tx.CreateReconnectLink("api", time.Hour, "cli"); err != nil {
+			return err
+		}
+		changed, _, err = tx.CreateReconnectLink("api", time.Hour, "cli")
+		return err
+	}))
+	for i := range MaxReconnectStarts {
+		if err := db.Update(func(tx *Tx) error { _, err := tx.StartReconnect(busy); return err }); err != nil {
+			t.Fatalf("sign-in %d: %v", i+1, err)
+		}
+	}
+	if err := db.Update(func(tx *Tx) error { _, err := tx.StartReconnect(busy); return err }); !errors.Is(err, ErrLinkOverused) {
+		t.Errorf("sign-in %d: %v, want ErrLinkOverused", MaxReconnectStarts+1, err)
+	}
+	must(t, db.Update(func(tx *Tx) error {
+		p, _ := tx.Provider("p")
+		p.GrantType, p.AuthURL = GrantClientCredentials, ""
+		return tx.PutProvider(p)
+	}))
+	err := db.View(func(tx *Tx) error { _, _, err := tx.UsableReconnectLink(changed); return err })
+	if !errors.Is(err, ErrLinkTokenChanged) || !strings.Contains(err.Error(), "client_credentials") {
+		t.Errorf("the link of a token whose provider has no sign-in now: %v, want ErrLinkTokenChanged", err)
+	}
+}
+
 func TestReconnectLinkGoesWithItsToken(t *testing.T) {
 	db, now := linkDB(t)
 	var secret string

@@ -99,6 +99,9 @@ func (s *Server) linkRefused(w http.ResponseWriter, r *http.Request, l store.Rec
 		d.Title, d.Msg = "This link was already used", "It works once, and the token was authorized with it. Ask whoever sent it for a new one if it must be authorized again."
 	case errors.Is(err, store.ErrLinkRevoked):
 		d.Title, d.Msg = "This link was revoked", "Whoever sent it withdrew it. Ask them for a new one."
+	case errors.Is(err, store.ErrLinkTokenChanged), errors.Is(err, store.ErrLinkOverused):
+		status = http.StatusConflict
+		d.Title, d.Msg = "This link cannot be used any more", "The token it was made for changed, or the link started too many sign-ins. Ask whoever sent it for a new one."
 	case errors.Is(err, store.ErrNotFound):
 		s.reconnect.throttle.failed(clientAddr(r))
 		status, d.Token = http.StatusNotFound, ""
@@ -120,19 +123,7 @@ func (s *Server) reconnectPage(w http.ResponseWriter, r *http.Request) {
 	secret := r.URL.Query().Get("link")
 	var l store.ReconnectLink
 	var p *store.Provider
-	err := s.db.View(func(tx *store.Tx) (err error) {
-		if l, err = tx.ReconnectLink(secret); err != nil {
-			return err
-		}
-		if err = l.Check(s.now()); err != nil {
-			return err
-		}
-		_, p, err = tx.TokenWithProvider(l.Token)
-		return err
-	})
-	if err == nil && p == nil {
-		err = fmt.Errorf("reconnect link: the provider of token %q %w", l.Token, store.ErrNotFound)
-	}
+	err := s.db.View(func(tx *store.Tx) (err error) { l, p, err = tx.UsableReconnectLink(secret); return err })
 	if err != nil {
 		s.linkRefused(w, r, l, err)
 		return

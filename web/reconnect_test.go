@@ -190,6 +190,19 @@ func TestReconnectLinkRefusals(t *testing.T) {
 	}
 	holder.header.Del("Sec-Fetch-Site")
 
+	// A token that can no longer be signed in (its provider now uses
+	// client credentials): its link opens nothing.
+	e.db.Update(func(tx *store.Tx) error {
+		p, _ := tx.Provider("sandbox")
+		p.GrantType, p.AuthURL = store.GrantClientCredentials, ""
+		return tx.PutProvider(p)
+	})
+	r = holder.get(unused)
+	if r.status != http.StatusConflict {
+		t.Errorf("the link of a token without a sign-in now: %d, want 409", r.status)
+	}
+	mustContain(t, "changed token", r, "This link cannot be used any more")
+
 	// A deleted token takes its links with it.
 	admin.post("/tokens/api/delete", admin.form())
 	if r := holder.get(unused); r.status != http.StatusNotFound {
