@@ -84,6 +84,7 @@ func TestReconnectLinkInBrowser(t *testing.T) {
 	b.step(adminCtx, "open its reconnect links", chromedp.Click(chromedp.ID("reconnect-links")), chromedp.WaitVisible(chromedp.ID("create-link")),
 		chromedp.SetValue(chromedp.ID("expires"), "1h"))
 	b.submit(adminCtx, "create a reconnect link", "#create-link", http.StatusOK)
+	b.shot(adminCtx, "reconnect-link-created.png")
 	link := b.text(adminCtx, "#new-link-url")
 	if !strings.HasPrefix(link, console.base+"/reconnect?link=") {
 		t.Fatalf("the console shows the link %q", link)
@@ -91,6 +92,7 @@ func TestReconnectLinkInBrowser(t *testing.T) {
 
 	// 2. The holder opens it: one page, one button, no console.
 	b.step(holderCtx, "open the link", chromedp.Navigate(link), chromedp.WaitVisible(chromedp.ID("reconnect-authorize")))
+	b.shot(holderCtx, "reconnect-link.png")
 	if h1 := b.text(holderCtx, "h1"); h1 != "Authorize api at sandbox" {
 		t.Errorf("the link page's heading: %q", h1)
 	}
@@ -109,10 +111,7 @@ func TestReconnectLinkInBrowser(t *testing.T) {
 	if msg := b.text(holderCtx, "#reconnect-msg"); !strings.Contains(msg, "Token api is authorized") {
 		t.Errorf("the outcome page says %q", msg)
 	}
-	png, err := chromedp.Run(holderCtx, chromedp.FullScreenshot(100))
-	if err == nil {
-		os.WriteFile(filepath.Join(t.ArtifactDir(), "reconnect-done.png"), png, 0o644)
-	}
+	b.shot(holderCtx, "reconnect-done.png")
 
 	// 3. The token is authorized in the store, by the holder's sign-in.
 	key, err := store.LoadKey(filepath.Join(home, "master.key"))
@@ -146,6 +145,7 @@ func TestReconnectLinkInBrowser(t *testing.T) {
 
 	// 5. The admin sees it used, from where.
 	b.step(adminCtx, "the links page", chromedp.Navigate(console.base+"/tokens/api/links"), chromedp.WaitVisible(chromedp.ID("links")))
+	b.shot(adminCtx, "reconnect-links-admin.png")
 	if row := b.text(adminCtx, "#links tbody tr"); !strings.Contains(row, "used") || !strings.Contains(row, "from 127.0.0.1") {
 		t.Errorf("the admin's links page shows %q", row)
 	}
@@ -204,6 +204,18 @@ func (b *browserSteps) text(ctx context.Context, sel string) string {
 		b.fail(ctx, "read "+sel, err)
 	}
 	return s
+}
+
+// shot saves a screenshot of the page among the test's artifacts.
+func (b *browserSteps) shot(ctx context.Context, file string) {
+	b.t.Helper()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		b.fail(ctx, "screenshot "+file, err)
+	}
+	if err := os.WriteFile(filepath.Join(b.t.ArtifactDir(), file), png, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
 }
 
 func (b *browserSteps) location(ctx context.Context) string {
