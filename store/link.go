@@ -68,19 +68,19 @@ var (
 // ReconnectLink is a stored reconnect link: never its secret, only the
 // secret's hash.
 type ReconnectLink struct {
-	Hash        string    `json:"hash"`  // hex SHA-256 of the secret; the record's key
-	Token       string    `json:"token"` // the one token it authorizes
-	Created     time.Time `json:"created"`
-	Expires     time.Time `json:"expires"`
-	CreatedBy   string    `json:"createdBy"`             // who made it, in words ("cli", "console session 1a2b3c4d")
-	Started     int       `json:"started,omitempty"`     // sign-ins started with it
-	LastStarted time.Time `json:"lastStarted,omitzero"`  // when the last one started
-	Used        time.Time `json:"used,omitzero"`         // when an authorization through it completed
-	UsedFrom    string    `json:"usedFrom,omitempty"`    // the address it completed from
-	Revoked     time.Time `json:"revoked,omitzero"`      // when the admin revoked it
-	RevokedBy   string    `json:"revokedBy,omitempty"`   // who revoked it
-	TokenLabel  string    `json:"tokenLabel,omitempty"`  // the provider's description when made, for the page
-	ProviderRef string    `json:"providerRef,omitempty"` // the provider's name when made, for the page
+	Hash          string    `json:"hash"`  // hex SHA-256 of the secret; the record's key
+	Token         string    `json:"token"` // the one token it authorizes
+	Created       time.Time `json:"created"`
+	Expires       time.Time `json:"expires"`
+	CreatedBy     string    `json:"createdBy"`               // who made it, in words ("command line (ops)", "console session 1a2b3c4d")
+	Started       int       `json:"started,omitempty"`       // sign-ins started with it
+	LastStarted   time.Time `json:"lastStarted,omitzero"`    // when the last one started
+	Used          time.Time `json:"used,omitzero"`           // when an authorization through it completed
+	UsedFrom      string    `json:"usedFrom,omitempty"`      // the address it completed from
+	Revoked       time.Time `json:"revoked,omitzero"`        // when the admin revoked it
+	RevokedBy     string    `json:"revokedBy,omitempty"`     // who revoked it
+	ProviderLabel string    `json:"providerLabel,omitempty"` // the provider's description when made
+	ProviderRef   string    `json:"providerRef,omitempty"`   // the provider's name when made
 }
 
 // ID names the link in lists and to revoke it: the start of its hash,
@@ -165,8 +165,8 @@ func (tx *Tx) CreateReconnectLink(token string, ttl time.Duration, createdBy str
 	}
 	now := tx.db.now().UTC()
 	links, err := tx.ReconnectLinks(token)
-	if err != nil {
-		return "", ReconnectLink{}, err
+	if _, other := DamagedRecords(err); other != nil {
+		return "", ReconnectLink{}, other // damaged links are refused anyway
 	}
 	if err := tx.pruneLinks(links, now); err != nil {
 		return "", ReconnectLink{}, err
@@ -179,7 +179,7 @@ func (tx *Tx) CreateReconnectLink(token string, ttl time.Duration, createdBy str
 	secret := base64.RawURLEncoding.EncodeToString(raw)
 	hash, _ := ReconnectHash(secret)
 	l := ReconnectLink{Hash: hash, Token: token, Created: now, Expires: now.Add(ttl), CreatedBy: createdBy,
-		ProviderRef: p.Name, TokenLabel: p.Description}
+		ProviderRef: p.Name, ProviderLabel: p.Description}
 	if err := tx.putRecord(spaceLinks, kindLink, hash, l); err != nil {
 		return "", ReconnectLink{}, err
 	}
@@ -291,8 +291,8 @@ func (tx *Tx) RevokeReconnectLinks(token, id, by string) ([]ReconnectLink, error
 		return nil, fmt.Errorf("reconnect link ID %q is too short: give at least 6 characters of the ID `scriptrun token link %s --list` shows, or all", id, token)
 	}
 	links, err := tx.ReconnectLinks(token)
-	if err != nil {
-		return nil, err
+	if _, other := DamagedRecords(err); other != nil {
+		return nil, other // damaged links are refused anyway
 	}
 	now := tx.db.now().UTC()
 	var done []ReconnectLink

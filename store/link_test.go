@@ -44,7 +44,7 @@ func TestReconnectLinkLifecycle(t *testing.T) {
 		secret, made, err = tx.CreateReconnectLink("api", 24*time.Hour, "cli")
 		return err
 	}))
-	if len(secret) != 43 || made.Token != "api" || !made.Expires.Equal(now.Add(24*time.Hour)) || made.ProviderRef != "p" || made.TokenLabel != "Contoso mail" {
+	if len(secret) != 43 || made.Token != "api" || !made.Expires.Equal(now.Add(24*time.Hour)) || made.ProviderRef != "p" || made.ProviderLabel != "Contoso mail" {
 		t.Fatalf("made %+v with a secret of %d characters", made, len(secret))
 	}
 
@@ -267,4 +267,7 @@ func TestReconnectLinkForgedRefused(t *testing.T) {
 	if damaged, _ := DamagedRecords(err); len(damaged) != 1 || len(list) != 0 {
 		t.Fatalf("list with a forged link: %d links, damaged %v", len(list), err)
 	}
+	// The damaged link does not stop new links, or revoking them.
+	must(t, db.Update(func(tx *Tx) (err error) { _, _, err = tx.CreateReconnectLink("api", time.Hour, "cli"); return err }))
+	must(t, db.Update(func(tx *Tx) (err error) { _, err = tx.RevokeReconnectLinks("api", "all", "cli"); return err }))
 }
