@@ -324,7 +324,7 @@ func (db *DB) Check() error {
 }
 
 // CheckRecords reads every record that carries a MAC — providers, tokens,
-// jobs, run requests and the admin password — and returns the damaged ones,
+// jobs, run requests, reconnect links and the admin password — and returns the damaged ones,
 // one *RecordError each (see DamagedRecords), joined with any other error.
 // It is nil for a file whose every record authenticates. Together with Check
 // it is what a test asserts of the file it leaves behind.
@@ -336,6 +336,7 @@ func (db *DB) CheckRecords() error {
 			func() error { _, err := tx.Tokens(); return err },
 			func() error { _, err := tx.Jobs(); return err },
 			func() error { _, err := tx.RunRequests(); return err },
+			func() error { _, err := tx.ReconnectLinks(""); return err },
 		} {
 			// Flattened, so that DamagedRecords splits the result.
 			damaged, other := DamagedRecords(list())

@@ -65,6 +65,15 @@
 // captures, and Job.ScriptFile the one comparison of that file with the
 // captured source.
 //
+// # Reconnect links
+//
+// A reconnect link (link.go) lets someone other than the admin sign in
+// for one oauth2 token. Only the SHA-256 of its 32-byte secret is stored,
+// as the key of an authenticated record (kind "reconnect link"); it
+// expires (5 minutes to 7 days), is claimed before the code exchange and
+// given back if that fails, so one success uses it up, and is removed with
+// its token.
+//
 // # Backends
 //
 // The record layer (model, validation, sealing, record MACs, key layout,

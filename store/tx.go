@@ -309,6 +309,9 @@ func (tx *Tx) DeleteToken(name string) error {
 		}
 		return fmt.Errorf("token %q %w: list them with `scriptrun token list`", name, ErrNotFound)
 	}
+	if err := tx.deleteReconnectLinks(name); err != nil {
+		return err
+	}
 	return tx.kv.Delete(key(spaceTokens, name))
 }
 

@@ -129,6 +129,16 @@
 // secret would leave a piece the mask no longer matches. A piece shorter
 // than 8 bytes is left alone, as such pieces turn up in any text.
 //
+// # Does this credential work?
+//
+// Manager.Check (check.go) sends one request signed with a token through
+// the same Sign, Rejects and Rejected that scripts go through (binding
+// first, a refresh when due, a renewal and one retry when refused), never
+// follows a redirect, keeps no header or body, and classifies the answer:
+// ok, refused, answered (not refused, but not 2xx either) or failed. The
+// command line's `token test`, `doctor --test` and the console's Test
+// button all print its CheckResult.Summary.
+//
 // # The unavoidable window
 //
 // If the process dies after the provider answered a refresh and before the

@@ -168,6 +168,9 @@ func (s *Server) oauthCallback(w http.ResponseWriter, r *http.Request) {
 			Msg: "This address receives the provider's answer to \"Get authorization token\", and this request is not one: " + err.Error() + "."})
 		return
 	}
+	if s.reconnectCallback(w, r, q) {
+		return // started from a reconnect link (reconnect.go)
+	}
 	sess, err := s.currentSession(w, r)
 	if err != nil {
 		s.fail(w, r, nil, err)

@@ -13,6 +13,9 @@
 //	POST      /tokens/NAME/authorize      "Get authorization token": to the provider
 //	POST      /tokens/NAME/refresh        "Refresh now"
 //	GET|POST  /tokens/NAME/revoke         "Revoke": at the provider (RFC 7009), then erase
+//	POST      /tokens/NAME/test           "Test": one signed request (tokens.Manager.Check)
+//	GET|POST  /tokens/NAME/links, POST /tokens/NAME/links/ID/revoke   reconnect links
+//	GET|POST  /reconnect?link=SECRET      a link holder's one page, without a session (reconnect.go)
 //	GET|POST  /providers/... (the same shape as tokens)
 //	GET       /providers/-/new?template=T&param.P=V   the form filled from a provider template
 //	GET       /cron, /cron/NAME           jobs with next and last run; one job with its history

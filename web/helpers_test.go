@@ -92,14 +92,14 @@ type envOpts struct {
 
 func newEnv(t testing.TB, o envOpts) *env {
 	t.Helper()
-	db := storetest.Open(t)
+	c := &clock{t: time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)}
+	db := storetest.Open(t, store.Options{Now: c.Now}) // one clock for records and pages
 	if !o.noPassword {
 		hash := passwordHash(t)
 		if err := db.Update(func(tx *store.Tx) error { return tx.SetAdminPassword(hash) }); err != nil {
 			t.Fatal(err)
 		}
 	}
-	c := &clock{t: time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)}
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	m := tokens.New(tokens.Options{DB: db, Now: c.Now, Logger: logger})

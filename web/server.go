@@ -39,6 +39,9 @@ type TokenManager interface {
 	// Revoke revokes the named token at its provider (when it can) and
 	// erases its stored credential.
 	Revoke(ctx context.Context, name string, opts tokens.RevokeOptions) (tokens.Revocation, error)
+	// Check sends one request signed with the named token and says how
+	// the API answered (the Test button).
+	Check(ctx context.Context, name string, cr tokens.CheckRequest) (tokens.CheckResult, error)
 }
 
 var (
@@ -112,6 +115,8 @@ type Server struct {
 	// checkHash is store.CheckAdminPassword; tests of the sign-in delays
 	// swap in a fast one.
 	checkHash func(hash, password string) (bool, error)
+
+	reconnect *reconnect // reconnect links (reconnect.go)
 
 	mu    sync.Mutex
 	setup string // one-time setup token while no password is set; "" after
@@ -234,6 +239,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /setup", s.setupPassword)
 	mux.HandleFunc("POST /logout", s.signedIn(s.logout))
 	mux.HandleFunc("GET /oauth/callback", s.oauthCallback)
+	s.reconnectRoutes(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")

@@ -26,6 +26,7 @@ func (s *Server) tokenSection() section {
 		mux.HandleFunc("POST /tokens/{name}/delete", s.signedIn(s.tokenDelete))
 		mux.HandleFunc("POST /tokens/{name}/authorize", s.signedIn(s.tokenAuthorize))
 		mux.HandleFunc("POST /tokens/{name}/refresh", s.signedIn(s.tokenRefresh))
+		mux.HandleFunc("POST /tokens/{name}/test", s.signedIn(s.tokenTest))
 		mux.HandleFunc("GET /tokens/{name}/revoke", s.signedIn(s.tokenRevokeConfirm))
 		mux.HandleFunc("POST /tokens/{name}/revoke", s.signedIn(s.tokenRevoke))
 	}}

@@ -30,23 +30,32 @@ type finding struct {
 }
 
 func newDoctorCmd(a *app) *cobra.Command {
-	var offline, asJSON bool
+	var offline, asJSON, test bool
 	c := &cobra.Command{
-		Use:   "doctor [--offline] [--json]",
+		Use:   "doctor [--offline] [--test] [--json]",
 		Short: "Check the home, the key, the database, every provider's endpoints, every token and job",
 		Long: `Checks the home folder's permissions, the master key, the database's
 consistency, each provider's endpoints (reachable; an OAuth discovery document
 if the provider publishes one), each token (state, expiry, last error, base
 URL) and each cron job (schedule, changed script file), and says what to do
-about each problem. Exit code 1 when a check failed.`,
+about each problem. With --test, also sends one signed request with every
+active, authorized token that has a base URL, as ` + "`scriptrun token test`" + ` does.
+Exit code 1 when a check failed.`,
 		Args: noArgs,
 	}
 	c.Flags().BoolVar(&offline, "offline", false, "do not contact providers")
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	c.Flags().BoolVar(&test, "test", false, "also test each token's credential with one signed request to its base URL")
 	c.RunE = func(c *cobra.Command, args []string) error {
+		if offline && test {
+			return usageErr("doctor: --test sends requests, --offline sends none: choose one")
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		fs := a.doctor(ctx, offline)
+		if test {
+			fs = append(fs, a.doctorTests(context.Background())...)
+		}
 		for i := range fs {
 			fs[i].What, fs[i].Fix = a.hint(fs[i].What), a.hint(fs[i].Fix)
 		}

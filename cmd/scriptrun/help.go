@@ -23,6 +23,7 @@ var flagPlaceholders = map[string]string{
 	"schedule": "SPEC", "scopes": "SCOPES", "script": "FILE.js", "template": "TEMPLATE", "tls-cert": "FILE",
 	"tls-key": "FILE", "type": "TYPE", "tz": "ZONE", "grant-type": "GRANT",
 	"url": "URL", "events": "EVENT,...", "secret-env": "VAR", "notify-failing-after": "DURATION",
+	"console-url": "URL", "revoke": "ID|all", "method": "METHOD",
 	"client-secret-env": "VAR", "password-env": "VAR", "key-env": "VAR", "token-env": "VAR", "api-token-env": "VAR", "api-secret-env": "VAR",
 	"client-secret": "SECRET", "password": "SECRET", "key": "SECRET", "token": "SECRET", "api-token": "SECRET", "api-secret": "SECRET",
 }
@@ -46,7 +47,7 @@ var examples = map[string]string{
 	"scriptrun cron show":          "  scriptrun cron show nightly --source",
 	"scriptrun cron update":        "  scriptrun cron update nightly --schedule \"30 2 * * *\"\n  scriptrun cron update nightly --script sync.js",
 	"scriptrun demo":               "  scriptrun demo",
-	"scriptrun doctor":             "  scriptrun doctor\n  scriptrun doctor --offline --json",
+	"scriptrun doctor":             "  scriptrun doctor\n  scriptrun doctor --test\n  scriptrun doctor --offline --json",
 	"scriptrun export":             "  scriptrun export > scriptrun.yaml\n  scriptrun export --format json",
 	"scriptrun provider":           "  scriptrun provider templates\n  scriptrun provider add google --template google --client-id ID --client-secret-env GOOGLE_SECRET",
 	"scriptrun provider add":       "  scriptrun provider add google --template google --client-id ID --client-secret-env GOOGLE_SECRET\n  scriptrun provider add acme --client-id ID --client-secret-stdin --auth-url https://id.acme.com/authorize --token-url https://id.acme.com/token --scopes \"openid offline_access\"",

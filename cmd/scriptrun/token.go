@@ -21,7 +21,7 @@ import (
 func newTokenCmd(a *app) *cobra.Command {
 	c := &cobra.Command{Use: "token", Short: "Create, authorize and manage outbound tokens", Args: noArgs}
 	c.AddCommand(tokenAddCmd(a, false), tokenAddCmd(a, true), tokenListCmd(a), tokenShowCmd(a), tokenRmCmd(a),
-		tokenRefreshCmd(a), tokenAuthorizeCmd(a), tokenRevokeCmd(a))
+		tokenRefreshCmd(a), tokenAuthorizeCmd(a), tokenRevokeCmd(a), tokenLinkCmd(a), tokenTestCmd(a))
 	return c
 }
 
