@@ -99,7 +99,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	if old := s.sessionOf(r); old != nil {
 		s.sessions.end(old)
 	}
-	sess, value := s.sessions.create(pw.Set, client)
+	sess, value, err := s.sessions.start(pw.Set, client)
+	if err != nil {
+		s.fail(w, r, nil, err)
+		return
+	}
 	s.setCookie(w, s.sessionCookie(), value, http.SameSiteLaxMode, 0)
 	s.log.Info("admin signed in", "session", sess.logID(), "remote", client)
 	http.Redirect(w, r, d.Next, http.StatusSeeOther)
@@ -260,7 +264,11 @@ func (s *Server) setupPassword(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.setup = ""
 	s.mu.Unlock()
-	sess, value := s.sessions.create(pw.Set, client)
+	sess, value, err := s.sessions.start(pw.Set, client)
+	if err != nil {
+		s.fail(w, r, nil, fmt.Errorf("the admin password is set, but %w: sign in with it", err))
+		return
+	}
 	s.setCookie(w, s.sessionCookie(), value, http.SameSiteLaxMode, 0)
 	s.log.Info("admin password set with the setup link; admin signed in", "session", sess.logID(), "remote", client)
 	s.sessions.addFlash(sess, "ok", "The admin password is set and you are signed in. Next: add a provider, then a token.")

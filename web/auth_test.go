@@ -85,7 +85,7 @@ func TestPagesNeedASession(t *testing.T) {
 	if after := e.snapshot(); after != before {
 		t.Errorf("requests without a session changed the database:\nbefore %s\nafter  %s", before, after)
 	}
-	if n := len(e.srv.pending.m); n != 0 {
+	if n := e.pendingCount(); n != 0 {
 		t.Errorf("%d authorizations pending after refused requests", n)
 	}
 }

@@ -147,7 +147,6 @@ func New(opts Options) (*Server, error) {
 		secure:    opts.SecureCookies,
 		now:       opts.Now,
 		log:       opts.Logger,
-		pending:   newPendingStore(),
 		verify:    make(chan struct{}, 2),
 
 		checkHash: store.CheckAdminPassword,
@@ -158,7 +157,15 @@ func New(opts Options) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
-	s.sessions = newSessionStore(s.now, orDefault(opts.SessionTTL, 12*time.Hour), orDefault(opts.SessionIdle, 2*time.Hour))
+	// Sessions and pending authorizations live in the store, shared by
+	// every node (session.go, authorize.go).
+	db, ok := opts.DB.(interface{ Ephemeral() *store.Ephemeral })
+	if !ok {
+		return nil, errors.New("web: Options.DB must keep ephemeral state (a *store.DB)")
+	}
+	eph := db.Ephemeral()
+	s.pending = newPendingStore(eph, s.log, s.now)
+	s.sessions = newSessionStore(eph, s.log, s.now, orDefault(opts.SessionTTL, 12*time.Hour), orDefault(opts.SessionIdle, 2*time.Hour))
 	s.throttle = newThrottle(s.now, orDefault(opts.LoginDelay, time.Second), orDefault(opts.MaxLoginDelay, time.Minute))
 
 	if err := s.db.View(func(tx *store.Tx) error {
