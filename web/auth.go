@@ -86,7 +86,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !ok {
-		delay := s.throttle.failed(client)
+		delay := s.throttle.failed(client, pw.Set)
 		s.log.Warn("sign-in failed: wrong password", "remote", client, "next_wait_s", int(delay.Seconds()))
 		msg := "Wrong password."
 		if delay > 0 {

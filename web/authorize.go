@@ -257,7 +257,7 @@ func (s *Server) oauthCallback(w http.ResponseWriter, r *http.Request) {
 	case takeUnknown:
 		s.log.Warn("oauth callback refused: unknown or used state", "session", sess.logID(), "remote", client)
 		s.fail(w, r, sess, &pageError{Status: http.StatusBadRequest, Title: "Unknown authorization",
-			Msg: "This answer from the provider does not match an authorization in progress: it was already used, or the console restarted. Open the token and press \"Get authorization token\" again."})
+			Msg: "This answer from the provider does not match an authorization in progress: it was already used, or it expired. Open the token and press \"Get authorization token\" again."})
 		return
 	case takeForeign:
 		s.log.Warn("oauth callback refused: state issued to another session", "token", p.auth.Token, "session", sess.logID(), "remote", client)

@@ -417,3 +417,36 @@ func TestPendingRecordCarriesEveryField(t *testing.T) {
 		}
 	}
 }
+
+// TestSignInDelayAcrossNodes: wrong passwords sent to one node slow the
+// address down on every node, and a restart does not clear the delay.
+func TestSignInDelayAcrossNodes(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		c := newCluster(t, kind, 2)
+		const attacker = "192.0.2.66:4000"
+		at := func(i int, password string) *httptest.ResponseRecorder {
+			e := *c.env
+			e.srv = c.nodes[i].srv
+			return signInFrom(&e, attacker, password)
+		}
+		for i := range freeFailures + 1 {
+			at(i%2, "guess")
+		}
+		for i := range 2 {
+			if rec := at(i, testPassword); rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") != "1" {
+				t.Errorf("right password at node %d during the wait earned on both: %d, Retry-After %q; want 429 and 1", i, rec.Code, rec.Header().Get("Retry-After"))
+			}
+		}
+		c.nodes[1] = c.startNode(t, c.reopen(), c.nodes[1].srv.callback, c.clock, c.nodes[1].srv.log)
+		if rec := at(1, testPassword); rec.Code != http.StatusTooManyRequests {
+			t.Errorf("after node B restarted: %d, want the delay kept (429)", rec.Code)
+		}
+		c.clock.Add(time.Second)
+		if rec := at(1, testPassword); rec.Code != http.StatusSeeOther {
+			t.Errorf("after the wait: %d, want 303", rec.Code)
+		}
+		if rec := at(0, "guess"); strings.Contains(rec.Body.String(), "Wait") {
+			t.Error("a success on node B did not clear the failures on node A")
+		}
+	})
+}

@@ -166,7 +166,7 @@ func New(opts Options) (*Server, error) {
 	eph := db.Ephemeral()
 	s.pending = newPendingStore(eph, s.log, s.now)
 	s.sessions = newSessionStore(eph, s.log, s.now, orDefault(opts.SessionTTL, 12*time.Hour), orDefault(opts.SessionIdle, 2*time.Hour))
-	s.throttle = newThrottle(s.now, orDefault(opts.LoginDelay, time.Second), orDefault(opts.MaxLoginDelay, time.Minute))
+	s.throttle = newThrottle(eph, s.log, s.now, orDefault(opts.LoginDelay, time.Second), orDefault(opts.MaxLoginDelay, time.Minute))
 
 	if err := s.db.View(func(tx *store.Tx) error {
 		_, err := tx.AdminPassword()
