@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -56,6 +57,9 @@ type cluster struct {
 	to    atomic.Int32 // the node the balancer sends requests to
 	// reopen opens another handle on the same store.
 	reopen func() *store.DB
+
+	mu     sync.Mutex
+	served []string // "NODE PATH" of each request through the balancer
 }
 
 type node struct {
@@ -99,8 +103,12 @@ func newCluster(t *testing.T, kind string, n int) *cluster {
 		t.Fatal(err)
 	}
 	proxy := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
-		u, _ := url.Parse(c.nodes[c.to.Load()].ts.URL)
+		i := c.to.Load()
+		u, _ := url.Parse(c.nodes[i].ts.URL)
 		r.SetURL(u)
+		c.mu.Lock()
+		c.served = append(c.served, fmt.Sprintf("%d %s", i, r.In.URL.Path))
+		c.mu.Unlock()
 		r.Out.Host = r.In.Host // the nodes see the balancer's name
 	}}
 	lb.Config.Handler = proxy
@@ -124,6 +132,21 @@ func (c *cluster) startNode(t *testing.T, db *store.DB, callback string, clk *cl
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
 	return &node{db: db, srv: srv, ts: ts}
+}
+
+// servedBy returns the node that served the last request for path
+// through the balancer, -1 if none did.
+func (c *cluster) servedBy(path string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := len(c.served) - 1; i >= 0; i-- {
+		var n int
+		var p string
+		if _, err := fmt.Sscanf(c.served[i], "%d %s", &n, &p); err == nil && p == path {
+			return n
+		}
+	}
+	return -1
 }
 
 // via sends the balancer's next requests to node i.
