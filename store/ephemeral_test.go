@@ -304,20 +304,39 @@ func BenchmarkEphemeralPut(b *testing.B) {
 	}
 	defer db.Close()
 	e := db.Ephemeral()
+	c := db.kv.(*etcdBackend).c
 	value := bytes.Repeat([]byte("v"), 300)
+	// leases reports the leases the cluster holds, per write.
+	leases := func(b *testing.B, before int) {
+		resp, err := c.Raw().Leases(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(len(resp.Leases)-before)/float64(b.N), "leases/op")
+	}
+	count := func(b *testing.B) int {
+		resp, err := c.Raw().Leases(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		return len(resp.Leases)
+	}
 	b.Run("shared-lease", func(b *testing.B) {
+		before := count(b)
 		for i := range b.N {
 			if err := e.PutTTL(fmt.Sprintf("session/%d", i), value, 2*time.Hour, false); err != nil {
 				b.Fatal(err)
 			}
 		}
+		leases(b, before)
 	})
-	c := db.kv.(*etcdBackend).c
 	b.Run("lease-per-key", func(b *testing.B) {
+		before := count(b)
 		for i := range b.N {
 			if _, err := c.PutTTL(context.Background(), fmt.Sprintf("ephemeral/bench/%d", i), value, 2*time.Hour, false); err != nil {
 				b.Fatal(err)
 			}
 		}
+		leases(b, before)
 	})
 }

@@ -69,7 +69,7 @@ type node struct {
 }
 
 // newCluster starts n nodes on a fresh store of kind "bolt" or "etcd".
-func newCluster(t *testing.T, kind string, n int) *cluster {
+func newCluster(t testing.TB, kind string, n int) *cluster {
 	t.Helper()
 	c := &cluster{}
 	switch kind {
@@ -121,7 +121,7 @@ func newCluster(t *testing.T, kind string, n int) *cluster {
 }
 
 // startNode starts a console on db, answering for the balancer's callback.
-func (c *cluster) startNode(t *testing.T, db *store.DB, callback string, clk *clock, logger *slog.Logger) *node {
+func (c *cluster) startNode(t testing.TB, db *store.DB, callback string, clk *clock, logger *slog.Logger) *node {
 	t.Helper()
 	m := tokens.New(tokens.Options{DB: db, Now: clk.Now, Logger: logger})
 	t.Cleanup(func() { m.Close() })
@@ -472,4 +472,20 @@ func TestSignInDelayAcrossNodes(t *testing.T) {
 			t.Error("a success on node B did not clear the failures on node A")
 		}
 	})
+}
+
+// BenchmarkSessionCheck measures what every signed-in page pays for its
+// session: one read of the store (no write: the clock stands still).
+func BenchmarkSessionCheck(b *testing.B) {
+	for _, kind := range []string{"bolt", "etcd"} {
+		b.Run(kind, func(b *testing.B) {
+			c := newCluster(b, kind, 1)
+			_, cookie := c.srv.sessions.create(c.adminSet(), "127.0.0.1")
+			for b.Loop() {
+				if sess, err := c.srv.sessions.load(cookie); sess == nil || err != nil {
+					b.Fatalf("session: %v", err)
+				}
+			}
+		})
+	}
 }
