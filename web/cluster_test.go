@@ -57,6 +57,7 @@ type cluster struct {
 	to    atomic.Int32 // the node the balancer sends requests to
 	// reopen opens another handle on the same store.
 	reopen func() *store.DB
+	etcd   *etcdtest.Cluster // of an etcd store
 
 	mu     sync.Mutex
 	served []string // "NODE PATH" of each request through the balancer
@@ -80,7 +81,8 @@ func newCluster(t testing.TB, kind string, n int) *cluster {
 		}
 		c.reopen = func() *store.DB { return storetest.OpenIn(t, home, storetest.Key()) }
 	case "etcd":
-		u := "etcd://" + strings.Join(etcdtest.New(t).Endpoints(), ",") + "/console-" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-")) + "/"
+		c.etcd = etcdtest.New(t)
+		u := "etcd://" + strings.Join(c.etcd.Endpoints(), ",") + "/console-" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-")) + "/"
 		c.reopen = func() *store.DB {
 			db, err := store.OpenURL(context.Background(), u, storetest.Key(), store.Options{Create: true})
 			if err != nil {
@@ -487,5 +489,29 @@ func BenchmarkSessionCheck(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestConsoleStoreUnavailable: with the cluster gone, a signed-in page is an
+// error page that says the store cannot be reached, not a sign-in loop,
+// and it shows no secret.
+func TestConsoleStoreUnavailable(t *testing.T) {
+	c := newCluster(t, "etcd", 1)
+	if c.etcd.External() {
+		t.Skip("stops the cluster: needs an embedded one")
+	}
+	b := c.browser()
+	c.signIn(b)
+	c.etcd.Stop(0)
+	r := b.get("/tokens")
+	mustContain(t, "a page with the store gone", r, "Something went wrong", "read the session", "etcd cluster unavailable")
+	if r.status != http.StatusInternalServerError {
+		t.Errorf("a page with the store gone: %d, want 500", r.status)
+	}
+	lb, _ := url.Parse(c.ts.URL)
+	for _, ck := range b.jar.Cookies(lb) {
+		if strings.Contains(r.body, ck.Value) || strings.Contains(c.log.String(), ck.Value) {
+			t.Errorf("cookie %s shown on the page or in the log", ck.Name)
+		}
 	}
 }
