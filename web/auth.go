@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/scriptrun/scriptrun/store"
 )
@@ -276,6 +277,32 @@ func (s *Server) setupPassword(w http.ResponseWriter, r *http.Request) {
 }
 
 var errPasswordExists = errors.New("an admin password is already set")
+
+// setupTTL is how long a node starting on a store without a password
+// adopts the setup token another node made: nodes started together behind
+// a balancer all print, and accept, the same link.
+const setupTTL = 7 * 24 * time.Hour
+
+// sharedSetupToken returns the store's setup token, making it if no node
+// has (it is kept sealed, under a hashed key, like sessions).
+func sharedSetupToken(eph ephemeralStore) (string, error) {
+	const key = "setup/token"
+	token := randomString(32)
+	var err error
+	for range 2 { // the other node's token may expire in between
+		if err = eph.PutTTL(key, []byte(token), setupTTL, true); !errors.Is(err, store.ErrExists) {
+			break
+		}
+		var b []byte
+		if b, err = eph.Get(key); err == nil {
+			return string(b), nil
+		}
+	}
+	if err != nil {
+		return "", fmt.Errorf("keep the setup link: %w", err)
+	}
+	return token, nil
+}
 
 func (s *Server) hashPassword(ctx context.Context, password string) (string, error) {
 	select {

@@ -69,8 +69,20 @@ type node struct {
 	ts  *httptest.Server // the node's own address, past the balancer
 }
 
-// newCluster starts n nodes on a fresh store of kind "bolt" or "etcd".
+// newCluster starts n nodes on a fresh store of kind "bolt" or "etcd", with
+// an admin password.
 func newCluster(t testing.TB, kind string, n int) *cluster {
+	t.Helper()
+	c := newBareCluster(t, kind, n)
+	hash := passwordHash(t)
+	if err := c.db.Update(func(tx *store.Tx) error { return tx.SetAdminPassword(hash) }); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// newBareCluster starts n nodes on a fresh store with no admin password.
+func newBareCluster(t testing.TB, kind string, n int) *cluster {
 	t.Helper()
 	c := &cluster{}
 	switch kind {
@@ -99,10 +111,6 @@ func newCluster(t testing.TB, kind string, n int) *cluster {
 	callback := "http://" + lb.Listener.Addr().String() + "/oauth/callback"
 	for range n {
 		c.nodes = append(c.nodes, c.startNode(t, c.reopen(), callback, clk, logger))
-	}
-	hash := passwordHash(t)
-	if err := c.nodes[0].db.Update(func(tx *store.Tx) error { return tx.SetAdminPassword(hash) }); err != nil {
-		t.Fatal(err)
 	}
 	proxy := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
 		i := c.to.Load()
@@ -514,4 +522,40 @@ func TestConsoleStoreUnavailable(t *testing.T) {
 			t.Errorf("cookie %s shown on the page or in the log", ck.Name)
 		}
 	}
+}
+
+// TestSetupLinkOnAnyNode: nodes started on a store without a password print
+// the same setup link, which works whichever node the balancer picks; the
+// password set through one node voids it on the other.
+func TestSetupLinkOnAnyNode(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		c := newBareCluster(t, kind, 2)
+		setup := c.nodes[0].srv.SetupPath()
+		if setup == "" || c.nodes[1].srv.SetupPath() != setup {
+			t.Fatalf("setup links %q and %q, want one link for both nodes", setup, c.nodes[1].srv.SetupPath())
+		}
+		late := c.startNode(t, c.reopen(), c.nodes[0].srv.callback, c.clock, c.nodes[0].srv.log)
+		if late.srv.SetupPath() != setup {
+			t.Error("a node started later prints another setup link")
+		}
+		b := c.browser()
+		c.via(0)
+		r := b.get(setup)
+		csrf := csrfRE.FindStringSubmatch(r.body)
+		if r.status != http.StatusOK || csrf == nil {
+			t.Fatalf("the setup link on node A: %d", r.status)
+		}
+		c.via(1)
+		token := strings.TrimPrefix(setup, "/setup?token=")
+		r = b.post("/setup", url.Values{"csrf": {csrf[1]}, "token": {token}, "password": {testPassword}, "confirm": {testPassword}})
+		if r.status != http.StatusSeeOther {
+			t.Fatalf("the setup form of node A sent to node B: %d\n%s", r.status, text(r.body))
+		}
+		c.via(0)
+		mustContain(t, "node A after the password was set on B", b.follow(b.follow(r)), "The admin password is set and you are signed in")
+		mustContain(t, "the setup link on node A after", b.get(setup), "already set")
+		if c.nodes[0].srv.SetupPath() != "" {
+			t.Error("node A still offers the setup link")
+		}
+	})
 }

@@ -172,7 +172,9 @@ func New(opts Options) (*Server, error) {
 		_, err := tx.AdminPassword()
 		return err
 	}); errors.Is(err, store.ErrNotFound) {
-		s.setup = randomString(32)
+		if s.setup, err = sharedSetupToken(eph); err != nil {
+			return nil, fmt.Errorf("web: %w", err)
+		}
 	} else if err != nil {
 		return nil, fmt.Errorf("web: read the admin password: %w", err)
 	}
