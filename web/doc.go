@@ -70,7 +70,8 @@
 // every browser, a callback may reach another node than the one that
 // started the authorization (the store's Take uses a state once across
 // nodes), and a restart signs nobody out. A used session writes its last
-// use at most every sessionTouch.
+// use at most every sessionTouch. Nodes started on a store without an admin
+// password share one setup link the same way.
 //
 // Templates never see a secret: they get view structs with the client
 // secret masked and token secrets reduced to "has a refresh token". Logs
