@@ -50,6 +50,10 @@ type ephemeralKV interface {
 	// put stores v under k for ttl; with createOnly it fails with an error
 	// wrapping ErrExists while an unexpired value is there.
 	put(k string, v []byte, ttl time.Duration, createOnly bool) error
+	// replace stores v under k for ttl only while an unexpired value is
+	// there, else fails with an error wrapping ErrNotFound: a value
+	// deleted meanwhile, on any host, stays deleted.
+	replace(k string, v []byte, ttl time.Duration) error
 	// get returns the value under k, nil when there is none.
 	get(k string) ([]byte, error)
 	// take removes k and returns the value it had (nil: none); of any
@@ -122,6 +126,27 @@ func (e *Ephemeral) PutTTL(key string, value []byte, ttl time.Duration, createOn
 	v := e.seal(k, value, e.db.now().Add(ttl))
 	if err := e.kv.put(k, v, ttl, createOnly); err != nil {
 		return fmt.Errorf("store %s in %s: %w", kindOf(key), e.db.path, err)
+	}
+	return nil
+}
+
+// Replace stores value under key until ttl from now, only while an
+// unexpired value is there; otherwise it fails with an error wrapping
+// ErrNotFound. An update of a session so never brings back one that was
+// ended (on any node) after it was read.
+func (e *Ephemeral) Replace(key string, value []byte, ttl time.Duration) error {
+	k, err := storedKey(key)
+	if err != nil {
+		return err
+	}
+	switch {
+	case ttl <= 0:
+		return fmt.Errorf("store %s: the time to live must be positive, not %s", kindOf(key), ttl)
+	case len(value) > maxEphemeralValue:
+		return fmt.Errorf("store %s: the value has %d bytes, over the %d allowed", kindOf(key), len(value), maxEphemeralValue)
+	}
+	if err := e.kv.replace(k, e.seal(k, value, e.db.now().Add(ttl)), ttl); err != nil {
+		return fmt.Errorf("replace %s in %s: %w", kindOf(key), e.db.path, err)
 	}
 	return nil
 }

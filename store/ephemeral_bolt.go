@@ -51,6 +51,20 @@ func (x *kvEphemeral) put(k string, v []byte, _ time.Duration, createOnly bool) 
 	})
 }
 
+func (x *kvEphemeral) replace(k string, v []byte, _ time.Duration) error {
+	now := x.now()
+	return x.kv.update(func(tx kvTx) error {
+		old, err := tx.Get(k)
+		if err != nil {
+			return err
+		}
+		if !live(old, now) {
+			return fmt.Errorf("%w: no unexpired value to replace", ErrNotFound)
+		}
+		return tx.Put(k, v)
+	})
+}
+
 // sweepDue reports whether this write should sweep, and if so starts the
 // next period.
 func (x *kvEphemeral) sweepDue(now time.Time) bool {

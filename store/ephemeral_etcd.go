@@ -108,6 +108,24 @@ func (x *etcdEphemeral) put(k string, v []byte, ttl time.Duration, createOnly bo
 	return err
 }
 
+// replace writes k only over the unexpired value it read: a delete or a
+// write by another node in between makes it read again.
+func (x *etcdEphemeral) replace(k string, v []byte, ttl time.Duration) error {
+	for range 3 {
+		old, err := x.c.Get(context.Background(), k)
+		if errors.Is(err, etcdkv.ErrNotFound) || (err == nil && !live(old.Value, x.now())) {
+			return fmt.Errorf("%w: no unexpired value to replace", ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		if err = x.write(k, v, ttl, true, old.ModRevision); !errors.Is(err, etcdkv.ErrConflict) {
+			return err
+		}
+	}
+	return errors.New("written by other nodes while this one tried: try again")
+}
+
 // write puts k under a shared lease, if createOnly only while its
 // ModRevision is modRev (0: absent). A lease the cluster lost is replaced
 // once.

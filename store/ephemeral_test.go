@@ -340,3 +340,32 @@ func BenchmarkEphemeralPut(b *testing.B) {
 		leases(b, before)
 	})
 }
+
+// TestEphemeralReplace: Replace writes only over a live value, so an update
+// never brings back a value deleted or expired meanwhile.
+func TestEphemeralReplace(t *testing.T) {
+	forEachEphemeralStore(t, 2, func(t *testing.T, dbs []*DB, clock *testClock) {
+		a, b := dbs[0].Ephemeral(), dbs[1].Ephemeral()
+		if err := a.Replace("session/x", []byte("v"), time.Hour); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Replace of a value never put: %v, want ErrNotFound", err)
+		}
+		must(t, a.PutTTL("session/x", []byte("v1"), time.Minute, true))
+		must(t, b.Replace("session/x", []byte("v2"), time.Hour))
+		clock.add(2 * time.Minute) // past the first TTL: Replace set a new one
+		if v, err := a.Get("session/x"); err != nil || string(v) != "v2" {
+			t.Errorf("after Replace: %q, %v; want v2 with the new TTL", v, err)
+		}
+		must(t, b.Delete("session/x"))
+		if err := a.Replace("session/x", []byte("v3"), time.Hour); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Replace after a Delete on another handle: %v, want ErrNotFound", err)
+		}
+		if _, err := a.Get("session/x"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("a deleted value came back: %v", err)
+		}
+		must(t, a.PutTTL("session/y", []byte("v"), time.Minute, false))
+		clock.add(time.Minute)
+		if err := b.Replace("session/y", []byte("v"), time.Hour); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Replace of an expired value: %v, want ErrNotFound", err)
+		}
+	})
+}

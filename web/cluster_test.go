@@ -358,6 +358,11 @@ func (c *countingEph) PutTTL(key string, value []byte, ttl time.Duration, create
 	return c.ephemeralStore.PutTTL(key, value, ttl, createOnly)
 }
 
+func (c *countingEph) Replace(key string, value []byte, ttl time.Duration) error {
+	c.puts.Add(1)
+	return c.ephemeralStore.Replace(key, value, ttl)
+}
+
 // TestSessionWritesAreRare: using a session writes its last use at most
 // every sessionTouch, not on every request.
 func TestSessionWritesAreRare(t *testing.T) {
@@ -556,6 +561,43 @@ func TestSetupLinkOnAnyNode(t *testing.T) {
 		mustContain(t, "the setup link on node A after", b.get(setup), "already set")
 		if c.nodes[0].srv.SetupPath() != "" {
 			t.Error("node A still offers the setup link")
+		}
+	})
+}
+
+// TestSignOutStaysSignedOut: a request in flight on node A when the browser
+// signs out on node B (it read the session before) cannot bring the
+// session back by writing it (a message, its last use).
+func TestSignOutStaysSignedOut(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		c := newCluster(t, kind, 2)
+		b := c.browser()
+		c.signIn(b)
+		lb, _ := url.Parse(c.ts.URL)
+		var cookie string
+		for _, ck := range b.jar.Cookies(lb) {
+			if ck.Name == c.srv.sessionCookie() {
+				cookie = ck.Value
+			}
+		}
+		a := c.nodes[0].srv.sessions
+		inFlight, err := a.load(cookie)
+		if err != nil || inFlight == nil {
+			t.Fatalf("load the session on node A: %v", err)
+		}
+		c.via(1)
+		if r := b.post("/logout", b.form()); r.status != http.StatusSeeOther {
+			t.Fatalf("sign out on node B: %d", r.status)
+		}
+		a.addFlash(inFlight, "ok", "late message")
+		a.takeFlashes(inFlight)
+		c.clock.Add(sessionTouch)
+		if sess, err := a.load(cookie); sess != nil || err != nil {
+			t.Errorf("after signing out on B, node A loads the session: %v, %v; want none", sess, err)
+		}
+		c.via(0)
+		if r := b.get("/tokens"); r.status != http.StatusSeeOther {
+			t.Errorf("after signing out on B and late writes on A, GET /tokens on A: %d, want the sign-in page", r.status)
 		}
 	})
 }

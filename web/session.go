@@ -73,6 +73,9 @@ type ephemeralStore interface {
 	// PutTTL stores value under key until ttl from now; with createOnly
 	// it fails with store.ErrExists while an unexpired value is there.
 	PutTTL(key string, value []byte, ttl time.Duration, createOnly bool) error
+	// Replace stores value under key until ttl from now only while an
+	// unexpired value is there, else fails with store.ErrNotFound.
+	Replace(key string, value []byte, ttl time.Duration) error
 	// Get returns the value under key, or store.ErrNotFound.
 	Get(key string) ([]byte, error)
 	// Take removes the value under key and returns it; of concurrent
@@ -111,8 +114,10 @@ func (st *sessionStore) start(pwSet time.Time, remote string) (*session, string,
 }
 
 // save writes sess with the time it has left; one with none left is
-// deleted.
-func (st *sessionStore) save(sess *session, now time.Time, createOnly bool) error {
+// deleted. A new session is created; an existing one is only replaced,
+// so that a session ended meanwhile on any node stays ended (an error
+// wrapping store.ErrNotFound).
+func (st *sessionStore) save(sess *session, now time.Time, create bool) error {
 	st.mu.Lock()
 	rec := sessionRecord{CSRF: sess.csrf, Created: sess.created, PwSet: sess.pwSet, Remote: sess.remote, Seen: sess.seen, Flashes: sess.flashes}
 	st.mu.Unlock()
@@ -124,7 +129,10 @@ func (st *sessionStore) save(sess *session, now time.Time, createOnly bool) erro
 	if err != nil {
 		return err
 	}
-	return st.eph.PutTTL(sessionKey(sess.id), b, left, createOnly)
+	if create {
+		return st.eph.PutTTL(sessionKey(sess.id), b, left, true)
+	}
+	return st.eph.Replace(sessionKey(sess.id), b, left)
 }
 
 // load returns the live session for a cookie value, or nil when there is
@@ -154,7 +162,11 @@ func (st *sessionStore) load(value string) (*session, error) {
 	}
 	if now.Sub(sess.seen) >= min(sessionTouch, st.idle/4) {
 		sess.seen = now
-		if err := st.save(sess, now, false); err != nil {
+		err := st.save(sess, now, false)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return nil, nil // ended on another node meanwhile
+		case err != nil:
 			return nil, fmt.Errorf("keep the session: %w", err)
 		}
 	}
@@ -193,7 +205,7 @@ func (st *sessionStore) addFlash(sess *session, kind, text string) {
 	}
 	sess.flashes = append(sess.flashes, flash{Kind: kind, Text: text})
 	st.mu.Unlock()
-	if err := st.save(sess, st.now(), false); err != nil {
+	if err := st.save(sess, st.now(), false); err != nil && !errors.Is(err, store.ErrNotFound) {
 		st.log.Error("message for the next page not stored", "session", sess.logID(), "err", err)
 	}
 }
@@ -206,7 +218,7 @@ func (st *sessionStore) takeFlashes(sess *session) []flash {
 	sess.flashes = nil
 	st.mu.Unlock()
 	if len(f) > 0 {
-		if err := st.save(sess, st.now(), false); err != nil {
+		if err := st.save(sess, st.now(), false); err != nil && !errors.Is(err, store.ErrNotFound) {
 			st.log.Error("shown messages not cleared", "session", sess.logID(), "err", err)
 		}
 	}
