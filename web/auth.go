@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/scriptrun/scriptrun/store"
 )
@@ -86,7 +87,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !ok {
-		delay := s.throttle.failed(client)
+		delay := s.throttle.failed(client, pw.Set)
 		s.log.Warn("sign-in failed: wrong password", "remote", client, "next_wait_s", int(delay.Seconds()))
 		msg := "Wrong password."
 		if delay > 0 {
@@ -99,7 +100,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	if old := s.sessionOf(r); old != nil {
 		s.sessions.end(old)
 	}
-	sess, value := s.sessions.create(pw.Set, client)
+	sess, value, err := s.sessions.start(pw.Set, client)
+	if err != nil {
+		s.fail(w, r, nil, err)
+		return
+	}
 	s.setCookie(w, s.sessionCookie(), value, http.SameSiteLaxMode, 0)
 	s.log.Info("admin signed in", "session", sess.logID(), "remote", client)
 	http.Redirect(w, r, d.Next, http.StatusSeeOther)
@@ -260,7 +265,11 @@ func (s *Server) setupPassword(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.setup = ""
 	s.mu.Unlock()
-	sess, value := s.sessions.create(pw.Set, client)
+	sess, value, err := s.sessions.start(pw.Set, client)
+	if err != nil {
+		s.fail(w, r, nil, fmt.Errorf("the admin password is set, but %w: sign in with it", err))
+		return
+	}
 	s.setCookie(w, s.sessionCookie(), value, http.SameSiteLaxMode, 0)
 	s.log.Info("admin password set with the setup link; admin signed in", "session", sess.logID(), "remote", client)
 	s.sessions.addFlash(sess, "ok", "The admin password is set and you are signed in. Next: add a provider, then a token.")
@@ -268,6 +277,32 @@ func (s *Server) setupPassword(w http.ResponseWriter, r *http.Request) {
 }
 
 var errPasswordExists = errors.New("an admin password is already set")
+
+// setupTTL is how long a node starting on a store without a password
+// adopts the setup token another node made: nodes started together behind
+// a balancer all print, and accept, the same link.
+const setupTTL = 7 * 24 * time.Hour
+
+// sharedSetupToken returns the store's setup token, making it if no node
+// has (it is kept sealed, under a hashed key, like sessions).
+func sharedSetupToken(eph ephemeralStore) (string, error) {
+	const key = "setup/token"
+	token := randomString(32)
+	var err error
+	for range 2 { // the other node's token may expire in between
+		if err = eph.PutTTL(key, []byte(token), setupTTL, true); !errors.Is(err, store.ErrExists) {
+			break
+		}
+		var b []byte
+		if b, err = eph.Get(key); err == nil {
+			return string(b), nil
+		}
+	}
+	if err != nil {
+		return "", fmt.Errorf("keep the setup link: %w", err)
+	}
+	return token, nil
+}
 
 func (s *Server) hashPassword(ctx context.Context, password string) (string, error) {
 	select {

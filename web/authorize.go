@@ -3,55 +3,80 @@ package web
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
-	"sync"
 	"time"
 
 	"github.com/scriptrun/scriptrun/store"
 	"github.com/scriptrun/scriptrun/tokens"
 )
 
-// maxPending bounds the authorizations in progress; the oldest goes first.
-const maxPending = 64
+// Pending authorizations live in the store's ephemeral state, so that the
+// provider's redirect may reach any node: under "oauth/" + the SHA-256 of
+// the state (hashed again by the store), sealed with the master key (the
+// record holds the PKCE verifier), for pendingTTL.
+
+// pendingTTL is how long the store keeps a pending authorization: past
+// tokens.AuthorizationTTL, so that a late callback is told it came too late
+// rather than that it is unknown.
+const pendingTTL = tokens.AuthorizationTTL + 10*time.Minute
 
 // pending is one "Get authorization token" waiting for its callback. It
-// holds the PKCE verifier (inside auth), so it never leaves the server.
+// holds the PKCE verifier (inside auth), so it never leaves the server
+// unsealed. A field added here must be added to pendingRecord too
+// (TestPendingRecordCarriesEveryField checks).
 type pending struct {
 	auth    *tokens.Authorization
 	session string // id of the session that started it
 	created time.Time
 }
 
-// pendingStore keeps pending authorizations keyed by the SHA-256 of their
-// state, so the state itself is kept only inside the Authorization.
-type pendingStore struct {
-	mu sync.Mutex
-	m  map[string]*pending
+// pendingRecord is a pending authorization as stored, sealed.
+type pendingRecord struct {
+	Auth    json.RawMessage `json:"auth"` // tokens.Authorization.MarshalBinary: verifier included
+	Session string          `json:"session"`
+	Created time.Time       `json:"created"`
 }
 
-func newPendingStore() *pendingStore { return &pendingStore{m: make(map[string]*pending)} }
+// forgottenRecord is the mark forgetToken leaves: authorizations of the
+// token created up to Before are void.
+type forgottenRecord struct {
+	Before time.Time `json:"before"`
+}
 
-func (ps *pendingStore) add(a *tokens.Authorization, sessionID string, now time.Time) {
-	ps.mu.Lock()
-	defer ps.mu.Unlock()
-	for k, p := range ps.m {
-		if now.Sub(p.created) > tokens.AuthorizationTTL {
-			delete(ps.m, k)
-		}
+// pendingStore keeps pending authorizations keyed by the SHA-256 of their
+// state, so the state itself is kept only inside the sealed Authorization.
+type pendingStore struct {
+	eph ephemeralStore
+	log *slog.Logger
+	now func() time.Time
+}
+
+func newPendingStore(eph ephemeralStore, log *slog.Logger, now func() time.Time) *pendingStore {
+	return &pendingStore{eph: eph, log: log, now: now}
+}
+
+func pendingKey(state string) string   { return "oauth/" + stateKey(state) }
+func forgottenKey(token string) string { return "oauth-forgotten/" + token }
+
+// add keeps a for its callback, on whichever node that arrives.
+func (ps *pendingStore) add(a *tokens.Authorization, sessionID string, now time.Time) error {
+	auth, err := a.MarshalBinary()
+	if err != nil {
+		return fmt.Errorf("keep the authorization of token %q: %w", a.Token, err)
 	}
-	if len(ps.m) >= maxPending {
-		var oldest string
-		for k, p := range ps.m {
-			if oldest == "" || p.created.Before(ps.m[oldest].created) {
-				oldest = k
-			}
-		}
-		delete(ps.m, oldest)
+	b, err := json.Marshal(pendingRecord{Auth: auth, Session: sessionID, Created: now})
+	if err != nil {
+		return fmt.Errorf("keep the authorization of token %q: %w", a.Token, err)
 	}
-	ps.m[stateKey(a.State)] = &pending{auth: a, session: sessionID, created: now}
+	if err := ps.eph.PutTTL(pendingKey(a.State), b, pendingTTL, true); err != nil {
+		return fmt.Errorf("keep the authorization of token %q: %w", a.Token, err)
+	}
+	return nil
 }
 
 // Outcomes of take.
@@ -60,37 +85,83 @@ const (
 	takeUnknown // never issued, already used, or dropped
 	takeForeign // issued to another session: left for it
 	takeExpired // issued more than tokens.AuthorizationTTL ago: dropped
+	takeFailed  // the store could not be read (logged); p is nil
 )
 
 // take returns the authorization issued with state and removes it, so it is
-// used at most once. One issued to another session is left alone: a callback
-// in the wrong browser must not cancel the admin's flow.
+// used at most once, even when the provider's redirect is replayed at
+// several nodes at once (the store's Take). One issued to another session
+// is left alone: a callback in the wrong browser must not cancel the
+// admin's flow.
 func (ps *pendingStore) take(state, sessionID string, now time.Time) (*pending, int) {
-	k := stateKey(state)
-	ps.mu.Lock()
-	defer ps.mu.Unlock()
-	p := ps.m[k]
-	switch {
-	case p == nil:
-		return nil, takeUnknown
-	case p.session != sessionID:
+	k := pendingKey(state)
+	p, err := ps.read(ps.eph.Get, k)
+	if p == nil || err != nil {
+		return nil, ps.outcome(err)
+	}
+	if p.session != sessionID {
 		return p, takeForeign
 	}
-	delete(ps.m, k)
+	if p, err = ps.read(ps.eph.Take, k); p == nil || err != nil {
+		return nil, ps.outcome(err) // another node took it meanwhile
+	}
+	if ps.forgotten(p) {
+		return nil, takeUnknown
+	}
 	if now.Sub(p.created) > tokens.AuthorizationTTL || now.Before(p.created) {
 		return p, takeExpired
 	}
 	return p, takeOK
 }
 
-// forgetToken drops the pending authorizations of a deleted token.
-func (ps *pendingStore) forgetToken(name string) {
-	ps.mu.Lock()
-	defer ps.mu.Unlock()
-	for k, p := range ps.m {
-		if p.auth.Token == name {
-			delete(ps.m, k)
+func (ps *pendingStore) outcome(err error) int {
+	if err == nil {
+		return takeUnknown
+	}
+	ps.log.Error("pending authorization not read", "err", err)
+	return takeFailed
+}
+
+// read reads (or takes) the pending authorization under k: nil when there
+// is none.
+func (ps *pendingStore) read(get func(string) ([]byte, error), k string) (*pending, error) {
+	b, err := get(k)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	}
+	var rec pendingRecord
+	a := new(tokens.Authorization)
+	if err := json.Unmarshal(b, &rec); err != nil {
+		return nil, errors.New("a stored authorization is unreadable")
+	}
+	if err := a.UnmarshalBinary(rec.Auth); err != nil {
+		return nil, err
+	}
+	return &pending{auth: a, session: rec.Session, created: rec.Created}, nil
+}
+
+// forgotten reports whether p's token was deleted after p began.
+func (ps *pendingStore) forgotten(p *pending) bool {
+	b, err := ps.eph.Get(forgottenKey(p.auth.Token))
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			ps.log.Error("deleted-token mark not read", "token", p.auth.Token, "err", err)
 		}
+		return false
+	}
+	var rec forgottenRecord
+	return json.Unmarshal(b, &rec) == nil && !p.created.After(rec.Before)
+}
+
+// forgetToken voids the pending authorizations of a deleted token, on every
+// node: a token created again under the name is not authorized by them.
+func (ps *pendingStore) forgetToken(name string) {
+	b, _ := json.Marshal(forgottenRecord{Before: ps.now()})
+	if err := ps.eph.PutTTL(forgottenKey(name), b, pendingTTL, false); err != nil {
+		ps.log.Error("pending authorizations of a deleted token not voided", "token", name, "err", err)
 	}
 }
 
@@ -114,7 +185,9 @@ func (s *Server) tokenAuthorize(w http.ResponseWriter, r *http.Request, sess *se
 		s.sessions.addFlash(sess, "error", "Cannot start the authorization: "+err.Error())
 		return seeOther(w, r, "/tokens/"+name)
 	}
-	s.pending.add(a, sess.id, s.now())
+	if err := s.pending.add(a, sess.id, s.now()); err != nil {
+		return err
+	}
 	s.log.Info("token authorization started", "token", name, "session", sess.logID(), "remote", clientAddr(r))
 	http.Redirect(w, r, a.URL, http.StatusSeeOther)
 	return nil
@@ -187,12 +260,16 @@ func (s *Server) oauthCallback(w http.ResponseWriter, r *http.Request) {
 	case takeUnknown:
 		s.log.Warn("oauth callback refused: unknown or used state", "session", sess.logID(), "remote", client)
 		s.fail(w, r, sess, &pageError{Status: http.StatusBadRequest, Title: "Unknown authorization",
-			Msg: "This answer from the provider does not match an authorization in progress: it was already used, or the console restarted. Open the token and press \"Get authorization token\" again."})
+			Msg: "This answer from the provider does not match an authorization in progress: it was already used, or it expired. Open the token and press \"Get authorization token\" again."})
 		return
 	case takeForeign:
 		s.log.Warn("oauth callback refused: state issued to another session", "token", p.auth.Token, "session", sess.logID(), "remote", client)
 		s.fail(w, r, sess, &pageError{Status: http.StatusForbidden, Title: "Authorization started elsewhere",
 			Msg: "This authorization was started from another browser session, so it cannot be finished here. Press \"Get authorization token\" in this browser instead."})
+		return
+	case takeFailed:
+		s.fail(w, r, sess, &pageError{Status: http.StatusServiceUnavailable, Title: "Store unavailable",
+			Msg: "The console could not read the authorization in progress from its store. Try the provider's redirect again in a moment (reload this page), or press \"Get authorization token\" again."})
 		return
 	case takeExpired:
 		name := p.auth.Token

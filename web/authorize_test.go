@@ -219,8 +219,8 @@ func TestCallbackRefusals(t *testing.T) {
 	if msg := e.token("api").LastMessage; !strings.Contains(msg, "invalid_grant") {
 		t.Errorf("lastMessage after a failed exchange = %q", msg)
 	}
-	if len(e.srv.pending.m) != 0 {
-		t.Errorf("%d authorizations still pending", len(e.srv.pending.m))
+	if n := e.pendingCount(); n != 0 {
+		t.Errorf("%d authorizations still pending", n)
 	}
 	for _, want := range []string{"unknown or used state", "state issued to another session", "authorization expired", "no session", "authorization from the console failed"} {
 		if !strings.Contains(e.log.String(), want) {
@@ -238,36 +238,19 @@ func TestAuthorizeRefusals(t *testing.T) {
 	e.db.Update(func(tx *store.Tx) error { return tx.DeleteProvider("p", true) })
 	r := b.post("/tokens/api/authorize", b.form())
 	mustContain(t, "authorize without a provider", b.follow(r), "Cannot start the authorization", "does not exist")
-	if len(e.srv.pending.m) != 0 {
+	if e.pendingCount() != 0 {
 		t.Error("an authorization is pending for a token without a provider")
 	}
-	// A deleted token's pending authorizations go with it.
+	// A deleted token's pending authorizations go with it, on every node:
+	// the callback of one started before the delete is refused even once
+	// the token exists again.
 	e.addProvider("p", "https://login.example.com")
-	b.startAuthorization("api")
+	state := b.startAuthorization("api").Query().Get("state")
 	b.post("/tokens/api/delete", b.form())
-	if len(e.srv.pending.m) != 0 {
-		t.Error("a deleted token's authorization is still pending")
-	}
-}
-
-func TestPendingIsBounded(t *testing.T) {
-	ps := newPendingStore()
-	now := time.Now()
-	for i := 0; i < maxPending+10; i++ {
-		ps.add(&tokens.Authorization{Token: "t", State: strings.Repeat("s", i+1)}, "sess", now.Add(time.Duration(i)))
-	}
-	if len(ps.m) != maxPending {
-		t.Errorf("%d pending, want at most %d", len(ps.m), maxPending)
-	}
-	if _, outcome := ps.take("s", "sess", now); outcome != takeUnknown {
-		t.Error("the oldest authorization was not the one dropped")
-	}
-	if _, outcome := ps.take(strings.Repeat("s", maxPending+10), "sess", now.Add(time.Second)); outcome != takeOK {
-		t.Error("the newest authorization was dropped")
-	}
-	// Expired ones are pruned on add.
-	ps.add(&tokens.Authorization{Token: "t", State: "late"}, "sess", now.Add(time.Hour))
-	if len(ps.m) != 1 {
-		t.Errorf("after an hour, %d pending, want only the new one", len(ps.m))
+	e.clock.Add(time.Second)
+	e.addToken("api", "p", nil)
+	r = b.get("/oauth/callback?" + url.Values{"state": {state}, "code": {"c"}}.Encode())
+	if r.status != http.StatusBadRequest || !strings.Contains(text(r.body), "does not match an authorization in progress") {
+		t.Errorf("callback of a deleted token's authorization: %d, want 400 unknown\n%s", r.status, text(r.body))
 	}
 }

@@ -62,9 +62,19 @@
 // address with a capped exponential delay, never a lock.
 //
 // "Get authorization token" keeps the tokens.Authorization (with its PKCE
-// verifier) in memory, keyed by state, bound to the session that started it,
+// verifier) keyed by state, bound to the session that started it,
 // single-use and valid for tokens.AuthorizationTTL. The callback refuses any
 // other state without consuming the pending one.
+//
+// Sessions (with their CSRF token and messages), pending authorizations and
+// sign-in delays live in the store's ephemeral state (store.Ephemeral):
+// sealed with the master key under the SHA-256 of the cookie value, state
+// or address, expiring on their own. Every node on one store so serves
+// every browser, a callback may reach another node than the one that
+// started the authorization (the store's Take uses a state once across
+// nodes), and a restart signs nobody out. A used session writes its last
+// use at most every sessionTouch. Nodes started on a store without an admin
+// password share one setup link the same way.
 //
 // Templates never see a secret: they get view structs with the client
 // secret masked and token secrets reduced to "has a refresh token". Logs
@@ -73,12 +83,12 @@
 //
 // # Caveats
 //
-//   - Sessions and pending authorizations live in memory: restarting serve
-//     signs the admin out and abandons authorizations in progress.
+//   - Expiry is judged by each node's clock: keep the nodes' clocks in
+//     sync (NTP), or sessions end as early or late as they differ.
 //   - A reverse proxy that passes the public Host through needs that name
 //     in AllowedHosts (serve's --allowed-host); one that sends its own
 //     upstream address (nginx's default) needs nothing.
-//   - Sign-in delays are per client address; behind a reverse proxy every
-//     client shares the proxy's address. `scriptrun admin password` clears
+//   - Sign-in delays are per client address, shared by every node; behind
+//     a reverse proxy every client shares the proxy's address. `scriptrun admin password` clears
 //     them.
 package web

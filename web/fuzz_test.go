@@ -54,7 +54,7 @@ func FuzzCallbackQuery(f *testing.F) {
 		} else if rec.Code != http.StatusBadRequest {
 			t.Fatalf("malformed callback ?%q (%v) answered %d, want 400", raw, err, rec.Code)
 		}
-		consumed := len(e.srv.pending.m) == 0
+		consumed := pendingIn(t, e.db) == 0
 		if want := err == nil && q.Get("state") == issued; consumed != want {
 			t.Fatalf("callback ?%q: pending authorization consumed = %v, want %v", raw, consumed, want)
 		}

@@ -80,7 +80,7 @@ func TestHostHeaderChecked(t *testing.T) {
 			}
 			h.ServeHTTP(rec, req)
 			// The callback reached its handler exactly when the Host is allowed.
-			if consumed := len(srv.pending.m) == 0; path == callback && consumed != tt.allow {
+			if consumed := e.pendingCount() == 0; path == callback && consumed != tt.allow {
 				t.Errorf("the callback under Host %q: pending authorization consumed %v, want %v", tt.host, consumed, tt.allow)
 			}
 			refused := rec.Code == http.StatusMisdirectedRequest

@@ -157,7 +157,6 @@ func New(opts Options) (*Server, error) {
 		secure:    opts.SecureCookies,
 		now:       opts.Now,
 		log:       opts.Logger,
-		pending:   newPendingStore(),
 		verify:    make(chan struct{}, 2),
 
 		checkHash: store.CheckAdminPassword,
@@ -168,14 +167,24 @@ func New(opts Options) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
-	s.sessions = newSessionStore(s.now, orDefault(opts.SessionTTL, 12*time.Hour), orDefault(opts.SessionIdle, 2*time.Hour))
-	s.throttle = newThrottle(s.now, orDefault(opts.LoginDelay, time.Second), orDefault(opts.MaxLoginDelay, time.Minute))
+	// Sessions and pending authorizations live in the store, shared by
+	// every node (session.go, authorize.go).
+	db, ok := opts.DB.(interface{ Ephemeral() *store.Ephemeral })
+	if !ok {
+		return nil, errors.New("web: Options.DB must keep ephemeral state (a *store.DB)")
+	}
+	eph := db.Ephemeral()
+	s.pending = newPendingStore(eph, s.log, s.now)
+	s.sessions = newSessionStore(eph, s.log, s.now, orDefault(opts.SessionTTL, 12*time.Hour), orDefault(opts.SessionIdle, 2*time.Hour))
+	s.throttle = newThrottle(eph, s.log, s.now, orDefault(opts.LoginDelay, time.Second), orDefault(opts.MaxLoginDelay, time.Minute))
 
 	if err := s.db.View(func(tx *store.Tx) error {
 		_, err := tx.AdminPassword()
 		return err
 	}); errors.Is(err, store.ErrNotFound) {
-		s.setup = randomString(32)
+		if s.setup, err = sharedSetupToken(eph); err != nil {
+			return nil, fmt.Errorf("web: %w", err)
+		}
 	} else if err != nil {
 		return nil, fmt.Errorf("web: read the admin password: %w", err)
 	}

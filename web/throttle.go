@@ -1,8 +1,12 @@
 package web
 
 import (
-	"sync"
+	"encoding/json"
+	"errors"
+	"log/slog"
 	"time"
+
+	"github.com/scriptrun/scriptrun/store"
 )
 
 // Failed sign-ins are slowed down per client address, never locked out:
@@ -11,82 +15,95 @@ import (
 // waiting are refused without checking the password and without counting,
 // so an attacker cannot push the wait beyond max, and the admin is never
 // kept out longer than max (or at all, from another address).
+//
+// The records live in the store's ephemeral state under "signin/" + the
+// address (which the store keeps only as a hash), so every node of a
+// cluster applies the same delay: spreading guesses over the nodes gains
+// nothing. Two failures at the same instant on two nodes may count once.
 const (
 	freeFailures = 3
 	// forgetAfter clears an address's record once it has been quiet this long.
 	forgetAfter = 30 * time.Minute
-	// maxClients bounds the addresses remembered.
-	maxClients = 4096
 )
 
 type throttle struct {
+	eph       ephemeralStore
+	log       *slog.Logger
 	now       func() time.Time
 	base, max time.Duration
-
-	mu      sync.Mutex
-	clients map[string]*attempts
-	epoch   time.Time // the admin password's Set these records belong to
 }
 
+// attempts is an address's record, as stored.
 type attempts struct {
-	failures int
-	last     time.Time // last failure
-	until    time.Time // no attempt before this
+	Failures int       `json:"failures"`
+	Last     time.Time `json:"last"`  // last failure
+	Until    time.Time `json:"until"` // no attempt before this
+	// Epoch is the admin password's Set the record belongs to: a new
+	// password clears every delay.
+	Epoch time.Time `json:"epoch"`
 }
 
-func newThrottle(now func() time.Time, base, max time.Duration) *throttle {
-	return &throttle{now: now, base: base, max: max, clients: make(map[string]*attempts)}
+func newThrottle(eph ephemeralStore, log *slog.Logger, now func() time.Time, base, max time.Duration) *throttle {
+	return &throttle{eph: eph, log: log, now: now, base: base, max: max}
+}
+
+func throttleKey(client string) string { return "signin/" + client }
+
+// record returns the client's failures under epoch at now, nil when there
+// are none (never, forgotten, or of another password). A store failure is
+// logged and taken as none: the delay is a brake, not the lock.
+func (t *throttle) record(client string, epoch, now time.Time) *attempts {
+	b, err := t.eph.Get(throttleKey(client))
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			t.log.Error("sign-in delay not read", "remote", client, "err", err)
+		}
+		return nil
+	}
+	var a attempts
+	if json.Unmarshal(b, &a) != nil || !a.Epoch.Equal(epoch) || now.Sub(a.Last) >= forgetAfter {
+		return nil
+	}
+	return &a
 }
 
 // wait returns how long the client must still wait before its next attempt
 // (0: it may try now). A new admin password (epoch) clears every record.
 func (t *throttle) wait(client string, epoch time.Time) time.Duration {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if !epoch.Equal(t.epoch) {
-		t.epoch = epoch
-		clear(t.clients)
-	}
-	a := t.clients[client]
-	if a == nil {
-		return 0
-	}
 	now := t.now()
-	if now.Sub(a.last) >= forgetAfter {
-		delete(t.clients, client)
-		return 0
-	}
-	if now.Before(a.until) {
-		return a.until.Sub(now)
+	if a := t.record(client, epoch, now); a != nil && now.Before(a.Until) {
+		return a.Until.Sub(now)
 	}
 	return 0
 }
 
-// failed records a wrong password and returns the delay now imposed.
-func (t *throttle) failed(client string) time.Duration {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+// failed records a wrong password under epoch and returns the delay now
+// imposed.
+func (t *throttle) failed(client string, epoch time.Time) time.Duration {
 	now := t.now()
-	a := t.clients[client]
+	a := t.record(client, epoch, now)
 	if a == nil {
-		if len(t.clients) >= maxClients {
-			t.prune(now)
-		}
-		a = &attempts{}
-		t.clients[client] = a
+		a = &attempts{Epoch: epoch}
 	}
-	a.failures++
-	a.last = now
-	d := t.delay(a.failures)
-	a.until = now.Add(d)
+	a.Failures++
+	a.Last = now
+	d := t.delay(a.Failures)
+	a.Until = now.Add(d)
+	b, err := json.Marshal(a)
+	if err == nil {
+		err = t.eph.PutTTL(throttleKey(client), b, forgetAfter, false)
+	}
+	if err != nil {
+		t.log.Error("sign-in delay not stored", "remote", client, "err", err)
+	}
 	return d
 }
 
 // succeeded forgets the client's failures.
 func (t *throttle) succeeded(client string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	delete(t.clients, client)
+	if err := t.eph.Delete(throttleKey(client)); err != nil {
+		t.log.Error("sign-in delay not cleared", "remote", client, "err", err)
+	}
 }
 
 // delay is 0 for the first freeFailures failures, then base, 2·base, 4·base
@@ -101,19 +118,4 @@ func (t *throttle) delay(failures int) time.Duration {
 		d *= 2
 	}
 	return min(d, t.max)
-}
-
-// prune drops quiet records, then the oldest, to make room.
-func (t *throttle) prune(now time.Time) {
-	var oldest string
-	for k, a := range t.clients {
-		if now.Sub(a.last) >= forgetAfter {
-			delete(t.clients, k)
-		} else if oldest == "" || a.last.Before(t.clients[oldest].last) {
-			oldest = k
-		}
-	}
-	if len(t.clients) >= maxClients {
-		delete(t.clients, oldest)
-	}
 }
