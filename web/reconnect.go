@@ -38,7 +38,9 @@ type reconnect struct {
 // reconnectRoutes adds the link holder's pages (no session) and the
 // admin's link pages (session and CSRF, as every console page).
 func (s *Server) reconnectRoutes(mux *http.ServeMux) {
-	s.reconnect = &reconnect{throttle: newThrottle(s.now, s.throttle.base, s.throttle.max)}
+	t := newThrottle(s.throttle.eph, s.log, s.now, s.throttle.base, s.throttle.max)
+	t.kind = "reconnect" // its own records: unknown links do not delay sign-ins, nor the reverse
+	s.reconnect = &reconnect{throttle: t}
 	// The secret is in the query, which the request log leaves out (as it
 	// does the setup link's token), and never in a path.
 	mux.HandleFunc("GET /reconnect", s.reconnectPage)
@@ -103,7 +105,7 @@ func (s *Server) linkRefused(w http.ResponseWriter, r *http.Request, l store.Rec
 		status = http.StatusConflict
 		d.Title, d.Msg = "This link cannot be used any more", "The token it was made for changed, or the link started too many sign-ins. Ask whoever sent it for a new one."
 	case errors.Is(err, store.ErrNotFound):
-		s.reconnect.throttle.failed(clientAddr(r))
+		s.reconnect.throttle.failed(clientAddr(r), time.Time{})
 		status, d.Token = http.StatusNotFound, ""
 		d.Title, d.Msg = "Link not found", "This link does not exist: check that it was copied whole, or ask whoever sent it for a new one."
 	default:
@@ -163,7 +165,12 @@ func (s *Server) reconnectStart(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	nonce := randomString(32)
-	s.pending.add(a, reconnectBinding(l.Hash, nonce), s.now())
+	if err := s.pending.add(a, reconnectBinding(l.Hash, nonce), s.now()); err != nil {
+		s.log.Error("token authorization with a reconnect link not started", "link", l.ID(), "token", l.Token, "err", err, "remote", clientAddr(r))
+		s.showReconnect(w, r, http.StatusServiceUnavailable, reconnectData{Token: l.Token, Title: "The sign-in cannot start now",
+			Msg: "The console could not record the sign-in in its store. Try again in a moment."})
+		return
+	}
 	http.SetCookie(w, &http.Cookie{Name: s.reconnectCookie(), Value: l.Hash + "." + nonce, Path: "/", HttpOnly: true, Secure: s.secure,
 		SameSite: http.SameSiteLaxMode, MaxAge: int(reconnectCookieTTL.Seconds())})
 	s.log.Info("token authorization started with a reconnect link", "link", l.ID(), "token", l.Token, "started", l.Started, "remote", clientAddr(r))
@@ -194,6 +201,9 @@ func (s *Server) reconnectCallback(w http.ResponseWriter, r *http.Request, q url
 		s.log.Warn("reconnect callback refused: unknown or used state", "remote", clientAddr(r))
 		s.showReconnect(w, r, http.StatusBadRequest, reconnectData{Title: "Unknown sign-in",
 			Msg: "This answer from the provider does not match a sign-in in progress: it was already used, or the console restarted. Open the link again."})
+	case takeFailed:
+		s.showReconnect(w, r, http.StatusServiceUnavailable, reconnectData{Title: "The console cannot finish the sign-in now",
+			Msg: "It could not read the sign-in in progress from its store. Reload this page in a moment, or open the link again."})
 	case takeExpired:
 		s.log.Warn("reconnect callback refused: authorization expired", "token", p.auth.Token, "remote", clientAddr(r))
 		s.showReconnect(w, r, http.StatusBadRequest, reconnectData{Title: "The sign-in took too long",

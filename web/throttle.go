@@ -28,6 +28,7 @@ const (
 
 type throttle struct {
 	eph       ephemeralStore
+	kind      string // the records' ephemeral kind: "signin", or "reconnect" for unknown links
 	log       *slog.Logger
 	now       func() time.Time
 	base, max time.Duration
@@ -44,16 +45,16 @@ type attempts struct {
 }
 
 func newThrottle(eph ephemeralStore, log *slog.Logger, now func() time.Time, base, max time.Duration) *throttle {
-	return &throttle{eph: eph, log: log, now: now, base: base, max: max}
+	return &throttle{eph: eph, kind: "signin", log: log, now: now, base: base, max: max}
 }
 
-func throttleKey(client string) string { return "signin/" + client }
+func (t *throttle) key(client string) string { return t.kind + "/" + client }
 
 // record returns the client's failures under epoch at now, nil when there
 // are none (never, forgotten, or of another password). A store failure is
 // logged and taken as none: the delay is a brake, not the lock.
 func (t *throttle) record(client string, epoch, now time.Time) *attempts {
-	b, err := t.eph.Get(throttleKey(client))
+	b, err := t.eph.Get(t.key(client))
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
 			t.log.Error("sign-in delay not read", "remote", client, "err", err)
@@ -91,7 +92,7 @@ func (t *throttle) failed(client string, epoch time.Time) time.Duration {
 	a.Until = now.Add(d)
 	b, err := json.Marshal(a)
 	if err == nil {
-		err = t.eph.PutTTL(throttleKey(client), b, forgetAfter, false)
+		err = t.eph.PutTTL(t.key(client), b, forgetAfter, false)
 	}
 	if err != nil {
 		t.log.Error("sign-in delay not stored", "remote", client, "err", err)
@@ -101,7 +102,7 @@ func (t *throttle) failed(client string, epoch time.Time) time.Duration {
 
 // succeeded forgets the client's failures.
 func (t *throttle) succeeded(client string) {
-	if err := t.eph.Delete(throttleKey(client)); err != nil {
+	if err := t.eph.Delete(t.key(client)); err != nil {
 		t.log.Error("sign-in delay not cleared", "remote", client, "err", err)
 	}
 }
