@@ -337,6 +337,8 @@ func (db *DB) CheckRecords() error {
 			func() error { _, err := tx.Jobs(); return err },
 			func() error { _, err := tx.RunRequests(); return err },
 			func() error { _, err := tx.ReconnectLinks(""); return err },
+			func() error { _, err := tx.Notifiers(); return err },
+			func() error { _, err := tx.Deliveries(0, false); return err },
 		} {
 			// Flattened, so that DamagedRecords splits the result.
 			damaged, other := DamagedRecords(list())

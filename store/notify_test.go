@@ -188,3 +188,18 @@ func TestWatchStates(t *testing.T) {
 		t.Errorf("after delete: %v, %v", got, err)
 	}
 }
+
+// A notifier whose URL was changed in the file without the key is refused,
+// and CheckRecords (doctor, the end-of-test check) reports it.
+func TestForgedNotifierFoundByCheckRecords(t *testing.T) {
+	db := openTestDB(t)
+	allowDamaged(db) // forged on purpose
+	if err := db.Update(func(tx *Tx) error { return tx.CreateNotifier(testNotifier("ops")) }); err != nil {
+		t.Fatal(err)
+	}
+	tamper(t, db.Path(), []byte(spaceNotifiers), []byte("ops"), func(rec map[string]any) { rec["url"] = "https://attacker.example/in" })
+	damaged, other := DamagedRecords(db.CheckRecords())
+	if other != nil || len(damaged) != 1 || damaged[0].Kind != kindNotifier {
+		t.Fatalf("CheckRecords: damaged %v, other %v; want the forged notifier alone", damaged, other)
+	}
+}
