@@ -40,19 +40,15 @@ func (e *etcdBackend) update(fn func(kvTx) error) error {
 	})
 }
 
-func (e *etcdBackend) lock(ctx context.Context, name string) (func(), error) {
+func (e *etcdBackend) lock(ctx context.Context, name string) (Lock, error) {
 	l, err := e.c.Lock(ctx, name)
 	if err != nil {
 		return nil, err
 	}
-	return func() {
-		// A failed unlock (the cluster unreachable) leaves the lock to
-		// its lease, which expires within the lock TTL; nothing to do.
-		_ = l.Unlock(context.Background())
-	}, nil
+	return etcdLock{l}, nil
 }
 
-func (e *etcdBackend) tryLock(name string) (func(), error) {
+func (e *etcdBackend) tryLock(name string) (Lock, error) {
 	l, err := e.c.TryLock(context.Background(), name)
 	if errors.Is(err, etcdkv.ErrLocked) {
 		return nil, fmt.Errorf("%w: %v", ErrBusy, err)
@@ -60,17 +56,27 @@ func (e *etcdBackend) tryLock(name string) (func(), error) {
 	if err != nil {
 		return nil, err
 	}
-	return func() { _ = l.Unlock(context.Background()) }, nil
+	return etcdLock{l}, nil
 }
 
 func (e *etcdBackend) held(name string) bool {
-	unlock, err := e.tryLock(name)
+	l, err := e.tryLock(name)
 	if err != nil {
 		return errors.Is(err, ErrBusy)
 	}
-	unlock()
+	l.Unlock()
 	return false
 }
+
+// etcdLock is a Lock held by the client's lease (etcdkv.Lock).
+type etcdLock struct{ l *etcdkv.Lock }
+
+// Unlock releases the lock. A failed unlock (the cluster unreachable)
+// leaves the lock to its lease, which expires within the lock TTL: nothing
+// more to do.
+func (l etcdLock) Unlock() { _ = l.l.Unlock(context.Background()) }
+
+func (l etcdLock) Lost() <-chan struct{} { return l.l.Lost() }
 
 // etcdTx is a kvTx on an etcdkv transaction.
 type etcdTx struct {

@@ -98,11 +98,11 @@ func (m *Manager) Complete(ctx context.Context, a *Authorization, q url.Values) 
 // save. A refresh in flight finishes first; none starts meanwhile.
 func (m *Manager) exchangeWithTokenLock(ctx context.Context, a *Authorization, code string) (store.Token, error) {
 	name := a.Token
-	unlock, err := m.db.LockToken(ctx, name)
+	lock, err := m.db.LockToken(ctx, name)
 	if err != nil {
 		return store.Token{}, newError(CodeAuthorizeFailed, name, err, "token %q: could not take its lock: %v", name, err)
 	}
-	defer unlock()
+	defer lock.Unlock()
 	t, p, err := m.read(name)
 	if err != nil {
 		return store.Token{}, err

@@ -76,11 +76,11 @@ func (m *Manager) Close() error {
 // excludes other processes; m.mu is not held) it takes four steps: re-read
 // the token, decide again, call the token endpoint, save the answer.
 func (m *Manager) renewWithTokenLock(ctx context.Context, name string, r reason) (*entry, error) {
-	unlock, err := m.db.LockToken(ctx, name)
+	lock, err := m.db.LockToken(ctx, name)
 	if err != nil {
 		return nil, newError(CodeRefreshFailed, name, err, "token %q: could not take its refresh lock: %v", name, err)
 	}
-	defer unlock()
+	defer lock.Unlock()
 
 	// 1. Re-read: another process may have renewed it while we waited.
 	t, p, err := m.read(name)
