@@ -157,3 +157,6 @@ func (e *etcdBackend) empty() (bool, error) {
 }
 
 func (e *etcdBackend) close() error { return e.c.Close() }
+
+// Revision is key's ModRevision as last read in this transaction.
+func (t etcdTx) Revision(k string) int64 { return t.t.ModRevision(k) }

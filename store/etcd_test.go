@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -49,4 +50,41 @@ func TestEtcdTokenLockLost(t *testing.T) {
 		t.Fatalf("another process could not take a lost lock: %v", err)
 	}
 	l2.Unlock()
+}
+
+// On etcd, Update runs its function again when its commit's compare fails.
+// ReplaceToken must then fail with ErrConflict on the record the other
+// node wrote, not succeed against it: the fence is the revision read
+// before the function, not the one the re-run reads.
+func TestEtcdReplaceTokenNotRetriedPastAnotherWrite(t *testing.T) {
+	c := etcdtest.New(t)
+	db, cli := openEtcdDB(t, c, etcdkv.Config{})
+	other, _ := openEtcdDB(t, c, etcdkv.Config{Target: cli.Target()})
+	must(t, db.Update(func(tx *Tx) error { return tx.CreateProvider(testProvider("graph")) }))
+	must(t, db.Update(func(tx *Tx) error { return tx.CreateToken(testToken("mail", "graph")) }))
+	read := readToken(t, db, "mail")
+
+	runs := 0
+	mine := read
+	mine.Secret.RefreshToken = "mine"
+	err := db.Update(func(tx *Tx) error {
+		runs++
+		if err := tx.ReplaceToken(mine, read.Revision); err != nil {
+			return err
+		}
+		if runs == 1 {
+			// Another node rotates the token between this function's
+			// read and its commit.
+			theirs := read
+			theirs.Secret.RefreshToken = "theirs"
+			must(t, other.Update(func(tx *Tx) error { return tx.ReplaceToken(theirs, read.Revision) }))
+		}
+		return nil
+	})
+	if !errors.Is(err, ErrConflict) || runs != 2 {
+		t.Fatalf("Update = %v after %d runs, want ErrConflict from the second run", err, runs)
+	}
+	if got := readToken(t, db, "mail").Secret.RefreshToken; got != "theirs" {
+		t.Errorf("stored refresh token %q, want the other node's", got)
+	}
 }

@@ -19,7 +19,8 @@ type Txn struct {
 	c        *Client
 	ctx      context.Context
 	rev      int64                // snapshot; 0 until the first read
-	reads    map[string]int64     // key → ModRevision seen (0: absent)
+	reads    map[string]int64     // key → ModRevision seen (0: absent); compared at commit
+	seen     map[string]int64     // key → ModRevision seen by Get or List; not compared
 	lists    map[string]bool      // prefixes listed
 	writes   map[string]*bufWrite // key → last write
 	order    []string             // keys in first-write order
@@ -81,7 +82,18 @@ func (c *Client) Update(ctx context.Context, fn func(*Txn) error) error {
 }
 
 func (c *Client) newTxn(ctx context.Context, readOnly bool) *Txn {
-	return &Txn{c: c, ctx: ctx, reads: map[string]int64{}, lists: map[string]bool{}, writes: map[string]*bufWrite{}, readOnly: readOnly}
+	return &Txn{c: c, ctx: ctx, reads: map[string]int64{}, seen: map[string]int64{}, lists: map[string]bool{}, writes: map[string]*bufWrite{}, readOnly: readOnly}
+}
+
+// ModRevision is the ModRevision of key as this transaction last read it
+// (Get, or List of a prefix holding it): the revision a later write can be
+// fenced on. It is 0 for a key not read, absent, or written earlier in
+// this transaction (its revision is known only once committed).
+func (tx *Txn) ModRevision(key string) int64 {
+	if _, ok := tx.writes[key]; ok {
+		return 0
+	}
+	return tx.seen[key]
 }
 
 // Rev is the snapshot's revision (0 before the first read).
@@ -106,6 +118,7 @@ func (tx *Txn) Get(key string) (KV, error) {
 	}
 	kv := resp.Kvs[0]
 	tx.reads[key] = kv.ModRevision
+	tx.seen[key] = kv.ModRevision
 	return tx.c.kv(kv.Key, kv.Value, kv.ModRevision, kv.CreateRevision, kv.Lease), nil
 }
 
@@ -122,6 +135,7 @@ func (tx *Txn) List(prefix string) ([]KV, error) {
 	for _, kv := range resp.Kvs {
 		k := tx.c.kv(kv.Key, kv.Value, kv.ModRevision, kv.CreateRevision, kv.Lease)
 		byKey[k.Key] = k
+		tx.seen[k.Key] = kv.ModRevision
 	}
 	for k, w := range tx.writes {
 		if !strings.HasPrefix(k, prefix) {
