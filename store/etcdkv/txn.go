@@ -1,6 +1,7 @@
 package etcdkv
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -187,6 +189,57 @@ func (tx *Txn) write(key string, w *bufWrite) {
 		tx.order = append(tx.order, key)
 	}
 	tx.writes[key] = w
+}
+
+// Applied reports whether the cluster holds now exactly what this
+// transaction wrote: each key put with its value, each deleted key absent.
+// After a commit that ended in ErrUnavailable (which may or may not have
+// been applied) it tells the two apart, read at one revision, so that a
+// caller retries only what did not happen. A commit applied and then
+// changed by another writer reads as not applied: the caller's retry then
+// decides on what it finds, as after any conflict.
+func (tx *Txn) Applied(ctx context.Context) (bool, error) {
+	var rev int64
+	for start := 0; start < len(tx.order); start += tx.c.maxOps {
+		keys := tx.order[start:min(start+tx.c.maxOps, len(tx.order))]
+		gets := make([]clientv3.Op, len(keys))
+		for i, k := range keys {
+			var opts []clientv3.OpOption
+			if rev > 0 {
+				opts = append(opts, clientv3.WithRev(rev))
+			}
+			gets[i] = clientv3.OpGet(tx.c.key(k), opts...)
+		}
+		cctx, cancel := tx.c.ctx(ctx)
+		resp, err := tx.c.cli.Txn(cctx).Then(gets...).Commit()
+		cancel()
+		if err != nil {
+			return false, fmt.Errorf("etcdkv: read back %s: %w", describeKeys(keys), tx.c.explain(err))
+		}
+		rev = resp.Header.Revision
+		for i, k := range keys {
+			if !tx.holds(k, resp.Responses[i].GetResponseRange().Kvs) {
+				return false, nil
+			}
+		}
+	}
+	return true, nil
+}
+
+// holds reports whether kvs, read under k, is this transaction's write of k.
+func (tx *Txn) holds(k string, kvs []*mvccpb.KeyValue) bool {
+	w := tx.writes[k]
+	if w.del {
+		return len(kvs) == 0
+	}
+	return len(kvs) == 1 && bytes.Equal(kvs[0].Value, w.value)
+}
+
+func describeKeys(keys []string) string {
+	if len(keys) == 1 {
+		return keys[0]
+	}
+	return fmt.Sprintf("%s and %d more", keys[0], len(keys)-1)
 }
 
 // commit sends the read set's compares and the writes in one Txn.
