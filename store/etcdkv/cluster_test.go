@@ -176,7 +176,7 @@ func TestAuth(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cli, err := etcdkv.Open(ctx, etcdkv.Config{
-				Target:   etcdurl.Target{Endpoints: eps, Prefix: tt.prefix},
+				Target: etcdurl.Target{Endpoints: eps, Prefix: tt.prefix},
 				// Generous: etcd checks a password with bcrypt, which
 				// takes seconds under -race on a loaded 2-core machine.
 				Username: tt.user, Password: tt.password, DialTimeout: 15 * time.Second,
