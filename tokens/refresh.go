@@ -104,6 +104,9 @@ func (m *Manager) renewWithTokenLock(ctx context.Context, name string, r reason)
 		return nil, newError(CodeRefreshFailed, name, err, "token %q: could not take its refresh lock: %v", name, err)
 	}
 	defer lock.Unlock()
+	if m.lockHook != nil {
+		m.lockHook(lock)
+	}
 	for attempt := 1; ; attempt++ {
 		e, err := m.renewOnce(ctx, lock, name, r)
 		var sup *superseded
