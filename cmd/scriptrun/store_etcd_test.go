@@ -431,3 +431,31 @@ func TestStoreMigrateCommand(t *testing.T) {
 		t.Errorf("the etcd copy's records: %v", err)
 	}
 }
+
+// A cluster losing members: with one of three gone doctor names it and the
+// commands go on; with two gone (no quorum) a command ends with exit 3 and
+// says why, within the dial timeout.
+func TestStoreClusterDegraded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary against a 3-member embedded etcd")
+	}
+	c := etcdtest.Start(t, etcdtest.Options{Members: 3})
+	n := newEtcdNode(t, etcdURL(t, c))
+	n.must("", "store", "init")
+	n.must("", "token", "add", "gh", "--type", "bearer")
+	gone := c.AllEndpoints()[2]
+	c.Stop(2)
+	code, out, _ := n.run("", "doctor", "--offline")
+	if !strings.Contains(out, "2 of 3 endpoints answer; no answer from "+gone) {
+		t.Errorf("doctor with a member down (exit %d) does not name it:\n%s", code, out)
+	}
+	if out := n.must("", "token", "list"); !strings.Contains(out, "gh") {
+		t.Errorf("token list with 2 of 3 members:\n%s", out)
+	}
+	c.Stop(1)
+	code, out, errs := n.run("", "token", "add", "late", "--type", "bearer")
+	if code != exitStoreDown || !strings.Contains(errs, "etcd cluster unavailable") {
+		t.Errorf("token add without quorum: exit %d\n%s%s; want 3 saying the cluster is unavailable", code, out, errs)
+	}
+	noCrash(t, "token add without quorum", errs)
+}
