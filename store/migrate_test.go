@@ -133,7 +133,9 @@ func TestMigrateRoundTrip(t *testing.T) {
 	want := readFixture(t, src)
 
 	mid := newEtcdStore(t, c, testKey(7))
+	start := time.Now()
 	rep := migrate(t, src, mid, MigrateOptions{})
+	t.Logf("bbolt → etcd: %d keys, %d bytes in %d transactions, %d records verified, in %s", rep.Total(), rep.Bytes, rep.Batches, rep.Verified, time.Since(start).Round(time.Millisecond))
 	if rep.Copied[spaceTokens] != 3 || rep.Copied[spaceProviders] != 2 || rep.Copied[spaceCronOutput] != 300 || rep.Copied[spaceSeq] == 0 {
 		t.Errorf("copied %v; want 3 tokens, 2 providers, 300 outputs and the counters", rep.Copied)
 	}
@@ -146,7 +148,9 @@ func TestMigrateRoundTrip(t *testing.T) {
 	assertSameRaw(t, src, mid)
 
 	back := openTestDB(t)
-	migrate(t, mid, back, MigrateOptions{})
+	start = time.Now()
+	rep = migrate(t, mid, back, MigrateOptions{})
+	t.Logf("etcd → bbolt: %d keys in %d transactions, in %s", rep.Total(), rep.Batches, time.Since(start).Round(time.Millisecond))
 	if got := readFixture(t, back); !reflect.DeepEqual(got, want) {
 		t.Errorf("the copy back to bbolt reads differently")
 	}

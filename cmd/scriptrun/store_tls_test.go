@@ -37,12 +37,22 @@ func TestStoreEtcdTLS(t *testing.T) {
 	if code, _, errs := n.run("", "store", "init"); code != exitStoreDown {
 		t.Errorf("store init on a TLS cluster without the TLS flags: exit %d, %s; want 3", code, errs)
 	}
-	tls := []string{"--etcd-ca", ca, "--etcd-cert", client[0], "--etcd-key", client[1]}
+	// The key under a name a script could have, to see it protected below.
+	keyFile := filepath.Join(dir, "etcd-client-key.js")
+	if pem, err := os.ReadFile(client[1]); err != nil || os.WriteFile(keyFile, pem, 0o600) != nil {
+		t.Fatal(err)
+	}
+	tls := []string{"--etcd-ca", ca, "--etcd-cert", client[0], "--etcd-key", keyFile}
 	n.must("", append(tls, "store", "init")...)
 	job := writeScript(t, dir, "hello.js", "console.log('hello over TLS')")
 	n.must("", append(tls, "cron", "add", "hello", "--schedule", "@daily", "--script", job)...)
 	if out := n.must("", append(tls, "cron", "run", "hello")...); !strings.Contains(out, "hello over TLS") {
 		t.Errorf("cron run over TLS (its child reaches the store too):\n%s", out)
+	}
+	// The client key is one of the files a job's script may not be.
+	code, _, errs := n.run("", append(tls, "cron", "add", "leak", "--schedule", "@daily", "--script", keyFile)...)
+	if code != exitUsage || !strings.Contains(errs, "is scriptrun's own file") || strings.Contains(errs, "PRIVATE KEY") {
+		t.Errorf("cron add with the etcd client key as its script: exit %d, %s; want it refused", code, errs)
 	}
 	// A hint repeats the flags, so that the command it suggests reaches
 	// the same store.
