@@ -325,3 +325,32 @@ func TestMigrateFileToFile(t *testing.T) {
 		t.Errorf("migrate a store onto itself: %v", err)
 	}
 }
+
+// A copy that fails half-way (here: the cluster refuses a batch the plan
+// thought would fit, its --max-request-bytes being lower than said) leaves
+// a target with no key check, which no node opens as a store, and the
+// source as it was.
+func TestMigrateInterrupted(t *testing.T) {
+	c := etcdtest.Start(t, etcdtest.Options{MaxRequestBytes: 64 << 10})
+	src := openTestDB(t)
+	fillStore(t, src, 200) // 200 run index entries: small batches first
+	must(t, src.Update(func(tx *Tx) error {
+		_, err := tx.AddRun(Run{Job: "nightly", Trigger: TriggerManual, Status: RunSucceeded}, bytes.Repeat([]byte("y"), 100<<10))
+		return err
+	}))
+	before, err := snapshot(context.Background(), src.kv)
+	must(t, err)
+	dst := newEtcdStore(t, c, testKey(7))
+	rep, err := Migrate(context.Background(), src, dst, MigrateOptions{}) // believes the default 1.5 MiB
+	if !errors.Is(err, etcdkv.ErrTooLarge) || !strings.Contains(err.Error(), "incomplete") || rep.Batches == 0 {
+		t.Fatalf("migrate to a cluster with a lower limit: %v after %d batches; want ErrTooLarge after some batches, saying the copy is incomplete", err, rep.Batches)
+	}
+	if _, err := OpenURL(context.Background(), dst.Path(), testKey(7), Options{}); !errors.Is(err, ErrNoStore) {
+		t.Errorf("open the half-copied target: %v; want ErrNoStore", err)
+	}
+	after, err := snapshot(context.Background(), src.kv)
+	must(t, err)
+	if !reflect.DeepEqual(before, after) {
+		t.Error("a failed migration changed the source")
+	}
+}
