@@ -216,7 +216,11 @@ func (a *app) serve(ctx context.Context, ln net.Listener, cfg serveConfig) error
 	for _, w := range serveWarnings(ln.Addr().(*net.TCPAddr), tlsConfig != nil, cb) {
 		fmt.Fprintln(errw, "warning: "+w)
 	}
-	if host.Start(ctx) {
+	if db.Clustered() {
+		// No scheduler lock spans the nodes of a cluster yet (issue 13 §2):
+		// say so rather than wait for one no node can take.
+		fmt.Fprintln(errw, "warning: "+clusteredCronNote)
+	} else if host.Start(ctx) {
 		fmt.Fprintln(out, "cron: this serve runs the home's jobs")
 	} else if db.SchedulerRunning() {
 		fmt.Fprintln(errw, "warning: another scriptrun serve runs this home's cron jobs; this one serves the console only (its cron pages hand \"Run now\" to that serve) and takes the jobs over when that one stops")
