@@ -48,17 +48,21 @@ func newEtcdBackend(c *etcdkv.Client) *etcdBackend {
 func (e *etcdBackend) describe() string { return e.c.Target().String() }
 
 // view runs fn on a snapshot, again (up to attempts) when the cluster did
-// not answer one of its reads: a read changes nothing, so it is always safe
-// to repeat.
+// not answer its first read. Only then: callers' View functions may append
+// what they read to variables of their own (an export, a form), which a
+// second run after a partial one would fill twice.
 func (e *etcdBackend) view(fn func(kvTx) error) error {
 	var err error
 	for attempt := 1; attempt <= e.attempts; attempt++ {
+		var read bool
 		ctx, cancel := context.WithTimeout(context.Background(), e.attemptTimeout)
 		err = e.c.View(ctx, func(t *etcdkv.Txn) error {
-			return fn(etcdTx{t: t, readOnly: true})
+			err := fn(etcdTx{t: t, readOnly: true})
+			read = t.Rev() != 0
+			return err
 		})
 		cancel()
-		if !errors.Is(err, ErrUnavailable) {
+		if !errors.Is(err, ErrUnavailable) || read {
 			return err
 		}
 	}

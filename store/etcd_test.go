@@ -290,3 +290,32 @@ func TestEtcdMemberGoingAway(t *testing.T) {
 	}
 	t.Logf("without quorum: %v", err)
 }
+
+// An etcd user without rights on the store's prefix is told so, naming the
+// prefix and the fix, and is not mistaken for an empty prefix (ErrNoStore).
+func TestOpenURLNoPermission(t *testing.T) {
+	if testing.Short() {
+		t.Skip("enables auth on a cluster of its own: skipped with -short")
+	}
+	c := etcdtest.Start(t, etcdtest.Options{})
+	raw := c.Open(t, etcdkv.Config{}).Raw()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for i, step := range []func() error{
+		func() error { _, err := raw.UserAdd(ctx, "root", "root-pw"); return err },
+		func() error { _, err := raw.UserGrantRole(ctx, "root", "root"); return err },
+		func() error { _, err := raw.UserAdd(ctx, "bob", "bob-pw"); return err },
+		func() error { _, err := raw.AuthEnable(ctx); return err },
+	} {
+		if err := step(); err != nil {
+			t.Fatalf("auth setup step %d: %v", i, err)
+		}
+	}
+	url := "etcd://" + strings.Join(c.Endpoints(), ",") + "/team-a/"
+	// Generous: etcd checks the password with bcrypt, slow under -race.
+	_, err := OpenURL(ctx, url, testKey(7), Options{Etcd: etcdkv.Config{Username: "bob", Password: "bob-pw", DialTimeout: 15 * time.Second}})
+	if err == nil || errors.Is(err, ErrNoStore) || !strings.Contains(err.Error(), "may not use prefix /team-a/") || strings.Contains(err.Error(), "bob-pw") {
+		t.Fatalf("open as a user without rights: %v, want an error naming the prefix and no password", err)
+	}
+	t.Logf("%v", err)
+}

@@ -133,19 +133,41 @@ func TestEtcdLockLostDuringRefresh(t *testing.T) {
 	e := newEnv(t, envOpts{onEvent: rec.add, db: openEtcdStore(t, target, etcdkv.Config{LockTTL: 3 * time.Second}, true)})
 	e.authorize(t, "api")
 	first := e.token(t, "api")
+	revokeLockDuringCall(t, e, target)
+	rec.take()
+	e.clock.Add(2 * time.Hour)
+	if status := e.call(t, "api", "/me"); status != 200 {
+		t.Fatalf("API status %d after a refresh under a lost lock", status)
+	}
+	tok := e.token(t, "api")
+	if tok.Secret.RefreshToken == first.Secret.RefreshToken || !tok.LastRefreshed.Equal(e.clock.Now().UTC()) {
+		t.Error("the rotated token set was not stored after the lock was lost")
+	}
+	kinds, _ := rec.take()
+	if fmt.Sprint(kinds) != fmt.Sprint([]EventKind{EventLockLost, EventRefreshed}) {
+		t.Errorf("events %v, want [%s %s]", kinds, EventLockLost, EventRefreshed)
+	}
+	if st := e.srv.Stats(); st.RefreshRequests != 1 || st.RefreshTokenReuse != 0 {
+		t.Errorf("refresh requests %d (want 1), reused %d (want 0)", st.RefreshRequests, st.RefreshTokenReuse)
+	}
+}
+
+// revokeLockDuringCall makes e's manager, at its next token endpoint call,
+// lose the token's lock first: its lease is revoked, as its expiry would
+// end it, and the call waits until the holder knows (its next keep-alive).
+func revokeLockDuringCall(t *testing.T, e *env, target etcdurl.Target) {
+	t.Helper()
 	raw, err := etcdkv.Open(context.Background(), etcdkv.Config{Target: target})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer raw.Close()
+	t.Cleanup(func() { raw.Close() })
 	var held store.Lock
 	e.m.lockHook = func(l store.Lock) { held = l }
 	e.m.hook = func(step string) {
 		if step != "sending" {
 			return
 		}
-		// Revoked as its expiry would end it; then wait until the
-		// holder knows (at its next keep-alive).
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
 		kvs, _, err := raw.List(ctx, "locks/token-api/")
@@ -162,21 +184,5 @@ func TestEtcdLockLostDuringRefresh(t *testing.T) {
 		case <-ctx.Done():
 			t.Error("Lost not closed after the lease was revoked")
 		}
-	}
-	rec.take()
-	e.clock.Add(2 * time.Hour)
-	if status := e.call(t, "api", "/me"); status != 200 {
-		t.Fatalf("API status %d after a refresh under a lost lock", status)
-	}
-	tok := e.token(t, "api")
-	if tok.Secret.RefreshToken == first.Secret.RefreshToken || !tok.LastRefreshed.Equal(e.clock.Now().UTC()) {
-		t.Error("the rotated token set was not stored after the lock was lost")
-	}
-	kinds, _ := rec.take()
-	if fmt.Sprint(kinds) != fmt.Sprint([]EventKind{EventLockLost, EventRefreshed}) {
-		t.Errorf("events %v, want [%s %s]", kinds, EventLockLost, EventRefreshed)
-	}
-	if st := e.srv.Stats(); st.RefreshRequests != 1 || st.RefreshTokenReuse != 0 {
-		t.Errorf("refresh requests %d (want 1), reused %d (want 0)", st.RefreshRequests, st.RefreshTokenReuse)
 	}
 }

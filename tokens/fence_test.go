@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"github.com/scriptrun/scriptrun/store"
+	"github.com/scriptrun/scriptrun/store/etcdkv"
+	"github.com/scriptrun/scriptrun/store/etcdkv/etcdtest"
+	"github.com/scriptrun/scriptrun/store/storetest"
 )
 
 // alterDuringCall makes the manager's next token endpoint call run change
@@ -42,9 +45,13 @@ func alterDuringCall(t *testing.T, e *env, change func(*store.Token)) {
 // and the manager reads the token again and signs with the other's
 // credential.
 func TestRefreshFenceConflict(t *testing.T) {
+	forEachStore(t, testRefreshFenceConflict)
+}
+
+func testRefreshFenceConflict(t *testing.T, db *store.DB) {
 	var rec recorder
 	var logs syncBuffer
-	e := newEnv(t, envOpts{onEvent: rec.add})
+	e := newEnv(t, envOpts{onEvent: rec.add, db: db})
 	e.m.log = slog.New(slog.NewTextHandler(&logs, nil))
 	e.authorize(t, "api")
 	first := e.token(t, "api")
@@ -87,8 +94,12 @@ func TestRefreshFenceConflict(t *testing.T) {
 // edit of other fields) move the revision too; the answer is written over
 // them, keeping them, with no replay reported.
 func TestRefreshFenceOtherFieldsChanged(t *testing.T) {
+	forEachStore(t, testRefreshFenceOtherFieldsChanged)
+}
+
+func testRefreshFenceOtherFieldsChanged(t *testing.T, db *store.DB) {
 	var rec recorder
-	e := newEnv(t, envOpts{onEvent: rec.add})
+	e := newEnv(t, envOpts{onEvent: rec.add, db: db})
 	e.authorize(t, "api")
 	e.clock.Add(2 * time.Hour)
 	used := e.clock.Now().UTC().Truncate(time.Second)
@@ -109,4 +120,13 @@ func TestRefreshFenceOtherFieldsChanged(t *testing.T) {
 	if st := e.srv.Stats(); st.RefreshRequests != 1 || st.RefreshTokenReuse != 0 {
 		t.Errorf("refresh requests %d (want 1), reused %d (want 0)", st.RefreshRequests, st.RefreshTokenReuse)
 	}
+}
+
+// forEachStore runs test on a new bbolt home and on a new store in an
+// embedded etcd, as subtests named after them.
+func forEachStore(t *testing.T, test func(t *testing.T, db *store.DB)) {
+	t.Run("bolt", func(t *testing.T) { test(t, storetest.Open(t)) })
+	t.Run("etcd", func(t *testing.T) {
+		test(t, openEtcdStore(t, etcdtest.New(t).Target(t), etcdkv.Config{}, true))
+	})
 }

@@ -18,9 +18,10 @@
 //   - PutTTL and Take: keys that expire with a lease (console sessions,
 //     OAuth state) and a read-and-delete that one caller wins;
 //   - Watch: changes under a prefix, delivered as they commit;
-//   - a size guard: a request over the cluster's --max-request-bytes is
-//     refused with ErrTooLarge before it is sent, and the cluster's own
-//     refusal is mapped to the same error.
+//   - a size guard: a request over the cluster's --max-request-bytes, or a
+//     transaction with more compares or more writes than its --max-txn-ops,
+//     is refused with ErrTooLarge before it is sent, and the cluster's own
+//     refusals are mapped to the same error.
 //
 // Every key is relative to the Client's prefix (etcdurl.Parse: etcd://h1,h2/p,
 // default "/scriptrun/"), so several installations share a cluster.
@@ -46,7 +47,8 @@
 //     behind a compaction gets an error event and must re-read. A hung
 //     member delays events by up to the keep-alive (about 8 s).
 //   - A write cut off by a leader change or lost quorum fails with
-//     ErrUnavailable but may have been applied: read back before retrying.
+//     ErrUnavailable but may have been applied: read back before retrying
+//     (Txn.Applied tells whether the cluster holds what an Update wrote).
 //
 // The tests run against embedded etcd (etcdtest) or, with
 // $SCRIPTRUN_ETCD_ENDPOINTS set, an external cluster.

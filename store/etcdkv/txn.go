@@ -23,6 +23,7 @@ type Txn struct {
 	rev      int64                // snapshot; 0 until the first read
 	reads    map[string]int64     // key → ModRevision seen (0: absent); compared at commit
 	seen     map[string]int64     // key → ModRevision seen by Get or List; not compared
+	got      map[string]*KV       // key → what Get read (nil: absent), served again without a round trip
 	lists    map[string]bool      // prefixes listed
 	writes   map[string]*bufWrite // key → last write
 	order    []string             // keys in first-write order
@@ -84,7 +85,7 @@ func (c *Client) Update(ctx context.Context, fn func(*Txn) error) error {
 }
 
 func (c *Client) newTxn(ctx context.Context, readOnly bool) *Txn {
-	return &Txn{c: c, ctx: ctx, reads: map[string]int64{}, seen: map[string]int64{}, lists: map[string]bool{}, writes: map[string]*bufWrite{}, readOnly: readOnly}
+	return &Txn{c: c, ctx: ctx, reads: map[string]int64{}, seen: map[string]int64{}, got: map[string]*KV{}, lists: map[string]bool{}, writes: map[string]*bufWrite{}, readOnly: readOnly}
 }
 
 // ModRevision is the ModRevision of key as this transaction last read it
@@ -110,18 +111,28 @@ func (tx *Txn) Get(key string) (KV, error) {
 		}
 		return KV{Key: key, Value: w.value}, nil
 	}
+	if kv, ok := tx.got[key]; ok {
+		// Read before in this transaction: the snapshot has not moved.
+		if kv == nil {
+			return KV{}, fmt.Errorf("etcdkv: get %s: %w", key, ErrNotFound)
+		}
+		return *kv, nil
+	}
 	resp, err := tx.get(tx.c.key(key))
 	if err != nil {
 		return KV{}, fmt.Errorf("etcdkv: get %s: %w", key, tx.c.explain(err))
 	}
 	if len(resp.Kvs) == 0 {
 		tx.reads[key] = 0
+		tx.got[key] = nil
 		return KV{}, fmt.Errorf("etcdkv: get %s: %w", key, ErrNotFound)
 	}
 	kv := resp.Kvs[0]
 	tx.reads[key] = kv.ModRevision
 	tx.seen[key] = kv.ModRevision
-	return tx.c.kv(kv.Key, kv.Value, kv.ModRevision, kv.CreateRevision, kv.Lease), nil
+	out := tx.c.kv(kv.Key, kv.Value, kv.ModRevision, kv.CreateRevision, kv.Lease)
+	tx.got[key] = &out
+	return out, nil
 }
 
 // List reads every key under prefix at the snapshot, with this
