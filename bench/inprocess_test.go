@@ -8,15 +8,20 @@ package main
 //	go test -run XXX -bench . -benchmem ./bench
 //
 // ns/op is the cost of one call (the script runs b.N calls); allocations
-// include the loopback server's, which runs in the same process.
+// include the loopback server's, which runs in the same process. cpu-ns/op
+// is the process's CPU time (user and system) per call: on a machine shared
+// with other work it moves much less than wall time.
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"net/http"
 	"runtime/metrics"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -49,18 +54,36 @@ func scriptClient() *http.Client {
 	return &http.Client{Transport: tr}
 }
 
-// runScript runs src once with args, signing with m.
-func runScript(tb testing.TB, src string, m *tokens.Manager, args ...string) {
-	tb.Helper()
+// runScript runs src once with args, signing with m, and reports the CPU
+// time per op.
+func runScript(b *testing.B, src string, m *tokens.Manager, args ...string) {
+	b.Helper()
 	s, err := runtime.CompileSource("bench.js", src)
 	if err != nil {
-		tb.Fatal(err)
+		b.Fatal(err)
 	}
 	client := scriptClient()
 	defer client.CloseIdleConnections()
+	defer cpuPerOp(b)()
 	if err := s.Run(context.Background(), runtime.Options{Args: args, Signer: m, Client: client}); err != nil {
-		tb.Fatal(err)
+		b.Fatal(err)
 	}
+}
+
+// cpuPerOp starts measuring the process's CPU time; the function it returns
+// reports it per op as cpu-ns/op.
+func cpuPerOp(b *testing.B) func() {
+	start := cpuTime()
+	return func() { b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op") }
+}
+
+// cpuTime is the CPU time, user and system, the process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkSequential is the driver's sequential row, one call per op.
@@ -121,14 +144,14 @@ func BenchmarkSignedVsUnsigned(b *testing.B) {
 // BenchmarkInFlight keeps 1,000 sendAsync calls in flight against the light
 // API and reports the peak number of goroutines and of heap bytes (the
 // server's included: it holds one goroutine per connection) sampled every
-// millisecond. Each op is one call; at least 5,000 run.
+// millisecond. Each op is one call: run it with -benchtime 10000x or more,
+// so that 1,000 are in flight for most of the run.
 func BenchmarkInFlight(b *testing.B) {
 	w, m := world(b)
 	light := w.apis[1]
-	n := max(b.N, 5000)
 	b.ReportAllocs()
 	peak := samplePeaks()
-	runScript(b, scriptConc, m, light.url, strconv.Itoa(n), "1000", light.token)
+	runScript(b, scriptConc, m, light.url, strconv.Itoa(b.N), "1000", light.token)
 	goroutines, heap := peak()
 	b.ReportMetric(float64(goroutines), "peak-goroutines")
 	b.ReportMetric(float64(heap)/(1<<20), "peak-heap-MiB")
@@ -161,4 +184,51 @@ func samplePeaks() func() (goroutines, heap uint64) {
 		wg.Wait()
 		return peakG.Load(), peakH.Load()
 	}
+}
+
+// BenchmarkConcurrentGo is BenchmarkConcurrent's plain-Go peer in the same
+// process (bench/goclient's loop): the floor for a call's cost here.
+func BenchmarkConcurrentGo(b *testing.B) {
+	w, _ := world(b)
+	for _, t := range w.apis {
+		b.Run(t.name, func(b *testing.B) {
+			client := scriptClient()
+			defer client.CloseIdleConnections()
+			jobs := make(chan struct{}, b.N)
+			for range b.N {
+				jobs <- struct{}{}
+			}
+			close(jobs)
+			b.ReportAllocs()
+			b.ResetTimer()
+			defer cpuPerOp(b)()
+			var wg sync.WaitGroup
+			for range 64 {
+				wg.Go(func() {
+					for range jobs {
+						if err := goCall(client, t.url+"/data", t.access); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+		})
+	}
+}
+
+func goCall(client *http.Client, url, access string) error {
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Authorization", "Bearer "+access)
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	_, err = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("status %d", resp.StatusCode)
+	}
+	return err
 }

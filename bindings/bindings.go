@@ -128,6 +128,7 @@ type api struct {
 	client   *http.Client
 	maxBytes int64
 	signals  func(goja.Value) (Signal, bool)
+	senders  *senderPool // runs sendAsync's and fetch's requests
 
 	errorCtor     *goja.Object
 	jsonObj       *goja.Object
@@ -164,6 +165,7 @@ func Enable(vm *goja.Runtime, host Host, opts Options) *Installed {
 		client:   opts.Client,
 		maxBytes: opts.MaxResponseBytes,
 		signals:  opts.Signal,
+		senders:  senders,
 	}
 	if a.client == nil {
 		a.client = http.DefaultClient

@@ -598,7 +598,7 @@ func (a *api) reqSend(call goja.FunctionCall) goja.Value {
 }
 
 // reqSendAsync implements .sendAsync(): a Promise of the response; the request
-// runs on its own goroutine.
+// runs on a sender goroutine (pool.go).
 func (a *api) reqSendAsync(call goja.FunctionCall) goja.Value {
 	r := a.thisRequest(call, "sendAsync")
 	a.sent(r)
@@ -608,7 +608,8 @@ func (a *api) reqSendAsync(call goja.FunctionCall) goja.Value {
 	return a.start(r.clone(), false)
 }
 
-// start runs r on a goroutine and returns a promise settled on the event loop.
+// start runs r on a sender goroutine (pool.go) and returns a promise
+// settled on the event loop.
 func (a *api) start(r *request, fetch bool) goja.Value {
 	p, resolve, reject := a.vm.NewPromise()
 	ctx := a.host.Context()
@@ -616,7 +617,7 @@ func (a *api) start(r *request, fetch bool) goja.Value {
 	// stack of this call so an unhandled rejection says where it started.
 	site := a.vm.CaptureCallStack(maxAsyncFrames, nil)
 	done := a.host.Enqueue()
-	go func() {
+	a.senders.Go(func() {
 		res, err := a.doSafe(ctx, r)
 		done(func() error {
 			if err != nil {
@@ -629,7 +630,7 @@ func (a *api) start(r *request, fetch bool) goja.Value {
 			}
 			return resolve(a.newResponse(res, fetch))
 		})
-	}()
+	})
 	return a.vm.ToValue(p)
 }
 
