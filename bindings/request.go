@@ -75,12 +75,15 @@ func (r *request) Keys() []string {
 
 // clone returns a copy that the builder's later changes do not affect.
 func (r *request) clone() *request {
-	c := *r
+	// The copy and its URL in one allocation: sendAsync clones every request.
+	c := &struct {
+		request
+		u url.URL
+	}{request: *r, u: *r.url}
 	c.props = props{}
-	u := *r.url
-	c.url = &u
+	c.url = &c.u
 	c.header = r.header.Clone()
-	return &c
+	return &c.request
 }
 
 // targetURL is the URL the request goes to, with the parameters added by .query().
@@ -100,16 +103,21 @@ func (r *request) targetURL() string {
 // where names the request in messages without its query or user info, which
 // may hold secrets.
 func (r *request) where() string {
-	return r.method + " " + safeURL(r.url)
+	u := r.url
+	return r.method + " " + u.Scheme + "://" + u.Host + u.EscapedPath() + droppedQuery(u) // one allocation
 }
 
 // safeURL renders u as scheme://host/path, marking a dropped query with "?…".
 func safeURL(u *url.URL) string {
-	s := u.Scheme + "://" + u.Host + u.EscapedPath()
+	return u.Scheme + "://" + u.Host + u.EscapedPath() + droppedQuery(u)
+}
+
+// droppedQuery is "?…" when u has a query that messages leave out.
+func droppedQuery(u *url.URL) string {
 	if u.RawQuery != "" || u.ForceQuery {
-		s += "?…"
+		return "?…"
 	}
-	return s
+	return ""
 }
 
 // httpMethod upper-cases the standard method names (as fetch does) and keeps
