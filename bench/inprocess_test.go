@@ -142,9 +142,9 @@ func BenchmarkSignedVsUnsigned(b *testing.B) {
 }
 
 // BenchmarkInFlight keeps 1,000 sendAsync calls in flight against the light
-// API and reports the peak number of goroutines and of heap bytes (the
-// server's included: it holds one goroutine per connection) sampled every
-// millisecond. Each op is one call: run it with -benchtime 10000x or more,
+// API and reports the peak number of goroutines, of heap bytes and of
+// stack bytes (the server's included: it holds one goroutine per
+// connection) sampled every millisecond. Each op is one call: run it with -benchtime 10000x or more,
 // so that 1,000 are in flight for most of the run.
 func BenchmarkInFlight(b *testing.B) {
 	w, m := world(b)
@@ -152,17 +152,18 @@ func BenchmarkInFlight(b *testing.B) {
 	b.ReportAllocs()
 	peak := samplePeaks()
 	runScript(b, scriptConc, m, light.url, strconv.Itoa(b.N), "1000", light.token)
-	goroutines, heap := peak()
+	goroutines, heap, stacks := peak()
 	b.ReportMetric(float64(goroutines), "peak-goroutines")
 	b.ReportMetric(float64(heap)/(1<<20), "peak-heap-MiB")
+	b.ReportMetric(float64(stacks)/(1<<20), "peak-stacks-MiB")
 }
 
-// samplePeaks samples the number of goroutines and the bytes of live and
-// not yet swept heap objects until the returned function is called, which
-// returns their peaks.
-func samplePeaks() func() (goroutines, heap uint64) {
-	s := []metrics.Sample{{Name: "/sched/goroutines:goroutines"}, {Name: "/memory/classes/heap/objects:bytes"}}
-	var peakG, peakH atomic.Uint64
+// samplePeaks samples the number of goroutines, the bytes of live and not
+// yet swept heap objects, and the bytes of goroutine stacks until the
+// returned function is called, which returns their peaks.
+func samplePeaks() func() (goroutines, heap, stacks uint64) {
+	s := []metrics.Sample{{Name: "/sched/goroutines:goroutines"}, {Name: "/memory/classes/heap/objects:bytes"}, {Name: "/memory/classes/heap/stacks:bytes"}}
+	var peaks [3]atomic.Uint64
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -170,8 +171,9 @@ func samplePeaks() func() (goroutines, heap uint64) {
 		defer t.Stop()
 		for {
 			metrics.Read(s)
-			peakG.Store(max(peakG.Load(), s[0].Value.Uint64()))
-			peakH.Store(max(peakH.Load(), s[1].Value.Uint64()))
+			for i := range peaks {
+				peaks[i].Store(max(peaks[i].Load(), s[i].Value.Uint64()))
+			}
 			select {
 			case <-stop:
 				return
@@ -179,10 +181,10 @@ func samplePeaks() func() (goroutines, heap uint64) {
 			}
 		}
 	})
-	return func() (uint64, uint64) {
+	return func() (uint64, uint64, uint64) {
 		close(stop)
 		wg.Wait()
-		return peakG.Load(), peakH.Load()
+		return peaks[0].Load(), peaks[1].Load(), peaks[2].Load()
 	}
 }
 
