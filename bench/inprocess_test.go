@@ -234,3 +234,11 @@ func goCall(client *http.Client, url, access string) error {
 	}
 	return err
 }
+
+// BenchmarkJSONHeavy is the driver's JSON-heavy row: each op fetches the
+// 5.5 MB document, filters and maps its 20,000 records and posts a summary.
+func BenchmarkJSONHeavy(b *testing.B) {
+	w, m := world(b)
+	b.ReportAllocs()
+	runScript(b, scriptJSON, m, w.srv.apiURL, strconv.Itoa(b.N))
+}

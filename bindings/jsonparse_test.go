@@ -63,6 +63,7 @@ func TestFastJSONMatchesJSONParse(t *testing.T) {
 		`1e400`, `"plain"`, `"esc \" \\ \/ \b \f \n \r \t"`, `"\u00e9\u4e2d\ud83d\ude00"`, `"\ud800"`, `"caf\u00e9 ü 😀"`,
 		` { "a" : [ 1 , 2 , { "b" : null } ] , "c" : "d" } `, `{"a":1,"a":2}`, `{"__proto__":{"x":1}}`,
 		`{"constructor":1,"toString":"x"}`, `[[[[[]]]]]`, `{"":""}`, `{"1":1,"0":0}`,
+		`["ab","a\u0062","ab","a\u0062",{"k":"ab"}]`, `["x\"y","x\"y","é","é"]`, `["1.5",1.5,"1.5",1.5,"-7",-7,1e2,"1e2",1e2]`,
 		`[1,]`, `{"a":1,}`, `01`, `1.`, `.5`, `+1`, `"unterminated`, `"tab	in string"`, `tru`, `[1 2]`, `{"a" 1}`, `1 2`, ``,
 	} {
 		sameAsJSONParse(t, vm, in)
