@@ -1,11 +1,18 @@
 package bindings
 
 import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/dop251/goja"
 )
 
 // waitFor polls cond until it holds or a generous deadline passes.
@@ -121,4 +128,73 @@ func goroutineKey() string {
 		}
 	}
 	return string(buf)
+}
+
+// loopHost is a bindings Host for the tests of this package: callbacks
+// arrive on a channel and run on the goroutine that owns the runtime.
+type loopHost struct {
+	ctx     context.Context
+	pending int
+	ch      chan func() error
+}
+
+func (h *loopHost) Context() context.Context { return h.ctx }
+
+func (h *loopHost) Enqueue() func(func() error) {
+	h.pending++
+	var once sync.Once
+	return func(cb func() error) { once.Do(func() { h.ch <- cb }) }
+}
+
+// TestAsyncRequestsDoNotWaitForSenders sends more requests at once, with
+// sendAsync and fetch, than the pool has senders, to a server that answers
+// none of them before it has all of them: they are all in flight together.
+// Afterwards every sender exits.
+func TestAsyncRequestsDoNotWaitForSenders(t *testing.T) {
+	const requests, poolSize = 8, 2
+	before := runtime.NumGoroutine()
+	var arrived atomic.Int32
+	all := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if arrived.Add(1) == requests {
+			close(all)
+		}
+		select {
+		case <-all:
+			io.WriteString(w, "ok")
+		case <-time.After(10 * time.Second):
+			w.WriteHeader(http.StatusGatewayTimeout) // the pool made some wait
+		}
+	}))
+	client := &http.Client{Transport: &http.Transport{}}
+
+	vm := goja.New()
+	h := &loopHost{ctx: context.Background(), ch: make(chan func() error)}
+	in := Enable(vm, h, Options{Client: client})
+	pool := newSenderPool(poolSize, 20*time.Millisecond)
+	in.a.senders = pool
+	_ = vm.Set("U", srv.URL)
+	_, err := vm.RunString(`
+		var statuses = null;
+		Promise.all(Array.from({ length: 8 }, (_, i) => i % 2
+			? fetch(U).then((r) => r.status)
+			: http.get(U).sendAsync().then((r) => r.status))).then((s) => { statuses = s; });`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for ; h.pending > 0; h.pending-- {
+		if err := (<-h.ch)(); err != nil {
+			t.Fatal(err)
+		}
+		if n := pool.Len(); n > poolSize {
+			t.Errorf("%d senders, want at most %d", n, poolSize)
+		}
+	}
+	if got := vm.Get("statuses").Export(); fmt.Sprint(got) != "[200 200 200 200 200 200 200 200]" {
+		t.Errorf("statuses %v, want 8 × 200", got)
+	}
+	srv.Close()
+	client.CloseIdleConnections()
+	waitFor(t, "every sender has exited", func() bool { return pool.Len() == 0 })
+	waitFor(t, "the goroutines are back to where they were", func() bool { return runtime.NumGoroutine() <= before })
 }
