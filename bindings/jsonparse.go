@@ -35,18 +35,23 @@ type fastJSON struct {
 	nums  map[string]goja.Value // by how they are written
 }
 
-// Bounds of the string values a parse interns: how long, and how many (of
-// strings, and of numbers that are not small integers).
+// Bounds of the values a parse interns: how long a string, and how many
+// strings and numbers (other than small integers). A small document is
+// not worth the maps.
 const (
 	maxInternedLen = 128
 	maxInterned    = 4096
+	minInternDoc   = 4096
 )
 
 func parseJSONFast(vm *goja.Runtime, data []byte) (goja.Value, error) {
 	if !utf8.Valid(data) {
 		return nil, errJSONFallback
 	}
-	p := &fastJSON{vm: vm, data: data, keys: make(map[string]string), strs: make(map[string]goja.Value), nums: make(map[string]goja.Value)}
+	p := &fastJSON{vm: vm, data: data, keys: make(map[string]string)}
+	if len(data) >= minInternDoc {
+		p.strs, p.nums = make(map[string]goja.Value), make(map[string]goja.Value)
+	}
 	p.space()
 	v, err := p.value()
 	if err != nil {
@@ -239,7 +244,7 @@ func (p *fastJSON) stringValue() (goja.Value, error) {
 	v := p.vm.ToValue(s)
 	// Only a string read as it was written (no escapes) is found by the
 	// lookup above, which compares the raw bytes.
-	if len(s) <= maxInternedLen && len(p.strs) < maxInterned && p.pos-start == len(s)+2 {
+	if p.strs != nil && len(s) <= maxInternedLen && len(p.strs) < maxInterned && p.pos-start == len(s)+2 {
 		p.strs[s] = v
 	}
 	return v, nil
@@ -395,7 +400,7 @@ func (p *fastJSON) number() (goja.Value, error) {
 		return nil, errJSONFallback // out of range: JSON.parse has the last word
 	}
 	v := p.vm.ToValue(f)
-	if len(p.nums) < maxInterned {
+	if p.nums != nil && len(p.nums) < maxInterned {
 		p.nums[text] = v
 	}
 	return v, nil

@@ -102,9 +102,10 @@ func (r *request) targetURL() string {
 
 // where names the request in messages without its query or user info, which
 // may hold secrets.
-func (r *request) where() string {
-	u := r.url
-	return r.method + " " + u.Scheme + "://" + u.Host + u.EscapedPath() + droppedQuery(u) // one allocation
+func (r *request) where() string { return whereOf(r.method, r.url) }
+
+func whereOf(method string, u *url.URL) string {
+	return method + " " + u.Scheme + "://" + u.Host + u.EscapedPath() + droppedQuery(u) // one allocation
 }
 
 // safeURL renders u as scheme://host/path, marking a dropped query with "?…".

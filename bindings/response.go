@@ -246,7 +246,7 @@ func (a *api) parseJSON(rs *response, what string) (goja.Value, error) {
 	r := rs.r
 	if len(bytes.TrimSpace(r.body)) == 0 {
 		return nil, errorf(CodeBadJSON, "%s: the response body of %s (status %d%s) is empty, so there is no JSON to parse; check res.status before calling json()",
-			what, r.where, r.status, contentTypeNote(r))
+			what, r.where(), r.status, contentTypeNote(r))
 	}
 	if v, err := parseJSONFast(a.vm, r.body); err == nil {
 		return v, nil
@@ -257,7 +257,7 @@ func (a *api) parseJSON(rs *response, what string) (goja.Value, error) {
 	}
 	js.RethrowUncatchable(err)
 	return nil, errorf(CodeBadJSON, "%s: the response body of %s (status %d%s) is not valid JSON: %s",
-		what, r.where, r.status, contentTypeNote(r), jsonProblem(r.body, exceptionText(err)))
+		what, r.where(), r.status, contentTypeNote(r), jsonProblem(r.body, exceptionText(err)))
 }
 
 func contentTypeNote(r *result) string {

@@ -30,12 +30,25 @@ var userAgentValue = []string{userAgent}
 // result is a response read completely into memory; it holds no goja values,
 // so it can be built on any goroutine.
 type result struct {
-	where      string // method and safe URL, for messages
+	// Where the response came from, for messages: named (a response a
+	// script made), or the request's method and URL, rendered only when a
+	// message needs them (the request's URL is not changed once sent).
+	named      string
+	method     string
+	reqURL     *url.URL
 	status     int
 	statusText string
 	url        string // final URL (after redirects) without user info, the Signer's query parameters masked
 	header     http.Header
 	body       []byte // never written to once read: JavaScript strings share it (bytesString)
+}
+
+// where names the request the response answers, for messages.
+func (res *result) where() string {
+	if res.reqURL == nil {
+		return res.named
+	}
+	return whereOf(res.method, res.reqURL)
 }
 
 // requestTimeout is the cancellation cause of a request whose .timeout(ms) elapsed.
@@ -102,7 +115,8 @@ func (a *api) do(ctx context.Context, r *request) (*result, error) {
 
 	sig.maskHeaderURLs(resp.Header)
 	res := &result{
-		where:      r.where(),
+		method:     r.method,
+		reqURL:     r.url,
 		status:     resp.StatusCode,
 		statusText: statusText(resp),
 		header:     resp.Header,
