@@ -133,13 +133,15 @@ func ratioCell(sr, gr, nr []float64, goTarget float64) (string, bool) {
 	return s, ok
 }
 
-// throughput compares calls per second (from run times in ms for n calls).
-func (b *bench) throughput(measure string, n int, s map[string][]float64, goTarget float64) result {
+// throughput compares calls per second (from run times in ms for n calls),
+// and shows the CPU time each peer spent per call.
+func (b *bench) throughput(measure string, n int, s map[string][]float64, cpu cpuLog, goTarget float64) result {
 	sr, gr, nr := rates(n, s["scriptrun"]), rates(n, s["go"]), rates(n, s["node"])
 	r := result{measure: measure, target: fmt.Sprintf("≥ %.2f × Go; ≥ 3 × Node.js", goTarget)}
-	r.cells = []string{spread(sr, "%.0f", " calls/s"), spread(gr, "%.0f", " calls/s"), spread(nr, "%.0f", " calls/s")}
+	r.cells = []string{spread(sr, "%.0f", " calls/s") + cpu.cell("scriptrun"), spread(gr, "%.0f", " calls/s") + cpu.cell("go"), spread(nr, "%.0f", " calls/s") + cpu.cell("node")}
 	var ok bool
 	r.ratio, ok = ratioCell(sr, gr, nr, goTarget)
+	r.ratio += cpu.ratio()
 	r.met = verdict(ok)
 	return r
 }
@@ -159,42 +161,63 @@ const (
 	inFlightMiB    = 64   // 1,000 in flight, peak RSS
 )
 
+// cpuLog keeps each peer's CPU time per call, in µs, run by run.
+type cpuLog map[string][]float64
+
+// peer makes a contestant of a run of n calls that also records the
+// process's CPU time per call.
+func (l cpuLog) peer(name string, n int, run func() (output, error)) peer {
+	return peer{name, func() (float64, error) {
+		o, err := run()
+		if err == nil && o.cpu > 0 {
+			l[name] = append(l[name], float64(o.cpu)/float64(time.Microsecond)/float64(n))
+		}
+		return o.MS, err
+	}}
+}
+
+// cell renders a peer's CPU time per call, to follow its calls/s.
+func (l cpuLog) cell(name string) string {
+	if len(l[name]) == 0 {
+		return ""
+	}
+	return ", " + spread(l[name], "%.0f", " µs CPU/call")
+}
+
+// ratio compares scriptrun's CPU time per call with the Go peer's.
+func (l cpuLog) ratio() string {
+	if len(l["scriptrun"]) == 0 || len(l["go"]) == 0 {
+		return ""
+	}
+	return "; CPU/call " + spread(ratios(l["scriptrun"], l["go"]), "%.2f", " × Go")
+}
+
 func (b *bench) sequential(t target) (result, error) {
 	n := b.cfg.seqN
+	cpu := cpuLog{}
 	s, err := b.interleave(b.withNode([]peer{
-		{"scriptrun", func() (float64, error) {
-			o, err := b.scriptrun("seq.js", t.url, itoa(n), "signed", t.token)
-			return o.MS, err
-		}},
-		{"go", func() (float64, error) { return b.goRun(t, "seq", n, 1) }},
-	}, peer{"node", func() (float64, error) {
-		o, err := b.nodeRun("seq.mjs", t.url, itoa(n), t.access)
-		return o.MS, err
-	}}))
+		cpu.peer("scriptrun", n, func() (output, error) { return b.scriptrun("seq.js", t.url, itoa(n), "signed", t.token) }),
+		cpu.peer("go", n, func() (output, error) { return b.goRun(t, "seq", n, 1) }),
+	}, cpu.peer("node", n, func() (output, error) { return b.nodeRun("seq.mjs", t.url, itoa(n), t.access) })))
 	if err != nil {
 		return result{}, err
 	}
-	return b.throughput(fmt.Sprintf("sequential signed calls (%d), %s", n, t.name), n, s, seqTarget), nil
+	return b.throughput(fmt.Sprintf("sequential signed calls (%d), %s", n, t.name), n, s, cpu, seqTarget), nil
 }
 
 // concurrent runs script (conc.js with sendAsync, fetch.js with fetch) with
 // conc calls in flight; the Go and Node.js peers are the same in both.
 func (b *bench) concurrent(t target, script, how string) (result, error) {
 	n, c := b.cfg.concN, b.cfg.conc
+	cpu := cpuLog{}
 	s, err := b.interleave(b.withNode([]peer{
-		{"scriptrun", func() (float64, error) {
-			o, err := b.scriptrun(script, t.url, itoa(n), itoa(c), t.token)
-			return o.MS, err
-		}},
-		{"go", func() (float64, error) { return b.goRun(t, "conc", n, c) }},
-	}, peer{"node", func() (float64, error) {
-		o, err := b.nodeRun("conc.mjs", t.url, itoa(n), itoa(c), t.access)
-		return o.MS, err
-	}}))
+		cpu.peer("scriptrun", n, func() (output, error) { return b.scriptrun(script, t.url, itoa(n), itoa(c), t.token) }),
+		cpu.peer("go", n, func() (output, error) { return b.goRun(t, "conc", n, c) }),
+	}, cpu.peer("node", n, func() (output, error) { return b.nodeRun("conc.mjs", t.url, itoa(n), itoa(c), t.access) })))
 	if err != nil {
 		return result{}, err
 	}
-	return b.throughput(fmt.Sprintf("concurrent signed calls, %s (%d, %d in flight), %s", how, n, c, t.name), n, s, concTarget), nil
+	return b.throughput(fmt.Sprintf("concurrent signed calls, %s (%d, %d in flight), %s", how, n, c, t.name), n, s, cpu, concTarget), nil
 }
 
 // inFlight keeps memConc calls in flight (sendAsync for scriptrun) and
@@ -202,12 +225,13 @@ func (b *bench) concurrent(t target, script, how string) (result, error) {
 func (b *bench) inFlight(t target) (result, error) {
 	n, c := b.cfg.memN, b.cfg.memConc
 	peaks := map[string][]float64{}
+	cpu := cpuLog{}
 	sampled := func(name, bin string, args ...string) peer {
-		return peer{name, func() (float64, error) {
+		return cpu.peer(name, n, func() (output, error) {
 			o, rss, err := execPeak(true, bin, args...)
 			peaks[name] = append(peaks[name], float64(rss)/(1<<20))
-			return o.MS, err
-		}}
+			return o, err
+		})
 	}
 	s, err := b.interleave(b.withNode([]peer{
 		sampled("scriptrun", b.bin, "--home", b.home, "run", filepath.Join(b.dir, "conc.js"), t.url, itoa(n), itoa(c), t.token),
@@ -228,11 +252,11 @@ func (b *bench) inFlight(t target) (result, error) {
 	}
 	r := result{
 		measure: fmt.Sprintf("%d requests in flight (%d calls, sendAsync), %s: calls/s, peak RSS", c, n, t.name),
-		cells:   []string{spread(sr, "%.0f", " calls/s") + mem("scriptrun"), spread(gr, "%.0f", " calls/s") + mem("go"), spread(nr, "%.0f", " calls/s") + mem("node")},
+		cells:   []string{spread(sr, "%.0f", " calls/s") + cpu.cell("scriptrun") + mem("scriptrun"), spread(gr, "%.0f", " calls/s") + cpu.cell("go") + mem("go"), spread(nr, "%.0f", " calls/s") + cpu.cell("node") + mem("node")},
 		target:  fmt.Sprintf("≤ %d MiB peak RSS; ≥ %.2f × Go", inFlightMiB, inFlightTarget),
 	}
 	goR := ratios(sr, gr)
-	r.ratio = spread(goR, "%.2f", " × Go calls/s")
+	r.ratio = spread(goR, "%.2f", " × Go calls/s") + cpu.ratio()
 	peak := median(peaks["scriptrun"])
 	r.met = verdict(peak > 0 && peak <= inFlightMiB && median(goR) >= inFlightTarget)
 	return r, nil

@@ -174,6 +174,9 @@ func (b *bench) close() {
 type output struct {
 	MS  float64   `json:"ms"`
 	Lat []float64 `json:"lat"`
+	// cpu is the process's user and system CPU time (with whatever it
+	// waited for, as wait4 reports it), start-up included.
+	cpu time.Duration
 }
 
 // scriptrun runs one script with the bench home and returns its output line.
@@ -218,6 +221,7 @@ func execPeak(peak bool, bin string, args ...string) (output, int64, error) {
 	if err := json.Unmarshal(lines[len(lines)-1], &o); err != nil {
 		return output{}, 0, fmt.Errorf("%s: unreadable output %q", filepath.Base(bin), out.String())
 	}
+	o.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	if rssFile == "" {
 		return o, 0, nil
 	}
@@ -281,9 +285,8 @@ var gnuTime = func() string {
 }()
 
 // goRun runs the plain-Go peer (bench/goclient) in its own process.
-func (b *bench) goRun(t target, mode string, n, c int) (float64, error) {
-	o, err := b.exec(b.goClient, mode, t.url, itoa(n), itoa(c), t.access)
-	return o.MS, err
+func (b *bench) goRun(t target, mode string, n, c int) (output, error) {
+	return b.exec(b.goClient, mode, t.url, itoa(n), itoa(c), t.access)
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

@@ -19,6 +19,7 @@ func (b *bench) report(results []result) string {
 	fmt.Fprintf(&s, "- %s; Node.js %s\n", runtime.Version(), nodeVersion(b.node))
 	fmt.Fprintf(&s, "- peers run interleaved (A B C, C B A, ...), %d rounds; each cell is the median, with the range over the rounds in parentheses; ratios are the medians (and ranges) of the ratios within each round\n", b.cfg.rounds)
 	fmt.Fprintf(&s, "- all traffic on loopback: an API that checks a bearer token against its set of issued tokens (\"API\"), a light API that compares the bearer header with one token and answers a fixed 70-byte body (\"light API\": the client's own cost shows), a token endpoint answering in %s\n", b.cfg.tokenDelay)
+	fmt.Fprintf(&s, "- CPU/call: the peer process's user and system CPU time (as wait4 reports it, start-up included) divided by its calls; on a shared machine it moves much less than calls/s\n")
 	fmt.Fprintf(&s, "- load average at the start: %s\n\n", loadAverage())
 	fmt.Fprintf(&s, "| measure | scriptrun | plain Go net/http | Node.js fetch | ratio | target | met |\n|---|---|---|---|---|---|---|\n")
 	for _, r := range results {
