@@ -20,6 +20,8 @@ type config struct {
 	seqN       int
 	concN      int
 	conc       int
+	memN       int
+	memConc    int
 	coldN      int
 	stormProcs int
 	stormConc  int
@@ -36,6 +38,8 @@ func main() {
 	flag.IntVar(&cfg.seqN, "seq", 3000, "sequential calls per run")
 	flag.IntVar(&cfg.concN, "conc-calls", 6000, "calls per concurrent run")
 	flag.IntVar(&cfg.conc, "conc", 64, "calls in flight in the concurrent runs")
+	flag.IntVar(&cfg.memN, "mem-calls", 10000, "calls per run of the many-in-flight (memory) measure")
+	flag.IntVar(&cfg.memConc, "mem-conc", 1000, "calls in flight in the memory measure")
 	flag.IntVar(&cfg.coldN, "cold", 10, "cold starts per peer per round")
 	flag.IntVar(&cfg.stormProcs, "storm-procs", 4, "processes in the refresh storm")
 	flag.IntVar(&cfg.stormConc, "storm-conc", 250, "concurrent requests per storm process")
@@ -43,7 +47,7 @@ func main() {
 	flag.DurationVar(&cfg.tokenDelay, "token-delay", 50*time.Millisecond, "how long the token endpoint takes to answer")
 	flag.StringVar(&cfg.out, "out", "BENCHMARKS.md", "report file (empty: print only)")
 	flag.StringVar(&cfg.notes, "notes", "bench/notes.md", "notes appended to the report, if the file exists")
-	flag.StringVar(&cfg.only, "only", "", "run only the measures whose names contain this (e.g. signing); implies -out \"\"")
+	flag.StringVar(&cfg.only, "only", "", "run only the measures whose names contain this (e.g. signing, light, fetch); implies -out \"\"")
 	flag.Parse()
 	if err := run(cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -60,17 +64,7 @@ func run(cfg config) error {
 	fmt.Fprintf(os.Stderr, "scriptrun %s, node %s, %d rounds\n", b.bin, orNone(b.node), cfg.rounds)
 
 	var results []result
-	for _, m := range []struct {
-		name string
-		fn   func() (result, error)
-	}{
-		{"sequential", b.sequential},
-		{"concurrent", b.concurrent},
-		{"signing", b.signing},
-		{"cold start", b.coldStart},
-		{"refresh storm", b.storm},
-		{"json", b.jsonHeavy},
-	} {
+	for _, m := range b.measures() {
 		if cfg.only != "" && !strings.Contains(m.name, cfg.only) {
 			continue
 		}
@@ -87,6 +81,33 @@ func run(cfg config) error {
 		return os.WriteFile(cfg.out, []byte(report), 0o644)
 	}
 	return nil
+}
+
+// measure is one row of the report.
+type measure struct {
+	name string // what -only matches
+	fn   func() (result, error)
+}
+
+// measures lists the rows in report order: each throughput measure once
+// per API (the bench's API, then the light one).
+func (b *bench) measures() []measure {
+	var ms []measure
+	each := func(name string, fn func(t target) (result, error)) {
+		for _, t := range b.apis {
+			ms = append(ms, measure{name + " " + t.name, func() (result, error) { return fn(t) }})
+		}
+	}
+	each("sequential", b.sequential)
+	each("concurrent sendAsync", func(t target) (result, error) { return b.concurrent(t, "conc.js", "sendAsync") })
+	each("concurrent fetch", func(t target) (result, error) { return b.concurrent(t, "fetch.js", "fetch + Promise.all") })
+	each("memory", b.inFlight)
+	return append(ms,
+		measure{"signing", b.signing},
+		measure{"cold start", b.coldStart},
+		measure{"refresh storm", b.storm},
+		measure{"json", b.jsonHeavy},
+	)
 }
 
 func orNone(s string) string {

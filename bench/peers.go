@@ -25,35 +25,49 @@ type bench struct {
 	dir      string
 	home     string
 	db       *store.DB
-	token    string // the current access token, for the Go and Node peers
+	apis     []target
 }
+
+// target is an API the throughput measures run against, with the token
+// (bound to its URL) that scriptrun signs with and the access token the Go
+// and Node.js peers send.
+type target struct {
+	name   string // "API" or "light API", for the report
+	url    string
+	token  string // scriptrun's token name
+	access string
+}
+
+// Token names in the bench home: one per API, each bound to its API's URL.
+const (
+	tokenAPI   = "bench"
+	tokenLight = "bench-light"
+)
 
 func setup(cfg config) (*bench, error) {
 	dir, err := os.MkdirTemp("", "scriptrun-bench-")
 	if err != nil {
 		return nil, err
 	}
+	b, err := newWorld(cfg, dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	if err := b.preparePeers(); err != nil {
+		b.close()
+		return nil, err
+	}
+	return b, nil
+}
+
+// newWorld starts the servers and creates the home in dir: the provider and
+// one token per API, authorized. In-process benchmarks use it alone.
+func newWorld(cfg config, dir string) (*bench, error) {
 	b := &bench{cfg: cfg, dir: dir, home: filepath.Join(dir, "home")}
-	if b.bin, err = build(dir, "scriptrun", "./cmd/scriptrun"); err != nil {
-		return nil, err
-	}
-	if b.goClient, err = build(dir, "goclient", "./bench/goclient"); err != nil {
-		return nil, err
-	}
-	if p, err := exec.LookPath("node"); err == nil {
-		b.node = p
-	}
+	var err error
 	if b.srv, err = startServers(cfg.tokenDelay); err != nil {
 		return nil, err
-	}
-
-	for name, src := range map[string]string{
-		"seq.js": scriptSeq, "conc.js": scriptConc, "hello.js": scriptHello, "storm.js": scriptStorm, "json.js": scriptJSON,
-		"seq.mjs": nodeSeq, "conc.mjs": nodeConc, "json.mjs": nodeJSON,
-	} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
-			return nil, err
-		}
 	}
 	if err := os.MkdirAll(b.home, 0o700); err != nil {
 		return nil, err
@@ -72,22 +86,69 @@ func setup(cfg config) (*bench, error) {
 		}); err != nil {
 			return err
 		}
-		return tx.CreateToken(store.Token{Name: "bench", Type: store.TypeOAuth2, Provider: "bench", Active: true,
-			State: store.StateUnauthorized, BaseURL: b.srv.apiURL})
+		for name, url := range map[string]string{tokenAPI: b.srv.apiURL, tokenLight: b.srv.lightURL} {
+			if err := tx.CreateToken(store.Token{Name: name, Type: store.TypeOAuth2, Provider: "bench", Active: true,
+				State: store.StateUnauthorized, BaseURL: url}); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
+		return nil, err
+	}
+	b.apis = []target{{name: "API", url: b.srv.apiURL, token: tokenAPI}, {name: "light API", url: b.srv.lightURL, token: tokenLight}}
+	if err := b.setLightToken(); err != nil {
 		return nil, err
 	}
 	return b, b.setToken(time.Hour)
 }
 
-// setToken stores a fresh token set that expires after d (negative: already expired).
+// preparePeers builds scriptrun and the Go peer, finds Node.js and writes
+// the scripts every peer runs.
+func (b *bench) preparePeers() error {
+	var err error
+	if b.bin, err = build(b.dir, "scriptrun", "./cmd/scriptrun"); err != nil {
+		return err
+	}
+	if b.goClient, err = build(b.dir, "goclient", "./bench/goclient"); err != nil {
+		return err
+	}
+	if p, err := exec.LookPath("node"); err == nil {
+		b.node = p
+	}
+	for name, src := range map[string]string{
+		"seq.js": scriptSeq, "conc.js": scriptConc, "fetch.js": scriptFetchConc, "hello.js": scriptHello, "storm.js": scriptStorm, "json.js": scriptJSON,
+		"seq.mjs": nodeSeq, "conc.mjs": nodeConc, "json.mjs": nodeJSON,
+	} {
+		if err := os.WriteFile(filepath.Join(b.dir, name), []byte(src), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// setToken stores a fresh token set for the API that expires after d
+// (negative: already expired).
 func (b *bench) setToken(d time.Duration) error {
 	access, refresh := b.srv.mint()
-	b.token = access
+	b.apis[0].access = access
+	return b.putToken(tokenAPI, access, refresh, d)
+}
+
+// setLightToken stores the light API's token, valid for an hour, and makes
+// it the one the light API accepts.
+func (b *bench) setLightToken() error {
+	access, refresh := b.srv.mint()
+	b.srv.allowLight(access)
+	b.apis[1].access = access
+	return b.putToken(tokenLight, access, refresh, time.Hour)
+}
+
+func (b *bench) putToken(name, access, refresh string, d time.Duration) error {
 	now := time.Now()
 	return b.db.Update(func(tx *store.Tx) error {
-		t, err := tx.Token("bench")
+		t, err := tx.Token(name)
 		if err != nil {
 			return err
 		}
@@ -100,7 +161,12 @@ func (b *bench) setToken(d time.Duration) error {
 }
 
 func (b *bench) close() {
-	b.srv.close()
+	if b.db != nil {
+		b.db.Close()
+	}
+	if b.srv != nil {
+		b.srv.close()
+	}
 	os.RemoveAll(b.dir)
 }
 
@@ -108,6 +174,9 @@ func (b *bench) close() {
 type output struct {
 	MS  float64   `json:"ms"`
 	Lat []float64 `json:"lat"`
+	// cpu is the process's user and system CPU time (with whatever it
+	// waited for, as wait4 reports it), start-up included.
+	cpu time.Duration
 }
 
 // scriptrun runs one script with the bench home and returns its output line.
@@ -120,20 +189,57 @@ func (b *bench) nodeRun(script string, args ...string) (output, error) {
 }
 
 func (b *bench) exec(bin string, args ...string) (output, error) {
+	o, _, err := execPeak(false, bin, args...)
+	return o, err
+}
+
+// execPeak runs bin and reads the JSON line it prints last; with peak, it
+// also returns the process's peak resident memory in bytes (0 without GNU
+// time: see coldRun).
+func execPeak(peak bool, bin string, args ...string) (output, int64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
+	name, argv, rssFile := bin, args, ""
+	if peak && gnuTime != "" {
+		f, err := os.CreateTemp("", "rss-")
+		if err != nil {
+			return output{}, 0, err
+		}
+		f.Close()
+		rssFile = f.Name()
+		defer os.Remove(rssFile)
+		name, argv = gnuTime, append([]string{"-f", "%M", "-o", rssFile, bin}, args...)
+	}
+	cmd := exec.CommandContext(ctx, name, argv...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
-		return output{}, fmt.Errorf("%s %v: %v\n%s%s", filepath.Base(bin), args, err, out.String(), errb.String())
+		return output{}, 0, fmt.Errorf("%s %v: %v\n%s%s", filepath.Base(bin), args, err, out.String(), errb.String())
 	}
 	lines := bytes.Split(bytes.TrimSpace(out.Bytes()), []byte("\n"))
 	var o output
 	if err := json.Unmarshal(lines[len(lines)-1], &o); err != nil {
-		return output{}, fmt.Errorf("%s: unreadable output %q", filepath.Base(bin), out.String())
+		return output{}, 0, fmt.Errorf("%s: unreadable output %q", filepath.Base(bin), out.String())
 	}
-	return o, nil
+	o.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	if rssFile == "" {
+		return o, 0, nil
+	}
+	rss, err := readRSS(rssFile)
+	return o, rss, err
+}
+
+// readRSS reads the peak resident memory GNU time wrote (KiB), in bytes.
+func readRSS(file string) (int64, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return 0, err
+	}
+	kb, err := strconv.ParseInt(string(bytes.TrimSpace(b)), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("GNU time printed %q", b)
+	}
+	return kb * 1024, nil
 }
 
 // coldRun starts bin once and returns wall time and peak resident memory.
@@ -166,15 +272,8 @@ func coldRun(bin string, args ...string) (time.Duration, int64, error) {
 	if rssFile == "" {
 		return wall, 0, nil
 	}
-	b, err := os.ReadFile(rssFile)
-	if err != nil {
-		return 0, 0, err
-	}
-	kb, err := strconv.ParseInt(string(bytes.TrimSpace(b)), 10, 64)
-	if err != nil {
-		return 0, 0, fmt.Errorf("GNU time printed %q", b)
-	}
-	return wall, kb * 1024, nil
+	rss, err := readRSS(rssFile)
+	return wall, rss, err
 }
 
 // gnuTime is the path of GNU time, if installed.
@@ -186,9 +285,8 @@ var gnuTime = func() string {
 }()
 
 // goRun runs the plain-Go peer (bench/goclient) in its own process.
-func (b *bench) goRun(mode string, n, c int) (float64, error) {
-	o, err := b.exec(b.goClient, mode, b.srv.apiURL, itoa(n), itoa(c), b.token)
-	return o.MS, err
+func (b *bench) goRun(t target, mode string, n, c int) (output, error) {
+	return b.exec(b.goClient, mode, t.url, itoa(n), itoa(c), t.access)
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

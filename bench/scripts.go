@@ -3,12 +3,13 @@ package main
 // The scripts each peer runs. Each prints one JSON line with its own timing,
 // so process start-up is measured only where it is the point (cold start).
 
+// scriptSeq: URL N signed|unsigned TOKEN
 const scriptSeq = `
-const url = args[0], n = Number(args[1]), signed = args[2] === 'signed';
+const url = args[0], n = Number(args[1]), signed = args[2] === 'signed', token = args[3];
 const t0 = Date.now();
 for (let i = 0; i < n; i++) {
   let req = http.get(url + '/data');
-  if (signed) req = req.apiTokenAuth('bench');
+  if (signed) req = req.apiTokenAuth(token);
   const res = req.send();
   if (res.status !== 200) throw new Error('status ' + res.status);
 }
@@ -26,14 +27,31 @@ for (let i = 0; i < Number(n); i++) {
 console.log(JSON.stringify({ ms: performance.now() - t0 }));
 `
 
+// scriptConc: URL N CONCURRENCY TOKEN, with sendAsync.
 const scriptConc = `
-const url = args[0], n = Number(args[1]), c = Number(args[2]);
+const url = args[0], n = Number(args[1]), c = Number(args[2]), token = args[3];
 let started = 0;
 async function worker() {
   while (started < n) {
     started++;
-    const res = await http.get(url + '/data').apiTokenAuth('bench').sendAsync();
+    const res = await http.get(url + '/data').apiTokenAuth(token).sendAsync();
     if (res.status !== 200) throw new Error('status ' + res.status);
+  }
+}
+const t0 = Date.now();
+Promise.all(Array.from({ length: c }, worker)).then(() => console.log(JSON.stringify({ ms: Date.now() - t0 })));
+`
+
+// scriptFetchConc is scriptConc with fetch, reading each body as Node.js's does.
+const scriptFetchConc = `
+const url = args[0], n = Number(args[1]), c = Number(args[2]), token = args[3];
+let started = 0;
+async function worker() {
+  while (started < n) {
+    started++;
+    const r = await fetch(url + '/data', { apiTokenAuth: token });
+    await r.text();
+    if (r.status !== 200) throw new Error('status ' + r.status);
   }
 }
 const t0 = Date.now();

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,12 +16,16 @@ import (
 )
 
 // servers is the loopback world every peer talks to: an API that checks a
-// bearer token and an authorization server whose refresh grant mints new
-// ones (rotating refresh tokens, a configurable answer delay).
+// bearer token, a lighter one (lightURL) and an authorization server whose
+// refresh grant mints new ones (rotating refresh tokens, a configurable
+// answer delay).
 type servers struct {
 	api, auth  *http.Server
 	apiURL     string
 	tokenURL   string
+	light      *http.Server
+	lightURL   string
+	lightAuth  atomic.Pointer[[]string] // the Authorization header the light API accepts
 	tokenDelay time.Duration
 	accessTTL  int // seconds, sent as expires_in
 
@@ -61,6 +66,9 @@ func startServers(tokenDelay time.Duration) (*servers, error) {
 	if s.api, s.apiURL, err = serve(api); err != nil {
 		return nil, err
 	}
+	if s.light, s.lightURL, err = serve(http.HandlerFunc(s.lightData)); err != nil {
+		return nil, err
+	}
 	var authURL string
 	if s.auth, authURL, err = serve(auth); err != nil {
 		return nil, err
@@ -81,6 +89,7 @@ func serve(h http.Handler) (*http.Server, string, error) {
 
 func (s *servers) close() {
 	s.api.Close()
+	s.light.Close()
 	s.auth.Close()
 }
 
@@ -109,6 +118,41 @@ func (s *servers) data(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	io.WriteString(w, `{"ok":true,"items":[{"id":1,"name":"alpha"},{"id":2,"name":"beta"}]}`)
+}
+
+// lightBody is what the light API answers: 70 bytes of JSON.
+var lightBody = []byte(`{"ok":true,"items":[{"id":1,"name":"alpha"},{"id":2,"name":"beta"}]}`)
+
+// Header values of the light API's answers, shared by every answer (the
+// server only reads them).
+var (
+	lightType   = []string{"application/json"}
+	lightLength = []string{strconv.Itoa(len(lightBody))}
+)
+
+// allowLight makes access the one token the light API accepts.
+func (s *servers) allowLight(access string) {
+	s.lightAuth.Store(&[]string{"Bearer " + access})
+}
+
+// lightData is the light API: it accepts one access token (allowLight) as
+// a bearer header and answers a fixed body, at any path. It does as little
+// as a server can (no routing, no lock, no map, no Date header) so that the
+// client's own cost per request is what shows on a shared machine.
+func (s *servers) lightData(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	want := s.lightAuth.Load()
+	got := r.Header["Authorization"]
+	if want == nil || len(got) != 1 || got[0] != (*want)[0] {
+		s.rejected.Add(1)
+		h["Www-Authenticate"] = []string{`Bearer error="invalid_token"`}
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	h["Content-Type"] = lightType
+	h["Content-Length"] = lightLength
+	h["Date"] = nil
+	w.Write(lightBody)
 }
 
 func (s *servers) token(w http.ResponseWriter, r *http.Request) {

@@ -137,6 +137,7 @@ type api struct {
 	signals  func(goja.Value) (Signal, bool)
 	now      func() time.Time
 	sleep    func(ctx context.Context, d time.Duration) error
+	senders  *senderPool // runs sendAsync's and fetch's requests
 
 	errorCtor     *goja.Object
 	jsonObj       *goja.Object
@@ -175,6 +176,7 @@ func Enable(vm *goja.Runtime, host Host, opts Options) *Installed {
 		signals:  opts.Signal,
 		now:      opts.Now,
 		sleep:    opts.Sleep,
+		senders:  senders,
 	}
 	if a.now == nil {
 		a.now = time.Now

@@ -166,7 +166,7 @@ func (a *api) responseConstructor() *goja.Object {
 	}
 	proto := a.fetchResponseProto
 	build := func(body goja.Value, init goja.Value, what string, defaultType string) *goja.Object {
-		res := &result{where: what, status: http.StatusOK, statusText: "", header: make(http.Header)}
+		res := &result{named: what, status: http.StatusOK, statusText: "", header: make(http.Header)}
 		if !isNullish(init) {
 			o, ok := init.(*goja.Object)
 			if !ok {

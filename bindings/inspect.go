@@ -27,7 +27,7 @@ type ResponseInfo struct {
 	URL        string // final URL, without user info, the Signer's query parameters shown as Redacted
 	// Header and Body are shared with the response object: do not modify them.
 	Header http.Header
-	Body   []byte // nil for HEAD
+	Body   []byte // nil for HEAD; shared with the response: do not modify
 }
 
 // InspectResponse reports whether v is a response object (from send(),

@@ -2,6 +2,7 @@ package bindings
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/dop251/goja"
@@ -63,9 +64,23 @@ func TestFastJSONMatchesJSONParse(t *testing.T) {
 		`1e400`, `"plain"`, `"esc \" \\ \/ \b \f \n \r \t"`, `"\u00e9\u4e2d\ud83d\ude00"`, `"\ud800"`, `"caf\u00e9 ü 😀"`,
 		` { "a" : [ 1 , 2 , { "b" : null } ] , "c" : "d" } `, `{"a":1,"a":2}`, `{"__proto__":{"x":1}}`,
 		`{"constructor":1,"toString":"x"}`, `[[[[[]]]]]`, `{"":""}`, `{"1":1,"0":0}`,
+		`["ab","a\u0062","ab","a\u0062",{"k":"ab"}]`, `["x\"y","x\"y","é","é"]`, `["1.5",1.5,"1.5",1.5,"-7",-7,1e2,"1e2",1e2]`,
 		`[1,]`, `{"a":1,}`, `01`, `1.`, `.5`, `+1`, `"unterminated`, `"tab	in string"`, `tru`, `[1 2]`, `{"a" 1}`, `1 2`, ``,
 	} {
 		sameAsJSONParse(t, vm, in)
+	}
+}
+
+// TestFastJSONInterning parses documents large enough for values to be
+// interned, with strings and numbers written alike, escaped and not.
+func TestFastJSONInterning(t *testing.T) {
+	vm := newCheckVM(t)
+	for _, record := range []string{
+		`{"s":"ab","e":"a\u0062","n":1.5,"q":"1.5","i":-7,"qi":"-7","x":"x\"y","u":"é","f":2.25e1,"qf":"2.25e1"}`,
+		`["open",1e2,"1e2",100,"100","` + strings.Repeat("long ", 30) + `",0.1,"0.1"]`,
+	} {
+		doc := "[" + strings.Repeat(record+",", minInternDoc/len(record)+1) + record + "]"
+		sameAsJSONParse(t, vm, doc)
 	}
 }
 

@@ -76,12 +76,15 @@ func (r *request) Keys() []string {
 
 // clone returns a copy that the builder's later changes do not affect.
 func (r *request) clone() *request {
-	c := *r
+	// The copy and its URL in one allocation: sendAsync clones every request.
+	c := &struct {
+		request
+		u url.URL
+	}{request: *r, u: *r.url}
 	c.props = props{}
-	u := *r.url
-	c.url = &u
+	c.url = &c.u
 	c.header = r.header.Clone()
-	return &c
+	return &c.request
 }
 
 // targetURL is the URL the request goes to, with the parameters added by .query().
@@ -100,17 +103,23 @@ func (r *request) targetURL() string {
 
 // where names the request in messages without its query or user info, which
 // may hold secrets.
-func (r *request) where() string {
-	return r.method + " " + safeURL(r.url)
+func (r *request) where() string { return whereOf(r.method, r.url) }
+
+func whereOf(method string, u *url.URL) string {
+	return method + " " + u.Scheme + "://" + u.Host + u.EscapedPath() + droppedQuery(u) // one allocation
 }
 
 // safeURL renders u as scheme://host/path, marking a dropped query with "?…".
 func safeURL(u *url.URL) string {
-	s := u.Scheme + "://" + u.Host + u.EscapedPath()
+	return u.Scheme + "://" + u.Host + u.EscapedPath() + droppedQuery(u)
+}
+
+// droppedQuery is "?…" when u has a query that messages leave out.
+func droppedQuery(u *url.URL) string {
 	if u.RawQuery != "" || u.ForceQuery {
-		s += "?…"
+		return "?…"
 	}
-	return s
+	return ""
 }
 
 // httpMethod upper-cases the standard method names (as fetch does) and keeps
@@ -600,7 +609,7 @@ func (a *api) reqSend(call goja.FunctionCall) goja.Value {
 }
 
 // reqSendAsync implements .sendAsync(): a Promise of the response; the request
-// runs on its own goroutine.
+// runs on a sender goroutine (pool.go).
 func (a *api) reqSendAsync(call goja.FunctionCall) goja.Value {
 	r := a.thisRequest(call, "sendAsync")
 	a.sent(r)
@@ -610,7 +619,8 @@ func (a *api) reqSendAsync(call goja.FunctionCall) goja.Value {
 	return a.start(r.clone(), false)
 }
 
-// start runs r on a goroutine and returns a promise settled on the event loop.
+// start runs r on a sender goroutine (pool.go) and returns a promise
+// settled on the event loop.
 func (a *api) start(r *request, fetch bool) goja.Value {
 	p, resolve, reject := a.vm.NewPromise()
 	ctx := a.host.Context()
@@ -618,7 +628,7 @@ func (a *api) start(r *request, fetch bool) goja.Value {
 	// stack of this call so an unhandled rejection says where it started.
 	site := a.vm.CaptureCallStack(maxAsyncFrames, nil)
 	done := a.host.Enqueue()
-	go func() {
+	a.senders.Go(func() {
 		res, err := a.doSafe(ctx, r)
 		done(func() error {
 			if err != nil {
@@ -631,7 +641,7 @@ func (a *api) start(r *request, fetch bool) goja.Value {
 			}
 			return resolve(a.newResponse(res, fetch))
 		})
-	}()
+	})
 	return a.vm.ToValue(p)
 }
 

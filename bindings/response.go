@@ -1,6 +1,7 @@
 package bindings
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/dop251/goja"
 
@@ -175,9 +177,19 @@ func (rs *response) Keys() []string {
 
 func (rs *response) bodyString() goja.Value {
 	if rs.body == nil {
-		rs.body = rs.a.vm.ToValue(string(rs.r.body))
+		rs.body = rs.a.vm.ToValue(bytesString(rs.r.body))
 	}
 	return rs.body
+}
+
+// bytesString returns b as a string without copying it (a response body
+// may be megabytes). It is only for bytes nobody writes to again, as
+// result.body: goja keeps an ASCII string as it is.
+func bytesString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
 }
 
 // plainHeaders builds res.headers: lower-case names, repeated headers joined
@@ -238,9 +250,9 @@ func (a *api) thisResponse(call goja.FunctionCall, method string) *response {
 // JSON.parse) and explains failures: where in the body, and a short excerpt.
 func (a *api) parseJSON(rs *response, what string) (goja.Value, error) {
 	r := rs.r
-	if len(strings.TrimSpace(string(r.body))) == 0 {
+	if len(bytes.TrimSpace(r.body)) == 0 {
 		return nil, errorf(CodeBadJSON, "%s: the response body of %s (status %d%s) is empty, so there is no JSON to parse; check res.status before calling json()",
-			what, r.where, r.status, contentTypeNote(r))
+			what, r.where(), r.status, contentTypeNote(r))
 	}
 	if v, err := parseJSONFast(a.vm, r.body); err == nil {
 		return v, nil
@@ -251,7 +263,7 @@ func (a *api) parseJSON(rs *response, what string) (goja.Value, error) {
 	}
 	js.RethrowUncatchable(err)
 	return nil, errorf(CodeBadJSON, "%s: the response body of %s (status %d%s) is not valid JSON: %s",
-		what, r.where, r.status, contentTypeNote(r), jsonProblem(r.body, exceptionText(err)))
+		what, r.where(), r.status, contentTypeNote(r), jsonProblem(r.body, exceptionText(err)))
 }
 
 func contentTypeNote(r *result) string {

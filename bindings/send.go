@@ -23,16 +23,33 @@ import (
 // userAgent is sent unless the script sets its own User-Agent header.
 const userAgent = "scriptrun"
 
+// userAgentValue is the User-Agent header's value, shared by every request
+// (headers are replaced, never written into, so it is never changed).
+var userAgentValue = []string{userAgent}
+
 // result is a response read completely into memory; it holds no goja values,
 // so it can be built on any goroutine.
 type result struct {
-	where      string // method and safe URL, for messages
+	// Where the response came from, for messages: named (a response a
+	// script made), or the request's method and URL, rendered only when a
+	// message needs them (the request's URL is not changed once sent).
+	named      string
+	method     string
+	reqURL     *url.URL
 	status     int
 	statusText string
 	url        string // final URL (after redirects) without user info, the Signer's query parameters masked
 	header     http.Header
-	body       []byte
-	attempts   int // requests .retry made (1 without retries); 0 for a Response the script made
+	body       []byte // never written to once read: JavaScript strings share it (bytesString)
+	attempts   int    // requests .retry made (1 without retries); 0 for a Response the script made
+}
+
+// where names the request the response answers, for messages.
+func (res *result) where() string {
+	if res.reqURL == nil {
+		return res.named
+	}
+	return whereOf(res.method, res.reqURL)
 }
 
 // requestTimeout is the cancellation cause of a request whose .timeout(ms) elapsed.
@@ -119,7 +136,8 @@ func (a *api) exchange(ctx context.Context, r *request, target string, t *retrie
 
 	sig.maskHeaderURLs(resp.Header)
 	res := &result{
-		where:      r.where(),
+		method:     r.method,
+		reqURL:     r.url,
 		status:     resp.StatusCode,
 		statusText: statusText(resp),
 		header:     resp.Header,
@@ -232,7 +250,7 @@ func (a *api) attempt(ctx context.Context, r *request, target string) (*http.Res
 		req.Header = r.header.Clone()
 	}
 	if _, ok := req.Header["User-Agent"]; !ok {
-		req.Header.Set("User-Agent", userAgent)
+		req.Header["User-Agent"] = userAgentValue
 	}
 	client := a.client
 	if r.token == "" {
@@ -261,23 +279,38 @@ func (a *api) attempt(ctx context.Context, r *request, target string) (*http.Res
 }
 
 // readBody reads the whole body, head (what rejects read of it) first,
-// failing with BODY_TOO_LARGE beyond the limit.
+// failing with BODY_TOO_LARGE beyond the limit. With a Content-Length it
+// reads into one buffer of that size (plus a byte to see the end), so a
+// body costs one allocation and no copy; without one the buffer doubles.
 func (a *api) readBody(ctx context.Context, r *request, resp *http.Response, head []byte) ([]byte, error) {
 	if resp.ContentLength > a.maxBytes {
 		return nil, a.tooLarge(r, resp.ContentLength)
 	}
-	var buf bytes.Buffer
-	if resp.ContentLength > 0 {
-		buf.Grow(int(resp.ContentLength) + 1)
+	size := int64(512) // as io.ReadAll starts
+	if resp.ContentLength >= 0 {
+		size = resp.ContentLength + 1
 	}
-	buf.Write(head)
-	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, a.maxBytes+1-int64(len(head)))); err != nil {
-		return nil, a.transportError(ctx, r, fmt.Errorf("reading the response body: %w", err))
+	b := make([]byte, 0, max(size, int64(len(head))+1))
+	b = append(b, head...)
+	for limit := a.maxBytes + 1; ; { // one byte over the limit tells it was passed
+		if len(b) == cap(b) {
+			// Double, as bytes.Buffer does: append's growth of a large
+			// slice (a quarter each time) copies a chunked 5 MB body
+			// about forty times.
+			b = slices.Grow(b, int(min(int64(cap(b)), limit-int64(cap(b)))))
+		}
+		n, err := resp.Body.Read(b[len(b):min(int64(cap(b)), limit)])
+		b = b[:len(b)+n]
+		if int64(len(b)) > a.maxBytes {
+			return nil, a.tooLarge(r, -1)
+		}
+		if errors.Is(err, io.EOF) {
+			return b, nil
+		}
+		if err != nil {
+			return nil, a.transportError(ctx, r, fmt.Errorf("reading the response body: %w", err))
+		}
 	}
-	if int64(buf.Len()) > a.maxBytes {
-		return nil, a.tooLarge(r, -1)
-	}
-	return buf.Bytes(), nil
 }
 
 // tooLarge reports a body over the limit; size is its Content-Length, or -1
@@ -309,10 +342,22 @@ func byteSize(n int64) string {
 
 func statusText(resp *http.Response) string {
 	// resp.Status is "200 OK"; keep the server's wording when it has one.
-	if s, ok := strings.CutPrefix(resp.Status, fmt.Sprintf("%03d ", resp.StatusCode)); ok && s != "" {
-		return s
+	if s := resp.Status; len(s) > 4 && s[3] == ' ' && statusCode(s[:3]) == resp.StatusCode {
+		return s[4:]
 	}
 	return http.StatusText(resp.StatusCode)
+}
+
+// statusCode reads the three digits of a status line's code, or -1.
+func statusCode(d string) int {
+	n := 0
+	for i := range 3 {
+		if d[i] < '0' || d[i] > '9' {
+			return -1
+		}
+		n = n*10 + int(d[i]-'0')
+	}
+	return n
 }
 
 // drain reads a little of an unwanted body so the connection can be reused.

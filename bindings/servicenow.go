@@ -326,7 +326,7 @@ func (a *api) snExecute(m *restMessage, _ goja.FunctionCall) goja.Value {
 	return a.newRESTResponse(rs)
 }
 
-// snExecuteAsync implements executeAsync(): the request runs on its own
+// snExecuteAsync implements executeAsync(): the request runs on a sender
 // goroutine; the response's getters and waitForResponse wait for it. A
 // failure that execute() would throw and that the script never looks at is
 // reported as an unhandled rejection once the request ends, so a missing
@@ -336,7 +336,7 @@ func (a *api) snExecuteAsync(m *restMessage, _ goja.FunctionCall) goja.Value {
 	ctx := a.host.Context()
 	rs := &restResponse{a: a, req: r, done: make(chan struct{})}
 	enqueued := a.host.Enqueue()
-	go func() {
+	a.senders.Go(func() {
 		res, err := a.doSafe(ctx, r)
 		rs.settle(ctx, res, err)
 		close(rs.done)
@@ -347,7 +347,7 @@ func (a *api) snExecuteAsync(m *restMessage, _ goja.FunctionCall) goja.Value {
 			}
 			return nil
 		})
-	}()
+	})
 	return a.newRESTResponse(rs)
 }
 
