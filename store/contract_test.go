@@ -296,19 +296,28 @@ func TestContractStore(t *testing.T) {
 // history in one update.
 func TestContractDeleteJobFullHistory(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, kv backend, file *boltBackend) {
-		if _, ok := kv.(*etcdBackend); ok {
-			// Four deletes per run exceed etcd's --max-txn-ops (128) from
-			// 32 runs on: the etcd layout keeps a job's runs under one
-			// prefix, deleted in one op (ETCD-DESIGN.md §2, step 2).
-			t.Skip("needs the runs/JOB/ layout on etcd")
-		}
 		db, err := open(kv, file, testKey(7), Options{})
 		must(t, err)
 		must(t, db.Update(func(tx *Tx) error { return tx.CreateJob(testJob("sync")) }))
+		var last Run
 		for range DefaultRunHistory {
-			addRun(t, db, Run{Job: "sync", Status: RunSucceeded, Trigger: TriggerManual}, []byte("out"))
+			last = addRun(t, db, Run{Job: "sync", Status: RunSucceeded, Trigger: TriggerManual}, []byte("out"))
 		}
 		must(t, db.Update(func(tx *Tx) error { return tx.DeleteJob("sync") }))
+		must(t, db.Update(func(tx *Tx) error { return tx.CreateJob(testJob("sync")) }))
+		must(t, db.View(func(tx *Tx) error {
+			if _, err := tx.Run(last.ID); !errors.Is(err, ErrNotFound) {
+				t.Errorf("Run(%d) of the deleted history = %v, want ErrNotFound", last.ID, err)
+			}
+			if _, err := tx.RunOutput(last.ID); !errors.Is(err, ErrNotFound) {
+				t.Errorf("RunOutput(%d) of the deleted history = %v, want ErrNotFound", last.ID, err)
+			}
+			runs, err := tx.Runs("sync", 0)
+			if err != nil || len(runs) != 0 {
+				t.Errorf("Runs of the re-created job = %v, %v; want none", runIDs(runs), err)
+			}
+			return nil
+		}))
 		var active []Run
 		must(t, db.View(func(tx *Tx) (err error) { active, err = tx.ActiveRuns(); return err }))
 		if len(active) != 0 {

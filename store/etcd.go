@@ -151,3 +151,12 @@ func (e *etcdBackend) empty() (bool, error) {
 }
 
 func (e *etcdBackend) close() error { return e.c.Close() }
+
+// DeletePrefix is one DeleteRange at commit (etcdkv.Txn.DeletePrefix).
+func (t etcdTx) DeletePrefix(prefix string) error {
+	if t.readOnly {
+		return fmt.Errorf("delete %s…: read-only transaction", prefix)
+	}
+	t.t.DeletePrefix(prefix)
+	return nil
+}

@@ -24,9 +24,9 @@ import (
 //	cron          "version" -> BE counter (CronVersion)
 //	cronjobs      name -> jobRecord
 //	cronstate     name -> JobState
-//	cronruns      BE run id -> Run
-//	cronjobruns   name \x00 BE run id -> nothing: a job's runs in order
-//	cronoutput    BE run id -> captured output
+//	cronruns      BE run id -> where the run is (see runLoc in run.go)
+//	cronjobruns   name \x00 BE run id -> Run: a job's runs in order
+//	cronoutput    name \x00 BE run id -> captured output
 //	cronactive    BE run id -> job name: runs queued or running
 //	cronrequests  BE request id -> RunRequest
 var (
@@ -440,14 +440,8 @@ func (tx *Tx) DeleteJob(name string) error {
 		}
 		return fmt.Errorf("job %q %w: list them with `scriptrun cron list`", name, ErrNotFound)
 	}
-	ids, err := tx.jobRunIDs(name)
-	if err != nil {
+	if err := tx.deleteJobRuns(name); err != nil {
 		return err
-	}
-	for _, id := range ids {
-		if err := tx.deleteRun(name, id); err != nil {
-			return err
-		}
 	}
 	if err := tx.kv.Delete(key(spaceCronState, name)); err != nil {
 		return err

@@ -23,6 +23,7 @@ type Txn struct {
 	lists    map[string]bool      // prefixes listed
 	writes   map[string]*bufWrite // key → last write
 	order    []string             // keys in first-write order
+	dropped  []string             // prefixes deleted (DeletePrefix), applied before the writes
 	readOnly bool
 }
 
@@ -96,6 +97,9 @@ func (tx *Txn) Get(key string) (KV, error) {
 		}
 		return KV{Key: key, Value: w.value}, nil
 	}
+	if tx.droppedKey(key) {
+		return KV{}, fmt.Errorf("etcdkv: get %s: %w", key, ErrNotFound)
+	}
 	resp, err := tx.get(tx.c.key(key))
 	if err != nil {
 		return KV{}, fmt.Errorf("etcdkv: get %s: %w", key, tx.c.explain(err))
@@ -121,7 +125,9 @@ func (tx *Txn) List(prefix string) ([]KV, error) {
 	byKey := map[string]KV{}
 	for _, kv := range resp.Kvs {
 		k := tx.c.kv(kv.Key, kv.Value, kv.ModRevision, kv.CreateRevision, kv.Lease)
-		byKey[k.Key] = k
+		if !tx.droppedKey(k.Key) {
+			byKey[k.Key] = k
+		}
 	}
 	for k, w := range tx.writes {
 		if !strings.HasPrefix(k, prefix) {
@@ -177,8 +183,11 @@ func (tx *Txn) write(key string, w *bufWrite) {
 
 // commit sends the read set's compares and the writes in one Txn.
 func (tx *Txn) commit() error {
-	if len(tx.writes) == 0 {
+	if len(tx.writes) == 0 && len(tx.dropped) == 0 {
 		return nil // a read-only run: its snapshot was consistent
+	}
+	if err := tx.checkDropped(); err != nil {
+		return err
 	}
 	conds := make([]Cond, 0, len(tx.reads)+len(tx.lists))
 	for k, rev := range tx.reads {
@@ -187,7 +196,10 @@ func (tx *Txn) commit() error {
 	for p := range tx.lists {
 		conds = append(conds, NothingNewUnder(p, tx.rev))
 	}
-	ops := make([]Op, 0, len(tx.order))
+	ops := make([]Op, 0, len(tx.dropped)+len(tx.order))
+	for _, p := range tx.dropped {
+		ops = append(ops, OpDeletePrefix(p))
+	}
 	for _, k := range tx.order {
 		if w := tx.writes[k]; w.del {
 			ops = append(ops, OpDelete(k))
