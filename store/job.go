@@ -446,6 +446,9 @@ func (tx *Tx) DeleteJob(name string) error {
 	if err := tx.kv.Delete(key(spaceCronState, name)); err != nil {
 		return err
 	}
+	if err := tx.kv.Delete(key(spaceCronClaims, name)); err != nil {
+		return err
+	}
 	reqs, err := tx.RunRequests()
 	if _, other := DamagedRecords(err); other != nil {
 		return other
@@ -634,8 +637,17 @@ func (db *DB) LockScheduler(wait time.Duration) (unlock func(), err error) {
 
 const schedulerLock = "cron-scheduler"
 
-// SchedulerRunning reports whether a process holds the scheduler lock.
-func (db *DB) SchedulerRunning() bool { return db.kv.held(schedulerLock) }
+// SchedulerRunning reports whether a process holds the scheduler lock; on
+// a clustered store, where every serve node schedules and none takes that
+// lock, whether a node is registered (RegisterNode).
+func (db *DB) SchedulerRunning() bool {
+	if db.Clustered() {
+		var nodes []NodeInfo
+		err := db.View(func(tx *Tx) (err error) { nodes, err = tx.Nodes(); return err })
+		return err == nil && len(nodes) > 0
+	}
+	return db.kv.held(schedulerLock)
+}
 
 // TryLockJob takes the named job's run lock without waiting; a job runs in
 // one place at a time across processes (the scheduler in `scriptrun serve`

@@ -22,12 +22,16 @@ const (
 	RunTimedOut  RunStatus = "timed_out" // the job's timeout stopped it
 	RunSkipped   RunStatus = "skipped"   // not run: overlap policy, missed while down, or busy elsewhere
 	RunCancelled RunStatus = "cancelled" // stopped by shutdown, replace, removal, or its process died
+	// RunLost: the node running it went away (its lease expired) before
+	// the run finished; another node recorded it, with the output last
+	// flushed (clustered stores only).
+	RunLost RunStatus = "lost"
 )
 
 // Final reports whether a run in status s is over.
 func (s RunStatus) Final() bool {
 	switch s {
-	case RunSucceeded, RunFailed, RunTimedOut, RunSkipped, RunCancelled:
+	case RunSucceeded, RunFailed, RunTimedOut, RunSkipped, RunCancelled, RunLost:
 		return true
 	}
 	return false
@@ -76,6 +80,11 @@ type Run struct {
 	Truncated   bool  `json:"truncated,omitempty"`
 	// RunBy names the process that ran it, e.g. "serve (pid 4242)".
 	RunBy string `json:"runBy,omitempty"`
+	// Node and NodeID name the node that runs it on a clustered store, and
+	// which life of that node (NodeInfo.ID): when that registration ends
+	// before the run does, the run is lost.
+	Node   string `json:"node,omitempty"`
+	NodeID string `json:"nodeId,omitempty"`
 }
 
 // Duration is how long the script ran; zero until the run has finished.
