@@ -504,6 +504,46 @@ type RunRequest struct {
 	RunID     uint64    `json:"runId,omitempty"` // set when a scheduler claimed it
 	Claimed   time.Time `json:"claimed,omitzero"`
 	Error     string    `json:"error,omitempty"` // why the scheduler could not run it
+	// Taker is the node that took the request on a clustered store, where
+	// every node serves requests and only the taker answers.
+	Taker string `json:"taker,omitempty"`
+	// Cancel, when set, asks instead that run Cancel of Job be cancelled
+	// for Reason, by whichever node runs it (clustered stores).
+	Cancel uint64 `json:"cancel,omitempty"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// RequestCancel records a request that the node running run runID of job
+// cancel it for reason (a clustered store: the run may be on another host).
+// It is served like a run request (CronVersion moves).
+func (tx *Tx) RequestCancel(job string, runID uint64, reason string) (RunRequest, error) {
+	if err := ValidateName("job", job); err != nil {
+		return RunRequest{}, err
+	}
+	id, err := tx.kv.NextSequence(spaceCronRequests)
+	if err != nil {
+		return RunRequest{}, err
+	}
+	r := RunRequest{ID: id, Job: job, Requested: tx.db.now().UTC(), Cancel: runID, Reason: reason}
+	if err := tx.putRequest(r); err != nil {
+		return RunRequest{}, err
+	}
+	return r, tx.bumpCronVersion()
+}
+
+// TakeRunRequest gives request id to node unless another node took it or
+// it was answered: of nodes serving requests together, exactly one gets
+// each (a second taker's Update re-runs and sees the first).
+func (tx *Tx) TakeRunRequest(id uint64, node string) (bool, error) {
+	r, err := tx.RunRequest(id)
+	if err != nil {
+		return false, err
+	}
+	if !r.Claimed.IsZero() || (r.Taker != "" && r.Taker != node) {
+		return false, nil
+	}
+	r.Taker = node
+	return true, tx.putRequest(r)
 }
 
 // RequestRun records a request to run the named job now. The job must exist.

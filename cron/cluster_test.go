@@ -1,0 +1,320 @@
+package cron
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/scriptrun/scriptrun/store"
+	"github.com/scriptrun/scriptrun/store/etcdkv/etcdtest"
+)
+
+// funcExecutor runs a Go function instead of a script.
+type funcExecutor func(ctx context.Context, job store.Job, out io.Writer) error
+
+func (f funcExecutor) Execute(ctx context.Context, job store.Job, out io.Writer) error {
+	return f(ctx, job, out)
+}
+
+// clusterNode is one serve node of a cluster test: its own connection,
+// registration and scheduler.
+type clusterNode struct {
+	db     *store.DB
+	node   *store.Node
+	s      *Scheduler
+	events chan store.Run
+}
+
+// startClusterNodes starts n nodes on one fresh prefix of an embedded etcd,
+// each running scripts with exec, stopped when the test ends.
+func startClusterNodes(t *testing.T, n int, exec Executor) []*clusterNode {
+	t.Helper()
+	c := etcdtest.New(t)
+	url := "etcd://" + strings.Join(c.Endpoints(), ",") + "/" + strings.ToLower(t.Name()) + "/"
+	nodes := make([]*clusterNode, n)
+	for i := range nodes {
+		db, err := store.OpenURL(context.Background(), url, testKey, store.Options{Create: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		node, err := db.RegisterNode(context.Background(), store.NodeInfo{Name: fmt.Sprintf("node-%d", i)}, 2*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cn := &clusterNode{db: db, node: node, events: make(chan store.Run, 1024)}
+		cn.s = New(Options{DB: db, Node: node, Executor: exec, RunBy: node.Info.Name, FlushInterval: 100 * time.Millisecond, GracePeriod: time.Second})
+		cn.s.onEvent = func(r store.Run) {
+			select {
+			case cn.events <- r:
+			default:
+			}
+		}
+		nodes[i] = cn
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+			defer cancel()
+			if err := cn.s.Stop(ctx); err != nil {
+				t.Errorf("stop %s: %v", node.Info.Name, err)
+			}
+			node.Close()
+			db.Close()
+		})
+	}
+	return nodes
+}
+
+func startAll(t *testing.T, nodes []*clusterNode) {
+	t.Helper()
+	for _, n := range nodes {
+		if err := n.s.Start(context.Background()); err != nil {
+			t.Fatalf("start %s: %v", n.node.Info.Name, err)
+		}
+	}
+}
+
+// TestClusterOneRunPerTick: three nodes schedule the same jobs every
+// second; each due time of each job runs exactly once, on the node that
+// claimed it, and no node takes a scheduler lock.
+func TestClusterOneRunPerTick(t *testing.T) {
+	nodes := startClusterNodes(t, 3, funcExecutor(func(context.Context, store.Job, io.Writer) error { return nil }))
+	jobs := []string{"a", "b", "c", "d"}
+	for _, name := range jobs {
+		j := testJobSpec(name, "@every 1s")
+		if err := nodes[0].db.Update(func(tx *store.Tx) error { return tx.CreateJob(j) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	startAll(t, nodes)
+	// Wait for at least 4 finished scheduled runs of every job.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		done := 0
+		for _, name := range jobs {
+			var runs []store.Run
+			if err := nodes[1].db.View(func(tx *store.Tx) (err error) { runs, err = tx.Runs(name, 0); return err }); err != nil {
+				t.Fatal(err)
+			}
+			if countFinished(runs) >= 4 {
+				done++
+			}
+		}
+		if done == len(jobs) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("jobs did not run 4 times each within 30 s")
+		}
+		time.Sleep(100 * time.Millisecond) // polling a condition, not synchronising
+	}
+	for _, n := range nodes {
+		stopNode(t, n)
+	}
+	byNode := map[string]int{}
+	for _, name := range jobs {
+		var runs []store.Run
+		var claims []store.RunClaim
+		if err := nodes[2].db.View(func(tx *store.Tx) (err error) {
+			if runs, err = tx.Runs(name, 0); err != nil {
+				return err
+			}
+			claims, err = tx.RunClaims(name)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		claimedBy := map[time.Time]string{}
+		for _, c := range claims {
+			claimedBy[c.Due] = c.Node
+		}
+		seen := map[time.Time]uint64{}
+		for _, r := range runs {
+			if r.Trigger != store.TriggerSchedule {
+				continue
+			}
+			if prev, dup := seen[r.Scheduled]; dup {
+				t.Errorf("job %s due %s ran twice: runs %d and %d", name, r.Scheduled.Format(time.StampMilli), prev, r.ID)
+			}
+			seen[r.Scheduled] = r.ID
+			if r.Node == "" || claimedBy[r.Scheduled.UTC()] != r.Node {
+				t.Errorf("run %d of %s on node %q, claimed by %q", r.ID, name, r.Node, claimedBy[r.Scheduled.UTC()])
+			}
+			byNode[r.Node]++
+		}
+	}
+	t.Logf("runs by node: %v", byNode)
+}
+
+func countFinished(runs []store.Run) int {
+	n := 0
+	for _, r := range runs {
+		if r.Status == store.RunSucceeded && r.Trigger == store.TriggerSchedule {
+			n++
+		}
+	}
+	return n
+}
+
+func stopNode(t *testing.T, n *clusterNode) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	if err := n.s.Stop(ctx); err != nil {
+		t.Errorf("stop %s: %v", n.node.Info.Name, err)
+	}
+}
+
+func testJobSpec(name, spec string) store.Job {
+	return store.Job{Name: name, Schedule: spec, Script: "console.log(1)", ScriptName: name + ".js", Timeout: time.Minute, Enabled: true}
+}
+
+// blockingExec writes a line, then waits until its run is cancelled or
+// release is closed.
+func blockingExec(started chan<- string, release <-chan struct{}) Executor {
+	return funcExecutor(func(ctx context.Context, job store.Job, out io.Writer) error {
+		fmt.Fprintf(out, "working on %s\n", job.Name)
+		started <- job.Name
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-release:
+			return nil
+		}
+	})
+}
+
+// TestClusterLostRun: a node's registration ends while it runs a job (it
+// died, as far as the others can tell): exactly one survivor records the
+// run as lost, naming the node, with the output the node had saved.
+func TestClusterLostRun(t *testing.T) {
+	started := make(chan string, 4)
+	release := make(chan struct{})
+	defer close(release)
+	nodes := startClusterNodes(t, 3, blockingExec(started, release))
+	j := testJobSpec("long", "@every 1h")
+	if err := nodes[0].db.Update(func(tx *store.Tx) error { return tx.CreateJob(j) }); err != nil {
+		t.Fatal(err)
+	}
+	startAll(t, nodes)
+	run, err := nodes[0].s.RunNow(context.Background(), "long")
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	waitFor(t, "the running run's output to be saved", func() bool {
+		var out []byte
+		_ = nodes[1].db.View(func(tx *store.Tx) (err error) { out, err = tx.RunOutput(run.ID); return err })
+		return strings.Contains(string(out), "working on long")
+	})
+	if err := nodes[0].node.Close(); err != nil { // node-0 "dies"
+		t.Fatal(err)
+	}
+	var lost store.Run
+	waitFor(t, "the run to be recorded lost", func() bool {
+		_ = nodes[1].db.View(func(tx *store.Tx) (err error) { lost, err = tx.Run(run.ID); return err })
+		return lost.Status == store.RunLost
+	})
+	if !strings.Contains(lost.Reason, "node-0") || lost.Node != "node-0" {
+		t.Errorf("lost run: node %q, reason %q; want node-0 named", lost.Node, lost.Reason)
+	}
+	var out []byte
+	if err := nodes[2].db.View(func(tx *store.Tx) (err error) { out, err = tx.RunOutput(run.ID); return err }); err != nil || !strings.Contains(string(out), "working on long") {
+		t.Errorf("lost run's output = %q, %v; want the saved line", out, err)
+	}
+	// Give the other survivor time to sweep too: still one lost event.
+	time.Sleep(2 * lostCheckInterval)
+	n := 0
+	for _, cn := range nodes[1:] {
+	drain:
+		for {
+			select {
+			case r := <-cn.events:
+				if r.ID == run.ID && r.Status == store.RunLost {
+					n++
+				}
+			default:
+				break drain
+			}
+		}
+	}
+	if n != 1 {
+		t.Errorf("the run was recorded lost %d times, want once", n)
+	}
+}
+
+// TestClusterCancelElsewhere: a run going on one node is cancelled from
+// another (the console's Cancel on any node).
+func TestClusterCancelElsewhere(t *testing.T) {
+	started := make(chan string, 4)
+	release := make(chan struct{})
+	defer close(release)
+	nodes := startClusterNodes(t, 2, blockingExec(started, release))
+	j := testJobSpec("long", "@every 1h")
+	if err := nodes[0].db.Update(func(tx *store.Tx) error { return tx.CreateJob(j) }); err != nil {
+		t.Fatal(err)
+	}
+	startAll(t, nodes)
+	run, err := nodes[0].s.RunNow(context.Background(), "long")
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	if !nodes[1].s.CancelAnywhere(run.ID, "cancelled from node-1's console") {
+		t.Fatal("CancelAnywhere did not find the run")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	r, err := FollowRun(ctx, nodes[1].db, run.ID, 50*time.Millisecond)
+	if err != nil || r.Status != store.RunCancelled || r.Reason != "cancelled from node-1's console" {
+		t.Errorf("run after a cancel from another node: %s %q, %v; want cancelled with the reason", r.Status, r.Reason, err)
+	}
+}
+
+// TestClusterQueueAcrossNodes: with overlap queue, a run triggered on one
+// node while the job runs on another waits for it, then runs.
+func TestClusterQueueAcrossNodes(t *testing.T) {
+	started := make(chan string, 4)
+	release := make(chan struct{})
+	nodes := startClusterNodes(t, 2, blockingExec(started, release))
+	j := testJobSpec("long", "@every 1h")
+	j.Overlap = store.OverlapQueue
+	if err := nodes[0].db.Update(func(tx *store.Tx) error { return tx.CreateJob(j) }); err != nil {
+		t.Fatal(err)
+	}
+	startAll(t, nodes)
+	first, err := nodes[0].s.RunNow(context.Background(), "long")
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	second, err := nodes[1].s.RunNow(context.Background(), "long")
+	if err != nil || second.Status != store.RunQueued {
+		t.Fatalf("run on node-1 while node-0 runs the job: %s, %v; want queued", second.Status, err)
+	}
+	third, err := nodes[1].s.RunNow(context.Background(), "long")
+	if err != nil || third.Status != store.RunSkipped {
+		t.Errorf("a third run: %s, %v; want skipped (the queue holds one)", third.Status, err)
+	}
+	close(release)
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	for _, id := range []uint64{first.ID, second.ID} {
+		r, err := FollowRun(ctx, nodes[1].db, id, 50*time.Millisecond)
+		if err != nil || r.Status != store.RunSucceeded {
+			t.Errorf("run %d: %s, %v; want succeeded", id, r.Status, err)
+		}
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond) // polling a condition, not synchronising
+	}
+}
