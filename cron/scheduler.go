@@ -529,6 +529,9 @@ func (s *Scheduler) recordMissed(e *entry, first, last time.Time, n int, why str
 		Missed: n, ScriptSHA256: e.job.ScriptSHA256, RunBy: s.o.RunBy,
 		Reason: fmt.Sprintf("missed %d scheduled run(s)%s %s: %s; missed runs are not replayed", n, more, span, why),
 	}
+	if n := s.o.Node; n != nil {
+		r.Node, r.NodeID = n.Info.Name, n.Info.ID
+	}
 	if _, err := s.record(r); err != nil {
 		s.log.Error("cron could not record missed runs", "job", e.name, "err", err)
 	}

@@ -72,6 +72,7 @@ process's own (go_*, process_*).`,
 	c.Flags().StringVar(&cfg.keyFile, "tls-key", "", "the private key (PEM) of --tls-cert")
 	c.Flags().StringVar(&cfg.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics; a loopback address, e.g. 127.0.0.1:9464 (default: off)")
 	c.Flags().DurationVar(&cfg.cronGrace, "cron-grace", cron.DefaultGracePeriod, "on shutdown, how long running cron jobs may finish before they are cancelled")
+	addClusterFlags(c, &cfg.cluster)
 	c.RunE = func(c *cobra.Command, args []string) error {
 		if (cfg.certFile == "") != (cfg.keyFile == "") {
 			return usageErr("give --tls-cert and --tls-key together")
@@ -111,6 +112,7 @@ type serveConfig struct {
 	metrics           net.Listener  // from --metrics-addr; nil = no metrics
 	cronGrace         time.Duration // 0 = cron.DefaultGracePeriod
 	takeOverEvery     time.Duration // 0 = cron.DefaultTakeOverInterval; tests shorten it
+	cluster           clusterConfig // --node-name, --node-ttl (etcd stores)
 }
 
 // serve runs the console on ln until ctx ends, then shuts down gracefully.
@@ -143,6 +145,11 @@ func (a *app) serve(ctx context.Context, ln net.Listener, cfg serveConfig) error
 	if err != nil {
 		return err
 	}
+	node, ctx, leave, err := joinCluster(ctx, db, m, cfg.cluster, logger)
+	if err != nil {
+		return err
+	}
+	defer leave() // after the scheduler stopped, so that no run of it is lost
 	grace := cfg.cronGrace
 	if grace <= 0 {
 		grace = cron.DefaultGracePeriod
@@ -163,7 +170,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener, cfg serveConfig) error
 	}
 	host := cron.NewHost(cron.New(cron.Options{
 		DB: db, Signer: m, Refresher: m, Metrics: metrics, Logger: logger, Executor: jobs,
-		RunBy: fmt.Sprintf("serve (pid %d)", os.Getpid()), GracePeriod: grace,
+		RunBy: runBy(node), GracePeriod: grace, Node: node,
 	}), cron.HostOptions{TakeOverInterval: takeOver, AnswerWait: serveAnswerWait, Logger: logger})
 	consoleHosts := append(listenHosts(cfg.addr, ln.Addr().(*net.TCPAddr)), cfg.allowedHosts...)
 	console, err := web.New(web.Options{
@@ -204,7 +211,10 @@ func (a *app) serve(ctx context.Context, ln net.Listener, cfg serveConfig) error
 	for _, w := range serveWarnings(ln.Addr().(*net.TCPAddr), tlsConfig != nil, cb) {
 		fmt.Fprintln(errw, "warning: "+w)
 	}
-	if host.Start(ctx) {
+	started := host.Start(ctx)
+	if started && node != nil {
+		fmt.Fprintf(out, "cron: node %s schedules the jobs with the other nodes on %s; each due time runs on one of them\n", node.Info.Name, db.Path())
+	} else if started {
 		fmt.Fprintln(out, "cron: this serve runs the home's jobs")
 	} else if db.SchedulerRunning() {
 		fmt.Fprintln(errw, "warning: another scriptrun serve runs this home's cron jobs; this one serves the console only (its cron pages hand \"Run now\" to that serve) and takes the jobs over when that one stops")
@@ -262,6 +272,9 @@ func (a *app) serve(ctx context.Context, ln net.Listener, cfg serveConfig) error
 	wg.Wait()
 	if serveErr != nil {
 		return serveErr
+	}
+	if err := nodeExit(ctx); err != nil {
+		return err
 	}
 	fmt.Fprintln(out, "console stopped")
 	return nil
