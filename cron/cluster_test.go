@@ -32,11 +32,16 @@ type clusterNode struct {
 // each running scripts with exec, stopped when the test ends.
 func startClusterNodes(t *testing.T, n int, exec Executor) []*clusterNode {
 	t.Helper()
-	c := etcdtest.New(t)
+	return startClusterNodesOn(t, etcdtest.New(t), store.Options{Create: true}, n, exec)
+}
+
+// startClusterNodesOn is startClusterNodes on cluster c, opened with opts.
+func startClusterNodesOn(t *testing.T, c *etcdtest.Cluster, opts store.Options, n int, exec Executor) []*clusterNode {
+	t.Helper()
 	url := "etcd://" + strings.Join(c.Endpoints(), ",") + "/" + strings.ToLower(t.Name()) + "/"
 	nodes := make([]*clusterNode, n)
 	for i := range nodes {
-		db, err := store.OpenURL(context.Background(), url, testKey, store.Options{Create: true})
+		db, err := store.OpenURL(context.Background(), url, testKey, opts)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -316,5 +321,37 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(20 * time.Millisecond) // polling a condition, not synchronising
+	}
+}
+
+// TestClusterOutputTooLarge: on a cluster whose requests are smaller than
+// a run's output, the run's final record is kept, with a note instead of
+// the output, not lost in a failed write.
+func TestClusterOutputTooLarge(t *testing.T) {
+	const limit = 128 << 10
+	c := etcdtest.Start(t, etcdtest.Options{MaxRequestBytes: limit})
+	opts := store.Options{Create: true}
+	opts.Etcd.MaxRequestBytes = limit
+	nodes := startClusterNodesOn(t, c, opts, 1, funcExecutor(func(_ context.Context, _ store.Job, out io.Writer) error {
+		_, err := out.Write([]byte(strings.Repeat("x", 3*limit)))
+		return err
+	}))
+	if err := nodes[0].db.Update(func(tx *store.Tx) error { return tx.CreateJob(testJobSpec("loud", "@every 1h")) }); err != nil {
+		t.Fatal(err)
+	}
+	startAll(t, nodes)
+	run, err := nodes[0].s.RunNow(context.Background(), "loud")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	r, err := nodes[0].s.Wait(ctx, run.ID)
+	if err != nil || r.Status != store.RunSucceeded || !r.Truncated {
+		t.Fatalf("run with output over the store's request size: %s truncated %v, %v; want succeeded, truncated", r.Status, r.Truncated, err)
+	}
+	var out []byte
+	if err := nodes[0].db.View(func(tx *store.Tx) (err error) { out, err = tx.RunOutput(run.ID); return err }); err != nil || !strings.Contains(string(out), "max-request-bytes") {
+		t.Errorf("output = %.80q, %v; want the note naming --max-request-bytes", out, err)
 	}
 }

@@ -688,6 +688,9 @@ func (s *Scheduler) finishUnstarted(a *activeRun, status store.RunStatus, reason
 // finish writes a run's final record and releases what it held.
 func (s *Scheduler) finish(a *activeRun, output []byte) {
 	err := s.writer.do(func(tx *store.Tx) error { return tx.UpdateRun(a.run, output) })
+	if errors.Is(err, store.ErrTooLarge) {
+		err = s.finishTooLarge(a, output)
+	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		// The job was removed, and its history with it.

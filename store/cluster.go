@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/scriptrun/scriptrun/store/etcdkv"
 )
 
 // What a store shared by several hosts (etcd) adds for cron and the token
@@ -22,6 +24,10 @@ const (
 	spaceNodes      = "nodes"
 	spaceCronClaims = "cronclaims"
 )
+
+// ErrTooLarge: a write does not fit one request of the etcd store (its
+// --max-request-bytes, Options.Etcd.MaxRequestBytes); nothing was written.
+var ErrTooLarge = etcdkv.ErrTooLarge
 
 // ErrNotClustered: the operation needs a store shared by several hosts
 // (etcd); a bbolt file has one scheduler and polls instead.

@@ -325,3 +325,37 @@ func TestContractDeleteJobFullHistory(t *testing.T) {
 		}
 	})
 }
+
+// TestContractLoweredHistory: after a job's history is cut from 100 to 2,
+// each new run trims a bounded number of old ones (every transaction
+// within etcd's 128 operations), until 2 are left.
+func TestContractLoweredHistory(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, kv backend, file *boltBackend) {
+		db, err := open(kv, file, testKey(7), Options{})
+		must(t, err)
+		j := testJob("sync")
+		must(t, db.Update(func(tx *Tx) error { return tx.CreateJob(j) }))
+		for range DefaultRunHistory {
+			addRun(t, db, Run{Job: "sync", Status: RunSucceeded, Trigger: TriggerManual}, []byte("out"))
+		}
+		j.History = 2
+		must(t, db.Update(func(tx *Tx) error { return tx.PutJob(j) }))
+		count := func() int {
+			var runs []Run
+			must(t, db.View(func(tx *Tx) (err error) { runs, err = tx.Runs("sync", 0); return err }))
+			return len(runs)
+		}
+		prev := count()
+		for i := 0; prev > 2; i++ {
+			if i > DefaultRunHistory/maxTrim+2 {
+				t.Fatalf("history still %d runs after %d more, want 2", prev, i)
+			}
+			addRun(t, db, Run{Job: "sync", Status: RunSucceeded, Trigger: TriggerManual}, []byte("out"))
+			n := count()
+			if n >= prev && prev > 2 {
+				t.Fatalf("history went from %d to %d runs with one more run", prev, n)
+			}
+			prev = n
+		}
+	})
+}

@@ -164,7 +164,9 @@ func (tx *Tx) locateRun(id uint64) (loc runLoc, ok bool, err error) {
 
 // AddRun records a new run of an existing job with output (nil for none),
 // assigning its ID, and trims the job's history to its last KeepRuns runs
-// (runs still queued or running are never trimmed). A scheduled run advances
+// (runs still queued or running are never trimmed; a history much longer
+// than KeepRuns, after it was lowered, loses at most maxTrim runs per
+// AddRun). A scheduled run advances
 // the job's LastScheduled.
 func (tx *Tx) AddRun(r Run, output []byte) (Run, error) {
 	keep, err := tx.jobKeepRuns(r.Job)
@@ -270,13 +272,19 @@ func (tx *Tx) writeRun(loc runLoc, r Run, output []byte) error {
 	return nil
 }
 
-// trimRuns deletes a job's oldest finished runs beyond keep.
+// maxTrim bounds the runs one AddRun deletes (five keys each): a history
+// cut from 10000 to 10 shrinks over the next runs, each transaction within
+// etcd's 128 operations, instead of failing every AddRun.
+const maxTrim = 16
+
+// trimRuns deletes a job's oldest finished runs beyond keep, at most
+// maxTrim of them.
 func (tx *Tx) trimRuns(job string, keep int) error {
 	runs, err := tx.jobRuns(job)
 	if err != nil {
 		return err
 	}
-	extra := len(runs) - keep
+	extra := min(len(runs)-keep, maxTrim)
 	for _, jr := range runs {
 		if extra <= 0 {
 			break
