@@ -28,6 +28,10 @@ type clusterNode struct {
 	events chan store.Run
 }
 
+// pollInterval is the cluster tests' version poll: long, so that what
+// they see of changes comes by watch.
+var pollInterval = time.Hour
+
 // startClusterNodes starts n nodes on one fresh prefix of an embedded etcd,
 // each running scripts with exec, stopped when the test ends.
 func startClusterNodes(t *testing.T, n int, exec Executor) []*clusterNode {
@@ -50,7 +54,7 @@ func startClusterNodesOn(t *testing.T, c *etcdtest.Cluster, opts store.Options, 
 			t.Fatal(err)
 		}
 		cn := &clusterNode{db: db, node: node, events: make(chan store.Run, 1024)}
-		cn.s = New(Options{DB: db, Node: node, Executor: exec, RunBy: node.Info.Name, FlushInterval: 100 * time.Millisecond, GracePeriod: time.Second})
+		cn.s = New(Options{DB: db, Node: node, Executor: exec, RunBy: node.Info.Name, FlushInterval: 100 * time.Millisecond, GracePeriod: time.Second, PollInterval: pollInterval})
 		cn.s.onEvent = func(r store.Run) {
 			select {
 			case cn.events <- r:
@@ -354,4 +358,34 @@ func TestClusterOutputTooLarge(t *testing.T) {
 	if err := nodes[0].db.View(func(tx *store.Tx) (err error) { out, err = tx.RunOutput(run.ID); return err }); err != nil || !strings.Contains(string(out), "max-request-bytes") {
 		t.Errorf("output = %.80q, %v; want the note naming --max-request-bytes", out, err)
 	}
+}
+
+// TestClusterJobChangeByWatch: a job added and then disabled on one node
+// is scheduled and then unscheduled by another within moments, with
+// polling off (issue 13: within 1 s by watch).
+func TestClusterJobChangeByWatch(t *testing.T) {
+	nodes := startClusterNodes(t, 2, funcExecutor(func(context.Context, store.Job, io.Writer) error { return nil }))
+	startAll(t, nodes)
+	scheduled := func() bool {
+		nodes[1].s.mu.Lock()
+		defer nodes[1].s.mu.Unlock()
+		e := nodes[1].s.entries["late"]
+		if e == nil {
+			return false
+		}
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		return !e.nextDue.IsZero()
+	}
+	j := testJobSpec("late", "@every 1h")
+	start := time.Now()
+	if err := nodes[0].db.Update(func(tx *store.Tx) error { return tx.CreateJob(j) }); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "node-1 to schedule a job added on node-0", scheduled)
+	t.Logf("a job added on node-0 was scheduled on node-1 after %s", time.Since(start).Round(time.Millisecond))
+	if err := nodes[0].db.Update(func(tx *store.Tx) error { _, err := tx.SetJobEnabled("late", false); return err }); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "node-1 to unschedule a job disabled on node-0", func() bool { return !scheduled() })
 }
