@@ -22,12 +22,12 @@ type backend interface {
 	describe() string
 
 	// lock takes the named lock, which excludes every other goroutine and
-	// process using the store until unlock is called, waiting until ctx is
-	// done (the per-token refresh lock).
-	lock(ctx context.Context, name string) (unlock func(), err error)
+	// process using the store until its Unlock (or, on etcd, until it is
+	// Lost), waiting until ctx is done (the per-token refresh lock).
+	lock(ctx context.Context, name string) (Lock, error)
 	// tryLock takes the named lock if it is free, else fails with an error
 	// wrapping ErrBusy (the per-job run lock).
-	tryLock(name string) (unlock func(), err error)
+	tryLock(name string) (Lock, error)
 	// held reports whether another holder has the named lock, without
 	// keeping it (SchedulerRunning).
 	held(name string) bool

@@ -202,8 +202,13 @@ func TestContractSequences(t *testing.T) {
 
 func TestContractLocks(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, kv backend, _ *boltBackend) {
-		unlock, err := kv.lock(context.Background(), "token-mail")
+		held, err := kv.lock(context.Background(), "token-mail")
 		must(t, err)
+		select {
+		case <-held.Lost():
+			t.Error("Lost fired on a lock just taken")
+		default:
+		}
 		if !kv.held("token-mail") {
 			t.Error("held = false while locked")
 		}
@@ -217,14 +222,14 @@ func TestContractLocks(t *testing.T) {
 		}
 		other, err := kv.tryLock("token-other")
 		must(t, err)
-		other()
-		unlock()
+		other.Unlock()
+		held.Unlock()
 		if kv.held("token-mail") {
 			t.Error("held = true after unlock")
 		}
 		again, err := kv.tryLock("token-mail")
 		must(t, err)
-		again()
+		again.Unlock()
 	})
 }
 

@@ -73,7 +73,22 @@
 // over Get, List, Put, Delete and NextSequence. Each key is "space/name";
 // the bbolt backend (bolt.go) keeps each space in a bucket of that name, so
 // files written before the interface existed read unchanged. The etcd
-// backend (ETCD-DESIGN.md) is to implement the same interface.
+// backend (etcd.go, over store/etcdkv; ETCD-DESIGN.md) implements the same
+// interface with optimistic transactions: an Update's function may run
+// more than once there, and must only write through its Tx and set
+// variables it owns. It runs each View and Update in short attempts, so a
+// leader's failover costs about one; a commit whose answer was lost is read
+// back, and counted as done when the cluster holds what it wrote.
+//
+// # Fenced token writes
+//
+// LockToken returns a Lock, which on etcd is held by a lease and can be
+// Lost while its holder still works. So a write decided under it is fenced
+// on what was read: every token read carries its Revision (etcd's
+// ModRevision; on bbolt a number from the tokens bucket's sequence, kept in
+// the record under its MAC), and Tx.ReplaceToken writes only while the
+// stored token still has it, else ErrConflict, which no retry turns into a
+// write over the other writer's record.
 //
 // # Several processes, one home
 //

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/scriptrun/scriptrun/store/etcdkv"
 )
@@ -20,39 +21,107 @@ import (
 // come with steps 3 to 5.
 type etcdBackend struct {
 	c *etcdkv.Client
+	// attemptTimeout bounds one run of a view or update (its reads and
+	// its commit); attempts is how many runs one that the cluster did not
+	// answer gets. Short attempts make a leader's failover cost about one
+	// attempt rather than the server's own request timeout.
+	attemptTimeout time.Duration
+	attempts       int
+	// lostAnswer, when set (tests), is told the outcome of every commit
+	// and returns the one update sees: a test turns an applied commit
+	// into an ErrUnavailable whose answer was lost.
+	lostAnswer func(err error) error
 }
 
 var _ backend = (*etcdBackend)(nil)
 
-func newEtcdBackend(c *etcdkv.Client) *etcdBackend { return &etcdBackend{c: c} }
+// Defaults of etcdBackend's attempts.
+const (
+	etcdAttemptTimeout = 2 * time.Second
+	etcdAttempts       = 3
+)
+
+func newEtcdBackend(c *etcdkv.Client) *etcdBackend {
+	return &etcdBackend{c: c, attemptTimeout: etcdAttemptTimeout, attempts: etcdAttempts}
+}
 
 func (e *etcdBackend) describe() string { return e.c.Target().String() }
 
+// view runs fn on a snapshot, again (up to attempts) when the cluster did
+// not answer one of its reads: a read changes nothing, so it is always safe
+// to repeat.
 func (e *etcdBackend) view(fn func(kvTx) error) error {
-	return e.c.View(context.Background(), func(t *etcdkv.Txn) error {
-		return fn(etcdTx{t: t, readOnly: true})
-	})
+	var err error
+	for attempt := 1; attempt <= e.attempts; attempt++ {
+		ctx, cancel := context.WithTimeout(context.Background(), e.attemptTimeout)
+		err = e.c.View(ctx, func(t *etcdkv.Txn) error {
+			return fn(etcdTx{t: t, readOnly: true})
+		})
+		cancel()
+		if !errors.Is(err, ErrUnavailable) {
+			return err
+		}
+	}
+	return e.gaveUp(err)
 }
 
+// update runs fn and commits its writes (etcdkv.Client.Update), within
+// attempts of attemptTimeout each. When the cluster does not answer:
+//
+//   - a read of fn failed: nothing was sent; fn runs again;
+//   - the commit failed: it may or may not have been applied (a leader
+//     lost mid-request). The store is read back: if it holds exactly what
+//     the commit wrote, it was applied and update succeeds (so a Create*
+//     does not find its own record and say ErrExists, and a run is not
+//     added twice); otherwise fn runs again on what is stored now (a
+//     fenced ReplaceToken then retries if the token is as it read it, or
+//     fails with ErrConflict if another node wrote it).
 func (e *etcdBackend) update(fn func(kvTx) error) error {
-	return e.c.Update(context.Background(), func(t *etcdkv.Txn) error {
-		return fn(etcdTx{t: t})
-	})
+	var err error
+	for attempt := 1; attempt <= e.attempts; attempt++ {
+		var sent *etcdkv.Txn
+		var fnErr error
+		ctx, cancel := context.WithTimeout(context.Background(), e.attemptTimeout)
+		err = e.c.Update(ctx, func(t *etcdkv.Txn) error {
+			sent, fnErr = t, fn(etcdTx{t: t})
+			return fnErr
+		})
+		cancel()
+		if fnErr == nil && e.lostAnswer != nil {
+			err = e.lostAnswer(err)
+		}
+		if !errors.Is(err, ErrUnavailable) {
+			return err
+		}
+		if fnErr == nil && e.applied(sent) {
+			return nil
+		}
+	}
+	return e.gaveUp(err)
 }
 
-func (e *etcdBackend) lock(ctx context.Context, name string) (func(), error) {
+// applied reads back what an indeterminate commit wrote; a failed read
+// counts as not applied (fn runs again and decides on what it reads).
+func (e *etcdBackend) applied(sent *etcdkv.Txn) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), e.attemptTimeout)
+	defer cancel()
+	ok, err := sent.Applied(ctx)
+	return err == nil && ok
+}
+
+func (e *etcdBackend) gaveUp(err error) error {
+	return fmt.Errorf("store %s: %d attempts of %s each: %w", e.describe(), e.attempts, e.attemptTimeout, err)
+}
+
+func (e *etcdBackend) lock(ctx context.Context, name string) (Lock, error) {
 	l, err := e.c.Lock(ctx, name)
 	if err != nil {
 		return nil, err
 	}
-	return func() {
-		// A failed unlock (the cluster unreachable) leaves the lock to
-		// its lease, which expires within the lock TTL; nothing to do.
-		_ = l.Unlock(context.Background())
-	}, nil
+	return etcdLock{l}, nil
 }
 
-func (e *etcdBackend) tryLock(name string) (func(), error) {
+func (e *etcdBackend) tryLock(name string) (Lock, error) {
 	l, err := e.c.TryLock(context.Background(), name)
 	if errors.Is(err, etcdkv.ErrLocked) {
 		return nil, fmt.Errorf("%w: %v", ErrBusy, err)
@@ -60,17 +129,27 @@ func (e *etcdBackend) tryLock(name string) (func(), error) {
 	if err != nil {
 		return nil, err
 	}
-	return func() { _ = l.Unlock(context.Background()) }, nil
+	return etcdLock{l}, nil
 }
 
 func (e *etcdBackend) held(name string) bool {
-	unlock, err := e.tryLock(name)
+	l, err := e.tryLock(name)
 	if err != nil {
 		return errors.Is(err, ErrBusy)
 	}
-	unlock()
+	l.Unlock()
 	return false
 }
+
+// etcdLock is a Lock held by the client's lease (etcdkv.Lock).
+type etcdLock struct{ l *etcdkv.Lock }
+
+// Unlock releases the lock. A failed unlock (the cluster unreachable)
+// leaves the lock to its lease, which expires within the lock TTL: nothing
+// more to do.
+func (l etcdLock) Unlock() { _ = l.l.Unlock(context.Background()) }
+
+func (l etcdLock) Lost() <-chan struct{} { return l.l.Lost() }
 
 // etcdTx is a kvTx on an etcdkv transaction.
 type etcdTx struct {
@@ -160,3 +239,6 @@ func (t etcdTx) DeletePrefix(prefix string) error {
 	t.t.DeletePrefix(prefix)
 	return nil
 }
+
+// Revision is key's ModRevision as last read in this transaction.
+func (t etcdTx) Revision(k string) int64 { return t.t.ModRevision(k) }

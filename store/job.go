@@ -697,9 +697,9 @@ func (db *DB) TryLockJob(name string) (unlock func(), err error) {
 	if err := ValidateName("job", name); err != nil {
 		return nil, err
 	}
-	unlock, err = db.kv.tryLock("cron-" + name)
+	l, err := db.kv.tryLock("cron-" + name)
 	if err != nil {
 		return nil, fmt.Errorf("job %q run lock: %w", name, err)
 	}
-	return unlock, nil
+	return l.Unlock, nil
 }

@@ -63,19 +63,43 @@ func (l *fileLock) unlock() {
 	l.f.Close()
 }
 
+// Lock is a held named lock (LockToken). It excludes every other goroutine
+// and process using the store until Unlock, which must be called once.
+//
+// On a bbolt file the lock is an flock that dies with its process: it is
+// never lost, and Lost returns nil (a channel that never fires). On etcd it
+// is held by a lease kept alive in the background: a holder that stalls
+// or is cut off past the lease's TTL loses it while it still runs, and Lost
+// closes once the loss is known (see etcdkv.Lock). A write made under the
+// lock must therefore not rely on it for correctness: fence it on what was
+// read (Tx.ReplaceToken).
+type Lock interface {
+	// Unlock releases the lock. Unlocking a lost lock does nothing.
+	Unlock()
+	// Lost is closed once the lock may be held by someone else (etcd
+	// lease gone); nil when that cannot happen.
+	Lost() <-chan struct{}
+}
+
 // LockToken takes the named token's refresh lock, which excludes every other
-// goroutine and process using this database until the returned unlock is
-// called. It waits until ctx is done.
-func (db *DB) LockToken(ctx context.Context, name string) (unlock func(), err error) {
+// goroutine and process using this store until the returned Lock's Unlock
+// is called (or, on etcd, until it is Lost). It waits until ctx is done.
+func (db *DB) LockToken(ctx context.Context, name string) (Lock, error) {
 	if err := ValidateName("token", name); err != nil {
 		return nil, err
 	}
-	unlock, err = db.kv.lock(ctx, "token-"+name)
+	l, err := db.kv.lock(ctx, "token-"+name)
 	if err != nil {
 		return nil, fmt.Errorf("wait for token %q lock: %w", name, err)
 	}
-	return unlock, nil
+	return l, nil
 }
+
+// fileLockHeld is a Lock on a bbolt home: released by unlock, never lost.
+type fileLockHeld struct{ unlock func() }
+
+func (l fileLockHeld) Unlock()               { l.unlock() }
+func (l fileLockHeld) Lost() <-chan struct{} { return nil }
 
 // Locks of the bbolt backend are files in the home's locks folder, each
 // behind an in-process queue (keyedmutex.Map) so that goroutines of one process
@@ -85,7 +109,7 @@ func (b *boltBackend) lockPathOf(name string) string {
 	return filepath.Join(b.lockDir, name+".lock")
 }
 
-func (b *boltBackend) lock(ctx context.Context, name string) (func(), error) {
+func (b *boltBackend) lock(ctx context.Context, name string) (Lock, error) {
 	release, err := b.locks.Lock(ctx, name)
 	if err != nil {
 		return nil, err
@@ -96,15 +120,15 @@ func (b *boltBackend) lock(ctx context.Context, name string) (func(), error) {
 		release()
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
-	return func() { l.unlock(); release() }, nil
+	return fileLockHeld{func() { l.unlock(); release() }}, nil
 }
 
-func (b *boltBackend) tryLock(name string) (func(), error) {
+func (b *boltBackend) tryLock(name string) (Lock, error) {
 	l, err := tryLock(b.lockPathOf(name), true)
 	if err != nil {
 		return nil, err
 	}
-	return l.unlock, nil
+	return fileLockHeld{l.unlock}, nil
 }
 
 func (b *boltBackend) held(name string) bool {

@@ -97,6 +97,15 @@ type Token struct {
 	HMACAlgorithm string `json:"hmacAlgorithm,omitempty"` // hmac-body: sha256 or sha512
 
 	Secret Secret `json:"-"` // sealed at rest
+
+	// Revision identifies the stored record this copy was read from: it
+	// changes with every write of the token and is never reused for the
+	// same name, so a write can be fenced on it (Tx.ReplaceToken). It is
+	// the key's ModRevision on etcd and a counter kept in the record (under
+	// its MAC) on bbolt; 0 for a token not read from the store, or read
+	// back on etcd in the transaction that wrote it. Not part of the
+	// token's JSON: export and apply ignore it.
+	Revision int64 `json:"-"`
 }
 
 // Secret is a token's credential material. It never leaves the process except

@@ -373,8 +373,11 @@ func TestLockToken(t *testing.T) {
 	db := openTestDB(t)
 	db2, err := Open(db.Path(), testKey(7), Options{})
 	must(t, err)
-	unlock, err := db.LockToken(context.Background(), "mail")
+	held, err := db.LockToken(context.Background(), "mail")
 	must(t, err)
+	if held.Lost() != nil {
+		t.Error("a bbolt lock has a Lost channel; it can never be lost")
+	}
 	for _, h := range []*DB{db, db2} {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
 		if _, err := h.LockToken(ctx, "mail"); !errors.Is(err, context.DeadlineExceeded) {
@@ -384,11 +387,11 @@ func TestLockToken(t *testing.T) {
 	}
 	other, err := db2.LockToken(context.Background(), "other")
 	must(t, err)
-	other()
-	unlock()
+	other.Unlock()
+	held.Unlock()
 	again, err := db2.LockToken(context.Background(), "mail")
 	must(t, err)
-	again()
+	again.Unlock()
 	if _, err := db.LockToken(context.Background(), "../x"); err == nil {
 		t.Error("LockToken accepted a name with a path in it")
 	}

@@ -27,6 +27,10 @@ type providerSecret struct {
 type tokenRecord struct {
 	Token
 	Sealed []byte `json:"sealed,omitempty"`
+	// Rev is the record's revision on a backend that keeps none of its
+	// own (bbolt): a number from the tokens space's sequence, new at each
+	// write, so never reused even after a delete (see Token.Revision).
+	Rev int64 `json:"rev,omitempty"`
 }
 
 func providerAD(name string) []byte { return []byte("provider\x00" + name) }
@@ -239,6 +243,7 @@ func (tx *Tx) decodeToken(name string, v []byte) (Token, error) {
 			return Token{}, tx.recordError(kindToken, name, err)
 		}
 	}
+	rec.Revision = tx.revision(key(spaceTokens, name), rec.Rev)
 	return rec.Token, nil
 }
 
@@ -289,7 +294,11 @@ func (tx *Tx) PutToken(t Token) error {
 		t.Created = now
 	}
 	t.Updated = now
-	rec := tokenRecord{Token: t}
+	rev, err := tx.nextRevision(spaceTokens)
+	if err != nil {
+		return err
+	}
+	rec := tokenRecord{Token: t, Rev: rev}
 	if !t.Secret.IsZero() {
 		sealed, err := tx.db.sealJSON(t.Secret, tokenAD(t.Name))
 		if err != nil {

@@ -259,7 +259,9 @@ func TestVersion1RecordsReadUnchanged(t *testing.T) {
 		return json.Unmarshal(body, &after)
 	}))
 	for k := range after {
-		if _, ok := before[k]; !ok {
+		// rev is the write counter of the refresh fence (Token.Revision),
+		// new with every write on bbolt; older versions ignore it.
+		if _, ok := before[k]; !ok && k != "rev" {
 			t.Errorf("rewritten oauth2 record gained field %q", k)
 		}
 	}

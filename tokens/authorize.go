@@ -98,11 +98,11 @@ func (m *Manager) Complete(ctx context.Context, a *Authorization, q url.Values) 
 // save. A refresh in flight finishes first; none starts meanwhile.
 func (m *Manager) exchangeWithTokenLock(ctx context.Context, a *Authorization, code string) (store.Token, error) {
 	name := a.Token
-	unlock, err := m.db.LockToken(ctx, name)
+	lock, err := m.db.LockToken(ctx, name)
 	if err != nil {
 		return store.Token{}, newError(CodeAuthorizeFailed, name, err, "token %q: could not take its lock: %v", name, err)
 	}
-	defer unlock()
+	defer lock.Unlock()
 	t, p, err := m.read(name)
 	if err != nil {
 		return store.Token{}, err
@@ -125,12 +125,13 @@ func (m *Manager) exchangeWithTokenLock(ctx context.Context, a *Authorization, c
 	if err != nil {
 		return m.authorizeFailed(name, newError(CodeAuthorizeFailed, name, err, "token %q: authorization failed: exchanging the code: %s", name, describe(err, code, a.verifier, p.ClientSecret)))
 	}
-	saved, _, err := m.save(name, set.replacing, set.expires)
+	saved, _, err := m.save(t, set.replacing, set.expires, anyCredential)
 	if err != nil {
 		terr := newError(CodeStore, name, err, "token %q was authorized by the provider but could not be stored (%v); if the provider rotates refresh tokens it must be authorized again", name, err)
 		m.emit(Event{Kind: EventAuthorizeFailed, Token: name, Type: t.Type, Provider: t.Provider, Duration: time.Since(start), Code: terr.Code, Message: terr.Msg})
 		return store.Token{}, terr
 	}
+	m.noteLockLost(lock, t, "authorized")
 	m.forget(name)
 	m.emit(Event{Kind: EventAuthorized, Time: saved.LastRefreshed, Token: name, Type: saved.Type, Provider: saved.Provider, Duration: time.Since(start), Expires: saved.Expires})
 	return saved, nil

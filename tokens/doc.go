@@ -64,8 +64,18 @@
 // does not abandon a refresh whose answer the provider has already committed
 // to, and Close waits for flights in progress.
 //
-// Two locks, named apart: the token's file lock (store.LockToken, taken by
-// the functions named ...WithTokenLock, and said in the comment of every
+// On etcd the token's lock is a lease that a stalled holder can lose while
+// its call is in flight, so the lock only saves others a call; the answer
+// is stored fenced on the token as read (store.Tx.ReplaceToken). If the
+// fence holds it is stored even after the lock was lost (EventLockLost):
+// the provider has already rotated. If another process stored a new
+// credential first, the answer is dropped (EventReplaySuspected, "possible
+// refresh-token replay") and the flight reads the token and decides again.
+// Other changes meanwhile (a last-use time, an admin's edit) keep the
+// credential as read: the answer is written over them.
+//
+// Two locks, named apart: the token's store lock (store.LockToken, taken
+// by the functions named ...WithTokenLock, and said in the comment of every
 // function called under it) and Manager.mu, a mutex that guards the cache
 // only and is never held across a store access or a call.
 //

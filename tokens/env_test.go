@@ -42,6 +42,7 @@ type envOpts struct {
 	noPKCE   bool
 	tokenMod func(*store.Token)
 	onEvent  func(Event)
+	db       *store.DB // the store to use (default: a new bbolt home)
 }
 
 func newEnv(t testing.TB, o envOpts) *env {
@@ -51,7 +52,10 @@ func newEnv(t testing.TB, o envOpts) *env {
 		t.Fatalf("start sandbox: %v", err)
 	}
 	t.Cleanup(func() { srv.Close() })
-	db := storetest.Open(t)
+	db := o.db
+	if db == nil {
+		db = storetest.Open(t)
+	}
 	style := o.style
 	if style == "" {
 		style = store.AuthStyleHeader

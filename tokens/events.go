@@ -12,7 +12,8 @@ type EventKind string
 
 // The kinds of Event. Every call to a token endpoint ends in exactly one of
 // EventRefreshed, EventRefreshFailed, EventReauthRequired, EventFetched,
-// EventFetchFailed, EventAuthorized or EventAuthorizeFailed.
+// EventFetchFailed, EventAuthorized, EventAuthorizeFailed or
+// EventReplaySuspected.
 const (
 	// EventRefreshed: a refresh token was exchanged and the new token set
 	// stored (Rotated says whether the provider sent a new refresh token).
@@ -44,6 +45,16 @@ const (
 	EventRevokeFailed EventKind = "revoke_failed"
 	// EventUseNotRecorded: the last-use time could not be stored.
 	EventUseNotRecorded EventKind = "use_not_recorded"
+	// EventReplaySuspected: a refresh or fetch succeeded at the provider,
+	// but another process had stored a new credential for the token
+	// meanwhile (the token's lock was lost, or not shared): the answer was
+	// dropped and the token read again. The old refresh token may have
+	// been presented twice ("possible refresh-token replay").
+	EventReplaySuspected EventKind = "replay_suspected"
+	// EventLockLost: the token's lock (an etcd lease) ended while the
+	// token endpoint was called; the answer was stored anyway, its write
+	// being fenced on the token as read.
+	EventLockLost EventKind = "lock_lost"
 )
 
 // An Event is one outcome in a token's life, as Options.OnEvent receives it.
@@ -94,6 +105,8 @@ var logMessages = map[EventKind]string{
 	EventRevoked:         "token revoked",
 	EventRevokeFailed:    "token revocation failed",
 	EventUseNotRecorded:  "record token use",
+	EventReplaySuspected: "possible refresh-token replay",
+	EventLockLost:        "token lock lost during its refresh",
 }
 
 // LogEvent writes ev to log as a Manager does with its own events: failures
@@ -104,7 +117,7 @@ var logMessages = map[EventKind]string{
 func LogEvent(log *slog.Logger, ev Event) {
 	level := slog.LevelInfo
 	switch {
-	case ev.Failed() || ev.Kind == EventUseNotRecorded:
+	case ev.Failed() || ev.Kind == EventUseNotRecorded || ev.Kind == EventReplaySuspected || ev.Kind == EventLockLost:
 		level = slog.LevelWarn
 	case ev.Kind == EventRejected:
 		level = slog.LevelDebug
@@ -131,7 +144,7 @@ func eventAttrs(ev Event) []any {
 		attrs = append(attrs, "type", ev.Type, "at_provider", len(ev.Revoked) > 0, "revoked", strings.Join(ev.Revoked, ","))
 	case EventRefreshFailed, EventReauthRequired, EventFetchFailed:
 		attrs = append(attrs, "code", ev.Code, "reason", ev.Message)
-	case EventAuthorizeFailed, EventRevokeFailed:
+	case EventAuthorizeFailed, EventRevokeFailed, EventReplaySuspected, EventLockLost:
 		attrs = append(attrs, "reason", ev.Message)
 	case EventUseNotRecorded:
 		attrs = append(attrs, "err", ev.Message)

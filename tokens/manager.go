@@ -63,6 +63,8 @@ type Manager struct {
 	// hook, when set (by tests), is told each step of a refresh: "sending",
 	// "received", "saved". The crash test kills processes between them.
 	hook func(step string)
+	// lockHook, when set (by tests), is given the token's lock once a flight holds it.
+	lockHook func(store.Lock)
 }
 
 // entry is what signing needs of a token, as read from the store.

@@ -72,16 +72,59 @@ func (m *Manager) Close() error {
 	return nil
 }
 
-// renewWithTokenLock is one flight. Under the token's file lock (which
-// excludes other processes; m.mu is not held) it takes four steps: re-read
-// the token, decide again, call the token endpoint, save the answer.
+// maxRedecide bounds how often one flight reads the token and decides
+// again after another process stored a new credential under it.
+const maxRedecide = 3
+
+// renewWithTokenLock is one flight. Under the token's lock (which excludes
+// other processes while it holds; m.mu is not held) it takes four steps:
+// re-read the token, decide again, call the token endpoint, save the
+// answer fenced on what was read (renewOnce). When the fence finds that
+// another process stored a new credential meanwhile, it starts again from
+// the re-read, which then usually signs with that credential.
+//
+// Why the lock alone is not enough: on etcd it is a lease, and a holder
+// that stalls past the lease's TTL (a GC pause, a stopped VM, a partition)
+// loses it while its token endpoint call is in flight; another process
+// then takes it and refreshes too. etcd's documentation says this of its
+// own locks: "a lease-based lock service cannot provide mutual exclusion
+// to processes" (contrib/lock/README.md, after Kleppmann's "How to do
+// distributed locking"; and "Notes on the usage of lock and lease" in its
+// API guarantees, added after Jepsen's etcd issue #11457), and it has the
+// protected resource validate a version number, a fencing token. Here that
+// is the token record's revision, compared in the same transaction as the
+// write (store.Tx.ReplaceToken). The lock saves others a second call; the
+// fence makes the write correct, so the answer is stored even after the
+// lock was lost (the provider has rotated already: dropping it would lose
+// the credential) and dropped, as a possible replay, when another process
+// stored first.
 func (m *Manager) renewWithTokenLock(ctx context.Context, name string, r reason) (*entry, error) {
-	unlock, err := m.db.LockToken(ctx, name)
+	lock, err := m.db.LockToken(ctx, name)
 	if err != nil {
 		return nil, newError(CodeRefreshFailed, name, err, "token %q: could not take its refresh lock: %v", name, err)
 	}
-	defer unlock()
+	defer lock.Unlock()
+	if m.lockHook != nil {
+		m.lockHook(lock)
+	}
+	for attempt := 1; ; attempt++ {
+		e, err := m.renewOnce(ctx, lock, name, r)
+		var sup *superseded
+		if !errors.As(err, &sup) {
+			return e, err
+		}
+		if attempt == maxRedecide {
+			return nil, sup.terr
+		}
+		if r.kind == reasonForced {
+			r = due // another process's new credential is the refresh asked for
+		}
+	}
+}
 
+// renewOnce takes the four steps of a flight once. Called with the token's
+// lock held.
+func (m *Manager) renewOnce(ctx context.Context, lock store.Lock, name string, r reason) (*entry, error) {
 	// 1. Re-read: another process may have renewed it while we waited.
 	t, p, err := m.read(name)
 	if err != nil {
@@ -104,7 +147,7 @@ func (m *Manager) renewWithTokenLock(ctx context.Context, name string, r reason)
 		return m.failed(t, p, r, callError(t, *p, d.action, err), time.Since(start))
 	}
 	// 4. Save the answer, durably, before anyone uses it.
-	return m.commit(t, p, d.action, set, time.Since(start))
+	return m.commit(lock, t, p, d.action, set, time.Since(start))
 }
 
 // read returns the token and its provider (nil when the provider is gone).
@@ -168,19 +211,29 @@ func callError(t store.Token, p store.Provider, a action, err error) *Error {
 // commit stores what the provider answered and only then returns it for
 // use. A refresh keeps the old refresh token when the provider sent none,
 // and earlier extra fields it did not repeat; a fetch replaces everything.
-// Called with the token's file lock held.
-func (m *Manager) commit(t store.Token, p *store.Provider, a action, set tokenSet, took time.Duration) (*entry, error) {
+// The write is fenced on t, as read before the call: if another process
+// stored a new credential meanwhile, the answer is dropped, the event
+// says "possible refresh-token replay", and the error is a *superseded.
+// Called with the token's lock held, or just lost: the write is made
+// anyway when the fence holds, since the provider has already rotated.
+func (m *Manager) commit(lock store.Lock, t store.Token, p *store.Provider, a action, set tokenSet, took time.Duration) (*entry, error) {
 	next, kind, failure, how := set.replacing, EventFetched, EventFetchFailed, "fetched"
 	if a == refresh {
 		next, kind, failure, how = set.renewing, EventRefreshed, EventRefreshFailed, "refreshed"
 	}
-	saved, rotated, err := m.save(t.Name, next, set.expires)
+	saved, rotated, err := m.save(t, next, set.expires, sameCredential(t.Secret))
+	var sup *superseded
+	if errors.As(err, &sup) {
+		m.emit(Event{Kind: EventReplaySuspected, Token: t.Name, Type: t.Type, Provider: t.Provider, Duration: took, Message: sup.terr.Msg})
+		return nil, err
+	}
 	if err != nil {
 		// The provider may have rotated the refresh token: say so plainly.
 		terr := newError(CodeStore, t.Name, err, "token %q was %s by the provider but could not be stored (%v); if the provider rotates refresh tokens it must be authorized again", t.Name, how, err)
 		m.emit(Event{Kind: failure, Token: t.Name, Type: t.Type, Provider: t.Provider, Duration: took, Code: terr.Code, Message: terr.Msg})
 		return nil, terr
 	}
+	m.noteLockLost(lock, t, how)
 	m.step("saved")
 	m.emit(Event{Kind: kind, Time: saved.LastRefreshed, Token: t.Name, Type: t.Type, Provider: t.Provider, Duration: took, Rotated: rotated, Expires: saved.Expires})
 	return newEntry(saved, p, m.now())
@@ -246,33 +299,86 @@ func (m *Manager) recordFailure(name string, terr *Error) (store.Token, error) {
 	return saved, nil
 }
 
-// save stores a new credential, next(the stored one), expiring at expires,
-// as authorized with no failure, and returns the token as stored and
-// whether the refresh token changed. Called with the token's file lock held
-// (a refresh, a fetch, or an authorization's code exchange).
-func (m *Manager) save(name string, next func(old store.Secret) store.Secret, expires time.Time) (store.Token, bool, error) {
-	now := m.now()
-	var saved store.Token
-	var rotated bool
-	err := m.db.Update(func(tx *store.Tx) error {
-		t, err := tx.Token(name)
-		if err != nil {
-			return err
+// maxSaveAttempts bounds how often save writes again over other changes
+// to the token that leave its credential as read (a last-use time, an
+// admin's edit of its fields).
+const maxSaveAttempts = 4
+
+// save stores a new credential, next(the credential read), expiring at
+// expires, as authorized with no failure, and returns the token as stored
+// and whether the refresh token changed. The write is fenced on read's
+// revision (store.Tx.ReplaceToken). When the token has changed since, it
+// is read again: if applies(the token now) still holds (its credential is
+// the one the answer replaces), the answer is written over the other
+// changes, fenced on the new read; if not, nothing is written and the
+// error is a *superseded. Called with the token's lock held (a refresh, a
+// fetch, or an authorization's code exchange), or just lost.
+func (m *Manager) save(read store.Token, next func(old store.Secret) store.Secret, expires time.Time, applies func(store.Token) bool) (store.Token, bool, error) {
+	base := read
+	for attempt := 1; ; attempt++ {
+		saved, rotated := renewed(base, next, expires, m.now())
+		err := m.db.Update(func(tx *store.Tx) error { return tx.ReplaceToken(saved, base.Revision) })
+		if !errors.Is(err, store.ErrConflict) || attempt == maxSaveAttempts {
+			return saved, rotated, err
 		}
-		old := t.Secret
-		t.Secret = next(old)
-		rotated = old.RefreshToken != "" && t.Secret.RefreshToken != old.RefreshToken
-		t.Expires = expires.UTC()
-		t.LastRefreshed = now.UTC()
-		t.LastMessage = ""
-		t.RefreshFailures = 0
-		t.RefreshFailed = time.Time{}
-		t.RetryAfter = time.Time{}
-		t.State = store.StateAuthorized
-		saved = t
-		return tx.PutToken(t)
-	})
-	return saved, rotated, err
+		var cur store.Token
+		if err := m.db.View(func(tx *store.Tx) (err error) { cur, err = tx.Token(read.Name); return err }); err != nil {
+			return saved, rotated, err
+		}
+		if !applies(cur) {
+			return store.Token{}, false, &superseded{terr: newError(CodeRefreshFailed, read.Name, err,
+				"token %q: another process stored a new credential while this one's token endpoint call was in flight; its answer was dropped and the token read again (possible refresh-token replay: if the provider detects reuse it may revoke the grant)", read.Name)}
+		}
+		base = cur
+	}
+}
+
+// renewed is base with the credential next(base's), expiring at expires,
+// obtained now, authorized with no failure, and whether the refresh token
+// changed.
+func renewed(base store.Token, next func(old store.Secret) store.Secret, expires, now time.Time) (store.Token, bool) {
+	t := base
+	t.Secret = next(base.Secret)
+	rotated := base.Secret.RefreshToken != "" && t.Secret.RefreshToken != base.Secret.RefreshToken
+	t.Expires = expires.UTC()
+	t.LastRefreshed = now.UTC()
+	t.LastMessage = ""
+	t.RefreshFailures = 0
+	t.RefreshFailed = time.Time{}
+	t.RetryAfter = time.Time{}
+	t.State = store.StateAuthorized
+	return t, rotated
+}
+
+// sameCredential says whether a token still holds the credential of read:
+// the refresh and access tokens a refresh or fetch answer replaces.
+func sameCredential(read store.Secret) func(store.Token) bool {
+	return func(cur store.Token) bool {
+		return cur.Secret.RefreshToken == read.RefreshToken && cur.Secret.AccessToken == read.AccessToken
+	}
+}
+
+// anyCredential: an authorization replaces whatever credential is stored.
+func anyCredential(store.Token) bool { return true }
+
+// superseded is the error of a refresh whose answer was dropped because
+// another process stored a new credential first; the flight reads the
+// token and decides again.
+type superseded struct{ terr *Error }
+
+func (s *superseded) Error() string { return s.terr.Error() }
+func (s *superseded) Unwrap() error { return s.terr }
+
+// noteLockLost tells listeners when the token's lock ended (its etcd
+// lease expired) while the token endpoint was called: the answer was
+// stored all the same, the write being fenced on what was read.
+func (m *Manager) noteLockLost(lock store.Lock, t store.Token, how string) {
+	select {
+	case <-lock.Lost():
+		m.emit(Event{Kind: EventLockLost, Token: t.Name, Type: t.Type, Provider: t.Provider,
+			Message: fmt.Sprintf("token %q: its lock's lease ended while it was being %s; the answer was stored, fenced on the token as read", t.Name, how)})
+	default:
+	}
 }
 
 // renewing is the secret after a refresh: the answer, with the old refresh

@@ -50,11 +50,11 @@ type Revocation struct {
 // the state to unauthorized. It runs under the token's lock, so it waits for
 // a refresh in progress and revokes what that refresh stored.
 func (m *Manager) Revoke(ctx context.Context, name string, opts RevokeOptions) (Revocation, error) {
-	unlock, err := m.db.LockToken(ctx, name)
+	lock, err := m.db.LockToken(ctx, name)
 	if err != nil {
 		return Revocation{}, newError(CodeRevokeFailed, name, err, "token %q: could not take its lock: %v", name, err)
 	}
-	defer unlock()
+	defer lock.Unlock()
 	t, p, err := m.read(name)
 	if err != nil {
 		return Revocation{}, err

@@ -531,6 +531,7 @@ func (s *Server) tokenCreate(w http.ResponseWriter, r *http.Request, sess *sessi
 		err = fmt.Errorf("a credential was given for another token type than %s: reload the form", f.Type)
 	}
 	var grant string
+	var added store.Token // read back; t stays what is created, should Update run the closure again
 	if err == nil {
 		err = s.db.Update(func(tx *store.Tx) error {
 			// With what could not be read, the store's problems with the
@@ -538,10 +539,11 @@ func (s *Server) tokenCreate(w http.ResponseWriter, r *http.Request, sess *sessi
 			if err := store.JoinFieldErrors(parsed, tx.CreateToken(t)); err != nil {
 				return err
 			}
-			var p *store.Provider
-			if t, p, err = tx.TokenWithProvider(t.Name); store.IsProviderDamaged(err) {
+			got, p, err := tx.TokenWithProvider(t.Name)
+			if store.IsProviderDamaged(err) {
 				err = nil // the token page says so
 			}
+			added, grant = got, ""
 			if p != nil {
 				grant = p.GrantType
 			}
@@ -551,6 +553,7 @@ func (s *Server) tokenCreate(w http.ResponseWriter, r *http.Request, sess *sessi
 	if err != nil {
 		return s.tokenFormFailed(w, r, sess, &f, err, "New token")
 	}
+	t = added
 	s.log.Info("token created", "token", t.Name, "type", t.Type, "provider", t.Provider, "has_credential", t.Static() && t.Complete(),
 		"session", sess.logID(), "remote", clientAddr(r))
 	switch {

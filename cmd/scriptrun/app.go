@@ -30,6 +30,9 @@ type app struct {
 	stdio  Stdio
 	getenv func(string) string
 	home   string // from --home; resolved by homeDir
+	// storeFlags choose the store (--store, --etcd-*; store_open.go).
+	storeFlags storeFlags
+	closeOnce  sync.Once // of closeStore
 
 	once    sync.Once
 	db      *store.DB
@@ -62,28 +65,14 @@ func (a *app) homeDir() (string, error) {
 	return filepath.Join(user, ".scriptrun"), nil
 }
 
-// open opens the home's database (creating the home, key and database on
-// first use) and the token manager over it, once.
+// open opens the store (openStore: the home's database, created with its
+// key on first use, or the one --store names) and the token manager over
+// it, once.
 func (a *app) open() (*store.DB, *tokens.Manager, error) {
 	a.once.Do(func() {
-		home, err := a.homeDir()
+		db, err := a.openStore(context.Background())
 		if err != nil {
 			a.openErr = err
-			return
-		}
-		if err := os.MkdirAll(home, 0o700); err != nil {
-			a.openErr = configErr("create home %s: %v", home, err)
-			return
-		}
-		key, err := a.masterKey(home)
-		if err != nil {
-			a.openErr = err
-			return
-		}
-		db, err := store.Open(filepath.Join(home, "scriptrun.db"), key, store.Options{})
-		clear(key)
-		if err != nil {
-			a.openErr = storeErr(err) // damaged: exit 1; the rest: exit 2
 			return
 		}
 		a.db = db
@@ -106,26 +95,13 @@ func (a *app) templates() (*templates.Set, error) {
 	return set, nil
 }
 
-func (a *app) masterKey(home string) ([]byte, error) {
-	if env := a.getenv("SCRIPTRUN_MASTER_KEY"); env != "" {
-		key, err := store.ParseKey(env)
-		if err != nil {
-			return nil, configErr("SCRIPTRUN_MASTER_KEY: %v", err)
-		}
-		return key, nil
-	}
-	key, err := store.LoadKey(filepath.Join(home, "master.key"))
-	if err != nil {
-		return nil, configErr("%v", err)
-	}
-	return key, nil
-}
-
-// close waits for token refreshes in flight to be stored.
+// close waits for token refreshes in flight to be stored, then closes the
+// store.
 func (a *app) close() {
 	if a.manager != nil {
 		a.manager.Close()
 	}
+	a.closeStore()
 }
 
 // scriptClient is the HTTP client scripts send through: net/http's defaults,

@@ -88,12 +88,12 @@ write.`,
 		if err != nil {
 			return err
 		}
-		home, err := a.homeDir()
+		protected, err := a.storeFiles()
 		if err != nil {
 			return err
 		}
 		plan, err := config.Apply(db, data, config.Options{Dir: dir, Getenv: a.getenv, DryRun: dryRun, Prune: prune, RequireSecrets: requireSecrets, Check: cron.CheckJob, ReadScript: cron.CaptureScript,
-			Protected: []string{filepath.Join(home, "master.key"), filepath.Join(home, "scriptrun.db")}})
+			Protected: protected})
 		var es config.Errors
 		if errors.As(err, &es) {
 			return usageErr("%s: nothing was changed:\n%v", file, err)

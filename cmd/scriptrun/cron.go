@@ -186,11 +186,11 @@ func cronAddCmd(a *app, update bool) *cobra.Command {
 		if !update && (!c.Flags().Changed("schedule") || !c.Flags().Changed("script")) {
 			return usageErr(`cron add needs --schedule and --script, e.g. scriptrun cron add %s --schedule "*/5 * * * *" --script sync.js --tz Europe/Berlin`, name)
 		}
-		home, err := a.homeDir()
+		protected, err := a.storeFiles()
 		if err != nil {
 			return err
 		}
-		f.protected = []string{filepath.Join(home, "master.key"), filepath.Join(home, "scriptrun.db")}
+		f.protected = protected
 		parsed := f.parse(c)
 		given := func(j *store.Job) {
 			f.apply(c, j)

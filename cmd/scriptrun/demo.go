@@ -32,6 +32,9 @@ scripts/demo.js, which calls the API across several token expiries.`,
 	}
 	c.Flags().BoolVar(&keep, "keep", false, "keep the temporary home afterwards and print its path")
 	c.RunE = func(c *cobra.Command, args []string) error {
+		if a.storeFlags.url != "" || a.getenv(envStore) != "" {
+			fmt.Fprintln(a.stdio.Err, "note: the demo runs on a temporary home of its own with a bbolt file; --store and $SCRIPTRUN_STORE are not used")
+		}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		return runDemo(ctx, a.stdio, keep)

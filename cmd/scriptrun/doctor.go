@@ -116,24 +116,10 @@ func (a *app) doctor(ctx context.Context, offline bool) []finding {
 		}
 	}
 
-	dbPath := filepath.Join(home, "scriptrun.db")
-	if info, err := os.Stat(dbPath); err == nil && info.Mode().Perm()&0o022 != 0 {
-		add("fail", "database", fmt.Sprintf("%s has mode %04o: other users can change it (a changed record is refused, but they can damage or replace the file)", dbPath, info.Mode().Perm()), "chmod 600 "+dbPath)
-	}
-
-	db, _, err := a.open()
-	if err != nil {
-		add("fail", "database", err.Error(), "")
+	db, more := a.doctorStore(ctx)
+	fs = append(fs, more...)
+	if db == nil {
 		return fs
-	}
-	if err := db.Check(); err != nil {
-		add("fail", "database", err.Error(), "move it aside and restore a backup")
-	} else {
-		size := ""
-		if st, err := os.Stat(db.Path()); err == nil {
-			size = fmt.Sprintf(", %d KiB", st.Size()>>10)
-		}
-		add("ok", "database", db.Path()+" passes bbolt's consistency check"+size, "")
 	}
 
 	var providers []store.Provider

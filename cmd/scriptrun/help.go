@@ -15,6 +15,7 @@ var flagPlaceholders = map[string]string{
 	"active": "true|false", "addr": "HOST:PORT", "metrics-addr": "HOST:PORT", "algorithm": "sha256|sha512",
 	"allowed-host": "HOST", "auth-param": "KEY=VALUE", "token-param": "KEY=VALUE", "param": "KEY=VALUE",
 	"auth-style": "header|body", "auth-url": "URL", "token-url": "URL", "revocation-url": "URL", "base-url": "URL",
+	"store": "URL|FILE", "etcd-ca": "FILE", "etcd-cert": "FILE", "etcd-key": "FILE", "to": "URL|FILE",
 	"callback-url": "URL", "client-id": "ID", "cron-grace": "DURATION", "timeout": "DURATION", "description": "TEXT",
 	"expires": "TIME", "file": "FILE", "format": "yaml|json", "header": "HEADER", "history": "N", "limit": "N",
 	"home": "DIR", "instance": "NAME", "tenant": "NAME", "username": "NAME", "max-memory": "SIZE",

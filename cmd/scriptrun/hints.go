@@ -12,20 +12,35 @@ import (
 var hintCommand = regexp.MustCompile("(^|`|: |e\\.g\\. |\\| |\\(or run `)scriptrun ")
 
 // hint returns msg with every scriptrun command it suggests repeating the
-// home in use (--home or $SCRIPTRUN_HOME), so a copied hint acts on the same
-// home instead of silently creating ~/.scriptrun with a new key.
+// home in use (--home or $SCRIPTRUN_HOME) and the store given by --store, so
+// a copied hint acts on the same store instead of silently creating
+// ~/.scriptrun with a new key.
 func (a *app) hint(msg string) string {
 	home := a.home
 	if home == "" && a.getenv != nil {
 		home = a.getenv("SCRIPTRUN_HOME")
 	}
-	if home == "" {
+	var flags string
+	if home != "" {
+		if abs, err := filepath.Abs(home); err == nil {
+			home = abs
+		}
+		flags = "--home " + shellQuote(home) + " "
+	}
+	// A store given by flag (not by $SCRIPTRUN_STORE, which a copied
+	// command keeps) is repeated too, with its TLS files.
+	if loc, err := checkLocation(a.storeFlags.url, "--store"); a.storeFlags.url != "" && err == nil {
+		flags += "--store " + shellQuote(loc) + " "
+		for _, g := range [][2]string{{"--etcd-ca", a.storeFlags.etcdCA}, {"--etcd-cert", a.storeFlags.etcdCert}, {"--etcd-key", a.storeFlags.etcdKey}} {
+			if g[1] != "" {
+				flags += g[0] + " " + shellQuote(g[1]) + " "
+			}
+		}
+	}
+	if flags == "" {
 		return msg
 	}
-	if abs, err := filepath.Abs(home); err == nil {
-		home = abs
-	}
-	return hintCommand.ReplaceAllString(msg, "${1}scriptrun --home "+shellQuote(home)+" ")
+	return hintCommand.ReplaceAllString(msg, "${1}scriptrun "+flags)
 }
 
 // shellQuote quotes s for POSIX shells when it holds anything but plain

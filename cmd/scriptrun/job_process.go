@@ -50,6 +50,7 @@ type jobProcess struct {
 	exe   string   // the scriptrun binary
 	argv0 string   // what ps shows for it ("" = exe)
 	home  string   // passed as --home
+	store []string // the store's global flags (--store, --etcd-*)
 	env   []string // the child's environment
 	log   *slog.Logger
 	// onEvent receives the token events of the children's runs (their
@@ -61,9 +62,9 @@ type jobProcess struct {
 
 var _ cron.Executor = (*jobProcess)(nil)
 
-// newJobProcess returns the executor serve uses: this binary, on this home,
-// with this process's environment (and the master key when the caller's
-// environment gives it).
+// newJobProcess returns the executor serve uses: this binary, on this home
+// and store, with this process's environment (and the master key and etcd
+// user when the caller's environment gives them).
 func (a *app) newJobProcess(log *slog.Logger) (*jobProcess, error) {
 	exe, err := os.Executable()
 	if err != nil {
@@ -83,10 +84,15 @@ func (a *app) newJobProcess(log *slog.Logger) (*jobProcess, error) {
 	if key := a.getenv("SCRIPTRUN_MASTER_KEY"); key != "" && os.Getenv("SCRIPTRUN_MASTER_KEY") != key {
 		env = append(env, "SCRIPTRUN_MASTER_KEY="+key)
 	}
+	storeArgs, err := a.childStoreArgs()
+	if err != nil {
+		return nil, err
+	}
+	env = append(env, a.childStoreEnv()...)
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &jobProcess{exe: exe, argv0: argv0, home: home, env: env, log: log}, nil
+	return &jobProcess{exe: exe, argv0: argv0, home: home, store: storeArgs, env: env, log: log}, nil
 }
 
 // keepSpares has x start children ahead of runs (serve, see job_spares.go).
@@ -133,7 +139,7 @@ func (x *jobProcess) close() { x.spares.close() }
 // startChild starts a child that waits for its job on standard input.
 func (x *jobProcess) startChild() (*jobChild, error) {
 	c := &jobChild{frames: newFrameReader(x.childEvent), stderr: &childStderr{}, waited: make(chan struct{}), born: time.Now()}
-	c.cmd = exec.Command(x.exe, "_job", "--home", x.home)
+	c.cmd = exec.Command(x.exe, append([]string{"_job", "--home", x.home}, x.store...)...)
 	if x.argv0 != "" {
 		c.cmd.Args[0] = x.argv0
 	}

@@ -174,7 +174,7 @@ func TestBrokenHome(t *testing.T) {
 		c.must("token", "list")
 		c.env["SCRIPTRUN_MASTER_KEY"] = strings.Repeat("ab", 32)
 		code, _, errs := c.run("token", "list")
-		if code != exitUsage || !strings.Contains(errs, "master key") {
+		if code != exitWrongKey || !strings.Contains(errs, "master key") {
 			t.Errorf("exit %d, stderr %q", code, errs)
 		}
 	})

@@ -459,8 +459,10 @@ func providerRmCmd(a *app) *cobra.Command {
 	return c
 }
 
-// storeErr gives store failures their exit code: all are configuration
-// problems a person fixes (missing record, invalid field, damaged file).
+// storeErr gives store failures their exit code: most are configuration
+// problems a person fixes (missing record, invalid field, damaged file); an
+// unreachable cluster, a wrong key and a missing store have codes of their
+// own (storeExit).
 //
 // A damaged database or record is not a mistake in the command: it fails
 // with exit 1, like an operation that failed.
@@ -468,6 +470,9 @@ func storeErr(err error) error {
 	var ee *exitError
 	if errors.As(err, &ee) {
 		return err
+	}
+	if se := storeExit(err); se != nil {
+		return se
 	}
 	if errors.Is(err, store.ErrDamaged) {
 		return failErr(err)

@@ -133,11 +133,11 @@ func (a *app) repl(limits scriptLimits) error {
 // replTokens lists the stored tokens for .tokens and completion. A home
 // without a database has no tokens; the REPL does not create one to say so.
 func (a *app) replTokens(context.Context) ([]repl.TokenInfo, error) {
-	home, err := a.homeDir()
+	loc, err := a.storeLocation()
 	if err != nil {
 		return nil, err
 	}
-	if _, err := os.Stat(filepath.Join(home, "scriptrun.db")); errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Stat(loc); errors.Is(err, fs.ErrNotExist) && !store.IsURL(loc) {
 		return nil, nil
 	}
 	db, _, err := a.open()

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -47,6 +48,9 @@ scripts.
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringVar(&a.home, "home", "", "home folder (default $SCRIPTRUN_HOME, else ~/.scriptrun)")
+	addStoreFlags(root.PersistentFlags(), &a.storeFlags)
+	root.AddCommand(newStoreCmd(a))
+	root.Long += "\n\n" + exitCodesHelp
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageErr("%v\nsee `%s --help`", err, c.CommandPath())
 	})
@@ -90,11 +94,11 @@ func unknownSubcommand(c *cobra.Command, args []string) error {
 func shorthand(args []string, root *cobra.Command) []string {
 	for i := 0; i < len(args); i++ {
 		arg := args[i]
-		if arg == "--home" {
+		if slices.Contains(globalValueFlags, arg) {
 			i++
 			continue
 		}
-		if strings.HasPrefix(arg, "--home=") {
+		if name, _, ok := strings.Cut(arg, "="); ok && slices.Contains(globalValueFlags, name) {
 			continue
 		}
 		if strings.HasPrefix(arg, "-") {

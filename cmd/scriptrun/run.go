@@ -58,13 +58,11 @@ Exit codes: 0 success, 1 the script threw or went over its memory limit
 		DisableFlagParsing: true,
 	}
 	c.RunE = func(c *cobra.Command, args []string) error {
-		// Flag parsing is off for run, so the global --home arrives here too.
-		args, home, err := takeHome(args)
+		// Flag parsing is off for run, so the global flags (--home,
+		// --store, --etcd-*) given before the script arrive here too.
+		args, err := a.takeGlobalFlags(args)
 		if err != nil {
 			return err
-		}
-		if home != "" {
-			a.home = home
 		}
 		ra, help, err := parseRunArgs(args)
 		if help {
@@ -80,27 +78,44 @@ Exit codes: 0 success, 1 the script threw or went over its memory limit
 	return c
 }
 
-// takeHome removes --home DIR (or --home=DIR) given before the script.
-func takeHome(args []string) (rest []string, home string, err error) {
+// takeGlobalFlags removes the global flags that take a value (--home DIR,
+// --store URL, --etcd-ca FILE, …, also written --flag=value) given before
+// the script, and sets them on a.
+func (a *app) takeGlobalFlags(args []string) ([]string, error) {
+	targets := map[string]*string{"--home": &a.home, "--store": &a.storeFlags.url,
+		"--etcd-ca": &a.storeFlags.etcdCA, "--etcd-cert": &a.storeFlags.etcdCert, "--etcd-key": &a.storeFlags.etcdKey}
+	rest := make([]string, 0, len(args))
 	for i := 0; i < len(args); i++ {
 		arg := args[i]
-		switch {
-		case arg == "--home":
+		name, val, hasVal := strings.Cut(arg, "=")
+		switch target, ok := targets[name]; {
+		case ok && hasVal:
+			*target = val
+		case ok:
 			if i+1 >= len(args) {
-				return nil, "", usageErr("--home needs a folder, e.g. --home ~/.scriptrun")
+				return nil, usageErr("%s needs a value, e.g. %s", arg, globalFlagExample[arg])
 			}
-			home = args[i+1]
-			return append(append([]string{}, args[:i]...), args[i+2:]...), home, nil
-		case strings.HasPrefix(arg, "--home="):
-			home = strings.TrimPrefix(arg, "--home=")
-			return append(append([]string{}, args[:i]...), args[i+1:]...), home, nil
+			*target = args[i+1]
+			i++
 		case !strings.HasPrefix(arg, "-"):
-			return args, "", nil // the script: what follows is the script's
+			return append(rest, args[i:]...), nil // the script: what follows is the script's
 		case arg == "--timeout" || arg == "--max-memory":
-			i++ // skip its value
+			rest = append(rest, arg)
+			if i+1 < len(args) {
+				rest = append(rest, args[i+1])
+				i++
+			}
+		default:
+			rest = append(rest, arg)
 		}
 	}
-	return args, "", nil
+	return rest, nil
+}
+
+// globalFlagExample shows a value of each global flag, for messages.
+var globalFlagExample = map[string]string{
+	"--home": "--home ~/.scriptrun", "--store": "--store etcd://10.0.0.1:2379,10.0.0.2:2379/scriptrun/",
+	"--etcd-ca": "--etcd-ca ca.pem", "--etcd-cert": "--etcd-cert client.pem", "--etcd-key": "--etcd-key client-key.pem",
 }
 
 // runArgs is what `scriptrun run` was asked to do.

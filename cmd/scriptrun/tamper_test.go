@@ -447,7 +447,7 @@ func TestSchema1HomeMigrates(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.env["SCRIPTRUN_MASTER_KEY"] = strings.Repeat("ab", 32)
-	if code, _, errs := c.run("token", "list"); code != exitUsage || !strings.Contains(errs, "another master key") {
+	if code, _, errs := c.run("token", "list"); code != exitWrongKey || !strings.Contains(errs, "another master key") {
 		t.Fatalf("token list with another key: exit %d, %s", code, errs)
 	}
 	if now, _ := os.ReadFile(db); !bytes.Equal(now, fixture) {

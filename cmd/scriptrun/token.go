@@ -279,14 +279,18 @@ func tokenAddCmd(a *app, update bool) *cobra.Command {
 			return err
 		}
 		var grant string
+		var added store.Token
 		err = db.Update(func(tx *store.Tx) error {
+			// On etcd this may run again: it creates from t, never from
+			// what an earlier attempt read back.
 			if err := tx.CreateToken(t); err != nil {
 				return err
 			}
-			var p *store.Provider
-			if t, p, err = tx.TokenWithProvider(name); store.IsProviderDamaged(err) {
+			got, p, err := tx.TokenWithProvider(name)
+			if store.IsProviderDamaged(err) {
 				err = nil // token show says so
 			}
+			added, grant = got, ""
 			if p != nil {
 				grant = p.GrantType
 			}
@@ -295,6 +299,7 @@ func tokenAddCmd(a *app, update bool) *cobra.Command {
 		if err != nil {
 			return fieldsErr(err, tokenFlag)
 		}
+		t = added
 		switch {
 		case t.Static() && t.State == store.StateAuthorized:
 			fmt.Fprintf(a.stdio.Out, "token %s added (type %s, state %s); scripts use it with apiTokenAuth('%s')\n", name, t.Type, t.State, name)

@@ -136,11 +136,11 @@ func BenchmarkBoltLockUnlock(b *testing.B) {
 	db := benchBolt(b)
 	ctx := context.Background()
 	for b.Loop() {
-		unlock, err := db.LockToken(ctx, "t")
+		l, err := db.LockToken(ctx, "t")
 		if err != nil {
 			b.Fatal(err)
 		}
-		unlock()
+		l.Unlock()
 	}
 }
 
@@ -165,7 +165,13 @@ func BenchmarkBoltLockContended(b *testing.B) {
 		b.Fatal(err)
 	}
 	dbs := []*store.DB{first, second}
-	benchContended(b, func(i int) (func(), error) { return dbs[i].LockToken(context.Background(), "t") })
+	benchContended(b, func(i int) (func(), error) {
+		l, err := dbs[i].LockToken(context.Background(), "t")
+		if err != nil {
+			return nil, err
+		}
+		return l.Unlock, nil
+	})
 }
 
 func openLike(b *testing.B, c *etcdkv.Client) *etcdkv.Client {

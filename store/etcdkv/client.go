@@ -42,6 +42,10 @@ var (
 // DefaultMaxRequestBytes is etcd's default --max-request-bytes (1.5 MiB).
 const DefaultMaxRequestBytes = 3 << 19
 
+// DefaultMaxTxnOps is etcd's default --max-txn-ops: the most compares, and
+// the most writes, one transaction may carry (each list on its own).
+const DefaultMaxTxnOps = 128
+
 // requestOverhead is the part of MaxRequestBytes kept for the request's
 // framing, compares and keys beyond what Client counts.
 const requestOverhead = 4 << 10
@@ -65,6 +69,10 @@ type Config struct {
 	// DefaultMaxRequestBytes). Writes larger than it are refused here with
 	// ErrTooLarge.
 	MaxRequestBytes int
+	// MaxTxnOps is the cluster's --max-txn-ops (default
+	// DefaultMaxTxnOps). A transaction with more compares, or more
+	// writes, is refused here with ErrTooLarge.
+	MaxTxnOps int
 	// LockTTL is the lease of the client's locks (default DefaultLockTTL).
 	LockTTL time.Duration
 	// Logger receives the etcd client's own log (default: none).
@@ -79,6 +87,7 @@ type Client struct {
 	prefix  string
 	timeout time.Duration
 	maxReq  int
+	maxOps  int
 	target  etcdurl.Target
 	sess    sessions
 	local   keyedmutex.Map // Lock's in-process queue per name
@@ -97,6 +106,9 @@ func Open(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.MaxRequestBytes <= 0 {
 		cfg.MaxRequestBytes = DefaultMaxRequestBytes
 	}
+	if cfg.MaxTxnOps <= 0 {
+		cfg.MaxTxnOps = DefaultMaxTxnOps
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
@@ -111,7 +123,7 @@ func Open(ctx context.Context, cfg Config) (*Client, error) {
 			return nil, fmt.Errorf("etcdkv: open %s: TLS files: %w", cfg.Target, err)
 		}
 	}
-	c := &Client{prefix: cfg.Target.Prefix, timeout: cfg.DialTimeout, maxReq: cfg.MaxRequestBytes, target: cfg.Target, sess: sessions{ttl: cfg.LockTTL}}
+	c := &Client{prefix: cfg.Target.Prefix, timeout: cfg.DialTimeout, maxReq: cfg.MaxRequestBytes, maxOps: cfg.MaxTxnOps, target: cfg.Target, sess: sessions{ttl: cfg.LockTTL}}
 	cli, err := clientv3.New(clientv3.Config{
 		Endpoints:            cfg.Target.Endpoints,
 		DialTimeout:          cfg.DialTimeout,
@@ -189,6 +201,8 @@ func (c *Client) explain(err error) error {
 			ErrUnavailable, strings.Join(c.target.Endpoints, ","), err)
 	case errors.Is(err, rpctypes.ErrRequestTooLarge):
 		return fmt.Errorf("%w: the cluster refused the request as larger than its --max-request-bytes: %v", ErrTooLarge, err)
+	case errors.Is(err, rpctypes.ErrTooManyOps):
+		return fmt.Errorf("%w: the cluster refused the transaction as having more operations than its --max-txn-ops (set the same limit in the client's configuration): %v", ErrTooLarge, err)
 	case errors.Is(err, rpctypes.ErrAuthFailed), errors.Is(err, rpctypes.ErrInvalidAuthToken):
 		return fmt.Errorf("etcd refused the user name or password (check $SCRIPTRUN_ETCD_USERNAME and $SCRIPTRUN_ETCD_PASSWORD): %w", err)
 	case errors.Is(err, rpctypes.ErrUserEmpty):

@@ -176,8 +176,10 @@ func TestAuth(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cli, err := etcdkv.Open(ctx, etcdkv.Config{
-				Target:   etcdurl.Target{Endpoints: eps, Prefix: tt.prefix},
-				Username: tt.user, Password: tt.password, DialTimeout: 2 * time.Second,
+				Target: etcdurl.Target{Endpoints: eps, Prefix: tt.prefix},
+				// Generous: etcd checks a password with bcrypt, which
+				// takes seconds under -race on a loaded 2-core machine.
+				Username: tt.user, Password: tt.password, DialTimeout: 15 * time.Second,
 			})
 			if tt.wantErr == "" {
 				if err != nil {

@@ -159,6 +159,9 @@ func (c *Client) Commit(ctx context.Context, conds []Cond, ops []Op) (int64, err
 	if err := c.checkSize(conds, ops); err != nil {
 		return 0, fmt.Errorf("etcdkv: write %s: %w", what, err)
 	}
+	if err := c.checkOps(conds, ops); err != nil {
+		return 0, fmt.Errorf("etcdkv: write %s: %w", what, err)
+	}
 	cmps := make([]clientv3.Cmp, len(conds))
 	for i, cd := range conds {
 		if cd.cmp != nil {
@@ -213,6 +216,16 @@ func (c *Client) checkSize(conds []Cond, ops []Op) error {
 			ErrTooLarge, total, largestKey, largest, c.maxReq, requestOverhead)
 	}
 	return nil
+}
+
+// checkOps refuses a transaction the cluster would refuse: etcd limits its
+// compares, and its writes, each to --max-txn-ops.
+func (c *Client) checkOps(conds []Cond, ops []Op) error {
+	if len(conds) <= c.maxOps && len(ops) <= c.maxOps {
+		return nil
+	}
+	return fmt.Errorf("%w: the transaction has %d compares and %d writes, over the cluster's --max-txn-ops of %d for either; nothing was written",
+		ErrTooLarge, len(conds), len(ops), c.maxOps)
 }
 
 func (c *Client) kv(key, value []byte, mod, create, lease int64) KV {

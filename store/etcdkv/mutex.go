@@ -7,7 +7,10 @@ import (
 	"time"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // mutex is etcd's lock recipe (the one of client/v3/concurrency.Mutex) on
@@ -53,16 +56,19 @@ func (m *mutex) enqueue(ctx context.Context) (first bool, err error) {
 }
 
 // lock waits until every key created before this one is gone, then checks
-// that its own key survived (its lease may have ended meanwhile).
+// that its own key survived (its lease may have ended meanwhile). A leader
+// change while it waits (the watch ends, a read finds no leader) is waited
+// out, as long as ctx allows: enqueue and the wait are safe to repeat.
 func (m *mutex) lock(ctx context.Context) error {
-	first, err := m.enqueue(ctx)
+	var first bool
+	err := retryTransient(ctx, func() (err error) { first, err = m.enqueue(ctx); return err })
 	if err != nil {
 		return err
 	}
 	if first {
 		return nil
 	}
-	if err := m.waitPredecessors(ctx); err != nil {
+	if err := retryTransient(ctx, func() error { return m.waitPredecessors(ctx) }); err != nil {
 		m.cleanup(ctx)
 		return err
 	}
@@ -135,6 +141,46 @@ func (m *mutex) waitPredecessors(ctx context.Context) error {
 	}
 }
 
+// retryTransient runs fn until it succeeds, fails for a reason other than
+// the cluster's (transient), or ctx is done, backing off from 10 to 200 ms.
+func retryTransient(ctx context.Context, fn func() error) error {
+	wait := 10 * time.Millisecond
+	for {
+		err := fn()
+		if err == nil || !transient(err) || ctx.Err() != nil {
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		wait = min(2*wait, 200*time.Millisecond)
+	}
+}
+
+// transient reports whether err may pass once the cluster has a leader
+// again: no leader, a request cut off by a leader change, an endpoint gone,
+// or a watch ended without a reason of its own.
+func transient(err error) bool {
+	if errors.Is(err, errWatchEnded) {
+		return true
+	}
+	err = rpctypes.Error(err)
+	switch {
+	case errors.Is(err, rpctypes.ErrNoLeader), errors.Is(err, rpctypes.ErrTimeout),
+		errors.Is(err, rpctypes.ErrTimeoutDueToLeaderFail), errors.Is(err, rpctypes.ErrTimeoutDueToConnectionLost),
+		errors.Is(err, rpctypes.ErrLeaderChanged):
+		return true
+	}
+	s, ok := status.FromError(err)
+	return ok && s.Code() == codes.Unavailable
+}
+
+var errWatchEnded = errors.New("the watch ended before the lock's holder let go")
+
 // watchErr is the error that ended a watch, if wr (received with ok) is
 // its last response.
 func watchErr(ctx context.Context, wr clientv3.WatchResponse, ok bool) error {
@@ -145,7 +191,7 @@ func watchErr(ctx context.Context, wr clientv3.WatchResponse, ok bool) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		return errors.New("the watch ended before the lock's holder let go")
+		return errWatchEnded
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package etcdkv
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -19,7 +21,8 @@ type Txn struct {
 	c        *Client
 	ctx      context.Context
 	rev      int64                // snapshot; 0 until the first read
-	reads    map[string]int64     // key → ModRevision seen (0: absent)
+	reads    map[string]int64     // key → ModRevision seen (0: absent); compared at commit
+	seen     map[string]int64     // key → ModRevision seen by Get or List; not compared
 	lists    map[string]bool      // prefixes listed
 	writes   map[string]*bufWrite // key → last write
 	order    []string             // keys in first-write order
@@ -82,7 +85,18 @@ func (c *Client) Update(ctx context.Context, fn func(*Txn) error) error {
 }
 
 func (c *Client) newTxn(ctx context.Context, readOnly bool) *Txn {
-	return &Txn{c: c, ctx: ctx, reads: map[string]int64{}, lists: map[string]bool{}, writes: map[string]*bufWrite{}, readOnly: readOnly}
+	return &Txn{c: c, ctx: ctx, reads: map[string]int64{}, seen: map[string]int64{}, lists: map[string]bool{}, writes: map[string]*bufWrite{}, readOnly: readOnly}
+}
+
+// ModRevision is the ModRevision of key as this transaction last read it
+// (Get, or List of a prefix holding it): the revision a later write can be
+// fenced on. It is 0 for a key not read, absent, or written earlier in
+// this transaction (its revision is known only once committed).
+func (tx *Txn) ModRevision(key string) int64 {
+	if _, ok := tx.writes[key]; ok {
+		return 0
+	}
+	return tx.seen[key]
 }
 
 // Rev is the snapshot's revision (0 before the first read).
@@ -110,6 +124,7 @@ func (tx *Txn) Get(key string) (KV, error) {
 	}
 	kv := resp.Kvs[0]
 	tx.reads[key] = kv.ModRevision
+	tx.seen[key] = kv.ModRevision
 	return tx.c.kv(kv.Key, kv.Value, kv.ModRevision, kv.CreateRevision, kv.Lease), nil
 }
 
@@ -127,6 +142,7 @@ func (tx *Txn) List(prefix string) ([]KV, error) {
 		k := tx.c.kv(kv.Key, kv.Value, kv.ModRevision, kv.CreateRevision, kv.Lease)
 		if !tx.droppedKey(k.Key) {
 			byKey[k.Key] = k
+			tx.seen[k.Key] = kv.ModRevision
 		}
 	}
 	for k, w := range tx.writes {
@@ -179,6 +195,57 @@ func (tx *Txn) write(key string, w *bufWrite) {
 		tx.order = append(tx.order, key)
 	}
 	tx.writes[key] = w
+}
+
+// Applied reports whether the cluster holds now exactly what this
+// transaction wrote: each key put with its value, each deleted key absent.
+// After a commit that ended in ErrUnavailable (which may or may not have
+// been applied) it tells the two apart, read at one revision, so that a
+// caller retries only what did not happen. A commit applied and then
+// changed by another writer reads as not applied: the caller's retry then
+// decides on what it finds, as after any conflict.
+func (tx *Txn) Applied(ctx context.Context) (bool, error) {
+	var rev int64
+	for start := 0; start < len(tx.order); start += tx.c.maxOps {
+		keys := tx.order[start:min(start+tx.c.maxOps, len(tx.order))]
+		gets := make([]clientv3.Op, len(keys))
+		for i, k := range keys {
+			var opts []clientv3.OpOption
+			if rev > 0 {
+				opts = append(opts, clientv3.WithRev(rev))
+			}
+			gets[i] = clientv3.OpGet(tx.c.key(k), opts...)
+		}
+		cctx, cancel := tx.c.ctx(ctx)
+		resp, err := tx.c.cli.Txn(cctx).Then(gets...).Commit()
+		cancel()
+		if err != nil {
+			return false, fmt.Errorf("etcdkv: read back %s: %w", describeKeys(keys), tx.c.explain(err))
+		}
+		rev = resp.Header.Revision
+		for i, k := range keys {
+			if !tx.holds(k, resp.Responses[i].GetResponseRange().Kvs) {
+				return false, nil
+			}
+		}
+	}
+	return true, nil
+}
+
+// holds reports whether kvs, read under k, is this transaction's write of k.
+func (tx *Txn) holds(k string, kvs []*mvccpb.KeyValue) bool {
+	w := tx.writes[k]
+	if w.del {
+		return len(kvs) == 0
+	}
+	return len(kvs) == 1 && bytes.Equal(kvs[0].Value, w.value)
+}
+
+func describeKeys(keys []string) string {
+	if len(keys) == 1 {
+		return keys[0]
+	}
+	return fmt.Sprintf("%s and %d more", keys[0], len(keys)-1)
 }
 
 // commit sends the read set's compares and the writes in one Txn.
