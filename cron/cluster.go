@@ -42,22 +42,52 @@ func (s *Scheduler) nodeName() string {
 	return s.o.Node.Info.Name
 }
 
+// claimAttempts bounds the tries of a claim whose write may or may not have
+// been applied (the cluster lost its leader meanwhile).
+const claimAttempts = 3
+
 // claim takes the scheduled run of e due at due for this node and reports
 // whether it got it; on a single machine every due time is this process's.
+// A claim that ended in ErrUnavailable may have been applied: the claims
+// are read back, and the due time is this node's only if they name it.
 // e.mu is held.
 func (s *Scheduler) claim(e *entry, due time.Time) bool {
 	if !s.clustered() {
 		return true
 	}
-	var ok bool
-	err := s.db.Update(func(tx *store.Tx) (err error) { ok, err = tx.ClaimRun(e.name, due, s.nodeName()); return err })
-	if err != nil {
-		// Unknowable whether another node got it: running it could run it
-		// twice, so this node does not.
-		s.log.Error("cron: could not claim a scheduled run; another node may run it", "job", e.name, "due", due, "err", err)
-		return false
+	var err error
+	for range claimAttempts {
+		var ok bool
+		err = s.db.Update(func(tx *store.Tx) (err error) { ok, err = tx.ClaimRun(e.name, due, s.nodeName()); return err })
+		if err == nil {
+			return ok
+		}
+		if !errors.Is(err, store.ErrUnavailable) {
+			break
+		}
+		if who, known := s.claimedBy(e.name, due); known {
+			return who == s.nodeName()
+		}
 	}
-	return ok
+	// Unknowable whether another node got it: running it could run it
+	// twice, so this node does not.
+	s.log.Error("cron: could not claim a scheduled run; another node may run it", "job", e.name, "due", due, "err", err)
+	return false
+}
+
+// claimedBy reads who claimed job's due time; known is false when the
+// claims cannot be read or do not have it.
+func (s *Scheduler) claimedBy(job string, due time.Time) (node string, known bool) {
+	var claims []store.RunClaim
+	if err := s.db.View(func(tx *store.Tx) (err error) { claims, err = tx.RunClaims(job); return err }); err != nil {
+		return "", false
+	}
+	for _, c := range claims {
+		if c.Due.Equal(due) {
+			return c.Node, true
+		}
+	}
+	return "", false
 }
 
 // othersAlive reports whether another node is registered: then the jobs
