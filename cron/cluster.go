@@ -183,14 +183,48 @@ func (s *Scheduler) sweepLost() error {
 		return err
 	}
 	for _, r := range runs {
-		if r.Node == "" || alive[r.Node] == r.NodeID || r.NodeID == s.o.Node.Info.ID {
-			continue // not a node's run, its node lives, or it is this node's (still going here)
+		if r.Node == "" {
+			s.closeOrphan(r)
+			continue
+		}
+		if alive[r.Node] == r.NodeID || r.NodeID == s.o.Node.Info.ID {
+			continue // its node lives, or it is this node's (still going here)
 		}
 		if err := s.markLost(r.ID); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// closeOrphan records as cancelled an unfinished run of no node (a
+// `scriptrun cron run`) whose job's run lock is free: its process ended
+// before the run did. The lock keeps two nodes from doing it at once; the
+// run is re-read under it, so one that just ended keeps its record.
+func (s *Scheduler) closeOrphan(r store.Run) {
+	unlock, err := s.db.TryLockJob(r.Job)
+	if err != nil {
+		return // still running in a live process, or unknowable
+	}
+	defer unlock()
+	closed := false
+	err = s.db.Update(func(tx *store.Tx) error {
+		closed = false
+		cur, err := tx.Run(r.ID)
+		if err != nil || cur.Status.Final() {
+			return err
+		}
+		cur.Status, cur.Finished = store.RunCancelled, s.clock.Now().UTC()
+		cur.Reason = "the process running it (" + cur.RunBy + ") ended before the run finished"
+		closed = true
+		return tx.UpdateRun(cur, nil)
+	})
+	switch {
+	case err != nil && !errors.Is(err, store.ErrNotFound):
+		s.log.Warn("cron: could not close a run left unfinished", "job", r.Job, "run", r.ID, "err", err)
+	case closed:
+		s.log.Warn("cron run was left unfinished by a process that ended", "job", r.Job, "run", r.ID)
+	}
 }
 
 // markLost records run id as lost unless it ended or its node came back

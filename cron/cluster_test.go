@@ -389,3 +389,46 @@ func TestClusterJobChangeByWatch(t *testing.T) {
 	}
 	waitFor(t, "node-1 to unschedule a job disabled on node-0", func() bool { return !scheduled() })
 }
+
+// TestClusterOrphanRun: a run of no node (a `scriptrun cron run` that
+// died) left running, its job's lock free, is closed as cancelled by a
+// node; one whose lock is held (still going) is left alone.
+func TestClusterOrphanRun(t *testing.T) {
+	nodes := startClusterNodes(t, 2, funcExecutor(func(context.Context, store.Job, io.Writer) error { return nil }))
+	for _, name := range []string{"dead", "alive"} {
+		if err := nodes[0].db.Update(func(tx *store.Tx) error { return tx.CreateJob(testJobSpec(name, "@every 1h")) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	unlock, err := nodes[1].db.TryLockJob("alive")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	ids := map[string]uint64{}
+	for _, name := range []string{"dead", "alive"} {
+		var r store.Run
+		err := nodes[0].db.Update(func(tx *store.Tx) (err error) {
+			r, err = tx.AddRun(store.Run{Job: name, Trigger: store.TriggerManual, Status: store.RunRunning, RunBy: "scriptrun cron run (pid 1)"}, nil)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[name] = r.ID
+	}
+	startAll(t, nodes[:1])
+	var dead store.Run
+	waitFor(t, "the orphan run to be closed", func() bool {
+		_ = nodes[1].db.View(func(tx *store.Tx) (err error) { dead, err = tx.Run(ids["dead"]); return err })
+		return dead.Status.Final()
+	})
+	if dead.Status != store.RunCancelled || !strings.Contains(dead.Reason, "pid 1") {
+		t.Errorf("orphan run: %s %q; want cancelled naming its process", dead.Status, dead.Reason)
+	}
+	time.Sleep(lostCheckInterval + time.Second) // another sweep
+	var alive store.Run
+	if err := nodes[1].db.View(func(tx *store.Tx) (err error) { alive, err = tx.Run(ids["alive"]); return err }); err != nil || alive.Status != store.RunRunning {
+		t.Errorf("a run whose lock is held: %s, %v; want still running", alive.Status, err)
+	}
+}
