@@ -291,7 +291,15 @@ func (s *Scheduler) flushOutput(a *activeRun, out *capture) (stop func()) {
 			saved = bytes.Clone(output)
 			run.OutputBytes, run.Truncated = total, truncated
 			r := run
-			if err := s.writer.do(func(tx *store.Tx) error { return tx.UpdateRun(r, saved) }); err != nil && !errors.Is(err, store.ErrNotFound) {
+			err := s.writer.do(func(tx *store.Tx) error {
+				// A run another node recorded lost (this node was cut
+				// off for longer than its lease) stays so until it ends.
+				if cur, err := tx.Run(r.ID); err != nil || cur.Status.Final() {
+					return err
+				}
+				return tx.UpdateRun(r, saved)
+			})
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
 				s.log.Warn("cron: could not save a running run's output", "job", r.Job, "run", r.ID, "err", err)
 			}
 		}
