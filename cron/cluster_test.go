@@ -432,3 +432,34 @@ func TestClusterOrphanRun(t *testing.T) {
 		t.Errorf("a run whose lock is held: %s, %v; want still running", alive.Status, err)
 	}
 }
+
+// TestClusterRunRequest: a run requested from outside (`scriptrun cron
+// run` on any host) is taken by exactly one of the nodes, by watch.
+func TestClusterRunRequest(t *testing.T) {
+	nodes := startClusterNodes(t, 3, funcExecutor(func(context.Context, store.Job, io.Writer) error { return nil }))
+	if err := nodes[0].db.Update(func(tx *store.Tx) error { return tx.CreateJob(testJobSpec("once", "@every 1h")) }); err != nil {
+		t.Fatal(err)
+	}
+	startAll(t, nodes)
+	if !Running(nodes[0].db) {
+		t.Fatal("Running = false with three nodes registered")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	for i := range 3 {
+		r, err := RequestRun(ctx, nodes[i].db, "once", 5*time.Second)
+		if err != nil || r.Node == "" {
+			t.Fatalf("request %d: run on node %q, %v", i, r.Node, err)
+		}
+		if r, err = FollowRun(ctx, nodes[i].db, r.ID, 20*time.Millisecond); err != nil || r.Status != store.RunSucceeded {
+			t.Fatalf("request %d: %s, %v; want succeeded", i, r.Status, err)
+		}
+	}
+	var runs []store.Run
+	if err := nodes[1].db.View(func(tx *store.Tx) (err error) { runs, err = tx.Runs("once", 0); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 3 {
+		t.Errorf("%d runs for 3 requests (%v), want 3", len(runs), runs)
+	}
+}
