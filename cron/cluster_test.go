@@ -463,3 +463,38 @@ func TestClusterRunRequest(t *testing.T) {
 		t.Errorf("%d runs for 3 requests (%v), want 3", len(runs), runs)
 	}
 }
+
+// TestClusterReplaceAcrossNodes: with overlap replace, a run triggered on
+// one node cancels the job's run on another, then runs.
+func TestClusterReplaceAcrossNodes(t *testing.T) {
+	started := make(chan string, 4)
+	release := make(chan struct{})
+	defer close(release)
+	nodes := startClusterNodes(t, 2, blockingExec(started, release))
+	j := testJobSpec("long", "@every 1h")
+	j.Overlap = store.OverlapReplace
+	if err := nodes[0].db.Update(func(tx *store.Tx) error { return tx.CreateJob(j) }); err != nil {
+		t.Fatal(err)
+	}
+	startAll(t, nodes)
+	first, err := nodes[0].s.RunNow(context.Background(), "long")
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	second, err := nodes[1].s.RunNow(context.Background(), "long")
+	if err != nil || second.Status != store.RunQueued {
+		t.Fatalf("run on node-1 while node-0 runs the job: %s, %v; want queued", second.Status, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	r, err := FollowRun(ctx, nodes[1].db, first.ID, 20*time.Millisecond)
+	if err != nil || r.Status != store.RunCancelled || r.Reason != fmt.Sprintf("replaced by run %d", second.ID) {
+		t.Errorf("replaced run: %s %q, %v; want cancelled, replaced by run %d", r.Status, r.Reason, err, second.ID)
+	}
+	select {
+	case <-started:
+	case <-ctx.Done():
+		t.Fatal("the replacing run did not start")
+	}
+}
