@@ -195,6 +195,10 @@ func (s *Scheduler) serveRequests(ctx context.Context, reqs []store.RunRequest) 
 			}
 			continue
 		}
+		if req.Taker != "" && req.Taker != s.nodeName() && now.Sub(req.Requested) > requestTTL {
+			s.deleteRequest(req.ID) // its taker died before answering, and its asker gave up
+			continue
+		}
 		if !s.takeRequest(req) {
 			continue // another node serves it
 		}
