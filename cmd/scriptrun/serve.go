@@ -57,7 +57,10 @@ working on the same home while it runs. Logs go to standard error.
 
 One serve per home runs the cron jobs. A second serve on the same home warns,
 serves its console (which shows and edits the jobs, and hands "Run now" to
-the first), and takes the jobs over when the first stops.
+the first), and takes the jobs over when the first stops. On an etcd store
+every serve is a node that schedules the jobs, each due time running on one
+of them; a node that dies has its running jobs recorded lost by the others
+within --node-ttl (README: "Running several nodes").
 
 --metrics-addr serves Prometheus metrics at /metrics on a loopback address
 (they have no sign-in): runs by job and status, durations, missed runs, token
