@@ -364,3 +364,34 @@ func TestContractLoweredHistory(t *testing.T) {
 		}
 	})
 }
+
+// TestContractDeleteJobKeepsOthers: deleting job "a" by prefix leaves the
+// runs of job "ab", whose name starts the same.
+func TestContractDeleteJobKeepsOthers(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, kv backend, file *boltBackend) {
+		db, err := open(kv, file, testKey(7), Options{})
+		must(t, err)
+		for _, name := range []string{"a", "ab"} {
+			must(t, db.Update(func(tx *Tx) error { return tx.CreateJob(testJob(name)) }))
+			addRun(t, db, Run{Job: name, Status: RunSucceeded, Trigger: TriggerManual}, []byte("out of "+name))
+		}
+		kept := addRun(t, db, Run{Job: "ab", Status: RunRunning, Trigger: TriggerManual}, nil)
+		must(t, db.Update(func(tx *Tx) error { return tx.DeleteJob("a") }))
+		must(t, db.View(func(tx *Tx) error {
+			runs, err := tx.Runs("ab", 0)
+			if err != nil || len(runs) != 2 {
+				t.Errorf("Runs(ab) after deleting a = %v, %v; want 2", runIDs(runs), err)
+				return nil
+			}
+			out, err := tx.RunOutput(runs[1].ID)
+			if err != nil || string(out) != "out of ab" {
+				t.Errorf("output of ab's run = %q, %v", out, err)
+			}
+			active, err := tx.ActiveRuns()
+			if err != nil || len(active) != 1 || active[0].ID != kept.ID {
+				t.Errorf("ActiveRuns = %v, %v; want ab's running run %d", runIDs(active), err, kept.ID)
+			}
+			return nil
+		}))
+	})
+}
