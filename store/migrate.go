@@ -103,8 +103,10 @@ type rawKV struct {
 // to. A target that holds records is refused with ErrNotEmpty unless
 // opts.Force; one created empty (OpenURL with Options.Create, or a new
 // file) is not "holding records". The target's own key check and home id
-// are replaced by the source's, written last, so a target interrupted
-// half-way has no schema and no node opens it as a store.
+// are replaced by the source's, written last, so an etcd target interrupted
+// half-way has no schema and OpenURL refuses it (ErrNoStore); a bbolt one
+// would open as a new store whose records fail authentication, and the
+// error says to run the migration again.
 //
 // The source is read at one snapshot, held in memory for the copy. Writes
 // made to it meanwhile are not copied; MigrateReport.SourceChanged counts
@@ -141,7 +143,7 @@ func Migrate(ctx context.Context, from, to *DB, opts MigrateOptions) (MigrateRep
 	rep.Wiped = held
 	for _, b := range batches {
 		if err := m.write(b); err != nil {
-			return rep, fmt.Errorf("migrate: write to %s: %w; the copy is incomplete (it has no schema, so no node opens it): run the migration again with --force", to.path, err)
+			return rep, fmt.Errorf("migrate: write to %s: %w; the copy is incomplete: run the migration again with --force (until then it has no key check, so no node takes it for a store: an etcd prefix is refused as holding none)", to.path, err)
 		}
 	}
 	if err := verify(ctx, from, to, recs, homeID, &rep); err != nil {

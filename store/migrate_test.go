@@ -133,7 +133,9 @@ func TestMigrateRoundTrip(t *testing.T) {
 	want := readFixture(t, src)
 
 	mid := newEtcdStore(t, c, testKey(7))
+	start := time.Now()
 	rep := migrate(t, src, mid, MigrateOptions{})
+	t.Logf("bbolt → etcd: %d keys, %d bytes in %d transactions, %d records verified, in %s", rep.Total(), rep.Bytes, rep.Batches, rep.Verified, time.Since(start).Round(time.Millisecond))
 	if rep.Copied[spaceTokens] != 3 || rep.Copied[spaceProviders] != 2 || rep.Copied[spaceCronOutput] != 300 || rep.Copied[spaceSeq] == 0 {
 		t.Errorf("copied %v; want 3 tokens, 2 providers, 300 outputs and the counters", rep.Copied)
 	}
@@ -146,7 +148,9 @@ func TestMigrateRoundTrip(t *testing.T) {
 	assertSameRaw(t, src, mid)
 
 	back := openTestDB(t)
-	migrate(t, mid, back, MigrateOptions{})
+	start = time.Now()
+	rep = migrate(t, mid, back, MigrateOptions{})
+	t.Logf("etcd → bbolt: %d keys in %d transactions, in %s", rep.Total(), rep.Batches, time.Since(start).Round(time.Millisecond))
 	if got := readFixture(t, back); !reflect.DeepEqual(got, want) {
 		t.Errorf("the copy back to bbolt reads differently")
 	}
@@ -319,5 +323,34 @@ func TestMigrateFileToFile(t *testing.T) {
 	}
 	if _, err := Migrate(context.Background(), src, src, MigrateOptions{}); err == nil || !strings.Contains(err.Error(), "the target is the source") {
 		t.Errorf("migrate a store onto itself: %v", err)
+	}
+}
+
+// A copy that fails half-way (here: the cluster refuses a batch the plan
+// thought would fit, its --max-request-bytes being lower than said) leaves
+// a target with no key check, which no node opens as a store, and the
+// source as it was.
+func TestMigrateInterrupted(t *testing.T) {
+	c := etcdtest.Start(t, etcdtest.Options{MaxRequestBytes: 64 << 10})
+	src := openTestDB(t)
+	fillStore(t, src, 200) // 200 run index entries: small batches first
+	must(t, src.Update(func(tx *Tx) error {
+		_, err := tx.AddRun(Run{Job: "nightly", Trigger: TriggerManual, Status: RunSucceeded}, bytes.Repeat([]byte("y"), 100<<10))
+		return err
+	}))
+	before, err := snapshot(context.Background(), src.kv)
+	must(t, err)
+	dst := newEtcdStore(t, c, testKey(7))
+	rep, err := Migrate(context.Background(), src, dst, MigrateOptions{}) // believes the default 1.5 MiB
+	if !errors.Is(err, etcdkv.ErrTooLarge) || !strings.Contains(err.Error(), "incomplete") || rep.Batches == 0 {
+		t.Fatalf("migrate to a cluster with a lower limit: %v after %d batches; want ErrTooLarge after some batches, saying the copy is incomplete", err, rep.Batches)
+	}
+	if _, err := OpenURL(context.Background(), dst.Path(), testKey(7), Options{}); !errors.Is(err, ErrNoStore) {
+		t.Errorf("open the half-copied target: %v; want ErrNoStore", err)
+	}
+	after, err := snapshot(context.Background(), src.kv)
+	must(t, err)
+	if !reflect.DeepEqual(before, after) {
+		t.Error("a failed migration changed the source")
 	}
 }

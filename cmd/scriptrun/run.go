@@ -52,8 +52,9 @@ none) caps the memory the script's data may use; past it the script stops
 with a MemoryError.
 
 Exit codes: 0 success, 1 the script threw or went over its memory limit
-(message and stack on stderr), 2 usage or configuration error, 124 timeout,
-130 interrupted (Ctrl-C).`,
+(message and stack on stderr), 2 usage or configuration error, 3 to 5 the
+store could not be opened (see scriptrun --help), 124 timeout, 130
+interrupted (Ctrl-C).`,
 		// Flags after FILE belong to the script, so parse them by hand.
 		DisableFlagParsing: true,
 	}

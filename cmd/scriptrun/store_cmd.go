@@ -74,10 +74,10 @@ scriptrun store migrate --to instead.`,
 	return c
 }
 
-// refuseExisting fails when loc already holds a store (or anything else).
-// An etcd prefix is probed with this node's key if it has one, else with a
-// throwaway one: only "is there a store" is asked, and no key is created
-// for a store that init will not make.
+// refuseExisting fails when loc already holds a store. An etcd prefix is
+// probed with this node's key if it has one, else with a throwaway one:
+// only "is there a store" is asked, and no key is created for a store that
+// init will not make.
 func (a *app) refuseExisting(ctx context.Context, loc string) error {
 	if !store.IsURL(loc) {
 		if info, err := os.Stat(loc); err == nil && info.Size() > 0 {
@@ -89,12 +89,9 @@ func (a *app) refuseExisting(ctx context.Context, loc string) error {
 	if err != nil {
 		return err
 	}
-	probe := make([]byte, store.KeySize)
-	rand.Read(probe)
-	if env := a.getenv("SCRIPTRUN_MASTER_KEY"); env != "" {
-		if probe, err = store.ParseKey(env); err != nil {
-			return configErr("SCRIPTRUN_MASTER_KEY: %v", err)
-		}
+	probe, err := a.probeKey()
+	if err != nil {
+		return err
 	}
 	defer clear(probe)
 	db, err := store.OpenURL(ctx, loc, probe, store.Options{Etcd: cfg})
@@ -108,6 +105,25 @@ func (a *app) refuseExisting(ctx context.Context, loc string) error {
 		return configErr("a scriptrun store already exists at %s (sealed with a master key this node does not have); nothing was changed: to use it, copy its master.key here", loc)
 	}
 	return storeErr(err)
+}
+
+// probeKey is this node's master key when it has one (without creating
+// it), else a random key that opens nothing.
+func (a *app) probeKey() ([]byte, error) {
+	created, err := a.keyWillBeCreated()
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		probe := make([]byte, store.KeySize)
+		rand.Read(probe)
+		return probe, nil
+	}
+	home, err := a.homeDir()
+	if err != nil {
+		return nil, err
+	}
+	return a.storeKey(home, "", true) // the key exists: nothing is created
 }
 
 // keyWillBeCreated reports whether opening a store now generates the home's

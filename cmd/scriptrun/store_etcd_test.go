@@ -138,6 +138,24 @@ func TestCommandsOnEtcd(t *testing.T) {
 		t.Errorf("cron run (in a child process on the same store):\n%s", out)
 	}
 
+	// The rest of the everyday commands, on the same store.
+	n.must("", "provider", "update", "sandbox", "--description", "edited on etcd")
+	if out := n.must("", "provider", "show", "sandbox"); !strings.Contains(out, "edited on etcd") || strings.Contains(out, srv.ClientSecret()) {
+		t.Errorf("provider show after update:\n%s", out)
+	}
+	n.must("", "token", "update", "api", "--scopes", "read")
+	if out := n.must("a long admin password\n", "admin", "password"); !strings.Contains(out, "admin password set") {
+		t.Errorf("admin password printed %q", out)
+	}
+	if out := n.must(".tokens\n", "repl"); !strings.Contains(out, "api") || !strings.Contains(out, "gh") {
+		t.Errorf("repl .tokens on etcd:\n%s", out)
+	}
+	n.must("", "token", "add", "spare", "--type", "bearer")
+	n.must("", "token", "rm", "spare")
+	if out := n.must("", "token", "revoke", "gh"); !strings.Contains(out, "credential erased") {
+		t.Errorf("token revoke gh on etcd:\n%s", out)
+	}
+
 	// export → apply into another etcd store → the same export.
 	exported := n.must("", "export")
 	other := newEtcdNode(t, etcdURL(t, c))
@@ -330,7 +348,7 @@ func TestStoreMigrateCommand(t *testing.T) {
 	home := t.TempDir()
 	local := &etcdNode{t: t, home: home, url: filepath.Join(home, "scriptrun.db")}
 	local.must(srv.ClientSecret()+"\n", "provider", "add", "sandbox", "--client-id", srv.ClientID(), "--client-secret-stdin",
-		"--auth-url", srv.AuthURL(), "--token-url", srv.TokenURL(), "--auth-style", "body", "--scopes", "read")
+		"--auth-url", srv.AuthURL(), "--token-url", srv.TokenURL(), "--revocation-url", srv.RevocationURL(), "--auth-style", "body", "--scopes", "read")
 	local.must("", "token", "add", "api", "--provider", "sandbox", "--base-url", srv.URL())
 	authorizeCLI(t, home, srv, "api")
 	job := writeScript(t, t.TempDir(), "hello.js", "console.log('output of a run before the move')")
@@ -379,6 +397,7 @@ func TestStoreMigrateCommand(t *testing.T) {
 	}
 
 	// And back to a file: the rotated refresh token comes along.
+
 	back := filepath.Join(t.TempDir(), "back.db")
 	n.must("", "store", "migrate", "--to", back)
 	b := &etcdNode{t: t, home: home, url: back}
@@ -389,6 +408,10 @@ func TestStoreMigrateCommand(t *testing.T) {
 	}
 	if out := b.must("", "cron", "runs", "hello"); !strings.Contains(out, "succeeded") {
 		t.Errorf("cron runs on the copy back:\n%s", out)
+	}
+	revocations := srv.Stats().Revocations
+	if out := b.must("", "token", "revoke", "api"); !strings.Contains(out, "revoked at the provider") || srv.Stats().Revocations == revocations {
+		t.Errorf("token revoke on the copy back (%d revocations before, %d after):\n%s", revocations, srv.Stats().Revocations, out)
 	}
 
 	// A target sealed with another key is never overwritten.
@@ -407,4 +430,32 @@ func TestStoreMigrateCommand(t *testing.T) {
 	if err := db.CheckRecords(); err != nil {
 		t.Errorf("the etcd copy's records: %v", err)
 	}
+}
+
+// A cluster losing members: with one of three gone doctor names it and the
+// commands go on; with two gone (no quorum) a command ends with exit 3 and
+// says why, within the dial timeout.
+func TestStoreClusterDegraded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary against a 3-member embedded etcd")
+	}
+	c := etcdtest.Start(t, etcdtest.Options{Members: 3})
+	n := newEtcdNode(t, etcdURL(t, c))
+	n.must("", "store", "init")
+	n.must("", "token", "add", "gh", "--type", "bearer")
+	gone := c.AllEndpoints()[2]
+	c.Stop(2)
+	code, out, _ := n.run("", "doctor", "--offline")
+	if !strings.Contains(out, "2 of 3 endpoints answer; no answer from "+gone) {
+		t.Errorf("doctor with a member down (exit %d) does not name it:\n%s", code, out)
+	}
+	if out := n.must("", "token", "list"); !strings.Contains(out, "gh") {
+		t.Errorf("token list with 2 of 3 members:\n%s", out)
+	}
+	c.Stop(1)
+	code, out, errs := n.run("", "token", "add", "late", "--type", "bearer")
+	if code != exitStoreDown || !strings.Contains(errs, "etcd cluster unavailable") {
+		t.Errorf("token add without quorum: exit %d\n%s%s; want 3 saying the cluster is unavailable", code, out, errs)
+	}
+	noCrash(t, "token add without quorum", errs)
 }

@@ -121,8 +121,8 @@ func (a *app) openStore(ctx context.Context) (*store.DB, error) {
 
 // openStoreAt opens the store at loc with the master key. With create
 // (store init, store migrate) an empty etcd prefix becomes a store and a
-// missing master.key is generated; without it a store that exists is never
-// met with a new key.
+// missing master.key is generated for it; without it an etcd store is
+// never opened with a key made up on the spot (storeKey).
 func (a *app) openStoreAt(ctx context.Context, loc string, create bool) (*store.DB, error) {
 	home, err := a.homeDir()
 	if err != nil {
