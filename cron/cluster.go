@@ -90,6 +90,19 @@ func (s *Scheduler) claimedBy(job string, due time.Time) (node string, known boo
 	return "", false
 }
 
+// convertRunLayout moves runs a store copied from an older bbolt file keeps
+// in the older layout to the per-job one, so that their jobs can be deleted
+// within etcd's operations per transaction (store.DB.ConvertRunLayout).
+func (s *Scheduler) convertRunLayout() {
+	n, err := s.db.ConvertRunLayout()
+	if err != nil {
+		s.log.Warn("cron: could not move old runs to the per-job layout; will try at the next start", "err", err)
+	}
+	if n > 0 {
+		s.log.Info("cron: moved runs of an older scriptrun to the per-job layout", "runs", n)
+	}
+}
+
 // othersAlive reports whether another node is registered: then the jobs
 // were scheduled while this one was away, and nothing was missed.
 func (s *Scheduler) othersAlive() bool {

@@ -284,6 +284,8 @@ func (s *Scheduler) Start(ctx context.Context) error {
 		if err := s.closeStaleRuns(); err != nil {
 			return fail(err)
 		}
+	} else {
+		s.convertRunLayout()
 	}
 	gs, err := gocron.NewScheduler(
 		gocron.WithClock(s.clock),

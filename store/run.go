@@ -108,7 +108,9 @@ func (r Run) Duration() time.Duration {
 // scriptrun) keep theirs: an empty index value under cronjobruns, the
 // record under cronruns/BE id (a JSON object) and the output under
 // cronoutput/BE id. They are read and updated where they are and deleted
-// one key at a time; new runs never use it, so trimming makes them go.
+// one key at a time; new runs never use it, so trimming makes them go, and
+// ConvertRunLayout moves them (a serve node on etcd does at start, for a
+// store copied from an older file).
 // Nothing is migrated: a file stays readable by the scriptrun that wrote
 // it (apart from runs recorded since), and the schema does not change.
 //
@@ -490,4 +492,100 @@ func (tx *Tx) ActiveRuns() ([]Run, error) {
 		return err
 	})
 	return out, err
+}
+
+// Bounds of one transaction of ConvertRunLayout: runs, and output bytes
+// (etcd's operations and request size per transaction).
+const (
+	convertRuns  = 20
+	convertBytes = 256 << 10
+)
+
+// ConvertRunLayout moves the runs recorded in the older layout (see runLoc)
+// into the per-job one, a few per transaction, and returns how many it
+// moved. A store copied from an older bbolt file to etcd needs it before a
+// job with a long old history can be deleted there (each old run costs
+// etcd operations; runs of the current layout go with one prefix delete).
+// It is idempotent and safe to run on several nodes at once.
+func (db *DB) ConvertRunLayout() (int, error) {
+	var jobs []string
+	err := db.kv.view(func(kv kvTx) error {
+		return kv.List(key(spaceCronJobs, ""), func(k string, _ []byte) error { jobs = append(jobs, k); return nil })
+	})
+	if err != nil {
+		return 0, err
+	}
+	total := 0
+	for _, job := range jobs {
+		for {
+			var n int
+			err := db.Update(func(tx *Tx) (err error) { n, err = tx.convertRuns(job); return err })
+			if err != nil {
+				return total, fmt.Errorf("move the runs of job %q to the per-job layout: %w", job, err)
+			}
+			total += n
+			if n == 0 {
+				break
+			}
+		}
+	}
+	return total, nil
+}
+
+// convertRuns moves up to convertRuns old-layout runs of job (fewer when
+// their outputs pass convertBytes) and returns how many it moved.
+func (tx *Tx) convertRuns(job string) (int, error) {
+	runs, err := tx.jobRuns(job)
+	if err != nil {
+		return 0, err
+	}
+	n, size := 0, 0
+	for _, jr := range runs {
+		if !jr.loc.legacy {
+			continue
+		}
+		if n == convertRuns || (n > 0 && size > convertBytes) {
+			break
+		}
+		rec, err := tx.kv.Get(jr.loc.record)
+		if err != nil {
+			return n, err
+		}
+		out, err := tx.kv.Get(jr.loc.output)
+		if err != nil {
+			return n, err
+		}
+		to := newRunLoc(job, jr.id)
+		if rec == nil {
+			rec = []byte{} // no record: drop the index entry below
+		}
+		if err := tx.moveRun(jr.id, job, to, rec, out); err != nil {
+			return n, err
+		}
+		n++
+		size += len(out)
+	}
+	return n, nil
+}
+
+// moveRun writes an old-layout run at to and its pointer over the old
+// record, and removes its old output.
+func (tx *Tx) moveRun(id uint64, job string, to runLoc, rec, out []byte) error {
+	old := string(u64(id))
+	if len(rec) == 0 {
+		// An index entry without its record: nothing to move.
+		return tx.kv.Delete(to.record)
+	}
+	if err := tx.kv.Put(to.record, rec); err != nil {
+		return err
+	}
+	if out != nil {
+		if err := tx.kv.Put(to.output, out); err != nil {
+			return err
+		}
+	}
+	if err := tx.kv.Delete(key(spaceCronOutput, old)); err != nil {
+		return err
+	}
+	return tx.kv.Put(key(spaceCronRuns, old), append([]byte{runPointer}, job...))
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -96,4 +97,44 @@ func TestRunLegacyLayout(t *testing.T) {
 		})
 		return nil
 	}))
+}
+
+// TestContractConvertRunLayout: a history in the older layout (a store
+// copied from an older bbolt file) is moved to the per-job layout, reads
+// the same, and its job can then be deleted within etcd's operations.
+func TestContractConvertRunLayout(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, kv backend, file *boltBackend) {
+		db, err := open(kv, file, testKey(7), Options{})
+		must(t, err)
+		must(t, db.Update(func(tx *Tx) error { return tx.CreateJob(testJob("old")) }))
+		const n = DefaultRunHistory
+		for i := range n {
+			putLegacyRun(t, db, Run{ID: uint64(i + 1), Job: "old", Trigger: TriggerManual, Status: RunSucceeded, Created: time.Unix(int64(i), 0).UTC()}, fmt.Appendf(nil, "output %d", i+1))
+		}
+		moved, err := db.ConvertRunLayout()
+		if err != nil || moved != n {
+			t.Fatalf("ConvertRunLayout = %d, %v; want %d", moved, err, n)
+		}
+		if again, err := db.ConvertRunLayout(); err != nil || again != 0 {
+			t.Errorf("a second ConvertRunLayout = %d, %v; want 0", again, err)
+		}
+		must(t, db.View(func(tx *Tx) error {
+			runs, err := tx.Runs("old", 0)
+			if err != nil || len(runs) != n || runs[0].ID != n {
+				t.Errorf("Runs after converting: %d runs, %v", len(runs), err)
+			}
+			out, err := tx.RunOutput(7)
+			if err != nil || string(out) != "output 7" {
+				t.Errorf("RunOutput(7) = %q, %v", out, err)
+			}
+			return nil
+		}))
+		must(t, db.Update(func(tx *Tx) error { return tx.DeleteJob("old") }))
+		must(t, db.View(func(tx *Tx) error {
+			if _, err := tx.Run(7); !errors.Is(err, ErrNotFound) {
+				t.Errorf("Run(7) after DeleteJob = %v, want ErrNotFound", err)
+			}
+			return nil
+		}))
+	})
 }
