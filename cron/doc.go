@@ -51,10 +51,41 @@
 // lets running ones finish for the grace period, then cancels them; all of
 // them end recorded.
 //
+// # Several nodes (etcd)
+//
+// On a store shared by several hosts (store.DB.Clustered), each `scriptrun
+// serve` is a node (Options.Node, registered on a lease): every node
+// schedules every job and none takes the scheduler lock. Before a scheduled
+// run a node claims (job, due time) in the store (store.Tx.ClaimRun): of any
+// number of nodes exactly one claim commits, whatever their clocks say, and
+// only that node runs or records the due time; the others skip it without a
+// record. Runs are recorded with their node. Overlap policies hold across
+// nodes through the job's run lock, cluster-wide there: skip records the
+// run as skipped, queue waits (one waiting run per job, cluster-wide) for
+// the run on the other node to end, replace first asks that node to cancel
+// it. Runs missed while no node was up are recorded by the first node to
+// start; a node that joins a running cluster records none.
+//
+// A node saves a running run's output every FlushInterval. When a node's
+// registration ends before its run does (it died, or lost the cluster for
+// longer than its lease), another node records the run as lost (status
+// "lost", the node named in the reason) with that output, exactly once: the
+// write re-reads the run and the node in one optimistic transaction. The
+// job's run lock, a lease too, frees at about the same time, so the next
+// due time runs normally.
+//
+// Job changes, run requests ("Run now" from `scriptrun cron run`, handled by
+// the node whose take commits) and cancel requests (Host.CancelRun: the
+// node running the run cancels it) reach every node by watch, within
+// moments; the version poll stays as a fallback.
+//
 // # Caveats
 //
-//   - One scheduler per home: Start fails with ErrSchedulerRunning while
-//     another process holds the scheduler lock.
+//   - One scheduler per home on a bbolt file: Start fails with
+//     ErrSchedulerRunning while another process holds the scheduler lock.
+//   - Among nodes, a due time claimed by a node that dies before recording
+//     it has no record; a node whose clock lags the others by more than 64
+//     periods of a job finds its due times already past and runs none.
 //   - Run timeouts use real time even when Options.Clock is fake.
 //   - The default, in-process Executor cannot enforce a job's memory cap
 //     (the heap is the whole process's) nor stop a native built-in that

@@ -214,10 +214,11 @@ func (h *Host) Wait(ctx context.Context, id uint64) (store.Run, error) {
 	return FollowRun(ctx, h.sched.db, id, 200*time.Millisecond)
 }
 
-// CancelRun cancels run id if it is queued or running in this process; it
-// ends recorded as cancelled with reason. It reports whether it was.
+// CancelRun cancels run id if it is queued or running in this process or,
+// on a clustered store, asks the node that runs it to; it ends recorded as
+// cancelled with reason. It reports whether it was (or was asked to be).
 func (h *Host) CancelRun(id uint64, reason string) bool {
-	return h.sched.CancelRun(id, reason)
+	return h.sched.CancelAnywhere(id, reason)
 }
 
 // Sync applies job changes now; a Host that does not schedule has none to

@@ -89,3 +89,22 @@ func outcome(ctx context.Context, err error) (status store.RunStatus, errText, r
 	}
 	return store.RunFailed, strings.TrimPrefix(err.Error(), "runtime: "), ""
 }
+
+// maxErrorKept bounds a run's error text when its record would not fit
+// the store otherwise.
+const maxErrorKept = 64 << 10
+
+// finishTooLarge writes the final record of a run whose output (or error
+// text) is more than one write to the store can carry (an etcd cluster
+// with a small --max-request-bytes): the record is kept, with a note in
+// place of the output and the error text cut, rather than lost.
+func (s *Scheduler) finishTooLarge(a *activeRun, output []byte) error {
+	r := a.run
+	if len(r.Error) > maxErrorKept {
+		r.Error = strings.ToValidUTF8(r.Error[:maxErrorKept], "") + "\n[error text cut: too large for the store]"
+	}
+	note := []byte(fmt.Sprintf("[output not kept: %s is more than one write to the store accepts (etcd's --max-request-bytes); lower what the script prints, or the cron output cap]\n", size(int64(len(output)))))
+	r.Truncated = true
+	s.log.Warn("cron: a run's output was too large for the store; recorded without it", "job", r.Job, "run", r.ID, "output", len(output))
+	return s.writer.do(func(tx *store.Tx) error { return tx.UpdateRun(r, note) })
+}

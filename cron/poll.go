@@ -180,6 +180,10 @@ func (s *Scheduler) reconcile(jobs []store.Job, version uint64) {
 func (s *Scheduler) serveRequests(ctx context.Context, reqs []store.RunRequest) {
 	now := s.clock.Now()
 	for _, req := range reqs {
+		if req.Cancel != 0 && req.Claimed.IsZero() {
+			s.serveCancel(req)
+			continue
+		}
 		if !req.Claimed.IsZero() {
 			if now.Sub(req.Claimed) > requestTTL {
 				_ = s.writer.do(func(tx *store.Tx) error {
@@ -190,6 +194,13 @@ func (s *Scheduler) serveRequests(ctx context.Context, reqs []store.RunRequest) 
 				})
 			}
 			continue
+		}
+		if req.Taker != "" && req.Taker != s.nodeName() && now.Sub(req.Requested) > requestTTL {
+			s.deleteRequest(req.ID) // its taker died before answering, and its asker gave up
+			continue
+		}
+		if !s.takeRequest(req) {
+			continue // another node serves it
 		}
 		run, err := s.RunNow(ctx, req.Job)
 		msg := ""

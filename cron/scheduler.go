@@ -102,6 +102,17 @@ type Options struct {
 	// OnRunFinished, when set, is told each run's final record once it is
 	// stored (notifications compare it with the job's earlier runs).
 	OnRunFinished func(store.Run)
+	// Node is this process's registration on a clustered (etcd) store
+	// (store.DB.RegisterNode); with it the scheduler is one node among
+	// several: it takes no scheduler lock, claims each scheduled run
+	// before running it, records its runs with the node, records runs of
+	// nodes that went away as lost, and hears of changes by watch (see
+	// cluster.go). Nil on a single machine.
+	Node *store.Node
+	// FlushInterval is how often a node saves a running run's output, so
+	// that a run whose node dies keeps what it wrote (default 2 s; only
+	// with Node).
+	FlushInterval time.Duration
 }
 
 // Scheduler runs the store's cron jobs on their schedules, in the process
@@ -172,6 +183,9 @@ type activeRun struct {
 	done      chan struct{} // closed once the final record is written
 	slot      bool          // holds a run slot
 	unlockJob func()        // the job's cross-process run lock, once taken
+	// waiting: the run waits for the job's run on another node (cluster.go);
+	// it counts as the one queued run.
+	waiting bool
 }
 
 // New returns a Scheduler over o.DB; it schedules nothing until Start.
@@ -205,6 +219,9 @@ func New(o Options) *Scheduler {
 	}
 	if o.KeepAliveInterval <= 0 {
 		o.KeepAliveInterval = DefaultKeepAliveInterval
+	}
+	if o.FlushInterval <= 0 {
+		o.FlushInterval = DefaultFlushInterval
 	}
 	if o.RunBy == "" {
 		o.RunBy = fmt.Sprintf("pid %d", os.Getpid())
@@ -257,19 +274,21 @@ func (s *Scheduler) Start(ctx context.Context) error {
 	if s.started || s.stopped {
 		return errors.New("cron: a Scheduler can be started once")
 	}
-	unlock, err := s.db.LockScheduler(2 * time.Second)
-	if errors.Is(err, store.ErrBusy) {
-		return fmt.Errorf("%w: %v", ErrSchedulerRunning, err)
-	}
+	unlock, err := s.lockScheduler()
 	if err != nil {
-		return fmt.Errorf("cron: %w", err)
+		return err
 	}
 	fail := func(err error) error {
 		unlock()
 		return err
 	}
-	if err := s.closeStaleRuns(); err != nil {
-		return fail(err)
+	if !s.clustered() {
+		// Among nodes, runs of a node that died are found by sweepLost.
+		if err := s.closeStaleRuns(); err != nil {
+			return fail(err)
+		}
+	} else {
+		s.convertRunLayout()
 	}
 	gs, err := gocron.NewScheduler(
 		gocron.WithClock(s.clock),
@@ -308,21 +327,44 @@ func (s *Scheduler) Start(ctx context.Context) error {
 	}
 	s.gs, s.unlock, s.started = gs, unlock, true
 	now := s.clock.Now()
+	// Among nodes, a job was missed only if no other node was up.
+	missed := !s.clustered() || !s.othersAlive()
 	for _, j := range jobs {
 		st := states[j.Name]
-		s.addEntry(j, now, &st)
+		if missed {
+			s.addEntry(j, now, &st)
+		} else {
+			s.addEntry(j, now, nil)
+		}
 	}
 	gs.Start()
 	loopCtx, cancel := context.WithCancel(context.Background())
 	s.stopLoop = cancel
 	s.loops.Add(1)
 	go s.pollLoop(loopCtx)
+	s.startClusterLoops(loopCtx)
 	if s.o.Refresher != nil {
 		s.loops.Add(1)
 		go s.keepAliveLoop(loopCtx)
 	}
 	s.log.Info("cron scheduler started", "jobs", len(jobs))
 	return nil
+}
+
+// lockScheduler takes the home's scheduler lock; among nodes there is none
+// to take (every node schedules).
+func (s *Scheduler) lockScheduler() (unlock func(), err error) {
+	if s.clustered() {
+		return func() {}, nil
+	}
+	unlock, err = s.db.LockScheduler(2 * time.Second)
+	if errors.Is(err, store.ErrBusy) {
+		return nil, fmt.Errorf("%w: %v", ErrSchedulerRunning, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cron: %w", err)
+	}
+	return unlock, nil
 }
 
 // closeStaleRuns records as cancelled the runs left queued or running by a
@@ -367,7 +409,7 @@ func (s *Scheduler) addEntry(j store.Job, now time.Time, st *store.JobState) *en
 		if st.LastScheduled.After(ref) {
 			ref = st.LastScheduled
 		}
-		if times, n := e.sched.Due(ref, now, 2); n > 0 {
+		if times, n := e.sched.Due(ref, now, 2); n > 0 && s.claim(e, times[len(times)-1]) {
 			s.recordMissed(e, times[0], times[len(times)-1], n, "no scheduler was running")
 		}
 	}
@@ -457,11 +499,15 @@ func (s *Scheduler) fire(name string, gen uint64) {
 		due, first = times[len(times)-1], times[0]
 	}
 	e.nextDue = e.sched.Next(due)
+	if !s.claim(e, due) {
+		return // another node has it
+	}
 	if late := now.Sub(due); late > s.o.LateLimit {
 		s.recordMissed(e, first, due, max(count, 1), fmt.Sprintf("%s; it was %s late", why, late.Round(time.Second)))
 		return
 	}
-	if count > 1 {
+	// Among nodes, due times this one passed over were others' to run.
+	if count > 1 && !s.clustered() {
 		before, _ := e.sched.Due(first.Add(-time.Nanosecond), due.Add(-time.Nanosecond), 2)
 		s.recordMissed(e, first, before[len(before)-1], count-1, why)
 	}
@@ -487,6 +533,9 @@ func (s *Scheduler) recordMissed(e *entry, first, last time.Time, n int, why str
 		Job: e.name, Trigger: store.TriggerSchedule, Status: store.RunSkipped, Scheduled: last,
 		Missed: n, ScriptSHA256: e.job.ScriptSHA256, RunBy: s.o.RunBy,
 		Reason: fmt.Sprintf("missed %d scheduled run(s)%s %s: %s; missed runs are not replayed", n, more, span, why),
+	}
+	if n := s.o.Node; n != nil {
+		r.Node, r.NodeID = n.Info.Name, n.Info.ID
 	}
 	if _, err := s.record(r); err != nil {
 		s.log.Error("cron could not record missed runs", "job", e.name, "err", err)
@@ -536,17 +585,24 @@ func (s *Scheduler) dispatchLocked(e *entry, trigger store.RunTrigger, due time.
 		Job: e.name, Trigger: trigger, Scheduled: due, ScriptSHA256: e.job.ScriptSHA256,
 		RunBy: s.o.RunBy, Created: s.clock.Now().UTC(),
 	}
+	if n := s.o.Node; n != nil {
+		base.Node, base.NodeID = n.Info.Name, n.Info.ID
+	}
 	if e.running == nil {
 		return s.startLocked(e, base)
 	}
 	cur := e.running.id
 	switch e.job.Overlap {
 	case store.OverlapQueue:
-		if e.queued == nil {
+		if e.queued == nil && !e.running.waiting {
 			return s.queueLocked(e, base, fmt.Sprintf("waiting for run %d to finish", cur))
 		}
 		base.Status = store.RunSkipped
-		base.Reason = fmt.Sprintf("run %d is still running and run %d is already waiting (the queue holds one)", cur, e.queued.id)
+		if e.running.waiting {
+			base.Reason = fmt.Sprintf("run %d is already waiting for the run on another node to end (the queue holds one)", cur)
+		} else {
+			base.Reason = fmt.Sprintf("run %d is still running and run %d is already waiting (the queue holds one)", cur, e.queued.id)
+		}
 		return s.record(base)
 	case store.OverlapReplace:
 		old := e.queued
@@ -570,6 +626,9 @@ func (s *Scheduler) dispatchLocked(e *entry, trigger store.RunTrigger, due time.
 // starts it. e.mu is held.
 func (s *Scheduler) startLocked(e *entry, base store.Run) (store.Run, error) {
 	unlock, err := s.db.TryLockJob(e.name)
+	if errors.Is(err, store.ErrBusy) && s.clustered() {
+		return s.waitElsewhereLocked(e, base)
+	}
 	if errors.Is(err, store.ErrBusy) {
 		base.Status = store.RunSkipped
 		base.Reason = "the job was running in another process (a `scriptrun cron run`, or another scheduler)"
@@ -637,6 +696,9 @@ func (s *Scheduler) finishUnstarted(a *activeRun, status store.RunStatus, reason
 // finish writes a run's final record and releases what it held.
 func (s *Scheduler) finish(a *activeRun, output []byte) {
 	err := s.writer.do(func(tx *store.Tx) error { return tx.UpdateRun(a.run, output) })
+	if errors.Is(err, store.ErrTooLarge) {
+		err = s.finishTooLarge(a, output)
+	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		// The job was removed, and its history with it.
@@ -690,7 +752,9 @@ func (s *Scheduler) execute(e *entry, a *activeRun) {
 		s.metrics.started(a.run.Started.Sub(a.run.Scheduled))
 	}
 	out := &capture{max: s.o.MaxOutputBytes}
+	stopFlush := s.flushOutput(a, out)
 	err := s.exec.Execute(a.ctx, a.job, out)
+	stopFlush()
 	s.end(e, a, out, err)
 }
 

@@ -7,8 +7,14 @@ import (
 	"github.com/scriptrun/scriptrun/store"
 )
 
-// maxBatch bounds the writes committed in one transaction.
-const maxBatch = 256
+// maxBatch bounds the writes committed in one transaction; on a clustered
+// (etcd) store, maxClusterBatch keeps a batch of run records within etcd's
+// 128 operations per transaction (a record with its index, output, active
+// entry and trim is about ten).
+const (
+	maxBatch        = 256
+	maxClusterBatch = 8
+)
 
 // writer commits run records in batches. A durable bbolt commit costs about
 // a millisecond, so a hundred jobs due on the same second would otherwise
@@ -18,6 +24,7 @@ const maxBatch = 256
 // what it captures, never append.
 type writer struct {
 	db   *store.DB
+	max  int // functions per batch
 	once sync.Once
 	reqs chan *writeReq
 
@@ -35,7 +42,11 @@ type writeReq struct {
 var errWriterClosed = errors.New("cron: the scheduler has stopped recording runs")
 
 func newWriter(db *store.DB) *writer {
-	return &writer{db: db, reqs: make(chan *writeReq), done: make(chan struct{})}
+	w := &writer{db: db, max: maxBatch, reqs: make(chan *writeReq), done: make(chan struct{})}
+	if db != nil && db.Clustered() {
+		w.max = maxClusterBatch
+	}
+	return w
 }
 
 // do runs fn in a write transaction, possibly together with others, and
@@ -75,7 +86,7 @@ func (w *writer) loop() {
 	for req := range w.reqs {
 		batch := []*writeReq{req}
 	more:
-		for len(batch) < maxBatch {
+		for len(batch) < w.max {
 			select {
 			case r, ok := <-w.reqs:
 				if !ok {

@@ -18,7 +18,7 @@ const (
 // runLost is the status of a run whose process was lost (recorded by the
 // cron cluster); it is matched by its string so that this package needs
 // no constant for it.
-const runLost store.RunStatus = "lost"
+const runLost = store.RunLost
 
 // tokenCondition is where a token stands, for notifications.
 func tokenCondition(t store.Token) string {

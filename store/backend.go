@@ -48,6 +48,12 @@ type kvTx interface {
 	Put(key string, v []byte) error
 	// Delete removes key; a missing key is no error.
 	Delete(key string) error
+	// DeletePrefix removes every key starting with prefix (which includes
+	// the space) in one operation however many there are: a job's run
+	// history goes in one etcd DeleteRange, within its 128 operations per
+	// transaction. A key under prefix must not be written again in the
+	// same transaction (etcd refuses it).
+	DeletePrefix(prefix string) error
 	// NextSequence returns the next number of space's counter, starting
 	// at 1 (run and run request ids).
 	NextSequence(space string) (uint64, error)

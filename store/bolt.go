@@ -221,3 +221,24 @@ func (t boltTx) NextSequence(space string) (uint64, error) {
 	}
 	return b.NextSequence()
 }
+
+// DeletePrefix deletes the keys under prefix one by one with a cursor:
+// bbolt has no limit on a transaction's writes.
+func (t boltTx) DeletePrefix(prefix string) error {
+	space, sub := splitKey(prefix)
+	b, _ := t.bucket(space, false)
+	if b == nil {
+		return nil
+	}
+	p := []byte(sub)
+	c := b.Cursor()
+	for k, v := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, v = c.Seek(p) {
+		if v == nil && b.Bucket(k) != nil {
+			return fmt.Errorf("delete %s: %q is a nested bucket, not a record", prefix, k)
+		}
+		if err := c.Delete(); err != nil {
+			return fmt.Errorf("delete %s: %w", prefix, err)
+		}
+	}
+	return nil
+}

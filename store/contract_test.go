@@ -301,23 +301,97 @@ func TestContractStore(t *testing.T) {
 // history in one update.
 func TestContractDeleteJobFullHistory(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, kv backend, file *boltBackend) {
-		if _, ok := kv.(*etcdBackend); ok {
-			// Four deletes per run exceed etcd's --max-txn-ops (128) from
-			// 32 runs on: the etcd layout keeps a job's runs under one
-			// prefix, deleted in one op (ETCD-DESIGN.md §2, step 2).
-			t.Skip("needs the runs/JOB/ layout on etcd")
-		}
 		db, err := open(kv, file, testKey(7), Options{})
 		must(t, err)
 		must(t, db.Update(func(tx *Tx) error { return tx.CreateJob(testJob("sync")) }))
+		var last Run
 		for range DefaultRunHistory {
-			addRun(t, db, Run{Job: "sync", Status: RunSucceeded, Trigger: TriggerManual}, []byte("out"))
+			last = addRun(t, db, Run{Job: "sync", Status: RunSucceeded, Trigger: TriggerManual}, []byte("out"))
 		}
 		must(t, db.Update(func(tx *Tx) error { return tx.DeleteJob("sync") }))
+		must(t, db.Update(func(tx *Tx) error { return tx.CreateJob(testJob("sync")) }))
+		must(t, db.View(func(tx *Tx) error {
+			if _, err := tx.Run(last.ID); !errors.Is(err, ErrNotFound) {
+				t.Errorf("Run(%d) of the deleted history = %v, want ErrNotFound", last.ID, err)
+			}
+			if _, err := tx.RunOutput(last.ID); !errors.Is(err, ErrNotFound) {
+				t.Errorf("RunOutput(%d) of the deleted history = %v, want ErrNotFound", last.ID, err)
+			}
+			runs, err := tx.Runs("sync", 0)
+			if err != nil || len(runs) != 0 {
+				t.Errorf("Runs of the re-created job = %v, %v; want none", runIDs(runs), err)
+			}
+			return nil
+		}))
 		var active []Run
 		must(t, db.View(func(tx *Tx) (err error) { active, err = tx.ActiveRuns(); return err }))
 		if len(active) != 0 {
 			t.Errorf("ActiveRuns after DeleteJob = %v, want none", runIDs(active))
 		}
+	})
+}
+
+// TestContractLoweredHistory: after a job's history is cut from 100 to 2,
+// each new run trims a bounded number of old ones (every transaction
+// within etcd's 128 operations), until 2 are left.
+func TestContractLoweredHistory(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, kv backend, file *boltBackend) {
+		db, err := open(kv, file, testKey(7), Options{})
+		must(t, err)
+		j := testJob("sync")
+		must(t, db.Update(func(tx *Tx) error { return tx.CreateJob(j) }))
+		for range DefaultRunHistory {
+			addRun(t, db, Run{Job: "sync", Status: RunSucceeded, Trigger: TriggerManual}, []byte("out"))
+		}
+		j.History = 2
+		must(t, db.Update(func(tx *Tx) error { return tx.PutJob(j) }))
+		count := func() int {
+			var runs []Run
+			must(t, db.View(func(tx *Tx) (err error) { runs, err = tx.Runs("sync", 0); return err }))
+			return len(runs)
+		}
+		prev := count()
+		for i := 0; prev > 2; i++ {
+			if i > DefaultRunHistory/maxTrim+2 {
+				t.Fatalf("history still %d runs after %d more, want 2", prev, i)
+			}
+			addRun(t, db, Run{Job: "sync", Status: RunSucceeded, Trigger: TriggerManual}, []byte("out"))
+			n := count()
+			if n >= prev && prev > 2 {
+				t.Fatalf("history went from %d to %d runs with one more run", prev, n)
+			}
+			prev = n
+		}
+	})
+}
+
+// TestContractDeleteJobKeepsOthers: deleting job "a" by prefix leaves the
+// runs of job "ab", whose name starts the same.
+func TestContractDeleteJobKeepsOthers(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, kv backend, file *boltBackend) {
+		db, err := open(kv, file, testKey(7), Options{})
+		must(t, err)
+		for _, name := range []string{"a", "ab"} {
+			must(t, db.Update(func(tx *Tx) error { return tx.CreateJob(testJob(name)) }))
+			addRun(t, db, Run{Job: name, Status: RunSucceeded, Trigger: TriggerManual}, []byte("out of "+name))
+		}
+		kept := addRun(t, db, Run{Job: "ab", Status: RunRunning, Trigger: TriggerManual}, nil)
+		must(t, db.Update(func(tx *Tx) error { return tx.DeleteJob("a") }))
+		must(t, db.View(func(tx *Tx) error {
+			runs, err := tx.Runs("ab", 0)
+			if err != nil || len(runs) != 2 {
+				t.Errorf("Runs(ab) after deleting a = %v, %v; want 2", runIDs(runs), err)
+				return nil
+			}
+			out, err := tx.RunOutput(runs[1].ID)
+			if err != nil || string(out) != "out of ab" {
+				t.Errorf("output of ab's run = %q, %v", out, err)
+			}
+			active, err := tx.ActiveRuns()
+			if err != nil || len(active) != 1 || active[0].ID != kept.ID {
+				t.Errorf("ActiveRuns = %v, %v; want ab's running run %d", runIDs(active), err, kept.ID)
+			}
+			return nil
+		}))
 	})
 }

@@ -235,5 +235,14 @@ func (e *etcdBackend) empty() (bool, error) {
 
 func (e *etcdBackend) close() error { return e.c.Close() }
 
+// DeletePrefix is one DeleteRange at commit (etcdkv.Txn.DeletePrefix).
+func (t etcdTx) DeletePrefix(prefix string) error {
+	if t.readOnly {
+		return fmt.Errorf("delete %s…: read-only transaction", prefix)
+	}
+	t.t.DeletePrefix(prefix)
+	return nil
+}
+
 // Revision is key's ModRevision as last read in this transaction.
 func (t etcdTx) Revision(k string) int64 { return t.t.ModRevision(k) }

@@ -24,9 +24,9 @@ import (
 //	cron          "version" -> BE counter (CronVersion)
 //	cronjobs      name -> jobRecord
 //	cronstate     name -> JobState
-//	cronruns      BE run id -> Run
-//	cronjobruns   name \x00 BE run id -> nothing: a job's runs in order
-//	cronoutput    BE run id -> captured output
+//	cronruns      BE run id -> where the run is (see runLoc in run.go)
+//	cronjobruns   name \x00 BE run id -> Run: a job's runs in order
+//	cronoutput    name \x00 BE run id -> captured output
 //	cronactive    BE run id -> job name: runs queued or running
 //	cronrequests  BE request id -> RunRequest
 var (
@@ -440,16 +440,13 @@ func (tx *Tx) DeleteJob(name string) error {
 		}
 		return fmt.Errorf("job %q %w: list them with `scriptrun cron list`", name, ErrNotFound)
 	}
-	ids, err := tx.jobRunIDs(name)
-	if err != nil {
+	if err := tx.deleteJobRuns(name); err != nil {
 		return err
 	}
-	for _, id := range ids {
-		if err := tx.deleteRun(name, id); err != nil {
-			return err
-		}
-	}
 	if err := tx.kv.Delete(key(spaceCronState, name)); err != nil {
+		return err
+	}
+	if err := tx.kv.Delete(key(spaceCronClaims, name)); err != nil {
 		return err
 	}
 	reqs, err := tx.RunRequests()
@@ -507,6 +504,46 @@ type RunRequest struct {
 	RunID     uint64    `json:"runId,omitempty"` // set when a scheduler claimed it
 	Claimed   time.Time `json:"claimed,omitzero"`
 	Error     string    `json:"error,omitempty"` // why the scheduler could not run it
+	// Taker is the node that took the request on a clustered store, where
+	// every node serves requests and only the taker answers.
+	Taker string `json:"taker,omitempty"`
+	// Cancel, when set, asks instead that run Cancel of Job be cancelled
+	// for Reason, by whichever node runs it (clustered stores).
+	Cancel uint64 `json:"cancel,omitempty"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// RequestCancel records a request that the node running run runID of job
+// cancel it for reason (a clustered store: the run may be on another host).
+// It is served like a run request (CronVersion moves).
+func (tx *Tx) RequestCancel(job string, runID uint64, reason string) (RunRequest, error) {
+	if err := ValidateName("job", job); err != nil {
+		return RunRequest{}, err
+	}
+	id, err := tx.kv.NextSequence(spaceCronRequests)
+	if err != nil {
+		return RunRequest{}, err
+	}
+	r := RunRequest{ID: id, Job: job, Requested: tx.db.now().UTC(), Cancel: runID, Reason: reason}
+	if err := tx.putRequest(r); err != nil {
+		return RunRequest{}, err
+	}
+	return r, tx.bumpCronVersion()
+}
+
+// TakeRunRequest gives request id to node unless another node took it or
+// it was answered: of nodes serving requests together, exactly one gets
+// each (a second taker's Update re-runs and sees the first).
+func (tx *Tx) TakeRunRequest(id uint64, node string) (bool, error) {
+	r, err := tx.RunRequest(id)
+	if err != nil {
+		return false, err
+	}
+	if !r.Claimed.IsZero() || (r.Taker != "" && r.Taker != node) {
+		return false, nil
+	}
+	r.Taker = node
+	return true, tx.putRequest(r)
 }
 
 // RequestRun records a request to run the named job now. The job must exist.
@@ -640,8 +677,17 @@ func (db *DB) LockScheduler(wait time.Duration) (unlock func(), err error) {
 
 const schedulerLock = "cron-scheduler"
 
-// SchedulerRunning reports whether a process holds the scheduler lock.
-func (db *DB) SchedulerRunning() bool { return db.kv.held(schedulerLock) }
+// SchedulerRunning reports whether a process holds the scheduler lock; on
+// a clustered store, where every serve node schedules and none takes that
+// lock, whether a node is registered (RegisterNode).
+func (db *DB) SchedulerRunning() bool {
+	if db.Clustered() {
+		var nodes []NodeInfo
+		err := db.View(func(tx *Tx) (err error) { nodes, err = tx.Nodes(); return err })
+		return err == nil && len(nodes) > 0
+	}
+	return db.kv.held(schedulerLock)
+}
 
 // TryLockJob takes the named job's run lock without waiting; a job runs in
 // one place at a time across processes (the scheduler in `scriptrun serve`

@@ -84,8 +84,9 @@ type SkippedRecord struct {
 // What names the skipped record in words ("output of run 42").
 func (s SkippedRecord) What() string {
 	space, name := splitKey(s.Key)
-	if space == spaceCronOutput && len(name) == 8 {
-		return fmt.Sprintf("output of run %d", binary.BigEndian.Uint64([]byte(name)))
+	// Outputs are keyed job \x00 BE id (run.go), or BE id in the older layout.
+	if n := len(name); space == spaceCronOutput && (n == 8 || (n > 9 && name[n-9] == 0)) {
+		return fmt.Sprintf("output of run %d", binary.BigEndian.Uint64([]byte(name[n-8:])))
 	}
 	return fmt.Sprintf("%s %q", space, name)
 }

@@ -22,12 +22,16 @@ const (
 	RunTimedOut  RunStatus = "timed_out" // the job's timeout stopped it
 	RunSkipped   RunStatus = "skipped"   // not run: overlap policy, missed while down, or busy elsewhere
 	RunCancelled RunStatus = "cancelled" // stopped by shutdown, replace, removal, or its process died
+	// RunLost: the node running it went away (its lease expired) before
+	// the run finished; another node recorded it, with the output last
+	// flushed (clustered stores only).
+	RunLost RunStatus = "lost"
 )
 
 // Final reports whether a run in status s is over.
 func (s RunStatus) Final() bool {
 	switch s {
-	case RunSucceeded, RunFailed, RunTimedOut, RunSkipped, RunCancelled:
+	case RunSucceeded, RunFailed, RunTimedOut, RunSkipped, RunCancelled, RunLost:
 		return true
 	}
 	return false
@@ -76,6 +80,11 @@ type Run struct {
 	Truncated   bool  `json:"truncated,omitempty"`
 	// RunBy names the process that ran it, e.g. "serve (pid 4242)".
 	RunBy string `json:"runBy,omitempty"`
+	// Node and NodeID name the node that runs it on a clustered store, and
+	// which life of that node (NodeInfo.ID): when that registration ends
+	// before the run does, the run is lost.
+	Node   string `json:"node,omitempty"`
+	NodeID string `json:"nodeId,omitempty"`
 }
 
 // Duration is how long the script ran; zero until the run has finished.
@@ -86,6 +95,32 @@ func (r Run) Duration() time.Duration {
 	return r.Finished.Sub(r.Started)
 }
 
+// Where a run lives. A job's runs and their outputs are kept under the
+// job's name, so that its whole history is deleted with two prefix deletes
+// (DeleteJob) within etcd's 128 operations per transaction:
+//
+//	cronjobruns  name \x00 BE id -> Run (empty: an older run, see below)
+//	cronoutput   name \x00 BE id -> output
+//	cronruns     BE id -> 0x01 name: where run id is (Run(id) by id alone)
+//	cronactive   BE id -> name: runs queued or running
+//
+// Runs recorded before this layout (every bbolt file of an older
+// scriptrun) keep theirs: an empty index value under cronjobruns, the
+// record under cronruns/BE id (a JSON object) and the output under
+// cronoutput/BE id. They are read and updated where they are and deleted
+// one key at a time; new runs never use it, so trimming makes them go, and
+// ConvertRunLayout moves them (a serve node on etcd does at start, for a
+// store copied from an older file).
+// Nothing is migrated: a file stays readable by the scriptrun that wrote
+// it (apart from runs recorded since), and the schema does not change.
+//
+// A pointer under cronruns is left behind when its job is deleted (one
+// small key per run; deleting them would cost an operation each): Run(id)
+// then finds no record and reports ErrNotFound, as for any deleted run.
+
+// runPointer marks a cronruns value that names the job holding the run.
+const runPointer = 0x01
+
 func runIndexKey(job string, id uint64) string {
 	k := make([]byte, 0, len(job)+9)
 	k = append(k, job...)
@@ -93,9 +128,47 @@ func runIndexKey(job string, id uint64) string {
 	return string(binary.BigEndian.AppendUint64(k, id))
 }
 
+// jobRunsPrefix is the prefix of a job's keys in cronjobruns and cronoutput.
+func jobRunsPrefix(space, job string) string { return key(space, job+"\x00") }
+
+// runLoc says where one run's record and output are.
+type runLoc struct {
+	job    string
+	record string // key of the Run
+	output string // key of its output
+	legacy bool   // the layout of runs recorded by an older scriptrun
+}
+
+func newRunLoc(job string, id uint64) runLoc {
+	return runLoc{job: job, record: key(spaceCronJobRuns, runIndexKey(job, id)), output: key(spaceCronOutput, runIndexKey(job, id))}
+}
+
+func legacyRunLoc(job string, id uint64) runLoc {
+	k := string(u64(id))
+	return runLoc{job: job, record: key(spaceCronRuns, k), output: key(spaceCronOutput, k), legacy: true}
+}
+
+// locateRun finds run id by its cronruns entry; ok is false when there is
+// none (or its job, and the run with it, was deleted).
+func (tx *Tx) locateRun(id uint64) (loc runLoc, ok bool, err error) {
+	v, err := tx.kv.Get(key(spaceCronRuns, string(u64(id))))
+	if err != nil {
+		return runLoc{}, false, fmt.Errorf("read run %d from %s: %w", id, tx.db.path, err)
+	}
+	switch {
+	case v == nil:
+		return runLoc{}, false, nil
+	case len(v) > 1 && v[0] == runPointer:
+		return newRunLoc(string(v[1:]), id), true, nil
+	}
+	return legacyRunLoc("", id), true, nil
+}
+
 // AddRun records a new run of an existing job with output (nil for none),
 // assigning its ID, and trims the job's history to its last KeepRuns runs
-// (runs still queued or running are never trimmed). A scheduled run advances
+// (runs still queued or running are never trimmed; a history much longer
+// than KeepRuns, after it was lowered, loses at most maxTrim runs per
+// AddRun). A scheduled run advances
 // the job's LastScheduled.
 func (tx *Tx) AddRun(r Run, output []byte) (Run, error) {
 	keep, err := tx.jobKeepRuns(r.Job)
@@ -111,10 +184,10 @@ func (tx *Tx) AddRun(r Run, output []byte) (Run, error) {
 	if r.Created.IsZero() {
 		r.Created = tx.db.now().UTC()
 	}
-	if err := tx.kv.Put(key(spaceCronJobRuns, runIndexKey(r.Job, r.ID)), nil); err != nil {
+	if err := tx.kv.Put(key(spaceCronRuns, string(u64(r.ID))), append([]byte{runPointer}, r.Job...)); err != nil {
 		return Run{}, err
 	}
-	if err := tx.writeRun(r, output); err != nil {
+	if err := tx.writeRun(newRunLoc(r.Job, r.ID), r, output); err != nil {
 		return Run{}, err
 	}
 	return r, tx.trimRuns(r.Job, keep)
@@ -124,7 +197,7 @@ func (tx *Tx) AddRun(r Run, output []byte) (Run, error) {
 // not nil, its output. A run removed meanwhile (its job was deleted, or its
 // record trimmed) gives an error wrapping ErrNotFound.
 func (tx *Tx) UpdateRun(r Run, output []byte) error {
-	old, err := tx.Run(r.ID)
+	old, loc, err := tx.run(r.ID)
 	if err != nil {
 		return err
 	}
@@ -135,7 +208,7 @@ func (tx *Tx) UpdateRun(r Run, output []byte) error {
 		return err
 	}
 	r.Created = old.Created
-	return tx.writeRun(r, output)
+	return tx.writeRun(loc, r, output)
 }
 
 // jobKeepRuns reads only the history setting of a job (not its script).
@@ -172,18 +245,19 @@ func checkRun(r Run, output []byte) error {
 	return nil
 }
 
-// writeRun stores the record, its output and its place among active runs.
-func (tx *Tx) writeRun(r Run, output []byte) error {
+// writeRun stores the record, its output and its place among active runs,
+// at loc.
+func (tx *Tx) writeRun(loc runLoc, r Run, output []byte) error {
 	v, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("encode run %d: %w", r.ID, err)
 	}
 	id := string(u64(r.ID))
-	if err := tx.kv.Put(key(spaceCronRuns, id), v); err != nil {
+	if err := tx.kv.Put(loc.record, v); err != nil {
 		return err
 	}
 	if output != nil {
-		if err := tx.kv.Put(key(spaceCronOutput, id), output); err != nil {
+		if err := tx.kv.Put(loc.output, output); err != nil {
 			return err
 		}
 	}
@@ -200,22 +274,28 @@ func (tx *Tx) writeRun(r Run, output []byte) error {
 	return nil
 }
 
-// trimRuns deletes a job's oldest finished runs beyond keep.
+// maxTrim bounds the runs one AddRun deletes (five keys each): a history
+// cut from 10000 to 10 shrinks over the next runs, each transaction within
+// etcd's 128 operations, instead of failing every AddRun.
+const maxTrim = 16
+
+// trimRuns deletes a job's oldest finished runs beyond keep, at most
+// maxTrim of them.
 func (tx *Tx) trimRuns(job string, keep int) error {
-	ids, err := tx.jobRunIDs(job)
+	runs, err := tx.jobRuns(job)
 	if err != nil {
 		return err
 	}
-	extra := len(ids) - keep
-	for _, id := range ids {
+	extra := min(len(runs)-keep, maxTrim)
+	for _, jr := range runs {
 		if extra <= 0 {
 			break
 		}
-		r, err := tx.Run(id)
+		r, _, err := tx.runAt(jr)
 		if err == nil && !r.Status.Final() {
 			continue // still going: it will be trimmed after it finished
 		}
-		if err := tx.deleteRun(job, id); err != nil {
+		if err := tx.deleteRun(jr.loc, jr.id); err != nil {
 			return err
 		}
 		extra--
@@ -223,41 +303,129 @@ func (tx *Tx) trimRuns(job string, keep int) error {
 	return nil
 }
 
-// jobRunIDs returns a job's run IDs, oldest first.
-func (tx *Tx) jobRunIDs(job string) ([]uint64, error) {
-	var ids []uint64
-	err := tx.kv.List(key(spaceCronJobRuns, job+"\x00"), func(k string, _ []byte) error {
+// jobRun is one entry of a job's run index: the run's id, where it is,
+// and its record when the index holds it (the current layout).
+type jobRun struct {
+	id     uint64
+	loc    runLoc
+	record []byte
+}
+
+// jobRuns returns a job's runs from its index, oldest first.
+func (tx *Tx) jobRuns(job string) ([]jobRun, error) {
+	var out []jobRun
+	err := tx.kv.List(jobRunsPrefix(spaceCronJobRuns, job), func(k string, v []byte) error {
 		if len(k) != 8 {
 			return fmt.Errorf("%w: run index of job %q in %s is unreadable", ErrDamaged, job, tx.db.path)
 		}
-		ids = append(ids, binary.BigEndian.Uint64([]byte(k)))
+		id := binary.BigEndian.Uint64([]byte(k))
+		jr := jobRun{id: id, loc: newRunLoc(job, id)}
+		if len(v) == 0 {
+			jr.loc = legacyRunLoc(job, id)
+		} else {
+			jr.record = bytes.Clone(v)
+		}
+		out = append(out, jr)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return ids, nil
+	return out, nil
 }
 
-func (tx *Tx) deleteRun(job string, id uint64) error {
+// deleteRun removes one run: record, output, index entry, pointer, and its
+// place among active runs.
+func (tx *Tx) deleteRun(loc runLoc, id uint64) error {
 	k := string(u64(id))
-	for _, space := range []string{spaceCronRuns, spaceCronOutput, spaceCronActive} {
-		if err := tx.kv.Delete(key(space, k)); err != nil {
+	for _, kk := range []string{loc.record, loc.output, key(spaceCronRuns, k), key(spaceCronActive, k), key(spaceCronJobRuns, runIndexKey(loc.job, id))} {
+		if err := tx.kv.Delete(kk); err != nil {
 			return err
 		}
 	}
-	return tx.kv.Delete(key(spaceCronJobRuns, runIndexKey(job, id)))
+	return nil
+}
+
+// deleteJobRuns removes a job's whole history: the current layout with two
+// prefix deletes, runs of the older layout one by one, and the job's
+// active runs. Pointers of the current layout stay (see runLoc).
+func (tx *Tx) deleteJobRuns(job string) error {
+	runs, err := tx.jobRuns(job)
+	if err != nil {
+		return err
+	}
+	for _, jr := range runs {
+		if !jr.loc.legacy {
+			continue
+		}
+		k := string(u64(jr.id))
+		for _, kk := range []string{jr.loc.record, jr.loc.output, key(spaceCronRuns, k)} {
+			if err := tx.kv.Delete(kk); err != nil {
+				return err
+			}
+		}
+	}
+	var active []string
+	err = tx.kv.List(key(spaceCronActive, ""), func(k string, v []byte) error {
+		if string(v) == job {
+			active = append(active, key(spaceCronActive, k))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range active {
+		if err := tx.kv.Delete(k); err != nil {
+			return err
+		}
+	}
+	if err := tx.kv.DeletePrefix(jobRunsPrefix(spaceCronJobRuns, job)); err != nil {
+		return err
+	}
+	return tx.kv.DeletePrefix(jobRunsPrefix(spaceCronOutput, job))
 }
 
 // Run returns one run, or an error wrapping ErrNotFound.
 func (tx *Tx) Run(id uint64) (Run, error) {
-	v, err := tx.kv.Get(key(spaceCronRuns, string(u64(id))))
+	r, _, err := tx.run(id)
+	return r, err
+}
+
+// run returns run id and where it is.
+func (tx *Tx) run(id uint64) (Run, runLoc, error) {
+	loc, ok, err := tx.locateRun(id)
 	if err != nil {
-		return Run{}, fmt.Errorf("read run %d from %s: %w", id, tx.db.path, err)
+		return Run{}, runLoc{}, err
+	}
+	notFound := fmt.Errorf("run %d %w: list a job's runs with `scriptrun cron runs NAME`", id, ErrNotFound)
+	if !ok {
+		return Run{}, runLoc{}, notFound
+	}
+	v, err := tx.kv.Get(loc.record)
+	if err != nil {
+		return Run{}, runLoc{}, fmt.Errorf("read run %d from %s: %w", id, tx.db.path, err)
 	}
 	if v == nil {
-		return Run{}, fmt.Errorf("run %d %w: list a job's runs with `scriptrun cron runs NAME`", id, ErrNotFound)
+		return Run{}, runLoc{}, notFound // its job was deleted
 	}
+	r, err := tx.decodeRun(id, v)
+	if loc.legacy {
+		loc = legacyRunLoc(r.Job, id)
+	}
+	return r, loc, err
+}
+
+// runAt returns the run of an index entry.
+func (tx *Tx) runAt(jr jobRun) (Run, runLoc, error) {
+	if jr.record == nil {
+		return tx.run(jr.id)
+	}
+	r, err := tx.decodeRun(jr.id, jr.record)
+	return r, jr.loc, err
+}
+
+func (tx *Tx) decodeRun(id uint64, v []byte) (Run, error) {
 	var r Run
 	if err := json.Unmarshal(v, &r); err != nil || r.ID != id {
 		return Run{}, fmt.Errorf("%w: run %d in %s is unreadable", ErrDamaged, id, tx.db.path)
@@ -268,10 +436,11 @@ func (tx *Tx) Run(id uint64) (Run, error) {
 // RunOutput returns what a run's script wrote (nil if nothing was stored).
 // The slice is a copy and stays valid after the transaction.
 func (tx *Tx) RunOutput(id uint64) ([]byte, error) {
-	if _, err := tx.Run(id); err != nil {
+	_, loc, err := tx.run(id)
+	if err != nil {
 		return nil, err
 	}
-	v, err := tx.kv.Get(key(spaceCronOutput, string(u64(id))))
+	v, err := tx.kv.Get(loc.output)
 	if err != nil {
 		return nil, fmt.Errorf("read output of run %d from %s: %w", id, tx.db.path, err)
 	}
@@ -283,16 +452,16 @@ func (tx *Tx) RunOutput(id uint64) ([]byte, error) {
 func (tx *Tx) Runs(job string, limit int) ([]Run, error) {
 	// The index lists ids oldest first; a job keeps at most its history
 	// (KeepRuns) plus its unfinished runs, so reading them all is cheap.
-	ids, err := tx.jobRunIDs(job)
+	runs, err := tx.jobRuns(job)
 	if err != nil {
 		return nil, err
 	}
 	var out []Run
-	for i := len(ids) - 1; i >= 0; i-- {
+	for i := len(runs) - 1; i >= 0; i-- {
 		if limit > 0 && len(out) == limit {
 			break
 		}
-		r, err := tx.Run(ids[i])
+		r, _, err := tx.runAt(runs[i])
 		if err != nil {
 			return nil, err
 		}
@@ -323,4 +492,100 @@ func (tx *Tx) ActiveRuns() ([]Run, error) {
 		return err
 	})
 	return out, err
+}
+
+// Bounds of one transaction of ConvertRunLayout: runs, and output bytes
+// (etcd's operations and request size per transaction).
+const (
+	convertRuns  = 20
+	convertBytes = 256 << 10
+)
+
+// ConvertRunLayout moves the runs recorded in the older layout (see runLoc)
+// into the per-job one, a few per transaction, and returns how many it
+// moved. A store copied from an older bbolt file to etcd needs it before a
+// job with a long old history can be deleted there (each old run costs
+// etcd operations; runs of the current layout go with one prefix delete).
+// It is idempotent and safe to run on several nodes at once.
+func (db *DB) ConvertRunLayout() (int, error) {
+	var jobs []string
+	err := db.kv.view(func(kv kvTx) error {
+		return kv.List(key(spaceCronJobs, ""), func(k string, _ []byte) error { jobs = append(jobs, k); return nil })
+	})
+	if err != nil {
+		return 0, err
+	}
+	total := 0
+	for _, job := range jobs {
+		for {
+			var n int
+			err := db.Update(func(tx *Tx) (err error) { n, err = tx.convertRuns(job); return err })
+			if err != nil {
+				return total, fmt.Errorf("move the runs of job %q to the per-job layout: %w", job, err)
+			}
+			total += n
+			if n == 0 {
+				break
+			}
+		}
+	}
+	return total, nil
+}
+
+// convertRuns moves up to convertRuns old-layout runs of job (fewer when
+// their outputs pass convertBytes) and returns how many it moved.
+func (tx *Tx) convertRuns(job string) (int, error) {
+	runs, err := tx.jobRuns(job)
+	if err != nil {
+		return 0, err
+	}
+	n, size := 0, 0
+	for _, jr := range runs {
+		if !jr.loc.legacy {
+			continue
+		}
+		if n == convertRuns || (n > 0 && size > convertBytes) {
+			break
+		}
+		rec, err := tx.kv.Get(jr.loc.record)
+		if err != nil {
+			return n, err
+		}
+		out, err := tx.kv.Get(jr.loc.output)
+		if err != nil {
+			return n, err
+		}
+		to := newRunLoc(job, jr.id)
+		if rec == nil {
+			rec = []byte{} // no record: drop the index entry below
+		}
+		if err := tx.moveRun(jr.id, job, to, rec, out); err != nil {
+			return n, err
+		}
+		n++
+		size += len(out)
+	}
+	return n, nil
+}
+
+// moveRun writes an old-layout run at to and its pointer over the old
+// record, and removes its old output.
+func (tx *Tx) moveRun(id uint64, job string, to runLoc, rec, out []byte) error {
+	old := string(u64(id))
+	if len(rec) == 0 {
+		// An index entry without its record: nothing to move.
+		return tx.kv.Delete(to.record)
+	}
+	if err := tx.kv.Put(to.record, rec); err != nil {
+		return err
+	}
+	if out != nil {
+		if err := tx.kv.Put(to.output, out); err != nil {
+			return err
+		}
+	}
+	if err := tx.kv.Delete(key(spaceCronOutput, old)); err != nil {
+		return err
+	}
+	return tx.kv.Put(key(spaceCronRuns, old), append([]byte{runPointer}, job...))
 }

@@ -225,6 +225,20 @@ func (m *Manager) remember(name string, e *entry) {
 // forget drops the cached entry of name. It takes m.mu.
 func (m *Manager) forget(name string) { m.remember(name, nil) }
 
+// Invalidate drops the cached copy of token name, or of every token when
+// name is "", so that the next use reads the store: serve calls it when it
+// hears (by watch, on a clustered store) that another host changed a token
+// or a provider, instead of waiting out CacheTTL. It takes m.mu.
+func (m *Manager) Invalidate(name string) {
+	if name != "" {
+		m.forget(name)
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	clear(m.cache)
+}
+
 // load reads the token and its provider from the store and caches them. It
 // also records, at most once a minute, that the token was used.
 func (m *Manager) load(name string) (*entry, error) {

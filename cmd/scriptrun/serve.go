@@ -58,7 +58,10 @@ working on the same home while it runs. Logs go to standard error.
 
 One serve per home runs the cron jobs. A second serve on the same home warns,
 serves its console (which shows and edits the jobs, and hands "Run now" to
-the first), and takes the jobs over when the first stops.
+the first), and takes the jobs over when the first stops. On an etcd store
+every serve is a node that schedules the jobs, each due time running on one
+of them; a node that dies has its running jobs recorded lost by the others
+within --node-ttl (README: "Running several nodes").
 
 --metrics-addr serves Prometheus metrics at /metrics on a loopback address
 (they have no sign-in): runs by job and status, durations, missed runs, token
@@ -77,6 +80,7 @@ when they change and once a minute, and retries deliveries for 24 h.`,
 	c.Flags().StringVar(&cfg.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics; a loopback address, e.g. 127.0.0.1:9464 (default: off)")
 	c.Flags().DurationVar(&cfg.cronGrace, "cron-grace", cron.DefaultGracePeriod, "on shutdown, how long running cron jobs may finish before they are cancelled")
 	c.Flags().DurationVar(&cfg.failingAfter, "notify-failing-after", notify.DefaultFailingAfter, "send token.refresh_failing once a token's refreshes have failed this long (see scriptrun notify)")
+	addClusterFlags(c, &cfg.cluster)
 	c.RunE = func(c *cobra.Command, args []string) error {
 		if (cfg.certFile == "") != (cfg.keyFile == "") {
 			return usageErr("give --tls-cert and --tls-key together")
@@ -120,6 +124,7 @@ type serveConfig struct {
 	cronGrace         time.Duration // 0 = cron.DefaultGracePeriod
 	takeOverEvery     time.Duration // 0 = cron.DefaultTakeOverInterval; tests shorten it
 	failingAfter      time.Duration // 0 = notify.DefaultFailingAfter
+	cluster           clusterConfig // --node-name, --node-ttl (etcd stores)
 }
 
 // serve runs the console on ln until ctx ends, then shuts down gracefully.
@@ -153,6 +158,11 @@ func (a *app) serve(ctx context.Context, ln net.Listener, cfg serveConfig) error
 	if err != nil {
 		return err
 	}
+	node, ctx, leave, err := joinCluster(ctx, db, m, cfg.cluster, logger)
+	if err != nil {
+		return err
+	}
+	defer leave() // after the scheduler stopped, so that no run of it is lost
 	defer notes.start(db)()
 	grace := cfg.cronGrace
 	if grace <= 0 {
@@ -174,7 +184,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener, cfg serveConfig) error
 	}
 	host := cron.NewHost(cron.New(cron.Options{
 		DB: db, Signer: m, Refresher: m, Metrics: metrics, Logger: logger, Executor: jobs,
-		RunBy: fmt.Sprintf("serve (pid %d)", os.Getpid()), GracePeriod: grace, OnRunFinished: notes.runFinished,
+		RunBy: runBy(node), GracePeriod: grace, Node: node, OnRunFinished: notes.runFinished,
 	}), cron.HostOptions{TakeOverInterval: takeOver, AnswerWait: serveAnswerWait, Logger: logger})
 	consoleHosts := append(listenHosts(cfg.addr, ln.Addr().(*net.TCPAddr)), cfg.allowedHosts...)
 	console, err := web.New(web.Options{
@@ -216,11 +226,10 @@ func (a *app) serve(ctx context.Context, ln net.Listener, cfg serveConfig) error
 	for _, w := range serveWarnings(ln.Addr().(*net.TCPAddr), tlsConfig != nil, cb) {
 		fmt.Fprintln(errw, "warning: "+w)
 	}
-	if db.Clustered() {
-		// No scheduler lock spans the nodes of a cluster yet (issue 13 §2):
-		// say so rather than wait for one no node can take.
-		fmt.Fprintln(errw, "warning: "+clusteredCronNote)
-	} else if host.Start(ctx) {
+	started := host.Start(ctx)
+	if started && node != nil {
+		fmt.Fprintf(out, "cron: node %s schedules the jobs with the other nodes on %s; each due time runs on one of them\n", node.Info.Name, db.Path())
+	} else if started {
 		fmt.Fprintln(out, "cron: this serve runs the home's jobs")
 	} else if db.SchedulerRunning() {
 		fmt.Fprintln(errw, "warning: another scriptrun serve runs this home's cron jobs; this one serves the console only (its cron pages hand \"Run now\" to that serve) and takes the jobs over when that one stops")
@@ -278,6 +287,9 @@ func (a *app) serve(ctx context.Context, ln net.Listener, cfg serveConfig) error
 	wg.Wait()
 	if serveErr != nil {
 		return serveErr
+	}
+	if err := nodeExit(ctx); err != nil {
+		return err
 	}
 	fmt.Fprintln(out, "console stopped")
 	return nil

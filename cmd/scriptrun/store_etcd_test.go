@@ -270,8 +270,8 @@ func TestStoreEtcdAuth(t *testing.T) {
 	}
 }
 
-// serve starts on an etcd store, says what it does not do there (cron),
-// and serves the console.
+// serve starts on an etcd store, joins it as a node that schedules the
+// jobs, and serves the console.
 func TestServeOnEtcd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the binary against embedded etcd")
@@ -280,8 +280,8 @@ func TestServeOnEtcd(t *testing.T) {
 	n := newEtcdNode(t, etcdURL(t, c))
 	n.must("", "store", "init")
 	p := startServe(t, n.home, "--store", n.url)
-	if !strings.Contains(p.logs.String(), "cron jobs are not scheduled on an etcd store") {
-		t.Errorf("serve on etcd does not say cron is not scheduled there:\n%s", p.logs)
+	if out := p.stdout.String(); !strings.Contains(out, "cron: node ") || !strings.Contains(out, "schedules the jobs with the other nodes") {
+		t.Errorf("serve on etcd does not say it schedules the jobs as a node:\n%s", out)
 	}
 	resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Get(p.base + "/")
 	if err != nil {

@@ -232,7 +232,3 @@ func (a *app) closeStore() {
 		}
 	})
 }
-
-// clusteredCronNote is what serve says of cron jobs on an etcd store, whose
-// cluster-wide scheduler (one run per tick across nodes) is not built yet.
-const clusteredCronNote = "cron jobs are not scheduled on an etcd store by this version (its scheduler lock is a file of a single home); this serve runs the console and signs for scripts; `scriptrun cron run NAME` runs a job once from any node"

@@ -27,6 +27,7 @@ type Txn struct {
 	lists    map[string]bool      // prefixes listed
 	writes   map[string]*bufWrite // key → last write
 	order    []string             // keys in first-write order
+	dropped  []string             // prefixes deleted (DeletePrefix), applied before the writes
 	readOnly bool
 }
 
@@ -111,6 +112,9 @@ func (tx *Txn) Get(key string) (KV, error) {
 		}
 		return KV{Key: key, Value: w.value}, nil
 	}
+	if tx.droppedKey(key) {
+		return KV{}, fmt.Errorf("etcdkv: get %s: %w", key, ErrNotFound)
+	}
 	if kv, ok := tx.got[key]; ok {
 		// Read before in this transaction: the snapshot has not moved.
 		if kv == nil {
@@ -147,8 +151,10 @@ func (tx *Txn) List(prefix string) ([]KV, error) {
 	byKey := map[string]KV{}
 	for _, kv := range resp.Kvs {
 		k := tx.c.kv(kv.Key, kv.Value, kv.ModRevision, kv.CreateRevision, kv.Lease)
-		byKey[k.Key] = k
-		tx.seen[k.Key] = kv.ModRevision
+		if !tx.droppedKey(k.Key) {
+			byKey[k.Key] = k
+			tx.seen[k.Key] = kv.ModRevision
+		}
 	}
 	for k, w := range tx.writes {
 		if !strings.HasPrefix(k, prefix) {
@@ -255,8 +261,11 @@ func describeKeys(keys []string) string {
 
 // commit sends the read set's compares and the writes in one Txn.
 func (tx *Txn) commit() error {
-	if len(tx.writes) == 0 {
+	if len(tx.writes) == 0 && len(tx.dropped) == 0 {
 		return nil // a read-only run: its snapshot was consistent
+	}
+	if err := tx.checkDropped(); err != nil {
+		return err
 	}
 	conds := make([]Cond, 0, len(tx.reads)+len(tx.lists))
 	for k, rev := range tx.reads {
@@ -265,7 +274,10 @@ func (tx *Txn) commit() error {
 	for p := range tx.lists {
 		conds = append(conds, NothingNewUnder(p, tx.rev))
 	}
-	ops := make([]Op, 0, len(tx.order))
+	ops := make([]Op, 0, len(tx.dropped)+len(tx.order))
+	for _, p := range tx.dropped {
+		ops = append(ops, OpDeletePrefix(p))
+	}
 	for _, k := range tx.order {
 		if w := tx.writes[k]; w.del {
 			ops = append(ops, OpDelete(k))
