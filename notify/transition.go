@@ -15,9 +15,8 @@ const (
 	condIdle    = "idle"    // token: not authorized (never, or revoked)
 )
 
-// runLost is the status of a run whose process was lost (recorded by the
-// cron cluster); it is matched by its string so that this package needs
-// no constant for it.
+// runLost is the status of a run whose node went away (recorded by a
+// surviving node, cron/cluster.go).
 const runLost = store.RunLost
 
 // tokenCondition is where a token stands, for notifications.
