@@ -102,7 +102,19 @@ func testRefreshFenceOtherFieldsChanged(t *testing.T, db *store.DB) {
 	e := newEnv(t, envOpts{onEvent: rec.add, db: db})
 	e.authorize(t, "api")
 	e.clock.Add(2 * time.Hour)
-	used := e.clock.Now().UTC().Truncate(time.Second)
+	// Used a moment ago, so that the refresh's read does not record a use
+	// in the background, racing with the other writer's.
+	if err := e.db.Update(func(tx *store.Tx) error {
+		tok, err := tx.Token("api")
+		if err != nil {
+			return err
+		}
+		tok.LastUsed = e.clock.Now().UTC()
+		return tx.PutToken(tok)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	used := e.clock.Now().UTC().Add(-10 * time.Second).Truncate(time.Second)
 	alterDuringCall(t, e, func(tok *store.Token) { tok.LastUsed = used; tok.Prompt = "login" })
 	rec.take()
 
