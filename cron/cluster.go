@@ -75,6 +75,27 @@ func (s *Scheduler) claim(e *entry, due time.Time) bool {
 	return false
 }
 
+// maxPassedOverClaims bounds the due times a late node claims after a
+// stall (of a longer stall, the oldest ones and the newest; the others
+// stay unrecorded).
+const maxPassedOverClaims = 8
+
+// claimPassedOver handles the due times between first and due that this
+// node passed over because it fired late. Usually another node ran them
+// (it claimed them on time, and the claim here fails). When every node
+// stalled at once (a loaded machine, a GC pause, an etcd hiccup), no node
+// did: this node claims each and records it as missed, so that every due
+// time has exactly one record. They are at least one period old, so a node
+// still about to run one on time cannot be outrun.
+func (s *Scheduler) claimPassedOver(e *entry, first, due time.Time, why string) {
+	passed, _ := e.sched.Due(first.Add(-time.Nanosecond), due.Add(-time.Nanosecond), maxPassedOverClaims)
+	for _, t := range passed {
+		if s.claim(e, t) {
+			s.recordMissed(e, t, t, 1, why+"; no node ran it")
+		}
+	}
+}
+
 // claimedBy reads who claimed job's due time; known is false when the
 // claims cannot be read or do not have it.
 func (s *Scheduler) claimedBy(job string, due time.Time) (node string, known bool) {

@@ -499,6 +499,9 @@ func (s *Scheduler) fire(name string, gen uint64) {
 		due, first = times[len(times)-1], times[0]
 	}
 	e.nextDue = e.sched.Next(due)
+	if count > 1 && s.clustered() {
+		s.claimPassedOver(e, first, due, why)
+	}
 	if !s.claim(e, due) {
 		return // another node has it
 	}
@@ -506,7 +509,8 @@ func (s *Scheduler) fire(name string, gen uint64) {
 		s.recordMissed(e, first, due, max(count, 1), fmt.Sprintf("%s; it was %s late", why, late.Round(time.Second)))
 		return
 	}
-	// Among nodes, due times this one passed over were others' to run.
+	// Alone, the due times passed over were missed (among nodes,
+	// claimPassedOver did this).
 	if count > 1 && !s.clustered() {
 		before, _ := e.sched.Due(first.Add(-time.Nanosecond), due.Add(-time.Nanosecond), 2)
 		s.recordMissed(e, first, before[len(before)-1], count-1, why)
