@@ -14,6 +14,10 @@ type change struct {
 	state  store.WatchState
 	write  bool
 	events []Event
+	// prev is the state the change was computed from (known: there was
+	// one); it is written only while the store still holds prev.
+	prev  store.WatchState
+	known bool
 }
 
 // runsLooked is how many of a job's newest runs a check reads.
@@ -25,20 +29,27 @@ const runsLooked = 50
 // it created. When nothing changed it only reads.
 func (s *Service) Check() (int, error) {
 	now := s.o.Now()
-	var dirty bool
-	err := s.db.View(func(tx *store.Tx) error {
-		changes, gone, err := s.changes(tx, now)
-		dirty = len(gone) > 0 || slices.ContainsFunc(changes, func(c change) bool { return c.write })
+	var changes []change
+	var gone map[string]store.WatchState
+	err := s.db.View(func(tx *store.Tx) (err error) {
+		changes, gone, err = s.changes(tx, now)
 		return err
 	})
+	dirty := len(gone) > 0 || slices.ContainsFunc(changes, func(c change) bool { return c.write })
 	if err != nil || !dirty {
 		return 0, err
 	}
 	var created int
 	var announced []announcement
+	// The write reads only the watch states, not the tokens, jobs and runs
+	// the changes were computed from: a change is applied while its
+	// subject's state is still the one it was computed from, so two
+	// processes that saw the same change record it once, and runs written
+	// meanwhile (by every node, all the time) do not make this transaction
+	// conflict on an optimistic store. The next check sees what came after.
 	err = s.db.Update(func(tx *store.Tx) error {
 		created, announced = 0, nil // the closure may run again (an optimistic store)
-		changes, gone, err := s.changes(tx, now)
+		states, err := tx.WatchStates()
 		if err != nil {
 			return err
 		}
@@ -47,6 +58,9 @@ func (s *Service) Check() (int, error) {
 			return other
 		}
 		for _, c := range changes {
+			if cur, ok := states[c.state.Subject]; !c.write || ok != c.known || cur != c.prev {
+				continue // unchanged, or another process got there first
+			}
 			as, err := apply(tx, c, notifiers)
 			for _, a := range as {
 				created += a.deliveries
@@ -56,9 +70,11 @@ func (s *Service) Check() (int, error) {
 				return err
 			}
 		}
-		for _, subject := range gone {
-			if err := tx.DeleteWatchState(subject); err != nil {
-				return err
+		for subject, prev := range gone {
+			if cur, ok := states[subject]; ok && cur == prev {
+				if err := tx.DeleteWatchState(subject); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
@@ -100,7 +116,7 @@ func apply(tx *store.Tx, c change, notifiers []store.Notifier) ([]announcement, 
 
 // changes reads every token and job and its watch state and returns what
 // changed, and the subjects whose token or job is gone.
-func (s *Service) changes(tx *store.Tx, now time.Time) ([]change, []string, error) {
+func (s *Service) changes(tx *store.Tx, now time.Time) ([]change, map[string]store.WatchState, error) {
 	states, err := tx.WatchStates()
 	if err != nil {
 		return nil, nil, err
@@ -117,7 +133,7 @@ func (s *Service) changes(tx *store.Tx, now time.Time) ([]change, []string, erro
 		seen[subject] = true
 		old, known := states[subject]
 		next, evs := tokenStep(t, old, now, lim)
-		out = append(out, change{state: next, write: !known || next != old, events: evs})
+		out = append(out, change{state: next, write: !known || next != old, events: evs, prev: old, known: known})
 	}
 	jobs, err := tx.Jobs()
 	if _, other := store.DamagedRecords(err); other != nil {
@@ -133,12 +149,12 @@ func (s *Service) changes(tx *store.Tx, now time.Time) ([]change, []string, erro
 		slices.Reverse(runs) // oldest first
 		old, known := states[subject]
 		next, evs := jobStep(j.Name, runs, old, known, now)
-		out = append(out, change{state: next, write: !known || next != old, events: evs})
+		out = append(out, change{state: next, write: !known || next != old, events: evs, prev: old, known: known})
 	}
-	var gone []string
-	for subject := range states {
+	gone := map[string]store.WatchState{}
+	for subject, st := range states {
 		if !seen[subject] {
-			gone = append(gone, subject)
+			gone[subject] = st
 		}
 	}
 	return out, gone, nil

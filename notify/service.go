@@ -158,6 +158,11 @@ func (s *Service) RunFinished(store.Run) { s.Kick() }
 // manager tells its listeners before it records a failure.
 const kickDelay = 300 * time.Millisecond
 
+// kickSpacing is the least time between checks that kicks cause: with many
+// jobs finishing every second (on several nodes), a check per run would
+// read every job's runs several times a second for nothing.
+const kickSpacing = 2 * time.Second
+
 // Run checks and delivers until ctx is done: at once, then every
 // CheckInterval and PollInterval, and soon after each Kick.
 func (s *Service) Run(ctx context.Context) {
@@ -166,21 +171,24 @@ func (s *Service) Run(ctx context.Context) {
 	poll := time.NewTicker(s.o.PollInterval)
 	defer poll.Stop()
 	s.cycle(ctx, true)
+	last := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-check.C:
 			s.cycle(ctx, true)
+			last = time.Now()
 		case <-poll.C:
 			s.cycle(ctx, false)
 		case <-s.kick:
 			select {
 			case <-ctx.Done():
 				return
-			case <-time.After(kickDelay):
+			case <-time.After(max(kickDelay, kickSpacing-time.Since(last))):
 			}
 			s.cycle(ctx, true)
+			last = time.Now()
 		}
 	}
 }
