@@ -40,6 +40,7 @@ func (a *api) fetchRequest(call goja.FunctionCall) *request {
 func (a *api) requestInput(input goja.Value, what string) (*request, goja.Value) {
 	if o, ok := input.(*goja.Object); ok {
 		if ro, ok := o.Export().(*requestObj); ok {
+			a.sent(ro.r) // fetched, or copied into a new Request (which warns instead)
 			c := ro.r.clone()
 			c.body = append([]byte(nil), ro.r.body...)
 			return c, ro.signal

@@ -101,6 +101,9 @@ func (a *api) requestConstructor() *goja.Object {
 		if r.signal == nil {
 			signal = nil
 		}
+		if r.token != "" {
+			a.built(r, sendRequest)
+		}
 		return a.newRequestObj(r, signal, proto)
 	}).(*goja.Object)
 	_ = ctor.DefineDataProperty("name", a.vm.ToValue("Request"), goja.FLAG_FALSE, goja.FLAG_FALSE, goja.FLAG_TRUE)
@@ -117,6 +120,7 @@ func (a *api) requestConstructor() *goja.Object {
 	}
 	_ = proto.Set("clone", a.fn("clone", func(call goja.FunctionCall) goja.Value {
 		ro := this(call, "clone")
+		a.sent(ro.r) // cloned to be sent: warning for either would be noise
 		c := ro.r.clone()
 		c.body = append([]byte(nil), ro.r.body...)
 		return a.newRequestObj(c, ro.signal, proto)

@@ -557,7 +557,7 @@ func (a *api) reqToken(r *request, call goja.FunctionCall) {
 		a.badRequest(".apiTokenAuth(name): name must be the non-empty name of an outbound token (see `scriptrun token list`), got %s", describe(v))
 	}
 	r.token = v.String()
-	a.built(r)
+	a.built(r, sendBuilder)
 }
 
 // reqTimeout implements .timeout(ms); 0 removes the timeout.

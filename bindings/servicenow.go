@@ -258,6 +258,7 @@ func (a *api) snSetBasicAuth(m *restMessage, call goja.FunctionCall) goja.Value 
 		a.snTypeError("%s: userName may not contain \":\" (Basic authentication separates the user name from the password with it)", what)
 	}
 	m.basic = basicCredential(user, pass)
+	a.sent(&m.req)   // no token to warn about any more
 	m.req.token = "" // the last credential set is the one sent
 	return goja.Undefined()
 }
@@ -282,6 +283,7 @@ func (a *api) snSetAuthenticationProfile(m *restMessage, call goja.FunctionCall)
 	}
 	m.req.token = v.String()
 	m.basic = "" // the last credential set is the one sent
+	a.built(&m.req, sendSNMsg)
 	return goja.Undefined()
 }
 
@@ -302,6 +304,7 @@ func (a *api) prepared(m *restMessage, method string) *request {
 	if m.req.url == nil {
 		a.throw(errorf(CodeBadRequest, "RESTMessageV2.%s(): no endpoint: call setEndpoint(url) first", method))
 	}
+	a.sent(&m.req)
 	r := m.req.clone()
 	if m.basic != "" {
 		if r.header == nil {

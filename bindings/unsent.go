@@ -23,7 +23,17 @@ type UnsentRequest struct {
 	Method   string
 	URL      string
 	Position string // file:line:column of the apiTokenAuth call; "" if unknown
+	// Send says how such a request is sent: ".send() or .sendAsync()",
+	// "execute() or executeAsync()" (sn_ws), or "fetch(request)".
+	Send string
 }
+
+// How each kind of request is sent, for UnsentRequest.Send.
+const (
+	sendBuilder = ".send() or .sendAsync()"
+	sendSNMsg   = "execute() or executeAsync()"
+	sendRequest = "fetch(request)"
+)
 
 // Unsent returns the requests built with apiTokenAuth that were not sent
 // (.send() or .sendAsync()), in the order they were built, and forgets them.
@@ -37,8 +47,9 @@ func (in *Installed) Unsent() []UnsentRequest {
 	}
 	sort.Slice(builders, func(i, j int) bool { return a.unsent[builders[i]].seq < a.unsent[builders[j]].seq })
 	for _, r := range builders {
-		u := UnsentRequest{Token: r.token, Method: r.method, URL: r.targetURL()}
-		if site := a.unsent[r]; site.known {
+		site := a.unsent[r]
+		u := UnsentRequest{Token: r.token, Method: r.method, URL: r.targetURL(), Send: site.send}
+		if site.known {
 			p := site.frame.Position()
 			u.Position = site.frame.SrcName() + ":" + strconv.Itoa(p.Line) + ":" + strconv.Itoa(p.Column)
 		}
@@ -53,11 +64,13 @@ type unsentSite struct {
 	seq   int
 	frame goja.StackFrame // the script's call of apiTokenAuth, if known
 	known bool
+	send  string // how it is sent (UnsentRequest.Send)
 }
 
-// built records that r got a token, with where: only the first time, and
-// only for scripts that call apiTokenAuth, so other requests pay nothing.
-func (a *api) built(r *request) {
+// built records that r got a token, with where and how it is sent: only
+// the first time, and only for scripts that name a token, so other
+// requests pay nothing.
+func (a *api) built(r *request, send string) {
 	if _, ok := a.unsent[r]; ok || len(a.unsent) >= maxUnsent {
 		return
 	}
@@ -65,7 +78,7 @@ func (a *api) built(r *request) {
 		a.unsent = make(map[*request]unsentSite)
 	}
 	a.unsentSeq++
-	site := unsentSite{seq: a.unsentSeq}
+	site := unsentSite{seq: a.unsentSeq, send: send}
 	// The first frame is apiTokenAuth itself (native); the next is the script.
 	a.frames = a.vm.CaptureCallStack(2, a.frames[:0])
 	for _, f := range a.frames {
@@ -77,7 +90,8 @@ func (a *api) built(r *request) {
 	a.unsent[r] = site
 }
 
-// sent forgets r: .send() or .sendAsync() was called on it.
+// sent forgets r: it was sent (or, for a Request, fetched or copied), or it
+// no longer has a token.
 func (a *api) sent(r *request) {
 	if r.token != "" {
 		delete(a.unsent, r)

@@ -609,8 +609,12 @@ func (e *env) warnUnsent() {
 		if u.Position != "" {
 			at = " at " + u.Position
 		}
-		fmt.Fprintf(e.stderr, "Warning: request built but never sent%s: %s %s with apiTokenAuth(%q); call .send() or .sendAsync() to send it\n",
-			at, u.Method, u.URL, u.Token)
+		send := u.Send
+		if send == "" {
+			send = ".send() or .sendAsync()"
+		}
+		fmt.Fprintf(e.stderr, "Warning: request built but never sent%s: %s %s with apiTokenAuth(%q); call %s to send it\n",
+			at, u.Method, u.URL, u.Token, send)
 	}
 }
 

@@ -23,6 +23,16 @@ func TestRunWarnsUnsent(t *testing.T) {
 		{"sent.js", "http.get('https://a.example.com/').apiTokenAuth('x').sendAsync().catch(() => {})\n", ""},
 		{"plain.js", "http.get('https://a.example.com/')\n", ""},
 		{"failed.js", "http.get('https://a.example.com/').apiTokenAuth('x')\nthrow new Error('boom')\n", ""},
+		{"request.js", "const r = new Request('https://api.example.com/me', {apiTokenAuth: 'graph-mail'})\n",
+			"at request.js:1:11: GET https://api.example.com/me with apiTokenAuth(\"graph-mail\"); call fetch(request) to send it"},
+		{"fetched.js", "const r = new Request('https://a.example.com/', {apiTokenAuth: 'x'})\nfetch(r).catch(() => {})\n", ""},
+		{"cloned.js", "const r = new Request('https://a.example.com/', {apiTokenAuth: 'x'})\nfetch(r.clone()).catch(() => {})\n", ""},
+		{"copied.js", "const r = new Request('https://a.example.com/', {apiTokenAuth: 'x'})\nconst p = new Request(r, {method: 'POST'})\n",
+			"at copied.js:2:11: POST https://a.example.com/ with apiTokenAuth(\"x\"); call fetch(request)"},
+		{"snws.js", "const m = new sn_ws.RESTMessageV2()\nm.setEndpoint('https://api.example.com/x')\nm.setHttpMethod('get')\nm.setAuthenticationProfile('oauth2', 'graph-mail')\n",
+			"at snws.js:4:27: GET https://api.example.com/x with apiTokenAuth(\"graph-mail\"); call execute() or executeAsync() to send it"},
+		{"snws-sent.js", "const m = new sn_ws.RESTMessageV2()\nm.setEndpoint('https://127.0.0.1:1/x')\nm.setAuthenticationProfile('oauth2', 'x')\nm.executeAsync()\n", ""},
+		{"snws-basic.js", "const m = new sn_ws.RESTMessageV2()\nm.setEndpoint('https://a.example.com/x')\nm.setAuthenticationProfile('oauth2', 'x')\nm.setBasicAuth('u', 'p')\n", ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			s, err := runtime.Compile(writeFile(t, dir, tt.name, tt.src))
