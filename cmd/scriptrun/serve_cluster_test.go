@@ -65,7 +65,16 @@ func startClusterServe(t *testing.T, url, keyHex, name string, env ...string) *c
 // SIGKILL and an etcd member stopped: the others go on, the killed run is
 // recorded lost, no due time runs twice, and ticks are late by at most one
 // node TTL. It logs the start delay (p50/p99) and the failover times.
+//
+// It measures timing across six processes, so it runs alone: with
+// SCRIPTRUN_E2E_CLUSTER=1, as .ci/run does after the rest of the suite.
+// Beside the other packages' tests under -race on a 2-core machine, every
+// node stalls at once often enough to leave due times unhandled, which is
+// the load, not the cluster.
 func TestServeCluster(t *testing.T) {
+	if os.Getenv("SCRIPTRUN_E2E_CLUSTER") == "" {
+		t.Skip("runs alone: SCRIPTRUN_E2E_CLUSTER=1 go test -count=1 -run TestServeCluster ./cmd/scriptrun (.ci/run does)")
+	}
 	steady, after := 30*time.Second, 20*time.Second
 	if testing.Short() {
 		steady, after = 10*time.Second, 16*time.Second
