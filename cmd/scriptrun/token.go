@@ -452,21 +452,33 @@ func typeFields(t store.Token, mask func(string) string) map[string]string {
 
 func tokenListCmd(a *app) *cobra.Command {
 	var asJSON bool
-	c := &cobra.Command{Use: "list", Short: "List tokens with their state", Args: noArgs}
+	var q store.TokenQuery
+	c := &cobra.Command{Use: "list", Short: "List tokens with their state", Args: noArgs,
+		Long: "List tokens with their state, ordered by name.\n\nIn a home with many tokens, --search keeps the names that contain a text and\n--limit lists a page at a time: the next page starts --after the last name\nshown (standard error says which when more follow)."}
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	c.Flags().StringVar(&q.Match, "search", "", "only the tokens whose name contains `TEXT` (ignoring case)")
+	c.Flags().IntVar(&q.Limit, "limit", 0, "list at most `N` tokens (0: all)")
+	c.Flags().StringVar(&q.After, "after", "", "list only the tokens whose name sorts after `NAME` (the last of the previous page)")
 	c.RunE = func(c *cobra.Command, args []string) error {
+		if q.Limit < 0 {
+			return usageErr("--limit %d: give a number of tokens, 1 or more (0 lists them all)", q.Limit)
+		}
 		db, _, err := a.open()
 		if err != nil {
 			return err
 		}
-		var ts []store.Token
+		var page store.TokenPage
 		var damaged []*store.RecordError
 		if err := db.View(func(tx *store.Tx) (err error) {
-			ts, err = tx.Tokens()
+			page, err = tx.TokensPage(q)
 			damaged, err = a.listDamaged(err)
 			return err
 		}); err != nil {
 			return storeErr(err)
+		}
+		ts := page.Tokens
+		if page.More {
+			defer fmt.Fprintf(a.stdio.Err, "more tokens follow: list them with --after %s\n", page.Last)
 		}
 		views := make([]tokenView, 0, len(ts)+len(damaged))
 		name := func(i int) string { return ts[i].Name }
