@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"slices"
 	"strconv"
@@ -476,29 +477,39 @@ func tokenListCmd(a *app) *cobra.Command {
 		}); err != nil {
 			return storeErr(err)
 		}
-		ts := page.Tokens
 		if page.More {
 			defer fmt.Fprintf(a.stdio.Err, "more tokens follow: list them with --after %s\n", page.Last)
 		}
-		views := make([]tokenView, 0, len(ts)+len(damaged))
-		name := func(i int) string { return ts[i].Name }
-		mergeByName(len(ts), name, damaged, func(i int) { views = append(views, viewToken(ts[i])) }, func(d *store.RecordError) {
-			views = append(views, tokenView{Name: d.Name, State: stateDamaged, LastMessage: d.Error()})
-		})
 		if asJSON {
-			return printJSON(a.stdio.Out, views)
+			return printJSON(a.stdio.Out, tokenListViews(page.Tokens, damaged))
 		}
-		now := time.Now()
-		tb := newTable(a.stdio.Out, "NAME", "TYPE", "PROVIDER", "ACTIVE", "STATE", "EXPIRES", "BASE URL", "LAST MESSAGE")
-		mergeByName(len(ts), name, damaged, func(i int) {
-			t := ts[i]
-			tb.row(t.Name, t.Type, t.Provider, fmt.Sprint(t.Active), string(t.State), relative(t.Expires, now), t.BaseURL, oneLine(t.LastMessage, 60))
-		}, func(d *store.RecordError) {
-			tb.row(d.Name, "", "", "", stateDamaged, "", "", "refused until restored or re-created (see the warning)")
-		})
-		return tb.flush()
+		return printTokenTable(a.stdio.Out, page.Tokens, damaged)
 	}
 	return c
+}
+
+// tokenListViews are token list --json's records: the tokens and the
+// damaged records, in name order.
+func tokenListViews(ts []store.Token, damaged []*store.RecordError) []tokenView {
+	views := make([]tokenView, 0, len(ts)+len(damaged))
+	mergeByName(len(ts), func(i int) string { return ts[i].Name }, damaged, func(i int) { views = append(views, viewToken(ts[i])) }, func(d *store.RecordError) {
+		views = append(views, tokenView{Name: d.Name, State: stateDamaged, LastMessage: d.Error()})
+	})
+	return views
+}
+
+// printTokenTable is token list's table: the tokens and the damaged
+// records, in name order.
+func printTokenTable(w io.Writer, ts []store.Token, damaged []*store.RecordError) error {
+	now := time.Now()
+	tb := newTable(w, "NAME", "TYPE", "PROVIDER", "ACTIVE", "STATE", "EXPIRES", "BASE URL", "LAST MESSAGE")
+	mergeByName(len(ts), func(i int) string { return ts[i].Name }, damaged, func(i int) {
+		t := ts[i]
+		tb.row(t.Name, t.Type, t.Provider, strconv.FormatBool(t.Active), string(t.State), relative(t.Expires, now), t.BaseURL, oneLine(t.LastMessage, 60))
+	}, func(d *store.RecordError) {
+		tb.row(d.Name, "", "", "", stateDamaged, "", "", "refused until restored or re-created (see the warning)")
+	})
+	return tb.flush()
 }
 
 func oneLine(s string, max int) string {
