@@ -45,12 +45,14 @@ func world(tb testing.TB) (*bench, *tokens.Manager) {
 	return b, m
 }
 
-// scriptClient is the client scriptrun's run command uses (cmd/scriptrun:
-// an idle pool sized for many requests in flight).
+// scriptClient is the client scriptrun's run command uses (cmd/scriptrun
+// scriptTransport: at most 64 connections a host, all of which may stay
+// idle).
 func scriptClient() *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxConnsPerHost = 64
+	tr.MaxIdleConnsPerHost = 64
 	tr.MaxIdleConns = 256
-	tr.MaxIdleConnsPerHost = 128
 	return &http.Client{Transport: tr}
 }
 

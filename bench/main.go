@@ -105,6 +105,7 @@ func (b *bench) measures() []measure {
 	return append(ms,
 		measure{"signing", b.signing},
 		measure{"cold start", b.coldStart},
+		measure{"tokens", b.tokens},
 		measure{"refresh storm", b.storm},
 		measure{"json", b.jsonHeavy},
 	)

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -318,8 +319,8 @@ func decode(n *yaml.Node, v any) error {
 		msg := strings.TrimPrefix(strings.ReplaceAll(err.Error(), "yaml: unmarshal errors:\n  ", ""), "yaml: ")
 		// The library quotes the offending value; it may be a secret pasted
 		// where a reference belongs, so name its type only.
-		msg = quotedValue.ReplaceAllString(msg, "a value")
-		msg = lineRef.ReplaceAllString(msg, "")
+		msg = quotedValue().ReplaceAllString(msg, "a value")
+		msg = lineRef().ReplaceAllString(msg, "")
 		if strings.Contains(msg, "SecretRef") {
 			msg += " (secrets are given as {env: VAR} or {file: PATH}, never written in the file)"
 		}
@@ -329,8 +330,8 @@ func decode(n *yaml.Node, v any) error {
 }
 
 var (
-	quotedValue = regexp.MustCompile("`[^`]*`")
-	lineRef     = regexp.MustCompile(`^line \d+: `)
+	quotedValue = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile("`[^`]*`") })
+	lineRef     = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^line \d+: `) })
 )
 
 func yamlLine(err error) int {

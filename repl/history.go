@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -22,31 +23,33 @@ const maxHistoryLine = 4000
 // secretPatterns match lines that look like they hold a credential. Such
 // lines are never written to the history file. They err on the side of
 // leaving a line out.
-var secretPatterns = []*regexp.Regexp{
-	regexp.MustCompile(`(?i)\bbearer\s+[A-Za-z0-9\-._~+/]{6,}=*`),          // Bearer eyJ… / Bearer ya29.…
-	regexp.MustCompile(`(?i)\bbasic\s+[A-Za-z0-9+/]{8,}=*`),                // Basic dXNlcjpwYXNz
-	regexp.MustCompile(`(?i)passw(or)?d|passwd|\bpwd\b|passphrase`),        // password: '…'
-	regexp.MustCompile(`(?i)secret`),                                       // client_secret, clientSecret
-	regexp.MustCompile(`(?i)\b(access|refresh|id|session|auth)[_-]?token`), // access_token=…, refreshToken
-	regexp.MustCompile(`(?i)api[_-]?key|x-api-key|apikey`),                 // x-api-key header, api_key param
-	regexp.MustCompile(`(?i)authorization`),                                // .header('Authorization', …)
-	regexp.MustCompile(`(?i)cookie`),                                       // session cookies
-	regexp.MustCompile(`\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}`),        // a JWT
-	regexp.MustCompile(`(?i)private[_-]?key|BEGIN [A-Z ]*PRIVATE KEY`),     // keys
-	regexp.MustCompile(`(?i)private[_-]?token`),                            // GitLab's Private-Token header
-	// Well-known token formats: GitHub, Slack, OpenAI-style, AWS access keys.
-	regexp.MustCompile(`\b(gh[pousr]_[A-Za-z0-9]{20,}|xox[abpr]-[A-Za-z0-9-]{10,}|sk-[A-Za-z0-9_-]{20,}|AKIA[0-9A-Z]{16})\b`),
-	// GitHub fine-grained, GitLab, Stripe, Google API keys, AWS temporary keys.
-	regexp.MustCompile(`\b(github_pat_[A-Za-z0-9_]{20,}|glpat-[A-Za-z0-9_-]{20,}|[sr]k_(live|test)_[A-Za-z0-9]{10,}|AIza[0-9A-Za-z_-]{35}|ASIA[0-9A-Z]{16}\b)`),
-	// A JWT anywhere: header and payload are base64url JSON objects.
-	regexp.MustCompile(`eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*`),
-}
+var secretPatterns = sync.OnceValue(func() []*regexp.Regexp {
+	return []*regexp.Regexp{
+		regexp.MustCompile(`(?i)\bbearer\s+[A-Za-z0-9\-._~+/]{6,}=*`),          // Bearer eyJ… / Bearer ya29.…
+		regexp.MustCompile(`(?i)\bbasic\s+[A-Za-z0-9+/]{8,}=*`),                // Basic dXNlcjpwYXNz
+		regexp.MustCompile(`(?i)passw(or)?d|passwd|\bpwd\b|passphrase`),        // password: '…'
+		regexp.MustCompile(`(?i)secret`),                                       // client_secret, clientSecret
+		regexp.MustCompile(`(?i)\b(access|refresh|id|session|auth)[_-]?token`), // access_token=…, refreshToken
+		regexp.MustCompile(`(?i)api[_-]?key|x-api-key|apikey`),                 // x-api-key header, api_key param
+		regexp.MustCompile(`(?i)authorization`),                                // .header('Authorization', …)
+		regexp.MustCompile(`(?i)cookie`),                                       // session cookies
+		regexp.MustCompile(`\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}`),        // a JWT
+		regexp.MustCompile(`(?i)private[_-]?key|BEGIN [A-Z ]*PRIVATE KEY`),     // keys
+		regexp.MustCompile(`(?i)private[_-]?token`),                            // GitLab's Private-Token header
+		// Well-known token formats: GitHub, Slack, OpenAI-style, AWS access keys.
+		regexp.MustCompile(`\b(gh[pousr]_[A-Za-z0-9]{20,}|xox[abpr]-[A-Za-z0-9-]{10,}|sk-[A-Za-z0-9_-]{20,}|AKIA[0-9A-Z]{16})\b`),
+		// GitHub fine-grained, GitLab, Stripe, Google API keys, AWS temporary keys.
+		regexp.MustCompile(`\b(github_pat_[A-Za-z0-9_]{20,}|glpat-[A-Za-z0-9_-]{20,}|[sr]k_(live|test)_[A-Za-z0-9]{10,}|AIza[0-9A-Za-z_-]{35}|ASIA[0-9A-Z]{16}\b)`),
+		// A JWT anywhere: header and payload are base64url JSON objects.
+		regexp.MustCompile(`eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*`),
+	}
+})
 
 // Secret reports whether a line of input looks like it contains a
 // credential (a bearer token, a password, a client secret, an API key…),
 // so that it must not be written to the history file.
 func Secret(line string) bool {
-	for _, p := range secretPatterns {
+	for _, p := range secretPatterns() {
 		if p.MatchString(line) {
 			return true
 		}

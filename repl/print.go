@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -385,12 +386,12 @@ func byteSize(n int) string {
 	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
 }
 
-var identifier = regexp.MustCompile(`^[A-Za-z_$][A-Za-z0-9_$]*$`)
+var identifier = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_$][A-Za-z0-9_$]*$`) })
 
 // propertyKey renders a property name: as it is when it is an identifier,
 // else quoted.
 func propertyKey(k string) string {
-	if identifier.MatchString(k) {
+	if identifier().MatchString(k) {
 		return k
 	}
 	if _, err := strconv.Atoi(k); err == nil {
@@ -435,13 +436,13 @@ func quote(s string) string {
 	return b.String()
 }
 
-var ansi = regexp.MustCompile("\x1b\\[[0-9;]*m")
+var ansi = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile("\x1b\\[[0-9;]*m") })
 
 // visibleLen is the number of characters s takes on screen, without colour
 // codes.
 func visibleLen(s string) int {
 	if strings.IndexByte(s, 0x1b) >= 0 {
-		s = ansi.ReplaceAllString(s, "")
+		s = ansi().ReplaceAllString(s, "")
 	}
 	return utf8.RuneCountInString(s)
 }

@@ -39,7 +39,9 @@ const (
 var bundleExts = []string{".ts", ".mts", ".cts", ".js", ".mjs", ".cjs", ".json"}
 
 // moduleSyntax finds import and export statements in plain .js files.
-var moduleSyntax = regexp.MustCompile(`(?m)^[ \t]*(import[ \t]*[\w{*'"]|export[ \t]+(default|const|let|var|function|async|class|\{|\*))`)
+var moduleSyntax = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?m)^[ \t]*(import[ \t]*[\w{*'"]|export[ \t]+(default|const|let|var|function|async|class|\{|\*))`)
+})
 
 // bundleBuilds counts esbuild runs, so tests can tell a cache hit.
 var bundleBuilds atomic.Int64
@@ -52,7 +54,7 @@ func NeedsBundle(path, src string) bool {
 	case ".ts", ".mts", ".cts", ".mjs":
 		return true
 	}
-	return moduleSyntax.MatchString(src)
+	return moduleSyntax().MatchString(src)
 }
 
 // BundleFile is one file a bundle was built from.

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/dop251/goja"
 	"github.com/dop251/goja_nodejs/buffer"
@@ -201,7 +202,7 @@ func callerDir(vm *goja.Runtime) string {
 	return filepath.Dir(frames[1].SrcName())
 }
 
-var parserMessage = regexp.MustCompile(`^(.*): Line (\d+):(\d+) (.*)$`)
+var parserMessage = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(.*): Line (\d+):(\d+) (.*)$`) })
 
 // moduleWrapper is what goja_nodejs puts before a module's source on its
 // first line; columns on that line are shifted by its length.
@@ -214,7 +215,7 @@ func moduleSyntaxError(e *goja.CompilerSyntaxError) string {
 	if e.File != nil {
 		p := e.File.Position(e.Offset)
 		file, line, col = p.Filename, p.Line, p.Column
-	} else if m := parserMessage.FindStringSubmatch(e.Message); m != nil {
+	} else if m := parserMessage().FindStringSubmatch(e.Message); m != nil {
 		file, msg = m[1], m[4]
 		fmt.Sscan(m[2], &line)
 		fmt.Sscan(m[3], &col)

@@ -743,7 +743,7 @@ func (s *Session) remember(in *replsrc.Input) {
 }
 
 // locationPattern matches file:line:column in messages and stacks.
-var locationPattern = regexp.MustCompile(`([^\s():]+):(\d+):(\d+)`)
+var locationPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`([^\s():]+):(\d+):(\d+)`) })
 
 // fixPositions rewrites file:line:column of rewritten inputs into positions
 // in the input as typed.
@@ -751,8 +751,8 @@ func (s *Session) fixPositions(text string) string {
 	if len(s.files) == 0 || !strings.Contains(text, ":") {
 		return text
 	}
-	return locationPattern.ReplaceAllStringFunc(text, func(m string) string {
-		sub := locationPattern.FindStringSubmatch(m)
+	return locationPattern().ReplaceAllStringFunc(text, func(m string) string {
+		sub := locationPattern().FindStringSubmatch(m)
 		in, ok := s.files[sub[1]]
 		if !ok {
 			return m

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/dop251/goja"
 	"github.com/dop251/goja/ast"
@@ -12,7 +13,7 @@ import (
 )
 
 // identifierPattern matches names that can follow a dot.
-var identifierPattern = regexp.MustCompile(`^[A-Za-z_$][A-Za-z0-9_$]*$`)
+var identifierPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_$][A-Za-z0-9_$]*$`) })
 
 // responseNames are the properties and methods of a response from send();
 // TestNamesMatchResponses keeps the list in step with bindings.
@@ -179,7 +180,7 @@ func (n *namer) chain(o *goja.Object) []string {
 func filterNames(names []string) []string {
 	out := names[:0:0]
 	for _, k := range names {
-		if identifierPattern.MatchString(k) && !strings.HasPrefix(k, "__scriptrun") {
+		if identifierPattern().MatchString(k) && !strings.HasPrefix(k, "__scriptrun") {
 			out = append(out, k)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -321,12 +322,12 @@ func (d *describer) className(o *goja.Object) string {
 
 // goSymbol matches the names goja gives functions implemented in Go, such
 // as "reflect.methodValueCall" or "github.com/x/y.(*t).f.func1".
-var goSymbol = regexp.MustCompile(`^[\w.]+(/[\w.-]+)*\.[\w.()*]+$`)
+var goSymbol = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[\w.]+(/[\w.-]+)*\.[\w.()*]+$`) })
 
 // jsName returns a function's name, or "" for the name of a Go function,
 // which says nothing to a JavaScript user.
 func jsName(name string) string {
-	if strings.Contains(name, ".") && goSymbol.MatchString(name) && (strings.Contains(name, "/") || strings.Contains(name, "(") || strings.HasPrefix(name, "reflect.") || strings.Contains(name, ".func")) {
+	if strings.Contains(name, ".") && goSymbol().MatchString(name) && (strings.Contains(name, "/") || strings.Contains(name, "(") || strings.HasPrefix(name, "reflect.") || strings.Contains(name, ".func")) {
 		return ""
 	}
 	return name

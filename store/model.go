@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -141,7 +142,7 @@ func (t Token) EffectiveScopes(p Provider) []string {
 	return p.Scopes
 }
 
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+var nameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`) })
 
 // ValidateName checks a provider, token or job name: 1 to 64 letters,
 // digits, dots, underscores or dashes, not only dots.
@@ -154,7 +155,7 @@ func ValidateName(kind, name string) error {
 
 // nameProblem says what is wrong with a name, or "".
 func nameProblem(name string) string {
-	if !nameRE.MatchString(name) || strings.Trim(name, ".") == "" {
+	if !nameRE().MatchString(name) || strings.Trim(name, ".") == "" {
 		return fmt.Sprintf("%q is not valid: use 1 to 64 letters, digits, '.', '_' or '-' (for example graph-mail)", name)
 	}
 	return ""

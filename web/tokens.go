@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -217,11 +218,23 @@ func authOrigin(p store.Provider) string {
 type tokenListData struct {
 	Tokens       []tokenView
 	HasProviders bool
-	Damaged      []damagedView // tokens and providers
+	Damaged      []damagedView // tokens (on this page) and providers
+	Query        string        // the search (?q=): part of a name
+	Total        int           // tokens the search keeps
+	From, To     int           // the page's place among them, from 1
+	Page, Pages  int
+	Prev, Next   string // links to the neighbouring pages; empty at the ends
+	Search       bool   // show the search form: a search, or more than a page
 }
 
+// tokensPerPage is how many tokens a page of the console's list shows.
+const tokensPerPage = 50
+
 func (s *Server) tokenList(w http.ResponseWriter, r *http.Request, sess *session) error {
-	var d tokenListData
+	d := tokenListData{Query: strings.TrimSpace(r.URL.Query().Get("q")), Page: 1}
+	if n, err := strconv.Atoi(r.URL.Query().Get("page")); err == nil && n > 1 {
+		d.Page = n
+	}
 	var origins []string
 	err := s.db.View(func(tx *store.Tx) error {
 		ps, err := tx.Providers()
@@ -236,10 +249,11 @@ func (s *Server) tokenList(w http.ResponseWriter, r *http.Request, sess *session
 			}
 		}
 		d.HasProviders = len(ps) > 0
-		ts, err := tx.Tokens()
-		for _, t := range ts {
+		page, err := tx.TokensPage(store.TokenQuery{Match: d.Query, Offset: (d.Page - 1) * tokensPerPage, Limit: tokensPerPage})
+		for _, t := range page.Tokens {
 			d.Tokens = append(d.Tokens, s.viewToken(t, byName[t.Provider]))
 		}
+		d.paginate(page)
 		damaged, err := splitDamaged(err)
 		d.Damaged = append(d.Damaged, damaged...)
 		return err
@@ -249,6 +263,39 @@ func (s *Server) tokenList(w http.ResponseWriter, r *http.Request, sess *session
 	}
 	s.render(w, r, sess, http.StatusOK, "tokens", view{Title: "Tokens", Data: d, FormAction: origins})
 	return nil
+}
+
+// paginate sets the page's place and its links to its neighbours, which
+// keep the search.
+func (d *tokenListData) paginate(p store.TokenPage) {
+	d.Total = p.Total
+	d.Pages = max(1, (p.Total+tokensPerPage-1)/tokensPerPage)
+	d.Search = d.Query != "" || p.Total > tokensPerPage
+	if p.Before < p.Total {
+		d.From, d.To = p.Before+1, p.Total
+		if p.More {
+			d.To = p.Before + tokensPerPage
+		}
+	}
+	link := func(n int) string {
+		v := url.Values{}
+		if d.Query != "" {
+			v.Set("q", d.Query)
+		}
+		if n > 1 {
+			v.Set("page", strconv.Itoa(n))
+		}
+		if len(v) == 0 {
+			return "/tokens"
+		}
+		return "/tokens?" + v.Encode()
+	}
+	if d.Page > 1 {
+		d.Prev = link(min(d.Page-1, d.Pages))
+	}
+	if p.More {
+		d.Next = link(d.Page + 1)
+	}
 }
 
 type tokenPageData struct {

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -158,7 +159,7 @@ func jobUsageErr(name string, err error) error {
 
 // localRequire finds require('./x') and require('../x'), which captured
 // scripts cannot do.
-var localRequire = regexp.MustCompile(`require\s*\(\s*['"]\.{1,2}/`)
+var localRequire = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`require\s*\(\s*['"]\.{1,2}/`) })
 
 func cronAddCmd(a *app, update bool) *cobra.Command {
 	var f cronFlags
@@ -251,7 +252,7 @@ func cronAddCmd(a *app, update bool) *cobra.Command {
 		}
 		fmt.Fprintf(a.stdio.Out, "job %s %s%s: %q in %s%s\nscript %s sha256 %s, captured from %s\n",
 			name, verb, state, j.Schedule, j.TimeZone, next, j.ScriptName, j.ScriptSHA256, j.ScriptPath)
-		if localRequire.MatchString(j.Script) {
+		if localRequire().MatchString(j.Script) {
 			fmt.Fprintf(a.stdio.Err, "warning: %s seems to require() files of its folder; a job runs its captured source, which cannot: bundle them into the script\n", j.ScriptName)
 		}
 		if !db.SchedulerRunning() {

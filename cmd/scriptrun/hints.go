@@ -4,12 +4,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // hintCommand finds a scriptrun command line in a message: backquoted, after
 // "with: ", "e.g. ", a pipe, a colon or an arrow, or at the start of a
 // doctor's fix.
-var hintCommand = regexp.MustCompile("(^|`|: |e\\.g\\. |\\| |\\(or run `)scriptrun ")
+var hintCommand = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile("(^|`|: |e\\.g\\. |\\| |\\(or run `)scriptrun ") })
 
 // hint returns msg with every scriptrun command it suggests repeating the
 // home in use (--home or $SCRIPTRUN_HOME) and the store given by --store, so
@@ -40,7 +41,7 @@ func (a *app) hint(msg string) string {
 	if flags == "" {
 		return msg
 	}
-	return hintCommand.ReplaceAllString(msg, "${1}scriptrun "+flags)
+	return hintCommand().ReplaceAllString(msg, "${1}scriptrun "+flags)
 }
 
 // shellQuote quotes s for POSIX shells when it holds anything but plain

@@ -23,6 +23,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -462,5 +463,59 @@ func TestEveryClientUsesTheProxy(t *testing.T) {
 				t.Errorf("%s (NO_PROXY set: %v) opened %d tunnels through the proxy", st.name, noProxy, tunnels)
 			}
 		}
+	}
+}
+
+// TestScriptClientConnections sends 300 requests at once to one host
+// through the scripts' client: it opens at most scriptConnsPerHost
+// connections, and a second burst reuses them instead of dialling again.
+func TestScriptClientConnections(t *testing.T) {
+	var opened atomic.Int32
+	release := make(chan struct{})
+	var arrived atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if arrived.Add(1) == scriptConnsPerHost {
+			close(release) // every connection is busy: let them all answer
+		}
+		<-release
+		fmt.Fprint(w, "ok")
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			opened.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	a := &app{getenv: func(string) string { return "" }}
+	client := a.scriptClient()
+	burst := func() {
+		var wg sync.WaitGroup
+		errs := make(chan error, 300)
+		for range 300 {
+			wg.Go(func() {
+				resp, err := client.Get(srv.URL)
+				if err == nil {
+					_, err = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+				errs <- err
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	burst()
+	if n := opened.Load(); n != scriptConnsPerHost {
+		t.Errorf("300 requests in flight opened %d connections, want %d", n, scriptConnsPerHost)
+	}
+	burst()
+	if n := opened.Load(); n != scriptConnsPerHost {
+		t.Errorf("after a second burst, %d connections in all, want the first %d reused", n, scriptConnsPerHost)
 	}
 }

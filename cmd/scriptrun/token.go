@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"slices"
 	"strconv"
@@ -452,41 +453,63 @@ func typeFields(t store.Token, mask func(string) string) map[string]string {
 
 func tokenListCmd(a *app) *cobra.Command {
 	var asJSON bool
-	c := &cobra.Command{Use: "list", Short: "List tokens with their state", Args: noArgs}
+	var q store.TokenQuery
+	c := &cobra.Command{Use: "list", Short: "List tokens with their state", Args: noArgs,
+		Long: "List tokens with their state, ordered by name.\n\nIn a home with many tokens, --search keeps the names that contain a text and\n--limit lists a page at a time: the next page starts --after the last name\nshown (standard error says which when more follow)."}
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	c.Flags().StringVar(&q.Match, "search", "", "only the tokens whose name contains `TEXT` (ignoring case)")
+	c.Flags().IntVar(&q.Limit, "limit", 0, "list at most `N` tokens (0: all)")
+	c.Flags().StringVar(&q.After, "after", "", "list only the tokens whose name sorts after `NAME` (the last of the previous page)")
 	c.RunE = func(c *cobra.Command, args []string) error {
+		if q.Limit < 0 {
+			return usageErr("--limit %d: give a number of tokens, 1 or more (0 lists them all)", q.Limit)
+		}
 		db, _, err := a.open()
 		if err != nil {
 			return err
 		}
-		var ts []store.Token
+		var page store.TokenPage
 		var damaged []*store.RecordError
 		if err := db.View(func(tx *store.Tx) (err error) {
-			ts, err = tx.Tokens()
+			page, err = tx.TokensPage(q)
 			damaged, err = a.listDamaged(err)
 			return err
 		}); err != nil {
 			return storeErr(err)
 		}
-		views := make([]tokenView, 0, len(ts)+len(damaged))
-		name := func(i int) string { return ts[i].Name }
-		mergeByName(len(ts), name, damaged, func(i int) { views = append(views, viewToken(ts[i])) }, func(d *store.RecordError) {
-			views = append(views, tokenView{Name: d.Name, State: stateDamaged, LastMessage: d.Error()})
-		})
-		if asJSON {
-			return printJSON(a.stdio.Out, views)
+		if page.More {
+			defer fmt.Fprintf(a.stdio.Err, "more tokens follow: list them with --after %s\n", page.Last)
 		}
-		now := time.Now()
-		tb := newTable(a.stdio.Out, "NAME", "TYPE", "PROVIDER", "ACTIVE", "STATE", "EXPIRES", "BASE URL", "LAST MESSAGE")
-		mergeByName(len(ts), name, damaged, func(i int) {
-			t := ts[i]
-			tb.row(t.Name, t.Type, t.Provider, fmt.Sprint(t.Active), string(t.State), relative(t.Expires, now), t.BaseURL, oneLine(t.LastMessage, 60))
-		}, func(d *store.RecordError) {
-			tb.row(d.Name, "", "", "", stateDamaged, "", "", "refused until restored or re-created (see the warning)")
-		})
-		return tb.flush()
+		if asJSON {
+			return printJSON(a.stdio.Out, tokenListViews(page.Tokens, damaged))
+		}
+		return printTokenTable(a.stdio.Out, page.Tokens, damaged)
 	}
 	return c
+}
+
+// tokenListViews are token list --json's records: the tokens and the
+// damaged records, in name order.
+func tokenListViews(ts []store.Token, damaged []*store.RecordError) []tokenView {
+	views := make([]tokenView, 0, len(ts)+len(damaged))
+	mergeByName(len(ts), func(i int) string { return ts[i].Name }, damaged, func(i int) { views = append(views, viewToken(ts[i])) }, func(d *store.RecordError) {
+		views = append(views, tokenView{Name: d.Name, State: stateDamaged, LastMessage: d.Error()})
+	})
+	return views
+}
+
+// printTokenTable is token list's table: the tokens and the damaged
+// records, in name order.
+func printTokenTable(w io.Writer, ts []store.Token, damaged []*store.RecordError) error {
+	now := time.Now()
+	tb := newTable(w, "NAME", "TYPE", "PROVIDER", "ACTIVE", "STATE", "EXPIRES", "BASE URL", "LAST MESSAGE")
+	mergeByName(len(ts), func(i int) string { return ts[i].Name }, damaged, func(i int) {
+		t := ts[i]
+		tb.row(t.Name, t.Type, t.Provider, strconv.FormatBool(t.Active), string(t.State), relative(t.Expires, now), t.BaseURL, oneLine(t.LastMessage, 60))
+	}, func(d *store.RecordError) {
+		tb.row(d.Name, "", "", "", stateDamaged, "", "", "refused until restored or re-created (see the warning)")
+	})
+	return tb.flush()
 }
 
 func oneLine(s string, max int) string {

@@ -1,0 +1,151 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+)
+
+// seedPageTokens stores the named oauth2 tokens (of provider graph) and a
+// damaged record under the name "bad-7".
+func seedPageTokens(t testing.TB, db *DB, kv backend, names []string) {
+	t.Helper()
+	mustTB(t, db.Update(func(tx *Tx) error {
+		if err := tx.CreateProvider(testProvider("graph")); err != nil {
+			return err
+		}
+		for _, n := range names {
+			if err := tx.CreateToken(testToken(n, "graph")); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	if kv != nil {
+		mustTB(t, kv.update(func(tx kvTx) error { return tx.Put(key(spaceTokens, "bad-7"), []byte("{not json")) }))
+	}
+}
+
+func pageNames(p TokenPage) []string {
+	var out []string
+	for _, t := range p.Tokens {
+		out = append(out, t.Name)
+	}
+	return out
+}
+
+func TestContractTokensPage(t *testing.T) {
+	cheapArgon(t)
+	forEachBackend(t, func(t *testing.T, kv backend, file *boltBackend) {
+		db, err := open(kv, file, testKey(7), Options{LockTimeout: 2 * time.Second})
+		must(t, err)
+		seedPageTokens(t, db, kv, []string{"alpha-1", "alpha-2", "Beta-3", "beta-4", "gamma-5", "gamma-6"})
+		tests := []struct {
+			name      string
+			q         TokenQuery
+			want      []string
+			total     int
+			before    int
+			more      bool
+			last      string
+			wantError bool // the page holds the damaged record
+		}{
+			{"first page", TokenQuery{Limit: 2}, []string{"Beta-3", "alpha-1"}, 7, 0, true, "alpha-1", false},
+			{"after a name", TokenQuery{After: "alpha-1", Limit: 2}, []string{"alpha-2"}, 7, 2, true, "bad-7", true},
+			{"last page", TokenQuery{After: "bad-7", Limit: 10}, []string{"beta-4", "gamma-5", "gamma-6"}, 7, 4, false, "gamma-6", false},
+			{"offset", TokenQuery{Offset: 5, Limit: 1}, []string{"gamma-5"}, 7, 5, true, "gamma-5", false},
+			{"offset past the end", TokenQuery{Offset: 50, Limit: 5}, nil, 7, 7, false, "", false},
+			{"no limit", TokenQuery{}, []string{"Beta-3", "alpha-1", "alpha-2", "beta-4", "gamma-5", "gamma-6"}, 7, 0, false, "gamma-6", true},
+			{"search ignores case", TokenQuery{Match: "BETA"}, []string{"Beta-3", "beta-4"}, 2, 0, false, "beta-4", false},
+			{"search, paged", TokenQuery{Match: "a-", Limit: 2, After: "alpha-1"}, []string{"alpha-2", "beta-4"}, 6, 2, true, "beta-4", false},
+			{"search, no match", TokenQuery{Match: "zzz", Limit: 2}, nil, 0, 0, false, "", false},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				var p TokenPage
+				err := db.View(func(tx *Tx) (err error) { p, err = tx.TokensPage(tc.q); return err })
+				var re *RecordError
+				if tc.wantError != (err != nil) || (err != nil && (!errors.As(err, &re) || re.Name != "bad-7")) {
+					t.Fatalf("error = %v, want a damaged bad-7: %v", err, tc.wantError)
+				}
+				if got := pageNames(p); !slices.Equal(got, tc.want) || p.Total != tc.total || p.Before != tc.before || p.More != tc.more || p.Last != tc.last {
+					t.Errorf("page = %v total %d before %d more %v last %q; want %v total %d before %d more %v last %q",
+						got, p.Total, p.Before, p.More, p.Last, tc.want, tc.total, tc.before, tc.more, tc.last)
+				}
+				for _, tok := range p.Tokens {
+					if tok.Secret.RefreshToken != testToken(tok.Name, "graph").Secret.RefreshToken {
+						t.Errorf("token %s: secret not decrypted", tok.Name)
+					}
+				}
+			})
+		}
+	})
+}
+
+// TestTokensPageWalk pages through every token with After and finds each
+// once, in order, as Tokens lists them.
+func TestTokensPageWalk(t *testing.T) {
+	db := openTestDB(t)
+	var names []string
+	for i := range 25 {
+		names = append(names, fmt.Sprintf("tok-%03d", i))
+	}
+	seedPageTokens(t, db, nil, names)
+	var got []string
+	q := TokenQuery{Limit: 4}
+	for range 10 {
+		var p TokenPage
+		must(t, db.View(func(tx *Tx) (err error) { p, err = tx.TokensPage(q); return err }))
+		got = append(got, pageNames(p)...)
+		if !p.More {
+			break
+		}
+		q.After = p.Last
+	}
+	if !slices.Equal(got, names) {
+		t.Errorf("walked %v, want %v", got, names)
+	}
+}
+
+// BenchmarkTokensPage lists the first page of 50 (and a searched page) in
+// a home of 10,000 tokens, against Tokens, which decodes them all.
+func BenchmarkTokensPage(b *testing.B) {
+	db, err := Open(filepath.Join(b.TempDir(), "scriptrun.db"), testKey(7), Options{LockTimeout: 2 * time.Second})
+	mustTB(b, err)
+	var names []string
+	for i := range 10000 {
+		names = append(names, fmt.Sprintf("token-%05d", i))
+	}
+	seedPageTokens(b, db, nil, names)
+	for _, bc := range []struct {
+		name string
+		q    TokenQuery
+	}{
+		{"page-50", TokenQuery{Limit: 50}},
+		{"page-50-after-5000", TokenQuery{Limit: 50, After: "token-05000"}},
+		{"search-50", TokenQuery{Limit: 50, Match: "99"}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				mustTB(b, db.View(func(tx *Tx) error { _, err := tx.TokensPage(bc.q); return err }))
+			}
+		})
+	}
+	b.Run("Tokens-all", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			mustTB(b, db.View(func(tx *Tx) error { _, err := tx.Tokens(); return err }))
+		}
+	})
+}
+
+func mustTB(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
