@@ -1,14 +1,11 @@
 package main
 
 import (
-	"context"
 	"encoding/base64"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 )
@@ -20,28 +17,11 @@ func TestNotificationsInBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("drives a real browser")
 	}
-	browser := findBrowser()
-	if browser == "" {
-		if os.Getenv("SCRIPTRUN_REQUIRE_BROWSER") != "" {
-			t.Fatal("SCRIPTRUN_REQUIRE_BROWSER is set but neither chromium nor chrome is on PATH")
-		}
-		t.Skip("no Chromium or Chrome on PATH")
-	}
+	browser := requireBrowser(t)
 	r := newVerifyingReceiver(t)
 	console := startConsole(t, t.TempDir())
 	setupLink := setupLinkRE.FindString(console.out.String())
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(browser), chromedp.NoSandbox, chromedp.DisableGPU,
-			chromedp.UserDataDir(t.TempDir()), chromedp.Flag("disable-quic", true), chromedp.Flag("disable-component-update", true),
-			chromedp.Flag("no-default-browser-check", true), chromedp.WindowSize(1280, 900))...)
-	defer cancelAlloc()
-	ctx, cancelTab := chromedp.NewContext(allocCtx)
-	defer cancelTab()
-	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancelTimeout()
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start %s: %v", browser, err)
-	}
+	ctx := startBrowser(t, browser)
 	var mu sync.Mutex
 	var consoleErrors []string
 	go func() {

@@ -26,13 +26,7 @@ func TestReconnectLinkInBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("drives a real browser")
 	}
-	browser := findBrowser()
-	if browser == "" {
-		if os.Getenv("SCRIPTRUN_REQUIRE_BROWSER") != "" {
-			t.Fatal("SCRIPTRUN_REQUIRE_BROWSER is set but neither chromium nor chrome is on PATH: install it (apt-get install -y chromium)")
-		}
-		t.Skip("no Chromium or Chrome on PATH (apt-get install -y chromium); .ci/run sets SCRIPTRUN_REQUIRE_BROWSER=1 to make this a failure")
-	}
+	browser := requireBrowser(t)
 	start := time.Now()
 	srv, err := sandbox.Start(sandbox.Options{RequirePKCE: true, AuthStyle: sandbox.AuthStyleBody})
 	if err != nil {
@@ -55,25 +49,7 @@ func TestReconnectLinkInBrowser(t *testing.T) {
 
 	// Two browsers: the admin's, and the link holder's, which has none of
 	// the admin's cookies.
-	newBrowser := func() context.Context {
-		allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-			append(chromedp.DefaultExecAllocatorOptions[:],
-				chromedp.ExecPath(browser), chromedp.NoSandbox, chromedp.DisableGPU,
-				chromedp.UserDataDir(t.TempDir()),
-				chromedp.Flag("disable-quic", true), chromedp.Flag("disable-component-update", true),
-				chromedp.Flag("no-default-browser-check", true), chromedp.WindowSize(1280, 900),
-			)...)
-		t.Cleanup(cancelAlloc)
-		ctx, cancelTab := chromedp.NewContext(allocCtx)
-		t.Cleanup(cancelTab)
-		ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
-		t.Cleanup(cancelTimeout)
-		if err := chromedp.Do(ctx); err != nil {
-			t.Fatalf("start %s: %v", browser, err)
-		}
-		return ctx
-	}
-	adminCtx, holderCtx := newBrowser(), newBrowser()
+	adminCtx, holderCtx := startBrowser(t, browser), startBrowser(t, browser)
 
 	b := &browserSteps{t: t, log: console.log}
 	// 1. The admin signs in and makes a link on the token's page.

@@ -96,13 +96,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("drives a real browser")
 	}
-	browser := findBrowser()
-	if browser == "" {
-		if os.Getenv("SCRIPTRUN_REQUIRE_BROWSER") != "" {
-			t.Fatal("SCRIPTRUN_REQUIRE_BROWSER is set but neither chromium nor chrome is on PATH: install it (apt-get install -y chromium)")
-		}
-		t.Skip("no Chromium or Chrome on PATH (apt-get install -y chromium); .ci/run sets SCRIPTRUN_REQUIRE_BROWSER=1 to make this a failure")
-	}
+	browser := requireBrowser(t)
 	start := time.Now()
 	srv, err := sandbox.Start(sandbox.Options{RequirePKCE: true, AuthStyle: sandbox.AuthStyleBody})
 	if err != nil {
@@ -122,24 +116,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Fatalf("serve printed no setup link:\n%s", console.out)
 	}
 
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		append(chromedp.DefaultExecAllocatorOptions[:],
-			chromedp.ExecPath(browser),
-			chromedp.NoSandbox, chromedp.DisableGPU,
-			chromedp.UserDataDir(t.TempDir()),
-			chromedp.Flag("disable-quic", true),
-			chromedp.Flag("disable-component-update", true),
-			chromedp.Flag("no-default-browser-check", true),
-			chromedp.WindowSize(1280, 900),
-		)...)
-	defer cancelAlloc()
-	ctx, cancelTab := chromedp.NewContext(allocCtx)
-	defer cancelTab()
-	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancelTimeout()
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start %s: %v", browser, err)
-	}
+	ctx := startBrowser(t, browser)
 	t.Logf("browser started after %v", time.Since(start).Round(time.Millisecond))
 	// Collect the console: a CSP violation or a script error is a failure.
 	var consoleMu sync.Mutex
@@ -413,4 +390,45 @@ func runServe(t *testing.T, a *app, ln net.Listener, cfg serveConfig) (stop func
 	}
 	t.Cleanup(func() { stop() })
 	return stop
+}
+
+// requireBrowser returns the Chromium or Chrome to drive, skipping the test
+// when there is none, or failing it when SCRIPTRUN_REQUIRE_BROWSER is set
+// (.ci/run sets it).
+func requireBrowser(t *testing.T) string {
+	t.Helper()
+	browser := findBrowser()
+	if browser == "" {
+		if os.Getenv("SCRIPTRUN_REQUIRE_BROWSER") != "" {
+			t.Fatal("SCRIPTRUN_REQUIRE_BROWSER is set but neither chromium nor chrome is on PATH: install it (apt-get install -y chromium)")
+		}
+		t.Skip("no Chromium or Chrome on PATH (apt-get install -y chromium); .ci/run sets SCRIPTRUN_REQUIRE_BROWSER=1 to make this a failure")
+	}
+	return browser
+}
+
+// startBrowser starts a headless browser with a profile of its own (no
+// cookies shared with another) and returns its first tab, which ends with
+// the test or after 2 minutes.
+func startBrowser(t *testing.T, browser string) context.Context {
+	t.Helper()
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		append(chromedp.DefaultExecAllocatorOptions[:],
+			chromedp.ExecPath(browser),
+			chromedp.NoSandbox, chromedp.DisableGPU,
+			chromedp.UserDataDir(t.TempDir()),
+			chromedp.Flag("disable-quic", true),
+			chromedp.Flag("disable-component-update", true),
+			chromedp.Flag("no-default-browser-check", true),
+			chromedp.WindowSize(1280, 900),
+		)...)
+	t.Cleanup(cancelAlloc)
+	ctx, cancelTab := chromedp.NewContext(allocCtx)
+	t.Cleanup(cancelTab)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
+	t.Cleanup(cancelTimeout)
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start %s: %v", browser, err)
+	}
+	return ctx
 }
