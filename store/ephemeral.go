@@ -113,17 +113,10 @@ func kindOf(key string) string {
 // fails with an error wrapping ErrExists while an unexpired value is there
 // (an id already taken); otherwise it replaces the value and its expiry.
 func (e *Ephemeral) PutTTL(key string, value []byte, ttl time.Duration, createOnly bool) error {
-	k, err := storedKey(key)
+	k, v, err := e.prepare(key, value, ttl)
 	if err != nil {
 		return err
 	}
-	switch {
-	case ttl <= 0:
-		return fmt.Errorf("store %s: the time to live must be positive, not %s", kindOf(key), ttl)
-	case len(value) > maxEphemeralValue:
-		return fmt.Errorf("store %s: the value has %d bytes, over the %d allowed", kindOf(key), len(value), maxEphemeralValue)
-	}
-	v := e.seal(k, value, e.db.now().Add(ttl))
 	if err := e.kv.put(k, v, ttl, createOnly); err != nil {
 		return fmt.Errorf("store %s in %s: %w", kindOf(key), e.db.path, err)
 	}
@@ -135,20 +128,29 @@ func (e *Ephemeral) PutTTL(key string, value []byte, ttl time.Duration, createOn
 // ErrNotFound. An update of a session so never brings back one that was
 // ended (on any node) after it was read.
 func (e *Ephemeral) Replace(key string, value []byte, ttl time.Duration) error {
-	k, err := storedKey(key)
+	k, v, err := e.prepare(key, value, ttl)
 	if err != nil {
 		return err
 	}
-	switch {
-	case ttl <= 0:
-		return fmt.Errorf("store %s: the time to live must be positive, not %s", kindOf(key), ttl)
-	case len(value) > maxEphemeralValue:
-		return fmt.Errorf("store %s: the value has %d bytes, over the %d allowed", kindOf(key), len(value), maxEphemeralValue)
-	}
-	if err := e.kv.replace(k, e.seal(k, value, e.db.now().Add(ttl)), ttl); err != nil {
+	if err := e.kv.replace(k, v, ttl); err != nil {
 		return fmt.Errorf("replace %s in %s: %w", kindOf(key), e.db.path, err)
 	}
 	return nil
+}
+
+// prepare checks a write of value under key for ttl and returns the stored
+// key and the sealed value.
+func (e *Ephemeral) prepare(key string, value []byte, ttl time.Duration) (k string, v []byte, err error) {
+	if k, err = storedKey(key); err != nil {
+		return "", nil, err
+	}
+	switch {
+	case ttl <= 0:
+		return "", nil, fmt.Errorf("store %s: the time to live must be positive, not %s", kindOf(key), ttl)
+	case len(value) > maxEphemeralValue:
+		return "", nil, fmt.Errorf("store %s: the value has %d bytes, over the %d allowed", kindOf(key), len(value), maxEphemeralValue)
+	}
+	return k, e.seal(k, value, e.db.now().Add(ttl)), nil
 }
 
 // Get returns the value under key, or an error wrapping ErrNotFound when
