@@ -144,15 +144,20 @@ var jobFlags = map[string]string{
 }
 
 // jobUsageErr prints every problem of a job, each with its flag (exit 2).
-func jobUsageErr(name string, err error) error {
+func jobUsageErr(name string, err error) error { return notSavedErr("job", name, jobFlags, err) }
+
+// notSavedErr prints every problem of a record the store refused (a
+// store.FieldErrors), each under the flag that sets its field (exit 2);
+// any other error is the store's.
+func notSavedErr(kind, name string, flags map[string]string, err error) error {
 	fes := store.AsFieldErrors(err)
 	if fes == nil {
 		return storeErr(err)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "job %s was not saved:", name)
+	fmt.Fprintf(&b, "%s %s was not saved:", kind, name)
 	for _, fe := range fes {
-		fmt.Fprintf(&b, "\n  %s: %s", jobFlags[fe.Field], fe.Message)
+		fmt.Fprintf(&b, "\n  %s: %s", flags[fe.Field], fe.Message)
 	}
 	return usageErr("%s", b.String())
 }

@@ -114,16 +114,7 @@ func eventsText(events []string) string {
 // notifierUsageErr prints every problem of a notifier, each with its flag
 // (exit 2).
 func notifierUsageErr(name string, err error) error {
-	fes := store.AsFieldErrors(err)
-	if fes == nil {
-		return storeErr(err)
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "notifier %s was not saved:", name)
-	for _, fe := range fes {
-		fmt.Fprintf(&b, "\n  %s: %s", notifierFlags[fe.Field], fe.Message)
-	}
-	return usageErr("%s", b.String())
+	return notSavedErr("notifier", name, notifierFlags, err)
 }
 
 // notifierView is a notifier as list and show print it: never the secret.
