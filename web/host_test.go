@@ -134,7 +134,7 @@ func TestParseAllowedHosts(t *testing.T) {
 // No Host value, however odd, panics the check or passes for a name that
 // is not on the list.
 func FuzzAllowedHosts(f *testing.F) {
-	for _, seed := range []string{"127.0.0.1:8080", "localhost.:8080", "[::1]:8080", "[::1", "a:b:c", "127.0.0.1.evil.example", "LOCALHOST:08080", "%00", "[]:80", ":80"} {
+	for _, seed := range []string{"127.0.0.1:8080", "localhost.:8080", "[::1]:8080", "[::1", "a:b:c", "127.0.0.1.evil.example", "LOCALHOST:08080", "%00", "[]:80", ":80", "[::01]:8080"} {
 		f.Add(seed)
 	}
 	a, err := ParseAllowedHosts("127.0.0.1:8080", "localhost:8080", "[::1]:8080", "console.example.com")
@@ -148,6 +148,13 @@ func FuzzAllowedHosts(f *testing.F) {
 		h := strings.ToLower(host)
 		for _, ok := range []string{"127.0.0.1", "localhost", "[::1]", "[0", "[::ffff:127.0.0.1]", "console.example.com"} {
 			if strings.HasPrefix(h, ok) {
+				return
+			}
+		}
+		// Another spelling of an allowed address ([::01], [0:0::1]) is
+		// that address.
+		if name, _, err := net.SplitHostPort(host); err == nil {
+			if ip := net.ParseIP(name); ip != nil && (ip.Equal(net.IPv6loopback) || ip.Equal(net.IPv4(127, 0, 0, 1))) {
 				return
 			}
 		}
