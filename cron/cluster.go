@@ -187,6 +187,7 @@ func (s *Scheduler) lostLoop(ctx context.Context, nodes <-chan struct{}) {
 		if err := s.sweepLost(); err != nil {
 			s.log.Warn("cron: looking for runs of nodes that went away failed; will retry", "err", err)
 		}
+		s.sweeps.Add(1)
 		select {
 		case <-ctx.Done():
 			return

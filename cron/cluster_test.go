@@ -232,8 +232,8 @@ func TestClusterLostRun(t *testing.T) {
 	if err := nodes[2].db.View(func(tx *store.Tx) (err error) { out, err = tx.RunOutput(run.ID); return err }); err != nil || !strings.Contains(string(out), "working on long") {
 		t.Errorf("lost run's output = %q, %v; want the saved line", out, err)
 	}
-	// Give the other survivor time to sweep too: still one lost event.
-	time.Sleep(2 * lostCheckInterval)
+	// Both survivors sweep again: still one lost event.
+	waitSweeps(t, nodes[1:], 2)
 	n := 0
 	for _, cn := range nodes[1:] {
 	drain:
@@ -315,6 +315,23 @@ func TestClusterQueueAcrossNodes(t *testing.T) {
 			t.Errorf("run %d: %s, %v; want succeeded", id, r.Status, err)
 		}
 	}
+}
+
+// waitSweeps waits until every node has finished n more lost-run sweeps.
+func waitSweeps(t *testing.T, nodes []*clusterNode, n int64) {
+	t.Helper()
+	start := make([]int64, len(nodes))
+	for i, cn := range nodes {
+		start[i] = cn.s.sweeps.Load()
+	}
+	waitFor(t, fmt.Sprintf("%d more lost-run sweeps on each node", n), func() bool {
+		for i, cn := range nodes {
+			if cn.s.sweeps.Load() < start[i]+n {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -426,7 +443,7 @@ func TestClusterOrphanRun(t *testing.T) {
 	if dead.Status != store.RunCancelled || !strings.Contains(dead.Reason, "pid 1") {
 		t.Errorf("orphan run: %s %q; want cancelled naming its process", dead.Status, dead.Reason)
 	}
-	time.Sleep(lostCheckInterval + time.Second) // another sweep
+	waitSweeps(t, nodes[:1], 2) // another whole sweep after the one that closed it
 	var alive store.Run
 	if err := nodes[1].db.View(func(tx *store.Tx) (err error) { alive, err = tx.Run(ids["alive"]); return err }); err != nil || alive.Status != store.RunRunning {
 		t.Errorf("a run whose lock is held: %s, %v; want still running", alive.Status, err)

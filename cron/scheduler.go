@@ -122,7 +122,10 @@ type Options struct {
 // `scriptrun cron run` does when no serve is up. Methods are safe for
 // concurrent use.
 type Scheduler struct {
-	o       Options
+	o Options
+	// sweeps counts the lost-run sweeps done (cluster.go), so that a test
+	// can wait for the next one instead of sleeping.
+	sweeps  atomic.Int64
 	db      *store.DB
 	log     *slog.Logger
 	clock   clockwork.Clock
