@@ -12,12 +12,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/scriptrun/scriptrun/internal/promtext"
 	"github.com/scriptrun/scriptrun/sandbox"
 	"github.com/scriptrun/scriptrun/store"
 	"github.com/scriptrun/scriptrun/tokens"
@@ -45,15 +44,11 @@ func series(name string, labels ...string) string {
 	return name + "{" + strings.TrimPrefix(strings.Join(pairs, ",")+le, ",") + "}"
 }
 
-// scrape serves m the way serve does (a registry behind promhttp), GETs it
-// over HTTP and parses the answer with expfmt.
+// scrape serves m the way serve does (a promtext registry's handler), GETs
+// it over HTTP and parses the answer with Prometheus's own parser.
 func scrape(t *testing.T, m *Metrics) samples {
 	t.Helper()
-	reg := prometheus.NewRegistry()
-	if err := reg.Register(m); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	srv := httptest.NewServer(promtext.NewRegistry(m).Handler(nil))
 	defer srv.Close()
 	resp, err := http.Get(srv.URL)
 	if err != nil {
