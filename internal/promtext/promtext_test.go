@@ -74,7 +74,7 @@ func TestEscapingRoundTrip(t *testing.T) {
 }
 
 // Values as expfmt writes them.
-func TestAppendFloat(t *testing.T) {
+func TestFloatFormat(t *testing.T) {
 	for _, tt := range []struct {
 		v    float64
 		want string
@@ -82,8 +82,8 @@ func TestAppendFloat(t *testing.T) {
 		{0, "0"}, {1, "1"}, {-1, "-1"}, {0.25, "0.25"}, {1e21, "1e+21"}, {9.223372036854776e18, "9.223372036854776e+18"},
 		{math.Inf(1), "+Inf"}, {math.Inf(-1), "-Inf"}, {math.NaN(), "NaN"}, {123456789, "1.23456789e+08"},
 	} {
-		if got := string(AppendFloat(nil, tt.v)); got != tt.want {
-			t.Errorf("AppendFloat(%v) = %q, want %q", tt.v, got, tt.want)
+		if got := string(appendFloat(nil, tt.v)); got != tt.want {
+			t.Errorf("appendFloat(%v) = %q, want %q", tt.v, got, tt.want)
 		}
 	}
 }

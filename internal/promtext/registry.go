@@ -2,7 +2,6 @@ package promtext
 
 import (
 	"compress/gzip"
-	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -42,12 +41,6 @@ func (r *Registry) Append(b []byte) []byte {
 		c.Collect(w)
 	}
 	return w.buf
-}
-
-// WriteTo writes the exposition to w (io.WriterTo).
-func (r *Registry) WriteTo(w io.Writer) (int64, error) {
-	n, err := w.Write(r.Append(nil))
-	return int64(n), err
 }
 
 // Handler serves the exposition (GET and HEAD), gzipped when the client

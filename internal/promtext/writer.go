@@ -25,9 +25,6 @@ type Writer struct {
 	buf []byte
 }
 
-// Bytes returns what was written so far.
-func (w *Writer) Bytes() []byte { return w.buf }
-
 // Family writes the "# HELP" and "# TYPE" lines that start a family.
 func (w *Writer) Family(name, help string, typ Type) {
 	w.buf = append(w.buf, "# HELP "...)
@@ -63,7 +60,7 @@ func (w *Writer) Sample(name string, names, values []string, extraName, extraVal
 		w.buf = append(w.buf, '}')
 	}
 	w.buf = append(w.buf, ' ')
-	w.buf = AppendFloat(w.buf, value)
+	w.buf = appendFloat(w.buf, value)
 	w.buf = append(w.buf, '\n')
 }
 
@@ -101,10 +98,10 @@ func appendEscaped(b []byte, s string, quote bool) []byte {
 	return b
 }
 
-// AppendFloat appends v as the text format writes a value or an "le"
+// appendFloat appends v as the text format writes a value or an "le"
 // bound: +Inf, -Inf, NaN, else the shortest decimal that reads back as v
 // (as expfmt writes it).
-func AppendFloat(b []byte, v float64) []byte {
+func appendFloat(b []byte, v float64) []byte {
 	switch {
 	case math.IsInf(v, +1):
 		return append(b, "+Inf"...)
@@ -116,7 +113,7 @@ func AppendFloat(b []byte, v float64) []byte {
 	return strconv.AppendFloat(b, v, 'g', -1, 64)
 }
 
-// formatFloat is AppendFloat as a string.
+// formatFloat is appendFloat as a string.
 func formatFloat(v float64) string {
-	return string(AppendFloat(nil, v))
+	return string(appendFloat(nil, v))
 }
