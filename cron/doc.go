@@ -5,7 +5,7 @@
 // process with the token manager as its signer), and records every run (status, timing, error with the JavaScript
 // stack, output capped at 1 MiB) in a history bounded per job. It also keeps
 // idle tokens alive and counts what happens for Prometheus (Metrics, a
-// prometheus.Collector, which also counts the token manager's refreshes
+// promtext.Collector, which also counts the token manager's refreshes
 // and fetches from its events: Metrics.TokenEvent).
 //
 // # What runs

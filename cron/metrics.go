@@ -4,8 +4,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
+	"github.com/scriptrun/scriptrun/internal/promtext"
 	"github.com/scriptrun/scriptrun/store"
 	"github.com/scriptrun/scriptrun/tokens"
 )
@@ -17,7 +16,7 @@ var (
 )
 
 // Metrics counts what the scheduler and the token manager do, for
-// Prometheus. It is a prometheus.Collector of:
+// Prometheus. It is a promtext.Collector of:
 //
 //	scriptrun_cron_runs_total{job,status}            counter
 //	scriptrun_cron_run_duration_seconds{job}         histogram
@@ -28,77 +27,44 @@ var (
 //	scriptrun_token_keepalive_refreshes_total{token,result}  counter
 //
 // One Metrics is shared by a Scheduler (Options.Metrics) and the token
-// manager (tokens.Options.OnEvent: TokenEvent); register it with a
-// prometheus.Registerer to serve it. Its methods are safe for concurrent use.
+// manager (tokens.Options.OnEvent: TokenEvent); add it to a
+// promtext.Registry to serve it. Its methods are safe for concurrent use.
 //
 //	m := cron.NewMetrics()
 //	manager := tokens.New(tokens.Options{DB: db, OnEvent: m.TokenEvent})
 //	sched := cron.New(cron.Options{DB: db, Signer: manager, Refresher: manager, Metrics: m})
-//	reg := prometheus.NewRegistry()
-//	reg.MustRegister(m)
+//	reg := promtext.NewRegistry(m)
 type Metrics struct {
-	runs      *prometheus.CounterVec   // job, status
-	durations *prometheus.HistogramVec // job
-	delay     prometheus.Histogram
-	missed    *prometheus.CounterVec // job
-	refreshes *prometheus.CounterVec // token, result
-	keepAlive *prometheus.CounterVec // token, result
-
-	jobsDesc, enabledDesc, activeDesc *prometheus.Desc
+	runs      *promtext.CounterVec   // job, status
+	durations *promtext.HistogramVec // job
+	delay     *promtext.HistogramVec // no labels
+	missed    *promtext.CounterVec   // job
+	refreshes *promtext.CounterVec   // token, result
+	keepAlive *promtext.CounterVec   // token, result
 
 	mu     sync.Mutex // guards gauges
 	gauges func() (jobs, enabled, active int)
 }
 
-var _ prometheus.Collector = (*Metrics)(nil)
+var _ promtext.Collector = (*Metrics)(nil)
 
 // NewMetrics returns empty metrics.
 func NewMetrics() *Metrics {
 	return &Metrics{
-		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "scriptrun_cron_runs_total", Help: "Runs of cron jobs by final status.",
-		}, []string{"job", "status"}),
-		durations: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "scriptrun_cron_run_duration_seconds", Help: "How long runs of cron jobs took.", Buckets: durationBuckets,
-		}, []string{"job"}),
-		delay: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "scriptrun_cron_schedule_delay_seconds", Help: "How long after their due time scheduled runs started.", Buckets: delayBuckets,
-		}),
-		missed: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "scriptrun_cron_missed_runs_total", Help: "Scheduled runs that did not happen because no scheduler was running.",
-		}, []string{"job"}),
-		refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "scriptrun_token_refreshes_total", Help: "Token refreshes and client-credentials fetches by result.",
-		}, []string{"token", "result"}),
-		keepAlive: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "scriptrun_token_keepalive_refreshes_total", Help: "Refreshes of idle tokens by the keep-alive, by result.",
-		}, []string{"token", "result"}),
-		jobsDesc:    prometheus.NewDesc("scriptrun_cron_jobs", "Cron jobs known to the scheduler.", nil, nil),
-		enabledDesc: prometheus.NewDesc("scriptrun_cron_jobs_enabled", "Cron jobs that are enabled.", nil, nil),
-		activeDesc:  prometheus.NewDesc("scriptrun_cron_runs_active", "Runs queued or running.", nil, nil),
+		runs:      promtext.NewCounterVec("scriptrun_cron_runs_total", "Runs of cron jobs by final status.", "job", "status"),
+		durations: promtext.NewHistogramVec("scriptrun_cron_run_duration_seconds", "How long runs of cron jobs took.", durationBuckets, "job"),
+		delay:     promtext.NewHistogramVec("scriptrun_cron_schedule_delay_seconds", "How long after their due time scheduled runs started.", delayBuckets),
+		missed:    promtext.NewCounterVec("scriptrun_cron_missed_runs_total", "Scheduled runs that did not happen because no scheduler was running.", "job"),
+		refreshes: promtext.NewCounterVec("scriptrun_token_refreshes_total", "Token refreshes and client-credentials fetches by result.", "token", "result"),
+		keepAlive: promtext.NewCounterVec("scriptrun_token_keepalive_refreshes_total", "Refreshes of idle tokens by the keep-alive, by result.", "token", "result"),
 	}
 }
 
-// collectors are the metrics kept by client_golang itself.
-func (m *Metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.runs, m.durations, m.delay, m.missed, m.refreshes, m.keepAlive}
-}
-
-// Describe sends the descriptions of every metric (prometheus.Collector).
-func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, c := range m.collectors() {
-		c.Describe(ch)
-	}
-	ch <- m.jobsDesc
-	ch <- m.enabledDesc
-	ch <- m.activeDesc
-}
-
-// Collect sends the current values (prometheus.Collector); the job gauges
+// Collect writes the current values (promtext.Collector); the job gauges
 // are read from the scheduler, when one uses these metrics.
-func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
-	for _, c := range m.collectors() {
-		c.Collect(ch)
+func (m *Metrics) Collect(w *promtext.Writer) {
+	for _, c := range []promtext.Collector{m.runs, m.durations, m.delay, m.missed, m.refreshes, m.keepAlive} {
+		c.Collect(w)
 	}
 	m.mu.Lock()
 	gauges := m.gauges
@@ -107,9 +73,17 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	jobs, enabled, active := gauges()
-	ch <- prometheus.MustNewConstMetric(m.jobsDesc, prometheus.GaugeValue, float64(jobs))
-	ch <- prometheus.MustNewConstMetric(m.enabledDesc, prometheus.GaugeValue, float64(enabled))
-	ch <- prometheus.MustNewConstMetric(m.activeDesc, prometheus.GaugeValue, float64(active))
+	for _, g := range []struct {
+		name, help string
+		v          int
+	}{
+		{"scriptrun_cron_jobs", "Cron jobs known to the scheduler.", jobs},
+		{"scriptrun_cron_jobs_enabled", "Cron jobs that are enabled.", enabled},
+		{"scriptrun_cron_runs_active", "Runs queued or running.", active},
+	} {
+		w.Family(g.name, g.help, promtext.TypeGauge)
+		w.Value(g.name, float64(g.v))
+	}
 }
 
 // setGauges has Collect read the job gauges from f.
@@ -121,18 +95,18 @@ func (m *Metrics) setGauges(f func() (jobs, enabled, active int)) {
 
 // run records a finished (or skipped) run.
 func (m *Metrics) run(r store.Run) {
-	m.runs.WithLabelValues(r.Job, string(r.Status)).Inc()
+	m.runs.With(r.Job, string(r.Status)).Inc()
 	if r.Missed > 0 {
-		m.missed.WithLabelValues(r.Job).Add(float64(r.Missed))
+		m.missed.With(r.Job).Add(float64(r.Missed))
 	}
 	if d := r.Duration(); d > 0 || !r.Started.IsZero() {
-		m.durations.WithLabelValues(r.Job).Observe(d.Seconds())
+		m.durations.With(r.Job).Observe(d.Seconds())
 	}
 }
 
 // started records how late a scheduled run started.
 func (m *Metrics) started(delay time.Duration) {
-	m.delay.Observe(max(delay, 0).Seconds())
+	m.delay.With().Observe(max(delay, 0).Seconds())
 }
 
 // TokenEvent counts a token manager's event (tokens.Options.OnEvent): each
@@ -144,14 +118,14 @@ func (m *Metrics) started(delay time.Duration) {
 func (m *Metrics) TokenEvent(ev tokens.Event) {
 	switch ev.Kind {
 	case tokens.EventRefreshed, tokens.EventFetched:
-		m.refreshes.WithLabelValues(ev.Token, result(true)).Inc()
+		m.refreshes.With(ev.Token, result(true)).Inc()
 	case tokens.EventRefreshFailed, tokens.EventFetchFailed, tokens.EventReauthRequired:
-		m.refreshes.WithLabelValues(ev.Token, result(false)).Inc()
+		m.refreshes.With(ev.Token, result(false)).Inc()
 	}
 }
 
 func (m *Metrics) keepAliveRefresh(token string, ok bool) {
-	m.keepAlive.WithLabelValues(token, result(ok)).Inc()
+	m.keepAlive.With(token, result(ok)).Inc()
 }
 
 func result(ok bool) string {

@@ -1,6 +1,7 @@
 package cron
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math"
@@ -11,13 +12,13 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/scriptrun/scriptrun/internal/promtext"
 	"github.com/scriptrun/scriptrun/sandbox"
 	"github.com/scriptrun/scriptrun/store"
 	"github.com/scriptrun/scriptrun/tokens"
@@ -45,15 +46,11 @@ func series(name string, labels ...string) string {
 	return name + "{" + strings.TrimPrefix(strings.Join(pairs, ",")+le, ",") + "}"
 }
 
-// scrape serves m the way serve does (a registry behind promhttp), GETs it
-// over HTTP and parses the answer with expfmt.
+// scrape serves m the way serve does (a promtext registry's handler), GETs
+// it over HTTP and parses the answer with Prometheus's own parser.
 func scrape(t *testing.T, m *Metrics) samples {
 	t.Helper()
-	reg := prometheus.NewRegistry()
-	if err := reg.Register(m); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	srv := httptest.NewServer(promtext.NewRegistry(m).Handler(nil))
 	defer srv.Close()
 	resp, err := http.Get(srv.URL)
 	if err != nil {
@@ -294,5 +291,54 @@ func TestTokenEventsCounted(t *testing.T) {
 			t.Fatalf("%s: error %v, want error %v", st.name, err, st.wantErr)
 		}
 		t.Run(st.name, func(t *testing.T) { scrape(t, metrics).check(t, st.want) })
+	}
+}
+
+// Every family keeps the name, type, help text and label names it had
+// under client_golang, so that dashboards and alerts keep working.
+func TestMetricFamilies(t *testing.T) {
+	m := NewMetrics()
+	m.setGauges(func() (int, int, int) { return 3, 2, 1 })
+	m.run(store.Run{Job: "j", Status: store.RunSucceeded, Missed: 2, Started: t0, Finished: t0.Add(time.Second)})
+	m.started(time.Millisecond)
+	m.TokenEvent(tokens.Event{Kind: tokens.EventRefreshed, Token: "api"})
+	m.keepAliveRefresh("api", false)
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := p.TextToMetricFamilies(bytes.NewReader(promtext.NewRegistry(m).Append(nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]struct {
+		typ    dto.MetricType
+		help   string
+		labels string
+	}{
+		"scriptrun_cron_runs_total":                 {dto.MetricType_COUNTER, "Runs of cron jobs by final status.", "job status"},
+		"scriptrun_cron_run_duration_seconds":       {dto.MetricType_HISTOGRAM, "How long runs of cron jobs took.", "job"},
+		"scriptrun_cron_schedule_delay_seconds":     {dto.MetricType_HISTOGRAM, "How long after their due time scheduled runs started.", ""},
+		"scriptrun_cron_missed_runs_total":          {dto.MetricType_COUNTER, "Scheduled runs that did not happen because no scheduler was running.", "job"},
+		"scriptrun_token_refreshes_total":           {dto.MetricType_COUNTER, "Token refreshes and client-credentials fetches by result.", "result token"},
+		"scriptrun_token_keepalive_refreshes_total": {dto.MetricType_COUNTER, "Refreshes of idle tokens by the keep-alive, by result.", "result token"},
+		"scriptrun_cron_jobs":                       {dto.MetricType_GAUGE, "Cron jobs known to the scheduler.", ""},
+		"scriptrun_cron_jobs_enabled":               {dto.MetricType_GAUGE, "Cron jobs that are enabled.", ""},
+		"scriptrun_cron_runs_active":                {dto.MetricType_GAUGE, "Runs queued or running.", ""},
+	}
+	if len(families) != len(want) {
+		t.Errorf("%d families, want %d", len(families), len(want))
+	}
+	for name, w := range want {
+		f := families[name]
+		if f == nil {
+			t.Errorf("%s is missing", name)
+			continue
+		}
+		var labels []string
+		for _, l := range f.GetMetric()[0].GetLabel() {
+			labels = append(labels, l.GetName())
+		}
+		slices.Sort(labels)
+		if f.GetType() != w.typ || f.GetHelp() != w.help || strings.Join(labels, " ") != w.labels {
+			t.Errorf("%s: %v %q labels %q, want %v %q labels %q", name, f.GetType(), f.GetHelp(), labels, w.typ, w.help, w.labels)
+		}
 	}
 }

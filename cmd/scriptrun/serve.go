@@ -17,10 +17,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/scriptrun/scriptrun/cron"
+	"github.com/scriptrun/scriptrun/internal/promtext"
 	"github.com/scriptrun/scriptrun/notify"
 	"github.com/scriptrun/scriptrun/store"
 	"github.com/scriptrun/scriptrun/web"
@@ -201,14 +201,12 @@ func (a *app) serve(ctx context.Context, ln net.Listener, cfg serveConfig) error
 	}
 	// The metrics have no sign-in: a rebinding page must not read them either.
 	var metricsHosts *web.AllowedHosts
-	var metricsReg *prometheus.Registry
+	var metricsReg *promtext.Registry
 	if cfg.metrics != nil {
 		if metricsHosts, err = web.ParseAllowedHosts(append(listenHosts(cfg.metricsAddr, cfg.metrics.Addr().(*net.TCPAddr)), cfg.allowedHosts...)...); err != nil {
 			return failErr(err)
 		}
-		if metricsReg, err = metricsRegistry(metrics, func() bool { return host.Status() == cron.Here }); err != nil {
-			return failErr(err)
-		}
+		metricsReg = metricsRegistry(metrics, func() bool { return host.Status() == cron.Here })
 	}
 	srv := &http.Server{
 		Handler:           console,

@@ -2,16 +2,12 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
 	"github.com/scriptrun/scriptrun/cron"
+	"github.com/scriptrun/scriptrun/internal/promtext"
 	"github.com/scriptrun/scriptrun/store"
 )
 
@@ -37,36 +33,28 @@ func listenMetrics(addr string) (net.Listener, error) {
 // the runs' processes), whether this serve schedules the home's jobs
 // (scheduling, as scriptrun_cron_scheduling), and the Go runtime's and
 // this process's own.
-func metricsRegistry(m *cron.Metrics, scheduling func() bool) (*prometheus.Registry, error) {
-	reg := prometheus.NewRegistry()
-	for _, c := range []prometheus.Collector{
+func metricsRegistry(m *cron.Metrics, scheduling func() bool) *promtext.Registry {
+	return promtext.NewRegistry(
 		m,
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "scriptrun_cron_scheduling",
-			Help: "Whether this serve runs the home's cron jobs (1) or another process does (0).",
-		}, func() float64 {
-			if scheduling() {
-				return 1
-			}
-			return 0
-		}),
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-	} {
-		if err := reg.Register(c); err != nil {
-			return nil, fmt.Errorf("metrics: register a collector: %w", err)
-		}
-	}
-	return reg, nil
+		promtext.NewGaugeFunc("scriptrun_cron_scheduling",
+			"Whether this serve runs the home's cron jobs (1) or another process does (0).",
+			func() float64 {
+				if scheduling() {
+					return 1
+				}
+				return 0
+			}),
+		promtext.GoCollector(),
+		promtext.ProcessCollector(),
+	)
 }
 
-// metricsHandler serves GET /metrics from g, in the format the scraper
-// asks for (Prometheus text by default). Behind it, the caller checks the
-// Host header (web.AllowedHosts), as the console does.
-func metricsHandler(g prometheus.Gatherer, log *slog.Logger) http.Handler {
-	prom := promhttp.HandlerFor(g, promhttp.HandlerOpts{
-		ErrorLog:      slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		ErrorHandling: promhttp.ContinueOnError, // a failing collector leaves the others
+// metricsHandler serves GET /metrics from reg, in the Prometheus text
+// format (gzipped when the scraper accepts it). Behind it, the caller
+// checks the Host header (web.AllowedHosts), as the console does.
+func metricsHandler(reg *promtext.Registry, log *slog.Logger) http.Handler {
+	prom := reg.Handler(func(err error) {
+		log.Warn("metrics: answer a scrape", "err", err)
 	})
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {

@@ -84,11 +84,7 @@ func mapsEqual(a, b map[string]string) bool {
 // metricsHandler) and scrapes them with a real request.
 func scrapeServe(t *testing.T, m *cron.Metrics, scheduling bool) (string, *http.Response) {
 	t.Helper()
-	reg, err := metricsRegistry(m, func() bool { return scheduling })
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(metricsHandler(reg, slog.New(slog.DiscardHandler)))
+	srv := httptest.NewServer(metricsHandler(metricsRegistry(m, func() bool { return scheduling }), slog.New(slog.DiscardHandler)))
 	defer srv.Close()
 	resp, err := http.Get(srv.URL + "/metrics")
 	if err != nil {
@@ -149,11 +145,7 @@ func TestServeMetricsExposition(t *testing.T) {
 		t.Errorf("a serve that does not schedule:\n%s", text)
 	}
 
-	reg, err := metricsRegistry(m, func() bool { return true })
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := metricsHandler(reg, slog.New(slog.DiscardHandler))
+	h := metricsHandler(metricsRegistry(m, func() bool { return true }), slog.New(slog.DiscardHandler))
 	for _, tt := range []struct {
 		method, path string
 		want         int
