@@ -118,10 +118,15 @@ func orNone(s string) string {
 	return s
 }
 
-// build builds a command of this module into dir.
+// build builds a command of this module into dir the way a release is
+// built (README, "Building a binary"): static, without cgo. A cgo build
+// links libc and the dynamic loader, which costs scriptrun about 1.4 MiB
+// and 0.8 ms at every start; the Go client is built the same way.
 func build(dir, name, pkg string) (string, error) {
 	bin := filepath.Join(dir, name)
-	out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput()
+	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, pkg)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("go build %s (run bench from the repository root): %v\n%s", pkg, err, out)
 	}
