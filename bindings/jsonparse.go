@@ -1,6 +1,7 @@
 package bindings
 
 import (
+	"bytes"
 	"errors"
 	"strconv"
 	"unicode/utf16"
@@ -94,10 +95,7 @@ func parseJSONFast(vm *goja.Runtime, data []byte) (goja.Value, error) {
 	if !utf8.Valid(data) {
 		return nil, errJSONFallback
 	}
-	p := &fastJSON{vm: vm, data: data, keys: make(map[string]*jsonKey), shadowed: shadowedKeys(vm)}
-	if len(data) >= minInternDoc {
-		p.strs, p.nums = make(map[string]jsonString), make(map[string]goja.Value)
-	}
+	p := newFastJSON(vm, data)
 	p.space()
 	v, err := p.value(nil)
 	if err != nil {
@@ -108,6 +106,14 @@ func parseJSONFast(vm *goja.Runtime, data []byte) (goja.Value, error) {
 		return nil, errJSONFallback
 	}
 	return v, nil
+}
+
+func newFastJSON(vm *goja.Runtime, data []byte) *fastJSON {
+	p := &fastJSON{vm: vm, data: data, keys: make(map[string]*jsonKey), shadowed: shadowedKeys(vm)}
+	if len(data) >= minInternDoc {
+		p.strs, p.nums = make(map[string]jsonString), make(map[string]goja.Value)
+	}
+	return p
 }
 
 func (p *fastJSON) space() {
@@ -336,27 +342,9 @@ func (p *fastJSON) newKey(name string) *jsonKey {
 func (p *fastJSON) stringValue(k *jsonKey) (goja.Value, error) {
 	start := p.pos
 	interns := p.strs != nil && k.interns()
-	for i := start + 1; interns && i < len(p.data) && i-start <= maxInternedLen+1; i++ {
-		c := p.data[i]
-		if c == '"' {
-			raw := p.data[start+1 : i]
-			if k != nil && k.last.v != nil && k.last.raw == string(raw) {
-				p.pos = i + 1
-				return k.last.v, nil
-			}
-			is, ok := p.strs[string(raw)] // no allocation for the lookup
-			k.count(ok)
-			if ok {
-				p.pos = i + 1
-				if k != nil {
-					k.last = is
-				}
-				return is.v, nil
-			}
-			break
-		}
-		if c == '\\' || c < 0x20 {
-			break
+	if interns {
+		if v, ok := p.interned(k); ok {
+			return v, nil
 		}
 	}
 	s, err := p.string()
@@ -374,6 +362,33 @@ func (p *fastJSON) stringValue(k *jsonKey) (goja.Value, error) {
 		}
 	}
 	return v, nil
+}
+
+// interned finds the string value at p.pos among the interned ones, under
+// key k if not nil. What it compares runs up to the next quote, escaped or
+// not: interned strings were written without escapes or control
+// characters, so the bytes of one that has either match none of them.
+func (p *fastJSON) interned(k *jsonKey) (goja.Value, bool) {
+	rest := p.data[p.pos+1 : min(len(p.data), p.pos+1+maxInternedLen+1)]
+	n := bytes.IndexByte(rest, '"')
+	if n < 0 {
+		return nil, false
+	}
+	raw := rest[:n]
+	if k != nil && k.last.v != nil && k.last.raw == string(raw) {
+		p.pos += n + 2
+		return k.last.v, true
+	}
+	is, ok := p.strs[string(raw)] // no allocation for the lookup
+	k.count(ok)
+	if !ok {
+		return nil, false
+	}
+	p.pos += n + 2
+	if k != nil {
+		k.last = is
+	}
+	return is.v, true
 }
 
 // string reads a JSON string at p.pos.

@@ -79,6 +79,7 @@ func TestFastJSONInterning(t *testing.T) {
 	for _, record := range []string{
 		`{"s":"ab","e":"a\u0062","n":1.5,"q":"1.5","i":-7,"qi":"-7","x":"x\"y","u":"é","f":2.25e1,"qf":"2.25e1"}`,
 		`["open",1e2,"1e2",100,"100","` + strings.Repeat("long ", 30) + `",0.1,"0.1"]`,
+		`[{"q":"x"},{"q":"x\\"},{"q":"x\""},{"q":"x\"\""},{"q":"x"},{"q":"x\\\""},{"q":"x\u0000"},{"q":"\\"},{"q":"\""}]`,
 	} {
 		doc := "[" + strings.Repeat(record+",", minInternDoc/len(record)+1) + record + "]"
 		sameAsJSONParse(t, vm, doc)
@@ -141,6 +142,25 @@ func TestFastJSONShapes(t *testing.T) {
 		"[" + strings.Repeat(`{"s":"same","t":"same","same":1.25,"n":"1.25"},`, 2000) + `{"s":"other","t":"same\n","same":"1.25","n":1.25}]`,
 	} {
 		sameAsJSONParse(t, vm, in)
+	}
+}
+
+// TestFastJSONInternsAsWritten checks what interned relies on: only strings
+// written without escapes are interned, so the bytes up to the next quote,
+// escaped or not, of a string with escapes match none of them.
+func TestFastJSONInternsAsWritten(t *testing.T) {
+	doc := "[" + strings.Repeat(`"x\\","x\"","x\u0041","x\n","x","\\","\"",`, 200) + `"x"]`
+	p := newFastJSON(goja.New(), []byte(doc))
+	if _, err := p.value(nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := p.strs["x"]; !ok {
+		t.Fatalf("the string x is not interned")
+	}
+	for raw, is := range p.strs {
+		if strings.ContainsAny(raw, "\\\"\n") || is.v.String() != raw {
+			t.Errorf("interned %q as %q: only strings written without escapes may be", raw, is.v.String())
+		}
 	}
 }
 
