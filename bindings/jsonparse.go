@@ -3,6 +3,7 @@ package bindings
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -37,6 +38,7 @@ type fastJSON struct {
 	pos   int
 	depth int
 	keys  map[string]*jsonKey
+	slab  []jsonKey // where newKey makes keys
 	// first holds, by depth, the first key of the last object read there.
 	first [8]*jsonKey
 	strs  map[string]jsonString // by content
@@ -44,8 +46,10 @@ type fastJSON struct {
 	// items holds the elements of the arrays being read, innermost last:
 	// NewArray copies them, so one buffer serves every array.
 	items []any
-	// shadowed holds the own property names of Object.prototype (see put).
-	shadowed map[string]bool
+	// shadowed holds the own property names of Object.prototype (see put),
+	// for a large document; members of a small one are all defined.
+	shadowed  []string
+	defineAll bool
 }
 
 // jsonKey is an interned object key.
@@ -82,9 +86,9 @@ type jsonString struct {
 	v   goja.Value
 }
 
-// Bounds of the values a parse interns: how long a string, and how many
-// keys, strings and numbers (other than small integers). A small document
-// is not worth the maps for values.
+// Bounds of what a parse interns: how long a string, and how many keys,
+// strings and numbers (other than small integers). A small document is not
+// worth the maps.
 const (
 	maxInternedLen = 128
 	maxInterned    = 4096
@@ -109,9 +113,12 @@ func parseJSONFast(vm *goja.Runtime, data []byte) (goja.Value, error) {
 }
 
 func newFastJSON(vm *goja.Runtime, data []byte) *fastJSON {
-	p := &fastJSON{vm: vm, data: data, keys: make(map[string]*jsonKey), shadowed: shadowedKeys(vm)}
+	p := &fastJSON{vm: vm, data: data, defineAll: true}
 	if len(data) >= minInternDoc {
-		p.strs, p.nums = make(map[string]jsonString), make(map[string]goja.Value)
+		p.keys, p.strs, p.nums = make(map[string]*jsonKey), make(map[string]jsonString), make(map[string]goja.Value)
+		// Listing Object.prototype costs more than defining the members
+		// of a small document.
+		p.shadowed, p.defineAll = vm.NewObject().Prototype().GetOwnPropertyNames(), false
 	}
 	return p
 }
@@ -298,17 +305,6 @@ func (p *fastJSON) key(guess *jsonKey) (*jsonKey, error) {
 	return p.newKey(s), nil
 }
 
-// shadowedKeys lists the own properties of the runtime's Object.prototype
-// (whatever the global Object now is).
-func shadowedKeys(vm *goja.Runtime) map[string]bool {
-	names := vm.NewObject().Prototype().GetOwnPropertyNames()
-	m := make(map[string]bool, len(names))
-	for _, n := range names {
-		m[n] = true
-	}
-	return m
-}
-
 // put adds a member to an object as JSON.parse does: an own data property,
 // the last of duplicate keys winning in the place of the first. Set does
 // that, faster than DefineDataProperty (which allocates), unless
@@ -328,10 +324,17 @@ func (p *fastJSON) put(o *goja.Object, k *jsonKey, v goja.Value) error {
 	return nil
 }
 
-// newKey makes a key, interned while there are fewer than maxInterned.
+// newKey makes a key, interned while there are fewer than maxInterned, in
+// blocks of keys: one allocation per key would double those of a small
+// document's members.
 func (p *fastJSON) newKey(name string) *jsonKey {
-	k := &jsonKey{name: name, define: p.shadowed[name]}
-	if len(p.keys) < maxInterned {
+	if len(p.slab) == cap(p.slab) {
+		// A new block; keys in the last one stay where they are.
+		p.slab = make([]jsonKey, 0, min(2*cap(p.slab)+8, 64))
+	}
+	p.slab = append(p.slab, jsonKey{name: name, define: p.defineAll || slices.Contains(p.shadowed, name)})
+	k := &p.slab[len(p.slab)-1]
+	if p.keys != nil && len(p.keys) < maxInterned {
 		p.keys[name] = k
 	}
 	return k

@@ -134,10 +134,15 @@ func TestFastJSONShapes(t *testing.T) {
 		fmt.Fprintf(&b, `{"id":%d,"name":"n%d","kind":"%s","v":%s},`, i, i, []string{"a", "b", "c"}[i%3], []string{`"1.5"`, "1.5", `"x"`, "null", "2.5e1", `"2.5e1"`}[i%6])
 	}
 	b.WriteString(`{"id":"last"}]`)
+	// Repeated, so that the document is large enough for keys and values
+	// to be interned and guessed.
+	large := func(doc string) string {
+		return "[" + strings.Repeat(doc+",", minInternDoc/len(doc)+1) + doc + "]"
+	}
 	for _, in := range []string{
-		`[{"a":1,"b":2},{"b":3,"a":4},{"a":5},{"b":6,"c":7,"a":8},{"a":9,"b":10,"a":11},{"ab":1,"b":2},{"a":{"a":{"b":1}},"b":{"b":2}}]`,
-		`[` + deep + `,` + deep + `,` + strings.Replace(deep, `"b"`, `"c"`, 1) + `]`,
-		`[{"k":"x"},{"k":"x\u0022"},{"k":"x"},{"k":"x\"y"},{"k":"x\"y"},{"k":1},{"k":"1"}]`,
+		large(`[{"a":1,"b":2},{"b":3,"a":4},{"a":5},{"b":6,"c":7,"a":8},{"a":9,"b":10,"a":11},{"ab":1,"b":2},{"a":{"a":{"b":1}},"b":{"b":2}}]`),
+		large(`[` + deep + `,` + deep + `,` + strings.Replace(deep, `"b"`, `"c"`, 1) + `]`),
+		large(`[{"k":"x"},{"k":"x\u0022"},{"k":"x"},{"k":"x\"y"},{"k":"x\"y"},{"k":1},{"k":"1"}]`),
 		b.String(),
 		"[" + strings.Repeat(`{"s":"same","t":"same","same":1.25,"n":"1.25"},`, 2000) + `{"s":"other","t":"same\n","same":"1.25","n":1.25}]`,
 	} {
