@@ -26,12 +26,13 @@ const maxJSONDepth = 1000
 // about 3 times faster with the same result.
 //
 // Arrays of records repeat their keys, in the same order, and many values
-// (a status, a tag, a type): object keys are interned, and so are short
-// string values and numbers other than small integers, as goja values (each
-// costs two allocations otherwise, the string and its boxing). Each key
-// remembers the key that followed it and the last string value it had, so
-// that a record shaped like the one before costs a comparison of bytes per
-// key, not a hash lookup.
+// (a status, a tag, a type): in a document of minInternDoc bytes or more,
+// object keys are interned, and so are short string values and numbers
+// other than small integers, as goja values (each costs two allocations
+// otherwise, the string and its boxing). Each key remembers the key that
+// followed it and the last string value it had, so that a record shaped
+// like the one before costs a comparison of bytes per key, not a hash
+// lookup.
 type fastJSON struct {
 	vm    *goja.Runtime
 	data  []byte
@@ -310,7 +311,8 @@ func (p *fastJSON) key(guess *jsonKey) (*jsonKey, error) {
 // that, faster than DefineDataProperty (which allocates), unless
 // Object.prototype has a property of that name: a setter a script put there
 // would be called, a read-only one would refuse, and the __proto__ accessor
-// would change the prototype. Object.prototype cannot have a prototype.
+// would change the prototype. Object.prototype cannot have a prototype, and
+// no script runs during a parse to change it.
 func (p *fastJSON) put(o *goja.Object, k *jsonKey, v goja.Value) error {
 	var err error
 	if k.define {
@@ -324,9 +326,9 @@ func (p *fastJSON) put(o *goja.Object, k *jsonKey, v goja.Value) error {
 	return nil
 }
 
-// newKey makes a key, interned while there are fewer than maxInterned, in
-// blocks of keys: one allocation per key would double those of a small
-// document's members.
+// newKey makes a key, interned (in a large document) while there are fewer
+// than maxInterned, in blocks of keys: one allocation per key would double
+// those of a small document's members.
 func (p *fastJSON) newKey(name string) *jsonKey {
 	if len(p.slab) == cap(p.slab) {
 		// A new block; keys in the last one stay where they are.
