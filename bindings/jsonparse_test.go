@@ -171,15 +171,24 @@ func TestFastJSONInternsAsWritten(t *testing.T) {
 
 func FuzzFastJSON(f *testing.F) {
 	for _, s := range []string{`{"a":[1,2.5,"x",null,true]}`, `"\ud83d\ude00"`, `-0`, `1e999`, `[{"__proto__":1}]`,
-		`[{"status":"open","ro":1},{"ro":2,"status":"x"},{"plain":1}]`, `{"a":{"a":{"a":"a"}}}`} {
+		`[{"status":"open","ro":1},{"ro":2,"status":"x"},{"plain":1}]`, `{"a":{"a":{"a":"a"}}}`,
+		`[{"a":"x","b":1},{"b":"x","a":1}]`, `{"k":{"a":1},"l":{"b":"a"}}`, `[{"k":"a"},{"k":"b"}]`} {
 		f.Add(s)
 	}
 	vm, polluted := newCheckVM(f), newPollutedVM(f)
 	f.Fuzz(func(t *testing.T, in string) {
-		sameAsJSONParse(t, vm, in)
-		sameAsJSONParse(t, polluted, in)
-		if n := polluted.Get("setterCalls").ToInteger(); n != 0 {
-			t.Fatalf("input %q: the setter on Object.prototype was called %d times", in, n)
+		docs := []string{in}
+		if in != "" && len(in) < minInternDoc {
+			// Also as records of a large document, which interns and
+			// guesses keys and values.
+			docs = append(docs, "["+strings.Repeat(in+",", minInternDoc/len(in))+in+"]")
+		}
+		for _, doc := range docs {
+			sameAsJSONParse(t, vm, doc)
+			sameAsJSONParse(t, polluted, doc)
+			if n := polluted.Get("setterCalls").ToInteger(); n != 0 {
+				t.Fatalf("input %q: the setter on Object.prototype was called %d times", doc, n)
+			}
 		}
 	})
 }
