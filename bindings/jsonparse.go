@@ -1,7 +1,9 @@
 package bindings
 
 import (
+	"bytes"
 	"errors"
+	"slices"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -21,23 +23,73 @@ const maxJSONDepth = 1000
 // fastJSON parses a JSON document straight into goja values. goja's
 // JSON.parse goes through encoding/json's token stream, which boxes every
 // token; for the multi-megabyte responses integration scripts fetch this is
-// about 3 times faster with the same result. Object keys are interned, since
-// arrays of records repeat them, and so are short string values (a status,
-// a tag, a type: records repeat those too), as goja values: each costs two
-// allocations otherwise, the string and its boxing.
+// about 3 times faster with the same result.
+//
+// Arrays of records repeat their keys, in the same order, and many values
+// (a status, a tag, a type): in a document of minInternDoc bytes or more,
+// object keys are interned, and so are short string values and numbers
+// other than small integers, as goja values (each costs two allocations
+// otherwise, the string and its boxing). Each key remembers the key that
+// followed it and the last string value it had, so that a record shaped
+// like the one before costs a comparison of bytes per key, not a hash
+// lookup.
 type fastJSON struct {
 	vm    *goja.Runtime
 	data  []byte
 	pos   int
 	depth int
-	keys  map[string]string
-	strs  map[string]goja.Value // by content
+	keys  map[string]*jsonKey
+	slab  []jsonKey // where newKey makes keys
+	// first holds, by depth, the first key of the last object read there.
+	first [8]*jsonKey
+	strs  map[string]jsonString // by content
 	nums  map[string]goja.Value // by how they are written
+	// items holds the elements of the arrays being read, innermost last:
+	// NewArray copies them, so one buffer serves every array.
+	items []any
+	// shadowed holds the own property names of Object.prototype (see put),
+	// for a large document; members of a small one are all defined.
+	shadowed  []string
+	defineAll bool
 }
 
-// Bounds of the values a parse interns: how long a string, and how many
-// strings and numbers (other than small integers). A small document is
-// not worth the maps.
+// jsonKey is an interned object key.
+type jsonKey struct {
+	name   string
+	define bool     // see put
+	next   *jsonKey // the key that followed it the last time
+	last   jsonString
+	// How often a value under this key was found interned, and not: once
+	// most of the first thousand or so were new (an id, a name), the
+	// values of that key are no longer looked up.
+	hits, misses int
+}
+
+// interns tells whether values under k are looked up and interned.
+func (k *jsonKey) interns() bool {
+	return k == nil || k.misses < 1024 || k.misses <= 4*k.hits
+}
+
+// counts a lookup of a value under k.
+func (k *jsonKey) count(hit bool) {
+	switch {
+	case k == nil:
+	case hit:
+		k.hits++
+	default:
+		k.misses++
+	}
+}
+
+// jsonString is an interned string value, as written (without escapes).
+type jsonString struct {
+	raw string
+	v   goja.Value
+}
+
+// Bounds of what a parse interns: how long a string, and how many keys,
+// strings and numbers (other than small integers). A small document is not
+// worth the maps.
 const (
 	maxInternedLen = 128
 	maxInterned    = 4096
@@ -48,12 +100,9 @@ func parseJSONFast(vm *goja.Runtime, data []byte) (goja.Value, error) {
 	if !utf8.Valid(data) {
 		return nil, errJSONFallback
 	}
-	p := &fastJSON{vm: vm, data: data, keys: make(map[string]string)}
-	if len(data) >= minInternDoc {
-		p.strs, p.nums = make(map[string]goja.Value), make(map[string]goja.Value)
-	}
+	p := newFastJSON(vm, data)
 	p.space()
-	v, err := p.value()
+	v, err := p.value(nil)
 	if err != nil {
 		return nil, err
 	}
@@ -62,6 +111,17 @@ func parseJSONFast(vm *goja.Runtime, data []byte) (goja.Value, error) {
 		return nil, errJSONFallback
 	}
 	return v, nil
+}
+
+func newFastJSON(vm *goja.Runtime, data []byte) *fastJSON {
+	p := &fastJSON{vm: vm, data: data, defineAll: true}
+	if len(data) >= minInternDoc {
+		p.keys, p.strs, p.nums = make(map[string]*jsonKey), make(map[string]jsonString), make(map[string]goja.Value)
+		// Listing Object.prototype costs more than defining the members
+		// of a small document.
+		p.shadowed, p.defineAll = vm.NewObject().Prototype().GetOwnPropertyNames(), false
+	}
+	return p
 }
 
 func (p *fastJSON) space() {
@@ -75,7 +135,8 @@ func (p *fastJSON) space() {
 	}
 }
 
-func (p *fastJSON) value() (goja.Value, error) {
+// value reads any JSON value; k is the key it is under, if any.
+func (p *fastJSON) value(k *jsonKey) (goja.Value, error) {
 	if p.pos >= len(p.data) {
 		return nil, errJSONFallback
 	}
@@ -85,9 +146,9 @@ func (p *fastJSON) value() (goja.Value, error) {
 	case c == '[':
 		return p.array()
 	case c == '"':
-		return p.stringValue()
+		return p.stringValue(k)
 	case c == '-' || (c >= '0' && c <= '9'):
-		return p.number()
+		return p.number(k)
 	case p.literal("true"):
 		return p.vm.ToValue(true), nil
 	case p.literal("false"):
@@ -106,6 +167,7 @@ func (p *fastJSON) literal(word string) bool {
 	return false
 }
 
+// object reads a JSON object.
 func (p *fastJSON) object() (goja.Value, error) {
 	if p.depth++; p.depth > maxJSONDepth {
 		return nil, errJSONFallback
@@ -118,45 +180,61 @@ func (p *fastJSON) object() (goja.Value, error) {
 		p.pos++
 		return o, nil
 	}
+	if err := p.members(o); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// members reads an object's members into o, up to its closing brace.
+func (p *fastJSON) members(o *goja.Object) error {
+	var prev, guess *jsonKey
+	if p.depth < len(p.first) {
+		guess = p.first[p.depth]
+	}
 	for {
 		p.space()
 		if p.pos >= len(p.data) || p.data[p.pos] != '"' {
-			return nil, errJSONFallback
+			return errJSONFallback
 		}
-		key, err := p.key()
+		k, err := p.key(guess)
 		if err != nil {
-			return nil, err
+			return err
 		}
+		switch {
+		case prev != nil:
+			if prev.next != k {
+				prev.next = k
+			}
+		case p.depth < len(p.first):
+			p.first[p.depth] = k
+		}
+		prev, guess = k, k.next
 		p.space()
 		if p.pos >= len(p.data) || p.data[p.pos] != ':' {
-			return nil, errJSONFallback
+			return errJSONFallback
 		}
 		p.pos++
 		p.space()
-		v, err := p.value()
+		v, err := p.value(k)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if key == "__proto__" {
-			// JSON.parse makes it an own property; Set would change the prototype.
-			if err := o.DefineDataProperty(key, v, goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_TRUE); err != nil {
-				return nil, errJSONFallback
-			}
-		} else if err := o.Set(key, v); err != nil {
-			return nil, errJSONFallback
+		if err := p.put(o, k, v); err != nil {
+			return err
 		}
 		p.space()
 		if p.pos >= len(p.data) {
-			return nil, errJSONFallback
+			return errJSONFallback
 		}
 		switch p.data[p.pos] {
 		case ',':
 			p.pos++
 		case '}':
 			p.pos++
-			return o, nil
+			return nil
 		default:
-			return nil, errJSONFallback
+			return errJSONFallback
 		}
 	}
 }
@@ -167,19 +245,20 @@ func (p *fastJSON) array() (goja.Value, error) {
 	}
 	defer func() { p.depth-- }()
 	p.pos++ // [
-	var items []any
 	p.space()
 	if p.pos < len(p.data) && p.data[p.pos] == ']' {
 		p.pos++
 		return p.vm.NewArray(), nil
 	}
+	base := len(p.items)
+	defer func() { clear(p.items[base:]); p.items = p.items[:base] }()
 	for {
 		p.space()
-		v, err := p.value()
+		v, err := p.value(nil)
 		if err != nil {
 			return nil, err
 		}
-		items = append(items, v)
+		p.items = append(p.items, v)
 		p.space()
 		if p.pos >= len(p.data) {
 			return nil, errJSONFallback
@@ -189,49 +268,29 @@ func (p *fastJSON) array() (goja.Value, error) {
 			p.pos++
 		case ']':
 			p.pos++
-			return p.vm.NewArray(items...), nil
+			return p.vm.NewArray(p.items[base:]...), nil
 		default:
 			return nil, errJSONFallback
 		}
 	}
 }
 
-// key reads an object key, interned.
-func (p *fastJSON) key() (string, error) {
+// key reads an object key at p.pos, interned; guess is the key expected
+// there.
+func (p *fastJSON) key(guess *jsonKey) (*jsonKey, error) {
 	start := p.pos + 1
 	for i := start; i < len(p.data); i++ {
 		c := p.data[i]
 		if c == '"' {
 			p.pos = i + 1
 			raw := p.data[start:i]
+			if guess != nil && guess.name == string(raw) {
+				return guess, nil
+			}
 			if k, ok := p.keys[string(raw)]; ok { // no allocation for the lookup
 				return k, nil
 			}
-			k := string(raw)
-			if len(p.keys) < 4096 {
-				p.keys[k] = k
-			}
-			return k, nil
-		}
-		if c == '\\' || c < 0x20 {
-			break
-		}
-	}
-	return p.string()
-}
-
-// stringValue reads a JSON string value at p.pos; a short one without
-// escapes is interned.
-func (p *fastJSON) stringValue() (goja.Value, error) {
-	start := p.pos
-	for i := start + 1; i < len(p.data) && i-start <= maxInternedLen+1; i++ {
-		c := p.data[i]
-		if c == '"' {
-			if v, ok := p.strs[string(p.data[start+1:i])]; ok { // no allocation for the lookup
-				p.pos = i + 1
-				return v, nil
-			}
-			break
+			return p.newKey(string(raw)), nil
 		}
 		if c == '\\' || c < 0x20 {
 			break
@@ -241,13 +300,100 @@ func (p *fastJSON) stringValue() (goja.Value, error) {
 	if err != nil {
 		return nil, err
 	}
+	if k, ok := p.keys[s]; ok {
+		return k, nil
+	}
+	return p.newKey(s), nil
+}
+
+// put adds a member to an object as JSON.parse does: an own data property,
+// the last of duplicate keys winning in the place of the first. Set does
+// that, faster than DefineDataProperty (which allocates), unless
+// Object.prototype has a property of that name: a setter a script put there
+// would be called, a read-only one would refuse, and the __proto__ accessor
+// would change the prototype. Object.prototype cannot have a prototype, and
+// no script runs during a parse to change it.
+func (p *fastJSON) put(o *goja.Object, k *jsonKey, v goja.Value) error {
+	var err error
+	if k.define {
+		err = o.DefineDataProperty(k.name, v, goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_TRUE)
+	} else {
+		err = o.Set(k.name, v)
+	}
+	if err != nil {
+		return errJSONFallback
+	}
+	return nil
+}
+
+// newKey makes a key, interned (in a large document) while there are fewer
+// than maxInterned, in blocks of keys: one allocation per key would double
+// those of a small document's members.
+func (p *fastJSON) newKey(name string) *jsonKey {
+	if len(p.slab) == cap(p.slab) {
+		// A new block; keys in the last one stay where they are.
+		p.slab = make([]jsonKey, 0, min(2*cap(p.slab)+8, 64))
+	}
+	p.slab = append(p.slab, jsonKey{name: name, define: p.defineAll || slices.Contains(p.shadowed, name)})
+	k := &p.slab[len(p.slab)-1]
+	if p.keys != nil && len(p.keys) < maxInterned {
+		p.keys[name] = k
+	}
+	return k
+}
+
+// stringValue reads a JSON string value at p.pos, under key k if not nil; a
+// short one without escapes is interned.
+func (p *fastJSON) stringValue(k *jsonKey) (goja.Value, error) {
+	start := p.pos
+	interns := p.strs != nil && k.interns()
+	if interns {
+		if v, ok := p.interned(k); ok {
+			return v, nil
+		}
+	}
+	s, err := p.string()
+	if err != nil {
+		return nil, err
+	}
 	v := p.vm.ToValue(s)
 	// Only a string read as it was written (no escapes) is found by the
-	// lookup above, which compares the raw bytes.
-	if p.strs != nil && len(s) <= maxInternedLen && len(p.strs) < maxInterned && p.pos-start == len(s)+2 {
-		p.strs[s] = v
+	// lookups above, which compare the raw bytes.
+	if interns && len(s) <= maxInternedLen && len(p.strs) < maxInterned && p.pos-start == len(s)+2 {
+		is := jsonString{raw: s, v: v}
+		p.strs[s] = is
+		if k != nil {
+			k.last = is
+		}
 	}
 	return v, nil
+}
+
+// interned finds the string value at p.pos among the interned ones, under
+// key k if not nil. What it compares runs up to the next quote, escaped or
+// not: interned strings were written without escapes or control
+// characters, so the bytes of one that has either match none of them.
+func (p *fastJSON) interned(k *jsonKey) (goja.Value, bool) {
+	rest := p.data[p.pos+1 : min(len(p.data), p.pos+1+maxInternedLen+1)]
+	n := bytes.IndexByte(rest, '"')
+	if n < 0 {
+		return nil, false
+	}
+	raw := rest[:n]
+	if k != nil && k.last.v != nil && k.last.raw == string(raw) {
+		p.pos += n + 2
+		return k.last.v, true
+	}
+	is, ok := p.strs[string(raw)] // no allocation for the lookup
+	k.count(ok)
+	if !ok {
+		return nil, false
+	}
+	p.pos += n + 2
+	if k != nil {
+		k.last = is
+	}
+	return is.v, true
 }
 
 // string reads a JSON string at p.pos.
@@ -345,9 +491,9 @@ func (p *fastJSON) hex4() (rune, bool) {
 	return rune(n), true
 }
 
-// number reads a JSON number; integers up to 2^53 become integer values, as
-// goja's own JSON.parse makes them.
-func (p *fastJSON) number() (goja.Value, error) {
+// number reads a JSON number, under key k if not nil; integers up to 2^53
+// become integer values, as goja's own JSON.parse makes them.
+func (p *fastJSON) number(k *jsonKey) (goja.Value, error) {
 	start := p.pos
 	if p.data[p.pos] == '-' {
 		p.pos++
@@ -391,17 +537,21 @@ func (p *fastJSON) number() (goja.Value, error) {
 	}
 	// Other numbers are interned like short strings (a price, a score),
 	// apart from them: "1.5" is not 1.5.
-	if v, ok := p.nums[string(raw)]; ok {
-		return v, nil
+	interns := p.nums != nil && k.interns()
+	if interns {
+		v, ok := p.nums[string(raw)]
+		k.count(ok)
+		if ok {
+			return v, nil
+		}
 	}
-	text := string(raw)
-	f, err := strconv.ParseFloat(text, 64)
+	f, err := strconv.ParseFloat(string(raw), 64)
 	if err != nil {
 		return nil, errJSONFallback // out of range: JSON.parse has the last word
 	}
 	v := p.vm.ToValue(f)
-	if p.nums != nil && len(p.nums) < maxInterned {
-		p.nums[text] = v
+	if interns && len(p.nums) < maxInterned {
+		p.nums[string(raw)] = v
 	}
 	return v, nil
 }

@@ -2,6 +2,7 @@ package bindings
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -78,19 +79,117 @@ func TestFastJSONInterning(t *testing.T) {
 	for _, record := range []string{
 		`{"s":"ab","e":"a\u0062","n":1.5,"q":"1.5","i":-7,"qi":"-7","x":"x\"y","u":"é","f":2.25e1,"qf":"2.25e1"}`,
 		`["open",1e2,"1e2",100,"100","` + strings.Repeat("long ", 30) + `",0.1,"0.1"]`,
+		`[{"q":"x"},{"q":"x\\"},{"q":"x\""},{"q":"x\"\""},{"q":"x"},{"q":"x\\\""},{"q":"x\u0000"},{"q":"\\"},{"q":"\""}]`,
 	} {
 		doc := "[" + strings.Repeat(record+",", minInternDoc/len(record)+1) + record + "]"
 		sameAsJSONParse(t, vm, doc)
 	}
 }
 
+// pollutedJS gives Object.prototype a setter (which counts its calls), a
+// read-only property and a getter for keys a document may have: JSON.parse
+// defines own properties and neither calls the setter nor is refused.
+const pollutedJS = `
+var setterCalls = 0;
+Object.defineProperty(Object.prototype, 'a', { set(v) { setterCalls++; }, get() { return 'inherited'; }, configurable: true });
+Object.defineProperty(Object.prototype, 'status', { set(v) { setterCalls++; }, configurable: true });
+Object.defineProperty(Object.prototype, 'ro', { value: 'inherited', writable: false, configurable: true });
+Object.prototype.plain = 'inherited';`
+
+func newPollutedVM(t testing.TB) *goja.Runtime {
+	vm := newCheckVM(t)
+	if _, err := vm.RunString(pollutedJS); err != nil {
+		t.Fatal(err)
+	}
+	return vm
+}
+
+// TestFastJSONPollutedPrototype parses with properties on Object.prototype
+// under the document's keys, as a script may have put there.
+func TestFastJSONPollutedPrototype(t *testing.T) {
+	vm := newPollutedVM(t)
+	for _, in := range []string{
+		`{"a":1}`, `{"status":"open","ro":2,"plain":3,"a":{"a":4}}`, `[{"ro":1},{"ro":2}]`,
+		`{"a":1,"a":2}`, `{"__proto__":{"a":1},"constructor":5,"toString":6}`,
+		"[" + strings.Repeat(`{"status":"open","a":1,"ro":true,"x":"y"},`, 200) + `{"status":"closed"}]`,
+	} {
+		sameAsJSONParse(t, vm, in)
+	}
+	if n := vm.Get("setterCalls").ToInteger(); n != 0 {
+		t.Fatalf("the setter on Object.prototype was called %d times; JSON.parse defines own properties", n)
+	}
+}
+
+// TestFastJSONShapes parses arrays of records whose keys change order, go
+// missing, repeat and nest (deeper than the keys remembered by depth), and
+// whose values change type under the same key: the guesses of the key that
+// comes next and of the value a key had must never stand in for what is
+// written.
+func TestFastJSONShapes(t *testing.T) {
+	vm := newCheckVM(t)
+	deep := strings.Repeat(`{"a":`, 12) + `{"a":1,"b":2}` + strings.Repeat(`}`, 12)
+	var b strings.Builder
+	b.WriteString("[")
+	for i := range 3000 {
+		fmt.Fprintf(&b, `{"id":%d,"name":"n%d","kind":"%s","v":%s},`, i, i, []string{"a", "b", "c"}[i%3], []string{`"1.5"`, "1.5", `"x"`, "null", "2.5e1", `"2.5e1"`}[i%6])
+	}
+	b.WriteString(`{"id":"last"}]`)
+	// Repeated, so that the document is large enough for keys and values
+	// to be interned and guessed.
+	large := func(doc string) string {
+		return "[" + strings.Repeat(doc+",", minInternDoc/len(doc)+1) + doc + "]"
+	}
+	for _, in := range []string{
+		large(`[{"a":1,"b":2},{"b":3,"a":4},{"a":5},{"b":6,"c":7,"a":8},{"a":9,"b":10,"a":11},{"ab":1,"b":2},{"a":{"a":{"b":1}},"b":{"b":2}}]`),
+		large(`[` + deep + `,` + deep + `,` + strings.Replace(deep, `"b"`, `"c"`, 1) + `]`),
+		large(`[{"k":"x"},{"k":"x\u0022"},{"k":"x"},{"k":"x\"y"},{"k":"x\"y"},{"k":1},{"k":"1"}]`),
+		b.String(),
+		"[" + strings.Repeat(`{"s":"same","t":"same","same":1.25,"n":"1.25"},`, 2000) + `{"s":"other","t":"same\n","same":"1.25","n":1.25}]`,
+	} {
+		sameAsJSONParse(t, vm, in)
+	}
+}
+
+// TestFastJSONInternsAsWritten checks what interned relies on: only strings
+// written without escapes are interned, so the bytes up to the next quote,
+// escaped or not, of a string with escapes match none of them.
+func TestFastJSONInternsAsWritten(t *testing.T) {
+	doc := "[" + strings.Repeat(`"x\\","x\"","x\u0041","x\n","x","\\","\"",`, 200) + `"x"]`
+	p := newFastJSON(goja.New(), []byte(doc))
+	if _, err := p.value(nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := p.strs["x"]; !ok {
+		t.Fatalf("the string x is not interned")
+	}
+	for raw, is := range p.strs {
+		if strings.ContainsAny(raw, "\\\"\n") || is.v.String() != raw {
+			t.Errorf("interned %q as %q: only strings written without escapes may be", raw, is.v.String())
+		}
+	}
+}
+
 func FuzzFastJSON(f *testing.F) {
-	for _, s := range []string{`{"a":[1,2.5,"x",null,true]}`, `"\ud83d\ude00"`, `-0`, `1e999`, `[{"__proto__":1}]`} {
+	for _, s := range []string{`{"a":[1,2.5,"x",null,true]}`, `"\ud83d\ude00"`, `-0`, `1e999`, `[{"__proto__":1}]`,
+		`[{"status":"open","ro":1},{"ro":2,"status":"x"},{"plain":1}]`, `{"a":{"a":{"a":"a"}}}`,
+		`[{"a":"x","b":1},{"b":"x","a":1}]`, `{"k":{"a":1},"l":{"b":"a"}}`, `[{"k":"a"},{"k":"b"}]`} {
 		f.Add(s)
 	}
-	vm := newCheckVM(f)
+	vm, polluted := newCheckVM(f), newPollutedVM(f)
 	f.Fuzz(func(t *testing.T, in string) {
-		sameAsJSONParse(t, vm, in)
+		docs := []string{in}
+		if in != "" && len(in) < minInternDoc {
+			// Also as records of a large document, which interns and
+			// guesses keys and values.
+			docs = append(docs, "["+strings.Repeat(in+",", minInternDoc/len(in))+in+"]")
+		}
+		for _, doc := range docs {
+			sameAsJSONParse(t, vm, doc)
+			sameAsJSONParse(t, polluted, doc)
+			if n := polluted.Get("setterCalls").ToInteger(); n != 0 {
+				t.Fatalf("input %q: the setter on Object.prototype was called %d times", doc, n)
+			}
+		}
 	})
 }
 
