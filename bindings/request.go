@@ -88,17 +88,35 @@ func (r *request) clone() *request {
 }
 
 // targetURL is the URL the request goes to, with the parameters added by .query().
-func (r *request) targetURL() string {
+func (r *request) targetURL() string { return targetOf(r.url, r.query) }
+
+// target is the URL the request goes to, as targetURL, unrendered: r.url
+// itself when .query() added nothing. Nobody writes to it.
+func (r *request) target() *url.URL {
 	if len(r.query) == 0 {
-		return r.url.String()
+		return r.url
 	}
-	u := *r.url
+	u := withQuery(*r.url, r.query)
+	return &u
+}
+
+// targetOf renders u with the parameters query adds to it.
+func targetOf(u *url.URL, query []byte) string {
+	if len(query) == 0 {
+		return u.String()
+	}
+	t := withQuery(*u, query)
+	return t.String()
+}
+
+// withQuery returns u with query appended to its own parameters.
+func withQuery(u url.URL, query []byte) url.URL {
 	if u.RawQuery == "" {
-		u.RawQuery = string(r.query)
+		u.RawQuery = string(query)
 	} else {
-		u.RawQuery += "&" + string(r.query)
+		u.RawQuery += "&" + string(query)
 	}
-	return u.String()
+	return u
 }
 
 // where names the request in messages without its query or user info, which
