@@ -159,6 +159,9 @@ type api struct {
 	unsent    map[*request]unsentSite
 	unsentSeq int
 	frames    []goja.StackFrame // reused by each call of apiTokenAuth
+	// Stacks recorded by sendAsync and fetch for a rejection's message,
+	// given back once their promise is settled (request.go).
+	freeFrames [][]goja.StackFrame
 }
 
 // Enable installs the globals http, fetch, Headers and sn_ws into vm. Requests are

@@ -22,7 +22,7 @@ type request struct {
 	a *api
 
 	method string
-	url    *url.URL // absolute http(s) URL without fragment
+	url    *url.URL // absolute http(s) URL without fragment; never written to, only replaced
 	query  []byte   // parameters added with .query(), encoded, appended to url's own
 	header http.Header
 	host   string // Host header override
@@ -74,17 +74,14 @@ func (r *request) Keys() []string {
 	return append([]string{"method", "url"}, r.props.Keys()...)
 }
 
-// clone returns a copy that the builder's later changes do not affect.
+// clone returns a copy that the builder's later changes do not affect. It
+// shares the builder's URL, which nobody writes to (a builder given
+// another URL gets a new one).
 func (r *request) clone() *request {
-	// The copy and its URL in one allocation: sendAsync clones every request.
-	c := &struct {
-		request
-		u url.URL
-	}{request: *r, u: *r.url}
+	c := *r
 	c.props = props{}
-	c.url = &c.u
 	c.header = r.header.Clone()
-	return &c.request
+	return &c
 }
 
 // targetURL is the URL the request goes to, with the parameters added by .query().
@@ -644,11 +641,12 @@ func (a *api) start(r *request, fetch bool) goja.Value {
 	ctx := a.host.Context()
 	// The error is created later, outside the script's code; give it the
 	// stack of this call so an unhandled rejection says where it started.
-	site := a.vm.CaptureCallStack(maxAsyncFrames, nil)
+	site := a.vm.CaptureCallStack(maxAsyncFrames, a.frameBuffer())
 	done := a.host.Enqueue()
 	a.senders.Go(func() {
 		res, err := a.doSafe(ctx, r)
 		done(func() error {
+			defer a.reuseFrames(site)
 			if err != nil {
 				if reason := abortReason(r.signal); reason != nil {
 					return reject(reason)
@@ -661,6 +659,30 @@ func (a *api) start(r *request, fetch bool) goja.Value {
 		})
 	})
 	return a.vm.ToValue(p)
+}
+
+// maxFreeFrames bounds the stack buffers kept for reuse.
+const maxFreeFrames = 256
+
+// frameBuffer returns an empty buffer for the stack start records: one
+// a settled call gave back (reuseFrames), or nil for a new one. Both run
+// on the event loop.
+func (a *api) frameBuffer() []goja.StackFrame {
+	n := len(a.freeFrames)
+	if n == 0 {
+		return nil
+	}
+	f := a.freeFrames[n-1]
+	a.freeFrames = a.freeFrames[:n-1]
+	return f[:0]
+}
+
+// reuseFrames gives the stack of a settled call back to frameBuffer.
+func (a *api) reuseFrames(f []goja.StackFrame) {
+	if cap(f) > 0 && len(a.freeFrames) < maxFreeFrames {
+		clear(f)
+		a.freeFrames = append(a.freeFrames, f)
+	}
 }
 
 // maxAsyncFrames bounds the stack recorded for sendAsync and fetch.
