@@ -155,6 +155,9 @@ type api struct {
 	requestCtor        *goja.Object
 	responseCtor       *goja.Object
 
+	// URLs parseURL parsed, by the text they were parsed from (request.go).
+	urls map[string]*url.URL
+
 	// Builders given a token and not sent yet (unsent.go).
 	unsent    map[*request]unsentSite
 	unsentSeq int

@@ -190,7 +190,11 @@ func (a *api) parseURL(v goja.Value, what string) (*url.URL, error) {
 	default:
 		return nil, errorf(CodeBadRequest, "%s: url must be a string or a URL object, got %s", what, js.TypeOf(v))
 	}
-	u, err := url.Parse(strings.TrimSpace(s))
+	text := strings.TrimSpace(s)
+	if u, ok := a.urls[text]; ok {
+		return u, nil
+	}
+	u, err := url.Parse(text)
 	if err != nil {
 		inner := err
 		if ue, ok := err.(*url.Error); ok {
@@ -207,7 +211,29 @@ func (a *api) parseURL(v goja.Value, what string) (*url.URL, error) {
 		return nil, errorf(CodeBadRequest, "%s: %s has no host; expected a URL such as https://api.example.com/v1/items", what, quoteShort(s))
 	}
 	u.Fragment, u.RawFragment = "", ""
+	a.keepURL(text, u)
 	return u, nil
+}
+
+// maxURLs bounds the parsed URLs parseURL keeps, and maxURLText the
+// length of one.
+const (
+	maxURLs    = 64
+	maxURLText = 2048
+)
+
+// keepURL remembers that s parses to u, so that the next builder for the
+// same URL (a script calls one endpoint in a loop) shares u instead of
+// parsing s again: nobody writes to a request's URL. Past maxURLs the
+// cache starts over. It runs on the event loop.
+func (a *api) keepURL(s string, u *url.URL) {
+	if len(s) > maxURLText {
+		return
+	}
+	if a.urls == nil || len(a.urls) >= maxURLs {
+		a.urls = make(map[string]*url.URL, maxURLs)
+	}
+	a.urls[s] = u
 }
 
 // quoteShort quotes s for a message, cut to a length that cannot flood a log.

@@ -24,6 +24,13 @@
   assertEq([qs.json().rawQuery, qa.json().rawQuery], ['x=1&y=a%20b&$top=2', 'x=1&y=a%20b&$top=2'], 'the query sent');
   assertEq(http.get(BASE + '/echo?').send().url, BASE + '/echo?', 'an empty query is kept');
 
+  // Builders of one URL text are independent of each other.
+  const same = () => http.get(BASE + '/echo?k=1#frag');
+  const s1 = same().query({ only: 1 }), s2 = same();
+  const [r1, r2] = await Promise.all([s1.sendAsync(), s2.sendAsync()]);
+  assertEq([s1.url, s2.url, r1.url, r2.url, r1.json().rawQuery, r2.json().rawQuery],
+    [BASE + '/echo?k=1&only=1', BASE + '/echo?k=1', BASE + '/echo?k=1&only=1', BASE + '/echo?k=1', 'k=1&only=1', 'k=1'], 'builders of one URL');
+
   // The same response object as send().
   const res = await http.post(BASE + '/echo').json({ x: 1 }).sendAsync();
   assertEq([res.status, res.ok, res.json().body], [200, true, '{"x":1}'], 'async response');
