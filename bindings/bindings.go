@@ -206,9 +206,9 @@ func Enable(vm *goja.Runtime, host Host, opts Options) *Installed {
 	httpObj := vm.NewObject()
 	for _, m := range []string{"get", "post", "put", "patch", "delete", "head"} {
 		method := httpMethod(m)
-		name := "http." + m
+		what := "http." + m + "(url)"
 		_ = httpObj.Set(m, a.fn(m, func(call goja.FunctionCall) goja.Value {
-			return a.newRequest(method, call.Argument(0), name+"(url)")
+			return a.newRequest(method, call.Argument(0), what)
 		}))
 	}
 	_ = httpObj.Set("request", a.fn("request", a.httpRequest))
