@@ -304,3 +304,44 @@ func TestSignedTLSServerName(t *testing.T) {
 		t.Errorf("the front saw (server name, Host) %q, want %q twice", names, want)
 	}
 }
+
+// Builders of one URL text share its parsed form, so what a Signer adds to
+// one request's URL must stay there: each request carries the key once,
+// and neither the builder's url nor res.url ever shows it.
+func TestQueryKeyOncePerRequest(t *testing.T) {
+	const key = "qk-once-per-request"
+	a, _, seen := twoOrigins(t)
+	src := `
+(async () => {
+  const u = A + '/api/42/items?page=1';
+  const b = http.get(u).apiTokenAuth('key');
+  const shown = [b.url];
+  for (let i = 0; i < 3; i++) {
+    shown.push(http.get(u).apiTokenAuth('key').send().url);
+    shown.push((await http.get(u).apiTokenAuth('key').sendAsync()).url);
+    shown.push((await fetch(u, {apiTokenAuth: 'key'})).url);
+  }
+  shown.push(b.send().url, http.get(u).url);
+  report(shown.join('\n'));
+})();
+`
+	var shown string
+	globals := map[string]any{"A": a.URL, "report": func(s string) { shown = s }}
+	if err := runJS(context.Background(), "once.js", src, bindings.Options{Signer: querySigner(key)}, globals); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range strings.Split(shown, "\n") {
+		if u != a.URL+"/api/42/items?page=1" && u != a.URL+"/api/42/items?api_key=REDACTED&page=1" {
+			t.Errorf("the script saw the URL %q", u)
+		}
+	}
+	arrived := seen.all()
+	if len(arrived) != 10 {
+		t.Fatalf("%d requests arrived, want 10", len(arrived))
+	}
+	for _, got := range arrived {
+		if got.Query != "api_key="+key+"&page=1" {
+			t.Errorf("a request arrived with the query %q, want the key once", got.Query)
+		}
+	}
+}

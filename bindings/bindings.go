@@ -155,10 +155,16 @@ type api struct {
 	requestCtor        *goja.Object
 	responseCtor       *goja.Object
 
+	// URLs parseURL parsed, by the text they were parsed from (request.go).
+	urls map[string]*url.URL
+
 	// Builders given a token and not sent yet (unsent.go).
 	unsent    map[*request]unsentSite
 	unsentSeq int
 	frames    []goja.StackFrame // reused by each call of apiTokenAuth
+	// Stacks recorded by sendAsync and fetch for a rejection's message,
+	// given back once their promise is settled (request.go).
+	freeFrames [][]goja.StackFrame
 }
 
 // Enable installs the globals http, fetch, Headers and sn_ws into vm. Requests are
@@ -200,9 +206,9 @@ func Enable(vm *goja.Runtime, host Host, opts Options) *Installed {
 	httpObj := vm.NewObject()
 	for _, m := range []string{"get", "post", "put", "patch", "delete", "head"} {
 		method := httpMethod(m)
-		name := "http." + m
+		what := "http." + m + "(url)"
 		_ = httpObj.Set(m, a.fn(m, func(call goja.FunctionCall) goja.Value {
-			return a.newRequest(method, call.Argument(0), name+"(url)")
+			return a.newRequest(method, call.Argument(0), what)
 		}))
 	}
 	_ = httpObj.Set("request", a.fn("request", a.httpRequest))

@@ -45,7 +45,7 @@ func InspectResponse(v goja.Value) (ResponseInfo, bool) {
 		return ResponseInfo{}, false
 	}
 	r := rs.r
-	return ResponseInfo{Fetch: rs.fetch, Status: r.status, StatusText: r.statusText, URL: r.url, Header: r.header, Body: r.body}, true
+	return ResponseInfo{Fetch: rs.fetch, Status: r.status, StatusText: r.statusText, URL: r.finalURL(), Header: r.header, Body: r.body}, true
 }
 
 // InspectHeaders reports whether v is a Headers object and returns its

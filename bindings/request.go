@@ -22,7 +22,7 @@ type request struct {
 	a *api
 
 	method string
-	url    *url.URL // absolute http(s) URL without fragment
+	url    *url.URL // absolute http(s) URL without fragment; never written to, only replaced
 	query  []byte   // parameters added with .query(), encoded, appended to url's own
 	header http.Header
 	host   string // Host header override
@@ -74,31 +74,46 @@ func (r *request) Keys() []string {
 	return append([]string{"method", "url"}, r.props.Keys()...)
 }
 
-// clone returns a copy that the builder's later changes do not affect.
+// clone returns a copy that the builder's later changes do not affect. It
+// shares the builder's URL, which nobody writes to (a builder given
+// another URL gets a new one).
 func (r *request) clone() *request {
-	// The copy and its URL in one allocation: sendAsync clones every request.
-	c := &struct {
-		request
-		u url.URL
-	}{request: *r, u: *r.url}
+	c := *r
 	c.props = props{}
-	c.url = &c.u
 	c.header = r.header.Clone()
-	return &c.request
+	return &c
 }
 
 // targetURL is the URL the request goes to, with the parameters added by .query().
-func (r *request) targetURL() string {
+func (r *request) targetURL() string { return targetOf(r.url, r.query) }
+
+// target is the URL the request goes to, as targetURL, unrendered: r.url
+// itself when .query() added nothing. Nobody writes to it.
+func (r *request) target() *url.URL {
 	if len(r.query) == 0 {
-		return r.url.String()
+		return r.url
 	}
-	u := *r.url
+	u := withQuery(*r.url, r.query)
+	return &u
+}
+
+// targetOf renders u with the parameters query adds to it.
+func targetOf(u *url.URL, query []byte) string {
+	if len(query) == 0 {
+		return u.String()
+	}
+	t := withQuery(*u, query)
+	return t.String()
+}
+
+// withQuery returns u with query appended to its own parameters.
+func withQuery(u url.URL, query []byte) url.URL {
 	if u.RawQuery == "" {
-		u.RawQuery = string(r.query)
+		u.RawQuery = string(query)
 	} else {
-		u.RawQuery += "&" + string(r.query)
+		u.RawQuery += "&" + string(query)
 	}
-	return u.String()
+	return u
 }
 
 // where names the request in messages without its query or user info, which
@@ -175,7 +190,11 @@ func (a *api) parseURL(v goja.Value, what string) (*url.URL, error) {
 	default:
 		return nil, errorf(CodeBadRequest, "%s: url must be a string or a URL object, got %s", what, js.TypeOf(v))
 	}
-	u, err := url.Parse(strings.TrimSpace(s))
+	text := strings.TrimSpace(s)
+	if u, ok := a.urls[text]; ok {
+		return u, nil
+	}
+	u, err := url.Parse(text)
 	if err != nil {
 		inner := err
 		if ue, ok := err.(*url.Error); ok {
@@ -192,7 +211,29 @@ func (a *api) parseURL(v goja.Value, what string) (*url.URL, error) {
 		return nil, errorf(CodeBadRequest, "%s: %s has no host; expected a URL such as https://api.example.com/v1/items", what, quoteShort(s))
 	}
 	u.Fragment, u.RawFragment = "", ""
+	a.keepURL(text, u)
 	return u, nil
+}
+
+// maxURLs bounds the parsed URLs parseURL keeps, and maxURLText the
+// length of one.
+const (
+	maxURLs    = 64
+	maxURLText = 2048
+)
+
+// keepURL remembers that s parses to u, so that the next builder for the
+// same URL (a script calls one endpoint in a loop) shares u instead of
+// parsing s again: nobody writes to a request's URL. Past maxURLs the
+// cache starts over. It runs on the event loop.
+func (a *api) keepURL(s string, u *url.URL) {
+	if len(s) > maxURLText {
+		return
+	}
+	if a.urls == nil || len(a.urls) >= maxURLs {
+		a.urls = make(map[string]*url.URL, maxURLs)
+	}
+	a.urls[s] = u
 }
 
 // quoteShort quotes s for a message, cut to a length that cannot flood a log.
@@ -626,11 +667,12 @@ func (a *api) start(r *request, fetch bool) goja.Value {
 	ctx := a.host.Context()
 	// The error is created later, outside the script's code; give it the
 	// stack of this call so an unhandled rejection says where it started.
-	site := a.vm.CaptureCallStack(maxAsyncFrames, nil)
+	site := a.vm.CaptureCallStack(maxAsyncFrames, a.frameBuffer())
 	done := a.host.Enqueue()
 	a.senders.Go(func() {
 		res, err := a.doSafe(ctx, r)
 		done(func() error {
+			defer a.reuseFrames(site)
 			if err != nil {
 				if reason := abortReason(r.signal); reason != nil {
 					return reject(reason)
@@ -643,6 +685,30 @@ func (a *api) start(r *request, fetch bool) goja.Value {
 		})
 	})
 	return a.vm.ToValue(p)
+}
+
+// maxFreeFrames bounds the stack buffers kept for reuse.
+const maxFreeFrames = 256
+
+// frameBuffer returns an empty buffer for the stack start records: one
+// a settled call gave back (reuseFrames), or nil for a new one. Both run
+// on the event loop.
+func (a *api) frameBuffer() []goja.StackFrame {
+	n := len(a.freeFrames)
+	if n == 0 {
+		return nil
+	}
+	f := a.freeFrames[n-1]
+	a.freeFrames = a.freeFrames[:n-1]
+	return f[:0]
+}
+
+// reuseFrames gives the stack of a settled call back to frameBuffer.
+func (a *api) reuseFrames(f []goja.StackFrame) {
+	if cap(f) > 0 && len(a.freeFrames) < maxFreeFrames {
+		clear(f)
+		a.freeFrames = append(a.freeFrames, f)
+	}
 }
 
 // maxAsyncFrames bounds the stack recorded for sendAsync and fetch.

@@ -122,7 +122,7 @@ func (rs *response) Get(key string) goja.Value {
 	case "statusText":
 		return vm.ToValue(rs.r.statusText)
 	case "url":
-		return vm.ToValue(rs.r.url)
+		return vm.ToValue(rs.r.finalURL())
 	case "headers":
 		if rs.headers == nil {
 			if rs.fetch {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -226,7 +227,7 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // retrying sends r until an answer is not to be retried, the retries are
 // spent or the next wait would cross the deadline; the last answer is then
 // the script's, with the number of attempts made.
-func (a *api) retrying(ctx context.Context, r *request, target string) (*result, error) {
+func (a *api) retrying(ctx context.Context, r *request, target *url.URL) (*result, error) {
 	t := &retrier{p: r.retry, now: a.now}
 	for {
 		t.tries++

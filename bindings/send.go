@@ -38,10 +38,24 @@ type result struct {
 	reqURL     *url.URL
 	status     int
 	statusText string
-	url        string // final URL (after redirects) without user info, the Signer's query parameters masked
-	header     http.Header
-	body       []byte // never written to once read: JavaScript strings share it (bytesString)
-	attempts   int    // requests .retry made (1 without retries); 0 for a Response the script made
+	// url is the final URL (after redirects) without user info, the
+	// Signer's query parameters masked; when it is the URL the script asked
+	// for as it is (nothing to hide, no redirect), it is rendered from
+	// reqURL and query on first use instead (finalURL).
+	url      string
+	query    []byte // the request's .query() parameters, for finalURL
+	asSent   bool   // url is reqURL with query: finalURL renders it
+	header   http.Header
+	body     []byte // never written to once read: JavaScript strings share it (bytesString)
+	attempts int    // requests .retry made (1 without retries); 0 for a Response the script made
+}
+
+// finalURL is the response's URL (res.url): see url.
+func (res *result) finalURL() string {
+	if res.asSent {
+		return targetOf(res.reqURL, res.query)
+	}
+	return res.url
 }
 
 // where names the request the response answers, for messages.
@@ -90,7 +104,7 @@ func (a *api) do(ctx context.Context, r *request) (*result, error) {
 	if err := r.checkHostHeader(); err != nil {
 		return nil, err
 	}
-	target := r.targetURL()
+	target := r.target()
 	if r.retry != nil {
 		return a.retrying(ctx, r, target)
 	}
@@ -102,7 +116,7 @@ func (a *api) do(ctx context.Context, r *request) (*result, error) {
 // the answer. With retries (t not nil) the credential is resent once per
 // call, not once per attempt, and an answer t says to send again is drained
 // and reported as errRetry.
-func (a *api) exchange(ctx context.Context, r *request, target string, t *retrier) (*result, error) {
+func (a *api) exchange(ctx context.Context, r *request, target *url.URL, t *retrier) (*result, error) {
 	resp, sent, sig, err := a.attempt(ctx, r, target)
 	if err != nil {
 		return nil, err
@@ -148,15 +162,13 @@ func (a *api) exchange(ctx context.Context, r *request, target string, t *retrie
 		// Redirected: the final URL came from the server's Location header.
 		res.url = sig.shownURL(resp.Request.URL)
 	case r.url.User == nil && len(sig.params) == 0:
-		res.url = target // nothing to hide: spare parsing it again
+		// Nothing to hide: rendered if the script asks for it.
+		res.query, res.asSent = r.query, true
 	default:
 		// As the script asked for it (without what the Signer added), its
 		// user info dropped and any parameter named like the Signer's masked.
-		u, err := url.Parse(target)
-		if err != nil {
-			u = r.url
-		}
-		res.url = sig.shownURL(u)
+		u := *target
+		res.url = sig.shownURL(&u)
 	}
 	if r.method != http.MethodHead {
 		if res.body, err = a.readBody(ctx, r, resp, head); err != nil {
@@ -236,13 +248,9 @@ func scrubbed(err error, sig signature) error {
 
 // attempt builds, signs and sends one HTTP request for r. It returns what
 // the Signer added, so the response can be shown without it.
-func (a *api) attempt(ctx context.Context, r *request, target string) (*http.Response, *http.Request, signature, error) {
+func (a *api) attempt(ctx context.Context, r *request, target *url.URL) (*http.Response, *http.Request, signature, error) {
 	var sig signature
-	var body io.Reader
-	if r.body != nil {
-		body = bytes.NewReader(r.body)
-	}
-	req, err := http.NewRequestWithContext(ctx, r.method, target, body)
+	req, err := newHTTPRequest(ctx, r.method, target, r.body)
 	if err != nil {
 		return nil, nil, sig, errorf(CodeBadRequest, "%s: cannot build the request: %v", r.where(), err)
 	}
@@ -276,6 +284,35 @@ func (a *api) attempt(ctx context.Context, r *request, target string) (*http.Res
 		return nil, nil, sig, scrubbed(a.transportError(ctx, r, err), sig)
 	}
 	return resp, req, sig, nil
+}
+
+// newHTTPRequest is http.NewRequestWithContext(ctx, method,
+// target.String(), body) without rendering target and parsing it again:
+// the request gets its own copy of target (a Signer may add query
+// parameters to it), whose host loses an empty port (":") as NewRequest's
+// does.
+func newHTTPRequest(ctx context.Context, method string, target *url.URL, body []byte) (*http.Request, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "", rd) // an empty URL parses without work
+	if err != nil {
+		return nil, err
+	}
+	*req.URL = *target
+	req.URL.Host = removeEmptyPort(req.URL.Host)
+	req.Host = req.URL.Host
+	return req, nil
+}
+
+// removeEmptyPort drops the ":" of a host that ends in one, as net/http
+// does when it builds a request.
+func removeEmptyPort(host string) string {
+	if strings.LastIndex(host, ":") > strings.LastIndex(host, "]") {
+		return strings.TrimSuffix(host, ":")
+	}
+	return host
 }
 
 // readBody reads the whole body, head (what rejects read of it) first,

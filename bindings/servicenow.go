@@ -531,7 +531,7 @@ func inspectRESTResponse(o *goja.Object) (ResponseInfo, bool) {
 		return ResponseInfo{}, false
 	}
 	r := rs.res
-	return ResponseInfo{Status: r.status, StatusText: r.statusText, URL: r.url, Header: r.header, Body: r.body}, true
+	return ResponseInfo{Status: r.status, StatusText: r.statusText, URL: r.finalURL(), Header: r.header, Body: r.body}, true
 }
 
 func statusOK(status int) bool { return status >= 200 && status <= 299 }

@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dop251/goja"
@@ -107,6 +108,10 @@ type env struct {
 	noop         goja.Value
 	pending      int        // Enqueue registrations not yet called back
 	keepAlive    goja.Value // timer that keeps the loop alive while pending > 0
+	// settle holds the Enqueue callbacks that are ready to run (any
+	// goroutine posts to it); runSettlements is e.settleAll, made once.
+	settle         settleQueue
+	runSettlements func(*goja.Runtime)
 
 	rejected    []*goja.Promise // rejected promises without a handler, oldest first
 	checkQueued bool
@@ -130,6 +135,7 @@ func newEnv(opts Options, f *folder, registry *require.Registry, failFast bool) 
 	// The loop's own console is replaced by ours, and the registry by one
 	// that only reads the script's folder.
 	e.loop = eventloop.NewEventLoop(eventloop.WithRegistry(registry), eventloop.EnableConsole(false))
+	e.runSettlements = e.settleAll
 	return e
 }
 
@@ -326,19 +332,76 @@ func (e *env) Enqueue() func(func() error) {
 		}
 	}
 	ctx := e.ctx
-	var once sync.Once
+	var called atomic.Bool
 	return func(cb func() error) {
-		once.Do(func() {
-			e.loop.RunOnLoop(func(*goja.Runtime) {
-				e.callback(ctx, cb)
-				e.pending--
-				if e.pending == 0 && e.keepAlive != nil {
-					_, _ = e.clearTimeout(goja.Undefined(), e.keepAlive)
-					e.keepAlive = nil
-				}
-			})
-		})
+		if !called.Swap(true) {
+			e.settle.post(e, settlement{ctx, cb})
+		}
 	}
+}
+
+// settlement is a callback of an Enqueue registration, ready to run with
+// the host context of the code that registered it.
+type settlement struct {
+	ctx context.Context
+	cb  func() error
+}
+
+// settleQueue holds the Enqueue callbacks that are ready, in the order they
+// became ready, until the loop runs them. Many requests in flight finish
+// close together: the loop takes every callback ready by then in one job
+// (one RunOnLoop for all of them instead of one each). Each still runs on
+// its own, its promise jobs (microtasks) drained before the next, as
+// separate jobs would.
+type settleQueue struct {
+	mu     sync.Mutex
+	ready  []settlement
+	posted bool // a job to run them is on the loop's queue
+	spare  []settlement
+}
+
+// post adds s to the queue; the first callback after the loop has taken
+// the previous ones queues the job that runs them.
+func (q *settleQueue) post(e *env, s settlement) {
+	q.mu.Lock()
+	q.ready = append(q.ready, s)
+	first := !q.posted
+	q.posted = true
+	q.mu.Unlock()
+	if first {
+		e.loop.RunOnLoop(e.runSettlements)
+	}
+}
+
+// take returns the ready callbacks and empties the queue; done gives the
+// slice back for reuse once they have run. Both run on the event loop.
+func (q *settleQueue) take() []settlement {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	ready := q.ready
+	q.ready, q.spare = q.spare, nil
+	q.posted = false
+	return ready
+}
+
+func (q *settleQueue) done(ready []settlement) {
+	clear(ready)
+	q.spare = ready[:0]
+}
+
+// settleAll runs the ready Enqueue callbacks, in order, each as its own
+// callback. It is the job post queues (e.runSettlements).
+func (e *env) settleAll(*goja.Runtime) {
+	ready := e.settle.take()
+	for _, s := range ready {
+		e.callback(s.ctx, s.cb)
+		e.pending--
+		if e.pending == 0 && e.keepAlive != nil {
+			_, _ = e.clearTimeout(goja.Undefined(), e.keepAlive)
+			e.keepAlive = nil
+		}
+	}
+	e.settle.done(ready)
 }
 
 // trackRejection is goja's promise rejection tracker. A rejection that still

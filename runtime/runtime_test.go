@@ -508,3 +508,36 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.b.String()
 }
+
+// The stack of a failed sendAsync or fetch is where that call was made,
+// also when it is recorded in a buffer an earlier, settled call used.
+func TestAsyncStackOfEachCall(t *testing.T) {
+	closed := closedURL(t)
+	src := `async function first() {
+  for (let i = 0; i < 3; i++) await http.get(args[0]).sendAsync().catch(() => {});
+  for (let i = 0; i < 3; i++) await fetch(args[0]).catch(() => {});
+}
+function outer() { inner(); }
+function inner() { http.get(args[0] + '/late').sendAsync(); }
+first().then(outer);
+`
+	s, err := runtime.CompileSource("reused.js", src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = run(t, s, context.Background(), runtime.Options{Args: []string{closed}})
+	var se *runtime.ScriptError
+	if !errors.As(err, &se) {
+		t.Fatalf("got %T %v, want *runtime.ScriptError", err, err)
+	}
+	var frames []string
+	for _, l := range strings.Split(se.Stack, "\n") {
+		if f, ok := strings.CutPrefix(strings.TrimSpace(l), "at "); ok {
+			frames = append(frames, f)
+		}
+	}
+	if !strings.Contains(se.Message, "/late") || len(frames) != 3 || frames[0] != "sendAsync (native)" ||
+		!strings.HasPrefix(frames[1], "inner (reused.js:6:") || !strings.HasPrefix(frames[2], "outer (reused.js:5:") {
+		t.Errorf("message %q, stack:\n%s\nwant the /late call's stack alone: sendAsync, inner, outer", se.Message, se.Stack)
+	}
+}

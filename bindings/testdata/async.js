@@ -12,7 +12,24 @@
   const b = http.get(BASE + '/echo').query({ a: 1 });
   const p = b.sendAsync();
   b.query({ b: 2 });
-  assertEq((await p).json().rawQuery, 'a=1', 'sendAsync sends the builder as it was');
+  const pr = await p;
+  assertEq(pr.json().rawQuery, 'a=1', 'sendAsync sends the builder as it was');
+  assertEq([pr.url, b.url], [BASE + '/echo?a=1', BASE + '/echo?a=1&b=2'], 'res.url is the URL sent, not the builder changed since');
+
+  // res.url: the URL's own query with the parameters .query() added, as sent.
+  const q = http.get(BASE + '/echo?x=1').query({ y: 'a b', $top: 2 });
+  const qs = q.send(), qa = await q.sendAsync(), qf = await fetch(q.url);
+  q.query({ z: 3 });
+  assertEq([qs.url, qa.url, qf.url], Array(3).fill(BASE + '/echo?x=1&y=a%20b&$top=2'), 'res.url with .query()');
+  assertEq([qs.json().rawQuery, qa.json().rawQuery], ['x=1&y=a%20b&$top=2', 'x=1&y=a%20b&$top=2'], 'the query sent');
+  assertEq(http.get(BASE + '/echo?').send().url, BASE + '/echo?', 'an empty query is kept');
+
+  // Builders of one URL text are independent of each other.
+  const same = () => http.get(BASE + '/echo?k=1#frag');
+  const s1 = same().query({ only: 1 }), s2 = same();
+  const [r1, r2] = await Promise.all([s1.sendAsync(), s2.sendAsync()]);
+  assertEq([s1.url, s2.url, r1.url, r2.url, r1.json().rawQuery, r2.json().rawQuery],
+    [BASE + '/echo?k=1&only=1', BASE + '/echo?k=1', BASE + '/echo?k=1&only=1', BASE + '/echo?k=1', 'k=1&only=1', 'k=1'], 'builders of one URL');
 
   // The same response object as send().
   const res = await http.post(BASE + '/echo').json({ x: 1 }).sendAsync();
