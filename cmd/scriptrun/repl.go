@@ -113,7 +113,7 @@ func (a *app) repl(limits scriptLimits) error {
 			opts.HistoryFile = filepath.Join(home, "repl_history")
 		}
 	}
-	defer runtime.SetGoMemoryLimit(limits.maxMemory)()
+	defer a.tuneGC(limits.maxMemory)()
 	interrupts := make(chan os.Signal, 1)
 	signal.Notify(interrupts, os.Interrupt)
 	defer signal.Stop(interrupts)
