@@ -74,7 +74,7 @@ type entry struct {
 	binding       *binding        // where the token may be sent (origin, path prefix); nil = anywhere
 	rejection     *rejection      // how its API refuses the access token; nil = a 401
 	readAt        time.Time
-	authorization string // the Authorization header value, for the types with a fixed one
+	authorization []string // the Authorization header, for the types with a fixed one (authorizationOf)
 }
 
 // New returns a Manager over opts.DB.
@@ -116,9 +116,14 @@ func New(opts Options) *Manager {
 // credential past its expiry, and a request whose Host header is not its
 // URL's host.
 func (m *Manager) Sign(ctx context.Context, name string, req *http.Request) error {
-	e, err := m.lookup(name)
-	if err != nil {
-		return err
+	now := m.now() // one reading of the clock while the cached copy serves
+	e := m.cached(name, now)
+	if e == nil {
+		var err error
+		if e, err = m.lookup(name); err != nil {
+			return err
+		}
+		now = m.now()
 	}
 	if err := refusal(&e.token, e.provider); err != nil {
 		return err // before the request's checks: the token is not usable anywhere
@@ -129,14 +134,16 @@ func (m *Manager) Sign(ctx context.Context, name string, req *http.Request) erro
 	if err := checkHostHeader(name, req); err != nil {
 		return err
 	}
-	if d := decide(&e.token, e.provider, due, m.now()); d.action == refuse {
+	if d := decide(&e.token, e.provider, due, now); d.action == refuse {
 		return d.err
 	} else if !d.signs() {
+		var err error
 		if e, err = m.renew(ctx, name, due); err != nil {
 			return err
 		}
+		now = m.now()
 	}
-	return e.sign(req, m.now())
+	return e.sign(req, now)
 }
 
 // Rejected reports that an API refused req, which Sign signed with the named
@@ -192,16 +199,15 @@ func (m *Manager) Refresh(ctx context.Context, name string) (store.Token, error)
 // copy is older than CacheTTL. Callers that miss the cache together share one
 // store read. It refuses nothing but a token that cannot be read: decide does.
 func (m *Manager) lookup(name string) (*entry, error) {
-	if e := m.cached(name); e != nil {
+	if e := m.cached(name, m.now()); e != nil {
 		return e, nil
 	}
 	return m.flights.do(context.Background(), "load\x00"+name, func() (*entry, error) { return m.load(name) })
 }
 
-// cached returns the cached entry of name unless it is older than CacheTTL.
-// It takes m.mu.
-func (m *Manager) cached(name string) *entry {
-	now := m.now()
+// cached returns the cached entry of name unless it is older than CacheTTL
+// at now. It takes m.mu.
+func (m *Manager) cached(name string, now time.Time) *entry {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if e := m.cache[name]; e != nil && now.Sub(e.readAt) < m.cacheTTL && !now.Before(e.readAt) {
@@ -330,11 +336,21 @@ func checkHost(e *entry, u *url.URL) error {
 // than its URL: a front that routes by Host (a shared ingress, a CDN) would
 // deliver the credential to whichever tenant that header names.
 func checkHostHeader(name string, req *http.Request) error {
-	if req.Host == "" || weborigin.SameAuthority(req.Host, req.URL) {
+	if req.Host == "" || sameAuthority(req.Host, req.URL) {
 		return nil
 	}
 	return newError(CodeHostHeader, name, nil, "token %q: the request sets its Host header to %s, which is not the host of its URL (%s); a signed request goes to its URL's own host: remove the Host header",
 		name, strconv.Quote(shorten(req.Host, 80)), origin(req.URL))
+}
+
+// sameAuthority is weborigin.SameAuthority(host, u) without working out
+// both origins when host is spelt exactly as u's (as http.NewRequest sets
+// it): they are then equal, and the answer is whether u names a host.
+func sameAuthority(host string, u *url.URL) bool {
+	if host == u.Host {
+		return u.Hostname() != ""
+	}
+	return weborigin.SameAuthority(host, u)
 }
 
 // quotePath renders u's origin and path for a message, without its query,

@@ -42,13 +42,17 @@ var signers = map[string]typeSigner{
 	store.TypeHMACBody: {sign: signHMACBody},
 }
 
-// authorizationOf returns the Authorization value of the types that send a
-// fixed one ("" for the others).
-func authorizationOf(t store.Token) string {
+// authorizationOf returns the Authorization header of the types that send a
+// fixed one (nil for the others), built once per read of the token: one
+// value in a full slice (length = capacity), so that every request signed
+// with it can share it. Nothing writes into a request's header values in
+// place (Header.Set replaces the slice, and Header.Add on a full slice
+// copies it); TestSignSharedHeader checks.
+func authorizationOf(t store.Token) []string {
 	if s := signers[t.Type]; s.fixed != nil {
-		return s.fixed(t)
+		return []string{s.fixed(t)}[:1:1]
 	}
-	return ""
+	return nil
 }
 
 // sign puts e's credential on req. Header values replace the header's slice
@@ -58,7 +62,7 @@ func (e *entry) sign(req *http.Request, now time.Time) error {
 	if s := signers[e.token.Type]; s.sign != nil {
 		return s.sign(e.token, req, now)
 	}
-	req.Header["Authorization"] = []string{e.authorization}
+	req.Header["Authorization"] = e.authorization
 	return nil
 }
 
