@@ -268,7 +268,7 @@ func (a *api) attempt(ctx context.Context, r *request, target string) (*http.Res
 		if err := a.signer.Sign(ctx, r.token, req); err != nil {
 			return nil, nil, sig, a.signerError(ctx, r, err)
 		}
-		sig = signatureOf(before, req)
+		sig = signatureOf(&before, req)
 		client = a.guardRedirects(client, req.URL, r.token, sig)
 	}
 	resp, err := client.Do(req)

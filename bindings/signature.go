@@ -48,14 +48,19 @@ type headerMark struct {
 func beforeSign(req *http.Request) signedState {
 	s := signedState{query: req.URL.RawQuery}
 	for k, v := range req.Header {
-		if s.n < smallHeaders {
-			s.small[s.n] = headerMark{k, v}
-		} else {
-			s.more = append(s.more, headerMark{k, v})
-		}
-		s.n++
+		s.add(k, v)
 	}
 	return s
+}
+
+// add records header k with its values v.
+func (s *signedState) add(k string, v []string) {
+	if s.n < smallHeaders {
+		s.small[s.n] = headerMark{k, v}
+	} else {
+		s.more = append(s.more, headerMark{k, v})
+	}
+	s.n++
 }
 
 // changed reports whether header k, now v, was added or changed since s.
@@ -75,30 +80,24 @@ func (s *signedState) changed(k string, v []string) bool {
 
 // signatureOf compares req with its state before Sign. The names and
 // values of the headers the Signer set share one allocation.
-func signatureOf(before signedState, req *http.Request) signature {
+func signatureOf(before *signedState, req *http.Request) signature {
 	var s signature
-	names, values := 0, 0
+	var set signedState // the headers the Signer set, as beforeSign holds them
+	values := 0
 	for k, v := range req.Header {
 		if before.changed(k, v) {
-			names++
+			set.add(k, v)
 			values += len(v) + credentials(v)
 		}
 	}
-	if names > 0 {
-		buf := make([]string, names+values)
-		s.headers, s.values = buf[:0:names], buf[names:names]
-	}
-	for k, v := range req.Header {
-		if !before.changed(k, v) {
-			continue
+	if set.n > 0 {
+		buf := make([]string, set.n+values)
+		s.headers, s.values = buf[:0:set.n], buf[set.n:set.n]
+		for i := range min(set.n, smallHeaders) {
+			s.addHeader(set.small[i])
 		}
-		s.headers = append(s.headers, k)
-		for _, v := range v {
-			s.values = append(s.values, v)
-			// "Bearer abc": the credential alone may turn up too.
-			if _, cred, ok := strings.Cut(v, " "); ok {
-				s.values = append(s.values, cred)
-			}
+		for _, m := range set.more {
+			s.addHeader(m)
 		}
 	}
 	if req.URL.RawQuery != before.query {
@@ -111,6 +110,18 @@ func signatureOf(before signedState, req *http.Request) signature {
 		}
 	}
 	return s
+}
+
+// addHeader records a header the Signer set, with its values.
+func (s *signature) addHeader(m headerMark) {
+	s.headers = append(s.headers, m.key)
+	for _, v := range m.vals {
+		s.values = append(s.values, v)
+		// "Bearer abc": the credential alone may turn up too.
+		if _, cred, ok := strings.Cut(v, " "); ok {
+			s.values = append(s.values, cred)
+		}
+	}
 }
 
 // credentials counts the values that carry a credential after a space
