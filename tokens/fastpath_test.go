@@ -312,3 +312,16 @@ func BenchmarkPathBindingPlain(b *testing.B) {
 		}
 	}
 }
+
+// A token of a type without a signer (which the store refuses to save) is
+// refused rather than sent with an empty Authorization header.
+func TestSignUnknownType(t *testing.T) {
+	e, err := newEntry(store.Token{Name: "odd", Type: "carrier-pigeon", Active: true}, nil, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("GET", "https://api.example.com/x", nil)
+	if err := e.sign(req, time.Now()); CodeOf(err) != CodeStore || len(req.Header) != 0 {
+		t.Errorf("sign: %v, header %v; want %s and nothing added", err, req.Header, CodeStore)
+	}
+}

@@ -75,6 +75,9 @@ type entry struct {
 	rejection     *rejection      // how its API refuses the access token; nil = a 401
 	readAt        time.Time
 	authorization []string // the Authorization header, for the types with a fixed one (authorizationOf)
+	// signer signs each request, for the types without a fixed header
+	// (typeSigner.sign); nil for the others.
+	signer func(t *store.Token, req *http.Request, now time.Time) error
 }
 
 // New returns a Manager over opts.DB.
@@ -287,7 +290,7 @@ func (m *Manager) readForSigning(name string) (store.Token, *store.Provider, err
 }
 
 func newEntry(t store.Token, p *store.Provider, now time.Time) (*entry, error) {
-	e := &entry{token: t, provider: p, readAt: now, authorization: authorizationOf(t)}
+	e := &entry{token: t, provider: p, readAt: now, authorization: authorizationOf(t), signer: signers[t.Type].sign}
 	if t.BaseURL != "" {
 		b, err := newBinding(t.BaseURL)
 		if err != nil {
