@@ -325,3 +325,45 @@ func TestSignUnknownType(t *testing.T) {
 		t.Errorf("sign: %v, header %v; want %s and nothing added", err, req.Header, CodeStore)
 	}
 }
+
+// With the real clock (Options.Now unset) a cached entry's age is read off
+// the monotonic clock: Rejects answers from the cached copy within
+// CacheTTL, reads the store again after Invalidate, and once CacheTTL has
+// passed.
+func TestCacheAgeRealClock(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	e.authorize(t, "api")
+	for _, tt := range []struct {
+		name  string
+		ttl   time.Duration
+		renew func(*Manager) // what makes m read the new rule
+	}{
+		{"Invalidate", time.Hour, func(m *Manager) { m.Invalidate("api") }},
+		{"CacheTTL passes", 20 * time.Millisecond, func(*Manager) {}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e.setRejection(t, store.Rejection{})
+			m := New(Options{DB: e.db, CacheTTL: tt.ttl})
+			defer m.Close()
+			if rejected, _ := m.Rejects("api", 403, nil); rejected {
+				t.Fatal("403 rejected under the default rule")
+			}
+			e.setRejection(t, store.Rejection{Statuses: []int{401, 403}})
+			if tt.ttl == time.Hour {
+				if rejected, _ := m.Rejects("api", 403, nil); rejected {
+					t.Fatal("within CacheTTL the cached rule answers: 403 rejected")
+				}
+			}
+			tt.renew(m)
+			for deadline := time.Now().Add(10 * time.Second); ; {
+				if rejected, _ := m.Rejects("api", 403, nil); rejected {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("the new rule (403 rejects) was never read")
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		})
+	}
+}

@@ -48,6 +48,7 @@ type Manager struct {
 	db             *store.DB
 	client         *http.Client
 	now            func() time.Time
+	realClock      bool // now is time.Now: an entry's age can be read off the monotonic clock alone
 	log            *slog.Logger
 	onEvent        func(Event)
 	cacheTTL       time.Duration
@@ -96,7 +97,7 @@ func New(opts Options) *Manager {
 		m.client = &http.Client{Timeout: 30 * time.Second}
 	}
 	if m.now == nil {
-		m.now = time.Now
+		m.now, m.realClock = time.Now, true
 	}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
@@ -202,7 +203,7 @@ func (m *Manager) Refresh(ctx context.Context, name string) (store.Token, error)
 // copy is older than CacheTTL. Callers that miss the cache together share one
 // store read. It refuses nothing but a token that cannot be read: decide does.
 func (m *Manager) lookup(name string) (*entry, error) {
-	if e := m.cached(name, m.now()); e != nil {
+	if e := m.cachedNow(name); e != nil {
 		return e, nil
 	}
 	return m.flights.do(context.Background(), "load\x00"+name, func() (*entry, error) { return m.load(name) })
@@ -215,6 +216,26 @@ func (m *Manager) cached(name string, now time.Time) *entry {
 	defer m.mu.Unlock()
 	if e := m.cache[name]; e != nil && now.Sub(e.readAt) < m.cacheTTL && !now.Before(e.readAt) {
 		return e
+	}
+	return nil
+}
+
+// cachedNow is cached(name, m.now()). With the real clock it measures the
+// entry's age with time.Since, which reads only the monotonic clock (every
+// readAt then carries a monotonic reading, which Sub and Before would use
+// too): reading the wall clock as well doubled the cost of Rejects, which
+// runs after every signed call.
+func (m *Manager) cachedNow(name string) *entry {
+	if !m.realClock {
+		return m.cached(name, m.now())
+	}
+	m.mu.Lock()
+	e := m.cache[name]
+	m.mu.Unlock()
+	if e != nil {
+		if age := time.Since(e.readAt); age >= 0 && age < m.cacheTTL {
+			return e
+		}
 	}
 	return nil
 }
