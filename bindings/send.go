@@ -276,7 +276,7 @@ func (a *api) attempt(ctx context.Context, r *request, target *url.URL) (*http.R
 		if err := a.signer.Sign(ctx, r.token, req); err != nil {
 			return nil, nil, sig, a.signerError(ctx, r, err)
 		}
-		sig = signatureOf(before, req)
+		sig = signatureOf(&before, req)
 		client = a.guardRedirects(client, req.URL, r.token, sig)
 	}
 	resp, err := client.Do(req)
@@ -467,41 +467,6 @@ func networkProblem(err error) string {
 		return fmt.Sprintf("cannot connect: %v", err)
 	}
 	return err.Error()
-}
-
-// headerMark is one header as it was before signing.
-type headerMark struct {
-	key  string
-	vals []string
-}
-
-// headerSnapshot records the headers before signing. It keeps the value
-// slices, not copies: a Signer replaces a header's slice (as Header.Set
-// does) rather than writing into it.
-func headerSnapshot(h http.Header) []headerMark {
-	marks := make([]headerMark, 0, len(h))
-	for k, v := range h {
-		marks = append(marks, headerMark{k, v})
-	}
-	return marks
-}
-
-// changedHeaders lists the headers the Signer added or changed.
-func changedHeaders(before []headerMark, after http.Header) []string {
-	var names []string
-	for k, v := range after {
-		changed := true
-		for _, m := range before {
-			if m.key == k {
-				changed = !slices.Equal(m.vals, v)
-				break
-			}
-		}
-		if changed {
-			names = append(names, k)
-		}
-	}
-	return names
 }
 
 // guardRedirects returns a client that follows the redirects of a signed

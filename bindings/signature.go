@@ -24,27 +24,80 @@ type signature struct {
 }
 
 // signedState is the request as it was before Sign, to compare with after.
+// It holds the headers' value slices, not copies: a Signer replaces a
+// header's slice (as Header.Set does) rather than writing into it. The
+// first few live in the state itself, so that a request's usual handful of
+// headers costs no allocation.
 type signedState struct {
-	header []headerMark
-	query  string
+	n     int                      // how many headers the request had
+	small [smallHeaders]headerMark // the first smallHeaders of them
+	more  []headerMark             // the rest
+	query string
+}
+
+// smallHeaders is how many headers signedState holds without allocating.
+const smallHeaders = 8
+
+// headerMark is one header as it was before signing.
+type headerMark struct {
+	key  string
+	vals []string
 }
 
 // beforeSign records what Sign may change.
 func beforeSign(req *http.Request) signedState {
-	return signedState{header: headerSnapshot(req.Header), query: req.URL.RawQuery}
+	s := signedState{query: req.URL.RawQuery}
+	for k, v := range req.Header {
+		s.add(k, v)
+	}
+	return s
 }
 
-// signatureOf compares req with its state before Sign.
-func signatureOf(before signedState, req *http.Request) signature {
+// add records header k with its values v.
+func (s *signedState) add(k string, v []string) {
+	if s.n < smallHeaders {
+		s.small[s.n] = headerMark{k, v}
+	} else {
+		s.more = append(s.more, headerMark{k, v})
+	}
+	s.n++
+}
+
+// changed reports whether header k, now v, was added or changed since s.
+func (s *signedState) changed(k string, v []string) bool {
+	for i := range min(s.n, smallHeaders) {
+		if s.small[i].key == k {
+			return !slices.Equal(s.small[i].vals, v)
+		}
+	}
+	for _, m := range s.more {
+		if m.key == k {
+			return !slices.Equal(m.vals, v)
+		}
+	}
+	return true
+}
+
+// signatureOf compares req with its state before Sign. The names and
+// values of the headers the Signer set share one allocation.
+func signatureOf(before *signedState, req *http.Request) signature {
 	var s signature
-	s.headers = changedHeaders(before.header, req.Header)
-	for _, k := range s.headers {
-		for _, v := range req.Header[k] {
-			s.values = append(s.values, v)
-			// "Bearer abc": the credential alone may turn up too.
-			if _, cred, ok := strings.Cut(v, " "); ok {
-				s.values = append(s.values, cred)
-			}
+	var set signedState // the headers the Signer set, as beforeSign holds them
+	values := 0
+	for k, v := range req.Header {
+		if before.changed(k, v) {
+			set.add(k, v)
+			values += len(v) + credentials(v)
+		}
+	}
+	if set.n > 0 {
+		buf := make([]string, set.n+values)
+		s.headers, s.values = buf[:0:set.n], buf[set.n:set.n]
+		for i := range min(set.n, smallHeaders) {
+			s.addHeader(set.small[i])
+		}
+		for _, m := range set.more {
+			s.addHeader(m)
 		}
 	}
 	if req.URL.RawQuery != before.query {
@@ -57,6 +110,30 @@ func signatureOf(before signedState, req *http.Request) signature {
 		}
 	}
 	return s
+}
+
+// addHeader records a header the Signer set, with its values.
+func (s *signature) addHeader(m headerMark) {
+	s.headers = append(s.headers, m.key)
+	for _, v := range m.vals {
+		s.values = append(s.values, v)
+		// "Bearer abc": the credential alone may turn up too.
+		if _, cred, ok := strings.Cut(v, " "); ok {
+			s.values = append(s.values, cred)
+		}
+	}
+}
+
+// credentials counts the values that carry a credential after a space
+// ("Bearer abc"), which signatureOf records alone too.
+func credentials(vals []string) int {
+	n := 0
+	for _, v := range vals {
+		if strings.Contains(v, " ") {
+			n++
+		}
+	}
+	return n
 }
 
 // queryValues decodes a raw query leniently (a part that does not decode is

@@ -31,7 +31,8 @@ import (
 // control characters, more than four layers of encoding) is refused.
 type binding struct {
 	origin *url.URL
-	prefix []string // decoded segments; empty when the base URL has no path
+	want   weborigin.Origin // weborigin.Of(origin), computed once per read of the token
+	prefix []string         // decoded segments; empty when the base URL has no path
 }
 
 // newBinding parses a stored base URL. Its path was checked in plain form
@@ -41,7 +42,7 @@ func newBinding(raw string) (*binding, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &binding{origin: u}
+	b := &binding{origin: u, want: weborigin.Of(u)}
 	if u.Path != "" && u.Path != "/" {
 		segs, ok := readPath(u.EscapedPath(), false)
 		if !ok {
@@ -54,7 +55,7 @@ func newBinding(raw string) (*binding, error) {
 
 // permits reports whether u is inside the binding.
 func (b *binding) permits(u *url.URL) bool {
-	if !weborigin.Same(b.origin, u) {
+	if !b.sameOrigin(u) {
 		return false
 	}
 	if len(b.prefix) == 0 {
@@ -64,9 +65,78 @@ func (b *binding) permits(u *url.URL) bool {
 		return false
 	}
 	p := u.EscapedPath()
+	if inside, settled := plainPathHasPrefix(p, b.prefix); settled {
+		return inside
+	}
+	return readingsHavePrefix(p, b.prefix)
+}
+
+// readingsHavePrefix reports whether an escaped path begins with prefix in
+// both readings (see binding).
+func readingsHavePrefix(p string, prefix []string) bool {
 	for _, lenient := range []bool{false, true} {
 		segs, ok := readPath(p, lenient)
-		if !ok || !hasPrefix(segs, b.prefix) {
+		if !ok || !hasPrefix(segs, prefix) {
+			return false
+		}
+	}
+	return true
+}
+
+// sameOrigin is weborigin.Same(b.origin, u) without working out b's origin
+// again, and without working out u's when u spells its scheme and host
+// exactly as the base URL does (the usual case): weborigin.Of reads nothing
+// else of a URL, so the two origins are then equal.
+func (b *binding) sameOrigin(u *url.URL) bool {
+	if b.want.Host == "" {
+		return false
+	}
+	if u.Scheme == b.origin.Scheme && u.Host == b.origin.Host {
+		return true
+	}
+	return weborigin.Of(u) == b.want
+}
+
+// plainPathHasPrefix settles, without building the two readings, whether a
+// plain escaped path begins with prefix: one that starts with "/" and whose
+// segments are printable ASCII without "%", `\` or ";", neither "." nor
+// "..", and not empty (but for the last). Both readings of such a path are
+// its segments as written, so they agree with each other and with this
+// answer (FuzzPlainPath checks). Any other path is not settled here.
+func plainPathHasPrefix(p string, prefix []string) (inside, settled bool) {
+	if p == "" || p[0] != '/' {
+		return false, false
+	}
+	inside = true
+	n := 0
+	for rest := p[1:]; ; n++ {
+		seg, tail, more := strings.Cut(rest, "/")
+		if !plainSegment(seg, more) {
+			return false, false
+		}
+		if n < len(prefix) && seg != prefix[n] {
+			inside = false
+		}
+		if !more {
+			break
+		}
+		rest = tail
+	}
+	return inside && n+1 >= len(prefix), true
+}
+
+// plainSegment reports whether seg reads the same in both readings of a
+// path: printable ASCII without "%", `\` or ";", neither "." nor "..", and
+// empty only at the end of the path.
+func plainSegment(seg string, more bool) bool {
+	switch seg {
+	case ".", "..":
+		return false
+	case "":
+		return !more
+	}
+	for i := 0; i < len(seg); i++ {
+		if c := seg[i]; c <= ' ' || c >= 0x7f || c == '%' || c == '\\' || c == ';' {
 			return false
 		}
 	}

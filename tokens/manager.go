@@ -48,6 +48,7 @@ type Manager struct {
 	db             *store.DB
 	client         *http.Client
 	now            func() time.Time
+	realClock      bool // now is time.Now: an entry's age can be read off the monotonic clock alone
 	log            *slog.Logger
 	onEvent        func(Event)
 	cacheTTL       time.Duration
@@ -74,7 +75,10 @@ type entry struct {
 	binding       *binding        // where the token may be sent (origin, path prefix); nil = anywhere
 	rejection     *rejection      // how its API refuses the access token; nil = a 401
 	readAt        time.Time
-	authorization string // the Authorization header value, for the types with a fixed one
+	authorization []string // the Authorization header, for the types with a fixed one (authorizationOf)
+	// signer signs each request, for the types without a fixed header
+	// (typeSigner.sign); nil for the others.
+	signer func(t *store.Token, req *http.Request, now time.Time) error
 }
 
 // New returns a Manager over opts.DB.
@@ -93,7 +97,7 @@ func New(opts Options) *Manager {
 		m.client = &http.Client{Timeout: 30 * time.Second}
 	}
 	if m.now == nil {
-		m.now = time.Now
+		m.now, m.realClock = time.Now, true
 	}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
@@ -116,9 +120,14 @@ func New(opts Options) *Manager {
 // credential past its expiry, and a request whose Host header is not its
 // URL's host.
 func (m *Manager) Sign(ctx context.Context, name string, req *http.Request) error {
-	e, err := m.lookup(name)
-	if err != nil {
-		return err
+	now := m.now() // one reading of the clock while the cached copy serves
+	e := m.cached(name, now)
+	if e == nil {
+		var err error
+		if e, err = m.lookup(name); err != nil {
+			return err
+		}
+		now = m.now()
 	}
 	if err := refusal(&e.token, e.provider); err != nil {
 		return err // before the request's checks: the token is not usable anywhere
@@ -129,14 +138,16 @@ func (m *Manager) Sign(ctx context.Context, name string, req *http.Request) erro
 	if err := checkHostHeader(name, req); err != nil {
 		return err
 	}
-	if d := decide(&e.token, e.provider, due, m.now()); d.action == refuse {
+	if d := decide(&e.token, e.provider, due, now); d.action == refuse {
 		return d.err
 	} else if !d.signs() {
+		var err error
 		if e, err = m.renew(ctx, name, due); err != nil {
 			return err
 		}
+		now = m.now()
 	}
-	return e.sign(req, m.now())
+	return e.sign(req, now)
 }
 
 // Rejected reports that an API refused req, which Sign signed with the named
@@ -192,20 +203,39 @@ func (m *Manager) Refresh(ctx context.Context, name string) (store.Token, error)
 // copy is older than CacheTTL. Callers that miss the cache together share one
 // store read. It refuses nothing but a token that cannot be read: decide does.
 func (m *Manager) lookup(name string) (*entry, error) {
-	if e := m.cached(name); e != nil {
+	if e := m.cachedNow(name); e != nil {
 		return e, nil
 	}
 	return m.flights.do(context.Background(), "load\x00"+name, func() (*entry, error) { return m.load(name) })
 }
 
-// cached returns the cached entry of name unless it is older than CacheTTL.
-// It takes m.mu.
-func (m *Manager) cached(name string) *entry {
-	now := m.now()
+// cached returns the cached entry of name unless it is older than CacheTTL
+// at now. It takes m.mu.
+func (m *Manager) cached(name string, now time.Time) *entry {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if e := m.cache[name]; e != nil && now.Sub(e.readAt) < m.cacheTTL && !now.Before(e.readAt) {
 		return e
+	}
+	return nil
+}
+
+// cachedNow is cached(name, m.now()). With the real clock it measures the
+// entry's age with time.Since, which reads only the monotonic clock (every
+// readAt then carries a monotonic reading, which Sub and Before would use
+// too): reading the wall clock as well doubled the cost of Rejects, which
+// runs after every signed call.
+func (m *Manager) cachedNow(name string) *entry {
+	if !m.realClock {
+		return m.cached(name, m.now())
+	}
+	m.mu.Lock()
+	e := m.cache[name]
+	m.mu.Unlock()
+	if e != nil {
+		if age := time.Since(e.readAt); age >= 0 && age < m.cacheTTL {
+			return e
+		}
 	}
 	return nil
 }
@@ -281,7 +311,7 @@ func (m *Manager) readForSigning(name string) (store.Token, *store.Provider, err
 }
 
 func newEntry(t store.Token, p *store.Provider, now time.Time) (*entry, error) {
-	e := &entry{token: t, provider: p, readAt: now, authorization: authorizationOf(t)}
+	e := &entry{token: t, provider: p, readAt: now, authorization: authorizationOf(t), signer: signers[t.Type].sign}
 	if t.BaseURL != "" {
 		b, err := newBinding(t.BaseURL)
 		if err != nil {
@@ -330,11 +360,21 @@ func checkHost(e *entry, u *url.URL) error {
 // than its URL: a front that routes by Host (a shared ingress, a CDN) would
 // deliver the credential to whichever tenant that header names.
 func checkHostHeader(name string, req *http.Request) error {
-	if req.Host == "" || weborigin.SameAuthority(req.Host, req.URL) {
+	if req.Host == "" || sameAuthority(req.Host, req.URL) {
 		return nil
 	}
 	return newError(CodeHostHeader, name, nil, "token %q: the request sets its Host header to %s, which is not the host of its URL (%s); a signed request goes to its URL's own host: remove the Host header",
 		name, strconv.Quote(shorten(req.Host, 80)), origin(req.URL))
+}
+
+// sameAuthority is weborigin.SameAuthority(host, u) without working out
+// both origins when host is spelt exactly as u's (as http.NewRequest sets
+// it): they are then equal, and the answer is whether u names a host.
+func sameAuthority(host string, u *url.URL) bool {
+	if host == u.Host {
+		return u.Hostname() != ""
+	}
+	return weborigin.SameAuthority(host, u)
 }
 
 // quotePath renders u's origin and path for a message, without its query,

@@ -29,7 +29,7 @@ type typeSigner struct {
 	// fixed returns the type's Authorization value, computed once per read
 	// of the token; nil for the types that sign each request in sign.
 	fixed func(store.Token) string
-	sign  func(t store.Token, req *http.Request, now time.Time) error
+	sign  func(t *store.Token, req *http.Request, now time.Time) error
 }
 
 var signers = map[string]typeSigner{
@@ -42,27 +42,34 @@ var signers = map[string]typeSigner{
 	store.TypeHMACBody: {sign: signHMACBody},
 }
 
-// authorizationOf returns the Authorization value of the types that send a
-// fixed one ("" for the others).
-func authorizationOf(t store.Token) string {
+// authorizationOf returns the Authorization header of the types that send a
+// fixed one (nil for the others), built once per read of the token: one
+// value in a full slice (length = capacity), so that every request signed
+// with it can share it. Nothing writes into a request's header values in
+// place (Header.Set replaces the slice, and Header.Add on a full slice
+// copies it); TestSignSharedHeader checks.
+func authorizationOf(t store.Token) []string {
 	if s := signers[t.Type]; s.fixed != nil {
-		return s.fixed(t)
+		return []string{s.fixed(t)}[:1:1]
 	}
-	return ""
+	return nil
 }
 
 // sign puts e's credential on req. Header values replace the header's slice
 // rather than writing into it: bindings compare slices to find what the
 // signer set (and strip it on a redirect to another origin).
 func (e *entry) sign(req *http.Request, now time.Time) error {
-	if s := signers[e.token.Type]; s.sign != nil {
-		return s.sign(e.token, req, now)
+	switch {
+	case e.signer != nil:
+		return e.signer(&e.token, req, now)
+	case e.authorization == nil: // a type store.Token.Validate refuses
+		return newError(CodeStore, e.token.Name, nil, "token %q has type %q, which this scriptrun cannot sign with", e.token.Name, e.token.Type)
 	}
-	req.Header["Authorization"] = []string{e.authorization}
+	req.Header["Authorization"] = e.authorization
 	return nil
 }
 
-func signAPIKey(t store.Token, req *http.Request, _ time.Time) error {
+func signAPIKey(t *store.Token, req *http.Request, _ time.Time) error {
 	if t.KeyHeader != "" {
 		req.Header[http.CanonicalHeaderKey(t.KeyHeader)] = []string{t.KeyPrefix + t.Secret.APIKey}
 		return nil
@@ -72,7 +79,7 @@ func signAPIKey(t store.Token, req *http.Request, _ time.Time) error {
 	return nil
 }
 
-func signHMACBody(t store.Token, req *http.Request, now time.Time) error {
+func signHMACBody(t *store.Token, req *http.Request, now time.Time) error {
 	alg, err := hmacsig.ParseAlgorithm(t.HMACAlgorithm)
 	if err != nil {
 		return newError(CodeStore, t.Name, err, "token %q: %v", t.Name, err)
