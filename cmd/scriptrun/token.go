@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -480,10 +481,18 @@ func tokenListCmd(a *app) *cobra.Command {
 		if page.More {
 			defer fmt.Fprintf(a.stdio.Err, "more tokens follow: list them with --after %s\n", page.Last)
 		}
+		// One write per 64 KiB rather than the table's two per cell:
+		// 10,000 tokens made 170,000 write calls.
+		out := bufio.NewWriterSize(a.stdio.Out, 64<<10)
 		if asJSON {
-			return printJSON(a.stdio.Out, tokenListViews(page.Tokens, damaged))
+			err = printJSON(out, tokenListViews(page.Tokens, damaged))
+		} else {
+			err = printTokenTable(out, page.Tokens, damaged)
 		}
-		return printTokenTable(a.stdio.Out, page.Tokens, damaged)
+		if ferr := out.Flush(); err == nil {
+			err = ferr
+		}
+		return err
 	}
 	return c
 }
