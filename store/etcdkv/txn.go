@@ -141,9 +141,22 @@ func (tx *Txn) Get(key string) (KV, error) {
 
 // List reads every key under prefix at the snapshot, with this
 // transaction's own writes applied, in key order.
-func (tx *Txn) List(prefix string) ([]KV, error) {
+func (tx *Txn) List(prefix string) ([]KV, error) { return tx.list(prefix, false) }
+
+// Keys is List without the values: the cluster sends the keys and their
+// revisions only (a keys-only range), and every Value is nil. A caller
+// that needs the values of a few keys of a long list (one page of it)
+// reads the keys, then those values with GetMany. Update fences the prefix
+// as it does after List.
+func (tx *Txn) Keys(prefix string) ([]KV, error) { return tx.list(prefix, true) }
+
+func (tx *Txn) list(prefix string, keysOnly bool) ([]KV, error) {
 	full := tx.c.key(prefix)
-	resp, err := tx.get(full, clientv3.WithPrefix())
+	opts := []clientv3.OpOption{clientv3.WithPrefix()}
+	if keysOnly {
+		opts = append(opts, clientv3.WithKeysOnly())
+	}
+	resp, err := tx.get(full, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("etcdkv: list %s: %w", prefix, tx.c.explain(err))
 	}
@@ -160,9 +173,12 @@ func (tx *Txn) List(prefix string) ([]KV, error) {
 		if !strings.HasPrefix(k, prefix) {
 			continue
 		}
-		if w.del {
+		switch {
+		case w.del:
 			delete(byKey, k)
-		} else {
+		case keysOnly:
+			byKey[k] = KV{Key: k}
+		default:
 			byKey[k] = KV{Key: k, Value: w.value}
 		}
 	}
