@@ -1,9 +1,11 @@
 package store
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -81,6 +83,113 @@ func TestContractTokensPage(t *testing.T) {
 					}
 				}
 			})
+		}
+	})
+}
+
+// summaryOf is what TokenSummariesPage must show of t: its fields of the
+// same names as TokenSummary's.
+func summaryOf(t Token) TokenSummary {
+	var s TokenSummary
+	sv, tv := reflect.ValueOf(&s).Elem(), reflect.ValueOf(t)
+	for i := range sv.NumField() {
+		sv.Field(i).Set(tv.FieldByName(sv.Type().Field(i).Name))
+	}
+	return s
+}
+
+// TestTokenSummaryFieldsAreTokens: every field of TokenSummary is Token's
+// field of the same name, type and JSON name, so a summary reads from a
+// record what the token read from it shows.
+func TestTokenSummaryFieldsAreTokens(t *testing.T) {
+	st, tt := reflect.TypeFor[TokenSummary](), reflect.TypeFor[Token]()
+	for i := range st.NumField() {
+		f := st.Field(i)
+		tf, ok := tt.FieldByName(f.Name)
+		if !ok || tf.Type != f.Type || tf.Tag.Get("json") != f.Tag.Get("json") {
+			t.Errorf("TokenSummary.%s (%s, json %q) is not Token's (found %v: %s, json %q)", f.Name, f.Type, f.Tag.Get("json"), ok, tf.Type, tf.Tag.Get("json"))
+		}
+	}
+}
+
+// TestContractTokenSummariesPage: on every backend, for every kind of
+// query, TokenSummariesPage holds what TokensPage holds, field for field,
+// sits where it sits, and reports the same damaged records: unreadable,
+// failing authentication, or authenticated under another name.
+func TestContractTokenSummariesPage(t *testing.T) {
+	cheapArgon(t)
+	forEachBackend(t, func(t *testing.T, kv backend, file *boltBackend) {
+		db, err := open(kv, file, testKey(7), Options{LockTimeout: 2 * time.Second})
+		must(t, err)
+		seedPageTokens(t, db, kv, nil)
+		exp := time.Date(2031, 5, 6, 7, 8, 9, 0, time.UTC)
+		must(t, db.Update(func(tx *Tx) error {
+			for i, tok := range []Token{
+				testToken("alpha-1", "graph"),
+				{Name: "Beta-2", Type: TypeBearer, Active: false, BaseURL: "https://api.example.com/v1/", LastMessage: "refused\nagain \u202e", Expires: exp, Secret: Secret{AccessToken: "bearer-SECRET-1"}},
+				{Name: "basic-3", Type: TypeBasic, Active: true, Username: "svc", Secret: Secret{Password: "pw-SECRET"}},
+				{Name: "key-4", Type: TypeAPIKey, Active: true, KeyHeader: "X-Key", Secret: Secret{APIKey: "k-SECRET"}},
+				{Name: "oauth-5", Type: TypeOAuth2, Provider: "graph", Active: true, State: StateUnauthorized},
+				{Name: "moved-6", Type: TypeBearer, Active: true},
+				{Name: "flipped-8", Type: TypeBearer, Active: true},
+			} {
+				tok.RefreshFailures = i
+				if err := tx.CreateToken(tok); err != nil {
+					return err
+				}
+			}
+			return nil
+		}))
+		// Damage: bad-7 is not JSON (seedPageTokens); flipped-8 fails its
+		// MAC; moved-6 holds alpha-1's record with a valid MAC, as only the
+		// key's holder could write it.
+		must(t, kv.update(func(tx kvTx) error {
+			v, err := tx.Get(key(spaceTokens, "flipped-8"))
+			if err != nil {
+				return err
+			}
+			v = bytes.Clone(v)
+			v[len(v)-3] ^= 1
+			if err := tx.Put(key(spaceTokens, "flipped-8"), v); err != nil {
+				return err
+			}
+			a, err := tx.Get(key(spaceTokens, "alpha-1"))
+			if err != nil {
+				return err
+			}
+			body, err := db.mac.decode(kindToken, []byte("alpha-1"), a)
+			if err != nil {
+				return err
+			}
+			return tx.Put(key(spaceTokens, "moved-6"), db.mac.encode(kindToken, []byte("moved-6"), body))
+		}))
+		for _, q := range []TokenQuery{
+			{}, {Limit: 2}, {Limit: 3, After: "bad-7"}, {After: "alpha-1"}, {Offset: 2, Limit: 3}, {Offset: 50},
+			{Match: "E", Limit: 2}, {Match: "-", After: "basic-3"}, {Match: "zzz"}, {Limit: 100},
+		} {
+			var full TokenPage
+			var sum TokenSummaryPage
+			var fullErr, sumErr error
+			must(t, db.View(func(tx *Tx) error {
+				full, fullErr = tx.TokensPage(q)
+				sum, sumErr = tx.TokenSummariesPage(q)
+				return nil
+			}))
+			var want []TokenSummary
+			for _, tok := range full.Tokens {
+				want = append(want, summaryOf(tok))
+			}
+			if !reflect.DeepEqual(sum.Tokens, want) || sum.PageInfo != full.PageInfo {
+				t.Errorf("%+v: summaries %+v %+v, want %+v %+v", q, sum.Tokens, sum.PageInfo, want, full.PageInfo)
+			}
+			fd, fo := DamagedRecords(fullErr)
+			sd, so := DamagedRecords(sumErr)
+			if fo != nil || so != nil || !reflect.DeepEqual(sd, fd) {
+				t.Errorf("%+v: summaries' error %v, want TokensPage's %v", q, sumErr, fullErr)
+			}
+			if q == (TokenQuery{}) && len(fd) != 3 {
+				t.Errorf("every token: %d damaged records, want bad-7, flipped-8 and moved-6: %v", len(fd), fullErr)
+			}
 		}
 	})
 }
