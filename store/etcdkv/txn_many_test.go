@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/scriptrun/scriptrun/store/etcdkv"
@@ -30,9 +31,19 @@ func TestTxnKeysAndGetMany(t *testing.T) {
 	err := a.Update(ctx, func(tx *etcdkv.Txn) error {
 		tx.Put("tokens/t10", []byte("own"))
 		tx.Delete("tokens/t03")
+		tx.Put("tokens/a", []byte("first"))
+		tx.Put("tokens/t04b", []byte("between"))
+		tx.Put("tokens/t05", []byte("own5"))
 		listed, err := tx.List("tokens/")
 		if err != nil {
 			return err
+		}
+		var kvs []string
+		for _, kv := range listed {
+			kvs = append(kvs, kv.Key[len("tokens/"):]+"="+string(kv.Value))
+		}
+		if got, want := strings.Join(kvs, " "), "a=first t00=v0 t01=v1 t02=v2 t04=v4 t04b=between t05=own5 t06=v6 t07=v7 t08=v8 t09=v9 t10=own"; got != want {
+			t.Errorf("List with own writes = %s, want %s", got, want)
 		}
 		ks, err := tx.Keys("tokens/")
 		if err != nil {
@@ -50,7 +61,7 @@ func TestTxnKeysAndGetMany(t *testing.T) {
 		if _, err := b.Put(ctx, "tokens/t07", []byte("later")); err != nil {
 			return err
 		}
-		want := []string{"tokens/t09=v9", "tokens/t10=own", "tokens/t01=v1", "tokens/t07=v7", "tokens/t02=v2", "tokens/t05=v5", "tokens/t06=v6", "tokens/t08=v8"}
+		want := []string{"tokens/t09=v9", "tokens/t10=own", "tokens/t01=v1", "tokens/t07=v7", "tokens/t02=v2", "tokens/t05=own5", "tokens/t06=v6", "tokens/t08=v8"}
 		var got []string
 		err = tx.GetMany([]string{"tokens/t09", "tokens/t10", "tokens/t03", "tokens/t01", "tokens/nope", "tokens/t07", "tokens/t02", "tokens/t05", "tokens/t06", "tokens/t08"}, func(kv etcdkv.KV) error {
 			got = append(got, kv.Key+"="+string(kv.Value))
