@@ -9,6 +9,9 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/scriptrun/scriptrun/store/etcdkv"
+	"github.com/scriptrun/scriptrun/store/etcdkv/etcdtest"
 )
 
 // seedPageTokens stores the named oauth2 tokens (of provider graph) and a
@@ -250,6 +253,70 @@ func BenchmarkTokensPage(b *testing.B) {
 			mustTB(b, db.View(func(tx *Tx) error { _, err := tx.Tokens(); return err }))
 		}
 	})
+}
+
+// seedBearerTokens stores n bearer tokens token-00000 … as the bench
+// driver's home holds them, in updates of 50 (etcd's 128 operations a
+// transaction).
+func seedBearerTokens(tb testing.TB, db *DB, n int) {
+	tb.Helper()
+	for start := 0; start < n; start += 50 {
+		mustTB(tb, db.Update(func(tx *Tx) error {
+			for i := start; i < min(start+50, n); i++ {
+				t := Token{Name: fmt.Sprintf("token-%05d", i), Type: TypeBearer, Active: true, State: StateAuthorized,
+					BaseURL: "https://api.example.com", LastMessage: "provider answered invalid_grant: the refresh token expired"}
+				t.Secret.AccessToken = fmt.Sprintf("bearer-secret-%05d", i)
+				if err := tx.CreateToken(t); err != nil {
+					return err
+				}
+			}
+			return nil
+		}))
+	}
+}
+
+// BenchmarkTokensList10k reads every token of a home of 10,000 (bbolt),
+// as `token list` reads them (summaries: authenticated, secrets left
+// sealed) and as `token list --json` does (tokens, secrets decrypted).
+func BenchmarkTokensList10k(b *testing.B) {
+	db, err := Open(filepath.Join(b.TempDir(), "scriptrun.db"), testKey(7), Options{LockTimeout: 2 * time.Second})
+	mustTB(b, err)
+	seedBearerTokens(b, db, 10000)
+	b.Run("summaries", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			mustTB(b, db.View(func(tx *Tx) error { _, err := tx.TokenSummariesPage(TokenQuery{}); return err }))
+		}
+	})
+	b.Run("tokens", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			mustTB(b, db.View(func(tx *Tx) error { _, err := tx.TokensPage(TokenQuery{}); return err }))
+		}
+	})
+}
+
+// BenchmarkTokensPageEtcd reads one page of 50 tokens, and a searched
+// page, among 10,000 on an embedded etcd: the page's values only, after
+// a keys-only range.
+func BenchmarkTokensPageEtcd(b *testing.B) {
+	db, err := open(newEtcdBackend(etcdtest.New(b).Open(b, etcdkv.Config{})), nil, testKey(7), Options{Create: true})
+	mustTB(b, err)
+	seedBearerTokens(b, db, 10000)
+	for _, bc := range []struct {
+		name string
+		q    TokenQuery
+	}{
+		{"page-50-after-5000", TokenQuery{Limit: 50, After: "token-05000"}},
+		{"search-50", TokenQuery{Limit: 50, Match: "99"}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				mustTB(b, db.View(func(tx *Tx) error { _, err := tx.TokensPage(bc.q); return err }))
+			}
+		})
+	}
 }
 
 func mustTB(t testing.TB, err error) {
