@@ -88,9 +88,10 @@ func (tx *Tx) TokensPage(q TokenQuery) (TokenPage, error) {
 // each record on the page is authenticated (its MAC checked, a damaged one
 // reported as TokensPage reports it) and only the summary's fields are
 // decoded. The sealed secret is neither decoded nor decrypted: a record
-// that authenticates but whose secret does not decrypt, which only a
-// holder of the master key could write, is summarised here and refused
-// by Token when used.
+// that authenticates but would not decode whole (a secret that does not
+// decrypt, a field the summary does not read that is malformed), which
+// only a holder of the master key could write, is summarised here and
+// refused by Token when used.
 func (tx *Tx) TokenSummariesPage(q TokenQuery) (TokenSummaryPage, error) {
 	ts, info, err := tokensPage(tx, q, tx.decodeTokenSummary)
 	return TokenSummaryPage{Tokens: ts, PageInfo: info}, err

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -195,6 +196,40 @@ func TestContractTokenSummariesPage(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestTokenSummaryLeavesSecretSealed: the one difference from TokensPage.
+// A record given another token's sealed secret and a valid MAC (as only the
+// key's holder could) is summarised, since its secret is never opened for
+// a summary, and still refused when the token is read to be used.
+func TestTokenSummaryLeavesSecretSealed(t *testing.T) {
+	db := openTestDB(t)
+	allowDamaged(db)
+	seedPageTokens(t, db, nil, []string{"a", "b"})
+	must(t, db.Update(func(tx *Tx) error {
+		body := func(name string) map[string]any {
+			v, _ := tx.kv.Get(key(spaceTokens, name))
+			plain, err := tx.db.mac.decode(kindToken, []byte(name), v)
+			must(t, err)
+			var rec map[string]any
+			must(t, json.Unmarshal(plain, &rec))
+			return rec
+		}
+		b := body("b")
+		b["sealed"] = body("a")["sealed"]
+		v, _ := json.Marshal(b)
+		return tx.kv.Put(key(spaceTokens, "b"), tx.db.mac.encode(kindToken, []byte("b"), v))
+	}))
+	must(t, db.View(func(tx *Tx) error {
+		sum, err := tx.TokenSummariesPage(TokenQuery{})
+		if err != nil || len(sum.Tokens) != 2 {
+			t.Errorf("summaries = %+v, %v; want a and b", sum.Tokens, err)
+		}
+		if _, err := tx.Token("b"); !errors.Is(err, ErrDamaged) {
+			t.Errorf("Token(b) with a's secret: err = %v, want ErrDamaged", err)
+		}
+		return nil
+	}))
 }
 
 // TestTokensPageWalk pages through every token with After and finds each
