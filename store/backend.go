@@ -42,8 +42,17 @@ type kvTx interface {
 	Get(key string) ([]byte, error)
 	// List calls fn for every key starting with prefix, in key order,
 	// with the rest of the key after prefix; prefix includes the space.
-	// fn's slices are valid only during the call.
+	// fn's slices, like Get's, are valid only inside the transaction.
 	List(prefix string, fn func(rest string, v []byte) error) error
+	// Keys is List without the values: on etcd a keys-only range, so a
+	// page of a long list reads every key but only its own values
+	// (GetMany).
+	Keys(prefix string, fn func(rest string) error) error
+	// GetMany calls fn with the value of each of keys that exists, in the
+	// order of keys, as Get reads them: on etcd in one round trip per
+	// batch rather than one per key. fn's slices are valid only inside
+	// the transaction.
+	GetMany(keys []string, fn func(key string, v []byte) error) error
 	// Put stores v under key (in a read-only transaction, an error).
 	Put(key string, v []byte) error
 	// Delete removes key; a missing key is no error.

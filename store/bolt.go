@@ -178,6 +178,18 @@ func (t boltTx) Get(k string) ([]byte, error) {
 }
 
 func (t boltTx) List(prefix string, fn func(rest string, v []byte) error) error {
+	return t.each(prefix, func(rest, v []byte) error { return fn(string(rest), v) })
+}
+
+// Keys walks the same cursor as List: bbolt's values cost nothing until
+// read.
+func (t boltTx) Keys(prefix string, fn func(rest string) error) error {
+	return t.each(prefix, func(rest, _ []byte) error { return fn(string(rest)) })
+}
+
+// each calls fn for every record whose key starts with prefix, in key
+// order, with the rest of the key after prefix.
+func (t boltTx) each(prefix string, fn func(rest, v []byte) error) error {
 	space, sub := splitKey(prefix)
 	b, _ := t.bucket(space, false)
 	if b == nil {
@@ -189,7 +201,24 @@ func (t boltTx) List(prefix string, fn func(rest string, v []byte) error) error 
 		if v == nil && b.Bucket(k) != nil {
 			continue // a nested bucket: none is ever made, so not a record
 		}
-		if err := fn(string(k[len(p):]), v); err != nil {
+		if err := fn(k[len(p):], v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// GetMany is a Get per key: bbolt reads from memory.
+func (t boltTx) GetMany(keys []string, fn func(key string, v []byte) error) error {
+	for _, k := range keys {
+		v, err := t.Get(k)
+		if err != nil {
+			return err
+		}
+		if v == nil {
+			continue
+		}
+		if err := fn(k, v); err != nil {
 			return err
 		}
 	}

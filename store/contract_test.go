@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -171,6 +172,67 @@ func TestContractKV(t *testing.T) {
 		}))
 		if got := listAll(t, kv, "s/"); !slices.Equal(got, []string{binName + "=bin", "a/x=nested name", "b=2"}) {
 			t.Errorf("List after Delete = %q", got)
+		}
+	})
+}
+
+// TestContractKeysGetMany: Keys walks the names List walks, and GetMany
+// reads the values Get reads, in the order asked, leaving absent keys out;
+// both see the transaction's own writes.
+func TestContractKeysGetMany(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, kv backend, _ *boltBackend) {
+		binName := string(u64(0x2f00_2f01))
+		must(t, kv.update(func(tx kvTx) error {
+			for _, p := range [][2]string{{"s/b", "2"}, {"s/a", "1"}, {"s/a/x", "nested name"}, {"s/" + binName, "bin"}, {"s/e", ""}, {"t/a", "other"}} {
+				if err := tx.Put(p[0], []byte(p[1])); err != nil {
+					return err
+				}
+			}
+			return nil
+		}))
+		keysOf := func(tx kvTx, prefix string) (got []string) {
+			must(t, tx.Keys(prefix, func(rest string) error { got = append(got, rest); return nil }))
+			return got
+		}
+		getMany := func(tx kvTx, keys ...string) (got []string) {
+			must(t, tx.GetMany(keys, func(k string, v []byte) error {
+				if v == nil {
+					t.Errorf("GetMany: %s has a nil value, want empty", k)
+				}
+				got = append(got, k+"="+string(v))
+				return nil
+			}))
+			return got
+		}
+		must(t, kv.view(func(tx kvTx) error {
+			for _, prefix := range []string{"s/", "s/a", "t/", "nospace/"} {
+				var want []string
+				for _, kv := range listAll(t, kv, prefix) {
+					want = append(want, kv[:strings.LastIndex(kv, "=")])
+				}
+				if got := keysOf(tx, prefix); !slices.Equal(got, want) {
+					t.Errorf("Keys(%q) = %q, want List's %q", prefix, got, want)
+				}
+			}
+			got := getMany(tx, "s/b", "s/missing", "s/"+binName, "t/a", "s/e", "nospace/x", "s/a")
+			if want := []string{"s/b=2", "s/" + binName + "=bin", "t/a=other", "s/e=", "s/a=1"}; !slices.Equal(got, want) {
+				t.Errorf("GetMany = %q, want %q", got, want)
+			}
+			return nil
+		}))
+		err := kv.update(func(tx kvTx) error {
+			must(t, tx.Put("s/c", []byte("3")))
+			must(t, tx.Delete("s/a"))
+			if got, want := keysOf(tx, "s/"), []string{binName, "a/x", "b", "c", "e"}; !slices.Equal(got, want) {
+				t.Errorf("Keys after own writes = %q, want %q", got, want)
+			}
+			if got, want := getMany(tx, "s/a", "s/c", "s/b"), []string{"s/c=3", "s/b=2"}; !slices.Equal(got, want) {
+				t.Errorf("GetMany after own writes = %q, want %q", got, want)
+			}
+			return errors.New("abort")
+		})
+		if err == nil || err.Error() != "abort" {
+			t.Errorf("update = %v, want abort", err)
 		}
 	})
 }

@@ -192,6 +192,33 @@ func (t etcdTx) List(prefix string, fn func(rest string, v []byte) error) error 
 	return nil
 }
 
+// Keys is a keys-only range (etcdkv.Txn.Keys): the cluster sends no
+// values.
+func (t etcdTx) Keys(prefix string, fn func(rest string) error) error {
+	kvs, err := t.t.Keys(prefix)
+	if err != nil {
+		return err
+	}
+	for _, kv := range kvs {
+		if err := fn(kv.Key[len(prefix):]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// GetMany reads keys in one round trip per --max-txn-ops of them
+// (etcdkv.Txn.GetMany).
+func (t etcdTx) GetMany(keys []string, fn func(key string, v []byte) error) error {
+	return t.t.GetMany(keys, func(kv etcdkv.KV) error {
+		v := kv.Value
+		if v == nil {
+			v = []byte{} // present, empty (as Get)
+		}
+		return fn(kv.Key, v)
+	})
+}
+
 func (t etcdTx) Put(k string, v []byte) error {
 	if t.readOnly {
 		return fmt.Errorf("write %s: read-only transaction", k)

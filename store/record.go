@@ -76,7 +76,15 @@ const (
 
 // recordMAC computes and checks record MACs. It is safe for concurrent use.
 type recordMAC struct {
-	pool sync.Pool // of hash.Hash keyed with the MAC key, reset before use
+	pool sync.Pool // of *macState
+}
+
+// macState is a hash keyed with the MAC key, reset before use, and a
+// buffer for what is hashed before the body and for the sum, so that a
+// MAC allocates nothing.
+type macState struct {
+	h   hash.Hash
+	buf []byte
 }
 
 func newRecordMAC(master, homeID []byte) (*recordMAC, error) {
@@ -85,24 +93,24 @@ func newRecordMAC(master, homeID []byte) (*recordMAC, error) {
 		return nil, fmt.Errorf("derive the record authentication key: %w", err)
 	}
 	m := &recordMAC{}
-	m.pool.New = func() any { return hmac.New(sha256.New, key) }
+	m.pool.New = func() any { return &macState{h: hmac.New(sha256.New, key)} }
 	return m, nil
 }
 
 func (m *recordMAC) sum(kind string, key, body []byte) [macSize]byte {
-	h := m.pool.Get().(hash.Hash)
-	h.Reset()
-	var hdr [len("scriptrun record\x00") + 2*binary.MaxVarintLen64]byte
-	b := append(hdr[:0], "scriptrun record\x00"...)
+	s := m.pool.Get().(*macState)
+	s.h.Reset()
+	b := append(s.buf[:0], "scriptrun record\x00"...)
 	b = binary.AppendUvarint(b, uint64(len(kind)))
-	h.Write(b)
-	h.Write([]byte(kind))
-	h.Write(binary.AppendUvarint(hdr[:0], uint64(len(key))))
-	h.Write(key)
-	h.Write(body)
+	b = append(b, kind...)
+	b = binary.AppendUvarint(b, uint64(len(key)))
+	b = append(b, key...)
+	s.h.Write(b)
+	s.h.Write(body)
 	var out [macSize]byte
-	h.Sum(out[:0])
-	m.pool.Put(h)
+	s.buf = s.h.Sum(b[:0])
+	copy(out[:], s.buf)
+	m.pool.Put(s)
 	return out
 }
 

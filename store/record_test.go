@@ -2,6 +2,11 @@ package store
 
 import (
 	"bytes"
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -521,6 +526,42 @@ func TestTruncatedDatabase(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRecordMACIsItsSpec computes record MACs as record.go's comment
+// specifies them, with crypto/hmac and crypto/hkdf directly, for kinds and
+// keys of several lengths: the stored form must be exactly that, so that
+// every record written before still authenticates.
+func TestRecordMACIsItsSpec(t *testing.T) {
+	master, homeID := testKey(7), bytes.Repeat([]byte{0x42}, homeIDSize)
+	m, err := newRecordMAC(master, homeID)
+	must(t, err)
+	macKey, err := hkdf.Key(sha256.New, master, homeID, "scriptrun record authentication v1", 32)
+	must(t, err)
+	for _, tc := range []struct{ kind, key, body string }{
+		{kindToken, "mail", `{"name":"mail"}`},
+		{kindRunRequest, "\x00\x00\x00\x00\x00\x00\x01\x2f", `{}`},
+		{kindAdmin, "", ""},
+		{kindJob, strings.Repeat("j", 64), strings.Repeat(`{"a":"b"}`, 300)},
+		{strings.Repeat("k", 200), strings.Repeat("n", 300), "x"}, // lengths over one uvarint byte
+	} {
+		h := hmac.New(sha256.New, macKey)
+		h.Write([]byte("scriptrun record\x00"))
+		h.Write(binary.AppendUvarint(nil, uint64(len(tc.kind))))
+		h.Write([]byte(tc.kind))
+		h.Write(binary.AppendUvarint(nil, uint64(len(tc.key))))
+		h.Write([]byte(tc.key))
+		h.Write([]byte(tc.body))
+		want := "hmac-sha256:" + base64.RawStdEncoding.EncodeToString(h.Sum(nil)) + ":" + tc.body
+		for range 2 { // the second from a reused hash
+			if got := string(m.encode(tc.kind, []byte(tc.key), []byte(tc.body))); got != want {
+				t.Errorf("encode(%q, %q) = %q, want %q", tc.kind, tc.key, got, want)
+			}
+		}
+		if body, err := m.decode(tc.kind, []byte(tc.key), []byte(want)); err != nil || string(body) != tc.body {
+			t.Errorf("decode(%q, %q) = %q, %v; want the body", tc.kind, tc.key, body, err)
+		}
 	}
 }
 

@@ -1,12 +1,18 @@
 package store
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/scriptrun/scriptrun/store/etcdkv"
+	"github.com/scriptrun/scriptrun/store/etcdkv/etcdtest"
 )
 
 // seedPageTokens stores the named oauth2 tokens (of provider graph) and a
@@ -85,6 +91,147 @@ func TestContractTokensPage(t *testing.T) {
 	})
 }
 
+// summaryOf is what TokenSummariesPage must show of t: its fields of the
+// same names as TokenSummary's.
+func summaryOf(t Token) TokenSummary {
+	var s TokenSummary
+	sv, tv := reflect.ValueOf(&s).Elem(), reflect.ValueOf(t)
+	for i := range sv.NumField() {
+		sv.Field(i).Set(tv.FieldByName(sv.Type().Field(i).Name))
+	}
+	return s
+}
+
+// TestTokenSummaryFieldsAreTokens: every field of TokenSummary is Token's
+// field of the same name, type and JSON name, so a summary reads from a
+// record what the token read from it shows.
+func TestTokenSummaryFieldsAreTokens(t *testing.T) {
+	st, tt := reflect.TypeFor[TokenSummary](), reflect.TypeFor[Token]()
+	for i := range st.NumField() {
+		f := st.Field(i)
+		tf, ok := tt.FieldByName(f.Name)
+		if !ok || tf.Type != f.Type || tf.Tag.Get("json") != f.Tag.Get("json") {
+			t.Errorf("TokenSummary.%s (%s, json %q) is not Token's (found %v: %s, json %q)", f.Name, f.Type, f.Tag.Get("json"), ok, tf.Type, tf.Tag.Get("json"))
+		}
+	}
+}
+
+// TestContractTokenSummariesPage: on every backend, for every kind of
+// query, TokenSummariesPage holds what TokensPage holds, field for field,
+// sits where it sits, and reports the same damaged records: unreadable,
+// failing authentication, or authenticated under another name.
+func TestContractTokenSummariesPage(t *testing.T) {
+	cheapArgon(t)
+	forEachBackend(t, func(t *testing.T, kv backend, file *boltBackend) {
+		db, err := open(kv, file, testKey(7), Options{LockTimeout: 2 * time.Second})
+		must(t, err)
+		seedPageTokens(t, db, kv, nil)
+		exp := time.Date(2031, 5, 6, 7, 8, 9, 0, time.UTC)
+		must(t, db.Update(func(tx *Tx) error {
+			for i, tok := range []Token{
+				testToken("alpha-1", "graph"),
+				{Name: "Beta-2", Type: TypeBearer, Active: false, BaseURL: "https://api.example.com/v1/", LastMessage: "refused\nagain \u202e", Expires: exp, Secret: Secret{AccessToken: "bearer-SECRET-1"}},
+				{Name: "basic-3", Type: TypeBasic, Active: true, Username: "svc", Secret: Secret{Password: "pw-SECRET"}},
+				{Name: "key-4", Type: TypeAPIKey, Active: true, KeyHeader: "X-Key", Secret: Secret{APIKey: "k-SECRET"}},
+				{Name: "oauth-5", Type: TypeOAuth2, Provider: "graph", Active: true, State: StateUnauthorized},
+				{Name: "moved-6", Type: TypeBearer, Active: true},
+				{Name: "flipped-8", Type: TypeBearer, Active: true},
+			} {
+				tok.RefreshFailures = i
+				if err := tx.CreateToken(tok); err != nil {
+					return err
+				}
+			}
+			return nil
+		}))
+		// Damage: bad-7 is not JSON (seedPageTokens); flipped-8 fails its
+		// MAC; moved-6 holds alpha-1's record with a valid MAC, as only the
+		// key's holder could write it.
+		must(t, kv.update(func(tx kvTx) error {
+			v, err := tx.Get(key(spaceTokens, "flipped-8"))
+			if err != nil {
+				return err
+			}
+			v = bytes.Clone(v)
+			v[len(v)-3] ^= 1
+			if err := tx.Put(key(spaceTokens, "flipped-8"), v); err != nil {
+				return err
+			}
+			a, err := tx.Get(key(spaceTokens, "alpha-1"))
+			if err != nil {
+				return err
+			}
+			body, err := db.mac.decode(kindToken, []byte("alpha-1"), a)
+			if err != nil {
+				return err
+			}
+			return tx.Put(key(spaceTokens, "moved-6"), db.mac.encode(kindToken, []byte("moved-6"), body))
+		}))
+		for _, q := range []TokenQuery{
+			{}, {Limit: 2}, {Limit: 3, After: "bad-7"}, {After: "alpha-1"}, {Offset: 2, Limit: 3}, {Offset: 50},
+			{Match: "E", Limit: 2}, {Match: "-", After: "basic-3"}, {Match: "zzz"}, {Limit: 100},
+		} {
+			var full TokenPage
+			var sum TokenSummaryPage
+			var fullErr, sumErr error
+			must(t, db.View(func(tx *Tx) error {
+				full, fullErr = tx.TokensPage(q)
+				sum, sumErr = tx.TokenSummariesPage(q)
+				return nil
+			}))
+			var want []TokenSummary
+			for _, tok := range full.Tokens {
+				want = append(want, summaryOf(tok))
+			}
+			if !reflect.DeepEqual(sum.Tokens, want) || sum.PageInfo != full.PageInfo {
+				t.Errorf("%+v: summaries %+v %+v, want %+v %+v", q, sum.Tokens, sum.PageInfo, want, full.PageInfo)
+			}
+			fd, fo := DamagedRecords(fullErr)
+			sd, so := DamagedRecords(sumErr)
+			if fo != nil || so != nil || !reflect.DeepEqual(sd, fd) {
+				t.Errorf("%+v: summaries' error %v, want TokensPage's %v", q, sumErr, fullErr)
+			}
+			if q == (TokenQuery{}) && len(fd) != 3 {
+				t.Errorf("every token: %d damaged records, want bad-7, flipped-8 and moved-6: %v", len(fd), fullErr)
+			}
+		}
+	})
+}
+
+// TestTokenSummaryLeavesSecretSealed: the one difference from TokensPage.
+// A record given another token's sealed secret and a valid MAC (as only the
+// key's holder could) is summarised, since its secret is never opened for
+// a summary, and still refused when the token is read to be used.
+func TestTokenSummaryLeavesSecretSealed(t *testing.T) {
+	db := openTestDB(t)
+	allowDamaged(db)
+	seedPageTokens(t, db, nil, []string{"a", "b"})
+	must(t, db.Update(func(tx *Tx) error {
+		body := func(name string) map[string]any {
+			v, _ := tx.kv.Get(key(spaceTokens, name))
+			plain, err := tx.db.mac.decode(kindToken, []byte(name), v)
+			must(t, err)
+			var rec map[string]any
+			must(t, json.Unmarshal(plain, &rec))
+			return rec
+		}
+		b := body("b")
+		b["sealed"] = body("a")["sealed"]
+		v, _ := json.Marshal(b)
+		return tx.kv.Put(key(spaceTokens, "b"), tx.db.mac.encode(kindToken, []byte("b"), v))
+	}))
+	must(t, db.View(func(tx *Tx) error {
+		sum, err := tx.TokenSummariesPage(TokenQuery{})
+		if err != nil || len(sum.Tokens) != 2 {
+			t.Errorf("summaries = %+v, %v; want a and b", sum.Tokens, err)
+		}
+		if _, err := tx.Token("b"); !errors.Is(err, ErrDamaged) {
+			t.Errorf("Token(b) with a's secret: err = %v, want ErrDamaged", err)
+		}
+		return nil
+	}))
+}
+
 // TestTokensPageWalk pages through every token with After and finds each
 // once, in order, as Tokens lists them.
 func TestTokensPageWalk(t *testing.T) {
@@ -141,6 +288,70 @@ func BenchmarkTokensPage(b *testing.B) {
 			mustTB(b, db.View(func(tx *Tx) error { _, err := tx.Tokens(); return err }))
 		}
 	})
+}
+
+// seedBearerTokens stores n bearer tokens token-00000 … as the bench
+// driver's home holds them, in updates of 50 (etcd's 128 operations a
+// transaction).
+func seedBearerTokens(tb testing.TB, db *DB, n int) {
+	tb.Helper()
+	for start := 0; start < n; start += 50 {
+		mustTB(tb, db.Update(func(tx *Tx) error {
+			for i := start; i < min(start+50, n); i++ {
+				t := Token{Name: fmt.Sprintf("token-%05d", i), Type: TypeBearer, Active: true, State: StateAuthorized,
+					BaseURL: "https://api.example.com", LastMessage: "provider answered invalid_grant: the refresh token expired"}
+				t.Secret.AccessToken = fmt.Sprintf("bearer-secret-%05d", i)
+				if err := tx.CreateToken(t); err != nil {
+					return err
+				}
+			}
+			return nil
+		}))
+	}
+}
+
+// BenchmarkTokensList10k reads every token of a home of 10,000 (bbolt),
+// as `token list` reads them (summaries: authenticated, secrets left
+// sealed) and as `token list --json` does (tokens, secrets decrypted).
+func BenchmarkTokensList10k(b *testing.B) {
+	db, err := Open(filepath.Join(b.TempDir(), "scriptrun.db"), testKey(7), Options{LockTimeout: 2 * time.Second})
+	mustTB(b, err)
+	seedBearerTokens(b, db, 10000)
+	b.Run("summaries", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			mustTB(b, db.View(func(tx *Tx) error { _, err := tx.TokenSummariesPage(TokenQuery{}); return err }))
+		}
+	})
+	b.Run("tokens", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			mustTB(b, db.View(func(tx *Tx) error { _, err := tx.TokensPage(TokenQuery{}); return err }))
+		}
+	})
+}
+
+// BenchmarkTokensPageEtcd reads one page of 50 tokens, and a searched
+// page, among 10,000 on an embedded etcd: the page's values only, after
+// a keys-only range.
+func BenchmarkTokensPageEtcd(b *testing.B) {
+	db, err := open(newEtcdBackend(etcdtest.New(b).Open(b, etcdkv.Config{})), nil, testKey(7), Options{Create: true})
+	mustTB(b, err)
+	seedBearerTokens(b, db, 10000)
+	for _, bc := range []struct {
+		name string
+		q    TokenQuery
+	}{
+		{"page-50-after-5000", TokenQuery{Limit: 50, After: "token-05000"}},
+		{"search-50", TokenQuery{Limit: 50, Match: "99"}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				mustTB(b, db.View(func(tx *Tx) error { _, err := tx.TokensPage(bc.q); return err }))
+			}
+		})
+	}
 }
 
 func mustTB(t testing.TB, err error) {

@@ -5,6 +5,9 @@
 //
 //   - Get, List (one revision, paged), Put, Delete, with each key's
 //     ModRevision;
+//   - in a transaction, Keys (a keys-only List: no values sent) and
+//     GetMany (chosen keys, one round trip per --max-txn-ops of them), so
+//     a page of a long list reads every key but only its own values;
 //   - View and Update: transactions as closures, as bbolt's, made
 //     optimistic (a snapshot read, the read set compared in the commit,
 //     the function re-run on conflict; see Client.Update);

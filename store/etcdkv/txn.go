@@ -141,37 +141,77 @@ func (tx *Txn) Get(key string) (KV, error) {
 
 // List reads every key under prefix at the snapshot, with this
 // transaction's own writes applied, in key order.
-func (tx *Txn) List(prefix string) ([]KV, error) {
+func (tx *Txn) List(prefix string) ([]KV, error) { return tx.list(prefix, false) }
+
+// Keys is List without the values: the cluster sends the keys and their
+// revisions only (a keys-only range), and every Value is nil. A caller
+// that needs the values of a few keys of a long list (one page of it)
+// reads the keys, then those values with GetMany. Update fences the prefix
+// as it does after List.
+func (tx *Txn) Keys(prefix string) ([]KV, error) { return tx.list(prefix, true) }
+
+func (tx *Txn) list(prefix string, keysOnly bool) ([]KV, error) {
 	full := tx.c.key(prefix)
-	resp, err := tx.get(full, clientv3.WithPrefix())
+	opts := []clientv3.OpOption{clientv3.WithPrefix()}
+	if keysOnly {
+		opts = append(opts, clientv3.WithKeysOnly())
+	}
+	resp, err := tx.get(full, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("etcdkv: list %s: %w", prefix, tx.c.explain(err))
 	}
 	tx.lists[prefix] = true
-	byKey := map[string]KV{}
+	// The cluster sends keys in order: merge the transaction's own writes
+	// into them, rather than sort every key again.
+	own := tx.writesUnder(prefix)
+	out := make([]KV, 0, len(resp.Kvs)+len(own))
+	i := 0
 	for _, kv := range resp.Kvs {
 		k := tx.c.kv(kv.Key, kv.Value, kv.ModRevision, kv.CreateRevision, kv.Lease)
-		if !tx.droppedKey(k.Key) {
-			byKey[k.Key] = k
-			tx.seen[k.Key] = kv.ModRevision
-		}
-	}
-	for k, w := range tx.writes {
-		if !strings.HasPrefix(k, prefix) {
+		if tx.droppedKey(k.Key) {
 			continue
 		}
-		if w.del {
-			delete(byKey, k)
-		} else {
-			byKey[k] = KV{Key: k, Value: w.value}
+		tx.seen[k.Key] = kv.ModRevision
+		for ; i < len(own) && own[i] < k.Key; i++ {
+			out = tx.appendWrite(out, own[i], keysOnly)
+		}
+		if i < len(own) && own[i] == k.Key {
+			out = tx.appendWrite(out, own[i], keysOnly)
+			i++
+			continue
+		}
+		out = append(out, k)
+	}
+	for ; i < len(own); i++ {
+		out = tx.appendWrite(out, own[i], keysOnly)
+	}
+	return out, nil
+}
+
+// writesUnder returns the keys this transaction wrote under prefix, in
+// order.
+func (tx *Txn) writesUnder(prefix string) []string {
+	var keys []string
+	for k := range tx.writes {
+		if strings.HasPrefix(k, prefix) {
+			keys = append(keys, k)
 		}
 	}
-	out := make([]KV, 0, len(byKey))
-	for _, kv := range byKey {
-		out = append(out, kv)
+	sort.Strings(keys)
+	return keys
+}
+
+// appendWrite appends to a list what this transaction wrote under k:
+// nothing for a delete.
+func (tx *Txn) appendWrite(out []KV, k string, keysOnly bool) []KV {
+	switch w := tx.writes[k]; {
+	case w.del:
+		return out
+	case keysOnly:
+		return append(out, KV{Key: k})
+	default:
+		return append(out, KV{Key: k, Value: w.value})
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
-	return out, nil
 }
 
 // get reads at the snapshot, fixing it on the first read. The first read is
