@@ -79,7 +79,7 @@
 // The record layer (model, validation, sealing, record MACs, key layout,
 // trimming, sequences) is written once over an unexported backend
 // interface (backend.go) of raw keys and bytes: View and Update closures
-// over Get, List, Put, Delete and NextSequence. Each key is "space/name";
+// over Get, List, Keys (no values), GetMany, Put, Delete and NextSequence. Each key is "space/name";
 // the bbolt backend (bolt.go) keeps each space in a bucket of that name, so
 // files written before the interface existed read unchanged. The etcd
 // backend (etcd.go, over store/etcdkv; ETCD-DESIGN.md) implements the same
