@@ -1,0 +1,246 @@
+//go:build !etcdgw
+
+package etcdkv
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/scriptrun/scriptrun/internal/keyedmutex"
+	"github.com/scriptrun/scriptrun/store/etcdkv/etcdurl"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	"go.etcd.io/etcd/client/pkg/v3/transport"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Errors callers branch on; returned errors wrap them with the key and what
+// to do.
+var (
+	// ErrNotFound: the key does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrExists: a create-only write found the key already there.
+	ErrExists = errors.New("already exists")
+	// ErrConflict: a compare-and-swap write found the key changed since it
+	// was read (its ModRevision moved); re-read and decide again.
+	ErrConflict = errors.New("changed since it was read")
+	// ErrTooLarge: the request would exceed the cluster's request size
+	// limit; it was not sent.
+	ErrTooLarge = errors.New("too large for etcd")
+	// ErrUnavailable: no member answered in time (unreachable cluster, no
+	// quorum, or every endpoint gone).
+	ErrUnavailable = errors.New("etcd cluster unavailable")
+	// ErrLeaseNotFound: a write named a lease that has expired or was
+	// revoked.
+	ErrLeaseNotFound = errors.New("lease not found")
+	// ErrLockLost: the lease behind a Lock expired or was revoked; the
+	// holder must not assume it still excludes others.
+	ErrLockLost = errors.New("lock lost")
+)
+
+// DefaultMaxRequestBytes is etcd's default --max-request-bytes (1.5 MiB).
+const DefaultMaxRequestBytes = 3 << 19
+
+// DefaultMaxTxnOps is etcd's default --max-txn-ops: the most compares, and
+// the most writes, one transaction may carry (each list on its own).
+const DefaultMaxTxnOps = 128
+
+// requestOverhead is the part of MaxRequestBytes kept for the request's
+// framing, compares and keys beyond what Client counts.
+const requestOverhead = 4 << 10
+
+// Config says how to reach a cluster. Only cmd reads flags and environment;
+// it fills a Config and calls Open.
+type Config struct {
+	// Target is the parsed store URL (etcdurl.Parse).
+	Target etcdurl.Target
+	// CAFile, CertFile, KeyFile are PEM files (--etcd-ca, --etcd-cert,
+	// --etcd-key). With CAFile set the connection uses TLS verified against
+	// it; CertFile and KeyFile add a client certificate.
+	CAFile, CertFile, KeyFile string
+	// Username and Password authenticate to a cluster with auth enabled.
+	Username, Password string
+	// DialTimeout bounds Open's first round trip and every call made
+	// without a deadline of its own (default 5 s), so that an unreachable
+	// cluster is an error rather than a hang.
+	DialTimeout time.Duration
+	// MaxRequestBytes is the cluster's --max-request-bytes (default
+	// DefaultMaxRequestBytes). Writes larger than it are refused here with
+	// ErrTooLarge.
+	MaxRequestBytes int
+	// MaxTxnOps is the cluster's --max-txn-ops (default
+	// DefaultMaxTxnOps). A transaction with more compares, or more
+	// writes, is refused here with ErrTooLarge.
+	MaxTxnOps int
+	// LockTTL is the lease of the client's locks (default DefaultLockTTL).
+	LockTTL time.Duration
+	// Logger receives the etcd client's own log (default: none).
+	Logger *zap.Logger
+}
+
+// Client is a connection to an etcd cluster, scoped to one key prefix: every
+// key given to its methods is relative to Target.Prefix. It is safe for
+// concurrent use.
+type Client struct {
+	cli     *clientv3.Client
+	prefix  string
+	timeout time.Duration
+	maxReq  int
+	maxOps  int
+	target  etcdurl.Target
+	sess    sessions
+	local   keyedmutex.Map // Lock's in-process queue per name
+}
+
+// Open connects to the cluster and makes one round trip (a read of the
+// prefix), so that a wrong address, certificate or password is reported
+// here, within DialTimeout.
+func Open(ctx context.Context, cfg Config) (*Client, error) {
+	if len(cfg.Target.Endpoints) == 0 {
+		return nil, fmt.Errorf("etcdkv: open: no endpoints")
+	}
+	if cfg.DialTimeout <= 0 {
+		cfg.DialTimeout = 5 * time.Second
+	}
+	if cfg.MaxRequestBytes <= 0 {
+		cfg.MaxRequestBytes = DefaultMaxRequestBytes
+	}
+	if cfg.MaxTxnOps <= 0 {
+		cfg.MaxTxnOps = DefaultMaxTxnOps
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	var tlsCfg *tls.Config
+	if cfg.CAFile != "" || cfg.CertFile != "" || cfg.KeyFile != "" {
+		if (cfg.CertFile == "") != (cfg.KeyFile == "") {
+			return nil, fmt.Errorf("etcdkv: open %s: --etcd-cert and --etcd-key go together", cfg.Target)
+		}
+		info := transport.TLSInfo{CertFile: cfg.CertFile, KeyFile: cfg.KeyFile, TrustedCAFile: cfg.CAFile, Logger: cfg.Logger}
+		var err error
+		if tlsCfg, err = info.ClientConfig(); err != nil {
+			return nil, fmt.Errorf("etcdkv: open %s: TLS files: %w", cfg.Target, err)
+		}
+	}
+	c := &Client{prefix: cfg.Target.Prefix, timeout: cfg.DialTimeout, maxReq: cfg.MaxRequestBytes, maxOps: cfg.MaxTxnOps, target: cfg.Target, sess: sessions{ttl: cfg.LockTTL}}
+	cli, err := clientv3.New(clientv3.Config{
+		Endpoints:            cfg.Target.Endpoints,
+		DialTimeout:          cfg.DialTimeout,
+		DialKeepAliveTime:    5 * time.Second,
+		DialKeepAliveTimeout: 3 * time.Second,
+		TLS:                  tlsCfg,
+		Username:             cfg.Username,
+		Password:             cfg.Password,
+		Logger:               cfg.Logger,
+		// Let the server's limit be the one that speaks if ours is off.
+		MaxCallSendMsgSize: cfg.MaxRequestBytes + requestOverhead*4,
+		Context:            context.WithoutCancel(ctx),
+	})
+	if err != nil {
+		// With a user name, New already asks for an auth token.
+		return nil, fmt.Errorf("etcdkv: open %s: %w", cfg.Target, c.explain(err))
+	}
+	c.cli = cli
+	// The dial timeout holds here even under a longer caller deadline:
+	// an unreachable cluster must be reported, not waited for.
+	cctx, cancel := context.WithTimeout(ctx, cfg.DialTimeout)
+	defer cancel()
+	if _, err := cli.Get(cctx, c.prefix, clientv3.WithPrefix(), clientv3.WithCountOnly()); err != nil {
+		cli.Close()
+		return nil, fmt.Errorf("etcdkv: open %s: %w", cfg.Target, c.explain(err))
+	}
+	return c, nil
+}
+
+// Close releases the client's locks (by revoking their lease) and ends the
+// connection. Keys written with PutTTL stay until their own lease expires.
+func (c *Client) Close() error {
+	c.closeSession()
+	if err := c.cli.Close(); err != nil && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("etcdkv: close: %w", err)
+	}
+	return nil
+}
+
+// Target is where this client is connected.
+func (c *Client) Target() etcdurl.Target { return c.target }
+
+// Raw is the underlying etcd client, for the rare call this package does not
+// wrap (cluster status in doctor, tests). Keys given to it are not prefixed.
+func (c *Client) Raw() *clientv3.Client { return c.cli }
+
+// ctx bounds a call by DialTimeout unless the caller already set a deadline.
+func (c *Client) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, c.timeout)
+}
+
+func (c *Client) key(k string) string { return c.prefix + k }
+
+// explain turns transport and server errors into ones a user can act on,
+// wrapping the package's sentinels. Secrets never appear: etcd's errors name
+// no values, and this adds only the endpoints.
+func (c *Client) explain(err error) error {
+	if err == nil {
+		return nil
+	}
+	err = rpctypes.Error(err) // a gRPC status into etcd's comparable error
+	switch {
+	case errors.Is(err, rpctypes.ErrTimeout), errors.Is(err, rpctypes.ErrTimeoutDueToLeaderFail),
+		errors.Is(err, rpctypes.ErrTimeoutDueToConnectionLost), errors.Is(err, rpctypes.ErrNoLeader):
+		// The cluster took the request but could not commit it in time
+		// (a leader change, lost quorum): a write may or may not have been
+		// applied, and the caller must read back before retrying.
+		return fmt.Errorf("%w: the cluster did not commit the request in time (leader lost or no quorum; a write may or may not have been applied): %v",
+			ErrUnavailable, err)
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("%w: no answer in time from %s (is etcd running there, and a majority of its members up?): %v",
+			ErrUnavailable, strings.Join(c.target.Endpoints, ","), err)
+	case errors.Is(err, rpctypes.ErrRequestTooLarge):
+		return fmt.Errorf("%w: the cluster refused the request as larger than its --max-request-bytes: %v", ErrTooLarge, err)
+	case errors.Is(err, rpctypes.ErrTooManyOps):
+		return fmt.Errorf("%w: the cluster refused the transaction as having more operations than its --max-txn-ops (set the same limit in the client's configuration): %v", ErrTooLarge, err)
+	case errors.Is(err, rpctypes.ErrAuthFailed), errors.Is(err, rpctypes.ErrInvalidAuthToken):
+		return fmt.Errorf("etcd refused the user name or password (check $SCRIPTRUN_ETCD_USERNAME and $SCRIPTRUN_ETCD_PASSWORD): %w", err)
+	case errors.Is(err, rpctypes.ErrLeaseNotFound):
+		return fmt.Errorf("%w: %v", ErrLeaseNotFound, err)
+	case errors.Is(err, rpctypes.ErrUserEmpty):
+		return fmt.Errorf("etcd requires a user name and password: set $SCRIPTRUN_ETCD_USERNAME and $SCRIPTRUN_ETCD_PASSWORD: %w", err)
+	case errors.Is(err, rpctypes.ErrPermissionDenied):
+		return fmt.Errorf("etcd user may not use prefix %s (grant it a role with readwrite on that prefix): %w", c.prefix, err)
+	}
+	if s, ok := status.FromError(err); ok && s.Code() == codes.ResourceExhausted {
+		// gRPC's own cap (--max-request-bytes plus 512 KiB) spoke first.
+		return fmt.Errorf("%w: the cluster refused the request as larger than it accepts: %v", ErrTooLarge, err)
+	}
+	if s, ok := status.FromError(err); ok && s.Code() == codes.Unavailable {
+		return fmt.Errorf("%w: %s: %v", ErrUnavailable, strings.Join(c.target.Endpoints, ","), err)
+	}
+	return err
+}
+
+// Status is what a member says of itself (doctor).
+type Status struct {
+	// Version is the member's etcd version.
+	Version string
+	// Leader is the member id of the leader it follows (0: none).
+	Leader uint64
+}
+
+// Status asks the member at endpoint (one of Target's) for its version
+// and leader.
+func (c *Client) Status(ctx context.Context, endpoint string) (Status, error) {
+	st, err := c.cli.Status(ctx, endpoint)
+	if err != nil {
+		return Status{}, fmt.Errorf("etcdkv: status of %s: %w", endpoint, c.explain(err))
+	}
+	return Status{Version: st.Version, Leader: st.Leader}, nil
+}
