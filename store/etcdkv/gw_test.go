@@ -1,10 +1,14 @@
-//go:build etcdgw
-
 package etcdkv_test
 
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -89,5 +93,63 @@ func TestReauthenticate(t *testing.T) {
 	}
 	if kv, err := cli.Get(ctx, "k"); err != nil || string(kv.Value) != "2" {
 		t.Fatalf("get after re-authenticating: %+v, %v", kv, err)
+	}
+}
+
+// TestWatchHungMember: a member that hangs with the watch's connection
+// open (it took the watch, then answers nothing, not even a status
+// request) is left for the next one, where the watch resumes from the
+// revision it asked for: a change made meanwhile is delivered.
+func TestWatchHungMember(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the watch heartbeat (about 8 s): skipped with -short")
+	}
+	t.Parallel()
+	c := etcdtest.New(t)
+	real := c.Endpoints()[0]
+	proxy := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: real})
+	stop := make(chan struct{})
+	hang := func(r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-stop:
+		}
+	}
+	hung := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/v3/watch":
+			fmt.Fprintln(w, `{"result":{"header":{"revision":"1"},"created":true}}`)
+			w.(http.Flusher).Flush()
+			hang(r)
+		case "/v3/maintenance/status":
+			hang(r)
+		default:
+			proxy.ServeHTTP(w, r)
+		}
+	}))
+	t.Cleanup(func() { close(stop); hung.Close() })
+	target := c.Target(t)
+	target.Endpoints = []string{strings.TrimPrefix(hung.URL, "http://"), real}
+	cli, err := etcdkv.Open(context.Background(), etcdkv.Config{Target: target})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	ctx := ctxT(t)
+	rev, err := cli.Put(ctx, "jobs/a", []byte("1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := cli.Watch(ctx, "jobs/", rev)
+	if _, err := cli.Put(ctx, "jobs/b", []byte("2")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case e := <-events:
+		if e.Err != nil || e.Key != "jobs/b" {
+			t.Fatalf("event %+v, want jobs/b", e)
+		}
+	case <-ctx.Done():
+		t.Fatal("the watch stayed on the hung member")
 	}
 }

@@ -1,5 +1,3 @@
-//go:build etcdgw
-
 package etcdkv
 
 import (

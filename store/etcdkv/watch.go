@@ -1,5 +1,3 @@
-//go:build etcdgw
-
 package etcdkv
 
 import (
@@ -222,6 +220,7 @@ func (c *Client) heartbeat(ctx context.Context, cancel context.CancelFunc) *hear
 				continue
 			}
 			if !c.gw.alive(ctx, ep, watchProbe) && ctx.Err() == nil {
+				c.gw.moveOn(ep) // the stream and calls go elsewhere
 				h.hung.Store(true)
 				cancel()
 				return
