@@ -7,33 +7,27 @@ import (
 	"strings"
 	"time"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.etcd.io/etcd/client/v3/concurrency"
+	"github.com/scriptrun/scriptrun/store/etcdkv"
 )
 
 var _ clusterBackend = (*etcdBackend)(nil)
 
-// register keeps a lease of its own alive (a concurrency.Session: the
-// client's keep-alive stream) and creates key on it.
+// register keeps a lease of its own alive (an etcdkv.Session) and creates
+// key on it.
 func (e *etcdBackend) register(ctx context.Context, k string, ttl time.Duration, value func(lease int64) ([]byte, error)) (<-chan struct{}, func() error, error) {
-	secs := max(int((ttl+time.Second-1)/time.Second), 1)
-	s, err := concurrency.NewSession(e.c.Raw(), concurrency.WithTTL(secs), concurrency.WithContext(context.WithoutCancel(ctx)))
+	s, err := e.c.NewSession(ctx, ttl)
 	if err != nil {
 		return nil, nil, fmt.Errorf("keep a lease alive: %w", err)
 	}
-	v, err := value(int64(s.Lease()))
+	v, err := value(s.Lease())
 	if err != nil {
 		s.Close()
 		return nil, nil, err
 	}
-	full := e.c.Target().Prefix + k
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	resp, err := e.c.Raw().Txn(cctx).
-		If(clientv3.Compare(clientv3.CreateRevision(full), "=", 0)).
-		Then(clientv3.OpPut(full, string(v), clientv3.WithLease(s.Lease()))).
-		Commit()
-	if err == nil && !resp.Succeeded {
+	_, err = e.c.Commit(cctx, []etcdkv.Cond{etcdkv.Unchanged(k, 0)}, []etcdkv.Op{etcdkv.OpPutLease(k, v, s.Lease())})
+	if errors.Is(err, etcdkv.ErrConflict) {
 		err = ErrExists
 	}
 	if err != nil {
@@ -43,7 +37,7 @@ func (e *etcdBackend) register(ctx context.Context, k string, ttl time.Duration,
 	release := func() error {
 		// Revoking the lease deletes key; a cluster that cannot be
 		// reached lets it expire within ttl.
-		if err := s.Close(); err != nil && !errors.Is(err, context.Canceled) {
+		if err := s.Close(); err != nil {
 			return fmt.Errorf("end the lease of %s: %w", k, err)
 		}
 		return nil
@@ -86,9 +80,9 @@ func (e *etcdBackend) watch(ctx context.Context, space string, fn func(name stri
 func (e *etcdBackend) revision(ctx context.Context) int64 {
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	resp, err := e.c.Raw().Get(cctx, e.c.Target().Prefix+spaceMeta+"/", clientv3.WithPrefix(), clientv3.WithCountOnly())
+	rev, err := e.c.Revision(cctx)
 	if err != nil {
 		return 0
 	}
-	return resp.Header.Revision
+	return rev
 }

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/scriptrun/scriptrun/store/etcdkv"
-	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 )
 
 // etcdEphemeral keeps ephemeral state in etcd keys attached to leases, so
@@ -140,7 +139,7 @@ func (x *etcdEphemeral) write(k string, v []byte, ttl time.Duration, createOnly 
 			return err
 		}
 		_, err = x.c.Commit(context.Background(), conds, []etcdkv.Op{etcdkv.OpPutLease(k, v, id)})
-		if errors.Is(err, rpctypes.ErrLeaseNotFound) && attempt == 0 {
+		if errors.Is(err, etcdkv.ErrLeaseNotFound) && attempt == 0 {
 			x.forget(id)
 			continue
 		}

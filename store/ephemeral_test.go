@@ -308,14 +308,14 @@ func BenchmarkEphemeralPut(b *testing.B) {
 	value := bytes.Repeat([]byte("v"), 300)
 	// leases reports the leases the cluster holds, per write.
 	leases := func(b *testing.B, before int) {
-		resp, err := c.Raw().Leases(context.Background())
+		resp, err := etcdtest.Raw(b, c).Leases(context.Background())
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.ReportMetric(float64(len(resp.Leases)-before)/float64(b.N), "leases/op")
 	}
 	count := func(b *testing.B) int {
-		resp, err := c.Raw().Leases(context.Background())
+		resp, err := etcdtest.Raw(b, c).Leases(context.Background())
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -41,7 +41,7 @@ func TestEtcdTokenLockLost(t *testing.T) {
 		t.Fatal("an etcd lock has no Lost channel")
 	}
 	// The lease ends as its expiry would end it (a stalled holder).
-	if _, err := cli.Raw().Revoke(ctx, clientv3.LeaseID(cli.LockLease())); err != nil {
+	if _, err := etcdtest.Raw(t, cli).Revoke(ctx, clientv3.LeaseID(cli.LockLease())); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -298,7 +298,7 @@ func TestOpenURLNoPermission(t *testing.T) {
 		t.Skip("enables auth on a cluster of its own: skipped with -short")
 	}
 	c := etcdtest.Start(t, etcdtest.Options{})
-	raw := c.Open(t, etcdkv.Config{}).Raw()
+	raw := etcdtest.Raw(t, c.Open(t, etcdkv.Config{}))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for i, step := range []func() error{

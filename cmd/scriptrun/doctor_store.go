@@ -72,7 +72,7 @@ func (a *app) checkCluster(ctx context.Context, loc string) []finding {
 	leader, version := uint64(0), ""
 	for _, ep := range target.Endpoints {
 		sctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		st, err := c.Raw().Status(sctx, ep)
+		st, err := c.Status(sctx, ep)
 		cancel()
 		if err != nil {
 			down = append(down, ep)

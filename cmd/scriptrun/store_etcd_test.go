@@ -242,7 +242,7 @@ func TestStoreEtcdAuth(t *testing.T) {
 	// The lowest bcrypt cost: every process authenticates once, and the
 	// default cost takes most of a second of a busy CI core.
 	c := etcdtest.Start(t, etcdtest.Options{Configure: func(_ int, cfg *embed.Config) { cfg.BcryptCost = 4 }})
-	admin := c.Open(t, etcdkv.Config{}).Raw()
+	admin := etcdtest.Raw(t, c.Open(t, etcdkv.Config{}))
 	ctx := context.Background()
 	for _, step := range []func() error{
 		func() error { _, err := admin.UserAdd(ctx, "root", "s3cret-root-pw"); return err },

@@ -95,14 +95,14 @@ func writeTestPKI(t *testing.T, dir string) (ca string, server, client [2]string
 	}
 	caCert, caKey := issue(&x509.Certificate{Subject: pkix.Name{CommonName: "test CA"}, IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}, nil, nil)
 	ca = write("ca.pem", "CERTIFICATE", caCert.Raw)
-	leaf := func(name string, usage x509.ExtKeyUsage) [2]string {
+	leaf := func(name string, usage ...x509.ExtKeyUsage) [2]string {
 		cert, key := issue(&x509.Certificate{Subject: pkix.Name{CommonName: name}, IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
-			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage}}, caCert, caKey)
+			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: usage}, caCert, caKey)
 		der, err := x509.MarshalECPrivateKey(key)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return [2]string{write(name+".pem", "CERTIFICATE", cert.Raw), write(name+"-key.pem", "EC PRIVATE KEY", der)}
 	}
-	return ca, leaf("server", x509.ExtKeyUsageServerAuth), leaf("client", x509.ExtKeyUsageClientAuth)
+	return ca, leaf("server", x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth), leaf("client", x509.ExtKeyUsageClientAuth)
 }

@@ -10,12 +10,6 @@ import (
 
 	"github.com/scriptrun/scriptrun/internal/keyedmutex"
 	"github.com/scriptrun/scriptrun/store/etcdkv/etcdurl"
-	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
-	"go.etcd.io/etcd/client/pkg/v3/transport"
-	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 )
 
 // Errors callers branch on; returned errors wrap them with the key and what
@@ -34,6 +28,9 @@ var (
 	// ErrUnavailable: no member answered in time (unreachable cluster, no
 	// quorum, or every endpoint gone).
 	ErrUnavailable = errors.New("etcd cluster unavailable")
+	// ErrLeaseNotFound: a write named a lease that has expired or was
+	// revoked.
+	ErrLeaseNotFound = errors.New("lease not found")
 	// ErrLockLost: the lease behind a Lock expired or was revoked; the
 	// holder must not assume it still excludes others.
 	ErrLockLost = errors.New("lock lost")
@@ -75,15 +72,13 @@ type Config struct {
 	MaxTxnOps int
 	// LockTTL is the lease of the client's locks (default DefaultLockTTL).
 	LockTTL time.Duration
-	// Logger receives the etcd client's own log (default: none).
-	Logger *zap.Logger
 }
 
 // Client is a connection to an etcd cluster, scoped to one key prefix: every
 // key given to its methods is relative to Target.Prefix. It is safe for
 // concurrent use.
 type Client struct {
-	cli     *clientv3.Client
+	gw      *gateway
 	prefix  string
 	timeout time.Duration
 	maxReq  int
@@ -109,45 +104,25 @@ func Open(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.MaxTxnOps <= 0 {
 		cfg.MaxTxnOps = DefaultMaxTxnOps
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = zap.NewNop()
-	}
 	var tlsCfg *tls.Config
 	if cfg.CAFile != "" || cfg.CertFile != "" || cfg.KeyFile != "" {
 		if (cfg.CertFile == "") != (cfg.KeyFile == "") {
 			return nil, fmt.Errorf("etcdkv: open %s: --etcd-cert and --etcd-key go together", cfg.Target)
 		}
-		info := transport.TLSInfo{CertFile: cfg.CertFile, KeyFile: cfg.KeyFile, TrustedCAFile: cfg.CAFile, Logger: cfg.Logger}
 		var err error
-		if tlsCfg, err = info.ClientConfig(); err != nil {
+		if tlsCfg, err = tlsConfig(cfg.CAFile, cfg.CertFile, cfg.KeyFile); err != nil {
 			return nil, fmt.Errorf("etcdkv: open %s: TLS files: %w", cfg.Target, err)
 		}
 	}
 	c := &Client{prefix: cfg.Target.Prefix, timeout: cfg.DialTimeout, maxReq: cfg.MaxRequestBytes, maxOps: cfg.MaxTxnOps, target: cfg.Target, sess: sessions{ttl: cfg.LockTTL}}
-	cli, err := clientv3.New(clientv3.Config{
-		Endpoints:            cfg.Target.Endpoints,
-		DialTimeout:          cfg.DialTimeout,
-		DialKeepAliveTime:    5 * time.Second,
-		DialKeepAliveTimeout: 3 * time.Second,
-		TLS:                  tlsCfg,
-		Username:             cfg.Username,
-		Password:             cfg.Password,
-		Logger:               cfg.Logger,
-		// Let the server's limit be the one that speaks if ours is off.
-		MaxCallSendMsgSize: cfg.MaxRequestBytes + requestOverhead*4,
-		Context:            context.WithoutCancel(ctx),
-	})
-	if err != nil {
-		// With a user name, New already asks for an auth token.
-		return nil, fmt.Errorf("etcdkv: open %s: %w", cfg.Target, c.explain(err))
-	}
-	c.cli = cli
+	c.gw = newGateway(cfg.Target.Endpoints, tlsCfg, cfg.Username, cfg.Password, cfg.DialTimeout)
 	// The dial timeout holds here even under a longer caller deadline:
-	// an unreachable cluster must be reported, not waited for.
+	// an unreachable cluster must be reported, not waited for. With a
+	// user name, this first call authenticates.
 	cctx, cancel := context.WithTimeout(ctx, cfg.DialTimeout)
 	defer cancel()
-	if _, err := cli.Get(cctx, c.prefix, clientv3.WithPrefix(), clientv3.WithCountOnly()); err != nil {
-		cli.Close()
+	if _, err := c.rangeKeys(cctx, rangeReq{Key: []byte(c.prefix), RangeEnd: prefixEnd([]byte(c.prefix)), CountOnly: true}); err != nil {
+		c.gw.close()
 		return nil, fmt.Errorf("etcdkv: open %s: %w", cfg.Target, c.explain(err))
 	}
 	return c, nil
@@ -157,18 +132,12 @@ func Open(ctx context.Context, cfg Config) (*Client, error) {
 // connection. Keys written with PutTTL stay until their own lease expires.
 func (c *Client) Close() error {
 	c.closeSession()
-	if err := c.cli.Close(); err != nil && !errors.Is(err, context.Canceled) {
-		return fmt.Errorf("etcdkv: close: %w", err)
-	}
+	c.gw.close()
 	return nil
 }
 
 // Target is where this client is connected.
 func (c *Client) Target() etcdurl.Target { return c.target }
-
-// Raw is the underlying etcd client, for the rare call this package does not
-// wrap (cluster status in doctor, tests). Keys given to it are not prefixed.
-func (c *Client) Raw() *clientv3.Client { return c.cli }
 
 // ctx bounds a call by DialTimeout unless the caller already set a deadline.
 func (c *Client) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -187,35 +156,43 @@ func (c *Client) explain(err error) error {
 	if err == nil {
 		return nil
 	}
-	err = rpctypes.Error(err) // a gRPC status into etcd's comparable error
+	var re *rpcError
+	msg := ""
+	if errors.As(err, &re) {
+		msg = re.msg
+	}
+	eps := strings.Join(c.target.Endpoints, ",")
 	switch {
-	case errors.Is(err, rpctypes.ErrTimeout), errors.Is(err, rpctypes.ErrTimeoutDueToLeaderFail),
-		errors.Is(err, rpctypes.ErrTimeoutDueToConnectionLost), errors.Is(err, rpctypes.ErrNoLeader):
+	case strings.HasPrefix(msg, "etcdserver: request timed out"), msg == "etcdserver: no leader",
+		msg == "etcdserver: leader changed":
 		// The cluster took the request but could not commit it in time
 		// (a leader change, lost quorum): a write may or may not have been
 		// applied, and the caller must read back before retrying.
 		return fmt.Errorf("%w: the cluster did not commit the request in time (leader lost or no quorum; a write may or may not have been applied): %v",
 			ErrUnavailable, err)
-	case errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, errUnreachable):
+		return fmt.Errorf("%w: no member could be reached at %s (is etcd running there, and a majority of its members up?): %v",
+			ErrUnavailable, eps, err)
+	case errors.Is(err, context.DeadlineExceeded) || (re != nil && re.code == codeDeadlineExceeded):
 		return fmt.Errorf("%w: no answer in time from %s (is etcd running there, and a majority of its members up?): %v",
-			ErrUnavailable, strings.Join(c.target.Endpoints, ","), err)
-	case errors.Is(err, rpctypes.ErrRequestTooLarge):
+			ErrUnavailable, eps, err)
+	case msg == "etcdserver: request is too large":
 		return fmt.Errorf("%w: the cluster refused the request as larger than its --max-request-bytes: %v", ErrTooLarge, err)
-	case errors.Is(err, rpctypes.ErrTooManyOps):
+	case msg == "etcdserver: too many operations in txn request":
 		return fmt.Errorf("%w: the cluster refused the transaction as having more operations than its --max-txn-ops (set the same limit in the client's configuration): %v", ErrTooLarge, err)
-	case errors.Is(err, rpctypes.ErrAuthFailed), errors.Is(err, rpctypes.ErrInvalidAuthToken):
+	case strings.HasPrefix(msg, "etcdserver: authentication failed"), msg == "etcdserver: invalid auth token":
 		return fmt.Errorf("etcd refused the user name or password (check $SCRIPTRUN_ETCD_USERNAME and $SCRIPTRUN_ETCD_PASSWORD): %w", err)
-	case errors.Is(err, rpctypes.ErrUserEmpty):
+	case msg == "etcdserver: user name is empty":
 		return fmt.Errorf("etcd requires a user name and password: set $SCRIPTRUN_ETCD_USERNAME and $SCRIPTRUN_ETCD_PASSWORD: %w", err)
-	case errors.Is(err, rpctypes.ErrPermissionDenied):
+	case msg == "etcdserver: permission denied":
 		return fmt.Errorf("etcd user may not use prefix %s (grant it a role with readwrite on that prefix): %w", c.prefix, err)
-	}
-	if s, ok := status.FromError(err); ok && s.Code() == codes.ResourceExhausted {
+	case msg == "etcdserver: requested lease not found":
+		return fmt.Errorf("%w: %v", ErrLeaseNotFound, err)
+	case re != nil && re.code == codeResourceExhausted:
 		// gRPC's own cap (--max-request-bytes plus 512 KiB) spoke first.
 		return fmt.Errorf("%w: the cluster refused the request as larger than it accepts: %v", ErrTooLarge, err)
-	}
-	if s, ok := status.FromError(err); ok && s.Code() == codes.Unavailable {
-		return fmt.Errorf("%w: %s: %v", ErrUnavailable, strings.Join(c.target.Endpoints, ","), err)
+	case re != nil && re.code == codeUnavailable, errors.Is(err, errUnreachable), errors.Is(err, errCutOff):
+		return fmt.Errorf("%w: %s: %v", ErrUnavailable, eps, err)
 	}
 	return err
 }

@@ -141,7 +141,7 @@ func TestAuth(t *testing.T) {
 	t.Parallel() // waits on timeouts and elections, not the CPU
 	c := etcdtest.Start(t, etcdtest.Options{})
 	admin := c.Open(t, etcdkv.Config{})
-	raw := admin.Raw()
+	raw := etcdtest.Raw(t, admin)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	prefix := "/team-a/"
@@ -305,16 +305,20 @@ func writeTLSFiles(t *testing.T, dir string) map[string]string {
 	ca := cert(caTmpl("test CA"), nil, nil, caKey)
 	write("ca.pem", "CERTIFICATE", ca.Raw)
 	write("other-ca.pem", "CERTIFICATE", cert(caTmpl("other CA"), nil, nil, otherKey).Raw)
+	// The server's certificate serves for client authentication too: etcd's
+	// JSON gateway, which etcdkv speaks, reaches the member's gRPC service
+	// over TLS with it (etcd's security guide asks for both usages when
+	// --client-cert-auth is on).
 	for _, leaf := range []struct {
 		name  string
-		usage x509.ExtKeyUsage
-	}{{"server", x509.ExtKeyUsageServerAuth}, {"client", x509.ExtKeyUsageClientAuth}} {
+		usage []x509.ExtKeyUsage
+	}{{"server", []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}}, {"client", []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}} {
 		k := newKey()
 		c := cert(&x509.Certificate{
 			Subject:     pkix.Name{CommonName: leaf.name},
 			IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
 			KeyUsage:    x509.KeyUsageDigitalSignature,
-			ExtKeyUsage: []x509.ExtKeyUsage{leaf.usage},
+			ExtKeyUsage: leaf.usage,
 		}, ca, caKey, k)
 		write(leaf.name+".pem", "CERTIFICATE", c.Raw)
 		der, err := x509.MarshalECPrivateKey(k)

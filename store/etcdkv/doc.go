@@ -26,6 +26,21 @@
 //     is refused with ErrTooLarge before it is sent, and the cluster's own
 //     refusals are mapped to the same error.
 //
+// # Transport
+//
+// etcdkv speaks etcd's v3 API as JSON over HTTP/1.1 (net/http and
+// encoding/json): the gRPC gateway that etcd serves on its client port
+// (/v3/kv/range, /v3/kv/txn, /v3/watch, /v3/lease/..., 3.4 and later).
+// etcd's Go client would link gRPC, protobuf and zap into scriptrun, whose
+// package initialisation every start paid, even on bbolt. A call goes to
+// the member that answered last and moves to the next one when a member
+// cannot be reached; the auth token is fetched again when the cluster
+// says it expired; watches and lock waits require a leader (gRPC metadata
+// hasleader, sent as the Grpc-Metadata-Hasleader header). Each request
+// costs the member a JSON translation and a loopback gRPC call (about
+// 150 µs and 2 to 3 × the CPU of a gRPC request, measured on a Get), the
+// price of a client without gRPC.
+//
 // Every key is relative to the Client's prefix (etcdurl.Parse: etcd://h1,h2/p,
 // default "/scriptrun/"), so several installations share a cluster.
 //
@@ -47,8 +62,13 @@
 //     minimum (1.5 × the election timeout): a 1 s TTL lasts about 2 s on a
 //     default cluster (measured on etcd 3.4).
 //   - Watch delivers each change once per watch; a watcher that falls
-//     behind a compaction gets an error event and must re-read. A hung
-//     member delays events by up to the keep-alive (about 8 s).
+//     behind a compaction gets an error event (ErrCompacted) and must
+//     re-read. A hung member delays events by up to the heartbeat (5 s of
+//     quiet, then a 3 s status probe) before the watch moves on.
+//   - With --client-cert-auth, etcd's gateway reaches the member's own
+//     gRPC service with the member's server certificate, which must
+//     therefore allow client authentication too (extended key usage
+//     clientAuth), as etcd's security guide asks.
 //   - A write cut off by a leader change or lost quorum fails with
 //     ErrUnavailable but may have been applied: read back before retrying
 //     (Txn.Applied tells whether the cluster holds what an Update wrote).

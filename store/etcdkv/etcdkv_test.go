@@ -351,7 +351,7 @@ func testLock(t *testing.T, c *etcdtest.Cluster) {
 		waited <- err
 	}()
 	died := time.Now()
-	if _, err := dying.Raw().Revoke(ctx, clientLease(dying)); err != nil {
+	if _, err := etcdtest.Raw(t, dying).Revoke(ctx, clientLease(dying)); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -387,7 +387,7 @@ func testLockLost(t *testing.T, c *etcdtest.Cluster) {
 	}
 	// The "token endpoint call" outlives the lease: revoke it as its
 	// expiry would end it.
-	if _, err := a.Raw().Revoke(ctx, clientLease(a)); err != nil {
+	if _, err := etcdtest.Raw(t, a).Revoke(ctx, clientLease(a)); err != nil {
 		t.Fatal(err)
 	}
 	revoked := time.Now()

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-
-	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 // KV is one key as read, with the revisions a later write can be fenced on.
@@ -28,14 +26,14 @@ type KV struct {
 func (c *Client) Get(ctx context.Context, key string) (KV, error) {
 	ctx, cancel := c.ctx(ctx)
 	defer cancel()
-	resp, err := c.cli.Get(ctx, c.key(key))
+	resp, err := c.rangeKeys(ctx, rangeReq{Key: []byte(c.key(key))})
 	if err != nil {
 		return KV{}, fmt.Errorf("etcdkv: get %s: %w", key, c.explain(err))
 	}
 	if len(resp.Kvs) == 0 {
 		return KV{}, fmt.Errorf("etcdkv: get %s: %w", key, ErrNotFound)
 	}
-	return c.kv(resp.Kvs[0].Key, resp.Kvs[0].Value, resp.Kvs[0].ModRevision, resp.Kvs[0].CreateRevision, resp.Kvs[0].Lease), nil
+	return c.kv(&resp.Kvs[0]), nil
 }
 
 // List reads every key under prefix (relative to the client's), in key
@@ -45,26 +43,23 @@ func (c *Client) Get(ctx context.Context, key string) (KV, error) {
 func (c *Client) List(ctx context.Context, prefix string) (kvs []KV, rev int64, err error) {
 	ctx, cancel := c.ctx(ctx)
 	defer cancel()
-	start, end := c.key(prefix), clientv3.GetPrefixRangeEnd(c.key(prefix))
+	start := []byte(c.key(prefix))
+	end := prefixEnd(start)
 	for {
-		opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(256)}
-		if rev > 0 {
-			opts = append(opts, clientv3.WithRev(rev))
-		}
-		resp, err := c.cli.Get(ctx, start, opts...)
+		resp, err := c.rangeKeys(ctx, rangeReq{Key: start, RangeEnd: end, Limit: 256, Revision: i64(rev)})
 		if err != nil {
 			return nil, 0, fmt.Errorf("etcdkv: list %s: %w", prefix, c.explain(err))
 		}
 		if rev == 0 {
-			rev = resp.Header.Revision
+			rev = int64(resp.Header.Revision)
 		}
-		for _, kv := range resp.Kvs {
-			kvs = append(kvs, c.kv(kv.Key, kv.Value, kv.ModRevision, kv.CreateRevision, kv.Lease))
+		for i := range resp.Kvs {
+			kvs = append(kvs, c.kv(&resp.Kvs[i]))
 		}
 		if !resp.More || len(resp.Kvs) == 0 {
 			return kvs, rev, nil
 		}
-		start = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
+		start = append(resp.Kvs[len(resp.Kvs)-1].Key, 0)
 	}
 }
 
@@ -108,8 +103,8 @@ func (c *Client) PutIfUnchanged(ctx context.Context, key string, value []byte, m
 type Cond struct {
 	key    string
 	rev    int64
-	prefix bool          // key is a prefix; holds while every ModRevision under it is <= rev
-	cmp    *clientv3.Cmp // set for conditions built elsewhere (Lock.Held); its key is absolute
+	prefix bool     // key is a prefix; holds while every ModRevision under it is <= rev
+	cmp    *compare // set for conditions built elsewhere (Lock.Held); its key is absolute
 }
 
 // Unchanged holds while key's ModRevision is modRev; modRev 0 means the key
@@ -162,39 +157,40 @@ func (c *Client) Commit(ctx context.Context, conds []Cond, ops []Op) (int64, err
 	if err := c.checkOps(conds, ops); err != nil {
 		return 0, fmt.Errorf("etcdkv: write %s: %w", what, err)
 	}
-	cmps := make([]clientv3.Cmp, len(conds))
+	req := txnReq{Compare: make([]compare, len(conds)), Success: make([]requestOp, len(ops))}
 	for i, cd := range conds {
-		if cd.cmp != nil {
-			cmps[i] = *cd.cmp
-		} else if cd.prefix {
-			cmps[i] = clientv3.Compare(clientv3.ModRevision(c.key(cd.key)), "<", cd.rev+1).WithPrefix()
-		} else {
-			cmps[i] = clientv3.Compare(clientv3.ModRevision(c.key(cd.key)), "=", cd.rev)
+		switch {
+		case cd.cmp != nil:
+			req.Compare[i] = *cd.cmp
+		case cd.prefix:
+			k := []byte(c.key(cd.key))
+			req.Compare[i] = cmpMod(k, "LESS", cd.rev+1)
+			req.Compare[i].RangeEnd = prefixEnd(k)
+		default:
+			req.Compare[i] = cmpMod([]byte(c.key(cd.key)), "EQUAL", cd.rev)
 		}
 	}
-	thens := make([]clientv3.Op, len(ops))
 	for i, op := range ops {
+		k := []byte(c.key(op.key))
 		switch {
 		case op.del && op.prefix:
-			thens[i] = clientv3.OpDelete(c.key(op.key), clientv3.WithPrefix())
+			req.Success[i].Delete = &deleteReq{Key: k, RangeEnd: prefixEnd(k)}
 		case op.del:
-			thens[i] = clientv3.OpDelete(c.key(op.key))
-		case op.lease != 0:
-			thens[i] = clientv3.OpPut(c.key(op.key), string(op.value), clientv3.WithLease(clientv3.LeaseID(op.lease)))
+			req.Success[i].Delete = &deleteReq{Key: k}
 		default:
-			thens[i] = clientv3.OpPut(c.key(op.key), string(op.value))
+			req.Success[i].Put = &putReq{Key: k, Value: op.value, Lease: i64(op.lease)}
 		}
 	}
 	ctx, cancel := c.ctx(ctx)
 	defer cancel()
-	resp, err := c.cli.Txn(ctx).If(cmps...).Then(thens...).Commit()
+	resp, err := c.txn(ctx, req)
 	if err != nil {
 		return 0, fmt.Errorf("etcdkv: write %s: %w", what, c.explain(err))
 	}
 	if !resp.Succeeded {
 		return 0, fmt.Errorf("etcdkv: write %s: %w (%s)", what, ErrConflict, describeConds(conds))
 	}
-	return resp.Header.Revision, nil
+	return int64(resp.Header.Revision), nil
 }
 
 // checkSize refuses a request the cluster would refuse: etcd limits the
@@ -228,8 +224,9 @@ func (c *Client) checkOps(conds []Cond, ops []Op) error {
 		ErrTooLarge, len(conds), len(ops), c.maxOps)
 }
 
-func (c *Client) kv(key, value []byte, mod, create, lease int64) KV {
-	return KV{Key: strings.TrimPrefix(string(key), c.prefix), Value: value, ModRevision: mod, CreateRevision: create, Lease: lease}
+func (c *Client) kv(kv *pbKV) KV {
+	return KV{Key: strings.TrimPrefix(string(kv.Key), c.prefix), Value: kv.Value, ModRevision: int64(kv.ModRevision),
+		CreateRevision: int64(kv.CreateRevision), Lease: int64(kv.Lease)}
 }
 
 func describe(ops []Op) string {

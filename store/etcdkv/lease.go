@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 // Grant creates a lease of ttl (rounded up to whole seconds; etcd may raise
@@ -19,18 +17,18 @@ func (c *Client) Grant(ctx context.Context, ttl time.Duration) (int64, error) {
 	if secs < 1 {
 		secs = 1
 	}
-	resp, err := c.cli.Grant(ctx, secs)
+	id, err := c.grant(ctx, secs)
 	if err != nil {
 		return 0, fmt.Errorf("etcdkv: grant a %s lease: %w", ttl, c.explain(err))
 	}
-	return int64(resp.ID), nil
+	return id, nil
 }
 
 // Revoke ends a lease at once, deleting its keys.
 func (c *Client) Revoke(ctx context.Context, lease int64) error {
 	ctx, cancel := c.ctx(ctx)
 	defer cancel()
-	if _, err := c.cli.Revoke(ctx, clientv3.LeaseID(lease)); err != nil {
+	if err := c.revoke(ctx, lease); err != nil {
 		return fmt.Errorf("etcdkv: revoke lease %x: %w", lease, c.explain(err))
 	}
 	return nil
@@ -69,13 +67,12 @@ func (c *Client) PutTTL(ctx context.Context, key string, value []byte, ttl time.
 func (c *Client) Take(ctx context.Context, key string) (KV, error) {
 	ctx, cancel := c.ctx(ctx)
 	defer cancel()
-	resp, err := c.cli.Delete(ctx, c.key(key), clientv3.WithPrevKV())
+	resp, err := c.deleteRange(ctx, deleteReq{Key: []byte(c.key(key)), PrevKV: true})
 	if err != nil {
 		return KV{}, fmt.Errorf("etcdkv: take %s: %w", key, c.explain(err))
 	}
 	if len(resp.PrevKvs) == 0 {
 		return KV{}, fmt.Errorf("etcdkv: take %s: %w", key, ErrNotFound)
 	}
-	p := resp.PrevKvs[0]
-	return c.kv(p.Key, p.Value, p.ModRevision, p.CreateRevision, p.Lease), nil
+	return c.kv(&resp.PrevKvs[0]), nil
 }

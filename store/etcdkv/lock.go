@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"sync"
 	"time"
-
-	"go.etcd.io/etcd/client/v3/concurrency"
 )
 
 // DefaultLockTTL is the lease of a Client's locks: a holder that dies (or
@@ -36,7 +34,7 @@ const DefaultLockTTL = 10 * time.Second
 type Lock struct {
 	release func() // the in-process turn
 	m       *mutex
-	session *concurrency.Session
+	session *Session
 	name    string
 	c       *Client
 }
@@ -60,7 +58,7 @@ func (c *Client) Lock(ctx context.Context, name string) (*Lock, error) {
 		release()
 		return nil, fmt.Errorf("etcdkv: lock %s: %w", name, err)
 	}
-	m := newMutex(c.cli, c.key("locks/"+name), s.Lease())
+	m := newMutex(c, c.key("locks/"+name), s.Lease())
 	if err := m.lock(ctx); err != nil {
 		release()
 		return nil, fmt.Errorf("etcdkv: lock %s: %w", name, c.explain(err))
@@ -85,7 +83,7 @@ func (c *Client) TryLock(ctx context.Context, name string) (*Lock, error) {
 		release()
 		return nil, fmt.Errorf("etcdkv: lock %s: %w", name, err)
 	}
-	m := newMutex(c.cli, c.key("locks/"+name), s.Lease())
+	m := newMutex(c, c.key("locks/"+name), s.Lease())
 	tctx, tcancel := c.ctx(ctx)
 	defer tcancel()
 	if err := m.tryLock(tctx); err != nil {
@@ -127,11 +125,11 @@ func (l *Lock) Unlock(ctx context.Context) error {
 // all its locks; replaced once it is lost.
 type sessions struct {
 	mu  sync.Mutex
-	s   *concurrency.Session
+	s   *Session
 	ttl time.Duration
 }
 
-func (c *Client) session(ctx context.Context) (*concurrency.Session, error) {
+func (c *Client) session(ctx context.Context) (*Session, error) {
 	c.sess.mu.Lock()
 	defer c.sess.mu.Unlock()
 	if c.sess.s != nil {
@@ -146,15 +144,9 @@ func (c *Client) session(ctx context.Context) (*concurrency.Session, error) {
 	if ttl <= 0 {
 		ttl = DefaultLockTTL
 	}
-	gctx, cancel := c.ctx(ctx)
-	defer cancel()
-	resp, err := c.cli.Grant(gctx, int64((ttl+time.Second-1)/time.Second))
+	s, err := c.NewSession(ctx, ttl)
 	if err != nil {
-		return nil, fmt.Errorf("grant the lock lease: %w", c.explain(err))
-	}
-	s, err := concurrency.NewSession(c.cli, concurrency.WithLease(resp.ID), concurrency.WithContext(context.WithoutCancel(ctx)))
-	if err != nil {
-		return nil, fmt.Errorf("keep the lock lease alive: %w", c.explain(err))
+		return nil, fmt.Errorf("the lock lease: %w", err)
 	}
 	c.sess.s = s
 	return s, nil
@@ -165,21 +157,18 @@ func (c *Client) closeSession() {
 	c.sess.mu.Lock()
 	defer c.sess.mu.Unlock()
 	if c.sess.s != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
-		defer cancel()
-		_, _ = c.cli.Revoke(ctx, c.sess.s.Lease())
-		c.sess.s.Orphan()
+		_ = c.sess.s.Close()
 		c.sess.s = nil
 	}
 }
 
 // LockLease is the lease behind this client's locks (0: none yet), for
-// tests that simulate its expiry with Raw().Revoke.
+// tests that simulate its expiry by revoking it.
 func (c *Client) LockLease() int64 {
 	c.sess.mu.Lock()
 	defer c.sess.mu.Unlock()
 	if c.sess.s == nil {
 		return 0
 	}
-	return int64(c.sess.s.Lease())
+	return c.sess.s.Lease()
 }

@@ -4,13 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
-
-	"go.etcd.io/etcd/api/v3/mvccpb"
-	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
-	clientv3 "go.etcd.io/etcd/client/v3"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 )
 
 // mutex is etcd's lock recipe (the one of client/v3/concurrency.Mutex) on
@@ -24,35 +19,46 @@ import (
 // 100 ms, so each hand-over waited 50 ms on average (measured: 33 ms per
 // contended increment). See waitPredecessors.
 type mutex struct {
-	cli   *clientv3.Client
+	c     *Client
 	pfx   string // ends in "/"
-	lease clientv3.LeaseID
+	lease int64
 	key   string
 	rev   int64 // create revision of key; 0: not held
 }
 
-func newMutex(cli *clientv3.Client, pfx string, lease clientv3.LeaseID) *mutex {
-	return &mutex{cli: cli, pfx: pfx + "/", lease: lease}
+func newMutex(c *Client, pfx string, lease int64) *mutex {
+	return &mutex{c: c, pfx: pfx + "/", lease: lease}
+}
+
+// firstCreate reads the contender that came first.
+func (m *mutex) firstCreate() *rangeReq {
+	pfx := []byte(m.pfx)
+	return &rangeReq{Key: pfx, RangeEnd: prefixEnd(pfx), SortTarget: "CREATE", SortOrder: "ASCEND", Limit: 1}
 }
 
 // enqueue puts this contender's key (or finds it from an earlier attempt)
 // and reports whether it is first in line.
 func (m *mutex) enqueue(ctx context.Context) (first bool, err error) {
-	m.key = fmt.Sprintf("%s%x", m.pfx, int64(m.lease))
-	resp, err := m.cli.Txn(ctx).
-		If(clientv3.Compare(clientv3.CreateRevision(m.key), "=", 0)).
-		Then(clientv3.OpPut(m.key, "", clientv3.WithLease(m.lease)), clientv3.OpGet(m.pfx, clientv3.WithFirstCreate()...)).
-		Else(clientv3.OpGet(m.key), clientv3.OpGet(m.pfx, clientv3.WithFirstCreate()...)).
-		Commit()
+	m.key = fmt.Sprintf("%s%x", m.pfx, m.lease)
+	key := []byte(m.key)
+	resp, err := m.c.txn(ctx, txnReq{
+		Compare: []compare{cmpCreate(key, 0)},
+		Success: []requestOp{{Put: &putReq{Key: key, Lease: i64(m.lease)}}, {Range: m.firstCreate()}},
+		Failure: []requestOp{{Range: &rangeReq{Key: key}}, {Range: m.firstCreate()}},
+	})
 	if err != nil {
 		return false, err
 	}
-	m.rev = resp.Header.Revision
+	m.rev = int64(resp.Header.Revision)
 	if !resp.Succeeded {
-		m.rev = resp.Responses[0].GetResponseRange().Kvs[0].CreateRevision
+		mine := resp.rangeAt(0)
+		if len(mine) == 0 {
+			return false, fmt.Errorf("%w: the lock key vanished as it was read", errWatchEnded)
+		}
+		m.rev = int64(mine[0].CreateRevision)
 	}
-	owner := resp.Responses[1].GetResponseRange().Kvs
-	return len(owner) == 0 || owner[0].CreateRevision == m.rev, nil
+	owner := resp.rangeAt(1)
+	return len(owner) == 0 || int64(owner[0].CreateRevision) == m.rev, nil
 }
 
 // lock waits until every key created before this one is gone, then checks
@@ -72,7 +78,7 @@ func (m *mutex) lock(ctx context.Context) error {
 		m.cleanup(ctx)
 		return err
 	}
-	resp, err := m.cli.Get(ctx, m.key)
+	resp, err := m.c.rangeKeys(ctx, rangeReq{Key: []byte(m.key)})
 	if err != nil {
 		m.cleanup(ctx)
 		return err
@@ -109,16 +115,16 @@ func (m *mutex) tryLock(ctx context.Context) error {
 // the key to wait for; a delete seen before it is harmless, since the loop
 // reads again.
 func (m *mutex) waitPredecessors(ctx context.Context) error {
-	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	wch := m.cli.Watch(wctx, m.pfx, clientv3.WithPrefix(), clientv3.WithFilterPut(), clientv3.WithCreatedNotify())
-	wr, ok := <-wch // the creation notice
-	if err := watchErr(ctx, wr, ok); err != nil {
+	pfx := []byte(m.pfx)
+	wch := m.c.watchStream(wctx, watchCreate{Key: pfx, RangeEnd: prefixEnd(pfx), Filters: []string{"NOPUT"}}, nil)
+	if _, err := watchNext(ctx, wch); err != nil { // the creation notice
 		return err
 	}
-	opts := append(clientv3.WithLastCreate(), clientv3.WithMaxCreateRev(m.rev-1))
 	for {
-		resp, err := m.cli.Get(ctx, m.pfx, opts...)
+		resp, err := m.c.rangeKeys(ctx, rangeReq{Key: pfx, RangeEnd: prefixEnd(pfx), SortTarget: "CREATE", SortOrder: "DESCEND",
+			Limit: 1, MaxCreateRevision: i64(m.rev - 1)})
 		if err != nil {
 			return err
 		}
@@ -128,12 +134,12 @@ func (m *mutex) waitPredecessors(ctx context.Context) error {
 		pred := string(resp.Kvs[0].Key)
 	wait:
 		for {
-			wr, ok := <-wch
-			if err := watchErr(ctx, wr, ok); err != nil {
+			r, err := watchNext(ctx, wch)
+			if err != nil {
 				return err
 			}
-			for _, ev := range wr.Events {
-				if ev.Type == mvccpb.DELETE && string(ev.Kv.Key) == pred {
+			for _, ev := range r.Events {
+				if ev.Type == "DELETE" && string(ev.Kv.Key) == pred {
 					break wait
 				}
 			}
@@ -165,35 +171,34 @@ func retryTransient(ctx context.Context, fn func() error) error {
 // again: no leader, a request cut off by a leader change, an endpoint gone,
 // or a watch ended without a reason of its own.
 func transient(err error) bool {
-	if errors.Is(err, errWatchEnded) {
+	if errors.Is(err, errWatchEnded) || errors.Is(err, errUnreachable) || errors.Is(err, errCutOff) {
 		return true
 	}
-	err = rpctypes.Error(err)
-	switch {
-	case errors.Is(err, rpctypes.ErrNoLeader), errors.Is(err, rpctypes.ErrTimeout),
-		errors.Is(err, rpctypes.ErrTimeoutDueToLeaderFail), errors.Is(err, rpctypes.ErrTimeoutDueToConnectionLost),
-		errors.Is(err, rpctypes.ErrLeaderChanged):
-		return true
+	var re *rpcError
+	if !errors.As(err, &re) {
+		return false
 	}
-	s, ok := status.FromError(err)
-	return ok && s.Code() == codes.Unavailable
+	return re.code == codeUnavailable || strings.HasPrefix(re.msg, "etcdserver: request timed out") ||
+		re.msg == "etcdserver: no leader" || re.msg == "etcdserver: leader changed"
 }
 
 var errWatchEnded = errors.New("the watch ended before the lock's holder let go")
 
-// watchErr is the error that ended a watch, if wr (received with ok) is
-// its last response.
-func watchErr(ctx context.Context, wr clientv3.WatchResponse, ok bool) error {
-	if err := wr.Err(); err != nil {
-		return err
+// watchNext is the next message of a watch stream, or the error that
+// ended it.
+func watchNext(ctx context.Context, wch <-chan watchMsg) (*watchResp, error) {
+	m, ok := <-wch
+	switch {
+	case ok && m.err == nil && m.r.Canceled:
+		return nil, errWatchEnded
+	case ok && m.err == nil:
+		return m.r, nil
+	case ctx.Err() != nil:
+		return nil, ctx.Err()
+	case ok:
+		return nil, m.err
 	}
-	if !ok || wr.Canceled {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		return errWatchEnded
-	}
-	return nil
+	return nil, errWatchEnded
 }
 
 // cleanup removes the key of a waiter that gave up, so it does not hold up
@@ -208,7 +213,7 @@ func (m *mutex) unlock(ctx context.Context) error {
 	if m.rev == 0 {
 		return nil
 	}
-	if _, err := m.cli.Delete(ctx, m.key); err != nil {
+	if _, err := m.c.deleteRange(ctx, deleteReq{Key: []byte(m.key)}); err != nil {
 		return err
 	}
 	m.rev = 0
@@ -217,6 +222,6 @@ func (m *mutex) unlock(ctx context.Context) error {
 
 // held compares, in a Txn, that this contender's key is still the one it
 // created (its lease has not ended).
-func (m *mutex) held() clientv3.Cmp {
-	return clientv3.Compare(clientv3.CreateRevision(m.key), "=", m.rev)
+func (m *mutex) held() compare {
+	return cmpCreate([]byte(m.key), m.rev)
 }

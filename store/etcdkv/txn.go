@@ -8,9 +8,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-
-	"go.etcd.io/etcd/api/v3/mvccpb"
-	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 // Txn is one optimistic transaction, given to the function of View or
@@ -122,7 +119,7 @@ func (tx *Txn) Get(key string) (KV, error) {
 		}
 		return *kv, nil
 	}
-	resp, err := tx.get(tx.c.key(key))
+	resp, err := tx.get(rangeReq{Key: []byte(tx.c.key(key))})
 	if err != nil {
 		return KV{}, fmt.Errorf("etcdkv: get %s: %w", key, tx.c.explain(err))
 	}
@@ -131,10 +128,9 @@ func (tx *Txn) Get(key string) (KV, error) {
 		tx.got[key] = nil
 		return KV{}, fmt.Errorf("etcdkv: get %s: %w", key, ErrNotFound)
 	}
-	kv := resp.Kvs[0]
-	tx.reads[key] = kv.ModRevision
-	tx.seen[key] = kv.ModRevision
-	out := tx.c.kv(kv.Key, kv.Value, kv.ModRevision, kv.CreateRevision, kv.Lease)
+	out := tx.c.kv(&resp.Kvs[0])
+	tx.reads[key] = out.ModRevision
+	tx.seen[key] = out.ModRevision
 	tx.got[key] = &out
 	return out, nil
 }
@@ -151,12 +147,8 @@ func (tx *Txn) List(prefix string) ([]KV, error) { return tx.list(prefix, false)
 func (tx *Txn) Keys(prefix string) ([]KV, error) { return tx.list(prefix, true) }
 
 func (tx *Txn) list(prefix string, keysOnly bool) ([]KV, error) {
-	full := tx.c.key(prefix)
-	opts := []clientv3.OpOption{clientv3.WithPrefix()}
-	if keysOnly {
-		opts = append(opts, clientv3.WithKeysOnly())
-	}
-	resp, err := tx.get(full, opts...)
+	full := []byte(tx.c.key(prefix))
+	resp, err := tx.get(rangeReq{Key: full, RangeEnd: prefixEnd(full), KeysOnly: keysOnly})
 	if err != nil {
 		return nil, fmt.Errorf("etcdkv: list %s: %w", prefix, tx.c.explain(err))
 	}
@@ -166,12 +158,12 @@ func (tx *Txn) list(prefix string, keysOnly bool) ([]KV, error) {
 	own := tx.writesUnder(prefix)
 	out := make([]KV, 0, len(resp.Kvs)+len(own))
 	i := 0
-	for _, kv := range resp.Kvs {
-		k := tx.c.kv(kv.Key, kv.Value, kv.ModRevision, kv.CreateRevision, kv.Lease)
+	for j := range resp.Kvs {
+		k := tx.c.kv(&resp.Kvs[j])
 		if tx.droppedKey(k.Key) {
 			continue
 		}
-		tx.seen[k.Key] = kv.ModRevision
+		tx.seen[k.Key] = k.ModRevision
 		for ; i < len(own) && own[i] < k.Key; i++ {
 			out = tx.appendWrite(out, own[i], keysOnly)
 		}
@@ -216,18 +208,16 @@ func (tx *Txn) appendWrite(out []KV, k string, keysOnly bool) []KV {
 
 // get reads at the snapshot, fixing it on the first read. The first read is
 // linearizable; the others read that same revision.
-func (tx *Txn) get(key string, opts ...clientv3.OpOption) (*clientv3.GetResponse, error) {
-	if tx.rev > 0 {
-		opts = append(opts, clientv3.WithRev(tx.rev))
-	}
+func (tx *Txn) get(req rangeReq) (*rangeResp, error) {
+	req.Revision = i64(tx.rev)
 	ctx, cancel := tx.c.ctx(tx.ctx)
 	defer cancel()
-	resp, err := tx.c.cli.Get(ctx, key, opts...)
+	resp, err := tx.c.rangeKeys(ctx, req)
 	if err != nil {
 		return nil, err
 	}
 	if tx.rev == 0 {
-		tx.rev = resp.Header.Revision
+		tx.rev = int64(resp.Header.Revision)
 	}
 	return resp, nil
 }
@@ -259,23 +249,15 @@ func (tx *Txn) Applied(ctx context.Context) (bool, error) {
 	var rev int64
 	for start := 0; start < len(tx.order); start += tx.c.maxOps {
 		keys := tx.order[start:min(start+tx.c.maxOps, len(tx.order))]
-		gets := make([]clientv3.Op, len(keys))
-		for i, k := range keys {
-			var opts []clientv3.OpOption
-			if rev > 0 {
-				opts = append(opts, clientv3.WithRev(rev))
-			}
-			gets[i] = clientv3.OpGet(tx.c.key(k), opts...)
-		}
 		cctx, cancel := tx.c.ctx(ctx)
-		resp, err := tx.c.cli.Txn(cctx).Then(gets...).Commit()
+		resp, err := tx.c.txn(cctx, tx.c.getsAt(keys, rev))
 		cancel()
 		if err != nil {
 			return false, fmt.Errorf("etcdkv: read back %s: %w", describeKeys(keys), tx.c.explain(err))
 		}
-		rev = resp.Header.Revision
+		rev = int64(resp.Header.Revision)
 		for i, k := range keys {
-			if !tx.holds(k, resp.Responses[i].GetResponseRange().Kvs) {
+			if !tx.holds(k, resp.rangeAt(i)) {
 				return false, nil
 			}
 		}
@@ -284,12 +266,22 @@ func (tx *Txn) Applied(ctx context.Context) (bool, error) {
 }
 
 // holds reports whether kvs, read under k, is this transaction's write of k.
-func (tx *Txn) holds(k string, kvs []*mvccpb.KeyValue) bool {
+func (tx *Txn) holds(k string, kvs []pbKV) bool {
 	w := tx.writes[k]
 	if w.del {
 		return len(kvs) == 0
 	}
 	return len(kvs) == 1 && bytes.Equal(kvs[0].Value, w.value)
+}
+
+// getsAt is a transaction of one range read per key, at revision rev (0:
+// the current one).
+func (c *Client) getsAt(keys []string, rev int64) txnReq {
+	req := txnReq{Success: make([]requestOp, len(keys))}
+	for i, k := range keys {
+		req.Success[i].Range = &rangeReq{Key: []byte(c.key(k)), Revision: i64(rev)}
+	}
+	return req
 }
 
 func describeKeys(keys []string) string {

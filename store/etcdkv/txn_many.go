@@ -3,8 +3,6 @@ package etcdkv
 import (
 	"errors"
 	"fmt"
-
-	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 // GetMany reads keys as Get does, each at the snapshot, with this
@@ -58,35 +56,26 @@ func (tx *Txn) prefetch(keys []string) error {
 // snapshot, fixing it if this is the transaction's first read, and keeps
 // each as Get does.
 func (tx *Txn) fetch(keys []string) error {
-	gets := make([]clientv3.Op, len(keys))
-	for i, k := range keys {
-		var opts []clientv3.OpOption
-		if tx.rev > 0 {
-			opts = append(opts, clientv3.WithRev(tx.rev))
-		}
-		gets[i] = clientv3.OpGet(tx.c.key(k), opts...)
-	}
 	ctx, cancel := tx.c.ctx(tx.ctx)
 	defer cancel()
-	resp, err := tx.c.cli.Txn(ctx).Then(gets...).Commit()
+	resp, err := tx.c.txn(ctx, tx.c.getsAt(keys, tx.rev))
 	if err != nil {
 		return fmt.Errorf("etcdkv: get %s: %w", describeKeys(keys), tx.c.explain(err))
 	}
 	if tx.rev == 0 {
 		// The reads of one etcd transaction are at its revision.
-		tx.rev = resp.Header.Revision
+		tx.rev = int64(resp.Header.Revision)
 	}
 	for i, k := range keys {
-		kvs := resp.Responses[i].GetResponseRange().Kvs
+		kvs := resp.rangeAt(i)
 		if len(kvs) == 0 {
 			tx.reads[k] = 0
 			tx.got[k] = nil
 			continue
 		}
-		kv := kvs[0]
-		tx.reads[k] = kv.ModRevision
-		tx.seen[k] = kv.ModRevision
-		out := tx.c.kv(kv.Key, kv.Value, kv.ModRevision, kv.CreateRevision, kv.Lease)
+		out := tx.c.kv(&kvs[0])
+		tx.reads[k] = out.ModRevision
+		tx.seen[k] = out.ModRevision
 		tx.got[k] = &out
 	}
 	return nil
