@@ -456,12 +456,16 @@ func homeOf(db *DB) ([]byte, error) {
 }
 
 // readAll reads every record of db through the record layer and returns
-// how many it read; damaged records fail it.
+// how many it read; damaged records fail it. Each job's runs are read in a
+// transaction of their own: a run and its output are a read each, and on
+// etcd thousands of them in one transaction would outlast its attempt (the
+// copy being verified is not in use, so nothing changes between them).
 func readAll(db *DB) (int, error) {
 	if err := db.CheckRecords(); err != nil {
 		return 0, err
 	}
 	n := 0
+	var jobs []Job
 	err := db.View(func(tx *Tx) error {
 		ps, err := tx.Providers()
 		if err != nil {
@@ -481,22 +485,37 @@ func readAll(db *DB) (int, error) {
 		} else if !errors.Is(err, ErrNotFound) {
 			return err
 		}
-		jobs, err := tx.Jobs()
+		jobs, err = tx.Jobs()
+		return err
+	})
+	if err != nil {
+		return n, err
+	}
+	for _, j := range jobs {
+		runs, err := readRuns(db, j.Name)
+		if err != nil {
+			return n, err
+		}
+		n += 1 + runs
+	}
+	return n, nil
+}
+
+// readRuns reads a job's runs and their outputs in one transaction and
+// returns how many runs it read.
+func readRuns(db *DB, job string) (int, error) {
+	n := 0
+	err := db.View(func(tx *Tx) error {
+		runs, err := tx.Runs(job, 0)
 		if err != nil {
 			return err
 		}
-		for _, j := range jobs {
-			runs, err := tx.Runs(j.Name, 0)
-			if err != nil {
+		for _, r := range runs {
+			if _, err := tx.RunOutput(r.ID); err != nil {
 				return err
 			}
-			for _, r := range runs {
-				if _, err := tx.RunOutput(r.ID); err != nil {
-					return err
-				}
-			}
-			n += 1 + len(runs)
 		}
+		n = len(runs)
 		return nil
 	})
 	return n, err

@@ -23,10 +23,6 @@ func newEtcdStore(t *testing.T, c *etcdtest.Cluster, key []byte) *DB {
 	if err != nil {
 		t.Fatalf("open etcd store: %v", err)
 	}
-	// Verify reads every run and output in one View, a round trip each:
-	// hundreds under -race beside other packages' tests outlast the 2 s
-	// attempt that a store's single read is given.
-	db.kv.(*etcdBackend).attemptTimeout = 15 * time.Second
 	t.Cleanup(func() { db.Close() })
 	return db
 }
