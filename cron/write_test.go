@@ -7,11 +7,13 @@ import (
 	"io"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/scriptrun/scriptrun/store"
+	"github.com/scriptrun/scriptrun/store/etcdkv/etcdtest"
 )
 
 // blockingExecutor runs each job's script as a wait: the run reports on
@@ -199,5 +201,105 @@ func TestWriterFailedBatchRecordsEachRunOnce(t *testing.T) {
 		if _, err := fmt.Sscan(r.Reason, &i); err != nil || ids[i] != r.ID {
 			t.Errorf("run %+v: caller %d was told ID %d", r, i, ids[i])
 		}
+	}
+}
+
+// TestQueuedRunsOnEtcd: on etcd, where the writer's batches are small
+// (etcd's operations per transaction), runs queued for a slot record
+// their start in those batches: every run ends recorded once per due
+// time, final, and none is left active.
+func TestQueuedRunsOnEtcd(t *testing.T) {
+	c := etcdtest.New(t)
+	url := "etcd://" + strings.Join(c.Endpoints(), ",") + "/" + strings.ToLower(t.Name()) + "/"
+	db, err := store.OpenURL(context.Background(), url, testKey, store.Options{Create: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	node, err := db.RegisterNode(context.Background(), store.NodeInfo{Name: "node-0"}, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer node.Close()
+	const jobs = 12
+	for i := range jobs {
+		j := testJobSpec(fmt.Sprintf("j%02d", i), "@every 1s")
+		if err := db.Update(func(tx *store.Tx) error { return tx.CreateJob(j) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mu sync.Mutex
+	queued := map[uint64]bool{}
+	s := New(Options{DB: db, Node: node, RunBy: "node-0", MaxConcurrentRuns: 2, PollInterval: pollInterval, GracePeriod: time.Second,
+		Executor: funcExecutor(func(_ context.Context, j store.Job, out io.Writer) error {
+			_, err := fmt.Fprintln(out, "ran", j.Name)
+			return err
+		})})
+	s.onEvent = func(r store.Run) {
+		if r.Status == store.RunQueued {
+			mu.Lock()
+			queued[r.ID] = true
+			mu.Unlock()
+		}
+	}
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	all := func() (runs []store.Run) {
+		for i := range jobs {
+			var rs []store.Run
+			if err := db.View(func(tx *store.Tx) (err error) { rs, err = tx.Runs(fmt.Sprintf("j%02d", i), 0); return err }); err != nil {
+				t.Fatal(err)
+			}
+			runs = append(runs, rs...)
+		}
+		return runs
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		mu.Lock()
+		n := len(queued)
+		mu.Unlock()
+		if countFinished(all()) >= 3*jobs && n >= jobs {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 30 s: %d runs finished, %d were queued for a slot", countFinished(all()), n)
+		}
+		time.Sleep(100 * time.Millisecond) // polling a condition, not synchronising
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	if err := s.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	seen := map[string]bool{}
+	startedQueued := 0
+	for _, r := range all() {
+		due := r.Job + " " + r.Scheduled.String()
+		if seen[due] {
+			t.Errorf("two records of %s", due)
+		}
+		seen[due] = true
+		if !r.Status.Final() {
+			t.Errorf("run %+v is not final after Stop", r)
+		}
+		if !r.Started.IsZero() && r.Status != store.RunSucceeded && r.Status != store.RunCancelled {
+			t.Errorf("run %+v started and did not succeed", r)
+		}
+		if queued[r.ID] && r.Status == store.RunSucceeded {
+			startedQueued++
+			if r.Started.Before(r.Created) {
+				t.Errorf("queued run %+v started before it was recorded", r)
+			}
+		}
+	}
+	if startedQueued == 0 {
+		t.Error("no run queued for a slot ran")
+	}
+	var active []store.Run
+	if err := db.View(func(tx *store.Tx) (err error) { active, err = tx.ActiveRuns(); return err }); err != nil || len(active) != 0 {
+		t.Errorf("active runs after Stop = %+v, %v; want none", active, err)
 	}
 }
