@@ -778,14 +778,16 @@ func (s *Scheduler) recordStart(a *activeRun) {
 	run := a.run // a.run belongs to the run's goroutine; this is a copy
 	done := make(chan struct{})
 	a.startWritten = done
-	go func() {
+	queued := s.writer.start(func(tx *store.Tx) error { return tx.UpdateRun(run, nil) }, func(err error) {
 		defer close(done)
-		err := s.writer.do(func(tx *store.Tx) error { return tx.UpdateRun(run, nil) })
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			s.log.Warn("cron could not record the start of a run", "job", run.Job, "run", run.ID, "err", err)
 		}
 		s.event(run)
-	}()
+	})
+	if !queued {
+		close(done) // the scheduler stopped recording; so will the end
+	}
 }
 
 // end records a run's outcome and starts the run waiting behind it.

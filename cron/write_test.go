@@ -303,3 +303,60 @@ func TestQueuedRunsOnEtcd(t *testing.T) {
 		t.Errorf("active runs after Stop = %+v, %v; want none", active, err)
 	}
 }
+
+// TestWriterStart: a write queued with start is committed before any write
+// queued after it, its callback gets its outcome, and a closed writer
+// refuses it.
+func TestWriterStart(t *testing.T) {
+	db, err := store.Open(filepath.Join(t.TempDir(), "scriptrun.db"), testKey, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Update(func(tx *store.Tx) error { return tx.CreateJob(job("j", "@every 1m", "unused")) }); err != nil {
+		t.Fatal(err)
+	}
+	w := newWriter(db)
+	var id uint64
+	answered := make(chan error, 1)
+	ok := w.start(func(tx *store.Tx) error {
+		r, err := tx.AddRun(store.Run{Job: "j", Trigger: store.TriggerManual, Status: store.RunQueued}, nil)
+		id = r.ID
+		return err
+	}, func(err error) { answered <- err })
+	if !ok {
+		t.Fatal("start refused a write of an open writer")
+	}
+	var seen int
+	if err := w.do(func(tx *store.Tx) error {
+		runs, err := tx.Runs("j", 0)
+		seen = len(runs)
+		return err
+	}); err != nil || seen != 1 {
+		t.Errorf("a write queued after start saw %d runs (%v), want the one start wrote", seen, err)
+	}
+	select {
+	case err := <-answered:
+		if err != nil || id == 0 {
+			t.Errorf("start's outcome = %v, run %d", err, id)
+		}
+	case <-time.After(waitLimit):
+		t.Fatal("start's callback was not called")
+	}
+	failed := make(chan error, 1)
+	w.start(func(tx *store.Tx) error {
+		return tx.UpdateRun(store.Run{ID: 1 << 40, Job: "j", Trigger: store.TriggerManual, Status: store.RunFailed}, nil)
+	}, func(err error) { failed <- err })
+	select {
+	case err := <-failed:
+		if !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("failed write's outcome = %v, want ErrNotFound", err)
+		}
+	case <-time.After(waitLimit):
+		t.Fatal("a failed write's callback was not called")
+	}
+	w.close()
+	if w.start(func(*store.Tx) error { return nil }, func(error) { t.Error("callback of a refused write") }) {
+		t.Error("a closed writer queued a write")
+	}
+}
