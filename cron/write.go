@@ -7,12 +7,15 @@ import (
 	"github.com/scriptrun/scriptrun/store"
 )
 
-// maxBatch bounds the writes committed in one transaction; on a clustered
-// (etcd) store, maxClusterBatch keeps a batch of run records within etcd's
-// 128 operations per transaction (a record with its index, output, active
+// maxBatch bounds the writes committed in one transaction: 1,000 runs due
+// at once make three writes each (queued or running, started, ended), and
+// each bbolt commit rewrites most of the pages of the run index, so fewer,
+// larger commits start the last runs sooner. On a clustered (etcd) store,
+// maxClusterBatch keeps a batch of run records within etcd's 128
+// operations per transaction (a record with its index, output, active
 // entry and trim is about ten).
 const (
-	maxBatch        = 256
+	maxBatch        = 1024
 	maxClusterBatch = 8
 	// maxQueued bounds the writes waiting for the writer; a write beyond
 	// it waits to be queued.
