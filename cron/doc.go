@@ -21,7 +21,10 @@
 // daylight saving time and @every); gocron fires at the times it returns,
 // from a scheduler in UTC with the zones inside the schedules. Each run is
 // recorded when it is triggered (queued, running or skipped) and again when
-// it ends; records of runs due on the same moment share one commit.
+// it ends; records of runs due on the same moment share one commit. A run
+// queued for a free slot starts as soon as it gets one, as the record of
+// its start is written (its queued record already exists); its final
+// record is written after that one.
 //
 // Overlap policies act within the scheduler: skip (a run still going means
 // the new one is recorded as skipped), queue (the new one waits; at most one

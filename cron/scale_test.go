@@ -3,6 +3,7 @@ package cron
 import (
 	"bufio"
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -58,9 +59,21 @@ func (d *startDelays) finished(r store.Run) {
 // line, and reports the start delay of the scheduled runs (median, p99,
 // max), how many failed, and the process's peak RSS (Linux). Run it with
 // -benchtime 1x: each op is the whole minute.
-func BenchmarkScheduler1000Jobs(b *testing.B) {
+func BenchmarkScheduler1000Jobs(b *testing.B) { benchmarkScale(b, cheapExecutor{}) }
+
+// BenchmarkScheduler1000JobsInProcess is BenchmarkScheduler1000Jobs with
+// the default Executor: each run executes its script in a fresh JavaScript
+// runtime in this process (serve isolates runs in child processes instead;
+// `go run ./bench -only cron` measures that).
+func BenchmarkScheduler1000JobsInProcess(b *testing.B) { benchmarkScale(b, nil) }
+
+// scaleForFlag stretches the scale benchmarks, e.g. to issue 17's five
+// minutes: go test -run XXX -bench 1000Jobs -benchtime 1x ./cron -scale-for 5m
+var scaleForFlag = flag.Duration("scale-for", scaleFor, "how long the scale benchmarks schedule the jobs")
+
+func benchmarkScale(b *testing.B, exec Executor) {
 	for b.Loop() {
-		d, rss := runScale(b)
+		d, rss := runScale(b, exec)
 		slices.Sort(d.delays)
 		b.ReportMetric(float64(len(d.delays)), "runs")
 		b.ReportMetric(float64(d.failed), "failed")
@@ -71,7 +84,7 @@ func BenchmarkScheduler1000Jobs(b *testing.B) {
 	}
 }
 
-func runScale(b *testing.B) (*startDelays, int64) {
+func runScale(b *testing.B, exec Executor) (*startDelays, int64) {
 	db, err := store.Open(filepath.Join(b.TempDir(), "scriptrun.db"), testKey, store.Options{})
 	if err != nil {
 		b.Fatal(err)
@@ -91,14 +104,14 @@ func runScale(b *testing.B) (*startDelays, int64) {
 		b.Fatal(err)
 	}
 	d := &startDelays{}
-	s := New(Options{DB: db, Executor: cheapExecutor{}, OnRunFinished: d.finished})
+	s := New(Options{DB: db, Executor: exec, OnRunFinished: d.finished})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	if err := s.Start(ctx); err != nil {
 		b.Fatal(err)
 	}
 	peak := sampleRSS(ctx)
-	time.Sleep(scaleFor) // the workload: a minute of schedules
+	time.Sleep(*scaleForFlag) // the workload: a minute of schedules (by default)
 	stopCtx, stopCancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer stopCancel()
 	if err := s.Stop(stopCtx); err != nil {

@@ -189,6 +189,9 @@ type activeRun struct {
 	// waiting: the run waits for the job's run on another node (cluster.go);
 	// it counts as the one queued run.
 	waiting bool
+	// startWritten is closed once the record of a queued run's start is
+	// written (recordStart); nil when none is being written.
+	startWritten chan struct{}
 }
 
 // New returns a Scheduler over o.DB; it schedules nothing until Start.
@@ -702,6 +705,9 @@ func (s *Scheduler) finishUnstarted(a *activeRun, status store.RunStatus, reason
 
 // finish writes a run's final record and releases what it held.
 func (s *Scheduler) finish(a *activeRun, output []byte) {
+	if a.startWritten != nil {
+		<-a.startWritten
+	}
 	err := s.writer.do(func(tx *store.Tx) error { return tx.UpdateRun(a.run, output) })
 	if errors.Is(err, store.ErrTooLarge) {
 		err = s.finishTooLarge(a, output)
@@ -748,13 +754,11 @@ func (s *Scheduler) execute(e *entry, a *activeRun) {
 		}
 		a.run.Status, a.run.Reason = store.RunRunning, ""
 		a.run.Started = s.clock.Now().UTC()
-		if err := s.writer.do(func(tx *store.Tx) error { return tx.UpdateRun(a.run, nil) }); err != nil && !errors.Is(err, store.ErrNotFound) {
-			s.log.Warn("cron could not record the start of a run", "job", a.run.Job, "run", a.run.ID, "err", err)
-		}
-		s.event(a.run)
+		s.recordStart(a)
+	} else {
+		// Started is when the script begins, after its record was committed.
+		a.run.Started = s.clock.Now().UTC()
 	}
-	// Started is when the script begins, after its record was committed.
-	a.run.Started = s.clock.Now().UTC()
 	if a.run.Trigger == store.TriggerSchedule && !a.run.Scheduled.IsZero() {
 		s.metrics.started(a.run.Started.Sub(a.run.Scheduled))
 	}
@@ -763,6 +767,27 @@ func (s *Scheduler) execute(e *entry, a *activeRun) {
 	err := s.exec.Execute(a.ctx, a.job, out)
 	stopFlush()
 	s.end(e, a, out, err)
+}
+
+// recordStart records that a queued run starts, without holding up its
+// script: the run is already recorded (as queued), so the script begins as
+// its new state is written, in the writer's next batch with the other runs
+// starting. finish waits for this write before the final one, so the
+// records of a run are written in order.
+func (s *Scheduler) recordStart(a *activeRun) {
+	run := a.run // a.run belongs to the run's goroutine; this is a copy
+	done := make(chan struct{})
+	a.startWritten = done
+	queued := s.writer.start(func(tx *store.Tx) error { return tx.UpdateRun(run, nil) }, func(err error) {
+		defer close(done)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			s.log.Warn("cron could not record the start of a run", "job", run.Job, "run", run.ID, "err", err)
+		}
+		s.event(run)
+	})
+	if !queued {
+		close(done) // the scheduler stopped recording; so will the end
+	}
 }
 
 // end records a run's outcome and starts the run waiting behind it.

@@ -282,7 +282,9 @@ const maxTrim = 16
 // trimRuns deletes a job's oldest finished runs beyond keep, at most
 // maxTrim of them.
 func (tx *Tx) trimRuns(job string, keep int) error {
-	runs, err := tx.jobRuns(job)
+	// Only the oldest runs may go: the others' records are not copied
+	// (runAt reads them if it gets that far).
+	runs, err := tx.jobRunsHead(job, maxTrim+trimSlack)
 	if err != nil {
 		return err
 	}
@@ -295,7 +297,7 @@ func (tx *Tx) trimRuns(job string, keep int) error {
 		if err == nil && !r.Status.Final() {
 			continue // still going: it will be trimmed after it finished
 		}
-		if err := tx.deleteRun(jr.loc, jr.id); err != nil {
+		if err := tx.deleteRun(jr.loc(), jr.id); err != nil {
 			return err
 		}
 		extra--
@@ -303,26 +305,47 @@ func (tx *Tx) trimRuns(job string, keep int) error {
 	return nil
 }
 
-// jobRun is one entry of a job's run index: the run's id, where it is,
-// and its record when the index holds it (the current layout).
+// jobRun is one entry of a job's run index: the run's id, its layout,
+// and its record when the index holds it (the current layout) and it was
+// kept (jobRunsHead).
 type jobRun struct {
 	id     uint64
-	loc    runLoc
+	job    string
+	legacy bool
 	record []byte
 }
 
+// loc is where the run is (made on demand: most entries listed are never
+// read or deleted).
+func (jr jobRun) loc() runLoc {
+	if jr.legacy {
+		return legacyRunLoc(jr.job, jr.id)
+	}
+	return newRunLoc(jr.job, jr.id)
+}
+
+// trimSlack: trimRuns keeps the records of this many runs beyond maxTrim
+// at hand, for the unfinished ones it passes over.
+const trimSlack = 8
+
 // jobRuns returns a job's runs from its index, oldest first.
-func (tx *Tx) jobRuns(job string) ([]jobRun, error) {
+func (tx *Tx) jobRuns(job string) ([]jobRun, error) { return tx.jobRunsHead(job, -1) }
+
+// jobRunsHead returns a job's runs from its index, oldest first, with the
+// records of the first n at hand (all when n < 0); the others' are read
+// when needed (runAt). A full history is a hundred runs, and copying every
+// record cost each AddRun more than writing its own.
+func (tx *Tx) jobRunsHead(job string, n int) ([]jobRun, error) {
 	var out []jobRun
 	err := tx.kv.List(jobRunsPrefix(spaceCronJobRuns, job), func(k string, v []byte) error {
 		if len(k) != 8 {
 			return fmt.Errorf("%w: run index of job %q in %s is unreadable", ErrDamaged, job, tx.db.path)
 		}
 		id := binary.BigEndian.Uint64([]byte(k))
-		jr := jobRun{id: id, loc: newRunLoc(job, id)}
+		jr := jobRun{id: id, job: job}
 		if len(v) == 0 {
-			jr.loc = legacyRunLoc(job, id)
-		} else {
+			jr.legacy = true
+		} else if n < 0 || len(out) < n {
 			jr.record = bytes.Clone(v)
 		}
 		out = append(out, jr)
@@ -355,11 +378,11 @@ func (tx *Tx) deleteJobRuns(job string) error {
 		return err
 	}
 	for _, jr := range runs {
-		if !jr.loc.legacy {
+		if !jr.legacy {
 			continue
 		}
-		k := string(u64(jr.id))
-		for _, kk := range []string{jr.loc.record, jr.loc.output, key(spaceCronRuns, k)} {
+		k, loc := string(u64(jr.id)), jr.loc()
+		for _, kk := range []string{loc.record, loc.output, key(spaceCronRuns, k)} {
 			if err := tx.kv.Delete(kk); err != nil {
 				return err
 			}
@@ -422,7 +445,7 @@ func (tx *Tx) runAt(jr jobRun) (Run, runLoc, error) {
 		return tx.run(jr.id)
 	}
 	r, err := tx.decodeRun(jr.id, jr.record)
-	return r, jr.loc, err
+	return r, jr.loc(), err
 }
 
 func (tx *Tx) decodeRun(id uint64, v []byte) (Run, error) {
@@ -541,17 +564,18 @@ func (tx *Tx) convertRuns(job string) (int, error) {
 	}
 	n, size := 0, 0
 	for _, jr := range runs {
-		if !jr.loc.legacy {
+		if !jr.legacy {
 			continue
 		}
 		if n == convertRuns || (n > 0 && size > convertBytes) {
 			break
 		}
-		rec, err := tx.kv.Get(jr.loc.record)
+		loc := jr.loc()
+		rec, err := tx.kv.Get(loc.record)
 		if err != nil {
 			return n, err
 		}
-		out, err := tx.kv.Get(jr.loc.output)
+		out, err := tx.kv.Get(loc.output)
 		if err != nil {
 			return n, err
 		}

@@ -3,6 +3,9 @@ package store
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -78,6 +81,47 @@ func TestRunRecordAndHistoryBound(t *testing.T) {
 		}
 		return nil
 	}))
+}
+
+// TestTrimPastManyUnfinishedRuns: trimming reads the records of the
+// oldest runs from its listing, and the records of runs further on from
+// the store: with more unfinished old runs than it has at hand, it still
+// passes over them and deletes the finished runs beyond.
+func TestTrimPastManyUnfinishedRuns(t *testing.T) {
+	db := openTestDB(t)
+	j := testJob("sync")
+	j.History = 1
+	must(t, db.Update(func(tx *Tx) error { return tx.CreateJob(j) }))
+	unfinished := maxTrim + trimSlack + 4
+	var running, finished []uint64
+	must(t, db.Update(func(tx *Tx) error {
+		// One transaction: each AddRun would otherwise trim as it goes.
+		for range unfinished {
+			r, err := tx.AddRun(Run{Job: "sync", Trigger: TriggerManual, Status: RunRunning}, nil)
+			running = append(running, r.ID)
+			if err != nil {
+				return err
+			}
+		}
+		for range 3 {
+			r, err := tx.AddRun(Run{Job: "sync", Trigger: TriggerManual, Status: RunSucceeded}, nil)
+			finished = append(finished, r.ID)
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	// The history is one run, and unfinished runs are never trimmed: every
+	// finished run goes, the one just added too.
+	last := addRun(t, db, Run{Job: "sync", Trigger: TriggerManual, Status: RunSucceeded}, nil)
+	var runs []Run
+	must(t, db.View(func(tx *Tx) (err error) { runs, err = tx.Runs("sync", 0); return err }))
+	got := runIDs(runs)
+	slices.Reverse(got)
+	if !slices.Equal(got, running) {
+		t.Errorf("runs = %v, want only the %d unfinished ones; the finished %v and %d trimmed", got, unfinished, finished, last.ID)
+	}
 }
 
 // A job's runs are found by exact name, not by prefix.
@@ -183,4 +227,32 @@ func TestRunStatusFinal(t *testing.T) {
 	if (Run{Started: time.Unix(10, 0)}).Duration() != 0 {
 		t.Error("an unfinished run has a duration")
 	}
+}
+
+// BenchmarkAddRunFullHistory: recording a run of a job whose history is
+// full (DefaultRunHistory finished runs), which also trims its oldest run;
+// all in one transaction, so what is measured is AddRun's own work.
+func BenchmarkAddRunFullHistory(b *testing.B) {
+	db, err := Open(filepath.Join(b.TempDir(), "scriptrun.db"), testKey(7), Options{LockTimeout: 2 * time.Second})
+	mustTB(b, err)
+	defer db.Close()
+	mustTB(b, db.Update(func(tx *Tx) error { return tx.CreateJob(testJob("sync")) }))
+	r := Run{Job: "sync", Trigger: TriggerSchedule, Status: RunSucceeded, Scheduled: time.Unix(100, 0), Started: time.Unix(100, 0),
+		Finished: time.Unix(101, 0), RunBy: "serve (pid 4242)", ScriptSHA256: strings.Repeat("ab", 32)}
+	mustTB(b, db.Update(func(tx *Tx) error {
+		for range DefaultRunHistory {
+			if _, err := tx.AddRun(r, []byte("tick\n")); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	mustTB(b, db.Update(func(tx *Tx) error {
+		for b.Loop() {
+			if _, err := tx.AddRun(r, []byte("tick\n")); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
 }
