@@ -87,7 +87,11 @@ func newGateway(endpoints []string, tlsCfg *tls.Config, user, pass string, dialT
 		MaxIdleConnsPerHost: 64,
 		IdleConnTimeout:     90 * time.Second,
 		DisableCompression:  true,
-	}}
+	},
+		// etcd never redirects; a 307 or 308 would send the request again,
+		// body (a password) and all, to wherever it points.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 	return g
 }
 
@@ -221,7 +225,10 @@ func readError(resp *http.Response) error {
 	}
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if err := json.Unmarshal(b, &e); err != nil || e.Message == "" {
-		return &rpcError{code: codeUnavailable, msg: fmt.Sprintf("HTTP %s: %.200s", resp.Status, b)}
+		// Not etcd's answer: its text is not quoted, since whatever answers
+		// there may echo the request (a password, when authenticating).
+		return &rpcError{code: codeUnavailable, msg: fmt.Sprintf("HTTP %s, not an answer of etcd's JSON gateway (%d bytes of %q): is this an etcd client URL?",
+			resp.Status, len(b), resp.Header.Get("Content-Type"))}
 	}
 	return &rpcError{code: e.Code, msg: e.Message}
 }

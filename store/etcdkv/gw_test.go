@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -151,5 +153,54 @@ func TestWatchHungMember(t *testing.T) {
 		}
 	case <-ctx.Done():
 		t.Fatal("the watch stayed on the hung member")
+	}
+}
+
+// TestPasswordStaysWithTheEndpoint: whatever answers at an endpoint, the
+// password sent to /v3/auth/authenticate goes nowhere else and is never
+// quoted back in an error: a redirect is not followed (a 307 would send the
+// body again), and an answer that is not etcd's is not quoted.
+func TestPasswordStaysWithTheEndpoint(t *testing.T) {
+	const password = "pw-must-not-travel"
+	var elsewhere atomic.Int32
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		elsewhere.Add(1)
+	}))
+	defer other.Close()
+	tests := []struct {
+		name    string
+		handler http.HandlerFunc
+	}{
+		{"a redirect elsewhere", func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, other.URL+r.URL.Path, http.StatusTemporaryRedirect)
+		}},
+		{"an echo of the request", func(w http.ResponseWriter, r *http.Request) {
+			b, _ := io.ReadAll(r.Body)
+			w.WriteHeader(http.StatusBadRequest)
+			w.Write(b)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(tt.handler)
+			defer srv.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			cli, err := etcdkv.Open(ctx, etcdkv.Config{Target: etcdurl.Target{Endpoints: []string{srv.URL}, Prefix: "/p/"},
+				Username: "root", Password: password, DialTimeout: 2 * time.Second})
+			if err == nil {
+				_, err = cli.Put(ctx, "k", []byte("v"))
+				cli.Close()
+			}
+			if err == nil {
+				t.Fatal("no error from a server that is not etcd")
+			}
+			if strings.Contains(err.Error(), password) {
+				t.Fatalf("the error quotes the password: %v", err)
+			}
+			if n := elsewhere.Load(); n != 0 {
+				t.Fatalf("%d requests reached the redirect's target", n)
+			}
+		})
 	}
 }
