@@ -66,11 +66,34 @@ func TestStartFollowsCollections(t *testing.T) {
 	if got := gogc(); got != 100 {
 		t.Fatalf("after stop the percentage is %d, want 100", got)
 	}
-	runtime.GC()
-	runtime.GC()
-	time.Sleep(10 * time.Millisecond)
+	// Collections after stop, each seen through to its finalizers: the
+	// finalizer of a sentinel armed before stop has run by the last one.
+	for range 3 {
+		collectAndFinalize(t)
+	}
 	if got := gogc(); got != 100 {
 		t.Fatalf("a collection after stop set the percentage to %d", got)
+	}
+}
+
+// collectAndFinalize runs a collection and waits until a finalizer of an
+// object it freed has run on the finalizer goroutine.
+func collectAndFinalize(t *testing.T) {
+	t.Helper()
+	done := make(chan struct{})
+	probe := &sentinel{}
+	runtime.SetFinalizer(probe, func(*sentinel) { close(done) })
+	probe = nil
+	deadline := time.After(10 * time.Second)
+	for {
+		runtime.GC()
+		select {
+		case <-done:
+			return
+		case <-deadline:
+			t.Fatal("the probe's finalizer never ran")
+		case <-time.After(time.Millisecond):
+		}
 	}
 }
 
