@@ -301,16 +301,7 @@ func TestOpenURLNoPermission(t *testing.T) {
 	raw := etcdtest.Raw(t, c.Open(t, etcdkv.Config{}))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	for i, step := range []func() error{
-		func() error { _, err := raw.UserAdd(ctx, "root", "root-pw"); return err },
-		func() error { _, err := raw.UserGrantRole(ctx, "root", "root"); return err },
-		func() error { _, err := raw.UserAdd(ctx, "bob", "bob-pw"); return err },
-		func() error { _, err := raw.AuthEnable(ctx); return err },
-	} {
-		if err := step(); err != nil {
-			t.Fatalf("auth setup step %d: %v", i, err)
-		}
-	}
+	etcdtest.EnableAuth(t, raw, "root-pw", map[string]string{"bob": "bob-pw"})
 	url := "etcd://" + strings.Join(c.Endpoints(), ",") + "/team-a/"
 	// Generous: etcd checks the password with bcrypt, slow under -race.
 	_, err := OpenURL(ctx, url, testKey(7), Options{Etcd: etcdkv.Config{Username: "bob", Password: "bob-pw", DialTimeout: 15 * time.Second}})

@@ -243,16 +243,7 @@ func TestStoreEtcdAuth(t *testing.T) {
 	// default cost takes most of a second of a busy CI core.
 	c := etcdtest.Start(t, etcdtest.Options{Configure: func(_ int, cfg *embed.Config) { cfg.BcryptCost = 4 }})
 	admin := etcdtest.Raw(t, c.Open(t, etcdkv.Config{}))
-	ctx := context.Background()
-	for _, step := range []func() error{
-		func() error { _, err := admin.UserAdd(ctx, "root", "s3cret-root-pw"); return err },
-		func() error { _, err := admin.UserGrantRole(ctx, "root", "root"); return err },
-		func() error { _, err := admin.AuthEnable(ctx); return err },
-	} {
-		if err := step(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	etcdtest.EnableAuth(t, admin, "s3cret-root-pw", nil)
 	n := newEtcdNode(t, etcdURL(t, c))
 	if code, _, errs := n.run("", "store", "init"); code == 0 || !strings.Contains(errs, "SCRIPTRUN_ETCD_USERNAME") {
 		t.Errorf("store init without credentials on a cluster with auth: exit %d, %s", code, errs)

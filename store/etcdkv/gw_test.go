@@ -59,15 +59,7 @@ func TestReauthenticate(t *testing.T) {
 	raw := etcdtest.Raw(t, c.Open(t, etcdkv.Config{}))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	for i, step := range []func() error{
-		func() error { _, err := raw.UserAdd(ctx, "root", "root-pw"); return err },
-		func() error { _, err := raw.UserGrantRole(ctx, "root", "root"); return err },
-		func() error { _, err := raw.AuthEnable(ctx); return err },
-	} {
-		if err := step(); err != nil {
-			t.Fatalf("auth setup step %d: %v", i, err)
-		}
-	}
+	etcdtest.EnableAuth(t, raw, "root-pw", nil)
 	cli, err := etcdkv.Open(ctx, etcdkv.Config{Target: etcdurl.Target{Endpoints: c.Endpoints(), Prefix: "/re/"},
 		Username: "root", Password: "root-pw", DialTimeout: 15 * time.Second})
 	if err != nil {

@@ -290,3 +290,25 @@ func Raw(t testing.TB, cli *etcdkv.Client) *clientv3.Client {
 	t.Cleanup(func() { raw.Close() })
 	return raw
 }
+
+// EnableAuth turns authentication on through raw, a client of the cluster
+// without credentials: it adds the user root (role root) with rootPassword,
+// then each of users (name to password, no role), then enables auth.
+func EnableAuth(t testing.TB, raw *clientv3.Client, rootPassword string, users map[string]string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	steps := []func() error{
+		func() error { _, err := raw.UserAdd(ctx, "root", rootPassword); return err },
+		func() error { _, err := raw.UserGrantRole(ctx, "root", "root"); return err },
+	}
+	for name, password := range users {
+		steps = append(steps, func() error { _, err := raw.UserAdd(ctx, name, password); return err })
+	}
+	steps = append(steps, func() error { _, err := raw.AuthEnable(ctx); return err })
+	for i, step := range steps {
+		if err := step(); err != nil {
+			t.Fatalf("etcdtest: auth setup step %d: %v", i, err)
+		}
+	}
+}
