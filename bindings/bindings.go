@@ -182,7 +182,7 @@ func Enable(vm *goja.Runtime, host Host, opts Options) *Installed {
 		signals:  opts.Signal,
 		now:      opts.Now,
 		sleep:    opts.Sleep,
-		senders:  senders,
+		senders:  senders.Get(),
 	}
 	if a.now == nil {
 		a.now = time.Now

@@ -7,14 +7,6 @@ import (
 	"github.com/dop251/goja"
 )
 
-// Export copies arrays and objects into Go values, so the Inspect functions
-// check the exported type first.
-var (
-	responseType = reflect.TypeOf((*response)(nil))
-	headersType  = reflect.TypeOf((*headersObj)(nil))
-	requestType  = reflect.TypeOf((*request)(nil))
-)
-
 // ResponseInfo is what a response object holds, for a REPL to print. It
 // comes from the response the server sent: the request's headers, and so
 // the credential a Signer set, are not part of it.
@@ -33,11 +25,13 @@ type ResponseInfo struct {
 // InspectResponse reports whether v is a response object (from send(),
 // sendAsync(), fetch() or an sn_ws execute() that got an answer) and what it holds. It runs no JavaScript.
 func InspectResponse(v goja.Value) (ResponseInfo, bool) {
+	// Export copies arrays and objects into Go values, so the Inspect
+	// functions check the exported type first.
 	o, ok := v.(*goja.Object)
-	if ok && o.ExportType() == restResponseType {
+	if ok && o.ExportType() == reflect.TypeFor[*restResponse]() {
 		return inspectRESTResponse(o) // sn_ws (servicenow.go)
 	}
-	if !ok || o.ExportType() != responseType {
+	if !ok || o.ExportType() != reflect.TypeFor[*response]() {
 		return ResponseInfo{}, false
 	}
 	rs, ok := o.Export().(*response)
@@ -52,7 +46,7 @@ func InspectResponse(v goja.Value) (ResponseInfo, bool) {
 // headers, which are shared with it: do not modify them.
 func InspectHeaders(v goja.Value) (http.Header, bool) {
 	o, ok := v.(*goja.Object)
-	if !ok || o.ExportType() != headersType {
+	if !ok || o.ExportType() != reflect.TypeFor[*headersObj]() {
 		return nil, false
 	}
 	h, ok := o.Export().(*headersObj)
@@ -77,7 +71,7 @@ type RequestInfo struct {
 // InspectRequest reports whether v is a request builder and what it holds.
 func InspectRequest(v goja.Value) (RequestInfo, bool) {
 	o, ok := v.(*goja.Object)
-	if !ok || o.ExportType() != requestType {
+	if !ok || o.ExportType() != reflect.TypeFor[*request]() {
 		return RequestInfo{}, false
 	}
 	r, ok := o.Export().(*request)

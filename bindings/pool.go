@@ -3,6 +3,8 @@ package bindings
 import (
 	"sync"
 	"time"
+
+	"github.com/scriptrun/scriptrun/internal/lazy"
 )
 
 // senderPool runs the requests of sendAsync, fetch and executeAsync on
@@ -47,7 +49,8 @@ const (
 // senders is the pool every runtime of the process uses, so that requests
 // from several scripts (a session's evaluations, jobs) reuse the same
 // goroutines.
-var senders = newSenderPool(maxSenders, senderIdle)
+// It is made on first use: a call here would be init work at every start.
+var senders = lazy.Value[*senderPool]{New: func() *senderPool { return newSenderPool(maxSenders, senderIdle) }}
 
 func newSenderPool(max int, idle time.Duration) *senderPool {
 	return &senderPool{max: max, idle: idle, quit: make(chan struct{})}

@@ -8,7 +8,6 @@ import (
 	"math"
 	"net/http"
 	"net/url"
-	"reflect"
 	"sort"
 	"strings"
 	"time"
@@ -59,19 +58,19 @@ type restResponse struct {
 var snAuthTypes = []string{"oauth2", "basic", "api-key", "bearer", "hmac-body"}
 
 // snUnsupported lists the RESTMessageV2 methods that cannot apply, with what
-// to do instead.
-var snUnsupported = map[string]string{
-	"setMIDServer":                      "scriptrun sends the request itself, from where it runs; there is no MID Server: remove the call",
-	"setEccParameter":                   "it applies only to requests sent through a MID Server, which scriptrun does not use: set the endpoint with setEndpoint(url)",
-	"setEccTopic":                       "it applies only to requests sent through a MID Server, which scriptrun does not use: remove the call",
-	"setEccCorrelator":                  "it applies only to requests sent through a MID Server, which scriptrun does not use: remove the call",
-	"saveResponseBodyAsAttachment":      "scriptrun has no attachment table: read the body with response.getBody()",
-	"setRequestBodyFromAttachment":      "scriptrun has no attachment table: pass the body to setRequestBody(text)",
-	"setMutualAuth":                     "client certificates (mutual TLS) are not supported",
-	"setRequestorProfile":               "an outbound token holds one credential: store another token and name it in setAuthenticationProfile(type, name)",
-	"setStringParameter":                "there are no REST message records and so no ${variables}: build the endpoint and body in JavaScript (template literals)",
-	"setStringParameterNoEscape":        "there are no REST message records and so no ${variables}: build the endpoint and body in JavaScript (template literals)",
-	"disableForcedVariableSubstitution": "there are no REST message records and so no ${variables}: remove the call",
+// to do instead. A slice, not a map: a map literal is built at every start.
+var snUnsupported = []struct{ name, instead string }{
+	{"setMIDServer", "scriptrun sends the request itself, from where it runs; there is no MID Server: remove the call"},
+	{"setEccParameter", "it applies only to requests sent through a MID Server, which scriptrun does not use: set the endpoint with setEndpoint(url)"},
+	{"setEccTopic", "it applies only to requests sent through a MID Server, which scriptrun does not use: remove the call"},
+	{"setEccCorrelator", "it applies only to requests sent through a MID Server, which scriptrun does not use: remove the call"},
+	{"saveResponseBodyAsAttachment", "scriptrun has no attachment table: read the body with response.getBody()"},
+	{"setRequestBodyFromAttachment", "scriptrun has no attachment table: pass the body to setRequestBody(text)"},
+	{"setMutualAuth", "client certificates (mutual TLS) are not supported"},
+	{"setRequestorProfile", "an outbound token holds one credential: store another token and name it in setAuthenticationProfile(type, name)"},
+	{"setStringParameter", "there are no REST message records and so no ${variables}: build the endpoint and body in JavaScript (template literals)"},
+	{"setStringParameterNoEscape", "there are no REST message records and so no ${variables}: build the endpoint and body in JavaScript (template literals)"},
+	{"disableForcedVariableSubstitution", "there are no REST message records and so no ${variables}: remove the call"},
 }
 
 // serviceNow creates the sn_ws global: { RESTMessageV2 }.
@@ -116,7 +115,8 @@ func (a *api) serviceNow() goja.Value {
 			return fn(a.thisMessage(call, name), call)
 		}))
 	}
-	for name, instead := range snUnsupported {
+	for _, m := range snUnsupported {
+		name, instead := m.name, m.instead
 		_ = proto.Set(name, a.fn(name, func(goja.FunctionCall) goja.Value {
 			a.throw(errorf(CodeNotSupported, "RESTMessageV2.%s() is not supported: %s", name, instead))
 			return nil
@@ -509,8 +509,6 @@ func (rs *restResponse) queryString() string {
 	u.User = nil
 	return u.String()
 }
-
-var restResponseType = reflect.TypeOf((*restResponse)(nil))
 
 // inspectRESTResponse is InspectResponse for a RESTResponseV2: what it holds
 // once an answer came. It never waits: an executeAsync still in flight, or a

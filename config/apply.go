@@ -5,14 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/scriptrun/scriptrun/internal/lazy"
 	"github.com/scriptrun/scriptrun/store"
 )
 
@@ -319,8 +318,8 @@ func decode(n *yaml.Node, v any) error {
 		msg := strings.TrimPrefix(strings.ReplaceAll(err.Error(), "yaml: unmarshal errors:\n  ", ""), "yaml: ")
 		// The library quotes the offending value; it may be a secret pasted
 		// where a reference belongs, so name its type only.
-		msg = quotedValue().ReplaceAllString(msg, "a value")
-		msg = lineRef().ReplaceAllString(msg, "")
+		msg = quotedValue.Get().ReplaceAllString(msg, "a value")
+		msg = lineRef.Get().ReplaceAllString(msg, "")
 		if strings.Contains(msg, "SecretRef") {
 			msg += " (secrets are given as {env: VAR} or {file: PATH}, never written in the file)"
 		}
@@ -330,8 +329,8 @@ func decode(n *yaml.Node, v any) error {
 }
 
 var (
-	quotedValue = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile("`[^`]*`") })
-	lineRef     = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^line \d+: `) })
+	quotedValue = lazy.Regexp{Expr: "`[^`]*`"}
+	lineRef     = lazy.Regexp{Expr: `^line \d+: `}
 )
 
 func yamlLine(err error) int {

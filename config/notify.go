@@ -4,8 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 
+	"github.com/scriptrun/scriptrun/internal/lazy"
 	"github.com/scriptrun/scriptrun/store"
 )
 
@@ -41,11 +41,11 @@ func readNotifiers(tx *store.Tx) ([]Notifier, error) {
 // notifierPlaceholder stands in for the secret of a notifier whose
 // reference is not read (a dry run, or an existing notifier that keeps
 // its own) while its other fields are validated.
-var notifierPlaceholder = sync.OnceValue(store.NewWebhookSecret)
+var notifierPlaceholder = lazy.Value[string]{New: store.NewWebhookSecret}
 
 // addNotifier resolves a notifier of the file, or returns its problems.
 func (d *desired) addNotifier(c Notifier, at loc, opts Options) Errors {
-	n := store.Notifier{Name: c.Name, URL: c.URL, Events: c.Events, AllowHTTP: c.AllowHTTP, Secret: notifierPlaceholder()}
+	n := store.Notifier{Name: c.Name, URL: c.URL, Events: c.Events, AllowHTTP: c.AllowHTTP, Secret: notifierPlaceholder.Get()}
 	var secret *string
 	if c.Secret != nil {
 		ref, err := checkRef(*c.Secret, opts.Dir)

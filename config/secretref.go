@@ -7,10 +7,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
-	"sync"
 	"syscall"
+
+	"github.com/scriptrun/scriptrun/internal/lazy"
 )
 
 // MaxSecretFile bounds the file a {file: PATH} reference names: a secret is
@@ -70,7 +70,7 @@ func (r secretRef) String() string {
 	return "file " + r.file
 }
 
-var envName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,127}$`) })
+var envName = lazy.Regexp{Expr: `^[A-Za-z_][A-Za-z0-9_]{0,127}$`}
 
 // checkRef checks a reference's form. It never repeats an invalid variable
 // name: people paste the secret itself there.
@@ -79,7 +79,7 @@ func checkRef(ref SecretRef, dir string) (secretRef, error) {
 	case ref.Env != "" && ref.File != "":
 		return secretRef{}, errors.New("give env or file, not both")
 	case ref.Env != "":
-		if !envName().MatchString(ref.Env) {
+		if !envName.Get().MatchString(ref.Env) {
 			return secretRef{}, errors.New("env is not a valid environment variable name (letters, digits and _, not starting with a digit): give the name of the variable that holds the secret, never the secret itself")
 		}
 		if strings.HasPrefix(strings.ToUpper(ref.Env), "SCRIPTRUN_") {

@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/scriptrun/scriptrun/internal/lazy"
 )
 
 // Scopes is a list of OAuth scopes. A file may give it as a YAML list or as
@@ -80,11 +80,9 @@ func typeProblems(data []byte) []fileProblem {
 }
 
 var (
-	lineMsg      = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^line (\d+): (.*)$`) })
-	unknownField = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^field (\S+) not found in type config\.(\w+)$`) })
-	wrongKind    = sync.OnceValue(func() *regexp.Regexp {
-		return regexp.MustCompile(`^cannot unmarshal !!(\w+)(?: ` + "`[^`]*`" + `)? into (\S+)$`)
-	})
+	lineMsg      = lazy.Regexp{Expr: `^line (\d+): (.*)$`}
+	unknownField = lazy.Regexp{Expr: `^field (\S+) not found in type config\.(\w+)$`}
+	wrongKind    = lazy.Regexp{Expr: `^cannot unmarshal !!(\w+)(?: ` + "`[^`]*`" + `)? into (\S+)$`}
 )
 
 // plainProblem turns one of yaml.v3's messages into plain words. The value
@@ -92,22 +90,22 @@ var (
 // belongs.
 func plainProblem(e string) fileProblem {
 	p := fileProblem{line: 1, msg: e}
-	if m := lineMsg().FindStringSubmatch(e); m != nil {
+	if m := lineMsg.Get().FindStringSubmatch(e); m != nil {
 		p.line, _ = strconv.Atoi(m[1])
 		p.msg = m[2]
 	}
-	switch m := unknownField().FindStringSubmatch(p.msg); {
+	switch m := unknownField.Get().FindStringSubmatch(p.msg); {
 	case m != nil:
 		p.field = m[1]
 		p.msg = fmt.Sprintf("unknown field %q for a %s (check its spelling; `scriptrun export` shows the fields)", m[1], strings.ToLower(m[2]))
 	default:
-		if m := wrongKind().FindStringSubmatch(p.msg); m != nil {
+		if m := wrongKind.Get().FindStringSubmatch(p.msg); m != nil {
 			p.msg = "expected " + goTypeWords(m[2]) + ", got " + yamlTagWords(m[1])
 			if strings.Contains(m[2], "SecretRef") {
 				p.msg += ": a secret is never written in the file"
 			}
 		} else {
-			p.msg = quotedValue().ReplaceAllString(p.msg, "a value")
+			p.msg = quotedValue.Get().ReplaceAllString(p.msg, "a value")
 		}
 	}
 	return p

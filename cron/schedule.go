@@ -14,8 +14,12 @@ import (
 )
 
 // specParser reads 5-field specs, 6-field specs with seconds first, and
-// descriptors (@hourly, @daily, @every 10m, ...).
-var specParser = robfig.NewParser(robfig.SecondOptional | robfig.Minute | robfig.Hour | robfig.Dom | robfig.Month | robfig.Dow | robfig.Descriptor)
+// descriptors (@hourly, @daily, @every 10m, ...). A function, not a
+// variable: NewParser's result would be stored by an init function at
+// every start.
+func specParser() robfig.Parser {
+	return robfig.NewParser(robfig.SecondOptional | robfig.Minute | robfig.Hour | robfig.Dom | robfig.Month | robfig.Dow | robfig.Descriptor)
+}
 
 // starBit marks a field written as "*" in robfig's bit sets.
 const starBit = 1 << 63
@@ -113,7 +117,7 @@ func parseSpec(spec string, loc *time.Location) (*Schedule, error) {
 	} else if n := len(strings.Fields(s)); n != 5 && n != 6 {
 		return nil, bad("it has %d fields; give 5 (minute hour day-of-month month day-of-week) or 6 (seconds first)", n)
 	}
-	parsed, err := specParser.Parse(s)
+	parsed, err := specParser().Parse(s)
 	if err != nil {
 		return nil, bad("%s", fieldError(s, err))
 	}
@@ -152,7 +156,7 @@ func fieldError(spec string, err error) string {
 			probe[k] = "*"
 		}
 		probe[i] = f
-		if _, perr := specParser.Parse(strings.Join(probe, " ")); perr != nil {
+		if _, perr := specParser().Parse(strings.Join(probe, " ")); perr != nil {
 			return fmt.Sprintf("%s field %q: %v", names[i], f, perr)
 		}
 	}

@@ -20,11 +20,11 @@ type command struct {
 	run              func(r *repl, ctx context.Context, arg string) bool
 }
 
-// commands are the REPL's dot-commands, in the order .help lists them.
-var commands []command
-
-func init() {
-	commands = []command{
+// commands returns the REPL's dot-commands, in the order .help lists them.
+// A function, not a variable: .help lists them, so a variable would have to
+// be set by an init function, at every start of every command.
+func commands() []command {
+	return []command{
 		{"break", "", "abandon the input being typed over several lines", func(*repl, context.Context, string) bool { return false }},
 		{"clear", "", "start a fresh session: globals, _ and what .save writes are reset", (*repl).clear},
 		{"editor", "", "enter the editor mode: type lines, Ctrl-D runs them as one input, Ctrl-C cancels", (*repl).editor},
@@ -44,7 +44,7 @@ func parseCommand(line string) (command, string, bool) {
 		return command{}, "", false
 	}
 	name, arg, _ := strings.Cut(t[1:], " ")
-	for _, c := range commands {
+	for _, c := range commands() {
 		if c.name == name {
 			return c, strings.TrimSpace(arg), true
 		}
@@ -87,7 +87,7 @@ func (r *repl) editor(ctx context.Context, _ string) bool {
 func (r *repl) help(context.Context, string) bool {
 	var b strings.Builder
 	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
-	for _, c := range commands {
+	for _, c := range commands() {
 		fmt.Fprintf(tw, ".%s %s\t%s\n", c.name, c.args, c.help)
 	}
 	tw.Flush()

@@ -4,12 +4,13 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/scriptrun/scriptrun/internal/lazy"
 )
 
 // completionTimeout bounds a completion: the session's loop may be busy
@@ -29,12 +30,10 @@ var keywords = []string{
 
 // tokenArgument matches the start of a token name being typed as the
 // argument of apiTokenAuth('… or as fetch's init.apiTokenAuth: '….
-var tokenArgument = sync.OnceValue(func() *regexp.Regexp {
-	return regexp.MustCompile(`apiTokenAuth\s*(?:\(|:)\s*(['"` + "`" + `])([A-Za-z0-9._\-]*)$`)
-})
+var tokenArgument = lazy.Regexp{Expr: `apiTokenAuth\s*(?:\(|:)\s*(['"` + "`" + `])([A-Za-z0-9._\-]*)$`}
 
 // trailingWord matches the identifier being typed.
-var trailingWord = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[A-Za-z0-9_$]*$`) })
+var trailingWord = lazy.Regexp{Expr: `[A-Za-z0-9_$]*$`}
 
 // completer completes what is being typed at the prompt.
 type completer struct {
@@ -88,7 +87,7 @@ func (c *completer) candidates(before, after string) (string, []string) {
 		}
 	}
 	// A token name: apiTokenAuth('gr|
-	if m := tokenArgument().FindStringSubmatch(before); m != nil {
+	if m := tokenArgument.Get().FindStringSubmatch(before); m != nil {
 		quote, prefix := m[1], m[2]
 		var out []string
 		for _, name := range c.tokenNames() {
@@ -104,7 +103,7 @@ func (c *completer) candidates(before, after string) (string, []string) {
 	if inString(before) {
 		return before, nil
 	}
-	word := trailingWord().FindString(before)
+	word := trailingWord.Get().FindString(before)
 	if word != "" && word[0] >= '0' && word[0] <= '9' {
 		return before, nil // a number, not a name
 	}

@@ -9,8 +9,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"unicode/utf8"
+
+	"github.com/scriptrun/scriptrun/internal/lazy"
 )
 
 // HistoryLimit is how many lines the history file keeps.
@@ -23,7 +24,7 @@ const maxHistoryLine = 4000
 // secretPatterns match lines that look like they hold a credential. Such
 // lines are never written to the history file. They err on the side of
 // leaving a line out.
-var secretPatterns = sync.OnceValue(func() []*regexp.Regexp {
+var secretPatterns = lazy.Value[[]*regexp.Regexp]{New: func() []*regexp.Regexp {
 	return []*regexp.Regexp{
 		regexp.MustCompile(`(?i)\bbearer\s+[A-Za-z0-9\-._~+/]{6,}=*`),          // Bearer eyJ… / Bearer ya29.…
 		regexp.MustCompile(`(?i)\bbasic\s+[A-Za-z0-9+/]{8,}=*`),                // Basic dXNlcjpwYXNz
@@ -43,13 +44,13 @@ var secretPatterns = sync.OnceValue(func() []*regexp.Regexp {
 		// A JWT anywhere: header and payload are base64url JSON objects.
 		regexp.MustCompile(`eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*`),
 	}
-})
+}}
 
 // Secret reports whether a line of input looks like it contains a
 // credential (a bearer token, a password, a client secret, an API key…),
 // so that it must not be written to the history file.
 func Secret(line string) bool {
-	for _, p := range secretPatterns() {
+	for _, p := range secretPatterns.Get() {
 		if p.MatchString(line) {
 			return true
 		}

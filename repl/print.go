@@ -4,13 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/scriptrun/scriptrun/internal/lazy"
 	"github.com/scriptrun/scriptrun/runtime"
 	"github.com/scriptrun/scriptrun/termtext"
 )
@@ -386,12 +385,12 @@ func byteSize(n int) string {
 	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
 }
 
-var identifier = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_$][A-Za-z0-9_$]*$`) })
+var identifier = lazy.Regexp{Expr: `^[A-Za-z_$][A-Za-z0-9_$]*$`}
 
 // propertyKey renders a property name: as it is when it is an identifier,
 // else quoted.
 func propertyKey(k string) string {
-	if identifier().MatchString(k) {
+	if identifier.Get().MatchString(k) {
 		return k
 	}
 	if _, err := strconv.Atoi(k); err == nil {
@@ -436,13 +435,13 @@ func quote(s string) string {
 	return b.String()
 }
 
-var ansi = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile("\x1b\\[[0-9;]*m") })
+var ansi = lazy.Regexp{Expr: "\x1b\\[[0-9;]*m"}
 
 // visibleLen is the number of characters s takes on screen, without colour
 // codes.
 func visibleLen(s string) int {
 	if strings.IndexByte(s, 0x1b) >= 0 {
-		s = ansi().ReplaceAllString(s, "")
+		s = ansi.Get().ReplaceAllString(s, "")
 	}
 	return utf8.RuneCountInString(s)
 }

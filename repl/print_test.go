@@ -168,7 +168,7 @@ func TestPrintResponse(t *testing.T) {
 	// A server's body and headers are shown as text: no escape sequence
 	// reaches the terminal (OSC 52 would write the clipboard).
 	got = Printer{Color: true}.Value(evalValue(t, s, "http.get(args[0] + '/hostile').send()"))
-	plain := ansi().ReplaceAllString(got, "") // the printer's own colours
+	plain := ansi.Get().ReplaceAllString(got, "") // the printer's own colours
 	for _, r := range plain {
 		if r != '\n' && r != '\t' && termtext.Unsafe(r) {
 			t.Errorf("the printed response holds %U raw: %q", r, got)

@@ -150,7 +150,7 @@ func run(ctx context.Context, opts Options, reader lineReader) error {
 	r := &repl{opts: opts, sess: sess, printer: Printer{Color: opts.Color, Width: opts.Width}}
 	defer func() { r.session().Close() }()
 	r.comp = &completer{session: r.session, tokens: opts.Tokens, folder: opts.Folder, now: opts.Now}
-	for _, c := range commands {
+	for _, c := range commands() {
 		r.comp.commands = append(r.comp.commands, "."+c.name)
 	}
 

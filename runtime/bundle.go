@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -18,6 +17,8 @@ import (
 	"time"
 
 	"github.com/evanw/esbuild/pkg/api"
+
+	"github.com/scriptrun/scriptrun/internal/lazy"
 )
 
 // bundleHeader starts every bundle's source; CompileSource recognises a
@@ -39,9 +40,7 @@ const (
 var bundleExts = []string{".ts", ".mts", ".cts", ".js", ".mjs", ".cjs", ".json"}
 
 // moduleSyntax finds import and export statements in plain .js files.
-var moduleSyntax = sync.OnceValue(func() *regexp.Regexp {
-	return regexp.MustCompile(`(?m)^[ \t]*(import[ \t]*[\w{*'"]|export[ \t]+(default|const|let|var|function|async|class|\{|\*))`)
-})
+var moduleSyntax = lazy.Regexp{Expr: `(?m)^[ \t]*(import[ \t]*[\w{*'"]|export[ \t]+(default|const|let|var|function|async|class|\{|\*))`}
 
 // bundleBuilds counts esbuild runs, so tests can tell a cache hit.
 var bundleBuilds atomic.Int64
@@ -54,7 +53,7 @@ func NeedsBundle(path, src string) bool {
 	case ".ts", ".mts", ".cts", ".mjs":
 		return true
 	}
-	return moduleSyntax().MatchString(src)
+	return moduleSyntax.Get().MatchString(src)
 }
 
 // BundleFile is one file a bundle was built from.

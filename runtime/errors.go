@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/dop251/goja"
+
+	"github.com/scriptrun/scriptrun/internal/lazy"
 )
 
 // ScriptError is an error the script did not catch: an exception, an
@@ -75,7 +75,7 @@ func stopError(ctx context.Context) error {
 const maxFrames = 12
 
 // pcSuffix matches goja's instruction counter after a position: "x.js:3:7(12)".
-var pcSuffix = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(:\d+:\d+)\(\d+\)`) })
+var pcSuffix = lazy.Regexp{Expr: `(:\d+:\d+)\(\d+\)`}
 
 // cleanStack rewrites goja's stack property ("Error: x\n\tat f (x.js:2:9(3))")
 // in Node's style ("Error: x\n    at f (x.js:2:9)").
@@ -97,7 +97,7 @@ func splitStack(stack string) (header, frames string) {
 	var head, at []string
 	for _, l := range lines {
 		if t := strings.TrimLeft(l, " \t"); strings.HasPrefix(t, "at ") && len(head) > 0 {
-			at = append(at, "    "+pcSuffix().ReplaceAllString(t, "$1"))
+			at = append(at, "    "+pcSuffix.Get().ReplaceAllString(t, "$1"))
 		} else if len(at) == 0 {
 			head = append(head, l)
 		}

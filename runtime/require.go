@@ -7,9 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
-	"sync"
 
 	"github.com/dop251/goja"
 	"github.com/dop251/goja_nodejs/buffer"
@@ -17,6 +15,7 @@ import (
 	"github.com/dop251/goja_nodejs/url"
 
 	"github.com/scriptrun/scriptrun/internal/js"
+	"github.com/scriptrun/scriptrun/internal/lazy"
 )
 
 // maxModuleBytes bounds the size of a file a script can require.
@@ -130,9 +129,18 @@ func isFilePath(p string) bool {
 	return p == "." || p == ".." || strings.HasPrefix(p, "/") || strings.HasPrefix(p, "./") || strings.HasPrefix(p, "../") || filepath.IsAbs(p)
 }
 
-// coreModules are the goja_nodejs modules scripts may require; none of
-// them reaches the file system, the environment or the process.
-var coreModules = map[string]string{"url": url.ModuleName, "buffer": buffer.ModuleName}
+// coreModule names the goja_nodejs module scripts may require as name
+// ("url" or "buffer"); none of them reaches the file system, the
+// environment or the process.
+func coreModule(name string) string {
+	switch name {
+	case "url":
+		return url.ModuleName
+	case "buffer":
+		return buffer.ModuleName
+	}
+	return ""
+}
 
 // require is the global require(): the "url", "buffer" and "console" modules, and .js
 // and .json files inside the script's folder. Everything else — other core
@@ -148,7 +156,7 @@ func (e *env) require(call goja.FunctionCall) goja.Value {
 	case "console", "node:console":
 		return e.console
 	case "url", "node:url", "buffer", "node:buffer":
-		v, err := e.modules.Require(coreModules[strings.TrimPrefix(name, "node:")])
+		v, err := e.modules.Require(coreModule(strings.TrimPrefix(name, "node:")))
 		if err != nil {
 			js.RethrowUncatchable(err)
 			panic(e.newError(fmt.Sprintf("require(%q): %v", name, err)))
@@ -202,7 +210,7 @@ func callerDir(vm *goja.Runtime) string {
 	return filepath.Dir(frames[1].SrcName())
 }
 
-var parserMessage = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(.*): Line (\d+):(\d+) (.*)$`) })
+var parserMessage = lazy.Regexp{Expr: `^(.*): Line (\d+):(\d+) (.*)$`}
 
 // moduleWrapper is what goja_nodejs puts before a module's source on its
 // first line; columns on that line are shifted by its length.
@@ -215,7 +223,7 @@ func moduleSyntaxError(e *goja.CompilerSyntaxError) string {
 	if e.File != nil {
 		p := e.File.Position(e.Offset)
 		file, line, col = p.Filename, p.Line, p.Column
-	} else if m := parserMessage().FindStringSubmatch(e.Message); m != nil {
+	} else if m := parserMessage.Get().FindStringSubmatch(e.Message); m != nil {
 		file, msg = m[1], m[4]
 		fmt.Sscan(m[2], &line)
 		fmt.Sscan(m[3], &col)

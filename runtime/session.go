@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,10 +17,9 @@ import (
 	"github.com/dop251/goja"
 	"github.com/dop251/goja_nodejs/require"
 
+	"github.com/scriptrun/scriptrun/internal/lazy"
 	"github.com/scriptrun/scriptrun/runtime/internal/replsrc"
 )
-
-var promiseType = reflect.TypeOf((*goja.Promise)(nil))
 
 // ErrSessionClosed is returned by Eval after Close.
 var ErrSessionClosed = errors.New("runtime: session is closed")
@@ -553,7 +551,7 @@ func (s *Session) await(v goja.Value, deliver func(evalResult)) {
 		s.value = v
 		deliver(evalResult{value: s.describe(v)})
 	}
-	if o, ok := v.(*goja.Object); ok && e.then != nil && o.ExportType() == promiseType {
+	if o, ok := v.(*goja.Object); ok && e.then != nil && o.ExportType() == reflect.TypeFor[*goja.Promise]() {
 		if s.broken.Load() {
 			deliver(evalResult{err: ErrPromisesBroken})
 			return
@@ -743,7 +741,7 @@ func (s *Session) remember(in *replsrc.Input) {
 }
 
 // locationPattern matches file:line:column in messages and stacks.
-var locationPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`([^\s():]+):(\d+):(\d+)`) })
+var locationPattern = lazy.Regexp{Expr: `([^\s():]+):(\d+):(\d+)`}
 
 // fixPositions rewrites file:line:column of rewritten inputs into positions
 // in the input as typed.
@@ -751,8 +749,8 @@ func (s *Session) fixPositions(text string) string {
 	if len(s.files) == 0 || !strings.Contains(text, ":") {
 		return text
 	}
-	return locationPattern().ReplaceAllStringFunc(text, func(m string) string {
-		sub := locationPattern().FindStringSubmatch(m)
+	return locationPattern.Get().ReplaceAllStringFunc(text, func(m string) string {
+		sub := locationPattern.Get().FindStringSubmatch(m)
 		in, ok := s.files[sub[1]]
 		if !ok {
 			return m

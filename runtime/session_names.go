@@ -2,18 +2,19 @@ package runtime
 
 import (
 	"context"
-	"regexp"
+	"reflect"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/dop251/goja"
 	"github.com/dop251/goja/ast"
 	"github.com/dop251/goja/parser"
+
+	"github.com/scriptrun/scriptrun/internal/lazy"
 )
 
 // identifierPattern matches names that can follow a dot.
-var identifierPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_$][A-Za-z0-9_$]*$`) })
+var identifierPattern = lazy.Regexp{Expr: `^[A-Za-z_$][A-Za-z0-9_$]*$`}
 
 // responseNames are the properties and methods of a response from send();
 // TestNamesMatchResponses keeps the list in step with bindings.
@@ -167,7 +168,7 @@ func (n *namer) names(expr string) []string {
 func (n *namer) chain(o *goja.Object) []string {
 	var out []string
 	for depth := 0; o != nil && depth < 32; depth++ {
-		if o.ExportType() == proxyType {
+		if o.ExportType() == reflect.TypeFor[goja.Proxy]() {
 			break
 		}
 		names := filterNames(o.GetOwnPropertyNames())
@@ -180,7 +181,7 @@ func (n *namer) chain(o *goja.Object) []string {
 func filterNames(names []string) []string {
 	out := names[:0:0]
 	for _, k := range names {
-		if identifierPattern().MatchString(k) && !strings.HasPrefix(k, "__scriptrun") {
+		if identifierPattern.Get().MatchString(k) && !strings.HasPrefix(k, "__scriptrun") {
 			out = append(out, k)
 		}
 	}
@@ -337,7 +338,7 @@ func (n *namer) property(o *goja.Object, name string) (goja.Value, bool) {
 		}
 	}
 	for level, depth := o, 0; level != nil && depth < 32; level, depth = level.Prototype(), depth+1 {
-		if level.ExportType() == proxyType {
+		if level.ExportType() == reflect.TypeFor[goja.Proxy]() {
 			return nil, false
 		}
 		desc := s.descriptor(level, name)

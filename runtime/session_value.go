@@ -6,17 +6,16 @@ import (
 	"net/http"
 	neturl "net/url"
 	"reflect"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/dop251/goja"
 
 	"github.com/scriptrun/scriptrun/bindings"
+	"github.com/scriptrun/scriptrun/internal/lazy"
 )
 
 // Kind is the kind of a described value.
@@ -115,13 +114,12 @@ type Request struct {
 	Timeout int64 // ms
 }
 
-// hiddenHeaders never appear in a described response: they carry credentials.
-var hiddenHeaders = map[string]bool{"authorization": true, "proxy-authorization": true}
+// hiddenHeader reports whether a header (its lower-case name) never
+// appears in a described response: it carries credentials.
+func hiddenHeader(name string) bool { return name == "authorization" || name == "proxy-authorization" }
 
-// maskedHeaders appear with their value masked.
-var maskedHeaders = map[string]bool{"set-cookie": true, "cookie": true}
-
-var proxyType = reflect.TypeOf(goja.Proxy{})
+// maskedHeader reports whether a header appears with its value masked.
+func maskedHeader(name string) bool { return name == "set-cookie" || name == "cookie" }
 
 // describer builds one Value.
 type describer struct {
@@ -238,7 +236,7 @@ func (d *describer) object(o *goja.Object, depth int) *Value {
 	case "RegExp":
 		return &Value{Kind: KindRegExp, Text: safeString(d.vm, o)}
 	}
-	if o.ExportType() == proxyType {
+	if o.ExportType() == reflect.TypeFor[goja.Proxy]() {
 		return &Value{Kind: KindObject, Class: "Proxy"}
 	}
 	if f.is(o, &f.promiseCtor) {
@@ -322,12 +320,12 @@ func (d *describer) className(o *goja.Object) string {
 
 // goSymbol matches the names goja gives functions implemented in Go, such
 // as "reflect.methodValueCall" or "github.com/x/y.(*t).f.func1".
-var goSymbol = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[\w.]+(/[\w.-]+)*\.[\w.()*]+$`) })
+var goSymbol = lazy.Regexp{Expr: `^[\w.]+(/[\w.-]+)*\.[\w.()*]+$`}
 
 // jsName returns a function's name, or "" for the name of a Go function,
 // which says nothing to a JavaScript user.
 func jsName(name string) string {
-	if strings.Contains(name, ".") && goSymbol().MatchString(name) && (strings.Contains(name, "/") || strings.Contains(name, "(") || strings.HasPrefix(name, "reflect.") || strings.Contains(name, ".func")) {
+	if strings.Contains(name, ".") && goSymbol.Get().MatchString(name) && (strings.Contains(name, "/") || strings.Contains(name, "(") || strings.HasPrefix(name, "reflect.") || strings.Contains(name, ".func")) {
 		return ""
 	}
 	return name
@@ -504,9 +502,9 @@ func headerList(h http.Header, response bool) []Header {
 		name := strings.ToLower(k)
 		value := strings.Join(vs, ", ")
 		switch {
-		case hiddenHeaders[name] && response:
+		case hiddenHeader(name) && response:
 			continue
-		case hiddenHeaders[name], maskedHeaders[name]:
+		case hiddenHeader(name), maskedHeader(name):
 			value = "[hidden]"
 		}
 		out = append(out, Header{Name: name, Value: value})

@@ -7,9 +7,10 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 
 	oerrors "github.com/go-oauth2/oauth2/v4/errors"
+
+	"github.com/scriptrun/scriptrun/internal/lazy"
 )
 
 // authParams are the authorization-request parameters the login form
@@ -287,11 +288,11 @@ func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, sess *sessi
 	if needLogin {
 		page.Hidden = append(page.Hidden, hiddenField{"login", "1"})
 	}
-	writeHTML(w, status, loginTemplate(), page)
+	writeHTML(w, status, loginTemplate.Get(), page)
 }
 
 func (s *Server) renderProblem(w http.ResponseWriter, status int, title, detail string) {
-	writeHTML(w, status, problemTemplate(), struct{ Title, Detail string }{title, detail})
+	writeHTML(w, status, problemTemplate.Get(), struct{ Title, Detail string }{title, detail})
 }
 
 func writeHTML(w http.ResponseWriter, status int, t *template.Template, data any) {
@@ -343,7 +344,7 @@ func quote(s string) string {
 }
 
 func (s *Server) serveIndex(w http.ResponseWriter, r *http.Request) {
-	writeHTML(w, http.StatusOK, indexTemplate(), struct{ Base, ClientID string }{baseURL(r), s.opts.ClientID})
+	writeHTML(w, http.StatusOK, indexTemplate.Get(), struct{ Base, ClientID string }{baseURL(r), s.opts.ClientID})
 }
 
 const pageStyle = `<style>
@@ -355,7 +356,7 @@ label{display:block;margin:.75rem 0}input[type=text],input[type=password]{displa
 button{padding:.45rem 1.2rem;margin-right:.5rem;font-size:1rem}code{background:#f0f1f3;padding:0 .2rem}
 </style>`
 
-var loginTemplate = sync.OnceValue(func() *template.Template {
+var loginTemplate = lazy.Value[*template.Template]{New: func() *template.Template {
 	return template.Must(template.New("login").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
 <title>Sign in · scriptrun sandbox</title>` + pageStyle + `</head>
@@ -376,16 +377,16 @@ var loginTemplate = sync.OnceValue(func() *template.Template {
 </form>
 </main></body></html>
 `))
-})
+}}
 
-var problemTemplate = sync.OnceValue(func() *template.Template {
+var problemTemplate = lazy.Value[*template.Template]{New: func() *template.Template {
 	return template.Must(template.New("problem").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{{.Title}} · scriptrun sandbox</title>` + pageStyle + `</head>
 <body><main><h1>{{.Title}}</h1><p class="error" role="alert">{{.Detail}}</p></main></body></html>
 `))
-})
+}}
 
-var indexTemplate = sync.OnceValue(func() *template.Template {
+var indexTemplate = lazy.Value[*template.Template]{New: func() *template.Template {
 	return template.Must(template.New("index").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>scriptrun sandbox</title>` + pageStyle + `</head>
 <body><main><h1>scriptrun sandbox</h1>
@@ -398,4 +399,4 @@ var indexTemplate = sync.OnceValue(func() *template.Template {
 <li>Client ID: <code>{{.ClientID}}</code></li>
 </ul></main></body></html>
 `))
-})
+}}

@@ -309,7 +309,7 @@ func (b *testBrowser) do(req *http.Request) (*http.Response, string) {
 func (b *testBrowser) form(authURL string) url.Values {
 	b.t.Helper()
 	resp, body := b.get(authURL)
-	if resp.StatusCode != 200 || !formRe().MatchString(body) {
+	if resp.StatusCode != 200 || !formRe.Get().MatchString(body) {
 		b.t.Fatalf("GET %s: %s, want the login form:\n%s", authURL, resp.Status, body)
 	}
 	f := parseLoginForm([]byte(body))

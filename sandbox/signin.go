@@ -9,9 +9,9 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"regexp"
 	"strings"
-	"sync"
+
+	"github.com/scriptrun/scriptrun/internal/lazy"
 )
 
 // maxSignInSteps bounds the pages and redirects SignIn follows.
@@ -85,7 +85,7 @@ func (b *browser) signIn(ctx context.Context, authURL, user, password string) (*
 				continue
 			}
 			return loc, b.request(ctx, loc)
-		case resp.StatusCode == http.StatusOK && formRe().Match(body):
+		case resp.StatusCode == http.StatusOK && formRe.Get().Match(body):
 			f := parseLoginForm(body)
 			if submitted && f.err != "" {
 				return nil, fmt.Errorf("sandbox: sign-in rejected: %s", f.err)
@@ -132,14 +132,12 @@ func (b *browser) request(ctx context.Context, u *url.URL) error {
 }
 
 var (
-	formRe = sync.OnceValue(func() *regexp.Regexp {
-		return regexp.MustCompile(`(?is)<form\b[^>]*\bid="authorize"[^>]*>(.*?)</form>`)
-	})
-	actRe   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?is)<form\b[^>]*\baction="([^"]*)"`) })
-	inputRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?is)<input\b([^>]*)>`) })
-	attrRe  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?is)([a-z][a-z0-9-]*)="([^"]*)"`) })
-	errRe   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?is)<p class="error"[^>]*>(.*?)</p>`) })
-	tagRe   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?s)<[^>]*>`) })
+	formRe  = lazy.Regexp{Expr: `(?is)<form\b[^>]*\bid="authorize"[^>]*>(.*?)</form>`}
+	actRe   = lazy.Regexp{Expr: `(?is)<form\b[^>]*\baction="([^"]*)"`}
+	inputRe = lazy.Regexp{Expr: `(?is)<input\b([^>]*)>`}
+	attrRe  = lazy.Regexp{Expr: `(?is)([a-z][a-z0-9-]*)="([^"]*)"`}
+	errRe   = lazy.Regexp{Expr: `(?is)<p class="error"[^>]*>(.*?)</p>`}
+	tagRe   = lazy.Regexp{Expr: `(?s)<[^>]*>`}
 )
 
 type loginForm struct {
@@ -152,16 +150,16 @@ type loginForm struct {
 // inputs with their values, and the error message.
 func parseLoginForm(page []byte) loginForm {
 	f := loginForm{action: "/authorize", fields: url.Values{}}
-	if m := actRe().FindSubmatch(page); m != nil {
+	if m := actRe.Get().FindSubmatch(page); m != nil {
 		f.action = html.UnescapeString(string(m[1]))
 	}
-	if m := errRe().FindSubmatch(page); m != nil {
+	if m := errRe.Get().FindSubmatch(page); m != nil {
 		f.err = pageText(m[1])
 	}
-	form := formRe().FindSubmatch(page)[1]
-	for _, in := range inputRe().FindAllSubmatch(form, -1) {
+	form := formRe.Get().FindSubmatch(page)[1]
+	for _, in := range inputRe.Get().FindAllSubmatch(form, -1) {
 		attrs := map[string]string{}
-		for _, a := range attrRe().FindAllSubmatch(in[1], -1) {
+		for _, a := range attrRe.Get().FindAllSubmatch(in[1], -1) {
 			attrs[strings.ToLower(string(a[1]))] = html.UnescapeString(string(a[2]))
 		}
 		if name := attrs["name"]; name != "" {
@@ -173,7 +171,7 @@ func parseLoginForm(page []byte) loginForm {
 
 // pageText is an HTML fragment as short plain text, for error messages.
 func pageText(b []byte) string {
-	s := strings.Join(strings.Fields(html.UnescapeString(tagRe().ReplaceAllString(string(b), " "))), " ")
+	s := strings.Join(strings.Fields(html.UnescapeString(tagRe.Get().ReplaceAllString(string(b), " "))), " ")
 	if len(s) > 300 {
 		s = s[:300] + "…"
 	}

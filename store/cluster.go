@@ -27,7 +27,7 @@ const (
 
 // ErrTooLarge: a write does not fit one request of the etcd store (its
 // --max-request-bytes, Options.Etcd.MaxRequestBytes); nothing was written.
-var ErrTooLarge = etcdkv.ErrTooLarge
+var ErrTooLarge error = etcdkv.ErrTooLarge
 
 // ErrNotClustered: the operation needs a store shared by several hosts
 // (etcd); a bbolt file has one scheduler and polls instead.

@@ -10,7 +10,7 @@ import (
 // since the copy it was decided on was read; nothing was written. Re-read
 // and decide again. On etcd, an Update that others keep invalidating also
 // gives up with it.
-var ErrConflict = etcdkv.ErrConflict
+var ErrConflict error = etcdkv.ErrConflict
 
 // revisionTx is a kvTx whose backend keeps a revision per key (etcd's
 // ModRevision), so records need not carry one.

@@ -282,11 +282,11 @@ func putRaw(tx kvTx, k string, v []byte) error {
 // and console sessions and pending authorizations ("ephemeral"; leased on
 // etcd, a bucket on bbolt). They are not copied: a lock would outlive its
 // holder, and after a move people sign in to the console again.
-var transientSpaces = map[string]bool{"locks": true, "ephemeral": true}
+func transientSpace(space string) bool { return space == "locks" || space == "ephemeral" }
 
 // snapshot reads every key of kv at one point in time, in key order, with
 // values copied, sorted by key. Keys attached to an etcd lease (nodes,
-// running runs) and transientSpaces belong to live processes and are left
+// running runs) and transient spaces belong to live processes and are left
 // out.
 // bbolt's bucket sequences are returned as seq/BUCKET keys, as etcd keeps
 // them.
@@ -312,7 +312,7 @@ func eachRaw(ctx context.Context, kv backend, fn func(k string, v []byte) error)
 			return err
 		}
 		for _, e := range kvs {
-			if space, _ := splitKey(e.Key); e.Lease != 0 || transientSpaces[space] {
+			if space, _ := splitKey(e.Key); e.Lease != 0 || transientSpace(space) {
 				continue
 			}
 			if err := fn(e.Key, e.Value); err != nil {
@@ -330,7 +330,7 @@ func eachBolt(tx *bolt.Tx, fn func(k string, v []byte) error) error {
 		if s := b.Sequence(); s > 0 {
 			seqs = append(seqs, rawKV{key(spaceSeq, string(name)), u64(s)})
 		}
-		if transientSpaces[string(name)] {
+		if transientSpace(string(name)) {
 			return nil
 		}
 		return b.ForEach(func(k, v []byte) error {

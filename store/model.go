@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/scriptrun/scriptrun/internal/lazy"
 )
 
 // Grant types a provider may use.
@@ -142,7 +142,7 @@ func (t Token) EffectiveScopes(p Provider) []string {
 	return p.Scopes
 }
 
-var nameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`) })
+var nameRE = lazy.Regexp{Expr: `^[A-Za-z0-9._-]{1,64}$`}
 
 // ValidateName checks a provider, token or job name: 1 to 64 letters,
 // digits, dots, underscores or dashes, not only dots.
@@ -155,7 +155,7 @@ func ValidateName(kind, name string) error {
 
 // nameProblem says what is wrong with a name, or "".
 func nameProblem(name string) string {
-	if !nameRE().MatchString(name) || strings.Trim(name, ".") == "" {
+	if !nameRE.Get().MatchString(name) || strings.Trim(name, ".") == "" {
 		return fmt.Sprintf("%q is not valid: use 1 to 64 letters, digits, '.', '_' or '-' (for example graph-mail)", name)
 	}
 	return ""

@@ -17,7 +17,7 @@ var (
 	ErrNoStore = errors.New("no scriptrun store")
 	// ErrUnavailable: the etcd cluster could not be reached or has no
 	// quorum. A write that ended with it may or may not have been applied.
-	ErrUnavailable = etcdkv.ErrUnavailable
+	ErrUnavailable error = etcdkv.ErrUnavailable
 )
 
 // IsURL reports whether store names an etcd cluster (etcd://…) rather than

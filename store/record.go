@@ -56,15 +56,17 @@ const (
 // authenticated record, with the kind their records are. Runs, their output,
 // the run index, the active-run set, the jobs' scheduling state and the cron
 // version counter are not in it: they are history and hints (see doc.go).
+// The names are converted here, not copied from bucketProviders and the
+// rest: a copy of another variable would make it init work.
 var authenticatedBuckets = []struct {
 	bucket []byte
 	kind   string
 }{
-	{bucketProviders, kindProvider},
-	{bucketTokens, kindToken},
-	{bucketCronJobs, kindJob},
-	{bucketCronRequests, kindRunRequest},
-	{bucketAdmin, kindAdmin},
+	{[]byte(spaceProviders), kindProvider},
+	{[]byte(spaceTokens), kindToken},
+	{[]byte(spaceCronJobs), kindJob},
+	{[]byte(spaceCronRequests), kindRunRequest},
+	{[]byte(spaceAdmin), kindAdmin},
 }
 
 const (

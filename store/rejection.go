@@ -88,10 +88,17 @@ const (
 	RejectionBodyStatuses = "bodyStatuses"
 )
 
-var rejectionLabels = map[string]string{
-	RejectionStatuses:     "rejected statuses",
-	RejectionBodyPattern:  "rejected body pattern",
-	RejectionBodyStatuses: "rejected body statuses",
+// rejectionLabel is the label of a Rejection field in error messages.
+func rejectionLabel(field string) string {
+	switch field {
+	case RejectionStatuses:
+		return "rejected statuses"
+	case RejectionBodyPattern:
+		return "rejected body pattern"
+	case RejectionBodyStatuses:
+		return "rejected body statuses"
+	}
+	return ""
 }
 
 // Validate checks r and returns every problem at once (FieldErrors, each
@@ -100,7 +107,7 @@ var rejectionLabels = map[string]string{
 func (r Rejection) Validate() error {
 	var es FieldErrors
 	bad := func(field, format string, args ...any) {
-		es.add(field, rejectionLabels[field], format, args...)
+		es.add(field, rejectionLabel(field), format, args...)
 	}
 	if msg := checkStatuses(r.Statuses, false); msg != "" {
 		bad(RejectionStatuses, "%s", msg)
@@ -201,7 +208,7 @@ func ParseStatuses(s string) ([]int, error) {
 func ParseProviderStatuses(field, s string) ([]int, *FieldError) {
 	codes, err := ParseStatuses(s)
 	if err != nil {
-		return nil, &FieldError{Field: "rejection." + field, Label: rejectionLabels[field], Message: err.Error()}
+		return nil, &FieldError{Field: "rejection." + field, Label: rejectionLabel(field), Message: err.Error()}
 	}
 	return codes, nil
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -68,5 +69,17 @@ func TestTokenTypesTableIsComplete(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Types is written out (computing it would be init work at every start):
+// it must stay the Type of each TokenTypes entry, in order.
+func TestTypesFollowTokenTypes(t *testing.T) {
+	var want []string
+	for _, spec := range TokenTypes {
+		want = append(want, spec.Type)
+	}
+	if !slices.Equal(Types, want) {
+		t.Errorf("Types = %q, want the TokenTypes order %q", Types, want)
 	}
 }

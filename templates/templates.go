@@ -17,8 +17,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 
+	"github.com/scriptrun/scriptrun/internal/lazy"
 	"github.com/scriptrun/scriptrun/store"
 )
 
@@ -131,7 +131,7 @@ func (s *Set) Find(name string) (Template, error) {
 	return Template{}, fmt.Errorf("no provider template %q: choose one of %s (see `scriptrun provider templates`)", name, strings.Join(names, ", "))
 }
 
-var placeholder = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\{([a-z_]+)\}`) })
+var placeholder = lazy.Regexp{Expr: `\{([a-z_]+)\}`}
 
 // Validate checks a template: a name, a one-line quirk, every placeholder
 // declared as a parameter with a pattern, and (filled with example values)
@@ -155,7 +155,7 @@ func (t Template) Validate() error {
 		}
 	}
 	for _, u := range []string{t.AuthorizationURL, t.TokenURL, t.RevocationURL, t.BaseURL} {
-		for _, m := range placeholder().FindAllStringSubmatch(u, -1) {
+		for _, m := range placeholder.Get().FindAllStringSubmatch(u, -1) {
 			if _, ok := t.Params[m[1]]; !ok {
 				return fmt.Errorf("template %q: %s uses {%s}, which is not a declared parameter", t.Name, u, m[1])
 			}
@@ -214,7 +214,7 @@ func (t Template) Provider(name string, params map[string]string) (store.Provide
 		}
 	}
 	fill := func(s string) string {
-		return placeholder().ReplaceAllStringFunc(s, func(m string) string { return values[m[1:len(m)-1]] })
+		return placeholder.Get().ReplaceAllStringFunc(s, func(m string) string { return values[m[1:len(m)-1]] })
 	}
 	grant := t.GrantType
 	if grant == "" {
@@ -240,7 +240,7 @@ func (t Template) Provider(name string, params map[string]string) (store.Provide
 func (t Template) TokenBaseURL(params map[string]string) string {
 	values := t.exampleParams()
 	maps.Copy(values, params)
-	return placeholder().ReplaceAllStringFunc(t.BaseURL, func(m string) string { return values[m[1:len(m)-1]] })
+	return placeholder.Get().ReplaceAllStringFunc(t.BaseURL, func(m string) string { return values[m[1:len(m)-1]] })
 }
 
 func (t Template) paramList() string {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/scriptrun/scriptrun/internal/lazy"
 	"github.com/scriptrun/scriptrun/internal/weborigin"
 )
 
@@ -176,7 +177,9 @@ func trimEmpty(segs []string) []string {
 
 // lookalikes maps "\" and the characters that Unicode normalisation (NFKC,
 // which some servers apply to paths) turns into "." or "/" onto them.
-var lookalikes = strings.NewReplacer(`\`, "/", "\uFF0E", ".", "\uFF0F", "/", "\uFF3C", "/", "\u2215", "/", "\u2044", "/", "\u2024", ".", "\uFE52", ".")
+var lookalikes = lazy.Value[*strings.Replacer]{New: func() *strings.Replacer {
+	return strings.NewReplacer(`\`, "/", "\uFF0E", ".", "\uFF0F", "/", "\uFF3C", "/", "\u2215", "/", "\u2044", "/", "\u2024", ".", "\uFE52", ".")
+}}
 
 // maxDecodings bounds how many layers of percent-encoding the lenient
 // reading peels off (%252e%252e is ".." to a server that decodes twice).
@@ -221,7 +224,7 @@ func lenientParts(escaped string) ([]string, bool) {
 	if !plainText(d) {
 		return nil, false
 	}
-	return strings.Split(lookalikes.Replace(d), "/"), true
+	return strings.Split(lookalikes.Get().Replace(d), "/"), true
 }
 
 // strictParts splits a path as RFC 3986 reads it: on its slashes, each

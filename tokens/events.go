@@ -91,22 +91,35 @@ func (m *Manager) emit(ev Event) {
 	}
 }
 
-// logMessages are the log messages of each kind; metrics count events, not
-// these.
-var logMessages = map[EventKind]string{
-	EventRefreshed:       "token refreshed",
-	EventRefreshFailed:   "token refresh failed",
-	EventReauthRequired:  "token refresh failed",
-	EventFetched:         "token fetched",
-	EventFetchFailed:     "token refresh failed",
-	EventRejected:        "token rejected by the API",
-	EventAuthorized:      "token authorized",
-	EventAuthorizeFailed: "token authorization failed",
-	EventRevoked:         "token revoked",
-	EventRevokeFailed:    "token revocation failed",
-	EventUseNotRecorded:  "record token use",
-	EventReplaySuspected: "possible refresh-token replay",
-	EventLockLost:        "token lock lost during its refresh",
+// logMessage is the log message of each kind (ok false for a kind without
+// one); metrics count events, not these. A switch, not a map literal: that
+// would be built at every start.
+func logMessage(kind EventKind) (msg string, ok bool) {
+	switch kind {
+	case EventRefreshed:
+		return "token refreshed", true
+	case EventRefreshFailed, EventReauthRequired, EventFetchFailed:
+		return "token refresh failed", true
+	case EventFetched:
+		return "token fetched", true
+	case EventRejected:
+		return "token rejected by the API", true
+	case EventAuthorized:
+		return "token authorized", true
+	case EventAuthorizeFailed:
+		return "token authorization failed", true
+	case EventRevoked:
+		return "token revoked", true
+	case EventRevokeFailed:
+		return "token revocation failed", true
+	case EventUseNotRecorded:
+		return "record token use", true
+	case EventReplaySuspected:
+		return "possible refresh-token replay", true
+	case EventLockLost:
+		return "token lock lost during its refresh", true
+	}
+	return "", false
 }
 
 // LogEvent writes ev to log as a Manager does with its own events: failures
@@ -122,7 +135,7 @@ func LogEvent(log *slog.Logger, ev Event) {
 	case ev.Kind == EventRejected:
 		level = slog.LevelDebug
 	}
-	msg, ok := logMessages[ev.Kind]
+	msg, ok := logMessage(ev.Kind)
 	if !ok {
 		msg = "token event " + string(ev.Kind)
 	}

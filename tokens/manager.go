@@ -311,7 +311,7 @@ func (m *Manager) readForSigning(name string) (store.Token, *store.Provider, err
 }
 
 func newEntry(t store.Token, p *store.Provider, now time.Time) (*entry, error) {
-	e := &entry{token: t, provider: p, readAt: now, authorization: authorizationOf(t), signer: signers[t.Type].sign}
+	e := &entry{token: t, provider: p, readAt: now, authorization: authorizationOf(t), signer: signerOf(t.Type).sign}
 	if t.BaseURL != "" {
 		b, err := newBinding(t.BaseURL)
 		if err != nil {

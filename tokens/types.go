@@ -32,14 +32,25 @@ type typeSigner struct {
 	sign  func(t *store.Token, req *http.Request, now time.Time) error
 }
 
-var signers = map[string]typeSigner{
-	store.TypeOAuth2: {fixed: func(t store.Token) string { return t.Secret.TokenType + " " + t.Secret.AccessToken }},
-	store.TypeBearer: {fixed: func(t store.Token) string { return "Bearer " + t.Secret.AccessToken }},
-	store.TypeBasic: {fixed: func(t store.Token) string {
-		return "Basic " + base64.StdEncoding.EncodeToString([]byte(t.Username+":"+t.Secret.Password))
-	}},
-	store.TypeAPIKey:   {sign: signAPIKey},
-	store.TypeHMACBody: {sign: signHMACBody},
+// signerOf returns the signer of a token type (the zero typeSigner for an
+// unknown type). A switch, not a map: a map literal would be built at every
+// start.
+func signerOf(typ string) typeSigner {
+	switch typ {
+	case store.TypeOAuth2:
+		return typeSigner{fixed: func(t store.Token) string { return t.Secret.TokenType + " " + t.Secret.AccessToken }}
+	case store.TypeBearer:
+		return typeSigner{fixed: func(t store.Token) string { return "Bearer " + t.Secret.AccessToken }}
+	case store.TypeBasic:
+		return typeSigner{fixed: func(t store.Token) string {
+			return "Basic " + base64.StdEncoding.EncodeToString([]byte(t.Username+":"+t.Secret.Password))
+		}}
+	case store.TypeAPIKey:
+		return typeSigner{sign: signAPIKey}
+	case store.TypeHMACBody:
+		return typeSigner{sign: signHMACBody}
+	}
+	return typeSigner{}
 }
 
 // authorizationOf returns the Authorization header of the types that send a
@@ -49,7 +60,7 @@ var signers = map[string]typeSigner{
 // place (Header.Set replaces the slice, and Header.Add on a full slice
 // copies it); TestSignSharedHeader checks.
 func authorizationOf(t store.Token) []string {
-	if s := signers[t.Type]; s.fixed != nil {
+	if s := signerOf(t.Type); s.fixed != nil {
 		return []string{s.fixed(t)}[:1:1]
 	}
 	return nil

@@ -366,8 +366,8 @@ func BenchmarkSignHMAC(b *testing.B) {
 func TestEveryTableTypeSigns(t *testing.T) {
 	for _, spec := range store.TokenTypes {
 		t.Run(spec.Type, func(t *testing.T) {
-			s, ok := signers[spec.Type]
-			if !ok || (s.fixed == nil) == (s.sign == nil) {
+			s := signerOf(spec.Type)
+			if (s.fixed == nil) == (s.sign == nil) {
 				t.Fatalf("type %s has no signer (or both a fixed Authorization and a sign function)", spec.Type)
 			}
 			if got := DescribeType(spec.Type); got == "" || strings.Contains(got, "unknown") {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/scriptrun/scriptrun/cron"
+	"github.com/scriptrun/scriptrun/internal/lazy"
 	"github.com/scriptrun/scriptrun/store"
 )
 
@@ -163,10 +164,12 @@ func readJobForm(r *http.Request, f *jobForm) {
 // formFields are the form's names of a job's fields (store.FieldError's
 // keys); the script's problems go to the source or the path, whichever the
 // script came from.
-var formFields = map[string]string{
-	"name": "name", "schedule": "schedule", "timeZone": "tz", "timeout": "timeout", "overlap": "overlap",
-	"history": "history", "args": "args", "maxMemory": "max_memory", "script": "source", "scriptName": "source",
-}
+var formFields = lazy.Value[map[string]string]{New: func() map[string]string {
+	return map[string]string{
+		"name": "name", "schedule": "schedule", "timeZone": "tz", "timeout": "timeout", "overlap": "overlap",
+		"history": "history", "args": "args", "maxMemory": "max_memory", "script": "source", "scriptName": "source",
+	}
+}}
 
 // check builds the job the form describes onto base (the stored job when
 // editing) and checks it with cron.CheckJob, so that the form shows all
@@ -209,7 +212,7 @@ func (f *jobForm) check(base store.Job, now time.Time) {
 	// A field already marked (a contradictory choice of script) keeps that
 	// message; every other field gets the rules' first word on it.
 	for _, fe := range store.AsFieldErrors(store.JoinJobFieldErrors(parsed, cron.CheckJob(j))) {
-		field := formFields[fe.Field]
+		field := formFields.Get()[fe.Field]
 		if field == "source" && f.From == fromFile {
 			field = "path"
 		}

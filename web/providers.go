@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scriptrun/scriptrun/internal/lazy"
 	"github.com/scriptrun/scriptrun/store"
 )
 
@@ -65,12 +66,14 @@ func viewProvider(p store.Provider, users []string) providerView {
 }
 
 // AuthStyleLabel says how the client authenticates at the token endpoint.
-func (v providerView) AuthStyleLabel() string { return authStyleLabels[v.AuthStyle] }
+func (v providerView) AuthStyleLabel() string { return authStyleLabels.Get()[v.AuthStyle] }
 
-var authStyleLabels = map[string]string{
-	store.AuthStyleHeader: "HTTP Basic header (client_secret_basic)",
-	store.AuthStyleBody:   "In the request body (client_secret_post)",
-}
+var authStyleLabels = lazy.Value[map[string]string]{New: func() map[string]string {
+	return map[string]string{
+		store.AuthStyleHeader: "HTTP Basic header (client_secret_basic)",
+		store.AuthStyleBody:   "In the request body (client_secret_post)",
+	}
+}}
 
 func paramLines(m map[string]string) []string {
 	out := make([]string, 0, len(m))
@@ -184,8 +187,8 @@ func (s *Server) fillProviderForm(f *providerForm) {
 	f.CallbackURL = s.callback
 	f.GrantTypes = store.GrantTypes
 	f.AuthStyles = []promptOption{
-		{store.AuthStyleHeader, authStyleLabels[store.AuthStyleHeader]},
-		{store.AuthStyleBody, authStyleLabels[store.AuthStyleBody]},
+		{store.AuthStyleHeader, authStyleLabels.Get()[store.AuthStyleHeader]},
+		{store.AuthStyleBody, authStyleLabels.Get()[store.AuthStyleBody]},
 	}
 }
 
@@ -241,14 +244,16 @@ func readProviderForm(r *http.Request, f *providerForm) {
 
 // providerFormFields maps the fields of a provider (store.FieldError) to
 // the form's.
-var providerFormFields = map[string]string{
-	"name": "name", "clientId": "client_id", "grantType": "grant_type", "authorizationUrl": "auth_url",
-	"tokenUrl": "token_url", "revocationUrl": "revocation_url", "scopes": "scopes", "authStyle": "auth_style",
-	"authParams": "auth_params", "tokenParams": "token_params",
-	"rejection." + store.RejectionStatuses:     "rejected_status",
-	"rejection." + store.RejectionBodyPattern:  "rejected_body",
-	"rejection." + store.RejectionBodyStatuses: "rejected_body_status",
-}
+var providerFormFields = lazy.Value[map[string]string]{New: func() map[string]string {
+	return map[string]string{
+		"name": "name", "clientId": "client_id", "grantType": "grant_type", "authorizationUrl": "auth_url",
+		"tokenUrl": "token_url", "revocationUrl": "revocation_url", "scopes": "scopes", "authStyle": "auth_style",
+		"authParams": "auth_params", "tokenParams": "token_params",
+		"rejection." + store.RejectionStatuses:     "rejected_status",
+		"rejection." + store.RejectionBodyPattern:  "rejected_body",
+		"rejection." + store.RejectionBodyStatuses: "rejected_body_status",
+	}
+}}
 
 // parseParamLines reads KEY=VALUE lines; blank lines are skipped.
 func parseParamLines(text string) (map[string]string, error) {
@@ -323,7 +328,7 @@ func (s *Server) providerCreate(w http.ResponseWriter, r *http.Request, sess *se
 }
 
 func (s *Server) providerFormFailed(w http.ResponseWriter, r *http.Request, sess *session, f *providerForm, err error, title string) error {
-	if rest := f.set(err, func(field string) string { return providerFormFields[field] }); rest != nil {
+	if rest := f.set(err, func(field string) string { return providerFormFields.Get()[field] }); rest != nil {
 		f.Error = formError("provider", f.Name, rest)
 	}
 	f.SecretDropped = f.secret != ""

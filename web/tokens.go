@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scriptrun/scriptrun/internal/lazy"
 	"github.com/scriptrun/scriptrun/store"
 	"github.com/scriptrun/scriptrun/tokens"
 )
@@ -379,18 +380,20 @@ type typeOption struct {
 
 type promptOption struct{ Value, Label string }
 
-var promptLabels = map[string]string{
-	"":               "(none): the provider decides",
-	"consent":        "consent: always ask for consent",
-	"select_account": "select_account: let the admin pick an account",
-	"login":          "login: always ask to sign in again",
-	"none":           "none: fail unless already signed in and consented",
-}
+var promptLabels = lazy.Value[map[string]string]{New: func() map[string]string {
+	return map[string]string{
+		"":               "(none): the provider decides",
+		"consent":        "consent: always ask for consent",
+		"select_account": "select_account: let the admin pick an account",
+		"login":          "login: always ask to sign in again",
+		"none":           "none: fail unless already signed in and consented",
+	}
+}}
 
 func prompts() []promptOption {
 	out := make([]promptOption, 0, len(store.Prompts))
 	for _, p := range store.Prompts {
-		out = append(out, promptOption{Value: p, Label: promptLabels[p]})
+		out = append(out, promptOption{Value: p, Label: promptLabels.Get()[p]})
 	}
 	return out
 }

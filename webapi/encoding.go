@@ -150,11 +150,15 @@ func (d *decoder) decode(b []byte, flush bool, out []rune) (_ []rune, ok bool) {
 	return out, true
 }
 
-// utf8Labels are the labels https://encoding.spec.whatwg.org/#names-and-labels
-// gives UTF-8.
-var utf8Labels = map[string]bool{
-	"unicode-1-1-utf-8": true, "unicode11utf8": true, "unicode20utf8": true,
-	"utf-8": true, "utf8": true, "x-unicode20utf8": true,
+// utf8Label reports whether l is one of the labels
+// https://encoding.spec.whatwg.org/#names-and-labels gives UTF-8. A switch,
+// not a map literal: that would be built at every start.
+func utf8Label(l string) bool {
+	switch l {
+	case "unicode-1-1-utf-8", "unicode11utf8", "unicode20utf8", "utf-8", "utf8", "x-unicode20utf8":
+		return true
+	}
+	return false
 }
 
 // textDecoderCtor builds TextDecoder (https://encoding.spec.whatwg.org/#interface-textdecoder).
@@ -168,7 +172,7 @@ func (a *api) textDecoderCtor() *goja.Object {
 		}
 		if label := arg(0); !goja.IsUndefined(label) {
 			l := strings.ToLower(strings.Trim(label.String(), "\t\n\f\r "))
-			if !utf8Labels[l] {
+			if !utf8Label(l) {
 				panic(a.rangeError("TextDecoder: the encoding label %q is not supported; only UTF-8 is", label.String()))
 			}
 		}

@@ -34,12 +34,21 @@ type key struct {
 	pub    crypto.PublicKey
 }
 
-// hashes are the digests WebCrypto names, with their Go implementation.
-var hashes = map[string]crypto.Hash{
-	"SHA-1":   crypto.SHA1,
-	"SHA-256": crypto.SHA256,
-	"SHA-384": crypto.SHA384,
-	"SHA-512": crypto.SHA512,
+// hashOf returns the Go implementation of a digest WebCrypto names (ok
+// false, and 0, for other names). This package's tables are switches and
+// slices, not map literals, which would be built at every start.
+func hashOf(name string) (h crypto.Hash, ok bool) {
+	switch name {
+	case "SHA-1":
+		return crypto.SHA1, true
+	case "SHA-256":
+		return crypto.SHA256, true
+	case "SHA-384":
+		return crypto.SHA384, true
+	case "SHA-512":
+		return crypto.SHA512, true
+	}
+	return 0, false
 }
 
 func newHash(name string) func() hash.Hash {
@@ -54,23 +63,37 @@ func newHash(name string) func() hash.Hash {
 	return sha512.New
 }
 
-// algorithmNames maps the case-insensitive names to their canonical form,
-// as WebCrypto's "normalize an algorithm" does.
-var algorithmNames = map[string]string{}
+// algorithmNames are the canonical names of the algorithms offered.
+var algorithmNames = []string{"SHA-1", "SHA-256", "SHA-384", "SHA-512", "HMAC", "RSASSA-PKCS1-v1_5", "RSA-PSS", "ECDSA", "Ed25519"}
 
-func init() {
-	for _, n := range []string{"SHA-1", "SHA-256", "SHA-384", "SHA-512", "HMAC", "RSASSA-PKCS1-v1_5", "RSA-PSS", "ECDSA", "Ed25519"} {
-		algorithmNames[strings.ToUpper(n)] = n
+// canonicalAlgorithm returns the canonical form of a case-insensitive
+// algorithm name (ok false for one not offered), as WebCrypto's "normalize
+// an algorithm" does: the names compared in upper case.
+func canonicalAlgorithm(name string) (canon string, ok bool) {
+	upper := strings.ToUpper(name)
+	for _, n := range algorithmNames {
+		if strings.ToUpper(n) == upper {
+			return n, true
+		}
 	}
+	return "", false
 }
 
-// curves are the named curves offered for ECDSA.
-var curves = map[string]elliptic.Curve{"P-256": elliptic.P256(), "P-384": elliptic.P384()}
+// curveOf returns the named curve offered for ECDSA (nil for other names).
+func curveOf(name string) elliptic.Curve {
+	switch name {
+	case "P-256":
+		return elliptic.P256()
+	case "P-384":
+		return elliptic.P384()
+	}
+	return nil
+}
 
-// curveName is the inverse of curves.
+// curveName is the inverse of curveOf.
 func curveName(c elliptic.Curve) string {
-	for n, cc := range curves {
-		if cc == c {
+	for _, n := range []string{"P-256", "P-384"} {
+		if curveOf(n) == c {
 			return n
 		}
 	}
@@ -146,7 +169,7 @@ func (a *api) algorithm(v goja.Value, op string) (string, *goja.Object) {
 	default:
 		panic(a.vm.NewTypeError("crypto.subtle.%s: the algorithm must be a string or an object with a name", op))
 	}
-	canon, ok := algorithmNames[strings.ToUpper(name)]
+	canon, ok := canonicalAlgorithm(name)
 	if !ok {
 		panic(a.domError("NotSupportedError", fmt.Sprintf("crypto.subtle.%s: unrecognized algorithm name %q", op, name)))
 	}
@@ -164,7 +187,7 @@ func (a *api) hashMember(o *goja.Object, op string) string {
 		panic(a.vm.NewTypeError("crypto.subtle.%s: the algorithm needs a hash", op))
 	}
 	name, _ := a.algorithm(v, op)
-	if _, ok := hashes[name]; !ok {
+	if _, ok := hashOf(name); !ok {
 		panic(a.domError("NotSupportedError", fmt.Sprintf("crypto.subtle.%s: %s is not a hash", op, name)))
 	}
 	return name
@@ -173,7 +196,7 @@ func (a *api) hashMember(o *goja.Object, op string) string {
 // digest is crypto.subtle.digest(algorithm, data).
 func (a *api) digest(call goja.FunctionCall) goja.Value {
 	name, _ := a.algorithm(call.Argument(0), "digest")
-	h, ok := hashes[name]
+	h, ok := hashOf(name)
 	if !ok {
 		panic(a.domError("NotSupportedError", "crypto.subtle.digest: "+name+" is not a digest"))
 	}
@@ -228,7 +251,7 @@ func (a *api) importKey(call goja.FunctionCall) goja.Value {
 				curve = c.String()
 			}
 		}
-		if curves[curve] == nil {
+		if curveOf(curve) == nil {
 			panic(a.domError("NotSupportedError", fmt.Sprintf("crypto.subtle.importKey: ECDSA namedCurve %q is not supported (want P-256 or P-384)", curve)))
 		}
 		err = a.importEC(k, curve, format, keyData, jwk)
@@ -462,7 +485,7 @@ func (a *api) importRSA(k *key, format string, keyData goja.Value, jwk *goja.Obj
 }
 
 func (a *api) importEC(k *key, curve, format string, keyData goja.Value, jwk *goja.Object) error {
-	c := curves[curve]
+	c := curveOf(curve)
 	check := func(pub *ecdsa.PublicKey) error {
 		if pub.Curve != c {
 			return dataError("the key is on %s, not %s", curveName(pub.Curve), curve)
@@ -694,9 +717,11 @@ func (a *api) signingKey(alg string, v goja.Value, usage string) *key {
 // call, or the key's for HMAC and RSA.
 func (a *api) signHash(alg string, algObj *goja.Object, k *key, op string) crypto.Hash {
 	if alg == "ECDSA" {
-		return hashes[a.hashMember(algObj, op)]
+		h, _ := hashOf(a.hashMember(algObj, op))
+		return h
 	}
-	return hashes[k.hash]
+	h, _ := hashOf(k.hash)
+	return h
 }
 
 // sign is crypto.subtle.sign(algorithm, key, data).

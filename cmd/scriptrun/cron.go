@@ -7,17 +7,16 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/scriptrun/scriptrun/cron"
+	"github.com/scriptrun/scriptrun/internal/lazy"
 	"github.com/scriptrun/scriptrun/store"
 	"github.com/scriptrun/scriptrun/termtext"
 )
@@ -138,13 +137,15 @@ func (f *cronFlags) apply(c *cobra.Command, j *store.Job) {
 
 // jobFlags are the command line's names of a job's fields
 // (store.FieldError's keys).
-var jobFlags = map[string]string{
-	"name": "NAME", "schedule": "--schedule", "timeZone": "--tz", "script": "--script", "scriptName": "--script",
-	"args": "ARGS (after --)", "timeout": "--timeout", "overlap": "--overlap", "maxMemory": "--max-memory", "history": "--history",
-}
+var jobFlags = lazy.Value[map[string]string]{New: func() map[string]string {
+	return map[string]string{
+		"name": "NAME", "schedule": "--schedule", "timeZone": "--tz", "script": "--script", "scriptName": "--script",
+		"args": "ARGS (after --)", "timeout": "--timeout", "overlap": "--overlap", "maxMemory": "--max-memory", "history": "--history",
+	}
+}}
 
 // jobUsageErr prints every problem of a job, each with its flag (exit 2).
-func jobUsageErr(name string, err error) error { return notSavedErr("job", name, jobFlags, err) }
+func jobUsageErr(name string, err error) error { return notSavedErr("job", name, jobFlags.Get(), err) }
 
 // notSavedErr prints every problem of a record the store refused (a
 // store.FieldErrors), each under the flag that sets its field (exit 2);
@@ -164,7 +165,7 @@ func notSavedErr(kind, name string, flags map[string]string, err error) error {
 
 // localRequire finds require('./x') and require('../x'), which captured
 // scripts cannot do.
-var localRequire = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`require\s*\(\s*['"]\.{1,2}/`) })
+var localRequire = lazy.Regexp{Expr: `require\s*\(\s*['"]\.{1,2}/`}
 
 func cronAddCmd(a *app, update bool) *cobra.Command {
 	var f cronFlags
@@ -257,7 +258,7 @@ func cronAddCmd(a *app, update bool) *cobra.Command {
 		}
 		fmt.Fprintf(a.stdio.Out, "job %s %s%s: %q in %s%s\nscript %s sha256 %s, captured from %s\n",
 			name, verb, state, j.Schedule, j.TimeZone, next, j.ScriptName, j.ScriptSHA256, j.ScriptPath)
-		if localRequire().MatchString(j.Script) {
+		if localRequire.Get().MatchString(j.Script) {
 			fmt.Fprintf(a.stdio.Err, "warning: %s seems to require() files of its folder; a job runs its captured source, which cannot: bundle them into the script\n", j.ScriptName)
 		}
 		if !db.SchedulerRunning() {

@@ -2,15 +2,15 @@ package main
 
 import (
 	"path/filepath"
-	"regexp"
 	"strings"
-	"sync"
+
+	"github.com/scriptrun/scriptrun/internal/lazy"
 )
 
 // hintCommand finds a scriptrun command line in a message: backquoted, after
 // "with: ", "e.g. ", a pipe, a colon or an arrow, or at the start of a
 // doctor's fix.
-var hintCommand = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile("(^|`|: |e\\.g\\. |\\| |\\(or run `)scriptrun ") })
+var hintCommand = lazy.Regexp{Expr: "(^|`|: |e\\.g\\. |\\| |\\(or run `)scriptrun "}
 
 // hint returns msg with every scriptrun command it suggests repeating the
 // home in use (--home or $SCRIPTRUN_HOME) and the store given by --store, so
@@ -41,7 +41,7 @@ func (a *app) hint(msg string) string {
 	if flags == "" {
 		return msg
 	}
-	return hintCommand().ReplaceAllString(msg, "${1}scriptrun "+flags)
+	return hintCommand.Get().ReplaceAllString(msg, "${1}scriptrun "+flags)
 }
 
 // shellQuote quotes s for POSIX shells when it holds anything but plain

@@ -29,7 +29,7 @@ const (
 
 // jobStarting is how many children may be starting at once: on a small
 // machine more only slow each other down.
-var jobStarting = max(2, 2*goruntime.NumCPU())
+func jobStarting() int { return max(2, 2*goruntime.NumCPU()) }
 
 // spares are the idle children of a jobProcess. Its zero value keeps none
 // (a child is ended after its run); max > 0 turns it on. Methods are safe
@@ -54,7 +54,7 @@ type spares struct {
 
 // slots returns the start slots.
 func (s *spares) slots() chan struct{} {
-	s.slotsOnce.Do(func() { s.starting = make(chan struct{}, jobStarting) })
+	s.slotsOnce.Do(func() { s.starting = make(chan struct{}, jobStarting()) })
 	return s.starting
 }
 

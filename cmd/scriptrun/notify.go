@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/scriptrun/scriptrun/internal/lazy"
 	"github.com/scriptrun/scriptrun/notify"
 	"github.com/scriptrun/scriptrun/store"
 )
@@ -34,7 +35,9 @@ run's error or its output. Deliveries are made by scriptrun serve.`,
 
 // notifierFlags name the flag of each field of a notifier
 // (store.FieldError.Field).
-var notifierFlags = map[string]string{"name": "NAME", "url": "--url", "events": "--events", "secretEnv": "--secret-env", "secret": "--secret-env"}
+var notifierFlags = lazy.Value[map[string]string]{New: func() map[string]string {
+	return map[string]string{"name": "NAME", "url": "--url", "events": "--events", "secretEnv": "--secret-env", "secret": "--secret-env"}
+}}
 
 func notifyAddCmd(a *app) *cobra.Command {
 	var url, events, secretEnv string
@@ -114,7 +117,7 @@ func eventsText(events []string) string {
 // notifierUsageErr prints every problem of a notifier, each with its flag
 // (exit 2).
 func notifierUsageErr(name string, err error) error {
-	return notSavedErr("notifier", name, notifierFlags, err)
+	return notSavedErr("notifier", name, notifierFlags.Get(), err)
 }
 
 // notifierView is a notifier as list and show print it: never the secret.

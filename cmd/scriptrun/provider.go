@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/scriptrun/scriptrun/internal/lazy"
 	"github.com/scriptrun/scriptrun/store"
 	"github.com/scriptrun/scriptrun/termtext"
 )
@@ -137,13 +138,15 @@ func (f *providerFlags) apply(c *cobra.Command, p *store.Provider) error {
 
 // providerFieldFlags name the flag that sets each field of a provider
 // (store.FieldError.Field); the name is the NAME argument.
-var providerFieldFlags = map[string]string{
-	"clientId": "--client-id", "grantType": "--grant-type", "authorizationUrl": "--auth-url",
-	"tokenUrl": "--token-url", "revocationUrl": "--revocation-url", "scopes": "--scopes", "authStyle": "--auth-style",
-	"rejection." + store.RejectionStatuses:     "--rejected-status",
-	"rejection." + store.RejectionBodyPattern:  "--rejected-body",
-	"rejection." + store.RejectionBodyStatuses: "--rejected-body-status",
-}
+var providerFieldFlags = lazy.Value[map[string]string]{New: func() map[string]string {
+	return map[string]string{
+		"clientId": "--client-id", "grantType": "--grant-type", "authorizationUrl": "--auth-url",
+		"tokenUrl": "--token-url", "revocationUrl": "--revocation-url", "scopes": "--scopes", "authStyle": "--auth-style",
+		"rejection." + store.RejectionStatuses:     "--rejected-status",
+		"rejection." + store.RejectionBodyPattern:  "--rejected-body",
+		"rejection." + store.RejectionBodyStatuses: "--rejected-body-status",
+	}
+}}
 
 // applyRejection sets the rejection flags that were given on r. Removing
 // the body pattern (--rejected-body "") removes the statuses it searched
@@ -197,7 +200,7 @@ func fieldsErr(err error, fieldFlag func(field string) string) error {
 	return usageErr("%s", strings.Join(lines, "\n"))
 }
 
-func providerFlag(field string) string { return providerFieldFlags[field] }
+func providerFlag(field string) string { return providerFieldFlags.Get()[field] }
 
 func parseParams(flag string, kvs []string) (map[string]string, error) {
 	if len(kvs) == 0 {

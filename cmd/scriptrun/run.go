@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/scriptrun/scriptrun/internal/gcfloor"
+	"github.com/scriptrun/scriptrun/internal/lazy"
 	"github.com/scriptrun/scriptrun/runtime"
 )
 
@@ -95,7 +96,7 @@ func (a *app) takeGlobalFlags(args []string) ([]string, error) {
 			*target = val
 		case ok:
 			if i+1 >= len(args) {
-				return nil, usageErr("%s needs a value, e.g. %s", arg, globalFlagExample[arg])
+				return nil, usageErr("%s needs a value, e.g. %s", arg, globalFlagExample.Get()[arg])
 			}
 			*target = args[i+1]
 			i++
@@ -115,10 +116,12 @@ func (a *app) takeGlobalFlags(args []string) ([]string, error) {
 }
 
 // globalFlagExample shows a value of each global flag, for messages.
-var globalFlagExample = map[string]string{
-	"--home": "--home ~/.scriptrun", "--store": "--store etcd://10.0.0.1:2379,10.0.0.2:2379/scriptrun/",
-	"--etcd-ca": "--etcd-ca ca.pem", "--etcd-cert": "--etcd-cert client.pem", "--etcd-key": "--etcd-key client-key.pem",
-}
+var globalFlagExample = lazy.Value[map[string]string]{New: func() map[string]string {
+	return map[string]string{
+		"--home": "--home ~/.scriptrun", "--store": "--store etcd://10.0.0.1:2379,10.0.0.2:2379/scriptrun/",
+		"--etcd-ca": "--etcd-ca ca.pem", "--etcd-cert": "--etcd-cert client.pem", "--etcd-key": "--etcd-key client-key.pem",
+	}
+}}
 
 // runArgs is what `scriptrun run` was asked to do.
 type runArgs struct {

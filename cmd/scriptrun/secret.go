@@ -3,11 +3,11 @@ package main
 import (
 	"bufio"
 	"io"
-	"regexp"
 	"strings"
-	"sync"
 
 	"github.com/spf13/cobra"
+
+	"github.com/scriptrun/scriptrun/internal/lazy"
 )
 
 // credFlag is one secret on the command line: a provider's client secret,
@@ -74,22 +74,22 @@ func readLine(in io.Reader, limit int64) (string, error) {
 }
 
 // envVarName is what a --…-env flag takes: the name of a variable.
-var envVarName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,254}$`) })
+var envVarName = lazy.Regexp{Expr: `^[A-Za-z_][A-Za-z0-9_]{0,254}$`}
 
 // conventionalEnvName is a name safe to repeat in a message. A name in
 // other letters may be a pasted secret that happens to fit envVarName.
-var conventionalEnvName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Z_][A-Z0-9_]{0,63}$`) })
+var conventionalEnvName = lazy.Regexp{Expr: `^[A-Z_][A-Z0-9_]{0,63}$`}
 
 // readEnvFlag returns the value of the variable a --…-env flag names. What
 // is not a variable name is refused without being repeated: people paste
 // the secret itself there, and messages end up in terminals and CI logs.
 func readEnvFlag(a *app, flag, name string) (string, error) {
-	if !envVarName().MatchString(name) {
+	if !envVarName.Get().MatchString(name) {
 		return "", usageErr("--%s takes the NAME of an environment variable (letters, digits, _), not its value; the value given was not shown", flag)
 	}
 	v := a.getenv(name)
 	if v == "" {
-		if !conventionalEnvName().MatchString(name) {
+		if !conventionalEnvName.Get().MatchString(name) {
 			return "", usageErr("--%s: the environment variable it names is empty or not set (the name is not shown: it is not in UPPER_CASE and may be the secret itself; --%s takes the variable's NAME)", flag, flag)
 		}
 		return "", usageErr("--%s %s: that environment variable is empty or not set", flag, name)

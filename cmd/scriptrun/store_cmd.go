@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/scriptrun/scriptrun/internal/lazy"
 	"github.com/scriptrun/scriptrun/store"
 )
 
@@ -246,16 +247,18 @@ func migrateErr(err error) error {
 }
 
 // spaceNames are the store's key spaces in words, for the report.
-var spaceNames = map[string]string{
-	"providers": "providers", "tokens": "tokens", "cronjobs": "jobs", "cronruns": "runs", "cronoutput": "run outputs",
-	"cronrequests": "run requests", "admin": "admin password", "meta": "key check and schema", "seq": "id counters",
-}
+var spaceNames = lazy.Value[map[string]string]{New: func() map[string]string {
+	return map[string]string{
+		"providers": "providers", "tokens": "tokens", "cronjobs": "jobs", "cronruns": "runs", "cronoutput": "run outputs",
+		"cronrequests": "run requests", "admin": "admin password", "meta": "key check and schema", "seq": "id counters",
+	}
+}}
 
 func (a *app) printMigration(rep store.MigrateReport, took time.Duration) {
 	out := a.stdio.Out
 	var parts []string
 	for _, space := range slices.Sorted(maps.Keys(rep.Copied)) {
-		name := spaceNames[space]
+		name := spaceNames.Get()[space]
 		if name == "" {
 			name = space
 		}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/scriptrun/scriptrun/internal/lazy"
 	"github.com/scriptrun/scriptrun/store"
 	"github.com/scriptrun/scriptrun/tokens"
 )
@@ -49,7 +50,7 @@ var oauth2Flags = []string{"provider", "prompt", "scopes"}
 
 // flagTypes maps each type-specific flag to the token type it applies to
 // ("static" = every type without an authorization step).
-var flagTypes = func() map[string]string {
+var flagTypes = lazy.Value[map[string]string]{New: func() map[string]string {
 	m := map[string]string{"expires": "static"}
 	for _, name := range oauth2Flags {
 		m[name] = store.TypeOAuth2
@@ -63,11 +64,11 @@ var flagTypes = func() map[string]string {
 		}
 	}
 	return m
-}()
+}}
 
 // tokenAddHelp is the help of token add and update: the flags of each type
 // (store.TypeSpec.Synopsis), then examples.
-var tokenAddHelp = func() string {
+var tokenAddHelp = lazy.Value[string]{New: func() string {
 	var b strings.Builder
 	b.WriteString("Token types and their flags (secrets only from standard input or a named\nenvironment variable, never as plain arguments):\n\n")
 	for _, spec := range store.TokenTypes {
@@ -85,7 +86,7 @@ Examples:`)
 		}
 	}
 	return b.String()
-}()
+}}
 
 func (f *tokenFlags) register(c *cobra.Command, update bool) {
 	fl := c.Flags()
@@ -117,8 +118,8 @@ func (f *tokenFlags) register(c *cobra.Command, update bool) {
 // checkTypeFlags refuses flags that belong to another token type.
 func (f *tokenFlags) checkTypeFlags(c *cobra.Command, typ string) error {
 	var bad []string
-	for _, name := range slices.Sorted(maps.Keys(flagTypes)) {
-		owner := flagTypes[name]
+	for _, name := range slices.Sorted(maps.Keys(flagTypes.Get())) {
+		owner := flagTypes.Get()[name]
 		if !c.Flags().Changed(name) || owner == typ || (owner == "static" && typ != store.TypeOAuth2) {
 			continue
 		}
@@ -238,13 +239,13 @@ func tokenAddCmd(a *app, update bool) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "add NAME [--type " + strings.Join(store.Types, "|") + "] [flags of the type] [--base-url URL] [--inactive]",
 		Short: "Create an outbound token (an oauth2 one is then authorized with `token authorize NAME`)",
-		Long:  "Create an outbound token.\n\n" + tokenAddHelp,
+		Long:  "Create an outbound token.\n\n" + tokenAddHelp.Get(),
 		Args:  exactArgs(1, "the token's NAME"),
 	}
 	if update {
 		c.Use = "update NAME [flags of its type] [--base-url URL] [--active true|false]"
 		c.Short = "Change a token's settings or credential (only the flags given)"
-		c.Long = "Change a token's settings or credential: only the flags given change. Its type cannot change.\n\n" + tokenAddHelp
+		c.Long = "Change a token's settings or credential: only the flags given change. Its type cannot change.\n\n" + tokenAddHelp.Get()
 	}
 	f.register(c, update)
 	c.RunE = func(c *cobra.Command, args []string) error {

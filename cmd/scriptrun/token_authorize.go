@@ -21,6 +21,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/scriptrun/scriptrun/internal/lazy"
 	"github.com/scriptrun/scriptrun/store"
 	"github.com/scriptrun/scriptrun/tokens"
 )
@@ -129,7 +130,7 @@ func authorizeToken(ctx context.Context, m *tokens.Manager, name, callback strin
 		q := r.URL.Query()
 		if q.Get("state") != auth.State {
 			w.WriteHeader(http.StatusBadRequest)
-			callbackPage().Execute(w, page{Title: "Not this authorization", Message: "This callback does not belong to the authorization scriptrun is waiting for. Start again from the terminal."})
+			callbackPage.Get().Execute(w, page{Title: "Not this authorization", Message: "This callback does not belong to the authorization scriptrun is waiting for. Start again from the terminal."})
 			return
 		}
 		handled := false
@@ -138,15 +139,15 @@ func authorizeToken(ctx context.Context, m *tokens.Manager, name, callback strin
 			t, err := m.Complete(ctx, auth, q)
 			if err != nil {
 				w.WriteHeader(http.StatusBadRequest)
-				callbackPage().Execute(w, page{Title: "Authorization failed", Message: err.Error()})
+				callbackPage.Get().Execute(w, page{Title: "Authorization failed", Message: err.Error()})
 			} else {
-				callbackPage().Execute(w, page{Title: "Token authorized", Message: fmt.Sprintf("scriptrun stored token %s. You can close this tab.", t.Name)})
+				callbackPage.Get().Execute(w, page{Title: "Token authorized", Message: fmt.Sprintf("scriptrun stored token %s. You can close this tab.", t.Name)})
 			}
 			done <- result{t, err}
 		})
 		if !handled {
 			w.WriteHeader(http.StatusConflict)
-			callbackPage().Execute(w, page{Title: "Already used", Message: "This authorization was already completed."})
+			callbackPage.Get().Execute(w, page{Title: "Already used", Message: "This authorization was already completed."})
 		}
 	})}
 	go srv.Serve(ln)
@@ -256,11 +257,11 @@ func openBrowser(ctx context.Context, u string, env []string) error {
 
 type page struct{ Title, Message string }
 
-var callbackPage = sync.OnceValue(func() *template.Template {
+var callbackPage = lazy.Value[*template.Template]{New: func() *template.Template {
 	return template.Must(template.New("callback").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
 <title>scriptrun: {{.Title}}</title>
 <style>body{font:16px/1.5 system-ui,sans-serif;max-width:36em;margin:4em auto;padding:0 1em;color:#222}</style>
 </head><body><h1>{{.Title}}</h1><p>{{.Message}}</p></body></html>
 `))
-})
+}}

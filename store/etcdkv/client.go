@@ -12,28 +12,38 @@ import (
 	"github.com/scriptrun/scriptrun/store/etcdkv/etcdurl"
 )
 
+// Error is the type of the errors callers branch on (ErrNotFound and the
+// rest). They are constants so that a package that hands them on under its
+// own name (store.ErrConflict = ErrConflict) copies them without init work:
+// a variable copied from another package's variable is set by an init
+// function at every start of the program. Compare them with errors.Is.
+type Error string
+
+// Error returns the message.
+func (e Error) Error() string { return string(e) }
+
 // Errors callers branch on; returned errors wrap them with the key and what
 // to do.
-var (
+const (
 	// ErrNotFound: the key does not exist.
-	ErrNotFound = errors.New("not found")
+	ErrNotFound Error = "not found"
 	// ErrExists: a create-only write found the key already there.
-	ErrExists = errors.New("already exists")
+	ErrExists Error = "already exists"
 	// ErrConflict: a compare-and-swap write found the key changed since it
 	// was read (its ModRevision moved); re-read and decide again.
-	ErrConflict = errors.New("changed since it was read")
+	ErrConflict Error = "changed since it was read"
 	// ErrTooLarge: the request would exceed the cluster's request size
 	// limit; it was not sent.
-	ErrTooLarge = errors.New("too large for etcd")
+	ErrTooLarge Error = "too large for etcd"
 	// ErrUnavailable: no member answered in time (unreachable cluster, no
 	// quorum, or every endpoint gone).
-	ErrUnavailable = errors.New("etcd cluster unavailable")
+	ErrUnavailable Error = "etcd cluster unavailable"
 	// ErrLeaseNotFound: a write named a lease that has expired or was
 	// revoked.
-	ErrLeaseNotFound = errors.New("lease not found")
+	ErrLeaseNotFound Error = "lease not found"
 	// ErrLockLost: the lease behind a Lock expired or was revoked; the
 	// holder must not assume it still excludes others.
-	ErrLockLost = errors.New("lock lost")
+	ErrLockLost Error = "lock lost"
 )
 
 // DefaultMaxRequestBytes is etcd's default --max-request-bytes (1.5 MiB).
