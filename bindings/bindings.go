@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"sync/atomic"
 	"time"
 
 	"github.com/dop251/goja"
@@ -162,6 +163,8 @@ type api struct {
 	unsent    map[*request]unsentSite
 	unsentSeq int
 	frames    []goja.StackFrame // reused by each call of apiTokenAuth
+	// Clients that guard the redirects of signed requests (send.go).
+	guards atomic.Pointer[[]*guard]
 	// Stacks recorded by sendAsync and fetch for a rejection's message,
 	// given back once their promise is settled (request.go).
 	freeFrames [][]goja.StackFrame

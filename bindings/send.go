@@ -277,7 +277,7 @@ func (a *api) attempt(ctx context.Context, r *request, target *url.URL) (*http.R
 			return nil, nil, sig, a.signerError(ctx, r, err)
 		}
 		sig = signatureOf(&before, req)
-		client = a.guardRedirects(client, req.URL, r.token, sig)
+		client = a.guardRedirects(req.URL, r.token, sig)
 	}
 	resp, err := client.Do(req)
 	if err != nil {
@@ -479,16 +479,65 @@ func networkProblem(err error) string {
 //     query parameters the Signer added are removed. (net/http drops
 //     Authorization for other domains, but not for subdomains, nor other
 //     headers a Signer may set.)
-func (a *api) guardRedirects(base *http.Client, origin *url.URL, token string, sig signature) *http.Client {
-	c := *base
-	next := base.CheckRedirect
+//
+// The client depends only on the token, the origin and the names of what
+// the Signer added, so one is built for each such combination and reused
+// by the requests that share it (a copy of the client per request was two
+// allocations).
+func (a *api) guardRedirects(origin *url.URL, token string, sig signature) *http.Client {
+	guards := a.guards.Load()
+	if guards != nil {
+		for _, g := range *guards {
+			if g.token == token && g.origin.Host == origin.Host && g.origin.Scheme == origin.Scheme &&
+				slices.Equal(g.sig.headers, sig.headers) && slices.Equal(g.sig.params, sig.params) {
+				return g.client
+			}
+		}
+	}
+	g := a.newGuard(origin, token, sig)
+	for {
+		var kept []*guard
+		if guards != nil && len(*guards) < maxGuards {
+			kept = *guards
+		}
+		next := append(slices.Clip(kept), g)
+		if a.guards.CompareAndSwap(guards, &next) {
+			return g.client
+		}
+		guards = a.guards.Load()
+	}
+}
+
+// guard is a client guardRedirects built, with what it was built for.
+type guard struct {
+	token  string
+	origin url.URL   // the signed requests' scheme and host
+	sig    signature // the names of what the Signer added, without their values
+	client *http.Client
+}
+
+// maxGuards bounds the clients guardRedirects keeps; past it they are
+// built again as requests need them.
+const maxGuards = 16
+
+// newGuard builds the client for guardRedirects. It holds the names of the
+// headers and parameters the Signer added but not their values, which live
+// only as long as a request.
+func (a *api) newGuard(origin *url.URL, token string, sig signature) *guard {
+	g := &guard{
+		token:  token,
+		origin: url.URL{Scheme: origin.Scheme, Host: origin.Host},
+		sig:    signature{headers: slices.Clone(sig.headers), params: slices.Clone(sig.params)},
+	}
+	c := *a.client
+	next := a.client.CheckRedirect
 	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
 		req.Header.Del("Referer")
-		if !weborigin.Same(req.URL, origin) || !a.signer.Permits(token, req.URL) {
-			for _, k := range sig.headers {
+		if !weborigin.Same(req.URL, &g.origin) || !a.signer.Permits(g.token, req.URL) {
+			for _, k := range g.sig.headers {
 				req.Header.Del(k)
 			}
-			req.URL.RawQuery = sig.dropParams(req.URL.RawQuery)
+			req.URL.RawQuery = g.sig.dropParams(req.URL.RawQuery)
 		}
 		if next != nil {
 			return next(req, via)
@@ -498,5 +547,6 @@ func (a *api) guardRedirects(base *http.Client, origin *url.URL, token string, s
 		}
 		return nil
 	}
-	return &c
+	g.client = &c
+	return g
 }
