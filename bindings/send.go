@@ -254,29 +254,21 @@ func (a *api) attempt(ctx context.Context, r *request, target *url.URL) (*http.R
 	if err != nil {
 		return nil, nil, sig, errorf(CodeBadRequest, "%s: cannot build the request: %v", r.where(), err)
 	}
-	if r.header != nil {
-		req.Header = r.header.Clone()
-	}
-	if _, ok := req.Header["User-Agent"]; !ok {
-		req.Header["User-Agent"] = userAgentValue
-	}
+	setHeader(req, r.header, r.token != "")
 	client := a.client
 	if r.token == "" {
 		if r.host != "" {
 			req.Host = r.host
 		}
 	} else {
-		// A signed request carries its URL's own host (checkHostHeader
-		// refused any other): leave req.Host empty so net/http uses it.
-		req.Header.Del("Host")
 		if a.signer == nil {
 			return nil, nil, sig, errorf(CodeTokenNotFound, "%s: apiTokenAuth(%q): no token store is configured in this runtime", r.where(), r.token)
 		}
-		before := beforeSign(req)
+		query := req.URL.RawQuery
 		if err := a.signer.Sign(ctx, r.token, req); err != nil {
 			return nil, nil, sig, a.signerError(ctx, r, err)
 		}
-		sig = signatureOf(&before, req)
+		sig = signatureOf(headersBefore{r.header}, query, req)
 		client = a.guardRedirects(req.URL, r.token, sig)
 	}
 	resp, err := client.Do(req)
@@ -284,6 +276,23 @@ func (a *api) attempt(ctx context.Context, r *request, target *url.URL) (*http.R
 		return nil, nil, sig, scrubbed(a.transportError(ctx, r, err), sig)
 	}
 	return resp, req, sig, nil
+}
+
+// setHeader gives req, as newHTTPRequest built it, the builder's headers
+// (a copy) and the default User-Agent unless they set one. A signed
+// request carries its URL's own host (checkHostHeader refused any other):
+// its Host header is removed, and req.Host left empty so that net/http
+// uses the URL's. headersBefore reads these headers off the builder's.
+func setHeader(req *http.Request, builder http.Header, signed bool) {
+	if builder != nil {
+		req.Header = builder.Clone()
+	}
+	if _, ok := req.Header["User-Agent"]; !ok {
+		req.Header["User-Agent"] = userAgentValue
+	}
+	if signed {
+		req.Header.Del("Host")
+	}
 }
 
 // newHTTPRequest is http.NewRequestWithContext(ctx, method,
