@@ -159,10 +159,9 @@ type api struct {
 	// URLs parseURL parsed, by the text they were parsed from (request.go).
 	urls map[string]*url.URL
 
-	// Builders given a token and not sent yet (unsent.go).
-	unsent    map[*request]unsentSite
-	unsentSeq int
-	frames    []goja.StackFrame // reused by each call of apiTokenAuth
+	// Builders given a token and not sent yet, in the order they got it (unsent.go).
+	unsent []unsentBuilder
+	frames []goja.StackFrame // reused by each call of apiTokenAuth
 	// Clients that guard the redirects of signed requests (send.go).
 	guards atomic.Pointer[[]*guard]
 	// Stacks recorded by sendAsync and fetch for a rejection's message,

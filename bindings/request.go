@@ -31,6 +31,7 @@ type request struct {
 	// than by the script, so a later body method may replace it.
 	ctFromBody bool
 	token      string
+	listed     bool // in api.unsent: it got a token and was not sent (unsent.go)
 	timeout    time.Duration
 	signal     Signal       // cancels the request when it aborts; nil for none
 	retry      *retryPolicy // from .retry(options) or init.retry; nil for none (retry.go)
@@ -80,6 +81,7 @@ func (r *request) Keys() []string {
 func (r *request) clone() *request {
 	c := *r
 	c.props = props{}
+	c.listed = false
 	c.header = r.header.Clone()
 	return &c
 }
