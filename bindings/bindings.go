@@ -161,7 +161,6 @@ type api struct {
 
 	// Builders given a token and not sent yet, in the order they got it (unsent.go).
 	unsent []unsentBuilder
-	frames []goja.StackFrame // reused by each call of apiTokenAuth
 	// Clients that guard the redirects of signed requests (send.go).
 	guards atomic.Pointer[[]*guard]
 	// Stacks recorded by sendAsync and fetch for a rejection's message,

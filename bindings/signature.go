@@ -88,7 +88,8 @@ func (s *signedState) add(k string, v []string) {
 // Signer set share one allocation.
 func signatureOf(before headersBefore, query string, req *http.Request) signature {
 	var s signature
-	set := changedHeaders(before, req.Header)
+	var set signedState
+	changedHeaders(before, req.Header, &set)
 	values := 0
 	for i := range min(set.n, smallHeaders) {
 		values += len(set.small[i].vals) + credentials(set.small[i].vals)
@@ -118,29 +119,29 @@ func signatureOf(before headersBefore, query string, req *http.Request) signatur
 	return s
 }
 
-// changedHeaders returns the headers of after, the request's headers after
-// Sign, that were not there before or had other values.
-func changedHeaders(before headersBefore, after http.Header) signedState {
-	if set, ok := changedAuthorization(before, after); ok {
-		return set
+// changedHeaders adds to set the headers of after, the request's headers
+// after Sign, that were not there before or had other values.
+func changedHeaders(before headersBefore, after http.Header, set *signedState) {
+	if changedAuthorization(before, after, set) {
+		return
 	}
-	var set signedState
+	*set = signedState{}
 	for k, v := range after {
 		if _, same := before.same(k, v); !same {
 			set.add(k, v)
 		}
 	}
-	return set
 }
 
 // changedAuthorization is changedHeaders for the usual Signer, which sets
 // Authorization and nothing else, without walking after (a map walk is
 // most of what comparing costs): when every header before is still in
 // after, and after holds no other header than those and Authorization
-// (counted), the changed headers are found by looking each one up. ok is
-// false when the count says a Signer added or removed another header;
-// changedHeaders then compares them all.
-func changedAuthorization(before headersBefore, after http.Header) (set signedState, ok bool) {
+// (counted), the changed headers are found by looking each one up. It
+// returns false, having perhaps added some to set, when the count says a
+// Signer added or removed another header; changedHeaders then compares
+// them all.
+func changedAuthorization(before headersBefore, after http.Header, set *signedState) bool {
 	const auth = "Authorization"
 	signed, hasAuth := after[auth]
 	hadAuth, sameAuth := before.same(auth, signed)
@@ -149,24 +150,26 @@ func changedAuthorization(before headersBefore, after http.Header) (set signedSt
 		want++
 	}
 	if len(after) != want || (hadAuth && !hasAuth) {
-		return set, false
+		return false
 	}
-	for k, old := range before.builder {
-		if k == "Host" || k == auth {
-			continue
-		}
-		now, ok := after[k]
-		if !ok {
-			return signedState{}, false
-		}
-		if !slices.Equal(old, now) {
-			set.add(k, now)
+	if len(before.builder) > 0 {
+		for k, old := range before.builder {
+			if k == "Host" || k == auth {
+				continue
+			}
+			now, ok := after[k]
+			if !ok {
+				return false
+			}
+			if !slices.Equal(old, now) {
+				set.add(k, now)
+			}
 		}
 	}
 	if _, ok := before.builder["User-Agent"]; !ok {
 		now, ok := after["User-Agent"]
 		if !ok {
-			return signedState{}, false
+			return false
 		}
 		if _, same := before.same("User-Agent", now); !same {
 			set.add("User-Agent", now)
@@ -175,7 +178,7 @@ func changedAuthorization(before headersBefore, after http.Header) (set signedSt
 	if hasAuth && !sameAuth {
 		set.add(auth, signed)
 	}
-	return set, true
+	return true
 }
 
 // addHeader records a header the Signer set, with its values.

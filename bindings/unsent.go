@@ -92,15 +92,15 @@ func (a *api) built(r *request, send string) {
 		return
 	}
 	r.listed = true
-	site := unsentSite{send: send}
-	// The first frame is apiTokenAuth itself (native); the next is the script.
-	a.frames = a.vm.CaptureCallStack(2, a.frames[:0])
-	if len(a.frames) <= len(site.frames) {
-		site.n = copy(site.frames[:], a.frames)
+	a.unsent = append(a.unsent, unsentBuilder{r: r, site: unsentSite{send: send}})
+	site := &a.unsent[len(a.unsent)-1].site
+	// The first frame is apiTokenAuth itself (native); the next is the
+	// script. They are captured into site.frames, unless there are more.
+	if frames := a.vm.CaptureCallStack(2, site.frames[:0]); len(frames) > len(site.frames) {
+		site.more = frames
 	} else {
-		site.more = slices.Clone(a.frames)
+		site.n = len(frames)
 	}
-	a.unsent = append(a.unsent, unsentBuilder{r: r, site: site})
 }
 
 // sent forgets r: it was sent (or, for a Request, fetched or copied), or it
