@@ -250,11 +250,11 @@ func scrubbed(err error, sig signature) error {
 // the Signer added, so the response can be shown without it.
 func (a *api) attempt(ctx context.Context, r *request, target *url.URL) (*http.Response, *http.Request, signature, error) {
 	var sig signature
-	req, err := newHTTPRequest(ctx, r.method, target, r.body)
+	req, err := newHTTPRequest(ctx, r.method, target, r.body, r.header.Clone())
 	if err != nil {
 		return nil, nil, sig, errorf(CodeBadRequest, "%s: cannot build the request: %v", r.where(), err)
 	}
-	setHeader(req, r.header, r.token != "")
+	setHeader(req, r.token != "")
 	client := a.client
 	if r.token == "" {
 		if r.host != "" {
@@ -278,15 +278,12 @@ func (a *api) attempt(ctx context.Context, r *request, target *url.URL) (*http.R
 	return resp, req, sig, nil
 }
 
-// setHeader gives req, as newHTTPRequest built it, the builder's headers
-// (a copy) and the default User-Agent unless they set one. A signed
-// request carries its URL's own host (checkHostHeader refused any other):
-// its Host header is removed, and req.Host left empty so that net/http
-// uses the URL's. headersBefore reads these headers off the builder's.
-func setHeader(req *http.Request, builder http.Header, signed bool) {
-	if builder != nil {
-		req.Header = builder.Clone()
-	}
+// setHeader completes the headers of req, which newHTTPRequest gave a copy
+// of the builder's: the default User-Agent unless they set one, and for a
+// signed request, which carries its URL's own host (checkHostHeader refused
+// any other), no Host header, req.Host left empty so that net/http uses the
+// URL's. headersBefore reads these headers off the builder's.
+func setHeader(req *http.Request, signed bool) {
 	if _, ok := req.Header["User-Agent"]; !ok {
 		req.Header["User-Agent"] = userAgentValue
 	}
@@ -296,11 +293,25 @@ func setHeader(req *http.Request, builder http.Header, signed bool) {
 }
 
 // newHTTPRequest is http.NewRequestWithContext(ctx, method,
-// target.String(), body) without rendering target and parsing it again:
-// the request gets its own copy of target (a Signer may add query
-// parameters to it), whose host loses an empty port (":") as NewRequest's
-// does.
-func newHTTPRequest(ctx context.Context, method string, target *url.URL, body []byte) (*http.Request, error) {
+// target.String(), body) without rendering target and parsing it again,
+// and with header as its header when it is not nil: the request gets its
+// own copy of target (a Signer may add query parameters to it), whose host
+// loses an empty port (":") as NewRequest's does. A request without a body
+// is built as NewRequest builds it, without parsing even an empty URL
+// (NewRequest's own URL, then replaced, cost a parse and a header map it
+// then replaced); one with a body is left to NewRequest, which sets it up
+// to be sent again on a redirect.
+func newHTTPRequest(ctx context.Context, method string, target *url.URL, body []byte, header http.Header) (*http.Request, error) {
+	if body == nil && ctx != nil && validToken(method) { // validToken is NewRequest's check of a method
+		if header == nil {
+			header = make(http.Header)
+		}
+		u := new(url.URL)
+		*u = *target
+		u.Host = removeEmptyPort(u.Host)
+		r := http.Request{Method: method, URL: u, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Header: header, Host: u.Host}
+		return r.WithContext(ctx), nil
+	}
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -312,6 +323,9 @@ func newHTTPRequest(ctx context.Context, method string, target *url.URL, body []
 	*req.URL = *target
 	req.URL.Host = removeEmptyPort(req.URL.Host)
 	req.Host = req.URL.Host
+	if header != nil {
+		req.Header = header
+	}
 	return req, nil
 }
 

@@ -1,8 +1,10 @@
 package bindings
 
 import (
+	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"testing"
 )
@@ -55,11 +57,7 @@ func TestSignatureOf(t *testing.T) {
 		{"nothing", many(3), "a=1", func(*http.Request) {}, nil, nil, nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			req, err := http.NewRequest("GET", "https://api.example.com/x?"+tt.query, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			setHeader(req, tt.header, true)
+			req := signedRequest(t, "https://api.example.com/x?"+tt.query, tt.header)
 			query := req.URL.RawQuery
 			tt.sign(req)
 			s := signatureOf(headersBefore{tt.header}, query, req)
@@ -129,11 +127,7 @@ func TestSignatureOfMatchesFullComparison(t *testing.T) {
 		for _, c1 := range changes {
 			for _, c2 := range changes {
 				for _, c3 := range changes {
-					req, err := http.NewRequest("GET", "https://api.example.com/x", nil)
-					if err != nil {
-						t.Fatal(err)
-					}
-					setHeader(req, builder, true)
+					req := signedRequest(t, "https://api.example.com/x", builder)
 					if _, ok := builder["User-Agent"]; !ok {
 						// The Signer below writes into values: not into the
 						// default User-Agent every request shares.
@@ -162,11 +156,26 @@ func TestSignatureOfMatchesFullComparison(t *testing.T) {
 	}
 }
 
+// signedRequest is a GET of rawURL as attempt builds it to be signed, from
+// a builder with the given headers.
+func signedRequest(tb testing.TB, rawURL string, builder http.Header) *http.Request {
+	tb.Helper()
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	req, err := newHTTPRequest(context.Background(), http.MethodGet, u, nil, builder.Clone())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	setHeader(req, true)
+	return req
+}
+
 // BenchmarkSignatureOf is what finding the Signer's additions costs a
 // signed call: a request with its User-Agent, signed with a bearer header.
 func BenchmarkSignatureOf(b *testing.B) {
-	req, _ := http.NewRequest("GET", "https://api.example.com/x", nil)
-	setHeader(req, nil, true)
+	req := signedRequest(b, "https://api.example.com/x", nil)
 	auth := []string{"Bearer abcdefghijklmnop"}
 	b.ReportAllocs()
 	for b.Loop() {
