@@ -158,6 +158,9 @@ type api struct {
 
 	// URLs parseURL parsed, by the text they were parsed from (request.go).
 	urls map[string]*url.URL
+	// The builder newRequest made last, and its request (thisRequest).
+	lastBuilder *goja.Object
+	lastRequest *request
 
 	// Builders given a token and not sent yet, in the order they got it (unsent.go).
 	unsent []unsentBuilder

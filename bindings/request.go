@@ -259,6 +259,7 @@ func (a *api) newRequest(method string, urlArg goja.Value, what string) goja.Val
 	}
 	o := a.vm.NewDynamicObject(r)
 	_ = o.SetPrototype(a.requestProto)
+	a.lastBuilder, a.lastRequest = o, r
 	return o
 }
 
@@ -301,9 +302,14 @@ func (a *api) newRequestProto() *goja.Object {
 	return p
 }
 
-// thisRequest finds the builder a method was called on.
+// thisRequest finds the builder a method was called on. The builder made
+// last is known without asking goja (its Export allocates): a chain such as
+// http.get(u).apiTokenAuth(t).send() calls its methods on it.
 func (a *api) thisRequest(call goja.FunctionCall, method string) *request {
 	if o, ok := call.This.(*goja.Object); ok {
+		if o == a.lastBuilder {
+			return a.lastRequest
+		}
 		if r, ok := o.Export().(*request); ok {
 			return r
 		}
