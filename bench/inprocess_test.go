@@ -128,17 +128,25 @@ console.log(JSON.stringify({ ms: Date.now() - t0 }));
 // BenchmarkSignedVsUnsigned measures what signing costs a call: the same
 // sequential requests to the light API, signed by the token manager
 // (apiTokenAuth) or carrying the same bearer header set by the script.
+// Both are run unmeasured first (warmUp), and each starts after a
+// collection (settle), so that neither pays alone for the process's first
+// calls or for collecting what came before it.
 //
 //	go test -run XXX -bench SignedVsUnsigned -count 10 ./bench | benchstat -col /mode -
 func BenchmarkSignedVsUnsigned(b *testing.B) {
 	w, m := world(b)
 	light := w.apis[1]
+	warm := scriptClient()
+	warmUp(b, warm, m, light, 1000)
+	warm.CloseIdleConnections()
 	b.Run("mode=signed", func(b *testing.B) {
 		b.ReportAllocs()
+		settle()
 		runScript(b, scriptSeq, m, light.url, strconv.Itoa(b.N), "signed", light.token)
 	})
 	b.Run("mode=unsigned", func(b *testing.B) {
 		b.ReportAllocs()
+		settle()
 		runScript(b, scriptSeqBearer, m, light.url, strconv.Itoa(b.N), light.access)
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"sync/atomic"
 	"time"
 
 	"github.com/dop251/goja"
@@ -157,11 +158,14 @@ type api struct {
 
 	// URLs parseURL parsed, by the text they were parsed from (request.go).
 	urls map[string]*url.URL
+	// The builder newRequest made last, and its request (thisRequest).
+	lastBuilder *goja.Object
+	lastRequest *request
 
-	// Builders given a token and not sent yet (unsent.go).
-	unsent    map[*request]unsentSite
-	unsentSeq int
-	frames    []goja.StackFrame // reused by each call of apiTokenAuth
+	// Builders given a token and not sent yet, in the order they got it (unsent.go).
+	unsent []unsentBuilder
+	// Clients that guard the redirects of signed requests (send.go).
+	guards atomic.Pointer[[]*guard]
 	// Stacks recorded by sendAsync and fetch for a rejection's message,
 	// given back once their promise is settled (request.go).
 	freeFrames [][]goja.StackFrame

@@ -31,6 +31,7 @@ type request struct {
 	// than by the script, so a later body method may replace it.
 	ctFromBody bool
 	token      string
+	listed     bool // in api.unsent: it got a token and was not sent (unsent.go)
 	timeout    time.Duration
 	signal     Signal       // cancels the request when it aborts; nil for none
 	retry      *retryPolicy // from .retry(options) or init.retry; nil for none (retry.go)
@@ -80,6 +81,7 @@ func (r *request) Keys() []string {
 func (r *request) clone() *request {
 	c := *r
 	c.props = props{}
+	c.listed = false
 	c.header = r.header.Clone()
 	return &c
 }
@@ -257,6 +259,7 @@ func (a *api) newRequest(method string, urlArg goja.Value, what string) goja.Val
 	}
 	o := a.vm.NewDynamicObject(r)
 	_ = o.SetPrototype(a.requestProto)
+	a.lastBuilder, a.lastRequest = o, r
 	return o
 }
 
@@ -299,9 +302,14 @@ func (a *api) newRequestProto() *goja.Object {
 	return p
 }
 
-// thisRequest finds the builder a method was called on.
+// thisRequest finds the builder a method was called on. The builder made
+// last is known without asking goja (its Export allocates): a chain such as
+// http.get(u).apiTokenAuth(t).send() calls its methods on it.
 func (a *api) thisRequest(call goja.FunctionCall, method string) *request {
 	if o, ok := call.This.(*goja.Object); ok {
+		if o == a.lastBuilder {
+			return a.lastRequest
+		}
 		if r, ok := o.Export().(*request); ok {
 			return r
 		}

@@ -250,34 +250,26 @@ func scrubbed(err error, sig signature) error {
 // the Signer added, so the response can be shown without it.
 func (a *api) attempt(ctx context.Context, r *request, target *url.URL) (*http.Response, *http.Request, signature, error) {
 	var sig signature
-	req, err := newHTTPRequest(ctx, r.method, target, r.body)
+	req, err := newHTTPRequest(ctx, r.method, target, r.body, r.header.Clone())
 	if err != nil {
 		return nil, nil, sig, errorf(CodeBadRequest, "%s: cannot build the request: %v", r.where(), err)
 	}
-	if r.header != nil {
-		req.Header = r.header.Clone()
-	}
-	if _, ok := req.Header["User-Agent"]; !ok {
-		req.Header["User-Agent"] = userAgentValue
-	}
+	setHeader(req, r.token != "")
 	client := a.client
 	if r.token == "" {
 		if r.host != "" {
 			req.Host = r.host
 		}
 	} else {
-		// A signed request carries its URL's own host (checkHostHeader
-		// refused any other): leave req.Host empty so net/http uses it.
-		req.Header.Del("Host")
 		if a.signer == nil {
 			return nil, nil, sig, errorf(CodeTokenNotFound, "%s: apiTokenAuth(%q): no token store is configured in this runtime", r.where(), r.token)
 		}
-		before := beforeSign(req)
+		query := req.URL.RawQuery
 		if err := a.signer.Sign(ctx, r.token, req); err != nil {
 			return nil, nil, sig, a.signerError(ctx, r, err)
 		}
-		sig = signatureOf(&before, req)
-		client = a.guardRedirects(client, req.URL, r.token, sig)
+		sig = signatureOf(headersBefore{r.header}, query, req)
+		client = a.guardRedirects(req.URL, r.token, sig)
 	}
 	resp, err := client.Do(req)
 	if err != nil {
@@ -286,12 +278,40 @@ func (a *api) attempt(ctx context.Context, r *request, target *url.URL) (*http.R
 	return resp, req, sig, nil
 }
 
+// setHeader completes the headers of req, which newHTTPRequest gave a copy
+// of the builder's: the default User-Agent unless they set one, and for a
+// signed request, which carries its URL's own host (checkHostHeader refused
+// any other), no Host header, req.Host left empty so that net/http uses the
+// URL's. headersBefore reads these headers off the builder's.
+func setHeader(req *http.Request, signed bool) {
+	if _, ok := req.Header["User-Agent"]; !ok {
+		req.Header["User-Agent"] = userAgentValue
+	}
+	if signed {
+		req.Header.Del("Host")
+	}
+}
+
 // newHTTPRequest is http.NewRequestWithContext(ctx, method,
-// target.String(), body) without rendering target and parsing it again:
-// the request gets its own copy of target (a Signer may add query
-// parameters to it), whose host loses an empty port (":") as NewRequest's
-// does.
-func newHTTPRequest(ctx context.Context, method string, target *url.URL, body []byte) (*http.Request, error) {
+// target.String(), body) without rendering target and parsing it again,
+// and with header as its header when it is not nil: the request gets its
+// own copy of target (a Signer may add query parameters to it), whose host
+// loses an empty port (":") as NewRequest's does. A request without a body
+// is built as NewRequest builds it, without parsing even an empty URL
+// (NewRequest's own URL, then replaced, cost a parse and a header map it
+// then replaced); one with a body is left to NewRequest, which sets it up
+// to be sent again on a redirect.
+func newHTTPRequest(ctx context.Context, method string, target *url.URL, body []byte, header http.Header) (*http.Request, error) {
+	if body == nil && ctx != nil && validToken(method) { // validToken is NewRequest's check of a method
+		if header == nil {
+			header = make(http.Header)
+		}
+		u := new(url.URL)
+		*u = *target
+		u.Host = removeEmptyPort(u.Host)
+		r := http.Request{Method: method, URL: u, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Header: header, Host: u.Host}
+		return r.WithContext(ctx), nil
+	}
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -303,6 +323,9 @@ func newHTTPRequest(ctx context.Context, method string, target *url.URL, body []
 	*req.URL = *target
 	req.URL.Host = removeEmptyPort(req.URL.Host)
 	req.Host = req.URL.Host
+	if header != nil {
+		req.Header = header
+	}
 	return req, nil
 }
 
@@ -479,16 +502,65 @@ func networkProblem(err error) string {
 //     query parameters the Signer added are removed. (net/http drops
 //     Authorization for other domains, but not for subdomains, nor other
 //     headers a Signer may set.)
-func (a *api) guardRedirects(base *http.Client, origin *url.URL, token string, sig signature) *http.Client {
-	c := *base
-	next := base.CheckRedirect
+//
+// The client depends only on the token, the origin and the names of what
+// the Signer added, so one is built for each such combination and reused
+// by the requests that share it (a copy of the client per request was two
+// allocations).
+func (a *api) guardRedirects(origin *url.URL, token string, sig signature) *http.Client {
+	guards := a.guards.Load()
+	if guards != nil {
+		for _, g := range *guards {
+			if g.token == token && g.origin.Host == origin.Host && g.origin.Scheme == origin.Scheme &&
+				slices.Equal(g.sig.headers, sig.headers) && slices.Equal(g.sig.params, sig.params) {
+				return g.client
+			}
+		}
+	}
+	g := a.newGuard(origin, token, sig)
+	for {
+		var kept []*guard
+		if guards != nil && len(*guards) < maxGuards {
+			kept = *guards
+		}
+		next := append(slices.Clip(kept), g)
+		if a.guards.CompareAndSwap(guards, &next) {
+			return g.client
+		}
+		guards = a.guards.Load()
+	}
+}
+
+// guard is a client guardRedirects built, with what it was built for.
+type guard struct {
+	token  string
+	origin url.URL   // the signed requests' scheme and host
+	sig    signature // the names of what the Signer added, without their values
+	client *http.Client
+}
+
+// maxGuards bounds the clients guardRedirects keeps; past it they are
+// built again as requests need them.
+const maxGuards = 16
+
+// newGuard builds the client for guardRedirects. It holds the names of the
+// headers and parameters the Signer added but not their values, which live
+// only as long as a request.
+func (a *api) newGuard(origin *url.URL, token string, sig signature) *guard {
+	g := &guard{
+		token:  token,
+		origin: url.URL{Scheme: origin.Scheme, Host: origin.Host},
+		sig:    signature{headers: slices.Clone(sig.headers), params: slices.Clone(sig.params)},
+	}
+	c := *a.client
+	next := a.client.CheckRedirect
 	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
 		req.Header.Del("Referer")
-		if !weborigin.Same(req.URL, origin) || !a.signer.Permits(token, req.URL) {
-			for _, k := range sig.headers {
+		if !weborigin.Same(req.URL, &g.origin) || !a.signer.Permits(g.token, req.URL) {
+			for _, k := range g.sig.headers {
 				req.Header.Del(k)
 			}
-			req.URL.RawQuery = sig.dropParams(req.URL.RawQuery)
+			req.URL.RawQuery = g.sig.dropParams(req.URL.RawQuery)
 		}
 		if next != nil {
 			return next(req, via)
@@ -498,5 +570,6 @@ func (a *api) guardRedirects(base *http.Client, origin *url.URL, token string, s
 		}
 		return nil
 	}
-	return &c
+	g.client = &c
+	return g
 }

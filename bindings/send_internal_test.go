@@ -3,6 +3,7 @@ package bindings
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -14,11 +15,14 @@ import (
 // TestNewHTTPRequestMatchesParsing shows that newHTTPRequest, which copies
 // the request's parsed URL, builds the request http.NewRequestWithContext
 // builds from the URL rendered and parsed again (as requests were built
-// before): the same bytes on the wire, Host and body, and a URL that reads
-// the same to a Signer, a redirect and a message (its rendering, path,
-// escaped path, query). Only RawPath and ForceQuery may differ, where they
-// change neither rendering (a RawPath that does not encode Path is ignored;
-// ForceQuery is ignored when there is a query).
+// before): the same bytes on the wire, every field (context, method,
+// protocol, headers, Host, ContentLength) and body, the same body again on
+// a redirect (GetBody), the same error for a method NewRequest refuses,
+// with and without a body, and a URL that reads the same to a Signer, a
+// redirect and a message (its rendering, path, escaped path, query). Only
+// RawPath and ForceQuery may differ, where they change neither rendering
+// (a RawPath that does not encode Path is ignored; ForceQuery is ignored
+// when there is a query).
 func TestNewHTTPRequestMatchesParsing(t *testing.T) {
 	a := &api{vm: goja.New()}
 	tests := []struct {
@@ -48,42 +52,73 @@ func TestNewHTTPRequestMatchesParsing(t *testing.T) {
 		{url: "https://api.example.com/?a=%ZZ&b"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.url, func(t *testing.T) {
-			u, err := a.parseURL(a.vm.ToValue(tt.url), "test")
-			if err != nil {
-				t.Fatalf("parseURL: %v", err)
-			}
-			r := &request{method: http.MethodPost, url: u, query: []byte(tt.query)}
-			if tt.body != "" {
-				r.body = []byte(tt.body)
-			}
-			var old *http.Request
-			if r.body != nil {
-				old, err = http.NewRequestWithContext(context.Background(), r.method, r.targetURL(), bytes.NewReader(r.body))
-			} else {
-				old, err = http.NewRequestWithContext(context.Background(), r.method, r.targetURL(), nil)
-			}
-			if err != nil {
-				t.Fatalf("NewRequest(%q): %v", r.targetURL(), err)
-			}
-			got, err := newHTTPRequest(context.Background(), r.method, r.target(), r.body)
-			if err != nil {
-				t.Fatalf("newHTTPRequest: %v", err)
-			}
-			if g, o := urlReading(got.URL), urlReading(old.URL); !reflect.DeepEqual(g, o) {
-				t.Errorf("URL reads %q, want %q", g, o)
-			}
-			if got.Host != old.Host || got.ContentLength != old.ContentLength || (got.GetBody == nil) != (old.GetBody == nil) {
-				t.Errorf("Host %q, ContentLength %d, GetBody %v; want %q, %d, %v",
-					got.Host, got.ContentLength, got.GetBody != nil, old.Host, old.ContentLength, old.GetBody != nil)
-			}
-			if w, o := wire(t, got), wire(t, old); w != o {
-				t.Errorf("on the wire:\n%s\nwant:\n%s", w, o)
-			}
-			if got.URL == u {
-				t.Error("the request shares the builder's URL; a Signer adding a parameter would change it")
-			}
-		})
+		for _, method := range []string{http.MethodGet, http.MethodPost, "PROPFIND", "bad method"} {
+			t.Run(method+" "+tt.url, func(t *testing.T) {
+				u, err := a.parseURL(a.vm.ToValue(tt.url), "test")
+				if err != nil {
+					t.Fatalf("parseURL: %v", err)
+				}
+				r := &request{method: method, url: u, query: []byte(tt.query)}
+				if tt.body != "" || method == "PROPFIND" { // PROPFIND: an empty body that is not nil
+					r.body = []byte(tt.body)
+				}
+				ctx := context.WithValue(context.Background(), r, "this request's")
+				var old *http.Request
+				var oldErr error
+				if r.body != nil {
+					old, oldErr = http.NewRequestWithContext(ctx, r.method, r.targetURL(), bytes.NewReader(r.body))
+				} else {
+					old, oldErr = http.NewRequestWithContext(ctx, r.method, r.targetURL(), nil)
+				}
+				got, err := newHTTPRequest(ctx, r.method, r.target(), r.body, nil)
+				if (err != nil) != (oldErr != nil) || (err != nil && err.Error() != oldErr.Error()) {
+					t.Fatalf("newHTTPRequest: %v; NewRequest: %v", err, oldErr)
+				}
+				if err != nil {
+					return
+				}
+				sameRequest(t, got, old)
+				if got.URL == u {
+					t.Error("the request shares the builder's URL; a Signer adding a parameter would change it")
+				}
+				h := http.Header{"Accept": {"*/*"}}
+				if got, err := newHTTPRequest(ctx, r.method, r.target(), r.body, h); err != nil || !reflect.DeepEqual(got.Header, h) {
+					t.Errorf("with a header: %v, %v; want %v", got.Header, err, h)
+				}
+			})
+		}
+	}
+}
+
+// sameRequest fails t unless got reads, is sent and is sent again (GetBody,
+// on a redirect) as want is, and has its fields.
+func sameRequest(t *testing.T, got, want *http.Request) {
+	t.Helper()
+	if g, o := urlReading(got.URL), urlReading(want.URL); !reflect.DeepEqual(g, o) {
+		t.Errorf("URL reads %q, want %q", g, o)
+	}
+	fields := func(r *http.Request) http.Request {
+		c := *r
+		c.URL, c.Body, c.GetBody = nil, nil, nil
+		return c
+	}
+	if g, w := fields(got), fields(want); !reflect.DeepEqual(g, w) {
+		t.Errorf("request %+v, want %+v", g, w)
+	}
+	if (got.Body == nil) != (want.Body == nil) || (got.Body == http.NoBody) != (want.Body == http.NoBody) || (got.GetBody == nil) != (want.GetBody == nil) {
+		t.Errorf("Body %v, GetBody %v; want %v, %v", got.Body, got.GetBody != nil, want.Body, want.GetBody != nil)
+	}
+	if got.GetBody != nil {
+		g, _ := got.GetBody()
+		w, _ := want.GetBody()
+		gb, _ := io.ReadAll(g)
+		wb, _ := io.ReadAll(w)
+		if !bytes.Equal(gb, wb) || (g == http.NoBody) != (w == http.NoBody) {
+			t.Errorf("GetBody gives %q, want %q", gb, wb)
+		}
+	}
+	if w, o := wire(t, got), wire(t, want); w != o {
+		t.Errorf("on the wire:\n%s\nwant:\n%s", w, o)
 	}
 }
 

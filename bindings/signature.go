@@ -23,34 +23,54 @@ type signature struct {
 	values  []string // what the Signer set them to
 }
 
-// signedState is the request as it was before Sign, to compare with after.
-// It holds the headers' value slices, not copies: a Signer replaces a
-// header's slice (as Header.Set does) rather than writing into it. The
-// first few live in the state itself, so that a request's usual handful of
-// headers costs no allocation.
+// headersBefore is what a signed request's headers were just before Sign,
+// read off the builder's headers instead of copied: the request holds a
+// clone of them (which a Signer cannot change the builder's through), plus
+// User-Agent when the builder sets none, minus Host, which attempt removes
+// from a signed request.
+type headersBefore struct{ builder http.Header }
+
+// same reports whether header k was there before Sign (had) and, if so,
+// whether now are its values then (same). The default User-Agent is
+// compared with its text, not with the slice requests share.
+func (b headersBefore) same(k string, now []string) (had, same bool) {
+	v, ok := b.builder[k]
+	switch {
+	case k == "Host":
+		return false, false
+	case k == "User-Agent" && !ok:
+		return true, len(now) == 1 && now[0] == userAgent
+	}
+	return ok, ok && slices.Equal(v, now)
+}
+
+// len is how many headers the request had before Sign.
+func (b headersBefore) len() int {
+	n := len(b.builder) + 1 // User-Agent
+	if _, ok := b.builder["User-Agent"]; ok {
+		n--
+	}
+	if _, ok := b.builder["Host"]; ok {
+		n--
+	}
+	return n
+}
+
+// signedState collects the headers a Signer set. The first few live in
+// the state itself, so that finding them costs no allocation.
 type signedState struct {
-	n     int                      // how many headers the request had
+	n     int                      // how many headers it holds
 	small [smallHeaders]headerMark // the first smallHeaders of them
 	more  []headerMark             // the rest
-	query string
 }
 
 // smallHeaders is how many headers signedState holds without allocating.
 const smallHeaders = 8
 
-// headerMark is one header as it was before signing.
+// headerMark is one header the Signer set.
 type headerMark struct {
 	key  string
 	vals []string
-}
-
-// beforeSign records what Sign may change.
-func beforeSign(req *http.Request) signedState {
-	s := signedState{query: req.URL.RawQuery}
-	for k, v := range req.Header {
-		s.add(k, v)
-	}
-	return s
 }
 
 // add records header k with its values v.
@@ -63,32 +83,19 @@ func (s *signedState) add(k string, v []string) {
 	s.n++
 }
 
-// changed reports whether header k, now v, was added or changed since s.
-func (s *signedState) changed(k string, v []string) bool {
-	for i := range min(s.n, smallHeaders) {
-		if s.small[i].key == k {
-			return !slices.Equal(s.small[i].vals, v)
-		}
-	}
-	for _, m := range s.more {
-		if m.key == k {
-			return !slices.Equal(m.vals, v)
-		}
-	}
-	return true
-}
-
-// signatureOf compares req with its state before Sign. The names and
-// values of the headers the Signer set share one allocation.
-func signatureOf(before *signedState, req *http.Request) signature {
+// signatureOf compares req, just signed, with its headers before Sign and
+// its query before Sign (query). The names and values of the headers the
+// Signer set share one allocation.
+func signatureOf(before headersBefore, query string, req *http.Request) signature {
 	var s signature
-	var set signedState // the headers the Signer set, as beforeSign holds them
+	var set signedState
+	changedHeaders(before, req.Header, &set)
 	values := 0
-	for k, v := range req.Header {
-		if before.changed(k, v) {
-			set.add(k, v)
-			values += len(v) + credentials(v)
-		}
+	for i := range min(set.n, smallHeaders) {
+		values += len(set.small[i].vals) + credentials(set.small[i].vals)
+	}
+	for _, m := range set.more {
+		values += len(m.vals) + credentials(m.vals)
 	}
 	if set.n > 0 {
 		buf := make([]string, set.n+values)
@@ -100,8 +107,8 @@ func signatureOf(before *signedState, req *http.Request) signature {
 			s.addHeader(m)
 		}
 	}
-	if req.URL.RawQuery != before.query {
-		old, now := queryValues(before.query), queryValues(req.URL.RawQuery)
+	if req.URL.RawQuery != query {
+		old, now := queryValues(query), queryValues(req.URL.RawQuery)
 		for k, vs := range now {
 			if !slices.Equal(old[k], vs) {
 				s.params = append(s.params, k)
@@ -110,6 +117,68 @@ func signatureOf(before *signedState, req *http.Request) signature {
 		}
 	}
 	return s
+}
+
+// changedHeaders adds to set the headers of after, the request's headers
+// after Sign, that were not there before or had other values.
+func changedHeaders(before headersBefore, after http.Header, set *signedState) {
+	if changedAuthorization(before, after, set) {
+		return
+	}
+	*set = signedState{}
+	for k, v := range after {
+		if _, same := before.same(k, v); !same {
+			set.add(k, v)
+		}
+	}
+}
+
+// changedAuthorization is changedHeaders for the usual Signer, which sets
+// Authorization and nothing else, without walking after (a map walk is
+// most of what comparing costs): when every header before is still in
+// after, and after holds no other header than those and Authorization
+// (counted), the changed headers are found by looking each one up. It
+// returns false, having perhaps added some to set, when the count says a
+// Signer added or removed another header; changedHeaders then compares
+// them all.
+func changedAuthorization(before headersBefore, after http.Header, set *signedState) bool {
+	const auth = "Authorization"
+	signed, hasAuth := after[auth]
+	hadAuth, sameAuth := before.same(auth, signed)
+	want := before.len()
+	if hasAuth && !hadAuth {
+		want++
+	}
+	if len(after) != want || (hadAuth && !hasAuth) {
+		return false
+	}
+	if len(before.builder) > 0 {
+		for k, old := range before.builder {
+			if k == "Host" || k == auth {
+				continue
+			}
+			now, ok := after[k]
+			if !ok {
+				return false
+			}
+			if !slices.Equal(old, now) {
+				set.add(k, now)
+			}
+		}
+	}
+	if _, ok := before.builder["User-Agent"]; !ok {
+		now, ok := after["User-Agent"]
+		if !ok {
+			return false
+		}
+		if _, same := before.same("User-Agent", now); !same {
+			set.add("User-Agent", now)
+		}
+	}
+	if hasAuth && !sameAuth {
+		set.add(auth, signed)
+	}
+	return true
 }
 
 // addHeader records a header the Signer set, with its values.

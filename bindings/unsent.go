@@ -1,7 +1,7 @@
 package bindings
 
 import (
-	"sort"
+	"slices"
 	"strconv"
 
 	"github.com/dop251/goja"
@@ -41,59 +41,80 @@ const (
 func (in *Installed) Unsent() []UnsentRequest {
 	a := in.a
 	out := make([]UnsentRequest, 0, len(a.unsent))
-	builders := make([]*request, 0, len(a.unsent))
-	for r := range a.unsent {
-		builders = append(builders, r)
-	}
-	sort.Slice(builders, func(i, j int) bool { return a.unsent[builders[i]].seq < a.unsent[builders[j]].seq })
-	for _, r := range builders {
-		site := a.unsent[r]
-		u := UnsentRequest{Token: r.token, Method: r.method, URL: r.targetURL(), Send: site.send}
-		if site.known {
-			p := site.frame.Position()
-			u.Position = site.frame.SrcName() + ":" + strconv.Itoa(p.Line) + ":" + strconv.Itoa(p.Column)
-		}
+	for _, b := range a.unsent {
+		b.r.listed = false
+		u := UnsentRequest{Token: b.r.token, Method: b.r.method, URL: b.r.targetURL(), Send: b.site.send}
+		u.Position = b.site.position()
 		out = append(out, u)
 	}
 	clear(a.unsent)
+	a.unsent = a.unsent[:0]
 	return out
 }
 
-// unsentSite is where a builder got its token.
+// unsentBuilder is a builder that got a token and was not sent yet.
+type unsentBuilder struct {
+	r    *request
+	site unsentSite
+}
+
+// unsentSite is where a builder got its token: the stack as captured when
+// the script called apiTokenAuth, resolved to a position only if Unsent
+// reports it (working out a frame's line and column cost more than
+// capturing it, and almost every builder is sent).
 type unsentSite struct {
-	seq   int
-	frame goja.StackFrame // the script's call of apiTokenAuth, if known
-	known bool
-	send  string // how it is sent (UnsentRequest.Send)
+	frames [2]goja.StackFrame // the first n frames captured, when there were no more
+	n      int
+	more   []goja.StackFrame // all the frames captured, when there were more than two
+	send   string            // how it is sent (UnsentRequest.Send)
+}
+
+// position is the file:line:column of the first frame of the script's
+// code in the stack captured, or "" if there is none.
+func (s *unsentSite) position() string {
+	frames := s.frames[:s.n]
+	if s.more != nil {
+		frames = s.more
+	}
+	for _, f := range frames {
+		if p := f.Position(); p.Line > 0 {
+			return f.SrcName() + ":" + strconv.Itoa(p.Line) + ":" + strconv.Itoa(p.Column)
+		}
+	}
+	return ""
 }
 
 // built records that r got a token, with where and how it is sent: only
 // the first time, and only for scripts that name a token, so other
 // requests pay nothing.
 func (a *api) built(r *request, send string) {
-	if _, ok := a.unsent[r]; ok || len(a.unsent) >= maxUnsent {
+	if r.listed || len(a.unsent) >= maxUnsent {
 		return
 	}
-	if a.unsent == nil {
-		a.unsent = make(map[*request]unsentSite)
+	r.listed = true
+	a.unsent = append(a.unsent, unsentBuilder{r: r, site: unsentSite{send: send}})
+	site := &a.unsent[len(a.unsent)-1].site
+	// The first frame is apiTokenAuth itself (native); the next is the
+	// script. They are captured into site.frames, unless there are more.
+	if frames := a.vm.CaptureCallStack(2, site.frames[:0]); len(frames) > len(site.frames) {
+		site.more = frames
+	} else {
+		site.n = len(frames)
 	}
-	a.unsentSeq++
-	site := unsentSite{seq: a.unsentSeq, send: send}
-	// The first frame is apiTokenAuth itself (native); the next is the script.
-	a.frames = a.vm.CaptureCallStack(2, a.frames[:0])
-	for _, f := range a.frames {
-		if f.Position().Line > 0 {
-			site.frame, site.known = f, true
-			break
-		}
-	}
-	a.unsent[r] = site
 }
 
 // sent forgets r: it was sent (or, for a Request, fetched or copied), or it
-// no longer has a token.
+// no longer has a token. A builder is usually sent right after it was
+// built, so it is looked for from the end.
 func (a *api) sent(r *request) {
-	if r.token != "" {
-		delete(a.unsent, r)
+	if !r.listed {
+		return
+	}
+	r.listed = false
+	for i := len(a.unsent) - 1; i >= 0; i-- {
+		if a.unsent[i].r == r {
+			a.unsent = slices.Delete(a.unsent, i, i+1)
+			return
+		}
 	}
 }

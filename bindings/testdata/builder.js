@@ -18,6 +18,18 @@
   assertEq(b.url, BASE + '/echo?x=1&y=2', 'builder url includes added query');
   assert(!JSON.stringify(b).includes('X-Secret'), 'builder does not show headers');
 
+  // Methods act on their own builder, whichever was made last.
+  const first = http.get(BASE + '/echo?which=first');
+  const second = http.post(BASE + '/echo?which=second');
+  first.header('X-Which', 'first');
+  second.header('X-Which', 'second');
+  const third = http.put(BASE + '/echo?which=third');
+  const sentFirst = first.send().json(), sentSecond = second.send().json();
+  assertEq([sentFirst.method, sentFirst.rawQuery, sentFirst.headers['x-which']], ['GET', 'which=first', 'first'], 'an older builder sends itself');
+  assertEq([sentSecond.method, sentSecond.rawQuery, sentSecond.headers['x-which']], ['POST', 'which=second', 'second'], 'another older builder sends itself');
+  assertEq(third.send().json().headers['x-which'], undefined, 'the last builder has only its own headers');
+  assertThrows(() => Object.create(Object.getPrototypeOf(third)).send(), 'BAD_REQUEST', '.send() must be called on a request', 'an object inheriting from the last builder is not a builder');
+
   // Headers: single, object, array, removal, default User-Agent, Host.
   let echo = http.get(BASE + '/echo')
     .header('Accept', 'application/json')
