@@ -3,7 +3,6 @@ package bindings
 import (
 	"bytes"
 	"errors"
-	"slices"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -47,18 +46,16 @@ type fastJSON struct {
 	// items holds the elements of the arrays being read, innermost last:
 	// NewArray copies them, so one buffer serves every array.
 	items []any
-	// shadowed holds the own property names of Object.prototype (see put),
-	// for a large document; members of a small one are all defined.
-	shadowed  []string
-	defineAll bool
+	// proto is Object.prototype, which objects get once their members are
+	// in (see put); found at the first object.
+	proto *goja.Object
 }
 
 // jsonKey is an interned object key.
 type jsonKey struct {
-	name   string
-	define bool     // see put
-	next   *jsonKey // the key that followed it the last time
-	last   jsonString
+	name string
+	next *jsonKey // the key that followed it the last time
+	last jsonString
 	// How often a value under this key was found interned, and not: once
 	// most of the first thousand or so were new (an id, a name), the
 	// values of that key are no longer looked up.
@@ -114,12 +111,9 @@ func parseJSONFast(vm *goja.Runtime, data []byte) (goja.Value, error) {
 }
 
 func newFastJSON(vm *goja.Runtime, data []byte) *fastJSON {
-	p := &fastJSON{vm: vm, data: data, defineAll: true}
+	p := &fastJSON{vm: vm, data: data}
 	if len(data) >= minInternDoc {
 		p.keys, p.strs, p.nums = make(map[string]*jsonKey), make(map[string]jsonString), make(map[string]goja.Value)
-		// Listing Object.prototype costs more than defining the members
-		// of a small document.
-		p.shadowed, p.defineAll = vm.NewObject().Prototype().GetOwnPropertyNames(), false
 	}
 	return p
 }
@@ -174,14 +168,22 @@ func (p *fastJSON) object() (goja.Value, error) {
 	}
 	defer func() { p.depth-- }()
 	p.pos++ // {
-	o := p.vm.NewObject()
 	p.space()
 	if p.pos < len(p.data) && p.data[p.pos] == '}' {
 		p.pos++
-		return o, nil
+		return p.vm.NewObject(), nil
 	}
+	// Members go into an object without a prototype, which it gets
+	// once they are all in: see put.
+	if p.proto == nil {
+		p.proto = p.vm.NewObject().Prototype()
+	}
+	o := p.vm.CreateObject(nil)
 	if err := p.members(o); err != nil {
 		return nil, err
+	}
+	if err := o.SetPrototype(p.proto); err != nil {
+		return nil, errJSONFallback
 	}
 	return o, nil
 }
@@ -307,20 +309,14 @@ func (p *fastJSON) key(guess *jsonKey) (*jsonKey, error) {
 }
 
 // put adds a member to an object as JSON.parse does: an own data property,
-// the last of duplicate keys winning in the place of the first. Set does
-// that, faster than DefineDataProperty (which allocates), unless
-// Object.prototype has a property of that name: a setter a script put there
-// would be called, a read-only one would refuse, and the __proto__ accessor
-// would change the prototype. Object.prototype cannot have a prototype, and
-// no script runs during a parse to change it.
+// the last of duplicate keys winning in the place of the first. The object
+// has no prototype yet, so Set neither looks one up for every member (a
+// tenth of the time Set takes) nor meets what Object.prototype has under
+// that name: a setter a script put there, a read-only property, or the
+// __proto__ accessor, which JSON.parse does not call but Set would. No script
+// runs during a parse to see the object without its prototype.
 func (p *fastJSON) put(o *goja.Object, k *jsonKey, v goja.Value) error {
-	var err error
-	if k.define {
-		err = o.DefineDataProperty(k.name, v, goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_TRUE)
-	} else {
-		err = o.Set(k.name, v)
-	}
-	if err != nil {
+	if err := o.Set(k.name, v); err != nil {
 		return errJSONFallback
 	}
 	return nil
@@ -334,7 +330,7 @@ func (p *fastJSON) newKey(name string) *jsonKey {
 		// A new block; keys in the last one stay where they are.
 		p.slab = make([]jsonKey, 0, min(2*cap(p.slab)+8, 64))
 	}
-	p.slab = append(p.slab, jsonKey{name: name, define: p.defineAll || slices.Contains(p.shadowed, name)})
+	p.slab = append(p.slab, jsonKey{name: name})
 	k := &p.slab[len(p.slab)-1]
 	if p.keys != nil && len(p.keys) < maxInterned {
 		p.keys[name] = k

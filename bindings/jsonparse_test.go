@@ -120,6 +120,31 @@ func TestFastJSONPollutedPrototype(t *testing.T) {
 	}
 }
 
+// TestFastJSONFrozenPrototype parses with Object.prototype frozen, as a
+// hardened script may leave it: its read-only members (toString,
+// constructor, the __proto__ accessor) refuse assignment, and JSON.parse
+// still defines the document's keys of those names as own properties.
+func TestFastJSONFrozenPrototype(t *testing.T) {
+	vm := newCheckVM(t)
+	if _, err := vm.RunString(`Object.freeze(Object.prototype)`); err != nil {
+		t.Fatal(err)
+	}
+	record := `{"toString":1,"constructor":{"name":"x"},"__proto__":{"a":1},"hasOwnProperty":null,"valueOf":"v","id":7}`
+	for _, in := range []string{
+		record, `[` + record + `,{"toString":2,"toString":3}]`,
+		"[" + strings.Repeat(record+",", minInternDoc/len(record)+1) + record + "]",
+	} {
+		sameAsJSONParse(t, vm, in)
+		got, err := parseJSONFast(vm, []byte(in))
+		if err != nil {
+			t.Fatalf("fast parse of %.40q: %v (the fast path should take a document with these keys)", in, err)
+		}
+		if got == nil {
+			t.Fatalf("fast parse of %.40q gave no value", in)
+		}
+	}
+}
+
 // TestFastJSONShapes parses arrays of records whose keys change order, go
 // missing, repeat and nest (deeper than the keys remembered by depth), and
 // whose values change type under the same key: the guesses of the key that
