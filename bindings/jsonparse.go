@@ -348,21 +348,33 @@ func (p *fastJSON) stringValue(k *jsonKey) (goja.Value, error) {
 			return v, nil
 		}
 	}
-	s, err := p.string()
+	b, err := p.stringBytes()
 	if err != nil {
 		return nil, err
 	}
-	v := p.vm.ToValue(s)
+	v := jsString(b)
 	// Only a string read as it was written (no escapes) is found by the
 	// lookups above, which compare the raw bytes.
-	if interns && len(s) <= maxInternedLen && len(p.strs) < maxInterned && p.pos-start == len(s)+2 {
-		is := jsonString{raw: s, v: v}
-		p.strs[s] = is
+	if interns && len(b) <= maxInternedLen && len(p.strs) < maxInterned && p.pos-start == len(b)+2 {
+		is := jsonString{raw: string(b), v: v}
+		p.strs[is.raw] = is
 		if k != nil {
 			k.last = is
 		}
 	}
 	return v, nil
+}
+
+// jsString makes a JS string of UTF-8 text b. Through ToValue a string
+// costs three allocations: its bytes, the string as an interface argument,
+// and the JS value; a StringBuilder writes the bytes into the value's own
+// buffer. b is converted to a string only to be copied: up to 32 bytes that
+// conversion needs no allocation.
+func jsString(b []byte) goja.Value {
+	var sb goja.StringBuilder
+	sb.Grow(len(b))
+	sb.WriteUTF8String(string(b))
+	return sb.String()
 }
 
 // interned finds the string value at p.pos among the interned ones, under
@@ -394,43 +406,49 @@ func (p *fastJSON) interned(k *jsonKey) (goja.Value, bool) {
 
 // string reads a JSON string at p.pos.
 func (p *fastJSON) string() (string, error) {
+	b, err := p.stringBytes()
+	return string(b), err
+}
+
+// stringBytes reads a JSON string at p.pos: the bytes between its quotes,
+// in p.data, if it has no escapes.
+func (p *fastJSON) stringBytes() ([]byte, error) {
 	p.pos++ // opening quote
 	start := p.pos
 	for p.pos < len(p.data) {
 		c := p.data[p.pos]
 		switch {
 		case c == '"':
-			s := string(p.data[start:p.pos])
 			p.pos++
-			return s, nil
+			return p.data[start : p.pos-1], nil
 		case c == '\\':
 			return p.escaped(start)
 		case c < 0x20:
-			return "", errJSONFallback
+			return nil, errJSONFallback
 		}
 		p.pos++
 	}
-	return "", errJSONFallback
+	return nil, errJSONFallback
 }
 
 // escaped continues a string that has escapes, from its start.
-func (p *fastJSON) escaped(start int) (string, error) {
+func (p *fastJSON) escaped(start int) ([]byte, error) {
 	buf := append([]byte(nil), p.data[start:p.pos]...)
 	for p.pos < len(p.data) {
 		c := p.data[p.pos]
 		switch {
 		case c == '"':
 			p.pos++
-			return string(buf), nil
+			return buf, nil
 		case c < 0x20:
-			return "", errJSONFallback
+			return nil, errJSONFallback
 		case c != '\\':
 			buf = append(buf, c)
 			p.pos++
 			continue
 		}
 		if p.pos+1 >= len(p.data) {
-			return "", errJSONFallback
+			return nil, errJSONFallback
 		}
 		e := p.data[p.pos+1]
 		p.pos += 2
@@ -450,29 +468,29 @@ func (p *fastJSON) escaped(start int) (string, error) {
 		case 'u':
 			r, ok := p.hex4()
 			if !ok {
-				return "", errJSONFallback
+				return nil, errJSONFallback
 			}
 			if utf16.IsSurrogate(r) {
 				// Only a proper pair is a character; a lone surrogate is a
 				// JS string a Go string cannot hold.
 				if p.pos+1 >= len(p.data) || p.data[p.pos] != '\\' || p.data[p.pos+1] != 'u' {
-					return "", errJSONFallback
+					return nil, errJSONFallback
 				}
 				p.pos += 2
 				r2, ok := p.hex4()
 				if !ok {
-					return "", errJSONFallback
+					return nil, errJSONFallback
 				}
 				if r = utf16.DecodeRune(r, r2); r == utf8.RuneError {
-					return "", errJSONFallback
+					return nil, errJSONFallback
 				}
 			}
 			buf = utf8.AppendRune(buf, r)
 		default:
-			return "", errJSONFallback
+			return nil, errJSONFallback
 		}
 	}
-	return "", errJSONFallback
+	return nil, errJSONFallback
 }
 
 func (p *fastJSON) hex4() (rune, bool) {

@@ -249,3 +249,26 @@ func BenchmarkJSONParse(b *testing.B) {
 		}
 	})
 }
+
+// TestJSString checks that a string made by jsString is the JS string
+// ToValue makes of the same text: equal, of the same length in UTF-16 code
+// units, with the same code units.
+func TestJSString(t *testing.T) {
+	vm := goja.New()
+	units, err := vm.RunString(`(s) => Array.from({ length: s.length }, (_, i) => s.charCodeAt(i)).join(',')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	codeUnits, _ := goja.AssertFunction(units)
+	for _, s := range []string{"", "a", "record 12345", strings.Repeat("x", 33), "café", "é", "中文", "😀 and text", strings.Repeat("ü", 40), "a\u0000b"} {
+		got, want := jsString([]byte(s)), vm.ToValue(s)
+		if !got.StrictEquals(want) {
+			t.Errorf("jsString(%q) = %q, not === ToValue's %q", s, got, want)
+		}
+		gu, err1 := codeUnits(goja.Undefined(), got)
+		wu, err2 := codeUnits(goja.Undefined(), want)
+		if err1 != nil || err2 != nil || gu.String() != wu.String() {
+			t.Errorf("jsString(%q): code units %v, want %v (%v, %v)", s, gu, wu, err1, err2)
+		}
+	}
+}
