@@ -3,7 +3,6 @@ package bindings
 import (
 	"bytes"
 	"errors"
-	"slices"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -47,18 +46,16 @@ type fastJSON struct {
 	// items holds the elements of the arrays being read, innermost last:
 	// NewArray copies them, so one buffer serves every array.
 	items []any
-	// shadowed holds the own property names of Object.prototype (see put),
-	// for a large document; members of a small one are all defined.
-	shadowed  []string
-	defineAll bool
+	// proto is Object.prototype, which objects get once their members are
+	// in (see put); found at the first object.
+	proto *goja.Object
 }
 
 // jsonKey is an interned object key.
 type jsonKey struct {
-	name   string
-	define bool     // see put
-	next   *jsonKey // the key that followed it the last time
-	last   jsonString
+	name string
+	next *jsonKey // the key that followed it the last time
+	last jsonString
 	// How often a value under this key was found interned, and not: once
 	// most of the first thousand or so were new (an id, a name), the
 	// values of that key are no longer looked up.
@@ -114,12 +111,9 @@ func parseJSONFast(vm *goja.Runtime, data []byte) (goja.Value, error) {
 }
 
 func newFastJSON(vm *goja.Runtime, data []byte) *fastJSON {
-	p := &fastJSON{vm: vm, data: data, defineAll: true}
+	p := &fastJSON{vm: vm, data: data}
 	if len(data) >= minInternDoc {
 		p.keys, p.strs, p.nums = make(map[string]*jsonKey), make(map[string]jsonString), make(map[string]goja.Value)
-		// Listing Object.prototype costs more than defining the members
-		// of a small document.
-		p.shadowed, p.defineAll = vm.NewObject().Prototype().GetOwnPropertyNames(), false
 	}
 	return p
 }
@@ -174,14 +168,22 @@ func (p *fastJSON) object() (goja.Value, error) {
 	}
 	defer func() { p.depth-- }()
 	p.pos++ // {
-	o := p.vm.NewObject()
 	p.space()
 	if p.pos < len(p.data) && p.data[p.pos] == '}' {
 		p.pos++
-		return o, nil
+		return p.vm.NewObject(), nil
 	}
+	// Members go into an object without a prototype, which it gets
+	// once they are all in: see put.
+	if p.proto == nil {
+		p.proto = p.vm.NewObject().Prototype()
+	}
+	o := p.vm.CreateObject(nil)
 	if err := p.members(o); err != nil {
 		return nil, err
+	}
+	if err := o.SetPrototype(p.proto); err != nil {
+		return nil, errJSONFallback
 	}
 	return o, nil
 }
@@ -307,20 +309,14 @@ func (p *fastJSON) key(guess *jsonKey) (*jsonKey, error) {
 }
 
 // put adds a member to an object as JSON.parse does: an own data property,
-// the last of duplicate keys winning in the place of the first. Set does
-// that, faster than DefineDataProperty (which allocates), unless
-// Object.prototype has a property of that name: a setter a script put there
-// would be called, a read-only one would refuse, and the __proto__ accessor
-// would change the prototype. Object.prototype cannot have a prototype, and
-// no script runs during a parse to change it.
+// the last of duplicate keys winning in the place of the first. The object
+// has no prototype yet, so Set neither looks one up for every member (a
+// tenth of the time Set takes) nor meets what Object.prototype has under
+// that name: a setter a script put there, a read-only property, or the
+// __proto__ accessor, which JSON.parse does not call but Set would. No script
+// runs during a parse to see the object without its prototype.
 func (p *fastJSON) put(o *goja.Object, k *jsonKey, v goja.Value) error {
-	var err error
-	if k.define {
-		err = o.DefineDataProperty(k.name, v, goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_TRUE)
-	} else {
-		err = o.Set(k.name, v)
-	}
-	if err != nil {
+	if err := o.Set(k.name, v); err != nil {
 		return errJSONFallback
 	}
 	return nil
@@ -334,7 +330,7 @@ func (p *fastJSON) newKey(name string) *jsonKey {
 		// A new block; keys in the last one stay where they are.
 		p.slab = make([]jsonKey, 0, min(2*cap(p.slab)+8, 64))
 	}
-	p.slab = append(p.slab, jsonKey{name: name, define: p.defineAll || slices.Contains(p.shadowed, name)})
+	p.slab = append(p.slab, jsonKey{name: name})
 	k := &p.slab[len(p.slab)-1]
 	if p.keys != nil && len(p.keys) < maxInterned {
 		p.keys[name] = k
@@ -352,21 +348,33 @@ func (p *fastJSON) stringValue(k *jsonKey) (goja.Value, error) {
 			return v, nil
 		}
 	}
-	s, err := p.string()
+	b, err := p.stringBytes()
 	if err != nil {
 		return nil, err
 	}
-	v := p.vm.ToValue(s)
+	v := jsString(b)
 	// Only a string read as it was written (no escapes) is found by the
 	// lookups above, which compare the raw bytes.
-	if interns && len(s) <= maxInternedLen && len(p.strs) < maxInterned && p.pos-start == len(s)+2 {
-		is := jsonString{raw: s, v: v}
-		p.strs[s] = is
+	if interns && len(b) <= maxInternedLen && len(p.strs) < maxInterned && p.pos-start == len(b)+2 {
+		is := jsonString{raw: string(b), v: v}
+		p.strs[is.raw] = is
 		if k != nil {
 			k.last = is
 		}
 	}
 	return v, nil
+}
+
+// jsString makes a JS string of UTF-8 text b. Through ToValue a string
+// costs three allocations: its bytes, the string as an interface argument,
+// and the JS value; a StringBuilder writes the bytes into the value's own
+// buffer. b is converted to a string only to be copied: up to 32 bytes that
+// conversion needs no allocation.
+func jsString(b []byte) goja.Value {
+	var sb goja.StringBuilder
+	sb.Grow(len(b))
+	sb.WriteUTF8String(string(b))
+	return sb.String()
 }
 
 // interned finds the string value at p.pos among the interned ones, under
@@ -398,43 +406,49 @@ func (p *fastJSON) interned(k *jsonKey) (goja.Value, bool) {
 
 // string reads a JSON string at p.pos.
 func (p *fastJSON) string() (string, error) {
+	b, err := p.stringBytes()
+	return string(b), err
+}
+
+// stringBytes reads a JSON string at p.pos: the bytes between its quotes,
+// in p.data, if it has no escapes.
+func (p *fastJSON) stringBytes() ([]byte, error) {
 	p.pos++ // opening quote
 	start := p.pos
 	for p.pos < len(p.data) {
 		c := p.data[p.pos]
 		switch {
 		case c == '"':
-			s := string(p.data[start:p.pos])
 			p.pos++
-			return s, nil
+			return p.data[start : p.pos-1], nil
 		case c == '\\':
 			return p.escaped(start)
 		case c < 0x20:
-			return "", errJSONFallback
+			return nil, errJSONFallback
 		}
 		p.pos++
 	}
-	return "", errJSONFallback
+	return nil, errJSONFallback
 }
 
 // escaped continues a string that has escapes, from its start.
-func (p *fastJSON) escaped(start int) (string, error) {
+func (p *fastJSON) escaped(start int) ([]byte, error) {
 	buf := append([]byte(nil), p.data[start:p.pos]...)
 	for p.pos < len(p.data) {
 		c := p.data[p.pos]
 		switch {
 		case c == '"':
 			p.pos++
-			return string(buf), nil
+			return buf, nil
 		case c < 0x20:
-			return "", errJSONFallback
+			return nil, errJSONFallback
 		case c != '\\':
 			buf = append(buf, c)
 			p.pos++
 			continue
 		}
 		if p.pos+1 >= len(p.data) {
-			return "", errJSONFallback
+			return nil, errJSONFallback
 		}
 		e := p.data[p.pos+1]
 		p.pos += 2
@@ -454,29 +468,29 @@ func (p *fastJSON) escaped(start int) (string, error) {
 		case 'u':
 			r, ok := p.hex4()
 			if !ok {
-				return "", errJSONFallback
+				return nil, errJSONFallback
 			}
 			if utf16.IsSurrogate(r) {
 				// Only a proper pair is a character; a lone surrogate is a
 				// JS string a Go string cannot hold.
 				if p.pos+1 >= len(p.data) || p.data[p.pos] != '\\' || p.data[p.pos+1] != 'u' {
-					return "", errJSONFallback
+					return nil, errJSONFallback
 				}
 				p.pos += 2
 				r2, ok := p.hex4()
 				if !ok {
-					return "", errJSONFallback
+					return nil, errJSONFallback
 				}
 				if r = utf16.DecodeRune(r, r2); r == utf8.RuneError {
-					return "", errJSONFallback
+					return nil, errJSONFallback
 				}
 			}
 			buf = utf8.AppendRune(buf, r)
 		default:
-			return "", errJSONFallback
+			return nil, errJSONFallback
 		}
 	}
-	return "", errJSONFallback
+	return nil, errJSONFallback
 }
 
 func (p *fastJSON) hex4() (rune, bool) {

@@ -120,6 +120,31 @@ func TestFastJSONPollutedPrototype(t *testing.T) {
 	}
 }
 
+// TestFastJSONFrozenPrototype parses with Object.prototype frozen, as a
+// hardened script may leave it: its read-only members (toString,
+// constructor, the __proto__ accessor) refuse assignment, and JSON.parse
+// still defines the document's keys of those names as own properties.
+func TestFastJSONFrozenPrototype(t *testing.T) {
+	vm := newCheckVM(t)
+	if _, err := vm.RunString(`Object.freeze(Object.prototype)`); err != nil {
+		t.Fatal(err)
+	}
+	record := `{"toString":1,"constructor":{"name":"x"},"__proto__":{"a":1},"hasOwnProperty":null,"valueOf":"v","id":7}`
+	for _, in := range []string{
+		record, `[` + record + `,{"toString":2,"toString":3}]`,
+		"[" + strings.Repeat(record+",", minInternDoc/len(record)+1) + record + "]",
+	} {
+		sameAsJSONParse(t, vm, in)
+		got, err := parseJSONFast(vm, []byte(in))
+		if err != nil {
+			t.Fatalf("fast parse of %.40q: %v (the fast path should take a document with these keys)", in, err)
+		}
+		if got == nil {
+			t.Fatalf("fast parse of %.40q gave no value", in)
+		}
+	}
+}
+
 // TestFastJSONShapes parses arrays of records whose keys change order, go
 // missing, repeat and nest (deeper than the keys remembered by depth), and
 // whose values change type under the same key: the guesses of the key that
@@ -223,4 +248,27 @@ func BenchmarkJSONParse(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestJSString checks that a string made by jsString is the JS string
+// ToValue makes of the same text: equal, of the same length in UTF-16 code
+// units, with the same code units.
+func TestJSString(t *testing.T) {
+	vm := goja.New()
+	units, err := vm.RunString(`(s) => Array.from({ length: s.length }, (_, i) => s.charCodeAt(i)).join(',')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	codeUnits, _ := goja.AssertFunction(units)
+	for _, s := range []string{"", "a", "record 12345", strings.Repeat("x", 33), "café", "é", "中文", "😀 and text", strings.Repeat("ü", 40), "a\u0000b"} {
+		got, want := jsString([]byte(s)), vm.ToValue(s)
+		if !got.StrictEquals(want) {
+			t.Errorf("jsString(%q) = %q, not === ToValue's %q", s, got, want)
+		}
+		gu, err1 := codeUnits(goja.Undefined(), got)
+		wu, err2 := codeUnits(goja.Undefined(), want)
+		if err1 != nil || err2 != nil || gu.String() != wu.String() {
+			t.Errorf("jsString(%q): code units %v, want %v (%v, %v)", s, gu, wu, err1, err2)
+		}
+	}
 }

@@ -346,31 +346,14 @@ func (a *api) readBody(ctx context.Context, r *request, resp *http.Response, hea
 	if resp.ContentLength > a.maxBytes {
 		return nil, a.tooLarge(r, resp.ContentLength)
 	}
-	size := int64(512) // as io.ReadAll starts
-	if resp.ContentLength >= 0 {
-		size = resp.ContentLength + 1
+	b, err := readBodyLimited(resp.Body, head, resp.ContentLength, a.maxBytes)
+	switch {
+	case errors.Is(err, errBodyOverLimit):
+		return nil, a.tooLarge(r, -1)
+	case err != nil:
+		return nil, a.transportError(ctx, r, fmt.Errorf("reading the response body: %w", err))
 	}
-	b := make([]byte, 0, max(size, int64(len(head))+1))
-	b = append(b, head...)
-	for limit := a.maxBytes + 1; ; { // one byte over the limit tells it was passed
-		if len(b) == cap(b) {
-			// Double, as bytes.Buffer does: append's growth of a large
-			// slice (a quarter each time) copies a chunked 5 MB body
-			// about forty times.
-			b = slices.Grow(b, int(min(int64(cap(b)), limit-int64(cap(b)))))
-		}
-		n, err := resp.Body.Read(b[len(b):min(int64(cap(b)), limit)])
-		b = b[:len(b)+n]
-		if int64(len(b)) > a.maxBytes {
-			return nil, a.tooLarge(r, -1)
-		}
-		if errors.Is(err, io.EOF) {
-			return b, nil
-		}
-		if err != nil {
-			return nil, a.transportError(ctx, r, fmt.Errorf("reading the response body: %w", err))
-		}
-	}
+	return b, nil
 }
 
 // tooLarge reports a body over the limit; size is its Content-Length, or -1
