@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 
 	bolt "go.etcd.io/bbolt"
@@ -456,10 +457,11 @@ func homeOf(db *DB) ([]byte, error) {
 }
 
 // readAll reads every record of db through the record layer and returns
-// how many it read; damaged records fail it. Each job's runs are read in a
-// transaction of their own: a run and its output are a read each, and on
-// etcd thousands of them in one transaction would outlast its attempt (the
-// copy being verified is not in use, so nothing changes between them).
+// how many it read; damaged records fail it. A job's runs are read in a
+// transaction of their own and their outputs in transactions of
+// runsPerRead: a run's output is three reads, and on etcd a job's whole
+// history in one transaction would outlast its attempt on a busy machine
+// (the copy being verified is not in use, so nothing changes between them).
 func readAll(db *DB) (int, error) {
 	if err := db.CheckRecords(); err != nil {
 		return 0, err
@@ -501,24 +503,34 @@ func readAll(db *DB) (int, error) {
 	return n, nil
 }
 
-// readRuns reads a job's runs and their outputs in one transaction and
-// returns how many runs it read.
+// runsPerRead is how many runs' outputs one verify transaction reads.
+const runsPerRead = 32
+
+// readRuns reads a job's runs, then their outputs runsPerRead at a time,
+// and returns how many runs it read.
 func readRuns(db *DB, job string) (int, error) {
-	n := 0
-	err := db.View(func(tx *Tx) error {
-		runs, err := tx.Runs(job, 0)
-		if err != nil {
-			return err
-		}
-		for _, r := range runs {
-			if _, err := tx.RunOutput(r.ID); err != nil {
-				return err
-			}
-		}
-		n = len(runs)
-		return nil
+	var runs []Run
+	err := db.View(func(tx *Tx) (err error) {
+		runs, err = tx.Runs(job, 0)
+		return err
 	})
-	return n, err
+	if err != nil {
+		return 0, err
+	}
+	for chunk := range slices.Chunk(runs, runsPerRead) {
+		err := db.View(func(tx *Tx) error {
+			for _, r := range chunk {
+				if _, err := tx.RunOutput(r.ID); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return 0, err
+		}
+	}
+	return len(runs), nil
 }
 
 // changedSince counts the keys of kv that differ now from recs (written,

@@ -104,14 +104,20 @@ func readFixture(t *testing.T, db *DB) migrateFixture {
 			if f.runs[j.Name], err = tx.Runs(j.Name, 0); err != nil {
 				return err
 			}
-			for _, r := range f.runs[j.Name] {
-				if f.outputs[r.ID], err = tx.RunOutput(r.ID); err != nil {
-					return err
-				}
-			}
 		}
 		return nil
 	}))
+	// Each output in a transaction of its own, as migrate's verify reads
+	// them in small ones: on etcd, hundreds of reads in one transaction can
+	// outlast its attempt on a loaded machine.
+	for _, runs := range f.runs {
+		for _, r := range runs {
+			must(t, db.View(func(tx *Tx) (err error) {
+				f.outputs[r.ID], err = tx.RunOutput(r.ID)
+				return err
+			}))
+		}
+	}
 	return f
 }
 
