@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -485,6 +486,45 @@ func (tx *Tx) Runs(job string, limit int) ([]Run, error) {
 			break
 		}
 		r, _, err := tx.runAt(runs[i])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// RunsAfter returns a job's runs whose ID is above after, oldest first: the
+// newest limit of them (all when limit <= 0). It reads the job's run index
+// from after on and decodes only the runs it returns, so a caller that
+// remembers the last run it looked at (package notify) pays for the runs
+// since, not for the job's history.
+func (tx *Tx) RunsAfter(job string, after uint64, limit int) ([]Run, error) {
+	if after == math.MaxUint64 {
+		return nil, nil // no run can follow
+	}
+	var index []jobRun
+	err := tx.kv.ListFrom(jobRunsPrefix(spaceCronJobRuns, job), string(u64(after+1)), func(k string, v []byte) error {
+		if len(k) != 8 {
+			return fmt.Errorf("%w: run index of job %q in %s is unreadable", ErrDamaged, job, tx.db.path)
+		}
+		// v is read (runAt) before the transaction ends: no copy.
+		jr := jobRun{id: binary.BigEndian.Uint64([]byte(k)), job: job, legacy: len(v) == 0}
+		if !jr.legacy {
+			jr.record = v
+		}
+		index = append(index, jr)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if limit > 0 && len(index) > limit {
+		index = index[len(index)-limit:]
+	}
+	out := make([]Run, 0, len(index))
+	for _, jr := range index {
+		r, _, err := tx.runAt(jr)
 		if err != nil {
 			return nil, err
 		}

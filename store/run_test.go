@@ -3,11 +3,15 @@ package store
 import (
 	"errors"
 	"fmt"
+	"math"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/scriptrun/scriptrun/store/etcdkv"
+	"github.com/scriptrun/scriptrun/store/etcdkv/etcdtest"
 )
 
 func addRun(t *testing.T, db *DB, r Run, output []byte) Run {
@@ -255,4 +259,70 @@ func BenchmarkAddRunFullHistory(b *testing.B) {
 		}
 		return nil
 	}))
+}
+
+// TestRunsAfter: RunsAfter returns what Runs returns of the runs above an
+// id (oldest first, the newest limit of them) and never reads the older
+// ones: a damaged record among them does not reach it, while Runs, which
+// reads them, reports it. On both backends, with a run of the older layout
+// among the new ones.
+func TestRunsAfter(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		open func(t *testing.T) *DB
+	}{
+		{"bolt", openTestDB},
+		{"etcd", func(t *testing.T) *DB { db, _ := openEtcdDB(t, etcdtest.New(t), etcdkv.Config{}); return db }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			db := c.open(t)
+			must(t, db.Update(func(tx *Tx) error { return tx.CreateJob(testJob("sync")) }))
+			must(t, db.Update(func(tx *Tx) error { return tx.CreateJob(testJob("other")) }))
+			var ids []uint64
+			for i := range 6 {
+				job := "sync"
+				if i == 2 {
+					job = "other" // ids of other jobs interleave
+				}
+				r := addRun(t, db, Run{Job: job, Trigger: TriggerManual, Status: RunSucceeded}, nil)
+				if job == "sync" {
+					ids = append(ids, r.ID)
+				}
+			}
+			legacy := Run{ID: ids[len(ids)-1] + 100, Job: "sync", Trigger: TriggerManual, Status: RunRunning}
+			putLegacyRun(t, db, legacy, nil)
+			ids = append(ids, legacy.ID)
+			// The oldest run's record is damaged: only a read of it fails.
+			allowDamaged(db)
+			must(t, db.kv.update(func(tx kvTx) error {
+				return tx.Put(key(spaceCronJobRuns, runIndexKey("sync", ids[0])), []byte("{damaged"))
+			}))
+			for _, q := range []struct {
+				after uint64
+				limit int
+				want  []uint64
+			}{
+				{ids[0], 0, ids[1:]},
+				{ids[1], 0, ids[2:]},
+				{ids[1] + 1, 0, ids[2:]}, // an id of no run of this job
+				{ids[1], 2, ids[4:]},     // the newest 2
+				{ids[3], 10, ids[4:]},
+				{legacy.ID, 0, nil},
+				{math.MaxUint64, 0, nil},
+			} {
+				var got []Run
+				must(t, db.View(func(tx *Tx) (err error) { got, err = tx.RunsAfter("sync", q.after, q.limit); return err }))
+				if fmt.Sprint(runIDs(got)) != fmt.Sprint(q.want) {
+					t.Errorf("RunsAfter(sync, %d, %d) = %v, want %v", q.after, q.limit, runIDs(got), q.want)
+				}
+				if len(got) > 0 && (got[len(got)-1].ID != legacy.ID || got[len(got)-1].Status != RunRunning) {
+					t.Errorf("RunsAfter's newest run = %+v, want the older layout's running run %d", got[len(got)-1], legacy.ID)
+				}
+			}
+			err := db.View(func(tx *Tx) error { _, err := tx.Runs("sync", 0); return err })
+			if !errors.Is(err, ErrDamaged) {
+				t.Errorf("Runs over the damaged record = %v, want ErrDamaged (else this test proves nothing)", err)
+			}
+		})
+	}
 }
