@@ -30,6 +30,7 @@ type boltBackend struct {
 	mu      sync.RWMutex              // in-process: view shares, update excludes
 	checked atomic.Pointer[fileStamp] // the file as checkFile last passed it
 	locks   keyedmutex.Map            // in-process queues in front of named locks
+	kept    keptLocks                 // lock files kept open for tryLock (lock.go)
 }
 
 var _ backend = (*boltBackend)(nil)
