@@ -177,8 +177,20 @@ func (b *boltBackend) lockFileOnly(ctx context.Context, name string) (func(), er
 }
 
 // maxKeptLocks bounds the lock files a backend keeps open (a run lock per
-// job: a home with more jobs than this opens the others again).
+// job: a home with more jobs than this opens the others again), and so
+// does a quarter of the process's limit on open files (keptLimit): the
+// descriptors must leave room for the job processes' pipes and the
+// connections.
 const maxKeptLocks = 1024
+
+// keptLimit is how many lock files a backend keeps open.
+var keptLimit = sync.OnceValue(func() int {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+		return 64
+	}
+	return int(min(rl.Cur/4, maxKeptLocks))
+})
 
 // keptLocks are lock files kept open, by lock name. flock locks belong to
 // the open file description, which every user of an entry in this process
@@ -240,7 +252,7 @@ func (k *keptLocks) unlock(l *keptLock) {
 }
 
 // take returns name's entry marked in use (a new one without a descriptor
-// if it has none, closing a free entry when maxKeptLocks are kept), or
+// if it has none, closing a free entry when keptLimit are kept), or
 // ErrBusy when it is in use.
 func (k *keptLocks) take(name string) (*keptLock, error) {
 	k.mu.Lock()
@@ -255,7 +267,7 @@ func (k *keptLocks) take(name string) (*keptLock, error) {
 	if k.files == nil {
 		k.files = map[string]*keptLock{}
 	}
-	if len(k.files) >= maxKeptLocks {
+	if len(k.files) >= keptLimit() {
 		for n, other := range k.files {
 			if !other.inUse {
 				other.f.Close()

@@ -175,7 +175,7 @@ func TestTryLockJobInProcess(t *testing.T) {
 	unlock()
 }
 
-// A backend keeps at most maxKeptLocks lock files open, never closing one
+// A backend keeps at most keptLimit lock files open, never closing one
 // that is held.
 func TestKeptLocksBounded(t *testing.T) {
 	db := openTestDB(t)
@@ -189,7 +189,11 @@ func TestKeptLocksBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer unlockHeld()
-	for i := range maxKeptLocks + 10 {
+	limit := keptLimit()
+	if limit < 1 || limit > maxKeptLocks {
+		t.Fatalf("keptLimit() = %d, want 1 to %d", limit, maxKeptLocks)
+	}
+	for i := range limit + 10 {
 		unlock, err := db.TryLockJob(fmt.Sprintf("j%d", i))
 		if err != nil {
 			t.Fatal(err)
@@ -198,11 +202,11 @@ func TestKeptLocksBounded(t *testing.T) {
 	}
 	kept := &db.file.kept
 	open := func() int { kept.mu.Lock(); defer kept.mu.Unlock(); return len(kept.files) }
-	if n := open(); n > maxKeptLocks {
-		t.Errorf("%d lock files kept open, want at most %d", n, maxKeptLocks)
+	if n := open(); n > limit {
+		t.Errorf("%d lock files kept open, want at most %d", n, limit)
 	}
 	if _, err := other.TryLockJob("held"); !errors.Is(err, ErrBusy) {
-		t.Errorf("a held lock after %d others: %v, want ErrBusy (its descriptor was closed)", maxKeptLocks+10, err)
+		t.Errorf("a held lock after %d others: %v, want ErrBusy (its descriptor was closed)", limit+10, err)
 	}
 	// Close closes the free ones; the held lock stays held.
 	must(t, db.Close())
