@@ -7,7 +7,11 @@
 // reads every token and job, compares each with its watch state (what was
 // last seen of it, store.WatchState) and, when its condition changed,
 // writes the new state and a delivery per interested notifier in the same
-// transaction. A token manager's events (TokenEvent) and a scheduler's
+// transaction. Of a job it reads the name and only the runs after the last
+// one its state has looked at (the newest 50 of them), so a check costs
+// what happened since the previous one; its writes go in batches of at
+// most 100 (etcd's operations per transaction), each change fenced on its
+// own state. A token manager's events (TokenEvent) and a scheduler's
 // finished runs (RunFinished) only make Check run soon; serve also runs it
 // once a minute, which is what turns time into events:
 //

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/scriptrun/scriptrun/store"
@@ -76,6 +77,9 @@ type Service struct {
 	mu         sync.Mutex // guards lastTrim
 	lastTrim   time.Time
 	deliveryMu sync.Mutex // one DeliverDue pass at a time in this process
+	// runsRead counts the runs checks have read (tests: a check reads
+	// only the runs since the previous one).
+	runsRead atomic.Int64
 }
 
 // New returns a Service on o.DB.

@@ -44,6 +44,10 @@ type kvTx interface {
 	// with the rest of the key after prefix; prefix includes the space.
 	// fn's slices, like Get's, are valid only inside the transaction.
 	List(prefix string, fn func(rest string, v []byte) error) error
+	// ListFrom is List of the keys under prefix that sort at or after
+	// prefix+start, read from there on: a job's runs after the last one
+	// seen, without the older ones.
+	ListFrom(prefix, start string, fn func(rest string, v []byte) error) error
 	// Keys is List without the values: on etcd a keys-only range, so a
 	// page of a long list reads every key but only its own values
 	// (GetMany).

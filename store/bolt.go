@@ -30,6 +30,7 @@ type boltBackend struct {
 	mu      sync.RWMutex              // in-process: view shares, update excludes
 	checked atomic.Pointer[fileStamp] // the file as checkFile last passed it
 	locks   keyedmutex.Map            // in-process queues in front of named locks
+	kept    keptLocks                 // lock files kept open for tryLock (lock.go)
 }
 
 var _ backend = (*boltBackend)(nil)
@@ -178,18 +179,24 @@ func (t boltTx) Get(k string) ([]byte, error) {
 }
 
 func (t boltTx) List(prefix string, fn func(rest string, v []byte) error) error {
-	return t.each(prefix, func(rest, v []byte) error { return fn(string(rest), v) })
+	return t.each(prefix, "", func(rest, v []byte) error { return fn(string(rest), v) })
+}
+
+// ListFrom seeks the cursor to prefix+start.
+func (t boltTx) ListFrom(prefix, start string, fn func(rest string, v []byte) error) error {
+	return t.each(prefix, start, func(rest, v []byte) error { return fn(string(rest), v) })
 }
 
 // Keys walks the same cursor as List: bbolt's values cost nothing until
 // read.
 func (t boltTx) Keys(prefix string, fn func(rest string) error) error {
-	return t.each(prefix, func(rest, _ []byte) error { return fn(string(rest)) })
+	return t.each(prefix, "", func(rest, _ []byte) error { return fn(string(rest)) })
 }
 
-// each calls fn for every record whose key starts with prefix, in key
-// order, with the rest of the key after prefix.
-func (t boltTx) each(prefix string, fn func(rest, v []byte) error) error {
+// each calls fn for every record whose key starts with prefix and sorts at
+// or after prefix+start, in key order, with the rest of the key after
+// prefix.
+func (t boltTx) each(prefix, start string, fn func(rest, v []byte) error) error {
 	space, sub := splitKey(prefix)
 	b, _ := t.bucket(space, false)
 	if b == nil {
@@ -197,7 +204,7 @@ func (t boltTx) each(prefix string, fn func(rest, v []byte) error) error {
 	}
 	p := []byte(sub)
 	c := b.Cursor()
-	for k, v := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, v = c.Next() {
+	for k, v := c.Seek([]byte(sub + start)); k != nil && bytes.HasPrefix(k, p); k, v = c.Next() {
 		if v == nil && b.Bucket(k) != nil {
 			continue // a nested bucket: none is ever made, so not a record
 		}

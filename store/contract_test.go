@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -228,6 +229,62 @@ func TestContractKeysGetMany(t *testing.T) {
 			}
 			if got, want := getMany(tx, "s/a", "s/c", "s/b"), []string{"s/c=3", "s/b=2"}; !slices.Equal(got, want) {
 				t.Errorf("GetMany after own writes = %q, want %q", got, want)
+			}
+			return errors.New("abort")
+		})
+		if err == nil || err.Error() != "abort" {
+			t.Errorf("update = %v, want abort", err)
+		}
+	})
+}
+
+// TestContractListFrom: ListFrom lists what List lists from a start key
+// on, within the prefix (not past it, not the space's other keys), with
+// the transaction's own writes.
+func TestContractListFrom(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, kv backend, _ *boltBackend) {
+		id := func(n uint64) string { return string(u64(n)) }
+		must(t, kv.update(func(tx kvTx) error {
+			for _, p := range [][2]string{
+				{"idx/job\x00" + id(3), "3"}, {"idx/job\x00" + id(0x2f), "47"}, {"idx/job\x00" + id(0x100), "256"},
+				{"idx/job2\x00" + id(1), "other job"}, {"idx/jo\x00" + id(9), "before"}, {"other/job\x00" + id(5), "other space"},
+			} {
+				if err := tx.Put(p[0], []byte(p[1])); err != nil {
+					return err
+				}
+			}
+			return nil
+		}))
+		listFrom := func(tx kvTx, prefix, start string) (got []string) {
+			must(t, tx.ListFrom(prefix, start, func(rest string, v []byte) error {
+				got = append(got, fmt.Sprintf("%x=%s", rest, v))
+				return nil
+			}))
+			return got
+		}
+		p := "idx/job\x00"
+		must(t, kv.view(func(tx kvTx) error {
+			for _, c := range []struct {
+				start string
+				want  []string
+			}{
+				{"", []string{"0000000000000003=3", "000000000000002f=47", "0000000000000100=256"}},
+				{id(3), []string{"0000000000000003=3", "000000000000002f=47", "0000000000000100=256"}},
+				{id(4), []string{"000000000000002f=47", "0000000000000100=256"}},
+				{id(0x101), nil},
+			} {
+				if got := listFrom(tx, p, c.start); !slices.Equal(got, c.want) {
+					t.Errorf("ListFrom(%q, %x) = %q, want %q", p, c.start, got, c.want)
+				}
+			}
+			return nil
+		}))
+		err := kv.update(func(tx kvTx) error {
+			must(t, tx.Put(p+id(0x30), []byte("48")))
+			must(t, tx.Put(p+id(1), []byte("1")))
+			must(t, tx.Delete(p+id(0x100)))
+			if got, want := listFrom(tx, p, id(4)), []string{"000000000000002f=47", "0000000000000030=48"}; !slices.Equal(got, want) {
+				t.Errorf("ListFrom after own writes = %q, want %q", got, want)
 			}
 			return errors.New("abort")
 		})

@@ -180,7 +180,13 @@ func (t etcdTx) Get(k string) ([]byte, error) {
 }
 
 func (t etcdTx) List(prefix string, fn func(rest string, v []byte) error) error {
-	kvs, err := t.t.List(prefix)
+	return t.ListFrom(prefix, "", fn)
+}
+
+// ListFrom is a range from prefix+start to the prefix's end
+// (etcdkv.Txn.ListFrom): the cluster sends nothing before start.
+func (t etcdTx) ListFrom(prefix, start string, fn func(rest string, v []byte) error) error {
+	kvs, err := t.t.ListFrom(prefix, start)
 	if err != nil {
 		return err
 	}

@@ -363,6 +363,18 @@ func (tx *Tx) Jobs() ([]Job, error) {
 	return out, listDamaged(damaged)
 }
 
+// JobNames returns every job's name, in order, from a keys-only listing:
+// no record is read or authenticated, so a damaged job is listed too (Job
+// and Jobs report it).
+func (tx *Tx) JobNames() ([]string, error) {
+	var out []string
+	err := tx.kv.Keys(key(spaceCronJobs, ""), func(name string) error {
+		out = append(out, name)
+		return nil
+	})
+	return out, err
+}
+
 func (tx *Tx) decodeJob(name string, v []byte) (Job, error) {
 	var rec jobRecord
 	if err := tx.getRecord(kindJob, []byte(name), name, v, &rec); err != nil {

@@ -406,3 +406,33 @@ func TestLoadZone(t *testing.T) {
 		}
 	}
 }
+
+// JobNames lists every job by name from the keys alone: a damaged job,
+// which Jobs leaves out, is listed.
+func TestJobNames(t *testing.T) {
+	db := openTestDB(t)
+	allowDamaged(db) // one job forged on purpose
+	must(t, db.Update(func(tx *Tx) error {
+		for _, name := range []string{"b", "a", "c"} {
+			if err := tx.CreateJob(testJob(name)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	tamper(t, db.Path(), []byte(spaceCronJobs), []byte("b"), func(rec map[string]any) { rec["timeout"] = 1 })
+	var names []string
+	var jobs []Job
+	var jobsErr error
+	must(t, db.View(func(tx *Tx) (err error) {
+		jobs, jobsErr = tx.Jobs()
+		names, err = tx.JobNames()
+		return err
+	}))
+	if !slices.Equal(names, []string{"a", "b", "c"}) {
+		t.Errorf("JobNames = %v, want [a b c]", names)
+	}
+	if len(jobs) != 2 || !errors.Is(jobsErr, ErrDamaged) {
+		t.Errorf("Jobs = %d jobs, %v; want 2 and the damaged one reported (else this test proves nothing)", len(jobs), jobsErr)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -123,12 +124,22 @@ func (b *boltBackend) lock(ctx context.Context, name string) (Lock, error) {
 	return fileLockHeld{func() { l.unlock(); release() }}, nil
 }
 
+// tryLock takes the named lock on a descriptor of its file that this
+// backend keeps open (keptLocks), so that a run lock costs two flock calls
+// and an fstat rather than an open and a close of the file (the scheduler
+// takes one per run).
 func (b *boltBackend) tryLock(name string) (Lock, error) {
-	l, err := tryLock(b.lockPathOf(name), true)
+	l, err := b.kept.lock(name, b.lockPathOf)
 	if err != nil {
 		return nil, err
 	}
-	return fileLockHeld{l.unlock}, nil
+	return fileLockHeld{func() { b.kept.unlock(l) }}, nil
+}
+
+// close closes the lock files kept open (DB.Close).
+func (b *boltBackend) close() error {
+	b.kept.close()
+	return nil
 }
 
 func (b *boltBackend) held(name string) bool {
@@ -163,4 +174,170 @@ func (b *boltBackend) lockFileOnly(ctx context.Context, name string) (func(), er
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
 	return l.unlock, nil
+}
+
+// maxKeptLocks bounds the lock files a backend keeps open (a run lock per
+// job: a home with more jobs than this opens the others again), and so
+// does a quarter of the process's limit on open files (keptLimit): the
+// descriptors must leave room for the job processes' pipes and the
+// connections.
+const maxKeptLocks = 1024
+
+// keptLimit is how many lock files a backend keeps open.
+var keptLimit = sync.OnceValue(func() int {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+		return 64
+	}
+	return int(min(rl.Cur/4, maxKeptLocks))
+})
+
+// keptLocks are lock files kept open, by lock name. flock locks belong to
+// the open file description, which every user of an entry in this process
+// shares, so an entry is handed to one holder at a time (inUse): a second
+// one in this process is busy, as one in another process is.
+type keptLocks struct {
+	mu    sync.Mutex // guards files and each entry's inUse
+	files map[string]*keptLock
+}
+
+type keptLock struct {
+	name  string
+	f     *os.File // nil until the holder that created the entry opens it
+	inUse bool     // held, or being taken: not to be handed out or closed
+}
+
+// lock takes the exclusive flock of name's kept descriptor, opening the
+// file (path(name)) if need be. A holder in this process or another gives
+// ErrBusy.
+func (k *keptLocks) lock(name string, path func(string) string) (*keptLock, error) {
+	for {
+		l, err := k.take(name)
+		if err != nil {
+			return nil, err
+		}
+		if l.f == nil {
+			if l.f, err = openLockFile(path(name)); err != nil {
+				k.drop(l)
+				return nil, err
+			}
+		}
+		err = flockNB(l.f, syscall.LOCK_EX)
+		if err == nil && !unlinked(l.f) {
+			return l, nil
+		}
+		if err == nil {
+			// The file was removed (its folder emptied) after it was
+			// opened: a lock on it excludes no one who opens the path now.
+			// Open the path again.
+			k.drop(l)
+			continue
+		}
+		k.put(l)
+		if err == syscall.EWOULDBLOCK {
+			return nil, ErrBusy
+		}
+		return nil, fmt.Errorf("lock %s: %w", path(name), err)
+	}
+}
+
+// unlock releases a lock taken by lock. Should the unlock fail, the
+// descriptor is closed, which releases it too.
+func (k *keptLocks) unlock(l *keptLock) {
+	if err := flockNB(l.f, syscall.LOCK_UN); err != nil {
+		k.drop(l)
+		return
+	}
+	k.put(l)
+}
+
+// take returns name's entry marked in use (a new one without a descriptor
+// if it has none, closing a free entry when keptLimit are kept), or
+// ErrBusy when it is in use.
+func (k *keptLocks) take(name string) (*keptLock, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if l := k.files[name]; l != nil {
+		if l.inUse {
+			return nil, ErrBusy
+		}
+		l.inUse = true
+		return l, nil
+	}
+	if k.files == nil {
+		k.files = map[string]*keptLock{}
+	}
+	if len(k.files) >= keptLimit() {
+		for n, other := range k.files {
+			if !other.inUse {
+				other.f.Close()
+				delete(k.files, n)
+				break
+			}
+		}
+	}
+	l := &keptLock{name: name, inUse: true}
+	k.files[name] = l
+	return l, nil
+}
+
+// put marks l free again.
+func (k *keptLocks) put(l *keptLock) {
+	k.mu.Lock()
+	l.inUse = false
+	k.mu.Unlock()
+}
+
+// drop forgets l and closes its descriptor (releasing its lock).
+func (k *keptLocks) drop(l *keptLock) {
+	k.mu.Lock()
+	if k.files[l.name] == l {
+		delete(k.files, l.name)
+	}
+	k.mu.Unlock()
+	if l.f != nil {
+		l.f.Close()
+	}
+}
+
+// close closes the descriptors of the free entries (the DB is closed;
+// a lock still held stays so until its holder unlocks it).
+func (k *keptLocks) close() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for n, l := range k.files {
+		if !l.inUse {
+			l.f.Close()
+			delete(k.files, n)
+		}
+	}
+}
+
+func openLockFile(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("lock %s: %w (is the home's locks folder gone?)", path, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	return f, nil
+}
+
+// flockNB applies flock operation how without blocking, again when a
+// signal interrupts it.
+func flockNB(f *os.File, how int) error {
+	for {
+		err := syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB)
+		if err != syscall.EINTR {
+			return err
+		}
+	}
+}
+
+// unlinked reports whether f's file no longer has a name (fstat's link
+// count is 0), or cannot be examined.
+func unlinked(f *os.File) bool {
+	var st syscall.Stat_t
+	return syscall.Fstat(int(f.Fd()), &st) != nil || st.Nlink == 0
 }

@@ -189,6 +189,39 @@ func TestWatchStates(t *testing.T) {
 	}
 }
 
+// WatchStatesOf reads the states WatchStates reads, of the subjects asked
+// for only; a damaged state is left out as WatchStates leaves it out.
+func TestWatchStatesOf(t *testing.T) {
+	db := openTestDB(t)
+	allowDamaged(db) // one state forged on purpose
+	states := []WatchState{
+		{Subject: "job:a", Condition: "ok", LastRun: 3},
+		{Subject: "job:b", Condition: "failing", LastRun: 9},
+		{Subject: "token:c", Condition: "reauth", Notified: true},
+	}
+	must(t, db.Update(func(tx *Tx) error {
+		for _, s := range states {
+			if err := tx.PutWatchState(s); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	tamper(t, db.Path(), []byte(spaceNotifyState), []byte("job:b"), func(rec map[string]any) { rec["lastRun"] = 1 })
+	var got, all map[string]WatchState
+	must(t, db.View(func(tx *Tx) (err error) {
+		if all, err = tx.WatchStates(); err != nil {
+			return err
+		}
+		got, err = tx.WatchStatesOf([]string{"token:c", "job:missing", "job:b", "job:a"})
+		return err
+	}))
+	want := map[string]WatchState{"job:a": states[0], "token:c": states[2]}
+	if fmt.Sprint(got) != fmt.Sprint(want) || fmt.Sprint(all) != fmt.Sprint(want) {
+		t.Errorf("WatchStatesOf = %+v and WatchStates = %+v, want both %+v", got, all, want)
+	}
+}
+
 // A notifier whose URL was changed in the file without the key is refused,
 // and CheckRecords (doctor, the end-of-test check) reports it.
 func TestForgedNotifierFoundByCheckRecords(t *testing.T) {

@@ -68,8 +68,8 @@ func OpenURL(ctx context.Context, store string, key []byte, opts Options) (*DB, 
 }
 
 // Close releases the store's connection (etcd); a bbolt DB holds nothing
-// between transactions, so closing it is a no-op. The DB must not be used
-// afterwards.
+// between transactions but the job lock files it keeps open, which it
+// closes. The DB must not be used afterwards.
 func (db *DB) Close() error {
 	if c, ok := db.kv.(interface{ close() error }); ok {
 		return c.close()

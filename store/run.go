@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -187,7 +188,7 @@ func (tx *Tx) AddRun(r Run, output []byte) (Run, error) {
 	if err := tx.kv.Put(key(spaceCronRuns, string(u64(r.ID))), append([]byte{runPointer}, r.Job...)); err != nil {
 		return Run{}, err
 	}
-	if err := tx.writeRun(newRunLoc(r.Job, r.ID), r, output); err != nil {
+	if err := tx.writeRun(newRunLoc(r.Job, r.ID), r, output, true); err != nil {
 		return Run{}, err
 	}
 	return r, tx.trimRuns(r.Job, keep)
@@ -197,7 +198,7 @@ func (tx *Tx) AddRun(r Run, output []byte) (Run, error) {
 // not nil, its output. A run removed meanwhile (its job was deleted, or its
 // record trimmed) gives an error wrapping ErrNotFound.
 func (tx *Tx) UpdateRun(r Run, output []byte) error {
-	old, loc, err := tx.run(r.ID)
+	old, loc, err := tx.runHeaderOf(r.ID)
 	if err != nil {
 		return err
 	}
@@ -208,7 +209,11 @@ func (tx *Tx) UpdateRun(r Run, output []byte) error {
 		return err
 	}
 	r.Created = old.Created
-	return tx.writeRun(loc, r, output)
+	// Every record of a scheduled run noted its due time when written
+	// (writeRun, since the first scriptrun with cron): the same due time
+	// again moves nothing.
+	noted := old.Trigger == TriggerSchedule && old.Scheduled.Equal(r.Scheduled)
+	return tx.writeRun(loc, r, output, !noted)
 }
 
 // jobKeepRuns reads only the history setting of a job (not its script).
@@ -246,8 +251,9 @@ func checkRun(r Run, output []byte) error {
 }
 
 // writeRun stores the record, its output and its place among active runs,
-// at loc.
-func (tx *Tx) writeRun(loc runLoc, r Run, output []byte) error {
+// at loc, and (note) advances its job's LastScheduled to a scheduled run's
+// due time.
+func (tx *Tx) writeRun(loc runLoc, r Run, output []byte, note bool) error {
 	v, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("encode run %d: %w", r.ID, err)
@@ -268,7 +274,7 @@ func (tx *Tx) writeRun(loc runLoc, r Run, output []byte) error {
 	} else if err := tx.kv.Put(key(spaceCronActive, id), []byte(r.Job)); err != nil {
 		return err
 	}
-	if r.Trigger == TriggerSchedule && !r.Scheduled.IsZero() {
+	if note && r.Trigger == TriggerSchedule && !r.Scheduled.IsZero() {
 		return tx.noteScheduled(r.Job, r.Scheduled)
 	}
 	return nil
@@ -282,25 +288,30 @@ const maxTrim = 16
 // trimRuns deletes a job's oldest finished runs beyond keep, at most
 // maxTrim of them.
 func (tx *Tx) trimRuns(job string, keep int) error {
-	// Only the oldest runs may go: the others' records are not copied
-	// (runAt reads them if it gets that far).
-	runs, err := tx.jobRunsHead(job, maxTrim+trimSlack)
+	// Only the oldest runs may go: the records of the others are not
+	// kept (runAt reads them if it gets that far).
+	runs, err := tx.jobRunsHead(job, maxTrim+trimSlack, keep+maxTrim)
 	if err != nil {
 		return err
 	}
 	extra := min(len(runs)-keep, maxTrim)
+	// Which runs go is decided before any is deleted: the records at hand
+	// are the store's own slices, read while it is unchanged.
+	var doomed []jobRun
 	for _, jr := range runs {
-		if extra <= 0 {
+		if len(doomed) >= extra {
 			break
 		}
 		r, _, err := tx.runAt(jr)
 		if err == nil && !r.Status.Final() {
 			continue // still going: it will be trimmed after it finished
 		}
+		doomed = append(doomed, jr)
+	}
+	for _, jr := range doomed {
 		if err := tx.deleteRun(jr.loc(), jr.id); err != nil {
 			return err
 		}
-		extra--
 	}
 	return nil
 }
@@ -329,14 +340,16 @@ func (jr jobRun) loc() runLoc {
 const trimSlack = 8
 
 // jobRuns returns a job's runs from its index, oldest first.
-func (tx *Tx) jobRuns(job string) ([]jobRun, error) { return tx.jobRunsHead(job, -1) }
+func (tx *Tx) jobRuns(job string) ([]jobRun, error) { return tx.jobRunsHead(job, -1, 0) }
 
 // jobRunsHead returns a job's runs from its index, oldest first, with the
 // records of the first n at hand (all when n < 0); the others' are read
-// when needed (runAt). A full history is a hundred runs, and copying every
-// record cost each AddRun more than writing its own.
-func (tx *Tx) jobRunsHead(job string, n int) ([]jobRun, error) {
-	var out []jobRun
+// when needed (runAt). A full history is a hundred runs, and reading every
+// record cost each AddRun more than writing its own. The records are the
+// store's slices, valid in the transaction until it writes; room is made
+// for size runs at first.
+func (tx *Tx) jobRunsHead(job string, n, size int) ([]jobRun, error) {
+	out := make([]jobRun, 0, size)
 	err := tx.kv.List(jobRunsPrefix(spaceCronJobRuns, job), func(k string, v []byte) error {
 		if len(k) != 8 {
 			return fmt.Errorf("%w: run index of job %q in %s is unreadable", ErrDamaged, job, tx.db.path)
@@ -346,7 +359,7 @@ func (tx *Tx) jobRunsHead(job string, n int) ([]jobRun, error) {
 		if len(v) == 0 {
 			jr.legacy = true
 		} else if n < 0 || len(out) < n {
-			jr.record = bytes.Clone(v)
+			jr.record = v
 		}
 		out = append(out, jr)
 		return nil
@@ -417,26 +430,68 @@ func (tx *Tx) Run(id uint64) (Run, error) {
 
 // run returns run id and where it is.
 func (tx *Tx) run(id uint64) (Run, runLoc, error) {
-	loc, ok, err := tx.locateRun(id)
+	v, loc, err := tx.runValue(id)
 	if err != nil {
 		return Run{}, runLoc{}, err
-	}
-	notFound := fmt.Errorf("run %d %w: list a job's runs with `scriptrun cron runs NAME`", id, ErrNotFound)
-	if !ok {
-		return Run{}, runLoc{}, notFound
-	}
-	v, err := tx.kv.Get(loc.record)
-	if err != nil {
-		return Run{}, runLoc{}, fmt.Errorf("read run %d from %s: %w", id, tx.db.path, err)
-	}
-	if v == nil {
-		return Run{}, runLoc{}, notFound // its job was deleted
 	}
 	r, err := tx.decodeRun(id, v)
 	if loc.legacy {
 		loc = legacyRunLoc(r.Job, id)
 	}
 	return r, loc, err
+}
+
+// runHeader is what UpdateRun reads of the record it replaces: decoding
+// the whole record cost it more than writing the new one.
+type runHeader struct {
+	ID        uint64     `json:"id"`
+	Job       string     `json:"job"`
+	Trigger   RunTrigger `json:"trigger"`
+	Scheduled time.Time  `json:"scheduled,omitzero"`
+	Created   time.Time  `json:"created"`
+}
+
+// runHeaderOf returns the header of run id and where the run is.
+func (tx *Tx) runHeaderOf(id uint64) (runHeader, runLoc, error) {
+	v, loc, err := tx.runValue(id)
+	if err != nil {
+		return runHeader{}, runLoc{}, err
+	}
+	var h runHeader
+	if err := json.Unmarshal(v, &h); err != nil || h.ID != id {
+		return runHeader{}, runLoc{}, fmt.Errorf("%w: run %d in %s is unreadable", ErrDamaged, id, tx.db.path)
+	}
+	if loc.legacy {
+		loc = legacyRunLoc(h.Job, id)
+	}
+	return h, loc, nil
+}
+
+// runValue returns the stored record of run id (a slice valid in the
+// transaction until it writes) and where it is; its job is not known yet
+// for a run of the older layout.
+func (tx *Tx) runValue(id uint64) ([]byte, runLoc, error) {
+	loc, ok, err := tx.locateRun(id)
+	if err != nil {
+		return nil, runLoc{}, err
+	}
+	if !ok {
+		return nil, runLoc{}, runNotFound(id)
+	}
+	v, err := tx.kv.Get(loc.record)
+	if err != nil {
+		return nil, runLoc{}, fmt.Errorf("read run %d from %s: %w", id, tx.db.path, err)
+	}
+	if v == nil {
+		return nil, runLoc{}, runNotFound(id) // its job was deleted
+	}
+	return v, loc, nil
+}
+
+// runNotFound is run's ErrNotFound (made when needed: UpdateRun reads a
+// run for every record the scheduler writes).
+func runNotFound(id uint64) error {
+	return fmt.Errorf("run %d %w: list a job's runs with `scriptrun cron runs NAME`", id, ErrNotFound)
 }
 
 // runAt returns the run of an index entry.
@@ -485,6 +540,45 @@ func (tx *Tx) Runs(job string, limit int) ([]Run, error) {
 			break
 		}
 		r, _, err := tx.runAt(runs[i])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// RunsAfter returns a job's runs whose ID is above after, oldest first: the
+// newest limit of them (all when limit <= 0). It reads the job's run index
+// from after on and decodes only the runs it returns, so a caller that
+// remembers the last run it looked at (package notify) pays for the runs
+// since, not for the job's history.
+func (tx *Tx) RunsAfter(job string, after uint64, limit int) ([]Run, error) {
+	if after == math.MaxUint64 {
+		return nil, nil // no run can follow
+	}
+	var index []jobRun
+	err := tx.kv.ListFrom(jobRunsPrefix(spaceCronJobRuns, job), string(u64(after+1)), func(k string, v []byte) error {
+		if len(k) != 8 {
+			return fmt.Errorf("%w: run index of job %q in %s is unreadable", ErrDamaged, job, tx.db.path)
+		}
+		// v is read (runAt) before the transaction ends: no copy.
+		jr := jobRun{id: binary.BigEndian.Uint64([]byte(k)), job: job, legacy: len(v) == 0}
+		if !jr.legacy {
+			jr.record = v
+		}
+		index = append(index, jr)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if limit > 0 && len(index) > limit {
+		index = index[len(index)-limit:]
+	}
+	out := make([]Run, 0, len(index))
+	for _, jr := range index {
+		r, _, err := tx.runAt(jr)
 		if err != nil {
 			return nil, err
 		}

@@ -3,11 +3,15 @@ package store
 import (
 	"errors"
 	"fmt"
+	"math"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/scriptrun/scriptrun/store/etcdkv"
+	"github.com/scriptrun/scriptrun/store/etcdkv/etcdtest"
 )
 
 func addRun(t *testing.T, db *DB, r Run, output []byte) Run {
@@ -229,6 +233,50 @@ func TestRunStatusFinal(t *testing.T) {
 	}
 }
 
+// UpdateRun keeps what the record it replaces says of the run's creation
+// and moves the job's LastScheduled only forward, as AddRun does: to a due
+// time the record did not have before.
+func TestUpdateRunDueTimes(t *testing.T) {
+	db := openTestDB(t)
+	must(t, db.Update(func(tx *Tx) error { return tx.CreateJob(testJob("sync")) }))
+	due := func(s int64) time.Time { return time.Unix(s, 0).UTC() }
+	created := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	r1 := addRun(t, db, Run{Job: "sync", Trigger: TriggerSchedule, Status: RunQueued, Scheduled: due(100), Created: created}, nil)
+	r2 := addRun(t, db, Run{Job: "sync", Trigger: TriggerSchedule, Status: RunQueued, Scheduled: due(200)}, nil)
+	for _, c := range []struct {
+		name string
+		r    Run
+		want time.Time
+	}{
+		{"an older run starts", Run{ID: r1.ID, Job: "sync", Trigger: TriggerSchedule, Status: RunRunning, Scheduled: due(100)}, due(200)},
+		{"the newer one ends", Run{ID: r2.ID, Job: "sync", Trigger: TriggerSchedule, Status: RunSucceeded, Scheduled: due(200)}, due(200)},
+		{"a record given a later due time", Run{ID: r1.ID, Job: "sync", Trigger: TriggerSchedule, Status: RunSucceeded, Scheduled: due(300)}, due(300)},
+		{"an earlier one", Run{ID: r2.ID, Job: "sync", Trigger: TriggerSchedule, Status: RunSucceeded, Scheduled: due(50)}, due(300)},
+	} {
+		must(t, db.Update(func(tx *Tx) error { return tx.UpdateRun(c.r, nil) }))
+		var st JobState
+		var got Run
+		must(t, db.View(func(tx *Tx) (err error) {
+			if st, err = tx.JobState("sync"); err != nil {
+				return err
+			}
+			got, err = tx.Run(c.r.ID)
+			return err
+		}))
+		if !st.LastScheduled.Equal(c.want) {
+			t.Errorf("%s: LastScheduled = %v, want %v", c.name, st.LastScheduled, c.want)
+		}
+		if got.Status != c.r.Status || !got.Scheduled.Equal(c.r.Scheduled) || (got.ID == r1.ID && !got.Created.Equal(created)) || got.Created.IsZero() {
+			t.Errorf("%s: run %+v, want %+v created when first recorded", c.name, got, c.r)
+		}
+	}
+	if err := db.Update(func(tx *Tx) error {
+		return tx.UpdateRun(Run{ID: r1.ID, Job: "other", Trigger: TriggerManual, Status: RunFailed}, nil)
+	}); err == nil || !strings.Contains(err.Error(), `belongs to job "sync"`) {
+		t.Errorf("UpdateRun under another job's name: %v, want refused", err)
+	}
+}
+
 // BenchmarkAddRunFullHistory: recording a run of a job whose history is
 // full (DefaultRunHistory finished runs), which also trims its oldest run;
 // all in one transaction, so what is measured is AddRun's own work.
@@ -255,4 +303,112 @@ func BenchmarkAddRunFullHistory(b *testing.B) {
 		}
 		return nil
 	}))
+}
+
+// BenchmarkRunRecords: the records the scheduler writes for one run of a
+// job with a full history, as its writer does: the run recorded (queued),
+// its start and its end, all in one transaction.
+func BenchmarkRunRecords(b *testing.B) {
+	db, err := Open(filepath.Join(b.TempDir(), "scriptrun.db"), testKey(7), Options{LockTimeout: 2 * time.Second})
+	mustTB(b, err)
+	defer db.Close()
+	mustTB(b, db.Update(func(tx *Tx) error { return tx.CreateJob(testJob("sync")) }))
+	due := time.Unix(100, 0)
+	r := Run{Job: "sync", Trigger: TriggerSchedule, Status: RunSucceeded, Scheduled: due, Started: due, Finished: due.Add(time.Second),
+		RunBy: "serve (pid 4242)", ScriptSHA256: strings.Repeat("ab", 32)}
+	mustTB(b, db.Update(func(tx *Tx) error {
+		for range DefaultRunHistory {
+			if _, err := tx.AddRun(r, []byte("tick\n")); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	b.ReportAllocs()
+	mustTB(b, db.Update(func(tx *Tx) error {
+		for b.Loop() {
+			due = due.Add(10 * time.Second)
+			q := Run{Job: "sync", Trigger: TriggerSchedule, Status: RunQueued, Scheduled: due, Reason: "waiting for a free slot (64 runs at a time)",
+				RunBy: "serve (pid 4242)", ScriptSHA256: r.ScriptSHA256}
+			q, err := tx.AddRun(q, nil)
+			if err != nil {
+				return err
+			}
+			q.Status, q.Reason, q.Started = RunRunning, "", due
+			if err := tx.UpdateRun(q, nil); err != nil {
+				return err
+			}
+			q.Status, q.Finished = RunSucceeded, due.Add(time.Second)
+			if err := tx.UpdateRun(q, []byte("tick\n")); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+}
+
+// TestRunsAfter: RunsAfter returns what Runs returns of the runs above an
+// id (oldest first, the newest limit of them) and never reads the older
+// ones: a damaged record among them does not reach it, while Runs, which
+// reads them, reports it. On both backends, with a run of the older layout
+// among the new ones.
+func TestRunsAfter(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		open func(t *testing.T) *DB
+	}{
+		{"bolt", openTestDB},
+		{"etcd", func(t *testing.T) *DB { db, _ := openEtcdDB(t, etcdtest.New(t), etcdkv.Config{}); return db }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			db := c.open(t)
+			must(t, db.Update(func(tx *Tx) error { return tx.CreateJob(testJob("sync")) }))
+			must(t, db.Update(func(tx *Tx) error { return tx.CreateJob(testJob("other")) }))
+			var ids []uint64
+			for i := range 6 {
+				job := "sync"
+				if i == 2 {
+					job = "other" // ids of other jobs interleave
+				}
+				r := addRun(t, db, Run{Job: job, Trigger: TriggerManual, Status: RunSucceeded}, nil)
+				if job == "sync" {
+					ids = append(ids, r.ID)
+				}
+			}
+			legacy := Run{ID: ids[len(ids)-1] + 100, Job: "sync", Trigger: TriggerManual, Status: RunRunning}
+			putLegacyRun(t, db, legacy, nil)
+			ids = append(ids, legacy.ID)
+			// The oldest run's record is damaged: only a read of it fails.
+			allowDamaged(db)
+			must(t, db.kv.update(func(tx kvTx) error {
+				return tx.Put(key(spaceCronJobRuns, runIndexKey("sync", ids[0])), []byte("{damaged"))
+			}))
+			for _, q := range []struct {
+				after uint64
+				limit int
+				want  []uint64
+			}{
+				{ids[0], 0, ids[1:]},
+				{ids[1], 0, ids[2:]},
+				{ids[1] + 1, 0, ids[2:]}, // an id of no run of this job
+				{ids[1], 2, ids[4:]},     // the newest 2
+				{ids[3], 10, ids[4:]},
+				{legacy.ID, 0, nil},
+				{math.MaxUint64, 0, nil},
+			} {
+				var got []Run
+				must(t, db.View(func(tx *Tx) (err error) { got, err = tx.RunsAfter("sync", q.after, q.limit); return err }))
+				if fmt.Sprint(runIDs(got)) != fmt.Sprint(q.want) {
+					t.Errorf("RunsAfter(sync, %d, %d) = %v, want %v", q.after, q.limit, runIDs(got), q.want)
+				}
+				if len(got) > 0 && (got[len(got)-1].ID != legacy.ID || got[len(got)-1].Status != RunRunning) {
+					t.Errorf("RunsAfter's newest run = %+v, want the older layout's running run %d", got[len(got)-1], legacy.ID)
+				}
+			}
+			err := db.View(func(tx *Tx) error { _, err := tx.Runs("sync", 0); return err })
+			if !errors.Is(err, ErrDamaged) {
+				t.Errorf("Runs over the damaged record = %v, want ErrDamaged (else this test proves nothing)", err)
+			}
+		})
+	}
 }

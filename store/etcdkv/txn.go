@@ -137,25 +137,31 @@ func (tx *Txn) Get(key string) (KV, error) {
 
 // List reads every key under prefix at the snapshot, with this
 // transaction's own writes applied, in key order.
-func (tx *Txn) List(prefix string) ([]KV, error) { return tx.list(prefix, false) }
+func (tx *Txn) List(prefix string) ([]KV, error) { return tx.list(prefix, "", false) }
 
 // Keys is List without the values: the cluster sends the keys and their
 // revisions only (a keys-only range), and every Value is nil. A caller
 // that needs the values of a few keys of a long list (one page of it)
 // reads the keys, then those values with GetMany. Update fences the prefix
 // as it does after List.
-func (tx *Txn) Keys(prefix string) ([]KV, error) { return tx.list(prefix, true) }
+func (tx *Txn) Keys(prefix string) ([]KV, error) { return tx.list(prefix, "", true) }
 
-func (tx *Txn) list(prefix string, keysOnly bool) ([]KV, error) {
+// ListFrom is List of the keys under prefix that sort at or after
+// prefix+start: the cluster sends only those (a job's runs after the last
+// one seen, not its whole history). Update fences the whole prefix, as it
+// does after List.
+func (tx *Txn) ListFrom(prefix, start string) ([]KV, error) { return tx.list(prefix, start, false) }
+
+func (tx *Txn) list(prefix, start string, keysOnly bool) ([]KV, error) {
 	full := []byte(tx.c.key(prefix))
-	resp, err := tx.get(rangeReq{Key: full, RangeEnd: prefixEnd(full), KeysOnly: keysOnly})
+	resp, err := tx.get(rangeReq{Key: []byte(tx.c.key(prefix + start)), RangeEnd: prefixEnd(full), KeysOnly: keysOnly})
 	if err != nil {
 		return nil, fmt.Errorf("etcdkv: list %s: %w", prefix, tx.c.explain(err))
 	}
 	tx.lists[prefix] = true
 	// The cluster sends keys in order: merge the transaction's own writes
 	// into them, rather than sort every key again.
-	own := tx.writesUnder(prefix)
+	own := tx.writesUnder(prefix, start)
 	out := make([]KV, 0, len(resp.Kvs)+len(own))
 	i := 0
 	for j := range resp.Kvs {
@@ -180,12 +186,13 @@ func (tx *Txn) list(prefix string, keysOnly bool) ([]KV, error) {
 	return out, nil
 }
 
-// writesUnder returns the keys this transaction wrote under prefix, in
-// order.
-func (tx *Txn) writesUnder(prefix string) []string {
+// writesUnder returns the keys this transaction wrote under prefix that
+// sort at or after prefix+start, in order.
+func (tx *Txn) writesUnder(prefix, start string) []string {
+	from := prefix + start
 	var keys []string
 	for k := range tx.writes {
-		if strings.HasPrefix(k, prefix) {
+		if strings.HasPrefix(k, prefix) && k >= from {
 			keys = append(keys, k)
 		}
 	}
