@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -28,10 +29,10 @@ func (c *Client) Get(ctx context.Context, key string) (KV, error) {
 	defer cancel()
 	resp, err := c.rangeKeys(ctx, rangeReq{Key: []byte(c.key(key))})
 	if err != nil {
-		return KV{}, fmt.Errorf("etcdkv: get %s: %w", key, c.explain(err))
+		return KV{}, fmt.Errorf("etcdkv: get %s: %w", keyText(key), c.explain(err))
 	}
 	if len(resp.Kvs) == 0 {
-		return KV{}, fmt.Errorf("etcdkv: get %s: %w", key, ErrNotFound)
+		return KV{}, fmt.Errorf("etcdkv: get %s: %w", keyText(key), ErrNotFound)
 	}
 	return c.kv(&resp.Kvs[0]), nil
 }
@@ -48,7 +49,7 @@ func (c *Client) List(ctx context.Context, prefix string) (kvs []KV, rev int64, 
 	for {
 		resp, err := c.rangeKeys(ctx, rangeReq{Key: start, RangeEnd: end, Limit: 256, Revision: i64(rev)})
 		if err != nil {
-			return nil, 0, fmt.Errorf("etcdkv: list %s: %w", prefix, c.explain(err))
+			return nil, 0, fmt.Errorf("etcdkv: list %s: %w", keyText(prefix), c.explain(err))
 		}
 		if rev == 0 {
 			rev = int64(resp.Header.Revision)
@@ -85,7 +86,7 @@ func (c *Client) Delete(ctx context.Context, key string) error {
 func (c *Client) Create(ctx context.Context, key string, value []byte) (int64, error) {
 	rev, err := c.Commit(ctx, []Cond{Unchanged(key, 0)}, []Op{OpPut(key, value)})
 	if errors.Is(err, ErrConflict) {
-		return 0, fmt.Errorf("etcdkv: create %s: %w", key, ErrExists)
+		return 0, fmt.Errorf("etcdkv: create %s: %w", keyText(key), ErrExists)
 	}
 	return rev, err
 }
@@ -234,18 +235,30 @@ func describe(ops []Op) string {
 	case 0:
 		return "(nothing)"
 	case 1:
-		return ops[0].key
+		return keyText(ops[0].key)
 	}
-	return fmt.Sprintf("%s and %d more", ops[0].key, len(ops)-1)
+	return fmt.Sprintf("%s and %d more", keyText(ops[0].key), len(ops)-1)
 }
 
 func describeConds(conds []Cond) string {
 	keys := make([]string, len(conds))
 	for i, cd := range conds {
-		keys[i] = cd.key
+		keys[i] = keyText(cd.key)
 		if cd.prefix {
 			keys[i] += "…"
 		}
 	}
 	return "checked " + strings.Join(keys, ", ")
+}
+
+// keyText is a key as error messages show it: as it is when every byte is
+// printable ASCII, else quoted with the other bytes escaped (run keys end
+// in a binary id, which would print as control characters).
+func keyText(k string) string {
+	for i := 0; i < len(k); i++ {
+		if k[i] < 0x20 || k[i] > 0x7e {
+			return strconv.Quote(k)
+		}
+	}
+	return k
 }

@@ -40,7 +40,7 @@ func (c *Client) Revoke(ctx context.Context, lease int64) error {
 // create-only (ErrExists), and an unused lease is revoked.
 func (c *Client) PutTTL(ctx context.Context, key string, value []byte, ttl time.Duration, create bool) (lease int64, err error) {
 	if err := c.checkSize(nil, []Op{OpPut(key, value)}); err != nil {
-		return 0, fmt.Errorf("etcdkv: write %s: %w", key, err)
+		return 0, fmt.Errorf("etcdkv: write %s: %w", keyText(key), err)
 	}
 	lease, err = c.Grant(ctx, ttl)
 	if err != nil {
@@ -54,7 +54,7 @@ func (c *Client) PutTTL(ctx context.Context, key string, value []byte, ttl time.
 		// Best effort: an unused lease would expire anyway.
 		_ = c.Revoke(context.WithoutCancel(ctx), lease)
 		if errors.Is(err, ErrConflict) {
-			return 0, fmt.Errorf("etcdkv: create %s: %w", key, ErrExists)
+			return 0, fmt.Errorf("etcdkv: create %s: %w", keyText(key), ErrExists)
 		}
 		return 0, err
 	}
@@ -69,10 +69,10 @@ func (c *Client) Take(ctx context.Context, key string) (KV, error) {
 	defer cancel()
 	resp, err := c.deleteRange(ctx, deleteReq{Key: []byte(c.key(key)), PrevKV: true})
 	if err != nil {
-		return KV{}, fmt.Errorf("etcdkv: take %s: %w", key, c.explain(err))
+		return KV{}, fmt.Errorf("etcdkv: take %s: %w", keyText(key), c.explain(err))
 	}
 	if len(resp.PrevKvs) == 0 {
-		return KV{}, fmt.Errorf("etcdkv: take %s: %w", key, ErrNotFound)
+		return KV{}, fmt.Errorf("etcdkv: take %s: %w", keyText(key), ErrNotFound)
 	}
 	return c.kv(&resp.PrevKvs[0]), nil
 }

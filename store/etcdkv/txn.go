@@ -105,28 +105,28 @@ func (tx *Txn) Rev() int64 { return tx.rev }
 func (tx *Txn) Get(key string) (KV, error) {
 	if w, ok := tx.writes[key]; ok {
 		if w.del {
-			return KV{}, fmt.Errorf("etcdkv: get %s: %w", key, ErrNotFound)
+			return KV{}, fmt.Errorf("etcdkv: get %s: %w", keyText(key), ErrNotFound)
 		}
 		return KV{Key: key, Value: w.value}, nil
 	}
 	if tx.droppedKey(key) {
-		return KV{}, fmt.Errorf("etcdkv: get %s: %w", key, ErrNotFound)
+		return KV{}, fmt.Errorf("etcdkv: get %s: %w", keyText(key), ErrNotFound)
 	}
 	if kv, ok := tx.got[key]; ok {
 		// Read before in this transaction: the snapshot has not moved.
 		if kv == nil {
-			return KV{}, fmt.Errorf("etcdkv: get %s: %w", key, ErrNotFound)
+			return KV{}, fmt.Errorf("etcdkv: get %s: %w", keyText(key), ErrNotFound)
 		}
 		return *kv, nil
 	}
 	resp, err := tx.get(rangeReq{Key: []byte(tx.c.key(key))})
 	if err != nil {
-		return KV{}, fmt.Errorf("etcdkv: get %s: %w", key, tx.c.explain(err))
+		return KV{}, fmt.Errorf("etcdkv: get %s: %w", keyText(key), tx.c.explain(err))
 	}
 	if len(resp.Kvs) == 0 {
 		tx.reads[key] = 0
 		tx.got[key] = nil
-		return KV{}, fmt.Errorf("etcdkv: get %s: %w", key, ErrNotFound)
+		return KV{}, fmt.Errorf("etcdkv: get %s: %w", keyText(key), ErrNotFound)
 	}
 	out := tx.c.kv(&resp.Kvs[0])
 	tx.reads[key] = out.ModRevision
@@ -156,7 +156,7 @@ func (tx *Txn) list(prefix, start string, keysOnly bool) ([]KV, error) {
 	full := []byte(tx.c.key(prefix))
 	resp, err := tx.get(rangeReq{Key: []byte(tx.c.key(prefix + start)), RangeEnd: prefixEnd(full), KeysOnly: keysOnly})
 	if err != nil {
-		return nil, fmt.Errorf("etcdkv: list %s: %w", prefix, tx.c.explain(err))
+		return nil, fmt.Errorf("etcdkv: list %s: %w", keyText(prefix), tx.c.explain(err))
 	}
 	tx.lists[prefix] = true
 	// The cluster sends keys in order: merge the transaction's own writes
@@ -293,9 +293,9 @@ func (c *Client) getsAt(keys []string, rev int64) txnReq {
 
 func describeKeys(keys []string) string {
 	if len(keys) == 1 {
-		return keys[0]
+		return keyText(keys[0])
 	}
-	return fmt.Sprintf("%s and %d more", keys[0], len(keys)-1)
+	return fmt.Sprintf("%s and %d more", keyText(keys[0]), len(keys)-1)
 }
 
 // commit sends the read set's compares and the writes in one Txn.

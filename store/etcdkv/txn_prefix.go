@@ -45,7 +45,7 @@ func (tx *Txn) droppedKey(key string) bool {
 func (tx *Txn) checkDropped() error {
 	for _, k := range tx.order {
 		if w := tx.writes[k]; !w.del && tx.droppedKey(k) {
-			return fmt.Errorf("etcdkv: write %s: the transaction also deletes a prefix holding it, which etcd refuses; nothing was written", k)
+			return fmt.Errorf("etcdkv: write %s: the transaction also deletes a prefix holding it, which etcd refuses; nothing was written", keyText(k))
 		}
 	}
 	return nil
