@@ -112,19 +112,6 @@ func BenchmarkConcurrent(b *testing.B) {
 	}
 }
 
-// scriptSeqBearer is scriptSeq with the Authorization header set by the
-// script itself: the same request on the wire as a signed one, without the
-// token manager.
-const scriptSeqBearer = `
-const url = args[0], n = Number(args[1]), bearer = 'Bearer ' + args[2];
-const t0 = Date.now();
-for (let i = 0; i < n; i++) {
-  const res = http.get(url + '/data').header('Authorization', bearer).send();
-  if (res.status !== 200) throw new Error('status ' + res.status);
-}
-console.log(JSON.stringify({ ms: Date.now() - t0 }));
-`
-
 // BenchmarkSignedVsUnsigned measures what signing costs a call: the same
 // sequential requests to the light API, signed by the token manager
 // (apiTokenAuth) or carrying the same bearer header set by the script.
@@ -147,7 +134,7 @@ func BenchmarkSignedVsUnsigned(b *testing.B) {
 	b.Run("mode=unsigned", func(b *testing.B) {
 		b.ReportAllocs()
 		settle()
-		runScript(b, scriptSeqBearer, m, light.url, strconv.Itoa(b.N), light.access)
+		runScript(b, scriptSeq, m, light.url, strconv.Itoa(b.N), "bearer", light.access)
 	})
 }
 

@@ -2,8 +2,11 @@ package main
 
 import (
 	"fmt"
+	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -264,13 +267,17 @@ func (b *bench) inFlight(t target) (result, error) {
 
 func (b *bench) signing() (result, error) {
 	n := b.cfg.seqN
+	// The light API, as in-process: unsigned calls carry the same bearer
+	// header, set by the script, so both send the same bytes and the
+	// server does the same work.
+	light := b.apis[1]
 	s, err := b.interleave([]peer{
 		{"signed", func() (float64, error) {
-			o, err := b.scriptrun("seq.js", b.srv.apiURL, itoa(n), "signed", tokenAPI)
+			o, err := b.scriptrun("seq.js", light.url, itoa(n), "signed", light.token)
 			return o.MS, err
 		}},
 		{"unsigned", func() (float64, error) {
-			o, err := b.scriptrun("seq.js", b.srv.apiURL, itoa(n), "unsigned", tokenAPI)
+			o, err := b.scriptrun("seq.js", light.url, itoa(n), "bearer", light.access)
 			return o.MS, err
 		}},
 	})
@@ -283,13 +290,67 @@ func (b *bench) signing() (result, error) {
 	for _, r := range ratios(s["signed"], s["unsigned"]) {
 		overs = append(overs, (r-1)*100)
 	}
+	// The target is judged in-process: separate processes of 3,000 calls
+	// differ from one another by more than 2 %.
+	in, err := signingInProcess(10 * b.cfg.rounds)
+	if err != nil {
+		return result{}, err
+	}
 	return result{
 		measure: fmt.Sprintf("signing overhead (%d calls, valid token)", n),
-		cells:   []string{fmt.Sprintf("%.0f ms signed, %.0f ms unsigned", signed, unsigned), "", ""},
-		ratio:   fmt.Sprintf("%+.1f %% (per round: %s)", over, spread(overs, "%+.1f", " %")),
-		target:  "≤ 2 % (in-process: `go test -bench SignedVsUnsigned ./bench`)",
-		met:     verdict(over <= 2),
+		cells: []string{fmt.Sprintf("in-process %.1f µs signed, %.1f µs unsigned a call (%d runs); separate processes %.0f ms signed, %.0f ms unsigned",
+			median(in.signed)/1000, median(in.unsigned)/1000, len(in.overs), signed, unsigned), "", ""},
+		ratio: fmt.Sprintf("in-process %s (per run, median and range); separate processes %+.1f %% (per round: %s)",
+			spread(in.overs, "%+.1f", " %"), over, spread(overs, "%+.1f", " %")),
+		target: "≤ 2 % in-process (`go test -run XXX -bench 'SignedVsUnsigned$' -benchtime 3000x ./bench`)",
+		met:    verdict(median(in.overs) <= 2),
 	}, nil
+}
+
+// inProcess is what BenchmarkSignedVsUnsigned measured: ns per call of
+// each mode, and each run's signed time over its unsigned time, in %.
+type inProcess struct{ signed, unsigned, overs []float64 }
+
+// signingInProcess runs BenchmarkSignedVsUnsigned (3,000 sequential calls
+// to the light API per mode, both warmed up) count times in one test
+// process and reads its ns/op lines.
+func signingInProcess(count int) (inProcess, error) {
+	cmd := exec.Command("go", "test", "-run", "^$", "-bench", "^BenchmarkSignedVsUnsigned$", "-benchtime", "3000x", "-count", strconv.Itoa(count), "./bench")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return inProcess{}, fmt.Errorf("go test -bench SignedVsUnsigned ./bench (run bench from the repository root): %v\n%s", err, out)
+	}
+	return parseSigning(string(out))
+}
+
+// parseSigning reads the ns/op of each mode=signed and mode=unsigned line
+// of go test's output, pairing each signed run with the unsigned run after
+// it.
+func parseSigning(out string) (inProcess, error) {
+	var in inProcess
+	for line := range strings.Lines(out) {
+		f := strings.Fields(line)
+		if len(f) < 4 || f[3] != "ns/op" {
+			continue
+		}
+		ns, err := strconv.ParseFloat(f[2], 64)
+		if err != nil {
+			return in, fmt.Errorf("go test output %q: %w", line, err)
+		}
+		switch {
+		case strings.Contains(f[0], "/mode=signed"):
+			in.signed = append(in.signed, ns)
+		case strings.Contains(f[0], "/mode=unsigned"):
+			in.unsigned = append(in.unsigned, ns)
+		}
+	}
+	if len(in.signed) == 0 || len(in.signed) != len(in.unsigned) {
+		return in, fmt.Errorf("go test -bench SignedVsUnsigned: %d signed and %d unsigned results in its output", len(in.signed), len(in.unsigned))
+	}
+	for _, r := range ratios(in.signed, in.unsigned) {
+		in.overs = append(in.overs, (r-1)*100)
+	}
+	return in, nil
 }
 
 func (b *bench) coldStart() (result, error) {

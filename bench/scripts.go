@@ -3,13 +3,17 @@ package main
 // The scripts each peer runs. Each prints one JSON line with its own timing,
 // so process start-up is measured only where it is the point (cold start).
 
-// scriptSeq: URL N signed|unsigned TOKEN
+// scriptSeq: URL N signed|bearer TOKEN. signed: apiTokenAuth(TOKEN), a
+// token name; bearer: the same Authorization header set by the script,
+// TOKEN being the access token (the same request on the wire).
 const scriptSeq = `
-const url = args[0], n = Number(args[1]), signed = args[2] === 'signed', token = args[3];
+const url = args[0], n = Number(args[1]), mode = args[2], token = args[3];
 const t0 = Date.now();
 for (let i = 0; i < n; i++) {
   let req = http.get(url + '/data');
-  if (signed) req = req.apiTokenAuth(token);
+  if (mode === 'signed') req = req.apiTokenAuth(token);
+  else if (mode === 'bearer') req = req.header('Authorization', 'Bearer ' + token);
+  else throw new Error('mode ' + mode + ': want signed or bearer');
   const res = req.send();
   if (res.status !== 200) throw new Error('status ' + res.status);
 }

@@ -50,7 +50,7 @@ func warmUp(tb testing.TB, client *http.Client, m *tokens.Manager, light target,
 		args []string
 	}{
 		{scriptSeq, []string{light.url, strconv.Itoa(n), "signed", light.token}},
-		{scriptSeqBearer, []string{light.url, strconv.Itoa(n), light.access}},
+		{scriptSeq, []string{light.url, strconv.Itoa(n), "bearer", light.access}},
 	} {
 		s, err := runtime.CompileSource("warmup.js", run.src)
 		if err != nil {
@@ -98,6 +98,6 @@ func BenchmarkSignedVsUnsignedNoNetwork(b *testing.B) {
 	b.Run("mode=unsigned", func(b *testing.B) {
 		b.ReportAllocs()
 		settle()
-		runScriptWith(b, client, scriptSeqBearer, m, light.url, strconv.Itoa(b.N), light.access)
+		runScriptWith(b, client, scriptSeq, m, light.url, strconv.Itoa(b.N), "bearer", light.access)
 	})
 }
