@@ -292,7 +292,7 @@ func (b *bench) signing() (result, error) {
 	}
 	// The target is judged in-process: separate processes of 3,000 calls
 	// differ from one another by more than 2 %.
-	in, err := signingInProcess(10 * b.cfg.rounds)
+	in, err := signingInProcess(40 * b.cfg.rounds)
 	if err != nil {
 		return result{}, err
 	}
