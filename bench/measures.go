@@ -489,8 +489,12 @@ func (b *bench) jsonHeavy() (result, error) {
 		met:     "n/a",
 	}
 	if nm > 0 {
-		r.ratio = spread(ratios(s["scriptrun"], s["node"]), "%.2f", " × Node.js time")
-		r.met = verdict(sm/nm <= 1.3)
+		// Judged on the median of the rounds' ratios, as the cell shows it
+		// and as every other row is judged: the peers of one round ran back
+		// to back.
+		rs := ratios(s["scriptrun"], s["node"])
+		r.ratio = spread(rs, "%.2f", " × Node.js time")
+		r.met = verdict(median(rs) <= 1.3)
 	}
 	return r, nil
 }
