@@ -9,6 +9,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/scriptrun/scriptrun/internal/lazy"
 )
 
 // fileLock is an flock(2) lock on a file. flock locks belong to an open file
@@ -183,14 +185,15 @@ func (b *boltBackend) lockFileOnly(ctx context.Context, name string) (func(), er
 // connections.
 const maxKeptLocks = 1024
 
-// keptLimit is how many lock files a backend keeps open.
-var keptLimit = sync.OnceValue(func() int {
+// keptLimit is how many lock files a backend keeps open, worked out on
+// first use (a sync.OnceValue call here would be init work at every start).
+var keptLimit = lazy.Value[int]{New: func() int {
 	var rl syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
 		return 64
 	}
 	return int(min(rl.Cur/4, maxKeptLocks))
-})
+}}
 
 // keptLocks are lock files kept open, by lock name. flock locks belong to
 // the open file description, which every user of an entry in this process
@@ -267,7 +270,7 @@ func (k *keptLocks) take(name string) (*keptLock, error) {
 	if k.files == nil {
 		k.files = map[string]*keptLock{}
 	}
-	if len(k.files) >= keptLimit() {
+	if len(k.files) >= keptLimit.Get() {
 		for n, other := range k.files {
 			if !other.inUse {
 				other.f.Close()

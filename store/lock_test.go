@@ -189,9 +189,9 @@ func TestKeptLocksBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer unlockHeld()
-	limit := keptLimit()
+	limit := keptLimit.Get()
 	if limit < 1 || limit > maxKeptLocks {
-		t.Fatalf("keptLimit() = %d, want 1 to %d", limit, maxKeptLocks)
+		t.Fatalf("keptLimit.Get() = %d, want 1 to %d", limit, maxKeptLocks)
 	}
 	for i := range limit + 10 {
 		unlock, err := db.TryLockJob(fmt.Sprintf("j%d", i))
