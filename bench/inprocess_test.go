@@ -21,10 +21,10 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/scriptrun/scriptrun/internal/benchdata"
 	"github.com/scriptrun/scriptrun/runtime"
 	"github.com/scriptrun/scriptrun/tokens"
 )
@@ -75,17 +75,8 @@ func runScript(b *testing.B, src string, m *tokens.Manager, args ...string) {
 // cpuPerOp starts measuring the process's CPU time; the function it returns
 // reports it per op as cpu-ns/op.
 func cpuPerOp(b *testing.B) func() {
-	start := cpuTime()
-	return func() { b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op") }
-}
-
-// cpuTime is the CPU time, user and system, the process has used.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	start := benchdata.CPUTime()
+	return func() { b.ReportMetric(float64(benchdata.CPUTime()-start)/float64(b.N), "cpu-ns/op") }
 }
 
 // BenchmarkSequential is the driver's sequential row, one call per op.

@@ -1,5 +1,7 @@
 package main
 
+import "github.com/scriptrun/scriptrun/internal/benchdata"
+
 // The scripts each peer runs. Each prints one JSON line with its own timing,
 // so process start-up is measured only where it is the point (cold start).
 
@@ -31,36 +33,13 @@ for (let i = 0; i < Number(n); i++) {
 console.log(JSON.stringify({ ms: performance.now() - t0 }));
 `
 
-// scriptConc: URL N CONCURRENCY TOKEN, with sendAsync.
-const scriptConc = `
-const url = args[0], n = Number(args[1]), c = Number(args[2]), token = args[3];
-let started = 0;
-async function worker() {
-  while (started < n) {
-    started++;
-    const res = await http.get(url + '/data').apiTokenAuth(token).sendAsync();
-    if (res.status !== 200) throw new Error('status ' + res.status);
-  }
-}
-const t0 = Date.now();
-Promise.all(Array.from({ length: c }, worker)).then(() => console.log(JSON.stringify({ ms: Date.now() - t0 })));
-`
-
-// scriptFetchConc is scriptConc with fetch, reading each body as Node.js's does.
-const scriptFetchConc = `
-const url = args[0], n = Number(args[1]), c = Number(args[2]), token = args[3];
-let started = 0;
-async function worker() {
-  while (started < n) {
-    started++;
-    const r = await fetch(url + '/data', { apiTokenAuth: token });
-    await r.text();
-    if (r.status !== 200) throw new Error('status ' + r.status);
-  }
-}
-const t0 = Date.now();
-Promise.all(Array.from({ length: c }, worker)).then(() => console.log(JSON.stringify({ ms: Date.now() - t0 })));
-`
+// scriptConc: URL N CONCURRENCY TOKEN, with sendAsync; scriptFetchConc
+// the same with fetch. They live in internal/benchdata, so that the
+// runtime's in-memory benchmark runs them too.
+const (
+	scriptConc      = benchdata.ConcSendAsync
+	scriptFetchConc = benchdata.ConcFetch
+)
 
 const nodeConc = `
 const [url, n, c, token] = process.argv.slice(2);

@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -13,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/scriptrun/scriptrun/internal/benchdata"
 )
 
 // servers is the loopback world every peer talks to: an API that checks a
@@ -40,7 +41,7 @@ type servers struct {
 
 func startServers(tokenDelay time.Duration) (*servers, error) {
 	s := &servers{tokenDelay: tokenDelay, accessTTL: 3600, access: map[string]bool{}, refresh: map[string]bool{}}
-	s.big = bigDocument(20000)
+	s.big = benchdata.Records(20000)
 
 	api := http.NewServeMux()
 	api.HandleFunc("/data", s.data)
@@ -191,19 +192,4 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// bigDocument is a JSON array of n records, about 250 bytes each (~5 MB for 20,000).
-func bigDocument(n int) []byte {
-	var b strings.Builder
-	b.WriteByte('[')
-	for i := range n {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		fmt.Fprintf(&b, `{"id":%d,"name":"record %d","status":"%s","priority":%d,"tags":["alpha","beta","gamma"],"owner":{"id":%d,"email":"user%d@example.com"},"description":"Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore","score":%d.5}`,
-			i, i, []string{"open", "closed", "pending"}[i%3], i%5, i%97, i%97, i%1000)
-	}
-	b.WriteByte(']')
-	return []byte(b.String())
 }

@@ -7,6 +7,8 @@ import (
 	"io"
 	"testing"
 	"testing/iotest"
+
+	"github.com/scriptrun/scriptrun/internal/benchdata"
 )
 
 // countingReader counts the bytes read from it.
@@ -101,7 +103,7 @@ func TestReadBodyLimitedErrors(t *testing.T) {
 // BenchmarkReadBodyUnsized reads the driver's 5.5 MB document as a chunked
 // response arrives: in reads of at most 32 KiB, without a length.
 func BenchmarkReadBodyUnsized(b *testing.B) {
-	doc := benchRecords(20000)
+	doc := benchdata.Records(20000)
 	b.SetBytes(int64(len(doc)))
 	b.ReportAllocs()
 	for b.Loop() {

@@ -8,10 +8,9 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
+	"github.com/scriptrun/scriptrun/internal/benchdata"
 	"github.com/scriptrun/scriptrun/runtime"
 )
 
@@ -86,36 +85,6 @@ func BenchmarkRunWithRequest(b *testing.B) {
 	}
 }
 
-// concScript is the bench driver's 64-in-flight script (bench/scripts.go
-// scriptConc): N calls with sendAsync, C at a time, each signed.
-const concScript = `
-const url = args[0], n = Number(args[1]), c = Number(args[2]), token = args[3];
-let started = 0;
-async function worker() {
-  while (started < n) {
-    started++;
-    const res = await http.get(url + '/data').apiTokenAuth(token).sendAsync();
-    if (res.status !== 200) throw new Error('status ' + res.status);
-  }
-}
-Promise.all(Array.from({ length: c }, worker));
-`
-
-// concFetchScript is concScript with fetch, reading each body.
-const concFetchScript = `
-const url = args[0], n = Number(args[1]), c = Number(args[2]), token = args[3];
-let started = 0;
-async function worker() {
-  while (started < n) {
-    started++;
-    const r = await fetch(url + '/data', { apiTokenAuth: token });
-    await r.text();
-    if (r.status !== 200) throw new Error('status ' + r.status);
-  }
-}
-Promise.all(Array.from({ length: c }, worker));
-`
-
 // answerTransport answers every request at once with a fixed small JSON
 // body, without a network.
 type answerTransport struct{}
@@ -137,7 +106,7 @@ func (answerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 // builders, senders, settling, signing glue) without sockets or a server.
 // cpu-ns/op is the process's CPU time per call.
 func BenchmarkConcurrentNoNetwork(b *testing.B) {
-	for _, s := range []struct{ name, src string }{{"sendAsync", concScript}, {"fetch", concFetchScript}} {
+	for _, s := range []struct{ name, src string }{{"sendAsync", benchdata.ConcSendAsync}, {"fetch", benchdata.ConcFetch}} {
 		b.Run(s.name, func(b *testing.B) {
 			script, err := runtime.CompileSource("conc.js", s.src)
 			if err != nil {
@@ -147,22 +116,14 @@ func BenchmarkConcurrentNoNetwork(b *testing.B) {
 				Args:   []string{"http://api.example.com", strconv.Itoa(b.N), "64", "bench"},
 				Signer: staticSigner("Bearer s3cret-access-token"),
 				Client: &http.Client{Transport: answerTransport{}},
+				Stdout: io.Discard, // the driver's script prints its time
 			}
 			b.ReportAllocs()
-			start := cpuTime()
+			start := benchdata.CPUTime()
 			if err := script.Run(context.Background(), opts); err != nil {
 				b.Fatal(err)
 			}
-			b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64(benchdata.CPUTime()-start)/float64(b.N), "cpu-ns/op")
 		})
 	}
-}
-
-// cpuTime is the CPU time, user and system, the process has used.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
