@@ -126,27 +126,12 @@ func TestTxnKeysAndGetManyFence(t *testing.T) {
 		},
 	}
 	for _, tt := range tests {
-		runs := 0
-		err := a.Update(ctx, func(tx *etcdkv.Txn) error {
-			runs++
-			v, err := tt.read(tx)
-			if err != nil {
-				return err
-			}
-			if runs == 1 {
-				if err := tt.interfere(); err != nil {
-					return err
-				}
-			}
-			tx.Put("out", []byte(v))
-			return nil
-		})
+		got, runs, err := updateInterfered(ctx, a, tt.read, tt.interfere)
 		if err != nil {
 			t.Fatalf("%s: %v", tt.name, err)
 		}
-		got, _ := a.Get(ctx, "out")
-		if string(got.Value) != tt.want || runs != 2 {
-			t.Errorf("%s: out = %q after %d runs, want %q after 2", tt.name, got.Value, runs, tt.want)
+		if got != tt.want || runs != 2 {
+			t.Errorf("%s: out = %q after %d runs, want %q after 2", tt.name, got, runs, tt.want)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package etcdkv_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
@@ -76,27 +77,12 @@ func testTxn(t *testing.T, c *etcdtest.Cluster) {
 		t.Fatal(err)
 	}
 	for _, tt := range tests {
-		runs := 0
-		err := a.Update(ctx, func(tx *etcdkv.Txn) error {
-			runs++
-			v, err := tt.fn(tx)
-			if err != nil {
-				return err
-			}
-			if runs == 1 {
-				if err := tt.interfere(); err != nil {
-					return err
-				}
-			}
-			tx.Put("out", []byte(v))
-			return nil
-		})
+		got, runs, err := updateInterfered(ctx, a, tt.fn, tt.interfere)
 		if err != nil {
 			t.Fatalf("%s: Update: %v", tt.name, err)
 		}
-		got, _ := a.Get(ctx, "out")
-		if string(got.Value) != tt.want || runs != tt.runs {
-			t.Fatalf("%s: out = %q after %d runs, want %q after %d", tt.name, got.Value, runs, tt.want, tt.runs)
+		if got != tt.want || runs != tt.runs {
+			t.Fatalf("%s: out = %q after %d runs, want %q after %d", tt.name, got, runs, tt.want, tt.runs)
 		}
 	}
 
@@ -199,4 +185,31 @@ func testTryLock(t *testing.T, c *etcdtest.Cluster) {
 		t.Fatalf("TryLock after the release: %v", err)
 	}
 	lb.Unlock(ctx)
+}
+
+// updateInterfered runs an Update on c that reads with read, lets
+// interfere write in its first run only, then writes what it read to
+// "out". It returns what "out" holds afterwards and how many runs the
+// Update took: a read that interfere changed must make it run again.
+func updateInterfered(ctx context.Context, c *etcdkv.Client, read func(*etcdkv.Txn) (string, error), interfere func() error) (string, int, error) {
+	runs := 0
+	err := c.Update(ctx, func(tx *etcdkv.Txn) error {
+		runs++
+		v, err := read(tx)
+		if err != nil {
+			return err
+		}
+		if runs == 1 {
+			if err := interfere(); err != nil {
+				return err
+			}
+		}
+		tx.Put("out", []byte(v))
+		return nil
+	})
+	if err != nil {
+		return "", runs, err
+	}
+	got, err := c.Get(ctx, "out")
+	return string(got.Value), runs, err
 }
