@@ -154,14 +154,7 @@ func TestQueuedRunStartsWithoutWaitingForItsRecord(t *testing.T) {
 // on its own: each run is recorded exactly once, under the ID its caller
 // was given, and the failing caller gets its error.
 func TestWriterFailedBatchRecordsEachRunOnce(t *testing.T) {
-	db, err := store.Open(filepath.Join(t.TempDir(), "scriptrun.db"), testKey, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.Update(func(tx *store.Tx) error { return tx.CreateJob(job("j", "@every 1m", "unused")) }); err != nil {
-		t.Fatal(err)
-	}
+	db := dbWithJob(t, "j")
 	w := newWriter(db)
 	const n = 5
 	ids := make([]uint64, n)
@@ -308,14 +301,7 @@ func TestQueuedRunsOnEtcd(t *testing.T) {
 // queued after it, its callback gets its outcome, and a closed writer
 // refuses it.
 func TestWriterStart(t *testing.T) {
-	db, err := store.Open(filepath.Join(t.TempDir(), "scriptrun.db"), testKey, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.Update(func(tx *store.Tx) error { return tx.CreateJob(job("j", "@every 1m", "unused")) }); err != nil {
-		t.Fatal(err)
-	}
+	db := dbWithJob(t, "j")
 	w := newWriter(db)
 	var id uint64
 	answered := make(chan error, 1)
@@ -359,4 +345,19 @@ func TestWriterStart(t *testing.T) {
 	if w.start(func(*store.Tx) error { return nil }, func(error) { t.Error("callback of a refused write") }) {
 		t.Error("a closed writer queued a write")
 	}
+}
+
+// dbWithJob opens a store in a temporary folder holding one job, name, and
+// closes it when the test ends.
+func dbWithJob(t *testing.T, name string) *store.DB {
+	t.Helper()
+	db, err := store.Open(filepath.Join(t.TempDir(), "scriptrun.db"), testKey, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Update(func(tx *store.Tx) error { return tx.CreateJob(job(name, "@every 1m", "unused")) }); err != nil {
+		t.Fatal(err)
+	}
+	return db
 }
