@@ -1,42 +1,18 @@
 package cron
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"fmt"
 	"testing"
-	"time"
-
-	bolt "go.etcd.io/bbolt"
 
 	"github.com/scriptrun/scriptrun/store"
+	"github.com/scriptrun/scriptrun/store/storetest"
 )
 
 // forge edits a record's JSON in the file with bbolt, as someone without the
 // key can, leaving its MAC as it was.
 func forge(t *testing.T, db *store.DB, bucket string, key []byte, edit func(map[string]any)) {
 	t.Helper()
-	b, err := bolt.Open(db.Path(), 0o600, &bolt.Options{Timeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	err = b.Update(func(tx *bolt.Tx) error {
-		bk := tx.Bucket([]byte(bucket))
-		v := bk.Get(key)
-		i := bytes.IndexByte(v, '{')
-		var rec map[string]any
-		if i < 0 || json.Unmarshal(v[i:], &rec) != nil {
-			return fmt.Errorf("%s %q is not JSON", bucket, key)
-		}
-		edit(rec)
-		body, _ := json.Marshal(rec)
-		return bk.Put(key, append(bytes.Clone(v[:i]), body...))
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	storetest.ForgeJSON(t, db.Path(), bucket, key, edit)
 }
 
 // A forged job is not scheduled and does not stop the others; a forged run

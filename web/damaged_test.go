@@ -2,13 +2,9 @@ package web
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"testing"
-	"time"
-
-	bolt "go.etcd.io/bbolt"
 
 	"github.com/scriptrun/scriptrun/store"
 	"github.com/scriptrun/scriptrun/store/storetest"
@@ -20,26 +16,7 @@ import (
 func (e *env) forge(bucket, name string, edit func(map[string]any)) {
 	e.t.Helper()
 	storetest.AllowDamaged(e.t, e.db)
-	b, err := bolt.Open(e.db.Path(), 0o600, &bolt.Options{Timeout: time.Second})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer b.Close()
-	err = b.Update(func(tx *bolt.Tx) error {
-		bk := tx.Bucket([]byte(bucket))
-		v := bk.Get([]byte(name))
-		i := bytes.IndexByte(v, '{')
-		var rec map[string]any
-		if i < 0 || json.Unmarshal(v[i:], &rec) != nil {
-			return fmt.Errorf("%s %q is not JSON", bucket, name)
-		}
-		edit(rec)
-		body, _ := json.Marshal(rec)
-		return bk.Put([]byte(name), append(bytes.Clone(v[:i]), body...))
-	})
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	storetest.ForgeJSON(e.t, e.db.Path(), bucket, []byte(name), edit)
 }
 
 // A forged token, provider or job does not break the console's lists: they

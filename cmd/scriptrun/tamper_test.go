@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,8 +13,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 
 	"github.com/scriptrun/scriptrun/store"
 	"github.com/scriptrun/scriptrun/store/storetest"
@@ -124,32 +121,7 @@ func newTamperHome(t *testing.T) *tamperHome {
 // header in front of it (if any) is left as it was.
 func (h *tamperHome) forge(t *testing.T, bucket, name string, edit func(rec map[string]any)) {
 	t.Helper()
-	b, err := bolt.Open(h.db, 0o600, &bolt.Options{Timeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	err = b.Update(func(tx *bolt.Tx) error {
-		bk := tx.Bucket([]byte(bucket))
-		v := bk.Get([]byte(name))
-		i := bytes.IndexByte(v, '{')
-		if i < 0 {
-			return fmt.Errorf("%s %q is not JSON", bucket, name)
-		}
-		var rec map[string]any
-		if err := json.Unmarshal(v[i:], &rec); err != nil {
-			return err
-		}
-		edit(rec)
-		body, err := json.Marshal(rec)
-		if err != nil {
-			return err
-		}
-		return bk.Put([]byte(name), append(bytes.Clone(v[:i]), body...))
-	})
-	if err != nil {
-		t.Fatalf("forge %s %q: %v", bucket, name, err)
-	}
+	storetest.ForgeJSON(t, h.db, bucket, []byte(name), edit)
 }
 
 // runScript runs src as a script in the home.

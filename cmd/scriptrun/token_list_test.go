@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/scriptrun/scriptrun/store"
 	"github.com/scriptrun/scriptrun/store/storetest"
 )
@@ -188,18 +186,8 @@ func seedListHome(t *testing.T, db *store.DB) {
 // without the key can.
 func forgeByte(t *testing.T, path, name string) {
 	t.Helper()
-	b, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	err = b.Update(func(tx *bolt.Tx) error {
-		bk := tx.Bucket([]byte("tokens"))
-		v := bytes.Clone(bk.Get([]byte(name)))
+	storetest.Tamper(t, path, "tokens", []byte(name), func(v []byte) ([]byte, error) {
 		v[len(v)-2] ^= 1
-		return bk.Put([]byte(name), v)
+		return v, nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }

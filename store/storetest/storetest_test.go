@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/scriptrun/scriptrun/store"
 	"github.com/scriptrun/scriptrun/store/storetest"
 )
@@ -18,19 +16,10 @@ import (
 // but not the key could: its MAC no longer matches.
 func forgeProvider(t *testing.T, db *store.DB, name string) {
 	t.Helper()
-	b, err := bolt.Open(db.Path(), 0o600, &bolt.Options{Timeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	if err := b.Update(func(tx *bolt.Tx) error {
-		bk := tx.Bucket([]byte("providers"))
-		v := append([]byte(nil), bk.Get([]byte(name))...)
+	storetest.Tamper(t, db.Path(), "providers", []byte(name), func(v []byte) ([]byte, error) {
 		v[len(v)/2] ^= 1
-		return bk.Put([]byte(name), v)
-	}); err != nil {
-		t.Fatal(err)
-	}
+		return v, nil
+	})
 }
 
 func addProvider(t *testing.T, db *store.DB, name string) {
