@@ -68,8 +68,9 @@ func Start(t testing.TB, opts Options) *Cluster {
 	type ports struct{ client, peer url.URL }
 	ps := make([]ports, n)
 	var initial []string
+	urls := freeURLs(t, 2*n)
 	for i := range ps {
-		ps[i] = ports{client: freeURL(t), peer: freeURL(t)}
+		ps[i] = ports{client: urls[2*i], peer: urls[2*i+1]}
 		initial = append(initial, fmt.Sprintf("m%d=%s", i, ps[i].peer.String()))
 	}
 	c := &Cluster{stopped: make([]bool, n), Scheme: "http"}
@@ -158,14 +159,21 @@ func New(t testing.TB) *Cluster {
 // External reports whether the cluster is one this package did not start.
 func (c *Cluster) External() bool { return c.external != nil }
 
-func freeURL(t testing.TB) url.URL {
+// freeURLs picks n distinct free loopback ports. Their listeners stay open
+// until all are picked: a port closed at once may be handed out again by
+// the next pick (a 3-member cluster got "duplicate url" that way).
+func freeURLs(t testing.TB, n int) []url.URL {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("etcdtest: pick a port: %v", err)
+	out := make([]url.URL, n)
+	for i := range out {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("etcdtest: pick a port: %v", err)
+		}
+		defer l.Close()
+		out[i] = url.URL{Scheme: "http", Host: l.Addr().String()}
 	}
-	defer l.Close()
-	return url.URL{Scheme: "http", Host: l.Addr().String()}
+	return out
 }
 
 // Endpoints are the client addresses ("host:port") of the running members.
